@@ -1,0 +1,37 @@
+"""Time helpers: funnel accepts only timezone-aware datetimes, passed in by the caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+
+def require_aware(value: object, what: str) -> datetime:
+    """
+    Return *value* if it is a timezone-aware datetime, else raise.
+
+    Raises:
+        TypeError: *value* is not a datetime.
+        ValueError: *value* is naive (no ``tzinfo``), naming *what*.
+    """
+    if not isinstance(value, datetime):
+        raise TypeError(f"{what} must be a datetime, got {type(value).__name__}: {value!r}")
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError(
+            f"{what} must be timezone-aware, got naive {value.isoformat()}; "
+            "pass e.g. datetime(..., tzinfo=timezone.utc)"
+        )
+    return value
+
+
+def aware(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """An attrs validator: the field holds an aware datetime."""
+    require_aware(value, f"{type(instance).__name__}.{attribute.name}")
+
+
+def optional_aware(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """An attrs validator: the field is ``None`` or an aware datetime."""
+    if value is not None:
+        aware(instance, attribute, value)

@@ -1,0 +1,312 @@
+"""
+Every error funnel raises derives from :class:`FunnelError`.
+
+The tree is shallow on purpose: catch ``FunnelError`` to catch everything,
+or one of the families below to handle one kind of failure.
+
+* :class:`TransitionError` – a record could not move (illegal event, guard
+  refused, time going backwards).
+* :class:`DefinitionError` – a funnel definition is invalid.
+* :class:`CommunicationRefused` – a planned touch breaks the communication rules.
+* :class:`LoadError` – an input file or frame could not be read at all.
+* :class:`SerializationError` – JSON could not be turned back into records.
+* :class:`PersistenceError` – storage refused a write (e.g. a stale version).
+
+Errors that concern one record carry it as ``.record``; none of them changes
+the record they were raised for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class FunnelError(Exception):
+    """
+    Base class of every exception raised by funnel.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class TransitionError(FunnelError):
+    """
+    Raised when a record cannot take an event.
+
+    Attributes:
+        record: The record the event was sent to (unchanged).
+        event: The event name.
+        stage: The record's stage when the event was refused.
+        reasons: Human-readable reasons, most important first.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        record: object,
+        event: str,
+        stage: str,
+        reasons: Sequence[str] = (),
+    ) -> None:
+        self.record = record
+        self.event = event
+        self.stage = stage
+        self.reasons: tuple[str, ...] = tuple(reasons)
+        detail = "".join(f"\n  - {r}" for r in self.reasons)
+        super().__init__(f"{message}{detail}")
+
+
+class IllegalEvent(TransitionError, ValueError):
+    """
+    Raised when an event has no transition from the record's current stage.
+
+    This is the funnel's counterpart of python-statemachine's
+    ``TransitionNotAllowed``: terminal stages accept nothing, and there is no
+    event that takes a prospect back to a lead stage.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class GuardFailed(TransitionError, ValueError):
+    """
+    Raised when the event exists from this stage but its guards refuse it.
+
+    ``reasons`` says which guard failed and why (e.g. which criteria are
+    not met, or that no two-way communication exists yet).
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class NotQualified(GuardFailed):
+    """
+    Raised when a lead cannot become a prospect.
+
+    Attributes:
+        qualification: The :class:`~funnel.Qualification` that failed, or
+            ``None`` when only engagement was missing.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        record: object,
+        event: str,
+        stage: str,
+        reasons: Sequence[str] = (),
+        qualification: Any = None,
+    ) -> None:
+        super().__init__(message, record=record, event=event, stage=stage, reasons=reasons)
+        self.qualification = qualification
+
+
+class ChronologyError(TransitionError, ValueError):
+    """
+    Raised when a change would be recorded earlier than the record's last change.
+
+    History only moves forward: a transition at ``at`` must not precede the
+    previous one.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class WrongLevel(TransitionError, TypeError):
+    """
+    Raised when an event would move a record to a stage of the other level.
+
+    ``advance()`` keeps a :class:`~funnel.Lead` a lead and a
+    :class:`~funnel.Prospect` a prospect; crossing from lead to prospect goes
+    through :func:`~funnel.convert`.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class DefinitionError(FunnelError, ValueError):
+    """
+    Raised when a funnel definition is invalid.
+
+    Attributes:
+        problems: Every problem found, each a :class:`DefinitionProblem`.
+        source: The file (or other origin) of the definition, if known.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, problems: Sequence[DefinitionProblem], source: str | None = None) -> None:
+        self.problems: tuple[DefinitionProblem, ...] = tuple(problems)
+        self.source = source
+        where = f" in {source}" if source else ""
+        lines = "".join(f"\n  - {p}" for p in self.problems)
+        super().__init__(
+            f"invalid funnel definition{where}: {len(self.problems)} problem(s){lines}"
+        )
+
+
+class DefinitionProblem:
+    """
+    One problem in a funnel definition: what is wrong and where.
+
+    Attributes:
+        kind: A stable machine-readable code, e.g. ``"unknown-stage"``.
+        message: What is wrong, for people.
+        key: The dotted key path in the definition, e.g. ``"transitions[3].target"``.
+        line: The line number in the source file, if known.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("key", "kind", "line", "message")
+
+    def __init__(self, kind: str, message: str, key: str = "", line: int | None = None) -> None:
+        self.kind = kind
+        self.message = message
+        self.key = key
+        self.line = line
+
+    def __str__(self) -> str:
+        where = self.key
+        if self.line is not None:
+            where = f"{where} (line {self.line})" if where else f"line {self.line}"
+        return (
+            f"[{self.kind}] {where}: {self.message}" if where else f"[{self.kind}] {self.message}"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"DefinitionProblem(kind={self.kind!r}, message={self.message!r}, "
+            f"key={self.key!r}, line={self.line!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DefinitionProblem):
+            return NotImplemented
+        return (self.kind, self.message, self.key, self.line) == (
+            other.kind,
+            other.message,
+            other.key,
+            other.line,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.message, self.key, self.line))
+
+
+class CommunicationRefused(FunnelError, ValueError):
+    """
+    Raised when a planned touch breaks the funnel's communication rules.
+
+    Attributes:
+        record: The lead or prospect the touch was aimed at.
+        touch: The refused touch.
+        reasons: Why it was refused.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, *, record: object, touch: object, reasons: Sequence[str]) -> None:
+        self.record = record
+        self.touch = touch
+        self.reasons: tuple[str, ...] = tuple(reasons)
+        super().__init__("touch refused:" + "".join(f"\n  - {r}" for r in self.reasons))
+
+
+class LoadError(FunnelError, ValueError):
+    """
+    Raised when an input (file, frame, definition) cannot be read at all.
+
+    Row-level problems are not raised: loaders return them as rejected rows.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class SerializationError(FunnelError, ValueError):
+    """
+    Raised when serialized data cannot be turned back into records.
+
+    Attributes:
+        path: Where in the document the problem is, e.g. ``"touches[2].at"``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class PersistenceError(FunnelError):
+    """
+    Base class of storage errors.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class StaleWriteError(PersistenceError):
+    """
+    Raised when a write was based on an outdated version of a record.
+
+    Attributes:
+        record_id: The record's id.
+        expected: The version the writer read.
+        actual: The version currently stored.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, record_id: str, expected: int, actual: int | None) -> None:
+        self.record_id = record_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"stale write for record {record_id!r}: based on version {expected}, "
+            f"but the stored version is {actual}"
+        )
+
+
+class RecordNotFound(PersistenceError, KeyError):
+    """
+    Raised when a record id is not in storage.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, record_id: str) -> None:
+        self.record_id = record_id
+        super().__init__(record_id)
+
+    def __str__(self) -> str:
+        return f"no record with id {self.record_id!r}"
+
+
+class DiagramError(FunnelError, RuntimeError):
+    """
+    Raised when a diagram format cannot be produced on this machine.
+
+    E.g. SVG without pydot or without the Graphviz ``dot`` binary. The message
+    says what to install; mermaid text always works.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class FunnelWarning(UserWarning):
+    """
+    Base class of warnings issued by funnel.
+
+    Turn them into errors with
+    ``warnings.filterwarnings("error", category=funnel.FunnelWarning)``.
+
+    .. versionadded:: 0.1.0
+    """

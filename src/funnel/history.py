@@ -1,0 +1,85 @@
+"""Stage history: every change a record went through, and its replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import attrs
+
+from funnel._time import aware
+
+
+@attrs.frozen(kw_only=True)
+class StageChange:
+    """
+    One transition a record took.
+
+    Attributes:
+        from_stage: The stage before.
+        to_stage: The stage after.
+        event: The event that caused it.
+        at: When (timezone-aware).
+        why: The reason given, if any (required to lose a deal).
+    """
+
+    from_stage: str
+    to_stage: str
+    event: str
+    at: datetime = attrs.field(validator=aware)
+    why: str | None = None
+
+
+def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> None:
+    """
+    Check that *history* is a chain in time order that ends in *stage*.
+
+    Raises:
+        ValueError: naming *owner* and the first broken link.
+    """
+    previous: StageChange | None = None
+    for i, change in enumerate(history):
+        if previous is not None:
+            if change.from_stage != previous.to_stage:
+                raise ValueError(
+                    f"{owner}: history[{i}] starts at {change.from_stage!r} but "
+                    f"history[{i - 1}] ended at {previous.to_stage!r}"
+                )
+            if change.at < previous.at:
+                raise ValueError(
+                    f"{owner}: history[{i}] at {change.at.isoformat()} is earlier than "
+                    f"history[{i - 1}] at {previous.at.isoformat()}"
+                )
+        previous = change
+    if previous is not None and previous.to_stage != stage:
+        raise ValueError(
+            f"{owner}: stage is {stage!r} but history ends at {previous.to_stage!r}"
+        )
+
+
+def replay_history(history: Iterable[StageChange], start: str) -> str:
+    """
+    Follow *history* from *start* and return the final stage.
+
+    Raises:
+        ValueError: a change does not start where the previous one ended.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> replay_history([StageChange(from_stage="acquired", to_stage="mql", event="mark_mql", at=at)],
+    ...                "acquired")
+    'mql'
+    """
+    stage = start
+    for i, change in enumerate(history):
+        if change.from_stage != stage:
+            raise ValueError(
+                f"history[{i}] starts at {change.from_stage!r}, expected {stage!r}"
+            )
+        stage = change.to_stage
+    return stage
+
+
+def last_change_at(history: tuple[StageChange, ...]) -> datetime | None:
+    """The time of the latest change, or ``None``."""
+    return history[-1].at if history else None
