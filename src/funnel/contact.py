@@ -97,8 +97,11 @@ class Contact:
         company: The company the person works for.
         consent: What the person agreed to.
 
-    >>> Contact(name="Ada", email="ada.lovelace@acme.example")
-    Contact(name='Ada', email='a***@acme.example', phone=None, title=None, company=None, consent=Consent(opted_out=False, do_not_contact=False))
+    >>> ada = Contact(name="Ada", email="ada.lovelace@acme.example", phone="+44 20 7946 0958")
+    >>> "lovelace" in repr(ada), "7946" in repr(ada)
+    (False, False)
+    >>> ada.email
+    'ada.lovelace@acme.example'
     """
 
     name: str = attrs.field(validator=[attrs.validators.instance_of(str), _nonempty])

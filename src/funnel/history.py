@@ -52,9 +52,7 @@ def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> N
                 )
         previous = change
     if previous is not None and previous.to_stage != stage:
-        raise ValueError(
-            f"{owner}: stage is {stage!r} but history ends at {previous.to_stage!r}"
-        )
+        raise ValueError(f"{owner}: stage is {stage!r} but history ends at {previous.to_stage!r}")
 
 
 def replay_history(history: Iterable[StageChange], start: str) -> str:
@@ -66,16 +64,14 @@ def replay_history(history: Iterable[StageChange], start: str) -> str:
 
     >>> from datetime import datetime, timezone
     >>> at = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> replay_history([StageChange(from_stage="acquired", to_stage="mql", event="mark_mql", at=at)],
-    ...                "acquired")
+    >>> change = StageChange(from_stage="acquired", to_stage="mql", event="mark_mql", at=at)
+    >>> replay_history([change], "acquired")
     'mql'
     """
     stage = start
     for i, change in enumerate(history):
         if change.from_stage != stage:
-            raise ValueError(
-                f"history[{i}] starts at {change.from_stage!r}, expected {stage!r}"
-            )
+            raise ValueError(f"history[{i}] starts at {change.from_stage!r}, expected {stage!r}")
         stage = change.to_stage
     return stage
 

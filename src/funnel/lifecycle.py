@@ -248,7 +248,9 @@ def convert(
             raise ValueError(f"funnel {funnel.name!r} has conversion events {events}; pass event=")
         event = events[0]
     elif event not in events:
-        raise ValueError(f"{event!r} is not a conversion event of funnel {funnel.name!r}: {events}")
+        raise ValueError(
+            f"{event!r} is not a conversion event of funnel {funnel.name!r}: {events}"
+        )
     ctx = _context(funnel, at, why)
     _check_time(lead, event, ctx.at)
     qualification = qualification_of(lead, ctx)
@@ -265,7 +267,10 @@ def convert(
         ) from None
     if funnel.level_of(edge.target) is not Level.PROSPECT:  # pragma: no cover - validated
         raise WrongLevel(
-            f"{event} does not lead to a prospect stage", record=lead, event=event, stage=lead.stage
+            f"{event} does not lead to a prospect stage",
+            record=lead,
+            event=event,
+            stage=lead.stage,
         )
     engagement = assess_engagement(t for t in lead.touches if t.at <= ctx.at)
     change = StageChange(
@@ -398,9 +403,14 @@ class Explanation:
         """The explanation as text lines."""
         head = f"{self.kind.value} {self.record_id!r} in stage {self.stage!r}"
         out = [head, f"engagement: {self.engagement.level.value} ({self.engagement.reason})"]
-        out.extend(f"qualification: {line}" if i == 0 else f"  {line}" for i, line in enumerate(self.qualification.explain()))
+        out.extend(
+            f"qualification: {line}" if i == 0 else f"  {line}"
+            for i, line in enumerate(self.qualification.explain())
+        )
         if self.kind is Level.LEAD:
-            out.append("ready to become a prospect" if self.ready else "not a prospect yet because:")
+            out.append(
+                "ready to become a prospect" if self.ready else "not a prospect yet because:"
+            )
         out.extend(f"  - {b}" for b in self.blockers)
         out.append(f"next events: {', '.join(self.next_events) or 'none (terminal stage)'}")
         return tuple(out)
@@ -409,7 +419,9 @@ class Explanation:
         return "\n".join(self.lines())
 
     def _repr_markdown_(self) -> str:
-        return "\n".join(f"- {line}" if i else f"**{line}**" for i, line in enumerate(self.lines()))
+        return "\n".join(
+            f"- {line}" if i else f"**{line}**" for i, line in enumerate(self.lines())
+        )
 
 
 def explain(

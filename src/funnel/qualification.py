@@ -34,6 +34,24 @@ def _key(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
         )
 
 
+def _strings(values: Iterable[str]) -> frozenset[str]:
+    if isinstance(values, str):
+        raise TypeError(f"expected a collection of strings, got the string {values!r}")
+    return frozenset(values)
+
+
+def _lower_strings(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.lower() for v in _strings(values))
+
+
+def _criteria(values: Iterable[Criterion]) -> tuple[Criterion, ...]:
+    items = tuple(values)
+    for item in items:
+        if not isinstance(item, Criterion):
+            raise TypeError(f"expected Criterion, got {type(item).__name__}: {item!r}")
+    return items
+
+
 @attrs.frozen(kw_only=True)
 class Criterion:
     """
@@ -51,7 +69,7 @@ class Criterion:
     key: str = attrs.field(validator=_key)
     name: str
     question: str = ""
-    aliases: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    aliases: frozenset[str] = attrs.field(default=frozenset(), converter=_strings)
 
     def matches(self, key: str) -> bool:
         """Whether evidence recorded under *key* is about this criterion."""
@@ -114,8 +132,8 @@ class Framework:
     """
 
     name: str
-    criteria: tuple[Criterion, ...] = attrs.field(converter=tuple)
-    rule: PassRule = PassRule.all()
+    criteria: tuple[Criterion, ...] = attrs.field(converter=_criteria)
+    rule: PassRule = attrs.field(factory=lambda: PassRule("all"))
     description: str = ""
 
     def __attrs_post_init__(self) -> None:
@@ -232,7 +250,9 @@ ANUM = Framework(
 #: Champion: for complex enterprise deals.
 MEDDIC = Framework(
     name="MEDDIC",
-    description="Metrics, Economic buyer, Decision criteria, Decision process, Identify pain, Champion.",
+    description=(
+        "Metrics, Economic buyer, Decision criteria, Decision process, Identify pain, Champion."
+    ),
     criteria=(
         _c("metrics", "Metrics", "What measurable gain do they expect?"),
         _c(
@@ -278,10 +298,8 @@ class IdealCustomerProfile:
     <Verdict.NOT_MET: 'not-met'>
     """
 
-    industries: frozenset[str] = attrs.field(
-        default=frozenset(), converter=lambda v: frozenset(s.lower() for s in v)
-    )
-    regions: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    industries: frozenset[str] = attrs.field(default=frozenset(), converter=_lower_strings)
+    regions: frozenset[str] = attrs.field(default=frozenset(), converter=_strings)
     min_employees: int | None = None
     max_employees: int | None = None
     min_revenue: Decimal | None = attrs.field(
@@ -322,7 +340,8 @@ class IdealCustomerProfile:
             reg = company.region
             check(
                 None if reg is None else reg in self.regions,
-                f"region {reg!r} {'in' if reg in self.regions else 'not in'} {sorted(self.regions)}"
+                f"region {reg!r} {'in' if reg in self.regions else 'not in'} "
+                f"{sorted(self.regions)}"
                 if reg is not None
                 else "region unknown",
             )
@@ -479,10 +498,12 @@ def qualify(
                 latest[c.key] = ev
     results = []
     for c in framework.criteria:
-        ev = latest.get(c.key)
-        if ev is not None:
+        found = latest.get(c.key)
+        if found is not None:
             results.append(
-                CriterionResult(criterion=c, verdict=ev.verdict, evidence=ev, reason=_describe(ev))
+                CriterionResult(
+                    criterion=c, verdict=found.verdict, evidence=found, reason=_describe(found)
+                )
             )
         elif icp is not None and c.matches(icp.criterion):
             verdict, why = icp.assess(company)

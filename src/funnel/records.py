@@ -14,6 +14,7 @@ Records are frozen: every change returns a new record (see
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -47,12 +48,20 @@ class QualificationLevel(enum.StrEnum):
     """Sales-qualified: profiled by sales, fits, ready for a rep."""
 
 
-def _sorted_evidence(items: object) -> tuple[Evidence, ...]:
-    seq = tuple(items)  # type: ignore[call-overload]
+def _sorted_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
+    seq = tuple(items)
     for item in seq:
         if not isinstance(item, Evidence):
             raise TypeError(f"expected Evidence, got {type(item).__name__}: {item!r}")
     return tuple(sorted(seq, key=lambda e: e.at))
+
+
+def _history(items: Iterable[StageChange]) -> tuple[StageChange, ...]:
+    seq = tuple(items)
+    for item in seq:
+        if not isinstance(item, StageChange):
+            raise TypeError(f"expected StageChange, got {type(item).__name__}: {item!r}")
+    return seq
 
 
 def _id(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -131,7 +140,7 @@ class Lead:
     )
     touches: tuple[Touch, ...] = attrs.field(default=(), converter=sort_touches)
     evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_sorted_evidence)
-    history: tuple[StageChange, ...] = attrs.field(default=(), converter=tuple)
+    history: tuple[StageChange, ...] = attrs.field(default=(), converter=_history)
     owner: str | None = None
     segment: str | None = None
 
@@ -182,7 +191,7 @@ class Prospect:
     lead_level: QualificationLevel = attrs.field(converter=QualificationLevel)
     touches: tuple[Touch, ...] = attrs.field(default=(), converter=sort_touches)
     evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_sorted_evidence)
-    history: tuple[StageChange, ...] = attrs.field(default=(), converter=tuple)
+    history: tuple[StageChange, ...] = attrs.field(default=(), converter=_history)
     owner: str | None = None
     segment: str | None = None
     value: Decimal | None = attrs.field(

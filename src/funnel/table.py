@@ -133,7 +133,9 @@ def derive_table(machine: type[StateMachine]) -> TransitionTable:
             continue
         if state.states:
             problems.append(
-                DefinitionProblem("compound-stage", "compound or parallel stages are not supported", key=value)
+                DefinitionProblem(
+                    "compound-stage", "compound or parallel stages are not supported", key=value
+                )
             )
         stages.append(value)
         names[value] = state.name
@@ -142,12 +144,20 @@ def derive_table(machine: type[StateMachine]) -> TransitionTable:
                 continue
             where = f"{value} -> {t.target.value}"
             if t.is_eventless:
-                problems.append(DefinitionProblem("eventless", "every transition needs an event", key=where))
+                problems.append(
+                    DefinitionProblem("eventless", "every transition needs an event", key=where)
+                )
                 continue
             if t.internal:
-                problems.append(DefinitionProblem("internal", "internal transitions are not supported", key=where))
+                problems.append(
+                    DefinitionProblem(
+                        "internal", "internal transitions are not supported", key=where
+                    )
+                )
             if list(t.validators):
-                problems.append(DefinitionProblem("validators", "use named guards, not validators", key=where))
+                problems.append(
+                    DefinitionProblem("validators", "use named guards, not validators", key=where)
+                )
             for group in (t.before, t.on, t.after):
                 for spec in group:
                     if not (spec.is_convention or spec.func in _ALLOWED_CONVENTIONS):
@@ -165,7 +175,9 @@ def derive_table(machine: type[StateMachine]) -> TransitionTable:
                 if not isinstance(name, str) or not name.isidentifier():
                     problems.append(
                         DefinitionProblem(
-                            "guard-not-named", f"guard {name!r} must be a registered name", key=where
+                            "guard-not-named",
+                            f"guard {name!r} must be a registered name",
+                            key=where,
                         )
                     )
                     continue
@@ -179,7 +191,9 @@ def derive_table(machine: type[StateMachine]) -> TransitionTable:
                     )
                 if any(name == g for g, _ in guards):
                     problems.append(
-                        DefinitionProblem("duplicate-guard", f"guard {name!r} used twice", key=where)
+                        DefinitionProblem(
+                            "duplicate-guard", f"guard {name!r} used twice", key=where
+                        )
                     )
                 guards.append((name, bool(spec.expected_value)))
             for ev in t.events:
@@ -191,6 +205,6 @@ def derive_table(machine: type[StateMachine]) -> TransitionTable:
         names=MappingProxyType(names),
         initial=str(machine.initial_state.value),
         finals=frozenset(str(s.value) for s in machine.final_states),
-        events=tuple(e.id for e in machine.events),
+        events=tuple(e.id for e in getattr(machine, "events")),  # noqa: B009 - a metaclass property
         edges=tuple(edges),
     )

@@ -8,6 +8,7 @@ The record of touches is the only input to engagement (see
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 
 import attrs
@@ -69,9 +70,10 @@ class Touch:
         note: Free text.
 
     >>> from datetime import datetime, timezone
-    >>> Touch(id="t1", at=datetime(2026, 1, 5, tzinfo=timezone.utc),
-    ...       direction="outbound", channel="email", reach="mass", sender="newsletter")
-    Touch(id='t1', at=datetime.datetime(2026, 1, 5, 0, 0, tzinfo=datetime.timezone.utc), direction=<Direction.OUTBOUND: 'outbound'>, channel=<Channel.EMAIL: 'email'>, reach=<Reach.MASS: 'mass'>, sender='newsletter', in_reply_to=None, connected=False, note=None)
+    >>> mail = Touch(id="t1", at=datetime(2026, 1, 5, tzinfo=timezone.utc),
+    ...              direction="outbound", channel="email", reach="mass", sender="newsletter")
+    >>> mail.direction, mail.reach
+    (<Direction.OUTBOUND: 'outbound'>, <Reach.MASS: 'mass'>)
     """
 
     id: str = attrs.field(validator=attrs.validators.instance_of(str))
@@ -124,9 +126,9 @@ def check_touches(touches: tuple[Touch, ...], owner: str) -> None:
             )
 
 
-def sort_touches(touches: object) -> tuple[Touch, ...]:
+def sort_touches(touches: Iterable[Touch]) -> tuple[Touch, ...]:
     """Return touches as a tuple ordered by time, then id (an attrs converter)."""
-    items = tuple(touches)  # type: ignore[call-overload]
+    items = tuple(touches)
     for item in items:
         if not isinstance(item, Touch):
             raise TypeError(f"expected Touch, got {type(item).__name__}: {item!r}")
