@@ -36,8 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # this command is not part of this build
-                continue
+            if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
+                continue  # this command is not part of this build
+
             raise
         module.register(subparsers)
     return parser

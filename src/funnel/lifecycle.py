@@ -43,7 +43,7 @@ from funnel.records import Lead, Level, Prospect
 from funnel.table import Edge
 from funnel.touch import Touch
 
-R = TypeVar("R", Lead, Prospect)
+R = TypeVar("R", bound=Lead | Prospect)
 
 
 def _owner(record: Lead | Prospect) -> str:
@@ -129,12 +129,19 @@ def select_edge(record: Lead | Prospect, event: str, ctx: GuardContext) -> Edge:
             stage=record.stage,
             reasons=(hint,),
         )
+    verdicts: dict[str, bool] = {}
+
+    def passes(name: str) -> bool:
+        if name not in verdicts:
+            verdicts[name] = GUARDS[name].passes(record, ctx)
+        return verdicts[name]
+
+    chosen = funnel.table.resolve(record.stage, event, passes)
+    if chosen is not None:
+        return chosen
     reasons: list[str] = []
     for edge in options:
-        refused = _guard_reasons(edge, record, ctx)
-        if not refused:
-            return edge
-        reasons.extend(refused)
+        reasons.extend(_guard_reasons(edge, record, ctx))
     crosses = any(funnel.level_of(e.target) is not funnel.level_of(e.source) for e in options)
     error = NotQualified if crosses else GuardFailed
     raise error(
@@ -464,7 +471,8 @@ def explain(
     else:
         ready = record.stage not in funnel.finals
         if not ready:
-            blockers.append(f"closed in stage {record.stage!r}")
+            why = record.history[-1].why if record.history else None
+            blockers.append(f"closed in stage {record.stage!r}" + (f": {why}" if why else ""))
     return Explanation(
         record_id=record.id,
         kind=record.record_level,

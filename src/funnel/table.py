@@ -11,7 +11,7 @@ stage, event and guard outcome, that table and machine agree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 import attrs
@@ -76,6 +76,19 @@ class TransitionTable:
     def options(self, stage: str, event: str) -> tuple[Edge, ...]:
         """The edges for *event* from *stage*, in the order the machine tries them."""
         return self._by_key.get((stage, event), ())
+
+    def resolve(self, stage: str, event: str, passes: Callable[[str], bool]) -> Edge | None:
+        """
+        The edge *event* takes from *stage*, given which guards pass; ``None`` if refused.
+
+        *passes* answers, for a guard name, whether that guard holds. The
+        first edge in declaration order whose guards all agree wins, as in
+        python-statemachine.
+        """
+        for edge in self.options(stage, event):
+            if all(passes(name) is expected for name, expected in edge.guards):
+                return edge
+        return None
 
     def allowed(self, stage: str) -> frozenset[str]:
         """Events that have a transition from *stage* (guards not evaluated)."""
