@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 import attrs
 
+from funnel.communication import DEFAULT_COMMUNICATION, CommunicationPolicy
 from funnel.exceptions import DefinitionError, DefinitionProblem
 from funnel.machine import FunnelStateMachine, SalesFunnel
 from funnel.qualification import DEFAULT, Framework, IdealCustomerProfile
@@ -31,6 +32,64 @@ def _levels(machine: type[FunnelStateMachine]) -> Mapping[str, Level]:
     return MappingProxyType({k: Level(v) for k, v in machine.levels.items()})
 
 
+def machine_signature(machine: type[FunnelStateMachine]) -> tuple[object, ...]:
+    """
+    Everything about a machine class that a funnel depends on, as a comparable value.
+
+    Two classes with the same signature (stages and their names, initial and
+    final stages, events, edges with guards, levels, outcomes, qualification
+    levels) define the same funnel, even when one was built from a file.
+    """
+    table = derive_table(machine)
+    return (
+        table.stages,
+        tuple(table.names[s] for s in table.stages),
+        table.initial,
+        tuple(sorted(table.finals)),
+        table.events,
+        table.edges,
+        tuple(sorted(machine.levels.items())),
+        tuple(sorted(machine.outcomes.items())),
+        tuple(sorted(machine.qualification_levels.items())),
+    )
+
+
+def _same_machine(a: type[FunnelStateMachine], b: type[FunnelStateMachine]) -> bool:
+    return a is b or machine_signature(a) == machine_signature(b)
+
+
+@attrs.frozen
+class Thresholds:
+    """
+    Score thresholds for the lead levels, on a 0-100 scale.
+
+    A lead scoring at least ``mql`` is marketing-qualified, at least ``sql``
+    sales-qualified; ``0 <= mql <= sql <= 100``. The sources give no numbers:
+    the defaults (50 and 75) are placeholders for a team to calibrate.
+
+    >>> Thresholds(mql=40, sql=70)
+    Thresholds(mql=40, sql=70)
+    >>> Thresholds(mql=80, sql=70)
+    Traceback (most recent call last):
+    ...
+    ValueError: thresholds must satisfy 0 <= mql <= sql <= 100, got mql=80, sql=70
+    """
+
+    mql: float = 50
+    sql: float = 75
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("mql", "sql"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"Thresholds.{name} must be a number, got {value!r}")
+        if not 0 <= self.mql <= self.sql <= 100:
+            raise ValueError(
+                "thresholds must satisfy 0 <= mql <= sql <= 100, "
+                f"got mql={self.mql!r}, sql={self.sql!r}"
+            )
+
+
 @attrs.frozen(kw_only=True)
 class Funnel:
     """
@@ -43,7 +102,12 @@ class Funnel:
         framework: The qualification framework and its pass rule.
         icp: The ideal customer profile deciding *fit*, if any.
         description: Free text.
+        thresholds: MQL/SQL score thresholds (0-100).
+        communication: Which outbound touches each level (or stage) allows.
         table: The derived transition table (computed).
+
+    Two funnels are equal when they define the same thing, even if their
+    machine classes are distinct objects (e.g. one was loaded from a file).
 
     Raises:
         DefinitionError: on building, with every problem found.
@@ -54,18 +118,31 @@ class Funnel:
     ('convert',)
     """
 
-    machine: type[FunnelStateMachine]
+    machine: type[FunnelStateMachine] = attrs.field(
+        eq=attrs.cmp_using(eq=_same_machine), hash=False
+    )
     name: str = "funnel"
     version: str = "1"
     framework: Framework = DEFAULT
     icp: IdealCustomerProfile | None = None
     description: str = ""
+    thresholds: Thresholds = Thresholds()
+    communication: CommunicationPolicy = DEFAULT_COMMUNICATION
     table: TransitionTable = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         table = derive_table(self.machine)
         object.__setattr__(self, "table", table)
         problems = validate_machine(self.machine, table)
+        for stage in self.communication.stages:
+            if stage not in table.stages:
+                problems.append(
+                    DefinitionProblem(
+                        "unknown-stage",
+                        f"communication rules name stage {stage!r}, which the machine lacks",
+                        key=f"communication.stages.{stage}",
+                    )
+                )
         if problems:
             raise DefinitionError(problems, source=f"funnel {self.name!r}")
 
@@ -137,11 +214,38 @@ class Funnel:
         return self.table.names[stage]
 
     def mermaid(self) -> str:
-        """The machine as a mermaid ``stateDiagram-v2`` (no dependency needed)."""
-        return format(self.machine, "mermaid")
+        """
+        The funnel as a mermaid ``stateDiagram-v2``: stages grouped by level, guards shown.
+
+        Needs no dependency; see :func:`funnel.diagrams.mermaid`.
+        """
+        from funnel.diagrams import mermaid
+
+        return mermaid(self)
+
+    def svg(self) -> str:
+        """
+        The funnel as an SVG image (needs ``funnel[diagrams]`` and Graphviz ``dot``).
+
+        Raises:
+            DiagramError: pydot or ``dot`` is missing; the message says what to install.
+        """
+        from funnel.diagrams import svg
+
+        return svg(self)
 
     def _repr_markdown_(self) -> str:
         return f"**{self.name}** v{self.version}\n\n```mermaid\n{self.mermaid()}\n```\n"
+
+    def _repr_svg_(self) -> str | None:
+        from funnel.diagrams import try_svg
+
+        return try_svg(self)
+
+    def _repr_html_(self) -> str:
+        from funnel.diagrams import html
+
+        return html(self)
 
 
 def validate_machine(
@@ -161,7 +265,9 @@ def validate_machine(
     for stage in table.stages:
         if stage not in levels:
             problems.append(
-                DefinitionProblem("missing-level", f"stage {stage!r} has no level", key=f"levels.{stage}")
+                DefinitionProblem(
+                    "missing-level", f"stage {stage!r} has no level", key=f"levels.{stage}"
+                )
             )
         elif levels[stage] not in ("lead", "prospect"):
             problems.append(
@@ -174,14 +280,18 @@ def validate_machine(
     for stage in levels:
         if stage not in stages:
             problems.append(
-                DefinitionProblem("unknown-stage", f"no stage {stage!r} in the machine", key=f"levels.{stage}")
+                DefinitionProblem(
+                    "unknown-stage", f"no stage {stage!r} in the machine", key=f"levels.{stage}"
+                )
             )
     if problems:
         return problems
     if levels[table.initial] != "lead":
         problems.append(
             DefinitionProblem(
-                "initial-not-lead", f"initial stage {table.initial!r} must be a lead stage", key="initial"
+                "initial-not-lead",
+                f"initial stage {table.initial!r} must be a lead stage",
+                key="initial",
             )
         )
     for edge in table.edges:
@@ -193,7 +303,7 @@ def validate_machine(
                     "prospect-to-lead", "a prospect can never become a lead again", key=where
                 )
             )
-        if src == "lead" and dst == "prospect" and not CONVERSION_GUARDS <= set(edge.guards):
+        if src == "lead" and dst == "prospect" and not set(edge.guards) >= CONVERSION_GUARDS:
             problems.append(
                 DefinitionProblem(
                     "unguarded-conversion",
@@ -204,12 +314,16 @@ def validate_machine(
     for stage, outcome in machine.outcomes.items():
         if stage not in table.finals:
             problems.append(
-                DefinitionProblem("outcome-not-final", f"{stage!r} is not a final stage", key=f"outcomes.{stage}")
+                DefinitionProblem(
+                    "outcome-not-final", f"{stage!r} is not a final stage", key=f"outcomes.{stage}"
+                )
             )
         if outcome not in ("won", "lost"):
             problems.append(
                 DefinitionProblem(
-                    "bad-outcome", f"outcome must be 'won' or 'lost', got {outcome!r}", key=f"outcomes.{stage}"
+                    "bad-outcome",
+                    f"outcome must be 'won' or 'lost', got {outcome!r}",
+                    key=f"outcomes.{stage}",
                 )
             )
     for stage, qlevel in machine.qualification_levels.items():
