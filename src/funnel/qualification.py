@@ -21,6 +21,7 @@ from typing import Literal
 
 import attrs
 
+from funnel._items import typed_tuple
 from funnel._time import aware, require_aware
 from funnel.contact import Company
 from funnel.evidence import Evidence, Verdict
@@ -45,11 +46,7 @@ def _lower_strings(values: Iterable[str]) -> frozenset[str]:
 
 
 def _criteria(values: Iterable[Criterion]) -> tuple[Criterion, ...]:
-    items = tuple(values)
-    for item in items:
-        if not isinstance(item, Criterion):
-            raise TypeError(f"expected Criterion, got {type(item).__name__}: {item!r}")
-    return items
+    return typed_tuple(values, Criterion)
 
 
 @attrs.frozen(kw_only=True)

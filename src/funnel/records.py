@@ -21,6 +21,7 @@ from typing import Protocol
 
 import attrs
 
+from funnel._items import typed_tuple
 from funnel._time import aware, optional_aware
 from funnel.contact import Contact
 from funnel.engagement import EngagementFinding
@@ -49,19 +50,11 @@ class QualificationLevel(enum.StrEnum):
 
 
 def _sorted_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
-    seq = tuple(items)
-    for item in seq:
-        if not isinstance(item, Evidence):
-            raise TypeError(f"expected Evidence, got {type(item).__name__}: {item!r}")
-    return tuple(sorted(seq, key=lambda e: e.at))
+    return tuple(sorted(typed_tuple(items, Evidence), key=lambda e: e.at))
 
 
 def _history(items: Iterable[StageChange]) -> tuple[StageChange, ...]:
-    seq = tuple(items)
-    for item in seq:
-        if not isinstance(item, StageChange):
-            raise TypeError(f"expected StageChange, got {type(item).__name__}: {item!r}")
-    return seq
+    return typed_tuple(items, StageChange)
 
 
 def _id(instance: object, attribute: attrs.Attribute[str], value: str) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import attrs
 
+from funnel._items import typed_tuple
 from funnel._time import aware
 
 
@@ -128,8 +129,4 @@ def check_touches(touches: tuple[Touch, ...], owner: str) -> None:
 
 def sort_touches(touches: Iterable[Touch]) -> tuple[Touch, ...]:
     """Return touches as a tuple ordered by time, then id (an attrs converter)."""
-    items = tuple(touches)
-    for item in items:
-        if not isinstance(item, Touch):
-            raise TypeError(f"expected Touch, got {type(item).__name__}: {item!r}")
-    return tuple(sorted(items, key=lambda t: (t.at, t.id)))
+    return tuple(sorted(typed_tuple(touches, Touch), key=lambda t: (t.at, t.id)))
