@@ -469,8 +469,9 @@ class _Reader:
         self, stages: Mapping[str, Mapping[str, Any]], transitions: Sequence[_Transition]
     ) -> None:
         """Rules python-statemachine and the funnel enforce, checked here with keys and lines."""
-        if self.problems or not stages:
-            return  # the graph is incomplete; its problems would only repeat the others
+        # Stage and event problems leave the graph incomplete: check each edge anyway, but
+        # reachability only on a complete graph (it would just repeat the other problems).
+        complete = not self.problems
         succ: dict[str, set[str]] = {s: set() for s in stages}
         for t in transitions:
             succ[t.source].add(t.target)
@@ -497,7 +498,7 @@ class _Reader:
                         t.path,
                     )
         initial = next((s for s, spec in stages.items() if spec["initial"]), None)
-        if initial is None:
+        if initial is None or not complete:
             return
         reached = _closure({initial}, succ)
         for sid in stages:
