@@ -1,0 +1,105 @@
+"""
+Funnel analytics for notebooks: event logs in; reports, cohorts and charts out.
+
+Import it explicitly (``from funnel import analytics``); it needs the
+``funnel[analytics]`` extra (narwhals and polars), ``funnel[plot]`` for charts
+and ``funnel[cli]`` for the ``funnel report`` command. Submodules are loaded
+on first use, so importing this package is cheap.
+
+* :mod:`~funnel.analytics.eventlog` – the event-log schema and loaders;
+* :mod:`~funnel.analytics.replay` – each lead's current stage and history;
+* :mod:`~funnel.analytics.report` – funnel reports, breakdowns, cohorts, durations;
+* :mod:`~funnel.analytics.charts` – plotly funnel chart and time-to-convert histogram;
+* :mod:`~funnel.analytics.datasets` – adapters for the Maven CRM and Olist datasets.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from funnel.analytics.charts import funnel_chart, time_to_convert_histogram, write_chart
+    from funnel.analytics.datasets import load_maven, load_olist
+    from funnel.analytics.eventlog import (
+        LoadResult,
+        load_csv,
+        load_frame,
+        load_parquet,
+        load_path,
+    )
+    from funnel.analytics.replay import Replay, ReplayProblem, replay_log
+    from funnel.analytics.report import (
+        Breakdown,
+        Durations,
+        FunnelReport,
+        breakdown,
+        cohorts,
+        default_steps,
+        funnel_report,
+        time_in_stage,
+        time_to_convert,
+    )
+
+_WHERE = {
+    "Breakdown": "report",
+    "Durations": "report",
+    "FunnelReport": "report",
+    "LoadResult": "eventlog",
+    "Replay": "replay",
+    "ReplayProblem": "replay",
+    "breakdown": "report",
+    "cohorts": "report",
+    "default_steps": "report",
+    "funnel_chart": "charts",
+    "funnel_report": "report",
+    "load_csv": "eventlog",
+    "load_frame": "eventlog",
+    "load_maven": "datasets",
+    "load_olist": "datasets",
+    "load_parquet": "eventlog",
+    "load_path": "eventlog",
+    "replay_log": "replay",
+    "time_in_stage": "report",
+    "time_to_convert": "report",
+    "time_to_convert_histogram": "charts",
+    "write_chart": "charts",
+}
+
+__all__ = (
+    "Breakdown",
+    "Durations",
+    "FunnelReport",
+    "LoadResult",
+    "Replay",
+    "ReplayProblem",
+    "breakdown",
+    "cohorts",
+    "default_steps",
+    "funnel_chart",
+    "funnel_report",
+    "load_csv",
+    "load_frame",
+    "load_maven",
+    "load_olist",
+    "load_parquet",
+    "load_path",
+    "replay_log",
+    "time_in_stage",
+    "time_to_convert",
+    "time_to_convert_histogram",
+    "write_chart",
+)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'funnel.analytics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"funnel.analytics.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,98 @@
+"""
+Charts with plotly (the ``funnel[plot]`` extra): a funnel chart and a time-to-convert histogram.
+
+Both return a ``plotly.graph_objects.Figure``; notebooks render it inline.
+:func:`write_chart` saves HTML (always works) or PNG (needs kaleido).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from funnel.analytics.report import Breakdown, Durations, FunnelReport
+from funnel.exceptions import FunnelError
+
+
+def _plotly() -> Any:
+    try:
+        import plotly.graph_objects as go
+    except ModuleNotFoundError as exc:  # pragma: no cover - plotly is installed in CI
+        raise FunnelError("charts need plotly: pip install 'funnel[plot]'") from exc
+    return go
+
+
+def funnel_chart(report: FunnelReport | Breakdown, *, title: str | None = None) -> Any:
+    """
+    A plotly funnel chart: leads per step, with percent of first and of previous.
+
+    A :class:`~funnel.analytics.Breakdown` gives one trace per group.
+    """
+    go = _plotly()
+    fig = go.Figure()
+    reports = (
+        [(str(k), r) for k, r in report.reports.items()]
+        if isinstance(report, Breakdown)
+        else [(str(report.label) if report.label is not None else "leads", report)]
+    )
+    for name, rep in reports:
+        fig.add_trace(
+            go.Funnel(
+                name=name,
+                y=list(rep.steps),
+                x=list(rep.counts),
+                textinfo="value+percent initial+percent previous",
+            )
+        )
+    fig.update_layout(title=title or "Funnel", showlegend=isinstance(report, Breakdown))
+    return fig
+
+
+def time_to_convert_histogram(
+    durations: Durations, *, bins: int = 30, unit: str = "days", title: str | None = None
+) -> Any:
+    """A plotly histogram of a :func:`~funnel.analytics.time_to_convert` result."""
+    import narwhals as nw
+
+    go = _plotly()
+    scale = {"days": 86400.0, "hours": 3600.0, "minutes": 60.0}[unit]
+    seconds = nw.from_native(durations.seconds, eager_only=True).get_column("seconds").to_list()
+    values = [s / scale for s in seconds if s is not None]
+    fig = go.Figure(go.Histogram(x=values, nbinsx=bins, name="leads"))
+    if durations.median is not None:
+        fig.add_vline(
+            x=durations.median.total_seconds() / scale,
+            line_dash="dash",
+            annotation_text="median",
+        )
+    fig.update_layout(
+        title=title or f"Time to convert: {'|'.join(durations.start)} → {'|'.join(durations.end)}",
+        xaxis_title=unit,
+        yaxis_title="leads",
+    )
+    return fig
+
+
+def write_chart(figure: Any, path: str | Path) -> Path:
+    """
+    Write *figure* to ``.html`` (self-contained) or ``.png``.
+
+    Raises:
+        FunnelError: PNG export failed (usually: kaleido is not installed),
+            or the extension is neither ``.html`` nor ``.png``.
+    """
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix in (".html", ".htm"):
+        figure.write_html(out, include_plotlyjs=True, full_html=True)
+        return out
+    if suffix == ".png":
+        try:
+            figure.write_image(out)
+        except Exception as exc:  # plotly raises ValueError/RuntimeError/ImportError
+            raise FunnelError(
+                f"cannot write PNG {str(out)!r} ({type(exc).__name__}: {exc}); "
+                "PNG export needs kaleido: pip install kaleido (or write .html)"
+            ) from exc
+        return out
+    raise FunnelError(f"chart files must end in .html or .png, got {str(out)!r}")

@@ -1,0 +1,180 @@
+"""
+Adapters for two public funnel datasets: examples of mapping a foreign schema.
+
+Nothing is bundled: each function takes the folder the files are in.
+
+**Maven "CRM Sales Opportunities"** (public domain per Maven): one row per
+deal with ``deal_stage`` in Prospecting / Engaging / Won / Lost, an
+``engage_date`` and a ``close_date``. It is a snapshot, so the adapter turns
+each deal into stage rows:
+
+* every deal entered ``opportunity`` (Prospecting) — at its ``engage_date``,
+  or, for deals still prospecting (no date at all), at *as_of* (default: the
+  latest date in the file), the time they were last seen;
+* a deal with an ``engage_date`` entered ``stakeholder`` (Engaging) then;
+* a deal with a ``close_date`` entered ``won`` or ``lost`` then.
+
+Attributes: ``owner`` = sales agent, ``segment`` = the agent's regional
+office (from ``sales_teams.csv``), ``value`` = close value, plus ``product``
+and ``account``. Dates are read as UTC.
+
+**Olist marketing funnel** (CC BY-NC-SA 4.0): 8000 marketing-qualified leads
+(``first_contact_date``, ``origin``) and 842 closed deals (``won_date``). Each
+MQL becomes an ``mql`` row and each deal a ``won`` row after all the MQL rows;
+``source`` = origin, ``owner`` = the sales rep (``sr_id``), ``segment`` =
+business segment. Times are read as UTC (the data are Brazilian local times;
+``timezone="America/Sao_Paulo"`` would reject MQLs dated on DST-change days,
+whose midnight does not exist there). One deal has a ``won_date`` before its
+first contact: its row is **rejected** (``time-backwards``), not dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from funnel.analytics.eventlog import LoadResult, load_frame
+from funnel.definition import DEFAULT_FUNNEL, Funnel
+from funnel.exceptions import LoadError
+
+#: Maven deal stages → funnel stages.
+MAVEN_STAGES = {
+    "Prospecting": "opportunity",
+    "Engaging": "stakeholder",
+    "Won": "won",
+    "Lost": "lost",
+}
+#: Report steps for the Maven data.
+MAVEN_STEPS = ("opportunity", "stakeholder", "won")
+#: Report steps for the Olist data.
+OLIST_STEPS = ("mql", "won")
+
+
+def _read(path: Path) -> Any:
+    import polars as pl
+
+    try:
+        return pl.read_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise LoadError(f"cannot read {str(path)!r}: {exc}") from exc
+
+
+def _folder(folder: str | Path, sub: str, first: str) -> Path:
+    base = Path(folder)
+    if (base / sub / first).is_file():
+        return base / sub
+    return base
+
+
+def maven_log(folder: str | Path, *, as_of: str | None = None) -> Any:
+    """
+    The Maven pipeline as a polars event log (not validated; see :func:`load_maven`).
+
+    *folder* is the ``maven_crm`` folder or its parent.
+    """
+    import polars as pl
+
+    base = _folder(folder, "maven_crm", "sales_pipeline.csv")
+    deals = _read(base / "sales_pipeline.csv").with_row_index("_deal")
+    teams = _read(base / "sales_teams.csv").select("sales_agent", "regional_office")
+    deals = deals.join(teams, on="sales_agent", how="left", maintain_order="left")
+    if as_of is None:
+        as_of = str(deals["close_date"].drop_nulls().max())
+    common = [
+        pl.col("opportunity_id").alias("lead_id"),
+        pl.col("sales_agent").alias("owner"),
+        pl.col("regional_office").alias("segment"),
+        pl.col("product"),
+        pl.col("account"),
+        pl.col("_deal"),
+    ]
+    prospect = deals.select(
+        *common,
+        pl.lit("opportunity").alias("stage"),
+        pl.col("engage_date").fill_null(pl.lit(as_of)).alias("at"),
+        pl.lit(None, dtype=pl.String).alias("value"),
+        pl.lit(0).alias("_seq"),
+    )
+    engaged = deals.filter(pl.col("engage_date").is_not_null()).select(
+        *common,
+        pl.lit("stakeholder").alias("stage"),
+        pl.col("engage_date").alias("at"),
+        pl.lit(None, dtype=pl.String).alias("value"),
+        pl.lit(1).alias("_seq"),
+    )
+    closed = deals.filter(pl.col("close_date").is_not_null()).select(
+        *common,
+        pl.col("deal_stage").replace_strict(MAVEN_STAGES, default=None).alias("stage"),
+        pl.col("close_date").alias("at"),
+        pl.col("close_value").alias("value"),
+        pl.lit(2).alias("_seq"),
+    )
+    cols = ["lead_id", "at", "stage", "owner", "segment", "value", "product", "account"]
+    return pl.concat([prospect, engaged, closed]).sort("_deal", "_seq").select(cols)
+
+
+def load_maven(
+    folder: str | Path, *, funnel: Funnel = DEFAULT_FUNNEL, as_of: str | None = None
+) -> LoadResult:
+    """
+    Load the Maven CRM pipeline as a validated event log (see the module docs).
+
+    Report it with ``steps=MAVEN_STEPS``; "closed" is ``won + lost``.
+
+    Raises:
+        LoadError: the files cannot be read.
+    """
+    return load_frame(maven_log(folder, as_of=as_of), funnel=funnel, timezone="UTC")
+
+
+def olist_log(folder: str | Path) -> Any:
+    """
+    The Olist marketing funnel as a polars event log (not validated; see :func:`load_olist`).
+
+    *folder* is the ``olist`` folder or its parent.
+    """
+    import polars as pl
+
+    base = _folder(folder, "olist", "olist_marketing_qualified_leads_dataset.csv")
+    mqls = _read(base / "olist_marketing_qualified_leads_dataset.csv")
+    deals = _read(base / "olist_closed_deals_dataset.csv")
+    mql_rows = mqls.select(
+        pl.col("mql_id").alias("lead_id"),
+        pl.col("first_contact_date").alias("at"),
+        pl.lit("mql").alias("stage"),
+        pl.col("origin").alias("source"),
+        pl.lit(None, dtype=pl.String).alias("owner"),
+        pl.lit(None, dtype=pl.String).alias("segment"),
+        pl.col("landing_page_id"),
+        pl.lit(None, dtype=pl.String).alias("lead_type"),
+    )
+    won_rows = deals.join(
+        mqls.select("mql_id", "origin", "landing_page_id"),
+        on="mql_id",
+        how="left",
+        maintain_order="left",
+    ).select(
+        pl.col("mql_id").alias("lead_id"),
+        pl.col("won_date").alias("at"),
+        pl.lit("won").alias("stage"),
+        pl.col("origin").alias("source"),
+        pl.col("sr_id").alias("owner"),
+        pl.col("business_segment").alias("segment"),
+        pl.col("landing_page_id"),
+        pl.col("lead_type"),
+    )
+    return pl.concat([mql_rows, won_rows])
+
+
+def load_olist(
+    folder: str | Path, *, funnel: Funnel = DEFAULT_FUNNEL, timezone: str = "UTC"
+) -> LoadResult:
+    """
+    Load the Olist MQLs and closed deals as a validated event log.
+
+    Report it with ``steps=OLIST_STEPS``.
+
+    Raises:
+        LoadError: the files cannot be read.
+    """
+    return load_frame(olist_log(folder), funnel=funnel, timezone=timezone)
