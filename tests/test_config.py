@@ -511,3 +511,10 @@ def test_edge_rules_checked_even_when_other_edges_are_broken() -> None:
     text += '\n[events.demote]\nfrom = "proposal"\nto = "engaged"\n'
     kinds = [kind for kind, _, _ in problems_of(text)]
     assert kinds == ["unknown-stage", "prospect-to-lead"]
+
+
+def test_framework_checked_alongside_other_problems() -> None:
+    text = ACME.replace('to = "proposal"', 'to = "propsal"')
+    text = text.replace("at_least = 3", "at_least = 5")
+    kinds = [kind for kind, _, _ in problems_of(text)]
+    assert kinds == ["unknown-stage", "threshold-out-of-range"]

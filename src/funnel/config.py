@@ -540,6 +540,7 @@ class _Reader:
             return None
 
     def read_framework(self) -> tuple[Framework | None, dict[str, Criterion]]:
+        count = len(self.problems)
         catalogue: dict[str, Criterion] = dict(SHIPPED_CRITERIA)
         for key, spec in self.table(self.data, "criteria", ()).items():
             found = self.read_criterion(key, spec, ("criteria", key))
@@ -583,7 +584,7 @@ class _Reader:
                 (*path, "framework"),
             )
             return None, catalogue
-        if rule is None or self.problems:
+        if rule is None or len(self.problems) > count:
             return None, catalogue
         if "criteria" not in table:
             shipped = FRAMEWORKS[name]
