@@ -65,6 +65,7 @@ ATTRIBUTES = ("source", "owner", "segment", "value")
 REJECTED_COLUMNS = (ROW, LEAD_ID, "column", "reason", "value")
 
 _ISO_OFFSET = r"[+-]\d{2}:?\d{2}$"
+_ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @attrs.frozen(kw_only=True)
@@ -101,8 +102,9 @@ class LoadResult:
         return int(nw.from_native(self.rejected, eager_only=True).shape[0])
 
     def rejections(self) -> list[dict[str, Any]]:
-        """The rejected rows as a list of dicts (handy in tests and messages)."""
-        return list(nw.from_native(self.rejected, eager_only=True).iter_rows(named=True))
+        """The rejected rows as a list of dicts of plain values (NaN becomes ``None``)."""
+        rows = nw.from_native(self.rejected, eager_only=True).iter_rows(named=True)
+        return [{k: None if v != v else v for k, v in row.items()} for row in rows]
 
     def __str__(self) -> str:
         return f"{self.rows_in} rows in: {self.n_accepted} accepted, {self.n_rejected} rejected"
@@ -276,7 +278,7 @@ def _timestamps(frame: nw.DataFrame[Any], timezone: str | None) -> nw.DataFrame[
             .then(nw.lit("missing-timestamp"))
             .otherwise(none)
             .alias("_at_problem"),
-            nw.col(AT).cast(nw.String).alias("_at_text"),
+            nw.col(AT).dt.to_string(_ISO_UTC).alias("_at_text"),
         )
     if isinstance(dtype, nw.Date):
         if timezone is None:
@@ -402,7 +404,9 @@ def load_frame(
         nw.col(LEAD_ID),
         nw.lit(AT).alias("column"),
         nw.lit("time-backwards").alias("reason"),
-        (nw.col("_at_text") + nw.lit(" < ") + nw.col("_max").cast(nw.String)).alias("value"),
+        (nw.col("_at_text") + nw.lit(" < ") + nw.col("_max").dt.to_string(_ISO_UTC)).alias(
+            "value"
+        ),
     )
     bad = nwf.filter(~nw.col("_reason").is_null()).select(
         nw.col(ROW),
@@ -416,11 +420,19 @@ def load_frame(
     keep = [ROW, *(c for c in nwf.columns if c in names)]
     accepted = ok.filter(~nw.col(ROW).is_in(backwards_rows)).select(keep)
     return LoadResult(
-        accepted=accepted.to_native(),
-        rejected=rejected.to_native(),
+        accepted=_native(accepted),
+        rejected=_native(rejected),
         rows_in=rows_in,
         funnel=funnel,
     )
+
+
+def _native(frame: nw.DataFrame[Any]) -> Any:
+    """The native frame; pandas gets a fresh 0..n-1 index."""
+    native = frame.to_native()
+    if frame.implementation is nw.Implementation.PANDAS:
+        return native.reset_index(drop=True)
+    return native
 
 
 def _to_number(frame: nw.DataFrame[Any]) -> nw.Expr | nw.Series[Any]:

@@ -374,7 +374,7 @@ def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
 
         result = replay_log(log, funnel=funnel)
         stages = nw.from_native(result.stage_frame(), eager_only=True)
-        extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT)]
+        extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT, ROW)]
         if ROW in nwf.columns and extra:
             attrs_frame = nwf.select(ROW, *extra)
             if isinstance(attrs_frame, nw.LazyFrame):
@@ -488,7 +488,12 @@ def _per_lead(
         )
         per = per.join(keys, on=LEAD_ID, how="left")
     elif every is not None:
-        per = per.with_columns(nw.col("_t0").dt.truncate(every).alias("_key"))
+        period = nw.col("_t0").dt.truncate(every)
+        if per.implementation is nw.Implementation.PANDAS:
+            # pandas 3 warns when narwhals truncates tz-aware values: do it in naive UTC
+            naive = nw.col("_t0").dt.replace_time_zone(None).dt.truncate(every)
+            period = naive.dt.replace_time_zone("UTC")
+        per = per.with_columns(period.alias("_key"))
     return per
 
 

@@ -1,0 +1,161 @@
+"""Loading event logs: every row accepted or rejected with a row number and reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import narwhals as nw
+import pandas as pd
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from funnel import LoadError
+from funnel.analytics import LoadResult, load_csv, load_frame, load_parquet, load_path
+
+CSV = """lead_id,at,stage,event,source,value
+a,2026-01-01T09:00:00Z,acquired,,web,
+a,2026-01-02 10:00:00+01:00,mql,,web,12.5
+,2026-01-02T09:00Z,mql,,web,
+b,yesterday,acquired,,ads,
+c,2026-01-03,acquired,,ads,
+d,2026-01-03T00:00Z,limbo,,ads,
+e,2026-01-03T00:00Z,,teleport,ads,
+f,2026-01-03T00:00Z,,,ads,
+a,2026-01-01T08:00Z,sql,,web,
+g,2026-01-04T00:00Z,acquired,,ads,lots
+g,2026-01-05T00:00Z,,mark_mql,ads,3
+"""
+
+
+def _sizes(result: LoadResult) -> tuple[int, int]:
+    return result.n_accepted, result.n_rejected
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    path = tmp_path / "log.csv"
+    path.write_text(CSV)
+    return path
+
+
+def test_every_row_is_accepted_or_rejected_with_a_reason(csv_file):
+    result = load_csv(csv_file)
+    assert result.rows_in == 11
+    assert result.rows_in == result.n_accepted + result.n_rejected
+    reasons = {r["row"]: (r["column"], r["reason"]) for r in result.rejections()}
+    assert reasons == {
+        3: ("lead_id", "missing-id"),
+        4: ("at", "bad-timestamp"),
+        5: ("at", "naive-timestamp"),
+        6: ("stage", "unknown-stage"),
+        7: ("event", "unknown-event"),
+        8: ("stage", "no-stage-or-event"),
+        9: ("at", "time-backwards"),
+        10: ("value", "bad-value"),
+    }
+    accepted = result.accepted
+    assert accepted["row"].to_list() == [1, 2, 11]
+    assert accepted.schema["at"] == pl.Datetime("us", "UTC")
+    # the +01:00 offset is honoured: 10:00+01:00 is 09:00 UTC
+    assert accepted["at"][1] == datetime(2026, 1, 2, 9, tzinfo=UTC)
+    assert accepted["value"].to_list() == [None, 12.5, 3.0]
+
+
+def test_timezone_makes_naive_text_acceptable(csv_file):
+    result = load_csv(csv_file, timezone="Europe/Paris")
+    assert 5 not in {r["row"] for r in result.rejections()}
+    c = result.accepted.filter(pl.col("lead_id") == "c")
+    assert c["at"][0] == datetime(2026, 1, 2, 23, tzinfo=UTC)
+
+
+def test_pandas_in_pandas_out_same_verdicts(csv_file):
+    frame = pl.read_csv(csv_file, infer_schema=False).to_pandas()
+    result = load_frame(frame)
+    assert isinstance(result.accepted, pd.DataFrame)
+    assert isinstance(result.rejected, pd.DataFrame)
+    assert list(result.accepted.index) == list(range(result.n_accepted))
+    expected = load_csv(csv_file)
+    assert result.rejections() == expected.rejections()
+    assert result.accepted["row"].tolist() == expected.accepted["row"].to_list()
+
+
+def test_naive_datetime_column_needs_a_timezone():
+    frame = pl.DataFrame(
+        {"lead_id": ["a"], "at": [datetime(2026, 1, 1)], "stage": ["acquired"]}  # noqa: DTZ001
+    )
+    with pytest.raises(LoadError, match="timezone"):
+        load_frame(frame)
+    result = load_frame(frame, timezone="UTC")
+    assert result.n_accepted == 1
+
+
+def test_missing_columns_and_unreadable_input_raise_load_error(tmp_path):
+    with pytest.raises(LoadError, match="stage or event"):
+        load_frame(pl.DataFrame({"lead_id": ["a"], "at": ["2026-01-01T00:00Z"]}))
+    with pytest.raises(LoadError, match="cannot read"):
+        load_csv(tmp_path / "absent.csv")
+    with pytest.raises(LoadError):
+        load_frame([1, 2, 3])
+    with pytest.raises(LoadError, match="row"):
+        load_frame(pl.DataFrame({"lead_id": ["a"], "at": ["x"], "stage": ["a"], "row": [1]}))
+
+
+def test_columns_renames_a_foreign_schema():
+    frame = pl.DataFrame({"id": ["a"], "when": ["2026-01-01T00:00Z"], "status": ["mql"]})
+    result = load_frame(frame, columns={"id": "lead_id", "when": "at", "status": "stage"})
+    assert result.n_accepted == 1
+
+
+def test_parquet_and_lazy_inputs(tmp_path, csv_file):
+    expected = load_csv(csv_file)
+    frame = pl.read_csv(csv_file, infer_schema=False)
+    path = tmp_path / "log.parquet"
+    frame.write_parquet(path)
+    for result in (load_parquet(path), load_path(path), load_frame(frame.lazy())):
+        assert result.rejections() == expected.rejections()
+        assert isinstance(result.accepted, pl.DataFrame)
+
+
+def test_repr_html_lists_rejections(csv_file):
+    html = load_csv(csv_file)._repr_html_()
+    assert "missing-id" in html
+    assert "11 rows in: 3 accepted, 8 rejected" in html
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "", None]),
+            st.one_of(
+                st.datetimes(
+                    min_value=datetime(2020, 1, 1),  # noqa: DTZ001
+                    max_value=datetime(2030, 1, 1),  # noqa: DTZ001
+                ).map(lambda d: d.isoformat() + "Z"),
+                st.sampled_from(["", "nope", "2026-02-30T00:00:00Z"]),
+            ),
+            st.sampled_from(["acquired", "mql", "won", "limbo", None]),
+        ),
+        max_size=30,
+    )
+)
+def test_rows_in_is_accepted_plus_rejected(rows):
+    frame = pl.DataFrame(
+        {
+            "lead_id": [r[0] for r in rows],
+            "at": [r[1] for r in rows],
+            "stage": [r[2] for r in rows],
+        },
+        schema={"lead_id": pl.String, "at": pl.String, "stage": pl.String},
+    )
+    result = load_frame(frame)
+    assert result.rows_in == len(rows) == result.n_accepted + result.n_rejected
+    seen = sorted(result.accepted["row"].to_list() + [r["row"] for r in result.rejections()])
+    assert seen == list(range(1, len(rows) + 1))
+    # accepted rows of one lead never go back in time
+    acc = nw.from_native(result.accepted, eager_only=True)
+    for lead in set(acc.get_column("lead_id").to_list()):
+        times = acc.filter(nw.col("lead_id") == lead).get_column("at").to_list()
+        assert times == sorted(times)

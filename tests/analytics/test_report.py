@@ -1,0 +1,177 @@
+"""Funnel reports: hand-counted numbers, identical on polars, pandas and DuckDB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import narwhals as nw
+import pandas as pd
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from funnel import LoadError
+from funnel.analytics import (
+    breakdown,
+    cohorts,
+    default_steps,
+    funnel_report,
+    load_frame,
+    time_in_stage,
+    time_to_convert,
+)
+
+DAYS = timedelta(days=1)
+
+
+def test_default_steps_are_the_main_path():
+    assert default_steps() == (
+        "acquired",
+        "mql",
+        "sql",
+        "organisation",
+        "opportunity",
+        "stakeholder",
+        "won",
+    )
+
+
+def test_reached_counts_distinct_leads_at_or_beyond_each_step(log_polars, engine):
+    report = funnel_report(engine(log_polars))
+    assert report.counts == (5, 4, 3, 3, 2, 2, 2)
+    assert (report.won, report.lost, report.open) == (2, 2, 1)
+    assert report.win_rate == 0.5
+    assert report.overall_win_rate == 2 / 5
+    assert report.drop_off == (0, 1, 1, 0, 1, 0, 0)
+    assert report.conversion_from_previous[1] == 4 / 5
+    assert report.conversion_from_first[-1] == 2 / 5
+
+
+def test_ordered_funnel_needs_step_one_and_order(log_polars, engine):
+    report = funnel_report(engine(log_polars), order="ordered")
+    assert report.counts == (3, 2, 1, 1, 1, 1, 1)
+    assert (report.won, report.lost, report.open) == (1, 1, 1)
+
+
+def test_window_counts_only_rows_within_the_window_from_entry(log_polars, engine):
+    report = funnel_report(engine(log_polars), window=10 * DAYS)
+    assert report.counts == (5, 4, 2, 2, 1, 0, 0)
+    assert (report.won, report.lost, report.open) == (0, 1, 4)
+
+
+def test_breakdown_uses_first_touch(log_polars, engine):
+    split = breakdown(engine(log_polars), "source")
+    assert list(split.reports) == ["ads", "web"]
+    assert split["web"].counts == (2, 2, 2, 2, 1, 1, 1)
+    assert split["ads"].counts == (3, 2, 1, 1, 1, 1, 1)
+    assert (split["ads"].won, split["ads"].lost, split["ads"].open) == (1, 1, 1)
+    assert split.total.counts == (5, 4, 3, 3, 2, 2, 2)
+
+
+def test_cohorts_by_entry_month(log_polars, engine):
+    split = cohorts(engine(log_polars), "1mo")
+    jan = datetime(2026, 1, 1, tzinfo=UTC)
+    feb = datetime(2026, 2, 1, tzinfo=UTC)
+    assert list(split.reports) == [jan, feb]
+    assert split[jan].leads == 3
+    assert split[feb].counts == (2, 1, 1, 1, 1, 1, 1)
+
+
+def test_time_to_convert(log_polars, engine):
+    d = time_to_convert(engine(log_polars), "mql", "won", by="source")
+    assert d.count == 2
+    assert d.median == timedelta(days=39.5)
+    assert d.quantiles[0.25] == timedelta(days=29.25)
+    assert d.groups["web"].median == 19 * DAYS
+    assert d.groups["ads"].median == 60 * DAYS
+    assert time_to_convert(engine(log_polars)).median == 20 * DAYS
+
+
+def test_time_in_stage(log_polars, engine):
+    frame = nw.from_native(time_in_stage(engine(log_polars)), eager_only=True)
+    rows = {r["stage"]: r for r in frame.iter_rows(named=True)}
+    assert list(rows)[:3] == ["acquired", "mql", "sql"]
+    assert (rows["acquired"]["entries"], rows["acquired"]["still_in"]) == (3, 1)
+    assert rows["acquired"]["median_days"] == 1.5
+    assert rows["mql"]["median_days"] == 2.0
+    assert rows["organisation"]["median_days"] == 12.0
+
+
+def test_output_frames_follow_the_input_engine(log_polars):
+    assert isinstance(funnel_report(log_polars.to_pandas()).to_frame(), pd.DataFrame)
+    assert isinstance(funnel_report(log_polars).to_frame(), pl.DataFrame)
+    assert isinstance(breakdown(log_polars.to_pandas(), "owner").to_frame(), pd.DataFrame)
+    assert funnel_report(log_polars).to_frame()["leads"].to_list() == [5, 4, 3, 3, 2, 2, 2]
+
+
+def test_text_and_html_renderings(log_polars):
+    report = funnel_report(log_polars)
+    text = str(report)
+    assert "organisation" in text
+    assert "win rate on closed 50.00%" in text
+    assert "<table>" in report._repr_html_()
+    split = breakdown(log_polars, "owner")
+    assert "(all)" in str(split)
+    assert "<th>owner</th>" in split._repr_html_()
+
+
+def test_bad_arguments(log_polars):
+    with pytest.raises(ValueError, match="steps"):
+        funnel_report(log_polars, steps=["acquired", "nowhere"])
+    with pytest.raises(ValueError, match="window"):
+        funnel_report(log_polars, window=timedelta(0))
+    with pytest.raises(ValueError, match="order"):
+        funnel_report(log_polars, order="strict")  # type: ignore[arg-type]
+    with pytest.raises(LoadError, match="region"):
+        breakdown(log_polars, "region")
+    with pytest.raises(LoadError):
+        funnel_report(log_polars.drop("stage"))
+
+
+def test_event_logs_are_replayed_into_stages():
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    log = pl.DataFrame(
+        {
+            "lead_id": ["x", "x", "x", "x", "y"],
+            "at": [t + i * DAYS for i in range(5)],
+            "stage": ["acquired", None, None, None, "acquired"],
+            "event": [None, "mark_mql", "mark_sql", "win", None],
+            "source": ["a", "a", "a", "a", "b"],
+        }
+    )
+    loaded = load_frame(log)
+    report = funnel_report(loaded)
+    assert report.counts == (2, 1, 1, 0, 0, 0, 0)
+    assert breakdown(loaded, "source")["a"].counts[2] == 1
+
+
+STAGES = ["acquired", "mql", "sql", "organisation", "won", "lost", "nurturing"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcdef"), st.integers(0, 50), st.sampled_from(STAGES)),
+        min_size=1,
+        max_size=40,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_properties_rates_bounds_and_order_independence(rows, rng):
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    frame = pl.DataFrame(
+        {
+            "lead_id": [r[0] for r in rows],
+            "at": [t + r[1] * DAYS for r in rows],
+            "stage": [r[2] for r in rows],
+        }
+    )
+    report = funnel_report(frame)
+    assert list(report.counts) == sorted(report.counts, reverse=True)
+    assert report.won + report.lost + report.open == report.leads
+    for rate in (*report.conversion_from_previous, *report.conversion_from_first):
+        assert rate is None or 0 <= rate <= 1
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=rng.randint(0, 1000))
+    assert funnel_report(shuffled) == report
+    assert funnel_report(frame.to_pandas()) == attrs.evolve(report, backend="pandas")
