@@ -36,7 +36,7 @@ import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -197,8 +197,23 @@ class MarkovChain:
         return out
 
 
+def histories_from_replay(replay: Any) -> dict[str, tuple[tuple[str, datetime], ...]]:
+    """
+    Per-lead stage histories from a :class:`funnel.analytics.replay.Replay`.
+
+    Each lead's history is its first stage (``replay.entered``) followed by
+    every change (``replay.history(lead_id)``). The replay is read by duck
+    typing, so this module imports no dataframe library.
+    """
+    out: dict[str, tuple[tuple[str, datetime], ...]] = {}
+    for lead_id, (stage, at, _row) in replay.entered.items():
+        changes = replay.history(lead_id)
+        out[lead_id] = ((stage, at), *((c.to_stage, c.at) for c in changes))
+    return out
+
+
 def estimate_chain(
-    histories: Iterable[StageHistory | Lead | Prospect],
+    histories: Iterable[StageHistory | Lead | Prospect] | Mapping[str, StageHistory],
     *,
     won_stages: Collection[str] | None = None,
     lost_stages: Collection[str] | None = None,
@@ -209,7 +224,8 @@ def estimate_chain(
 
     Args:
         histories: Per lead, the (stage, entered_at) pairs oldest first, or a
-            funnel record (its ``history`` is used).
+            funnel record (its ``history`` is used); or a mapping lead id ->
+            pairs (e.g. from :func:`histories_from_replay`).
         won_stages: Stages meaning won (default: the default funnel's).
         lost_stages: Stages meaning lost (default: the default funnel's).
         stages: A stage order for the result (stages seen but not listed follow).
@@ -237,7 +253,10 @@ def estimate_chain(
     durations: dict[tuple[str, str], list[float]] = {}
     open_counts: dict[str, int] = {}
     rejected: list[tuple[object, str]] = []
-    for index, item in enumerate(histories):
+    items: Iterable[tuple[object, StageHistory | Lead | Prospect]] = (
+        histories.items() if isinstance(histories, Mapping) else enumerate(histories)
+    )
+    for index, item in items:
         if isinstance(item, Lead | Prospect):
             key: object = item.id
             visits: Sequence[tuple[str, datetime]] = history_of(item)
