@@ -12,8 +12,22 @@ derived from touches.
 """
 
 from funnel._version import __version__
+from funnel.communication import (
+    DEFAULT_COMMUNICATION,
+    CommunicationPolicy,
+    CommunicationRule,
+    check_touch,
+    plan_touch,
+)
+from funnel.config import (
+    default_definition_path,
+    dump_funnel,
+    load_funnel,
+    loads_funnel,
+    save_funnel,
+)
 from funnel.contact import Company, Consent, Contact
-from funnel.definition import DEFAULT_FUNNEL, Funnel
+from funnel.definition import DEFAULT_FUNNEL, Funnel, Thresholds
 from funnel.engagement import Engagement, EngagementFinding, assess_engagement, engagement
 from funnel.evidence import Evidence, Verdict
 from funnel.exceptions import (
@@ -74,13 +88,16 @@ __all__ = (
     "BANT",
     "CHAMP",
     "DEFAULT",
+    "DEFAULT_COMMUNICATION",
     "DEFAULT_FUNNEL",
     "FRAMEWORKS",
     "GUARDS",
     "MEDDIC",
     "Channel",
     "ChronologyError",
+    "CommunicationPolicy",
     "CommunicationRefused",
+    "CommunicationRule",
     "Company",
     "Consent",
     "Contact",
@@ -117,6 +134,7 @@ __all__ = (
     "SerializationError",
     "StageChange",
     "StaleWriteError",
+    "Thresholds",
     "Touch",
     "TransitionError",
     "TransitionTable",
@@ -130,13 +148,20 @@ __all__ = (
     "allowed_events",
     "assess_engagement",
     "can",
+    "check_touch",
     "convert",
+    "default_definition_path",
     "derive_table",
+    "dump_funnel",
     "enabled_events",
     "engagement",
     "explain",
     "fire",
+    "load_funnel",
+    "loads_funnel",
     "machine_for",
+    "plan_touch",
     "qualify",
     "register_guard",
+    "save_funnel",
 )
