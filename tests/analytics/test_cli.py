@@ -1,0 +1,66 @@
+"""``funnel report FILE``."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from funnel.cli import main
+
+CSV = """lead_id,at,stage,source
+a,2026-01-01T00:00Z,acquired,web
+a,2026-01-02T00:00Z,mql,web
+a,2026-01-09T00:00Z,won,web
+b,2026-01-01T00:00Z,acquired,ads
+b,2026-01-03T00:00Z,lost,ads
+,2026-01-03T00:00Z,lost,ads
+"""
+
+
+@pytest.fixture
+def log_file(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text(CSV)
+    return path
+
+
+def test_report_prints_table_breakdown_and_rejections(log_file, tmp_path, capsys):
+    html = tmp_path / "chart.html"
+    code = main(["report", str(log_file), "--by", "source", "--html", str(html)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "6 rows in: 5 accepted, 1 rejected" in out
+    assert "win rate on closed 50.00%" in out
+    assert "missing-id" in out
+    assert "ads" in out
+    assert html.stat().st_size > 1000
+
+
+def test_steps_option(log_file, capsys):
+    assert main(["report", str(log_file), "--steps", "acquired,won"]) == 0
+    out = capsys.readouterr().out
+    assert "50.00%" in out
+
+
+def test_missing_file_is_an_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "absent.csv")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("kaleido") is not None, reason="kaleido present")
+def test_png_without_kaleido(log_file, tmp_path, capsys):
+    assert main(["report", str(log_file), "--png", str(tmp_path / "c.png")]) == 1
+    assert "kaleido" in capsys.readouterr().err
+
+
+def test_import_funnel_and_cli_stay_light():
+    code = (
+        "import sys, funnel, funnel.analytics, funnel.cli; funnel.cli.build_parser(); "
+        "heavy = {'narwhals', 'polars', 'pandas', 'duckdb', 'plotly', 'pyarrow', 'rich'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
