@@ -41,6 +41,7 @@ from typing import Literal
 
 import attrs
 
+from funnel._privacy import mask_email
 from funnel._time import require_aware
 from funnel.contact import Consent, Contact
 from funnel.definition import DEFAULT_FUNNEL, Funnel
@@ -190,20 +191,25 @@ def normalize_company(name: str | None) -> str | None:
     return " ".join(words) or None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class DuplicateMatch:
     """
     Records sharing one key.
 
     Attributes:
         reason: ``"email"``, ``"domain"`` or ``"company"``.
-        key: The shared normalised value (e.g. ``"acme.example"``).
+        key: The shared normalised value (e.g. ``"acme.example"``); an email
+            key is masked in ``repr()``.
         ids: The records that share it, sorted.
     """
 
     reason: Reason
     key: str
     ids: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        key = mask_email(self.key) if self.reason == "email" else repr(self.key)
+        return f"DuplicateMatch(reason={self.reason!r}, key={key}, ids={self.ids!r})"
 
 
 @attrs.frozen

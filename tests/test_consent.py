@@ -1,0 +1,124 @@
+"""Consent (opted out, do not contact) survives conversion, storage, serialization and merge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given
+
+import funnel
+from funnel import CommunicationRefused, Consent, Contact, Evidence, Lead, Prospect, Touch
+from funnel.communication import check_touch, plan_touch
+from funnel.dedupe import merge
+from funnel.persistence import SqlStore
+from funnel.serialize import dumps, loads
+from tests.strategies import records
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+F = funnel.DEFAULT_FUNNEL
+
+
+def _mass(at: datetime = T0 + timedelta(days=2)) -> Touch:
+    return Touch(
+        id="nl",
+        at=at,
+        direction="outbound",
+        channel="email",
+        reach="mass",
+        sender="marketing:newsletter",
+    )
+
+
+def _personal(at: datetime = T0 + timedelta(days=2)) -> Touch:
+    return Touch(
+        id="call",
+        at=at,
+        direction="outbound",
+        channel="call",
+        reach="personal",
+        sender="rep:alice",
+    )
+
+
+def _lead(consent: Consent) -> Lead:
+    out = Touch(id="o1", at=T0, direction="outbound", channel="email", sender="rep:alice")
+    reply = Touch(id="r1", at=T0, direction="inbound", channel="email", in_reply_to="o1")
+    return Lead(
+        id="L1",
+        contact=Contact(name="Ada", email="ada@acme.example", consent=consent),
+        source="web_form",
+        created_at=T0,
+        touches=[out, reply],
+        evidence=[
+            Evidence(criterion=k, verdict="met", source="rep:alice", at=T0)
+            for k in F.framework.keys
+        ],
+    )
+
+
+def _convert(lead: Lead) -> Prospect:
+    return funnel.convert(lead, at=T0 + timedelta(days=1))
+
+
+def _serialize(lead: Lead) -> Lead | Prospect:
+    return loads(dumps(lead))
+
+
+def _store(lead: Lead) -> Lead | Prospect:
+    store = SqlStore(sa.create_engine("sqlite://"))
+    store.create_schema()
+    store.add(lead)
+    store.transact(lead.id, lambda r: funnel.fire(r, "convert", at=T0 + timedelta(days=1)))
+    return store.get(lead.id).record
+
+
+def _merge(lead: Lead) -> Lead | Prospect:
+    twin = Lead(
+        id="L2",
+        contact=Contact(name="Ada L.", email="ada@acme.example"),
+        source="list",
+        created_at=T0 + timedelta(hours=1),
+    )
+    return merge(twin, lead, at=T0).survivor
+
+
+ROUTES: dict[str, Callable[[Lead], Lead | Prospect]] = {
+    "convert": _convert,
+    "serialize": _serialize,
+    "store+convert": _store,
+    "merge": _merge,
+}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_opted_out_is_kept_and_still_blocks_mass_touches(route: str) -> None:
+    record = ROUTES[route](_lead(Consent(opted_out=True)))
+    assert record.contact.consent == Consent(opted_out=True)
+    if isinstance(record, Lead):
+        reasons = check_touch(record, _mass(), funnel=F)
+        assert any("opted out" in r for r in reasons)
+        with pytest.raises(CommunicationRefused):
+            plan_touch(record, _mass(), funnel=F)
+    else:
+        # A prospect is reached personally; opting out of mass mail does not stop the rep.
+        assert check_touch(record, _personal(), funnel=F) == ()
+        assert any("opted out" in r for r in check_touch(record, _mass(), funnel=F))
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_do_not_contact_is_kept_and_blocks_everything_outbound(route: str) -> None:
+    record = ROUTES[route](_lead(Consent(do_not_contact=True)))
+    assert record.contact.consent.do_not_contact
+    for touch in (_mass(), _personal()):
+        assert any("do_not_contact" in r for r in check_touch(record, touch, funnel=F))
+    if isinstance(record, Prospect):
+        with pytest.raises(CommunicationRefused, match="do_not_contact"):
+            plan_touch(record, _personal(), funnel=F)
+
+
+@given(records())
+def test_consent_survives_a_round_trip_of_any_record(record: Lead | Prospect) -> None:
+    assert loads(dumps(record)).contact.consent == record.contact.consent

@@ -1,0 +1,156 @@
+"""Email and phone never show in reprs, error messages or logs; no unsafe deserialization."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import attrs
+import pytest
+import sqlalchemy as sa
+from hypothesis import given
+
+import funnel
+from funnel import Company, Contact, Evidence, Lead, Prospect, Touch
+from funnel.dedupe import find_duplicates, merge
+from funnel.hooks import HookError, Hooks, advance_with_hooks
+from funnel.persistence import SqlStore
+from funnel.serialize import dumps, loads
+from tests.strategies import records
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+EMAIL = "ada.lovelace@acme.example"
+PHONE = "+44 20 7946 0958"
+SECRETS = (EMAIL, "ada.lovelace", PHONE, "7946 0958", "79460958")
+SRC = Path(__file__).resolve().parents[1] / "src" / "funnel"
+
+
+def _assert_masked(text: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text, f"{secret!r} leaked into: {text[:300]}"
+
+
+def _prospect() -> Prospect:
+    contact = Contact(
+        name="Ada", email=EMAIL, phone=PHONE, company=Company(name="Acme", domain="acme.example")
+    )
+    out = Touch(id="o1", at=T0, direction="outbound", channel="email", sender="rep:alice")
+    reply = Touch(id="r1", at=T0, direction="inbound", channel="email", in_reply_to="o1")
+    lead = Lead(
+        id="L1",
+        contact=contact,
+        source="web_form",
+        created_at=T0,
+        touches=[out, reply],
+        evidence=[
+            Evidence(criterion=k, verdict="met", source="rep:alice", at=T0)
+            for k in funnel.DEFAULT.keys
+        ],
+    )
+    prospect = funnel.convert(lead, at=T0 + timedelta(hours=1))
+    return attrs.evolve(prospect, stakeholder=contact)
+
+
+def test_reprs_of_every_record_type_mask_email_and_phone() -> None:
+    prospect = _prospect()
+    lead = Lead(id="L2", contact=prospect.contact, source="list", created_at=T0)
+    for obj in (prospect.contact, prospect, lead, prospect.qualification):
+        _assert_masked(repr(obj))
+        _assert_masked(str(obj))
+    assert "a***@acme.example" in repr(prospect)
+    assert "***58" in repr(prospect)
+
+
+@given(records())
+def test_generated_records_never_show_their_email_in_repr(record: Lead | Prospect) -> None:
+    email, phone = record.contact.email, record.contact.phone
+    text = repr(record)
+    if email is not None:
+        assert email not in text
+    if phone is not None:
+        assert phone not in text
+
+
+def test_transition_and_serialization_errors_do_not_leak() -> None:
+    prospect = _prospect()
+    with pytest.raises(funnel.TransitionError) as info:
+        funnel.advance(prospect, "win", at=T0 + timedelta(days=1))
+    _assert_masked(str(info.value))
+    _assert_masked(repr(info.value.record))
+    document = json.loads(dumps(prospect))
+    document["data"]["contact"]["phone"] = 44
+    with pytest.raises(funnel.SerializationError) as bad:
+        loads(json.dumps(document))
+    _assert_masked(str(bad.value))
+    document["data"]["contact"]["phone"] = PHONE
+    document["data"]["touches"][1]["in_reply_to"] = "missing"
+    with pytest.raises(funnel.SerializationError) as bad:
+        loads(json.dumps(document))
+    _assert_masked(str(bad.value))
+
+
+def test_hook_logs_and_errors_do_not_leak(caplog: pytest.LogCaptureFixture) -> None:
+    hooks = Hooks()
+    hooks.on_any(lambda t: 1 / 0)
+    with caplog.at_level(logging.DEBUG, logger="funnel"), pytest.raises(HookError) as info:
+        advance_with_hooks(_prospect(), "open_opportunity", at=T0 + timedelta(days=1), hooks=hooks)
+    assert caplog.records  # something was logged
+    _assert_masked(caplog.text)
+    _assert_masked(str(info.value))
+    _assert_masked(repr(info.value.failures))
+
+
+def test_store_and_merge_errors_do_not_leak(caplog: pytest.LogCaptureFixture) -> None:
+    prospect = _prospect()
+    store = SqlStore(sa.create_engine("sqlite://"))
+    store.create_schema()
+    with caplog.at_level(logging.DEBUG):
+        store.add(prospect)
+        with pytest.raises(funnel.PersistenceError) as info:
+            store.add(prospect)
+        _assert_masked(str(info.value))
+        with pytest.raises(funnel.StaleWriteError) as stale:
+            store.save(prospect, 7)
+        _assert_masked(str(stale.value))
+        other = Lead(id="L3", contact=prospect.contact, source="list", created_at=T0)
+        result = merge(prospect, other, at=T0)
+        _assert_masked(repr(result))
+        _assert_masked(repr(find_duplicates([prospect, other])))  # keys are normalised...
+    _assert_masked(caplog.text)
+
+
+_FORBIDDEN = [
+    (
+        re.compile(r"\bimport\s+pickle\b|\bfrom\s+pickle\b|\bpickle\.(loads?|Unpickler)\b"),
+        "pickle",
+    ),
+    (re.compile(r"\bimport\s+(c?pickle|marshal|shelve|dill)\b"), "pickle-like module"),
+    (re.compile(r"(?<![\w.])eval\("), "eval("),
+    (re.compile(r"(?<![\w.])exec\("), "exec("),
+    (re.compile(r"\byaml\.load\("), "yaml.load("),
+    (re.compile(r"\byaml\.unsafe_load\("), "yaml.unsafe_load("),
+]
+
+
+def test_no_unsafe_deserialization_in_the_library() -> None:
+    offenders = []
+    files = sorted(SRC.rglob("*.py"))
+    assert len(files) > 10
+    for path in files:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            for pattern, what in _FORBIDDEN:
+                if pattern.search(code):
+                    offenders.append(f"{path.relative_to(SRC)}:{number}: {what}: {line.strip()}")
+    assert offenders == []
+
+
+def test_the_scan_would_catch_offenders() -> None:
+    samples = ["import pickle", "x = eval(text)", "exec(code)", "yaml.load(f)", "import marshal"]
+    for sample in samples:
+        assert any(p.search(sample) for p, _ in _FORBIDDEN), sample
+    for fine in ["literal_eval(x)", "self.evaluate(x)", "model.eval()", "yaml.safe_load(f)"]:
+        assert not any(p.search(fine) for p, _ in _FORBIDDEN), fine
