@@ -34,8 +34,6 @@ def test_notebook_runs_and_draws(path: Path) -> None:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()  # raises CellExecutionError if a cell fails
-    errors = [
-        o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
-    ]
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
     assert _mimetypes(nb) & FIGURES, f"{path.name} drew no figure"
