@@ -26,7 +26,7 @@ def test_notebook_runs_and_draws(path: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     client = NotebookClient(
         nb,
         kernel_name="python3",

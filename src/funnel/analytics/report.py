@@ -457,6 +457,20 @@ def _per_lead(
     f = _prepared(nwf, steps, funnel, [by] if by else [])
     step = nw.col("_step")
     first = 0 if order == "ordered" else None
+    if order == "reached" and window is None and by is None:
+        # fast path: one group-by, no join
+        marked = f.with_columns(_ts=nw.when(~step.is_null()).then(nw.col(AT)))
+        return _with_period(
+            marked.group_by(LEAD_ID)
+            .agg(
+                nw.col("_ts").min().alias("_t0"),
+                nw.col("_step").max().alias("_reached"),
+                nw.col("_won").max(),
+                nw.col("_lost").max(),
+            )
+            .filter(~nw.col("_reached").is_null()),
+            every,
+        )
     entries = f.filter(step == first) if first is not None else f.filter(~step.is_null())
     t0 = entries.group_by(LEAD_ID).agg(nw.col(AT).min().alias("_t0"))
     g = _in_window(f.join(t0, on=LEAD_ID, how="inner"), window)
@@ -486,15 +500,20 @@ def _per_lead(
             .group_by(LEAD_ID)
             .agg(nw.col(by).min().alias("_key"))
         )
-        per = per.join(keys, on=LEAD_ID, how="left")
-    elif every is not None:
-        period = nw.col("_t0").dt.truncate(every)
-        if per.implementation is nw.Implementation.PANDAS:
-            # pandas 3 warns when narwhals truncates tz-aware values: do it in naive UTC
-            naive = nw.col("_t0").dt.replace_time_zone(None).dt.truncate(every)
-            period = naive.dt.replace_time_zone("UTC")
-        per = per.with_columns(period.alias("_key"))
-    return per
+        return per.join(keys, on=LEAD_ID, how="left")
+    return _with_period(per, every)
+
+
+def _with_period(per: Any, every: str | None) -> Any:
+    """Add ``_key``, the entry period, when *every* is given."""
+    if every is None:
+        return per
+    period = nw.col("_t0").dt.truncate(every)
+    if per.implementation is nw.Implementation.PANDAS:
+        # pandas 3 warns when narwhals truncates tz-aware values: do it in naive UTC
+        naive = nw.col("_t0").dt.replace_time_zone(None).dt.truncate(every)
+        period = naive.dt.replace_time_zone("UTC")
+    return per.with_columns(period.alias("_key"))
 
 
 def _reports(
