@@ -131,6 +131,7 @@ def bulk_replay(
     funnel: Funnel = DEFAULT_FUNNEL,
     table: Mapping[tuple[str, str], str] | None = None,
     start: Mapping[Any, str] | None = None,
+    initial: str | None = None,
     rows: Iterable[int] | None = None,
     history: bool = False,
 ) -> BulkResult:
@@ -149,6 +150,7 @@ def bulk_replay(
         table: A ready ``{(stage, event): target}`` (see :func:`step_table`);
             default: ``step_table(funnel)``, every guard passing.
         start: Stages leads are in before the first row.
+        initial: The stage of leads not in *start* (default: the funnel's initial stage).
         rows: Row numbers to report rejects with (default ``1, 2, 3, ...``).
         history: Also keep each lead's accepted steps.
 
@@ -163,7 +165,7 @@ def bulk_replay(
             f"lead_ids, events and rows differ in length: {len(ids)}, {len(evs)}, {len(nums)}"
         )
     step = step_table(funnel) if table is None else table
-    initial = funnel.table.initial
+    initial = funnel.table.initial if initial is None else initial
     begin: Mapping[Any, str] = start or {}
     final: dict[Any, str] = {}
     counts: dict[Any, int] = {}
