@@ -147,6 +147,12 @@ class TestBulkReplay:
             "b": [(11, "stakeholder", "won", "win")],
         }
         assert result.stage_counts() == {"sql": 1, "won": 1}
+        plain = bulk_replay(
+            ["a", "b", "a", "b"],
+            ["mark_mql", "win", "mark_sql", "lose"],
+            start={"b": "stakeholder"},
+        )
+        assert (plain.final, plain.transitions) == (result.final, result.transitions)
 
     def test_generators_are_accepted(self):
         result = bulk_replay(iter(["a", "b"]), (e for e in ["nurture", "convert"]))

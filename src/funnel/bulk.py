@@ -167,6 +167,87 @@ def bulk_replay(
     step = step_table(funnel) if table is None else table
     initial = funnel.table.initial if initial is None else initial
     begin: Mapping[Any, str] = start or {}
+    if not history:
+        fast = _runs(ids, evs, nums, step, initial, begin)
+        if fast is not None:
+            return fast
+    return _general(ids, evs, nums, step, initial, begin, history)
+
+
+def _result(
+    final: dict[Any, str],
+    counts: dict[Any, int],
+    bad: list[tuple[int, Any, str, Any]],
+    hist: dict[Any, list[Step]] | None = None,
+) -> BulkResult:
+    return BulkResult(
+        final=final,
+        transitions=counts,
+        rejects=tuple(BulkReject(r, lead, s, e) for r, lead, s, e in bad),
+        history=hist,
+    )
+
+
+def _runs(
+    ids: Sequence[Any],
+    evs: Sequence[Any],
+    nums: Sequence[int],
+    step: Mapping[tuple[str, str], str],
+    initial: str,
+    begin: Mapping[Any, str],
+) -> BulkResult | None:
+    """
+    The fast path for rows grouped by lead: one run per lead, no per-lead dict lookups.
+
+    Runs are collected in lists and turned into dicts at the end (in C); if
+    a lead turns out to have two runs (rows not grouped), returns ``None``
+    and the caller uses the general path.
+    """
+    run_leads: list[Any] = []
+    run_stages: list[str] = []
+    run_counts: list[int] = []
+    add_lead, add_stage, add_count = run_leads.append, run_stages.append, run_counts.append
+    bad: list[tuple[int, Any, str, Any]] = []
+    sentinel = object()
+    prev: Any = sentinel
+    cur = initial
+    n = 0
+    get = step.get
+    for lead, event, row in zip(ids, evs, nums, strict=True):
+        if lead != prev:
+            if prev is not sentinel:
+                add_lead(prev)
+                add_stage(cur)
+                add_count(n)
+            cur = begin.get(lead, initial) if begin else initial
+            n = 0
+            prev = lead
+        nxt = get((cur, event))
+        if nxt is None:
+            bad.append((row, lead, cur, event))
+            continue
+        cur = nxt
+        n += 1
+    if prev is not sentinel:
+        add_lead(prev)
+        add_stage(cur)
+        add_count(n)
+    final = dict(zip(run_leads, run_stages, strict=True))
+    if len(final) != len(run_leads):
+        return None
+    return _result(final, dict(zip(run_leads, run_counts, strict=True)), bad)
+
+
+def _general(
+    ids: Sequence[Any],
+    evs: Sequence[Any],
+    nums: Sequence[int],
+    step: Mapping[tuple[str, str], str],
+    initial: str,
+    begin: Mapping[Any, str],
+    history: bool,
+) -> BulkResult:
+    """Any row order: each lead's stage kept in a dict; optionally its history."""
     final: dict[Any, str] = {}
     counts: dict[Any, int] = {}
     bad: list[tuple[int, Any, str, Any]] = []
@@ -195,12 +276,7 @@ def bulk_replay(
     if prev is not sentinel:
         final[prev] = cur
         counts[prev] = n
-    return BulkResult(
-        final=final,
-        transitions=counts,
-        rejects=tuple(BulkReject(r, lead, s, e) for r, lead, s, e in bad),
-        history=hist,
-    )
+    return _result(final, counts, bad, hist)
 
 
 def _seq(rows: Iterable[int]) -> Sequence[int]:
