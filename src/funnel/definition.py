@@ -204,6 +204,28 @@ class Funnel:
         """Events that turn a lead into a prospect."""
         return tuple(dict.fromkeys(e.event for e in self.conversion_edges))
 
+    @property
+    def main_path(self) -> tuple[str, ...]:
+        """
+        The road a winning lead takes: the initial stage, the stages that set a
+        qualification level, the open prospect stages, then the won stages.
+
+        Reports count "reached" along this path by default.
+
+        >>> DEFAULT_FUNNEL.main_path
+        ('acquired', 'mql', 'sql', 'organisation', 'opportunity', 'stakeholder', 'won')
+        """
+        steps = [self.initial]
+        for stage in self.stages:
+            if stage in steps:
+                continue
+            if self.qualification_level(stage) is not None or (
+                self.level_of(stage) is Level.PROSPECT and stage not in self.finals
+            ):
+                steps.append(stage)
+        steps.extend(s for s in self.stages if s in self.won_stages)
+        return tuple(steps)
+
     def qualification_level(self, stage: str) -> QualificationLevel | None:
         """The lead level entering *stage* confers, if any."""
         value = self.machine.qualification_levels.get(stage)

@@ -43,7 +43,6 @@ import narwhals as nw
 from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, LoadResult
 from funnel.definition import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import LoadError
-from funnel.records import Level
 
 Order = Literal["reached", "ordered"]
 
@@ -55,16 +54,7 @@ def default_steps(funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
     >>> default_steps()
     ('acquired', 'mql', 'sql', 'organisation', 'opportunity', 'stakeholder', 'won')
     """
-    steps = [funnel.initial]
-    for stage in funnel.stages:
-        if stage in steps:
-            continue
-        if funnel.qualification_level(stage) is not None or (
-            funnel.level_of(stage) is Level.PROSPECT and stage not in funnel.finals
-        ):
-            steps.append(stage)
-    steps.extend(s for s in funnel.stages if s in funnel.won_stages)
-    return tuple(steps)
+    return funnel.main_path
 
 
 def _rate(num: int, den: int) -> float | None:
