@@ -327,23 +327,12 @@ def report_steps(funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
     """
     The default report steps: initial, qualification stages, open prospect stages, won.
 
-    The same steps as ``funnel.analytics.default_steps`` (without importing it).
+    The funnel's :attr:`~funnel.Funnel.main_path`, as ``funnel.analytics.default_steps``.
 
     >>> report_steps()
     ('acquired', 'mql', 'sql', 'organisation', 'opportunity', 'stakeholder', 'won')
     """
-    from funnel.records import Level
-
-    steps = [funnel.initial]
-    for stage in funnel.stages:
-        if stage in steps:
-            continue
-        if funnel.qualification_level(stage) is not None or (
-            funnel.level_of(stage) is Level.PROSPECT and stage not in funnel.finals
-        ):
-            steps.append(stage)
-    steps.extend(s for s in funnel.stages if s in funnel.won_stages)
-    return tuple(steps)
+    return funnel.main_path
 
 
 @attrs.frozen(kw_only=True)
