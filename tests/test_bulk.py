@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from statemachine.exceptions import TransitionNotAllowed
@@ -15,6 +17,7 @@ from funnel.bulk import (
     BulkReject,
     ReachedCounts,
     bulk_replay,
+    bulk_replay_columns,
     bulk_replay_frame,
     reached_polars,
     report_steps,
@@ -192,6 +195,74 @@ class TestBulkReplay:
         result = bulk_replay_frame(frame)
         assert result.final == {"a": "acquired", "b": "nurturing"}
         assert [(r.row, r.lead_id) for r in result.rejects] == [(1, "b"), (4, "a")]
+
+
+class TestColumns:
+    """bulk_replay_columns gives bulk_replay's figures, as frames."""
+
+    @staticmethod
+    def frame(leads: Sequence[object], events: Sequence[object]) -> Any:
+        pl = pytest.importorskip("polars")
+        ats = [T0 + timedelta(minutes=i) for i in range(len(leads))]
+        return pl.DataFrame({"lead_id": leads, "at": ats, "event": events})
+
+    @pytest.mark.parametrize("seed", [5, 6, 7])
+    def test_equals_bulk_replay(self, seed: int):
+        leads, events = random_log(300, seed)
+        want = bulk_replay(leads, events)
+        got = bulk_replay_columns(self.frame(leads, events), sort=False)
+        assert got.to_result() == want
+        assert got.final.columns == ["lead_id", "stage", "transitions"]
+        assert got.final.height == len(want.final)
+        assert got.rejects.height == len(want.rejects) > 0
+
+    def test_interleaved_rows_equal_the_frame_replay(self):
+        """Shuffled leads (time order kept per lead) give bulk_replay_frame's result."""
+        leads, events = random_log(200, 8)
+        order = list(range(len(leads)))
+        random.Random(1).shuffle(order)
+        order.sort(key=lambda i: (i % 7, i))  # interleaves leads, keeps each lead's order
+        frame = self.frame([leads[i] for i in order], [events[i] for i in order])
+        want = bulk_replay_frame(frame)
+        assert bulk_replay_columns(frame).to_result() == want
+        unsorted = bulk_replay_columns(frame, sort=False).to_result()
+        assert unsorted.final == want.final
+        assert unsorted.rejects == want.rejects
+
+    def test_rows_are_input_positions_and_nulls_count(self):
+        """Row numbers are positions in the frame; null events are skipped, null ids kept."""
+        frame = self.frame(
+            ["b", None, "b", "a", None, "a"],
+            [None, "nurture", "convert", "teleport", "win", "mark_mql"],
+        )
+        got = bulk_replay_columns(frame)
+        assert got.final.rows() == [
+            ("a", "mql", 1),
+            ("b", "organisation", 1),
+            (None, "nurturing", 1),
+        ]
+        assert got.rejects.rows() == [
+            (4, "a", "acquired", "teleport"),
+            (5, None, "nurturing", "win"),
+        ]
+        assert got.to_result() == bulk_replay_frame(frame)
+
+    def test_table_pandas_and_empty(self):
+        pd = pytest.importorskip("pandas")
+        strict = step_table(passes=lambda name: name != "has_reason")
+        frame = pd.DataFrame(
+            {
+                "lead_id": ["a", "a"],
+                "at": [T0, T0 + timedelta(1)],
+                "event": ["disqualify", "nurture"],
+            }
+        )
+        got = bulk_replay_columns(frame, table=strict)
+        assert got.final.rows() == [("a", "nurturing", 1)]
+        assert got.rejects.rows() == [(1, "a", "acquired", "disqualify")]
+        empty = bulk_replay_columns(frame.iloc[0:0])
+        assert (empty.final.height, empty.rejects.height) == (0, 0)
+        assert empty.to_result() == bulk_replay([], [])
 
 
 class TestReport:
