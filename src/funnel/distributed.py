@@ -19,8 +19,10 @@ shuffle: give the log a ``row`` column (as ``funnel.analytics`` loaders do)
 to break ties.
 
 Dask is tested in CI and gives the polars results exactly. The Spark
-functions need ``pyspark`` (not a dependency of ``funnel``: install it and
-Java 17+ yourself); without it they raise :class:`ImportError` saying so.
+functions need ``pyspark`` (the extra ``funnel[spark]``, not part of
+``funnel[all]``) and Java 17+; without pyspark they raise :class:`ImportError`
+saying so. The Spark test runs with ``uv run --extra spark pytest
+tests/test_distributed.py`` (passed with pyspark 4.3.0 and OpenJDK 17).
 Neither engine is imported until a function is called.
 """
 
@@ -245,7 +247,7 @@ def _spark_functions() -> Any:
         return importlib.import_module("pyspark.sql.functions")
     except ImportError as exc:
         raise ImportError(
-            "the Spark functions need pyspark (and Java 17+): pip install pyspark"
+            "the Spark functions need pyspark and Java 17+: pip install 'funnel[spark]'"
         ) from exc
 
 
