@@ -1,14 +1,17 @@
-"""Charts: plotly figures, HTML export, and a clear error for PNG without kaleido."""
+"""Charts: plotly figures, HTML and PNG export, and clear errors when PNG cannot be written."""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import struct
 
 import pytest
 
 from funnel import FunnelError
 from funnel.analytics import (
     breakdown,
+    charts,
     funnel_chart,
     funnel_report,
     time_to_convert,
@@ -32,10 +35,40 @@ def test_histogram(log_polars):
     assert sorted(fig.data[0].x) == [19.0, 60.0]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("kaleido") is not None, reason="kaleido present")
-def test_png_without_kaleido_says_what_to_install(log_polars, tmp_path):
-    with pytest.raises(FunnelError, match="kaleido"):
+BROWSER = shutil.which("chromium") or shutil.which("google-chrome") or shutil.which("chrome")
+CAN_PNG = importlib.util.find_spec("kaleido") is not None and BROWSER is not None
+
+
+@pytest.mark.skipif(not CAN_PNG, reason="PNG export needs kaleido and Chrome or Chromium")
+def test_png_is_a_real_image(log_polars, tmp_path):
+    out = write_chart(funnel_chart(funnel_report(log_polars)), tmp_path / "f.png")
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (700, 500)  # plotly's default size
+
+
+def test_png_without_kaleido_says_what_to_install(log_polars, tmp_path, monkeypatch):
+    monkeypatch.setattr(charts, "_has_kaleido", lambda: False)
+    with pytest.raises(FunnelError, match=r"funnel\[png\]"):
         write_chart(funnel_chart(funnel_report(log_polars)), tmp_path / "f.png")
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_png_without_a_browser_says_so(tmp_path, monkeypatch):
+    """kaleido's own error (here: no Chrome) is kept, on one line, with what to install."""
+
+    class NoBrowser:
+        def write_image(self, path: object) -> None:
+            raise RuntimeError("\n\nKaleido requires Google Chrome to be installed.\n\n")
+
+    monkeypatch.setattr(charts, "_has_kaleido", lambda: True)
+    with pytest.raises(FunnelError) as info:
+        write_chart(NoBrowser(), tmp_path / "f.png")
+    message = str(info.value)
+    assert "RuntimeError: Kaleido requires Google Chrome to be installed.)" in message
+    assert "apt install chromium" in message
+    assert "\n" not in message
 
 
 def test_unknown_extension(log_polars, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 
@@ -50,10 +51,23 @@ def test_missing_file_is_an_error(tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("kaleido") is not None, reason="kaleido present")
-def test_png_without_kaleido(log_file, tmp_path, capsys):
+def test_png_without_kaleido(log_file, tmp_path, capsys, monkeypatch):
+    from funnel.analytics import charts
+
+    monkeypatch.setattr(charts, "_has_kaleido", lambda: False)
     assert main(["report", str(log_file), "--png", str(tmp_path / "c.png")]) == 1
     assert "kaleido" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("kaleido") is None or shutil.which("chromium") is None,
+    reason="PNG export needs kaleido and Chromium",
+)
+def test_png_and_html(log_file, tmp_path):
+    png, html = tmp_path / "c.png", tmp_path / "c.html"
+    assert main(["report", str(log_file), "--png", str(png), "--html", str(html)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "plotly" in html.read_text()[:20000].lower()
 
 
 def test_import_funnel_and_cli_stay_light():

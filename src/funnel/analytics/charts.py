@@ -2,11 +2,13 @@
 Charts with plotly (the ``funnel[plot]`` extra): a funnel chart and a time-to-convert histogram.
 
 Both return a ``plotly.graph_objects.Figure``; notebooks render it inline.
-:func:`write_chart` saves HTML (always works) or PNG (needs kaleido).
+:func:`write_chart` saves HTML (always works) or PNG (extra ``funnel[png]``: kaleido and a
+Chrome or Chromium browser).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +75,20 @@ def time_to_convert_histogram(
     return fig
 
 
+def _has_kaleido() -> bool:
+    return importlib.util.find_spec("kaleido") is not None
+
+
 def write_chart(figure: Any, path: str | Path) -> Path:
     """
     Write *figure* to ``.html`` (self-contained) or ``.png``.
 
+    PNG export needs the extra ``funnel[png]`` (kaleido) and a Chrome or
+    Chromium browser for kaleido to drive (Debian: ``apt install chromium``).
+
     Raises:
-        FunnelError: PNG export failed (usually: kaleido is not installed),
-            or the extension is neither ``.html`` nor ``.png``.
+        FunnelError: PNG export failed (kaleido or a browser is missing, or
+            kaleido failed), or the extension is neither ``.html`` nor ``.png``.
     """
     out = Path(path)
     suffix = out.suffix.lower()
@@ -87,12 +96,19 @@ def write_chart(figure: Any, path: str | Path) -> Path:
         figure.write_html(out, include_plotlyjs=True, full_html=True)
         return out
     if suffix == ".png":
+        if not _has_kaleido():
+            raise FunnelError(
+                f"cannot write PNG {str(out)!r}: PNG export needs kaleido and Chrome or "
+                "Chromium: pip install 'funnel[png]' (or write .html)"
+            )
         try:
             figure.write_image(out)
-        except Exception as exc:  # plotly raises ValueError/RuntimeError/ImportError
+        except Exception as exc:  # plotly/kaleido raise ValueError, RuntimeError, ...
+            said = " ".join(str(exc).split())
             raise FunnelError(
-                f"cannot write PNG {str(out)!r} ({type(exc).__name__}: {exc}); "
-                "PNG export needs kaleido: pip install kaleido (or write .html)"
+                f"cannot write PNG {str(out)!r}: kaleido failed ({type(exc).__name__}: "
+                f"{said[:300]}); kaleido needs Chrome or Chromium (Debian: apt install "
+                "chromium; or run plotly_get_chrome), or write .html"
             ) from exc
         return out
     raise FunnelError(f"chart files must end in .html or .png, got {str(out)!r}")

@@ -32,7 +32,11 @@ def register(subparsers: Any) -> None:
         "--timezone", metavar="ZONE", help="time zone of timestamps without an offset"
     )
     parser.add_argument("--html", metavar="OUT", help="write the funnel chart as HTML")
-    parser.add_argument("--png", metavar="OUT", help="write the funnel chart as PNG (kaleido)")
+    parser.add_argument(
+        "--png",
+        metavar="OUT",
+        help="write the funnel chart as PNG (funnel[png]: kaleido and Chromium)",
+    )
     parser.set_defaults(handler=run)
 
 
