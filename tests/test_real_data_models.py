@@ -171,7 +171,8 @@ class TestChains:
         Engaging -> Won 63.15 %, median 57 days; -> Lost median 14 days.
 
         1589 open Engaging deals, next 91 days, 200 runs, seed 1: mean 784.1 wins
-        (5-95 %: 754-819); raising Engaging -> Won by 10 %: +79.4 wins (66-94).
+        (5-95 %: 754-819); raising Engaging -> Won by 10 %: +79.4 wins (66-94). With new
+        deals arriving at the observed 20.1 a day: 1328.3 wins, +134.0 with the raise.
         """
         pytest.importorskip("polars")
         from funnel.analytics.datasets import load_maven
@@ -192,6 +193,20 @@ class TestChains:
         what_if = compare(chain, up, starting=start, horizon=quarter, runs=200, seed=1)
         assert what_if.baseline == result
         assert what_if.mean_difference == pytest.approx(79.445)
+        # every deal starts in Prospecting: 8800 from 2016-10-20 to 2017-12-31 (437 days)
+        assert chain.arrival_rates == {"opportunity": pytest.approx(8800 / 437)}
+        arriving = compare(
+            chain,
+            up,
+            starting=start,
+            horizon=quarter,
+            runs=200,
+            seed=1,
+            arrivals=chain.arrival_rates,
+        )
+        assert sum(arriving.baseline.arrived) / 200 == pytest.approx(1838.825)
+        assert arriving.baseline.mean_won == pytest.approx(1328.255)
+        assert arriving.mean_difference == pytest.approx(134.045)
 
     def test_olist_time_to_win_and_rejected_backwards_deal(self, shared_data: Path) -> None:
         """841 MQL -> won moves, median 14.7 days (p90 162.7); one backwards deal rejected."""

@@ -157,6 +157,72 @@ class TestMonteCarlo:
             simulate(chain, starting={"mql": -1}, horizon=timedelta(days=1))
 
 
+class TestArrivals:
+    def test_rates_are_estimated_from_history_starts(self, chain) -> None:
+        """Starts per day over the span of starts; none when every history starts at once."""
+        assert chain.arrival_rates == {}
+        spread = [[("mql", day(i)), ("lost", day(i + 1))] for i in range(10)]
+        spread += [[("sql", day(3)), ("won", day(5))]]
+        rates = estimate_chain(spread, won_stages=WON, lost_stages=LOST).arrival_rates
+        assert rates == pytest.approx({"mql": 10 / 9, "sql": 1 / 9})
+
+    def test_poisson_count(self, chain) -> None:
+        """Rate 2 a day for 50 days: 100 arrivals a run on average (standard error 0.5)."""
+        result = simulate(
+            chain, starting={}, horizon=timedelta(days=50), runs=400, arrivals={"mql": 2.0}
+        )
+        assert result.started == 0
+        assert sum(result.arrived) / 400 == pytest.approx(100, abs=2)
+        assert result.arrived != (result.arrived[0],) * 400
+
+    def test_arrivals_win_only_with_time_left(self, chain) -> None:
+        """
+        A win takes 12 days (p 2/3) or 14 (p 1/3) with chance 0.36; an arrival at day a wins
+        within 30 days only if it needs at most 30 - a: 5 a day x 0.36 x (18 x 2/3 + 16 x 1/3)
+        = 31.2 expected wins, and days to win are counted from the arrival.
+        """
+        result = simulate(
+            chain, starting={}, horizon=timedelta(days=30), runs=400, arrivals={"mql": 5.0}
+        )
+        assert set(result.days_to_win) == {12.0, 14.0}
+        assert result.mean_won == pytest.approx(31.2, abs=1.5)
+        alone = simulate(chain, starting={"mql": 10}, horizon=timedelta(days=30), runs=400)
+        both = simulate(
+            chain,
+            starting={"mql": 10},
+            horizon=timedelta(days=30),
+            runs=400,
+            arrivals={"mql": 5.0},
+        )
+        assert both.mean_won == pytest.approx(alone.mean_won + 31.2, abs=2)
+        assert alone.arrived == (0,) * 400
+
+    def test_compare_shares_the_arrivals(self, chain) -> None:
+        up = chain.with_conversion("mql", "sql", 1.10)
+        assert up.arrival_rates == chain.arrival_rates
+        result = compare(
+            chain,
+            up,
+            starting={},
+            horizon=timedelta(days=60),
+            runs=100,
+            seed=4,
+            arrivals={"mql": 3.0},
+        )
+        assert result.baseline.arrived == result.scenario.arrived
+        assert result.mean_difference > 0
+
+    def test_bad_arrivals(self, chain) -> None:
+        quarter = timedelta(days=91)
+        with pytest.raises(SimulationError, match="arrival stage 'nowhere'"):
+            simulate(chain, starting={}, horizon=quarter, arrivals={"nowhere": 1.0})
+        for bad in (-1.0, float("nan")):
+            with pytest.raises(SimulationError, match="rate >= 0 per day"):
+                simulate(chain, starting={}, horizon=quarter, arrivals={"mql": bad})
+        zero = simulate(chain, starting={}, horizon=quarter, runs=3, arrivals={"mql": 0.0})
+        assert (zero.won, zero.arrived) == ((0, 0, 0), (0, 0, 0))
+
+
 def test_quantile() -> None:
     """Linear interpolation: position 0.25 * 3 = 0.75 between 10 and 20 -> 17.5."""
     assert quantile([10, 20, 30, 40], 0.25) == 17.5

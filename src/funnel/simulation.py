@@ -109,6 +109,10 @@ class MarkovChain:
         durations: (source, target) -> observed durations in days, sorted.
         open_counts: Stage -> leads whose history ends there while open.
         rejected: (lead index or id, reason) for each history left out.
+        arrival_rates: Stage -> new leads per day whose history starts there,
+            over the span from the first to the last such start (empty when
+            every history starts at the same moment). Pass it to
+            :func:`simulate` as ``arrivals`` to add new leads during the horizon.
     """
 
     stages: tuple[str, ...]
@@ -119,6 +123,7 @@ class MarkovChain:
     durations: Mapping[tuple[str, str], tuple[float, ...]]
     open_counts: Mapping[str, int] = MappingProxyType({})
     rejected: tuple[tuple[object, str], ...] = ()
+    arrival_rates: Mapping[str, float] = MappingProxyType({})
 
     @property
     def finals(self) -> frozenset[str]:
@@ -253,6 +258,9 @@ def estimate_chain(
     durations: dict[tuple[str, str], list[float]] = {}
     open_counts: dict[str, int] = {}
     rejected: list[tuple[object, str]] = []
+    starts: dict[str, int] = {}
+    first_start: datetime | None = None
+    last_start: datetime | None = None
     items: Iterable[tuple[object, StageHistory | Lead | Prospect]] = (
         histories.items() if isinstance(histories, Mapping) else enumerate(histories)
     )
@@ -269,6 +277,10 @@ def estimate_chain(
             continue
         for stage, _ in visits:
             order.setdefault(stage)
+        entry, entered = visits[0]
+        starts[entry] = starts.get(entry, 0) + 1
+        first_start = entered if first_start is None else min(first_start, entered)
+        last_start = entered if last_start is None else max(last_start, entered)
         for (s, t0), (t, t1) in itertools.pairwise(visits):
             if s == t:
                 continue
@@ -293,7 +305,18 @@ def estimate_chain(
         durations=MappingProxyType({k: tuple(sorted(v)) for k, v in durations.items()}),
         open_counts=MappingProxyType(open_counts),
         rejected=tuple(rejected),
+        arrival_rates=MappingProxyType(_rates(starts, first_start, last_start)),
     )
+
+
+def _rates(
+    starts: Mapping[str, int], first: datetime | None, last: datetime | None
+) -> dict[str, float]:
+    """Starts per day over the observed span of starts (none when the span is empty)."""
+    if first is None or last is None or last <= first:
+        return {}
+    days = (last - first).total_seconds() / DAY
+    return {stage: n / days for stage, n in starts.items()}
 
 
 def _check_visits(visits: Sequence[tuple[str, datetime]]) -> str | None:
@@ -326,9 +349,12 @@ class SimulationResult:
         seed: The seed.
         horizon: How far each run looked.
         started: How many leads each run started with.
-        won: Leads won within the horizon, per run.
+        won: Leads won within the horizon, per run (starting and arriving leads).
         lost: Leads lost within the horizon, per run.
-        days_to_win: Days from the start to winning, every win of every run.
+        days_to_win: Days from entering the simulation (time zero, or the
+            arrival) to winning, every win of every run.
+        arrived: New leads that arrived during the horizon, per run (all zero
+            without ``arrivals``).
     """
 
     runs: int
@@ -338,6 +364,7 @@ class SimulationResult:
     won: tuple[int, ...]
     lost: tuple[int, ...]
     days_to_win: tuple[float, ...]
+    arrived: tuple[int, ...] = ()
 
     @property
     def mean_won(self) -> float:
@@ -377,6 +404,7 @@ def simulate(
     horizon: timedelta,
     runs: int = 1000,
     seed: int = 0,
+    arrivals: Mapping[str, float] | None = None,
 ) -> SimulationResult:
     """
     Run the chain *runs* times from *starting* for *horizon*.
@@ -388,14 +416,19 @@ def simulate(
         horizon: How far to look (e.g. ``timedelta(days=91)`` for a quarter).
         runs: Monte Carlo runs.
         seed: The seed; the same seed gives identical results.
+        arrivals: Stage -> new leads per day entering it during the horizon
+            (a Poisson process per stage), e.g. ``chain.arrival_rates``. Arrivals
+            come from their own random stream, so :func:`compare` gives baseline
+            and scenario the same arrivals.
 
     Raises:
-        SimulationError: unknown starting stage, or runs < 1.
+        SimulationError: unknown starting or arrival stage, a negative rate, or runs < 1.
     """
     if runs < 1:
         raise SimulationError(f"runs must be >= 1, got {runs}")
     limit = horizon.total_seconds() / DAY
     leads = _starting(starting, chain)
+    rates = _arrival_rates(arrivals or {}, chain)
     finals = chain.finals
     targets: dict[str, tuple[str, ...]] = {}
     cumulative: dict[str, list[float]] = {}
@@ -412,12 +445,22 @@ def simulate(
     durations = chain.durations
     won_runs: list[int] = []
     lost_runs: list[int] = []
+    arrived_runs: list[int] = []
     days_to_win: list[float] = []
     for run in range(runs):
         rng = random.Random(f"{seed}:{run}")
         uniform = rng.random
+        walkers = [(stage, 0.0) for stage in leads]
+        if rates:
+            arrival = random.Random(f"{seed}:{run}:arrivals")
+            new = [(stage, at) for stage, rate in rates for at in _poisson(arrival, rate, limit)]
+            arrived_runs.append(len(new))
+            walkers.extend(new)
+        else:
+            arrived_runs.append(0)
         won = lost = 0
-        for stage in leads:
+        for stage, start in walkers:
+            left = limit - start
             elapsed = 0.0
             while stage not in finals and stage in targets:
                 u, v = uniform(), uniform()
@@ -425,7 +468,7 @@ def simulate(
                 nxt = targets[stage][min(i, len(targets[stage]) - 1)]
                 sample = durations[(stage, nxt)]
                 elapsed += sample[int(v * len(sample))]
-                if elapsed > limit:
+                if elapsed > left:
                     break
                 stage = nxt
             else:
@@ -444,7 +487,34 @@ def simulate(
         won=tuple(won_runs),
         lost=tuple(lost_runs),
         days_to_win=tuple(days_to_win),
+        arrived=tuple(arrived_runs),
     )
+
+
+def _arrival_rates(arrivals: Mapping[str, float], chain: MarkovChain) -> list[tuple[str, float]]:
+    out: list[tuple[str, float]] = []
+    for stage, rate in arrivals.items():
+        if stage not in chain.stages:
+            raise SimulationError(
+                f"arrival stage {stage!r} is not in the chain {list(chain.stages)}", stage=stage
+            )
+        if not rate >= 0:  # also refuses NaN
+            raise SimulationError(
+                f"arrivals[{stage!r}] must be a rate >= 0 per day, got {rate!r}", stage=stage
+            )
+        if rate > 0:
+            out.append((stage, float(rate)))
+    return out
+
+
+def _poisson(rng: random.Random, rate: float, limit: float) -> list[float]:
+    """Arrival times (days) of a Poisson process of *rate* per day on ``[0, limit]``."""
+    times: list[float] = []
+    at = rng.expovariate(rate)
+    while at <= limit:
+        times.append(at)
+        at += rng.expovariate(rate)
+    return times
 
 
 @attrs.frozen(kw_only=True)
@@ -484,9 +554,14 @@ def compare(
     horizon: timedelta,
     runs: int = 1000,
     seed: int = 0,
+    arrivals: Mapping[str, float] | None = None,
 ) -> Comparison:
     """Simulate *baseline* and *scenario* with the same seed (common random numbers)."""
     return Comparison(
-        baseline=simulate(baseline, starting=starting, horizon=horizon, runs=runs, seed=seed),
-        scenario=simulate(scenario, starting=starting, horizon=horizon, runs=runs, seed=seed),
+        baseline=simulate(
+            baseline, starting=starting, horizon=horizon, runs=runs, seed=seed, arrivals=arrivals
+        ),
+        scenario=simulate(
+            scenario, starting=starting, horizon=horizon, runs=runs, seed=seed, arrivals=arrivals
+        ),
     )
