@@ -42,6 +42,7 @@ from funnel.exceptions import (
     SerializationError,
     StaleWriteError,
     TransitionError,
+    ValidationError,
     WrongLevel,
 )
 from funnel.guards import GUARDS, GuardContext, register_guard
@@ -283,6 +284,7 @@ __all__ = (
     "Transition",
     "TransitionError",
     "TransitionTable",
+    "ValidationError",
     "Verdict",
     "WrongLevel",
     "__version__",

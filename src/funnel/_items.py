@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
+from funnel.exceptions import ValidationError
+
 T = TypeVar("T")
 
 
@@ -16,9 +18,9 @@ def typed_tuple(items: Iterable[object], cls: type[T]) -> tuple[T, ...]:
     (1, 2)
     """
     if isinstance(items, str | bytes):
-        raise TypeError(f"expected a collection of {cls.__name__}, got {items!r}")
+        raise ValidationError(f"expected a collection of {cls.__name__}, got {items!r}")
     out = tuple(items)
     for item in out:
         if not isinstance(item, cls):
-            raise TypeError(f"expected {cls.__name__}, got {type(item).__name__}: {item!r}")
+            raise ValidationError(f"expected {cls.__name__}, got {type(item).__name__}: {item!r}")
     return out  # type: ignore[return-value]  # every item was checked above

@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from funnel.exceptions import ValidationError
+
 
 def require_aware(value: object, what: str) -> datetime:
     """
@@ -17,9 +19,9 @@ def require_aware(value: object, what: str) -> datetime:
         ValueError: *value* is naive (no ``tzinfo``), naming *what*.
     """
     if not isinstance(value, datetime):
-        raise TypeError(f"{what} must be a datetime, got {type(value).__name__}: {value!r}")
+        raise ValidationError(f"{what} must be a datetime, got {type(value).__name__}: {value!r}")
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        raise ValueError(
+        raise ValidationError(
             f"{what} must be timezone-aware, got naive {value.isoformat()}; "
             "pass e.g. datetime(..., tzinfo=timezone.utc)"
         )

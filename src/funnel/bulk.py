@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from funnel.definition import DEFAULT_FUNNEL, Funnel
+from funnel.exceptions import ValidationError
 from funnel.table import TransitionTable
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ def bulk_replay(
     evs = events if isinstance(events, Sequence) else list(events)
     nums: Sequence[int] = range(1, len(ids) + 1) if rows is None else _seq(rows)
     if not len(ids) == len(evs) == len(nums):
-        raise ValueError(
+        raise ValidationError(
             f"lead_ids, events and rows differ in length: {len(ids)}, {len(evs)}, {len(nums)}"
         )
     step = step_table(funnel) if table is None else table
@@ -550,7 +551,7 @@ def stage_flags(
     steps_t = tuple(steps) if steps is not None else report_steps(funnel)
     unknown = [s for s in steps_t if s not in funnel.stages]
     if unknown or not steps_t or len(set(steps_t)) != len(steps_t):
-        raise ValueError(
+        raise ValidationError(
             f"steps must be distinct stages of the funnel; bad: {unknown or list(steps_t)}"
         )
     index = {s: i for i, s in enumerate(steps_t)}

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
-from funnel.exceptions import CommunicationRefused
+from funnel.exceptions import CommunicationRefused, ValidationError
 from funnel.records import Lead, Level, Prospect, QualificationLevel
 from funnel.touch import Direction, Reach, Touch
 
@@ -42,7 +42,9 @@ R = TypeVar("R", Lead, Prospect)
 
 def _kinds(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
-        raise TypeError(f"senders must be a collection of sender kinds, not the string {value!r}")
+        raise ValidationError(
+            f"senders must be a collection of sender kinds, not the string {value!r}"
+        )
     return frozenset(value)
 
 
@@ -79,7 +81,9 @@ def _rules(value: Iterable[CommunicationRule]) -> tuple[CommunicationRule, ...]:
     rules = tuple(value)
     for rule in rules:
         if not isinstance(rule, CommunicationRule):
-            raise TypeError(f"expected CommunicationRule, got {type(rule).__name__}: {rule!r}")
+            raise ValidationError(
+                f"expected CommunicationRule, got {type(rule).__name__}: {rule!r}"
+            )
     return rules
 
 
@@ -124,7 +128,7 @@ class CommunicationPolicy:
         known = {q.value for q in QualificationLevel}
         for key in self.lead_levels:
             if key not in known:
-                raise ValueError(
+                raise ValidationError(
                     f"CommunicationPolicy.lead_levels: unknown lead level {key!r}; "
                     f"use one of {sorted(known)}"
                 )

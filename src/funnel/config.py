@@ -52,7 +52,7 @@ from statemachine.exceptions import InvalidDefinition
 
 from funnel.communication import DEFAULT_COMMUNICATION, CommunicationPolicy, CommunicationRule
 from funnel.definition import CONVERSION_GUARDS, Funnel, Thresholds
-from funnel.exceptions import DefinitionError, DefinitionProblem, DiagramError
+from funnel.exceptions import DefinitionError, DefinitionProblem, DiagramError, ValidationError
 from funnel.guards import GUARDS
 from funnel.machine import FunnelStateMachine
 from funnel.qualification import (
@@ -929,7 +929,7 @@ def _parse(text: str, format: Format, source: str | None) -> Any:
                 "syntax", f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno
             )
             raise DefinitionError([problem], source=source) from exc
-    raise ValueError(f"unknown format {format!r}; use 'toml' or 'json'")
+    raise ValidationError(f"unknown format {format!r}; use 'toml' or 'json'")
 
 
 def loads_funnel(text: str, *, format: Format = "toml", source: str | None = None) -> Funnel:
@@ -1105,7 +1105,7 @@ def _toml_value(value: Any, indent: str = "") -> str:
         if not any(isinstance(v, dict) for v in value) and len(one_line) <= 72:
             return one_line
         return "[\n" + "".join(f"{indent}    {item},\n" for item in items) + f"{indent}]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML: {value!r}")
+    raise ValidationError(f"cannot write {type(value).__name__} to TOML: {value!r}")
 
 
 def _write_table(path: tuple[str, ...], table: Mapping[str, Any], out: list[str]) -> None:
@@ -1130,7 +1130,7 @@ def dump_funnel(funnel: Funnel, *, format: Format = "toml") -> str:
     if format == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if format != "toml":
-        raise ValueError(f"unknown format {format!r}; use 'toml' or 'json'")
+        raise ValidationError(f"unknown format {format!r}; use 'toml' or 'json'")
     out = [f"# Funnel definition {funnel.name!r} version {funnel.version}, written by funnel."]
     _write_table((), data, out)
     return "\n".join(out).strip() + "\n"

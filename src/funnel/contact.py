@@ -13,11 +13,12 @@ from decimal import Decimal
 import attrs
 
 from funnel._privacy import mask_email, mask_phone
+from funnel.exceptions import ValidationError
 
 
 def _nonempty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not value.strip():
-        raise ValueError(f"{type(instance).__name__}.{attribute.name} must not be empty")
+        raise ValidationError(f"{type(instance).__name__}.{attribute.name} must not be empty")
 
 
 def _lower_or_none(value: str | None) -> str | None:

@@ -46,6 +46,7 @@ from funnel._time import require_aware
 from funnel.contact import Consent, Contact
 from funnel.definition import DEFAULT_FUNNEL, Funnel
 from funnel.evidence import Evidence
+from funnel.exceptions import ValidationError
 from funnel.history import StageChange
 from funnel.records import Lead, Prospect
 from funnel.touch import Touch
@@ -276,7 +277,9 @@ def find_duplicates(
     kinds = frozenset(by)
     unknown = kinds - {"email", "domain", "company"}
     if unknown:
-        raise ValueError(f"unknown duplicate keys {sorted(unknown)}; use email, domain, company")
+        raise ValidationError(
+            f"unknown duplicate keys {sorted(unknown)}; use email, domain, company"
+        )
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -288,7 +291,7 @@ def find_duplicates(
     holders: dict[tuple[Reason, str], list[str]] = {}
     for record in records:
         if record.id in parent:
-            raise ValueError(f"duplicate record id {record.id!r} in find_duplicates() input")
+            raise ValidationError(f"duplicate record id {record.id!r} in find_duplicates() input")
         parent[record.id] = record.id
         for key in _keys(record, kinds):
             holders.setdefault(key, []).append(record.id)
@@ -434,7 +437,7 @@ def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
     """
     require_aware(at, "at")
     if a.id == b.id:
-        raise ValueError(f"cannot merge record {a.id!r} with itself")
+        raise ValidationError(f"cannot merge record {a.id!r} with itself")
     kept, other = _survivor_first(a, b, funnel)
     touches, renamed = _union_touches(kept.touches, other.touches, other.id)
     survivor: Record = attrs.evolve(

@@ -18,7 +18,7 @@ from types import MappingProxyType
 import attrs
 
 from funnel.communication import DEFAULT_COMMUNICATION, CommunicationPolicy
-from funnel.exceptions import DefinitionError, DefinitionProblem
+from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationError
 from funnel.machine import FunnelStateMachine, SalesFunnel
 from funnel.qualification import DEFAULT, Framework, IdealCustomerProfile
 from funnel.records import Level, QualificationLevel
@@ -72,7 +72,7 @@ class Thresholds:
     >>> Thresholds(mql=80, sql=70)
     Traceback (most recent call last):
     ...
-    ValueError: thresholds must satisfy 0 <= mql <= sql <= 100, got mql=80, sql=70
+    funnel.exceptions.ValidationError: thresholds must satisfy 0 <= mql <= sql <= 100, got ...
     """
 
     mql: float = 50
@@ -82,9 +82,9 @@ class Thresholds:
         for name in ("mql", "sql"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"Thresholds.{name} must be a number, got {value!r}")
+                raise ValidationError(f"Thresholds.{name} must be a number, got {value!r}")
         if not 0 <= self.mql <= self.sql <= 100:
-            raise ValueError(
+            raise ValidationError(
                 "thresholds must satisfy 0 <= mql <= sql <= 100, "
                 f"got mql={self.mql!r}, sql={self.sql!r}"
             )

@@ -43,6 +43,7 @@ from funnel.bulk import (
     step_table,
 )
 from funnel.definition import DEFAULT_FUNNEL, Funnel
+from funnel.exceptions import ValidationError
 
 ROW = "row"
 #: Columns of a per-lead replay result.
@@ -140,7 +141,9 @@ def _meta(what: str) -> Any:
 def _by_lead(ddf: Any, *, npartitions: int | None) -> Any:
     cols = [c for c in (LEAD_ID, AT, ROW, EVENT) if c in ddf.columns]
     if EVENT not in cols:
-        raise ValueError(f"the log needs an {EVENT!r} column to replay; has {list(ddf.columns)}")
+        raise ValidationError(
+            f"the log needs an {EVENT!r} column to replay; has {list(ddf.columns)}"
+        )
     frame = ddf[cols]
     return frame.shuffle(on=LEAD_ID, npartitions=npartitions)
 
@@ -180,7 +183,7 @@ def rejects_dask(
     The log needs a ``row`` column (Dask has no cheap global row number).
     """
     if ROW not in ddf.columns:
-        raise ValueError(f"rejects_dask needs a {ROW!r} column to name the rows")
+        raise ValidationError(f"rejects_dask needs a {ROW!r} column to name the rows")
     step = dict(step_table(funnel) if table is None else table)
     shuffled = _by_lead(ddf, npartitions=npartitions)
     return shuffled.map_partitions(

@@ -30,6 +30,25 @@ class FunnelError(Exception):
     """
 
 
+class ValidationError(FunnelError, ValueError, TypeError):
+    """
+    Raised when a value given to a record or a function is invalid.
+
+    The message names the record (when there is one) and the field. It is
+    both a :class:`ValueError` and a :class:`TypeError`, so code written
+    against the built-in errors keeps working.
+
+    >>> from datetime import datetime
+    >>> from funnel import Contact, Lead
+    >>> Lead(id="L1", contact=Contact(name="Ann"), source="web", created_at=datetime(2026, 1, 1))
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: Lead.created_at must be timezone-aware, got naive ...
+
+    .. versionadded:: 0.1.0
+    """
+
+
 class TransitionError(FunnelError):
     """
     Raised when a record cannot take an event.

@@ -28,7 +28,7 @@ from typing import Literal
 import attrs
 
 from funnel.definition import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import FunnelError
+from funnel.exceptions import FunnelError, ValidationError
 from funnel.records import Lead, Prospect
 
 CENT = Decimal("0.01")
@@ -347,7 +347,7 @@ def _deal_fields(deal: Deal | Prospect) -> tuple[str, Decimal, str]:
                 field="value",
             )
         return deal.id, deal.value, deal.stage
-    raise TypeError(f"expected Deal or Prospect, got {type(deal).__name__}: {deal!r}")
+    raise ValidationError(f"expected Deal or Prospect, got {type(deal).__name__}: {deal!r}")
 
 
 def weighted_pipeline(

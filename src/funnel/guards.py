@@ -19,6 +19,7 @@ import attrs
 
 from funnel.engagement import Engagement, assess_engagement
 from funnel.evidence import Verdict
+from funnel.exceptions import ValidationError
 from funnel.qualification import Qualification, qualify
 from funnel.touch import Direction
 
@@ -84,7 +85,9 @@ def register_guard(name: str, description: str) -> Callable[[GuardCheck], Guard]
     True
     """
     if not name.isidentifier() or name.startswith(("on_", "before_", "after_")):
-        raise ValueError(f"guard name {name!r} must be an identifier without a callback prefix")
+        raise ValidationError(
+            f"guard name {name!r} must be an identifier without a callback prefix"
+        )
 
     def decorate(check: GuardCheck) -> Guard:
         guard = Guard(name, description, check)

@@ -8,6 +8,7 @@ from datetime import datetime
 import attrs
 
 from funnel._time import aware
+from funnel.exceptions import ValidationError
 
 
 @attrs.frozen(kw_only=True)
@@ -41,18 +42,20 @@ def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> N
     for i, change in enumerate(history):
         if previous is not None:
             if change.from_stage != previous.to_stage:
-                raise ValueError(
+                raise ValidationError(
                     f"{owner}: history[{i}] starts at {change.from_stage!r} but "
                     f"history[{i - 1}] ended at {previous.to_stage!r}"
                 )
             if change.at < previous.at:
-                raise ValueError(
+                raise ValidationError(
                     f"{owner}: history[{i}] at {change.at.isoformat()} is earlier than "
                     f"history[{i - 1}] at {previous.at.isoformat()}"
                 )
         previous = change
     if previous is not None and previous.to_stage != stage:
-        raise ValueError(f"{owner}: stage is {stage!r} but history ends at {previous.to_stage!r}")
+        raise ValidationError(
+            f"{owner}: stage is {stage!r} but history ends at {previous.to_stage!r}"
+        )
 
 
 def replay_history(history: Iterable[StageChange], start: str) -> str:
@@ -71,7 +74,9 @@ def replay_history(history: Iterable[StageChange], start: str) -> str:
     stage = start
     for i, change in enumerate(history):
         if change.from_stage != stage:
-            raise ValueError(f"history[{i}] starts at {change.from_stage!r}, expected {stage!r}")
+            raise ValidationError(
+                f"history[{i}] starts at {change.from_stage!r}, expected {stage!r}"
+            )
         stage = change.to_stage
     return stage
 

@@ -54,7 +54,7 @@ from typing import Literal, TypeVar
 import attrs
 
 from funnel.definition import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import FunnelError, TransitionError
+from funnel.exceptions import FunnelError, TransitionError, ValidationError
 from funnel.history import StageChange
 from funnel.lifecycle import convert, fire
 from funnel.records import Lead, Level, Prospect
@@ -157,9 +157,9 @@ def _name(listener: object) -> str:
 
 def _changes(old: Record, new: Record) -> tuple[StageChange, ...]:
     if new.id != old.id:
-        raise ValueError(f"hooks compare one record, got {old.id!r} and {new.id!r}")
+        raise ValidationError(f"hooks compare one record, got {old.id!r} and {new.id!r}")
     if new.history[: len(old.history)] != old.history:
-        raise ValueError(f"record {new.id!r}: the new history does not extend the old one")
+        raise ValidationError(f"record {new.id!r}: the new history does not extend the old one")
     return new.history[len(old.history) :]
 
 
@@ -182,7 +182,7 @@ class Hooks:
         errors: Literal["raise", "log"] = "raise",
     ) -> None:
         if errors not in ("raise", "log"):
-            raise ValueError(f"errors must be 'raise' or 'log', got {errors!r}")
+            raise ValidationError(f"errors must be 'raise' or 'log', got {errors!r}")
         self.funnel = funnel
         self.errors = errors
         self._before: list[Listener] = []
@@ -211,7 +211,7 @@ class Hooks:
     def on_event(self, event: str) -> Callable[[F], F]:
         """Register a listener for one event (``@hooks.on_event("win")``)."""
         if event not in self.funnel.table.events:
-            raise ValueError(
+            raise ValidationError(
                 f"funnel {self.funnel.name!r} has no event {event!r}; "
                 f"events: {', '.join(self.funnel.table.events)}"
             )
@@ -225,7 +225,7 @@ class Hooks:
     def on_enter(self, stage: str) -> Callable[[F], F]:
         """Register a listener for entering one stage (``@hooks.on_enter("won")``)."""
         if stage not in self.funnel.stages:
-            raise ValueError(
+            raise ValidationError(
                 f"funnel {self.funnel.name!r} has no stage {stage!r}; "
                 f"stages: {', '.join(self.funnel.stages)}"
             )
@@ -275,7 +275,7 @@ class Hooks:
                     result = listener(transition)
                     if inspect.isawaitable(result):
                         _close(result)
-                        raise TypeError("async veto hook: use aadvance()")
+                        raise ValidationError("async veto hook: use aadvance()")
                 except Exception as exc:
                     raise _veto(old, transition, listener, exc) from exc
 
@@ -297,7 +297,7 @@ class Hooks:
                 result = listener(transition)
                 if inspect.isawaitable(result):
                     _close(result)
-                    raise TypeError(
+                    raise ValidationError(
                         "async listener called from sync code: use aadvance() or adispatch()"
                     )
             except Exception as exc:

@@ -33,6 +33,7 @@ from funnel.exceptions import (
     GuardFailed,
     IllegalEvent,
     NotQualified,
+    ValidationError,
     WrongLevel,
 )
 from funnel.guards import GUARDS, GuardContext, qualification_of
@@ -248,14 +249,16 @@ def convert(
         IllegalEvent: the lead's stage cannot convert (e.g. disqualified).
     """
     if not isinstance(lead, Lead):
-        raise TypeError(f"convert() takes a Lead, got {type(lead).__name__}")
+        raise ValidationError(f"convert() takes a Lead, got {type(lead).__name__}")
     events = funnel.conversion_events
     if event is None:
         if len(events) != 1:
-            raise ValueError(f"funnel {funnel.name!r} has conversion events {events}; pass event=")
+            raise ValidationError(
+                f"funnel {funnel.name!r} has conversion events {events}; pass event="
+            )
         event = events[0]
     elif event not in events:
-        raise ValueError(
+        raise ValidationError(
             f"{event!r} is not a conversion event of funnel {funnel.name!r}: {events}"
         )
     ctx = _context(funnel, at, why)

@@ -25,11 +25,12 @@ from funnel._items import typed_tuple
 from funnel._time import aware, require_aware
 from funnel.contact import Company
 from funnel.evidence import Evidence, Verdict
+from funnel.exceptions import ValidationError
 
 
 def _key(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not value or not value.replace("_", "").isalnum() or value != value.lower():
-        raise ValueError(
+        raise ValidationError(
             f"{type(instance).__name__}.{attribute.name} must be a lower-case identifier "
             f"such as 'budget' or 'economic_buyer', got {value!r}"
         )
@@ -37,7 +38,7 @@ def _key(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
 
 def _strings(values: Iterable[str]) -> frozenset[str]:
     if isinstance(values, str):
-        raise TypeError(f"expected a collection of strings, got the string {values!r}")
+        raise ValidationError(f"expected a collection of strings, got the string {values!r}")
     return frozenset(values)
 
 
@@ -89,11 +90,11 @@ class PassRule:
 
     def __attrs_post_init__(self) -> None:
         if self.kind == "all" and self.k is not None:
-            raise ValueError("PassRule 'all' takes no k")
+            raise ValidationError("PassRule 'all' takes no k")
         if self.kind == "at-least" and (self.k is None or self.k < 1):
-            raise ValueError(f"PassRule 'at-least' needs k >= 1, got {self.k!r}")
+            raise ValidationError(f"PassRule 'at-least' needs k >= 1, got {self.k!r}")
         if self.kind not in ("all", "at-least"):
-            raise ValueError(f"unknown pass rule kind {self.kind!r}; use 'all' or 'at-least'")
+            raise ValidationError(f"unknown pass rule kind {self.kind!r}; use 'all' or 'at-least'")
 
     @classmethod
     def all(cls) -> PassRule:
@@ -135,14 +136,14 @@ class Framework:
 
     def __attrs_post_init__(self) -> None:
         if not self.criteria:
-            raise ValueError(f"Framework {self.name!r} needs at least one criterion")
+            raise ValidationError(f"Framework {self.name!r} needs at least one criterion")
         seen: set[str] = set()
         for c in self.criteria:
             if c.key in seen:
-                raise ValueError(f"Framework {self.name!r}: duplicate criterion {c.key!r}")
+                raise ValidationError(f"Framework {self.name!r}: duplicate criterion {c.key!r}")
             seen.add(c.key)
         if self.rule.k is not None and self.rule.k > len(self.criteria):
-            raise ValueError(
+            raise ValidationError(
                 f"Framework {self.name!r}: rule needs {self.rule.k} criteria met "
                 f"but there are only {len(self.criteria)}"
             )
@@ -307,11 +308,11 @@ class IdealCustomerProfile:
     def __attrs_post_init__(self) -> None:
         lo, hi = self.min_employees, self.max_employees
         if lo is not None and hi is not None and lo > hi:
-            raise ValueError(f"IdealCustomerProfile: min_employees {lo} > max_employees {hi}")
+            raise ValidationError(f"IdealCustomerProfile: min_employees {lo} > max_employees {hi}")
         for name in ("min_employees", "max_employees"):
             value = getattr(self, name)
             if value is not None and value < 0:
-                raise ValueError(f"IdealCustomerProfile.{name} must be >= 0, got {value}")
+                raise ValidationError(f"IdealCustomerProfile.{name} must be >= 0, got {value}")
 
     def assess(self, company: Company | None) -> tuple[Verdict, tuple[str, ...]]:
         """Return the verdict and one reason per declared bound."""

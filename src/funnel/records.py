@@ -26,6 +26,7 @@ from funnel._time import aware, optional_aware
 from funnel.contact import Contact
 from funnel.engagement import EngagementFinding
 from funnel.evidence import Evidence
+from funnel.exceptions import ValidationError
 from funnel.history import StageChange, check_history
 from funnel.qualification import Qualification
 from funnel.touch import Touch, check_touches, sort_touches
@@ -59,12 +60,14 @@ def _history(items: Iterable[StageChange]) -> tuple[StageChange, ...]:
 
 def _id(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{type(instance).__name__}.{attribute.name} must be a non-empty string")
+        raise ValidationError(
+            f"{type(instance).__name__}.{attribute.name} must be a non-empty string"
+        )
 
 
 def _stage(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{type(instance).__name__}.stage must be a non-empty string")
+        raise ValidationError(f"{type(instance).__name__}.stage must be a non-empty string")
 
 
 class FunnelRecord(Protocol):
@@ -91,7 +94,7 @@ def _check_record(record: Lead | Prospect) -> None:
     check_touches(record.touches, owner)
     check_history(record.history, record.stage, owner)
     if record.history and record.history[0].at < record.created_at:
-        raise ValueError(
+        raise ValidationError(
             f"{owner}: first change at {record.history[0].at.isoformat()} precedes "
             f"created_at {record.created_at.isoformat()}"
         )

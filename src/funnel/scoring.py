@@ -40,7 +40,7 @@ import attrs
 
 from funnel._time import require_aware
 from funnel.definition import DEFAULT_FUNNEL, Funnel, Thresholds
-from funnel.exceptions import FunnelError, TransitionError
+from funnel.exceptions import FunnelError, TransitionError, ValidationError
 from funnel.lifecycle import advance
 from funnel.records import Lead, Prospect, QualificationLevel
 from funnel.touch import Channel, Direction, Reach, Touch
@@ -76,7 +76,7 @@ class ScoringError(FunnelError, ValueError):
 
 def _values(values: Iterable[str]) -> frozenset[str]:
     if isinstance(values, str):
-        raise TypeError(f"expected a collection of strings, got the string {values!r}")
+        raise ValidationError(f"expected a collection of strings, got the string {values!r}")
     return frozenset(str(v).strip().lower() for v in values)
 
 
@@ -226,7 +226,7 @@ def _fit_rules(rules: Iterable[FitRule]) -> tuple[FitRule, ...]:
     items = tuple(rules)
     for item in items:
         if not isinstance(item, FitRule):
-            raise TypeError(f"expected FitRule, got {type(item).__name__}: {item!r}")
+            raise ValidationError(f"expected FitRule, got {type(item).__name__}: {item!r}")
     return items
 
 
@@ -234,7 +234,7 @@ def _engagement_rules(rules: Iterable[EngagementRule]) -> tuple[EngagementRule, 
     items = tuple(rules)
     for item in items:
         if not isinstance(item, EngagementRule):
-            raise TypeError(f"expected EngagementRule, got {type(item).__name__}: {item!r}")
+            raise ValidationError(f"expected EngagementRule, got {type(item).__name__}: {item!r}")
     return items
 
 
@@ -524,7 +524,7 @@ def promote(
     has_inbound_action: no inbound action yet (form fill, sign-up, quote request, email in)
     """
     if not isinstance(lead, Lead):
-        raise TypeError(f"promote() takes a Lead, got {type(lead).__name__}")
+        raise ValidationError(f"promote() takes a Lead, got {type(lead).__name__}")
     limits = thresholds_for(funnel, thresholds)
     result = score(lead, model, at=at)
     if lead.level is not QualificationLevel.RAW:

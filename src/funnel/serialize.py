@@ -54,7 +54,7 @@ from cattrs.errors import (
 from funnel.contact import Company, Consent, Contact
 from funnel.engagement import EngagementFinding
 from funnel.evidence import Evidence
-from funnel.exceptions import SerializationError
+from funnel.exceptions import SerializationError, ValidationError
 from funnel.history import StageChange
 from funnel.qualification import Criterion, CriterionResult, PassRule, Qualification
 from funnel.records import Lead, Prospect
@@ -106,62 +106,66 @@ def _type_name(value: object) -> str:
 
 def _structure_datetime(value: object, _: type) -> datetime:
     if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 string, got {_type_name(value)}")
+        raise ValidationError(f"expected an ISO 8601 string, got {_type_name(value)}")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"not an ISO 8601 datetime: {value!r}") from None
+        raise ValidationError(f"not an ISO 8601 datetime: {value!r}") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"datetime {value!r} has no UTC offset; naive datetimes are refused")
+        raise ValidationError(f"datetime {value!r} has no UTC offset; naive datetimes are refused")
     return parsed
 
 
 def _structure_decimal(value: object, _: type) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"expected a decimal string such as '1200.50', got {_type_name(value)}")
+        raise ValidationError(
+            f"expected a decimal string such as '1200.50', got {_type_name(value)}"
+        )
     try:
         result = Decimal(value)
     except InvalidOperation:
-        raise ValueError(f"not a decimal number: {value!r}") from None
+        raise ValidationError(f"not a decimal number: {value!r}") from None
     if not result.is_finite():
-        raise ValueError(f"decimal must be finite, got {value!r}")
+        raise ValidationError(f"decimal must be finite, got {value!r}")
     return result
 
 
 def _structure_str(value: object, _: type) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {_type_name(value)}")
+        raise ValidationError(f"expected a string, got {_type_name(value)}")
     return value
 
 
 def _structure_int(value: object, _: type) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {_type_name(value)}")
+        raise ValidationError(f"expected an integer, got {_type_name(value)}")
     return value
 
 
 def _structure_bool(value: object, _: type) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {_type_name(value)}")
+        raise ValidationError(f"expected true or false, got {_type_name(value)}")
     return value
 
 
 def _structure_enum(value: object, cls: type[enum.Enum]) -> enum.Enum:
     if not isinstance(value, str | int) or isinstance(value, bool):
-        raise TypeError(f"expected a {cls.__name__} value, got {_type_name(value)}")
+        raise ValidationError(f"expected a {cls.__name__} value, got {_type_name(value)}")
     try:
         return cls(value)
     except ValueError:
         allowed = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"{value!r} is not a {cls.__name__}; expected one of {allowed}") from None
+        raise ValidationError(
+            f"{value!r} is not a {cls.__name__}; expected one of {allowed}"
+        ) from None
 
 
 def _structure_str_set(value: object, _: type) -> frozenset[str]:
     if not isinstance(value, list):
-        raise TypeError(f"expected a list of strings, got {_type_name(value)}")
+        raise ValidationError(f"expected a list of strings, got {_type_name(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise TypeError(f"item {i}: expected a string, got {_type_name(item)}")
+            raise ValidationError(f"item {i}: expected a string, got {_type_name(item)}")
     return frozenset(value)
 
 
@@ -179,7 +183,7 @@ def _list_only_tuples(conv: cattrs.Converter) -> None:
 
         def structure_tuple(value: object, cls: Any) -> tuple[Any, ...]:
             if not isinstance(value, list):
-                raise TypeError(f"expected a list, got {_type_name(value)}")
+                raise ValidationError(f"expected a list, got {_type_name(value)}")
             result: tuple[Any, ...] = inner(value, cls)
             return result
 
@@ -249,7 +253,7 @@ def to_dict(record: Lead | Prospect) -> dict[str, Any]:
     """
     schema = _SCHEMA_OF.get(type(record))
     if schema is None:
-        raise TypeError(f"to_dict() takes a Lead or a Prospect, got {type(record).__name__}")
+        raise ValidationError(f"to_dict() takes a Lead or a Prospect, got {type(record).__name__}")
     return {"schema": schema, "version": SCHEMA_VERSION, "data": _CONVERTER.unstructure(record)}
 
 
@@ -312,7 +316,7 @@ def loads(text: str | bytes) -> Lead | Prospect:
 
 
 def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed in funnel documents")
+    raise ValidationError(f"{name} is not allowed in funnel documents")
 
 
 # -- error paths ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ import attrs
 
 from funnel._items import typed_tuple
 from funnel._time import aware
+from funnel.exceptions import ValidationError
 
 
 class Direction(enum.StrEnum):
@@ -90,14 +91,14 @@ class Touch:
     @connected.validator
     def _check_connected(self, attribute: attrs.Attribute[bool], value: bool) -> None:
         if value and self.channel not in LIVE_CHANNELS:
-            raise ValueError(
+            raise ValidationError(
                 f"Touch {self.id!r}: connected=True only applies to calls and meetings, "
                 f"not {self.channel.value}"
             )
 
     def __attrs_post_init__(self) -> None:
         if self.in_reply_to == self.id:
-            raise ValueError(f"Touch {self.id!r} cannot reply to itself")
+            raise ValidationError(f"Touch {self.id!r} cannot reply to itself")
 
 
 def check_touches(touches: tuple[Touch, ...], owner: str) -> None:
@@ -110,18 +111,18 @@ def check_touches(touches: tuple[Touch, ...], owner: str) -> None:
     by_id: dict[str, Touch] = {}
     for touch in touches:
         if touch.id in by_id:
-            raise ValueError(f"{owner}: duplicate touch id {touch.id!r}")
+            raise ValidationError(f"{owner}: duplicate touch id {touch.id!r}")
         by_id[touch.id] = touch
     for touch in touches:
         if touch.in_reply_to is None:
             continue
         original = by_id.get(touch.in_reply_to)
         if original is None:
-            raise ValueError(
+            raise ValidationError(
                 f"{owner}: touch {touch.id!r} replies to unknown touch {touch.in_reply_to!r}"
             )
         if original.at > touch.at:
-            raise ValueError(
+            raise ValidationError(
                 f"{owner}: touch {touch.id!r} at {touch.at.isoformat()} replies to "
                 f"{original.id!r}, which is later ({original.at.isoformat()})"
             )

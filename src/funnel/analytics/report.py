@@ -42,7 +42,7 @@ import narwhals as nw
 
 from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, LoadResult
 from funnel.definition import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import LoadError
+from funnel.exceptions import LoadError, ValidationError
 
 Order = Literal["reached", "ordered"]
 
@@ -454,9 +454,9 @@ def _per_lead(
 ) -> Any:
     """Columns lead_id, _t0, _reached, _won, _lost[, _key]: one row per lead in the funnel."""
     if order not in ("reached", "ordered"):
-        raise ValueError(f"order must be 'reached' or 'ordered', got {order!r}")
+        raise ValidationError(f"order must be 'reached' or 'ordered', got {order!r}")
     if window is not None and window <= timedelta(0):
-        raise ValueError(f"window must be positive, got {window}")
+        raise ValidationError(f"window must be positive, got {window}")
     f = _prepared(nwf, steps, funnel, [by] if by else [])
     step = nw.col("_step")
     first = 0 if order == "ordered" else None
@@ -631,7 +631,7 @@ def _check_steps(steps: Sequence[str] | None, funnel: Funnel) -> tuple[str, ...]
     steps_t = tuple(steps) if steps is not None else default_steps(funnel)
     unknown = [s for s in steps_t if s not in funnel.stages]
     if unknown or not steps_t or len(set(steps_t)) != len(steps_t):
-        raise ValueError(
+        raise ValidationError(
             f"steps must be distinct stages of the funnel; bad: {unknown or list(steps_t)}"
         )
     return steps_t
@@ -704,7 +704,7 @@ def _as_set(stages: str | Collection[str], funnel: Funnel) -> tuple[str, ...]:
     out = (stages,) if isinstance(stages, str) else tuple(stages)
     unknown = [s for s in out if s not in funnel.stages]
     if unknown or not out:
-        raise ValueError(f"not stages of the funnel: {unknown or out}")
+        raise ValidationError(f"not stages of the funnel: {unknown or out}")
     return out
 
 

@@ -55,6 +55,7 @@ from funnel.exceptions import (
     RecordNotFound,
     SerializationError,
     StaleWriteError,
+    ValidationError,
 )
 from funnel.history import StageChange
 from funnel.records import Lead, Prospect
@@ -77,7 +78,7 @@ def _kind(record: Record) -> str:
         return "lead"
     if isinstance(record, Prospect):
         return "prospect"
-    raise TypeError(f"expected a Lead or a Prospect, got {type(record).__name__}")
+    raise ValidationError(f"expected a Lead or a Prospect, got {type(record).__name__}")
 
 
 class SqlStore:
@@ -272,7 +273,7 @@ class SqlStore:
         """
         kind = _kind(record)
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
-            raise TypeError(f"expected_version must be an int, got {expected_version!r}")
+            raise ValidationError(f"expected_version must be an int, got {expected_version!r}")
         c = self.records.c
         conditions = [c.id == record.id, c.version == expected_version]
         if kind == "lead":
