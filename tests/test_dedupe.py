@@ -198,6 +198,23 @@ def test_further_stage_wins_then_open_over_lost_then_older() -> None:
     assert merge(_lead("L5"), _lead("L4"), at=T0).survivor.id == "L4"  # full tie: smaller id
 
 
+def test_qualification_level_beats_a_recycled_raw_lead() -> None:
+    """An SQL lead survives a raw lead in nurturing, whatever the stages' declared order."""
+    sql = attrs.evolve(_lead("A"), stage="sql", level="sql")  # e.g. imported from a CRM
+    assert (sql.stage, sql.level.value) == ("sql", "sql")
+    recycled = funnel.advance(_lead("B", created=T0 - timedelta(days=30)), "nurture", at=T0)
+    for a, b in ((sql, recycled), (recycled, sql)):
+        result = merge(a, b, at=T0 + timedelta(hours=1))
+        assert (result.survivor.id, result.survivor.stage) == ("A", "sql")
+        assert result.absorbed_stage == "nurturing"
+
+
+def test_one_key_may_be_given_as_a_string() -> None:
+    items = [_lead("L1", "ada@acme.example"), _lead("L2", "Ada@ACME.example ")]
+    assert find_duplicates(items, by="email") == find_duplicates(items, by=["email"])
+    assert [g.ids for g in find_duplicates(items, by="email")] == [("L1", "L2")]
+
+
 def test_touches_union_with_deterministic_renames_and_replies() -> None:
     shared = _touch("t1", 0)
     a = _lead("A", touches=(shared, _touch("t2", 10, note="mine")))

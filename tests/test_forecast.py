@@ -160,3 +160,12 @@ class TestRecords:
         lost = advance(valued, "lose", at=at, why="budget cut", funnel=bant)
         assert path_of(lost) == ("acquired", "organisation", "lost")
         assert weighted_pipeline([lost], {}, funnel=bant).total == 0
+
+
+@pytest.mark.parametrize("bad", [float("nan"), "Infinity", float("-inf")])
+def test_non_finite_values_are_refused_with_the_field(bad: object) -> None:
+    """pandas' missing values arrive as NaN: refused with ForecastError, not decimal's error."""
+    from funnel.forecast import Deal
+
+    with pytest.raises(ForecastError, match="value must be a finite number"):
+        Deal(id="x", value=bad, stage="sql")  # type: ignore[arg-type]

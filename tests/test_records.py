@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import attrs
 import pytest
 
-from funnel import Contact, Lead, Prospect, QualificationLevel, StageChange, convert
+from funnel import (
+    Company,
+    Contact,
+    Lead,
+    Prospect,
+    QualificationLevel,
+    StageChange,
+    ValidationError,
+    convert,
+)
 
 from .helpers import T0, day, lead, outbound, ready_lead, reply
 
@@ -67,6 +78,33 @@ class TestLead:
         """The record's repr does not show the email address."""
         new = lead(contact=Contact(name="Ada", email="ada.lovelace@acme.example"))
         assert "lovelace" not in repr(new)
+
+    @pytest.mark.parametrize("field", ["source", "owner", "segment"])
+    @pytest.mark.parametrize("value", [5, b"web"])
+    def test_text_fields_are_checked(self, field: str, value: object):
+        """A value the serializer could not read back is refused when the record is made."""
+        with pytest.raises(ValidationError, match=rf"Lead 'L1': {field} must be a string"):
+            lead("L1", **{field: value})
+
+    def test_source_is_required_text(self):
+        with pytest.raises(ValidationError, match="Lead 'L1': source must be a string"):
+            lead(source=None)
+
+
+class TestMoney:
+    def test_floats_keep_their_decimal_value(self):
+        p = convert(ready_lead(), at=day(5))
+        assert attrs.evolve(p, value=0.1).value == Decimal("0.1")
+        assert attrs.evolve(p, value="1200.50").value == Decimal("1200.50")
+        assert Company(name="A", annual_revenue=2.5e6).annual_revenue == Decimal("2500000.0")
+
+    @pytest.mark.parametrize("bad", ["abc", float("nan"), float("inf"), "Infinity", True])
+    def test_bad_money_names_the_record_and_field(self, bad: object):
+        p = convert(ready_lead(), at=day(5))
+        with pytest.raises(ValidationError, match=rf"Prospect {p.id!r}: value must be a"):
+            attrs.evolve(p, value=bad)
+        with pytest.raises(ValidationError, match="Company 'A': annual_revenue must be a"):
+            Company(name="A", annual_revenue=bad)
 
 
 class TestProspect:

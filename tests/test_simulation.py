@@ -148,6 +148,18 @@ class TestMonteCarlo:
         assert result.mean_difference == pytest.approx(3.6, abs=1.0)
         assert min(result.difference) >= -3
 
+    def test_nan_factor_and_bad_horizon(self, chain) -> None:
+        with pytest.raises(SimulationError, match="factor must be >= 0"):
+            chain.with_conversion("mql", "sql", float("nan"))
+        for horizon in (timedelta(0), timedelta(days=-1)):
+            with pytest.raises(SimulationError, match="horizon must be positive"):
+                simulate(chain, starting={"mql": 1}, horizon=horizon)
+
+    def test_all_rejected_says_why(self) -> None:
+        naive = datetime(2026, 1, 1)  # noqa: DTZ001 - the point of the test
+        with pytest.raises(SimulationError, match=r"2 rejected: 0: .*naive"):
+            estimate_chain([[("mql", naive), ("won", naive)]] * 2)
+
     def test_bad_inputs(self, chain) -> None:
         with pytest.raises(SimulationError, match="starting stage 'sql2'"):
             simulate(chain, starting=["sql2"], horizon=timedelta(days=1))

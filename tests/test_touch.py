@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from funnel import Channel, Direction, Reach, Touch
+from funnel import Channel, Direction, Reach, Touch, ValidationError
 from funnel.touch import check_touches
 
 from .helpers import day, outbound, reply
@@ -17,6 +17,12 @@ class TestTouch:
         """Direction, channel and reach accept their string values."""
         t = Touch(id="t", at=day(0), direction="inbound", channel="form", reach="mass")
         assert (t.direction, t.channel, t.reach) == (Direction.INBOUND, Channel.FORM, Reach.MASS)
+
+    @pytest.mark.parametrize("value", ["no", "false", 0, 1, None])
+    def test_connected_must_be_a_bool(self, value: object):
+        """A CRM's "no" string must not count as a real conversation."""
+        with pytest.raises(ValidationError, match=r"Touch 'c': connected must be True or False"):
+            Touch(id="c", at=day(0), direction="outbound", channel="call", connected=value)  # type: ignore[arg-type]
 
     def test_unknown_channel_is_refused(self):
         """A channel outside the enum raises ValueError."""

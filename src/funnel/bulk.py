@@ -30,6 +30,7 @@ stays where it was.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -554,6 +555,14 @@ def stage_flags(
         raise ValidationError(
             f"steps must be distinct stages of the funnel; bad: {unknown or list(steps_t)}"
         )
+    table = funnel.table
+    for before, after in itertools.pairwise(steps_t):
+        if after not in table.reachable(before):
+            raise ValidationError(
+                f"steps must follow the funnel: {after!r} cannot be reached from {before!r} "
+                f"(steps {list(steps_t)}); a lead counts as reaching a step when it enters "
+                "that step or a later one"
+            )
     index = {s: i for i, s in enumerate(steps_t)}
     return steps_t, index, sorted(funnel.won_stages), sorted(funnel.lost_stages)
 

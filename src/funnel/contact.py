@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import attrs
 
+from funnel._money import optional_money
 from funnel._privacy import mask_email, mask_phone
 from funnel.exceptions import ValidationError
 
@@ -52,7 +53,7 @@ class Company:
     )
     annual_revenue: Decimal | None = attrs.field(
         default=None,
-        converter=attrs.converters.optional(Decimal),
+        converter=optional_money,  # type: ignore[misc]  # mypy plugin: attrs.Converter
         validator=attrs.validators.optional(attrs.validators.ge(Decimal(0))),
     )
     region: str | None = None

@@ -48,7 +48,7 @@ from funnel.definition import DEFAULT_FUNNEL, Funnel
 from funnel.evidence import Evidence
 from funnel.exceptions import ValidationError
 from funnel.history import StageChange
-from funnel.records import Lead, Prospect
+from funnel.records import Lead, Prospect, QualificationLevel
 from funnel.touch import Touch
 
 __all__ = (
@@ -259,7 +259,7 @@ def _private(domain: str) -> bool:
 def find_duplicates(
     records: Iterable[Record],
     *,
-    by: Iterable[Reason] = ("email", "domain", "company"),
+    by: Reason | Iterable[Reason] = ("email", "domain", "company"),
 ) -> list[DuplicateGroup]:
     """
     Group records that share a normalised email, a private email domain or a company.
@@ -269,12 +269,12 @@ def find_duplicates(
 
     Args:
         records: Leads and prospects (ids must be unique).
-        by: Which keys to match on.
+        by: Which keys to match on: one key name or several.
 
     Raises:
         ValueError: two records have the same id, or *by* names an unknown key.
     """
-    kinds = frozenset(by)
+    kinds = frozenset((by,) if isinstance(by, str) else by)
     unknown = kinds - {"email", "domain", "company"}
     if unknown:
         raise ValidationError(
@@ -346,12 +346,25 @@ class MergeResult:
     merged_at: datetime
 
 
-def _rank(record: Record, funnel: Funnel) -> tuple[int, int, int]:
-    stages = funnel.stages
+_LEVEL_RANK = {QualificationLevel.RAW: 0, QualificationLevel.MQL: 1, QualificationLevel.SQL: 2}
+
+
+def _rank(record: Record, funnel: Funnel) -> tuple[int, int, int, int]:
+    """
+    How advanced a record is: a prospect over a lead; won over open over lost;
+    for leads the qualification level (a raw lead in nurturing is behind an SQL);
+    then the position on the funnel's road to a win (an open stage off that road,
+    such as nurturing, just after the initial stage).
+    """
+    path = funnel.main_path
+    stage = record.stage
+    outcome = 2 if stage in funnel.won_stages else 0 if stage in funnel.lost_stages else 1
+    level = _LEVEL_RANK.get(record.level, 0) if isinstance(record, Lead) else 0
     return (
         1 if isinstance(record, Prospect) else 0,
-        0 if record.stage in funnel.lost_stages else 1,
-        stages.index(record.stage) if record.stage in stages else -1,
+        outcome,
+        level,
+        2 * path.index(stage) if stage in path else 1,
     )
 
 

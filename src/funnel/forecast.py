@@ -82,9 +82,12 @@ def to_money(value: Money, *, what: str = "value") -> Decimal:
     if isinstance(value, bool):
         raise ForecastError(f"{what} must be a number, got {value!r}", field=what)
     try:
-        return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        result = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     except (ArithmeticError, ValueError, TypeError):
         raise ForecastError(f"{what} must be a number, got {value!r}", field=what) from None
+    if not result.is_finite():
+        raise ForecastError(f"{what} must be a finite number, got {value!r}", field=what)
+    return result
 
 
 def _probability(value: Money, what: str, record: str | None = None) -> Decimal:

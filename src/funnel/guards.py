@@ -71,18 +71,32 @@ class Guard:
 GUARDS: dict[str, Guard] = {}
 
 
-def register_guard(name: str, description: str) -> Callable[[GuardCheck], Guard]:
+def register_guard(
+    name: str, description: str, *, replace: bool = False
+) -> Callable[[GuardCheck], Guard]:
     """
     Register a guard under *name* (a decorator).
 
     The check receives the record and a :class:`GuardContext` and returns
-    the reasons it refuses.
+    the reasons it refuses. ``GUARDS`` is one registry per process, so a name
+    that is taken by another check is refused unless *replace* is true:
+    silently replacing ``is_two_way`` would let leads with no dialogue become
+    prospects. Registering the same function again (a re-run notebook cell,
+    a reloaded module) is allowed.
 
-    >>> @register_guard("has_owner", "an owner is assigned")
-    ... def _has_owner(record, ctx):
-    ...     return () if getattr(record, "owner", None) else ("no owner assigned",)
-    >>> "has_owner" in GUARDS
+    Raises:
+        ValidationError: *name* is not an identifier, or is taken by another check.
+
+    >>> from funnel import GUARDS, register_guard
+    >>> @register_guard("has_phone", "a phone number is known")
+    ... def _has_phone(record, ctx):
+    ...     return () if record.contact.phone else ("no phone number",)
+    >>> "has_phone" in GUARDS
     True
+    >>> register_guard("is_two_way", "my own check")(lambda record, ctx: ())
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: guard 'is_two_way' is already registered ...
     """
     if not name.isidentifier() or name.startswith(("on_", "before_", "after_")):
         raise ValidationError(
@@ -90,6 +104,12 @@ def register_guard(name: str, description: str) -> Callable[[GuardCheck], Guard]
         )
 
     def decorate(check: GuardCheck) -> Guard:
+        taken = GUARDS.get(name)
+        if taken is not None and not replace and _origin(taken.check) != _origin(check):
+            raise ValidationError(
+                f"guard {name!r} is already registered ({taken.description!r}, "
+                f"{_origin(taken.check)}); pass replace=True to replace it"
+            )
         guard = Guard(name, description, check)
         GUARDS[name] = guard
         # Give the machine base class a method for it; funnel.machine installs
@@ -101,6 +121,12 @@ def register_guard(name: str, description: str) -> Callable[[GuardCheck], Guard]
         return guard
 
     return decorate
+
+
+def _origin(check: GuardCheck) -> str:
+    """Where a check was defined: module and qualified name."""
+    module = getattr(check, "__module__", "?")
+    return f"{module}.{getattr(check, '__qualname__', type(check).__name__)}"
 
 
 def touches_until(record: FunnelRecord, at: datetime) -> tuple[object, ...]:

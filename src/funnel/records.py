@@ -17,11 +17,12 @@ import enum
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from funnel._items import typed_tuple
+from funnel._money import optional_money
 from funnel._time import aware, optional_aware
 from funnel.contact import Contact
 from funnel.engagement import EngagementFinding
@@ -56,6 +57,19 @@ def _sorted_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
 
 def _history(items: Iterable[StageChange]) -> tuple[StageChange, ...]:
     return typed_tuple(items, StageChange)
+
+
+def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"{type(instance).__name__} {getattr(instance, 'id', '?')!r}: {attribute.name} "
+            f"must be a string, got {type(value).__name__}: {value!r}"
+        )
+
+
+def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _text(instance, attribute, value)
 
 
 def _id(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -128,7 +142,7 @@ class Lead:
 
     id: str = attrs.field(validator=_id)
     contact: Contact = attrs.field(validator=attrs.validators.instance_of(Contact))
-    source: str
+    source: str = attrs.field(validator=_text)
     created_at: datetime = attrs.field(validator=aware)
     stage: str = attrs.field(default="acquired", validator=_stage)
     level: QualificationLevel = attrs.field(
@@ -137,8 +151,8 @@ class Lead:
     touches: tuple[Touch, ...] = attrs.field(default=(), converter=sort_touches)
     evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_sorted_evidence)
     history: tuple[StageChange, ...] = attrs.field(default=(), converter=_history)
-    owner: str | None = None
-    segment: str | None = None
+    owner: str | None = attrs.field(default=None, validator=_optional_text)
+    segment: str | None = attrs.field(default=None, validator=_optional_text)
 
     def __attrs_post_init__(self) -> None:
         _check_record(self)
@@ -178,7 +192,7 @@ class Prospect:
 
     id: str = attrs.field(validator=_id)
     contact: Contact = attrs.field(validator=attrs.validators.instance_of(Contact))
-    source: str
+    source: str = attrs.field(validator=_text)
     created_at: datetime = attrs.field(validator=aware)
     stage: str = attrs.field(validator=_stage)
     qualification: Qualification
@@ -188,11 +202,11 @@ class Prospect:
     touches: tuple[Touch, ...] = attrs.field(default=(), converter=sort_touches)
     evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_sorted_evidence)
     history: tuple[StageChange, ...] = attrs.field(default=(), converter=_history)
-    owner: str | None = None
-    segment: str | None = None
+    owner: str | None = attrs.field(default=None, validator=_optional_text)
+    segment: str | None = attrs.field(default=None, validator=_optional_text)
     value: Decimal | None = attrs.field(
         default=None,
-        converter=attrs.converters.optional(Decimal),
+        converter=optional_money,  # type: ignore[misc]  # mypy plugin: attrs.Converter
         validator=attrs.validators.optional(attrs.validators.ge(Decimal(0))),
     )
     stakeholder: Contact | None = None

@@ -144,7 +144,7 @@ class MarkovChain:
         Raises:
             SimulationError: the transition was never observed, or *factor* < 0.
         """
-        if factor < 0:
+        if not factor >= 0:  # also refuses NaN
             raise SimulationError(f"factor must be >= 0, got {factor}", stage=source)
         row = self.transitions.get(source)
         if row is None or row.get(target, 0.0) == 0.0:
@@ -291,7 +291,12 @@ def estimate_chain(
         if last not in won_set | lost_set:
             open_counts[last] = open_counts.get(last, 0) + 1
     if not counts:
-        raise SimulationError("no stage change in the histories: insufficient history")
+        why = "; ".join(f"{key!r}: {reason}" for key, reason in rejected[:5])
+        more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
+        raise SimulationError(
+            "no stage change in the histories: insufficient history"
+            + (f"; {len(rejected)} rejected: {why}{more}" if rejected else "")
+        )
     transitions = {
         s: MappingProxyType({t: n / sum(row.values()) for t, n in row.items()})
         for s, row in counts.items()
@@ -426,6 +431,8 @@ def simulate(
     """
     if runs < 1:
         raise SimulationError(f"runs must be >= 1, got {runs}")
+    if horizon <= timedelta(0):
+        raise SimulationError(f"horizon must be positive, got {horizon}")
     limit = horizon.total_seconds() / DAY
     leads = _starting(starting, chain)
     rates = _arrival_rates(arrivals or {}, chain)

@@ -90,6 +90,10 @@ class Touch:
 
     @connected.validator
     def _check_connected(self, attribute: attrs.Attribute[bool], value: bool) -> None:
+        if not isinstance(value, bool):
+            raise ValidationError(
+                f"Touch {self.id!r}: connected must be True or False, got {value!r}"
+            )
         if value and self.channel not in LIVE_CHANNELS:
             raise ValidationError(
                 f"Touch {self.id!r}: connected=True only applies to calls and meetings, "

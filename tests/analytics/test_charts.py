@@ -74,3 +74,8 @@ def test_png_without_a_browser_says_so(tmp_path, monkeypatch):
 def test_unknown_extension(log_polars, tmp_path):
     with pytest.raises(FunnelError, match=r"\.html or \.png"):
         write_chart(funnel_chart(funnel_report(log_polars)), tmp_path / "f.svg")
+
+
+def test_missing_directory_is_a_funnel_error(log_polars, tmp_path):
+    with pytest.raises(FunnelError, match="no directory"):
+        write_chart(funnel_chart(funnel_report(log_polars)), tmp_path / "absent" / "f.html")

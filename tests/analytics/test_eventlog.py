@@ -159,3 +159,22 @@ def test_rows_in_is_accepted_plus_rejected(rows):
     for lead in set(acc.get_column("lead_id").to_list()):
         times = acc.filter(nw.col("lead_id") == lead).get_column("at").to_list()
         assert times == sorted(times)
+
+
+def test_html_of_rejections_is_escaped():
+    """Values such as '<' in time-backwards reasons or hostile ids render as text."""
+    import polars as pl
+
+    from funnel.analytics import load_frame
+
+    log = pl.DataFrame(
+        {
+            "lead_id": ["<img src=x onerror=alert(1)>"],
+            "at": ["2026-01-01T00:00Z"],
+            "stage": ["<script>x</script>"],
+        }
+    )
+    html = load_frame(log)._repr_html_()
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html

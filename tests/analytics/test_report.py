@@ -175,3 +175,13 @@ def test_properties_rates_bounds_and_order_independence(rows, rng):
     shuffled = frame.sample(fraction=1.0, shuffle=True, seed=rng.randint(0, 1000))
     assert funnel_report(shuffled) == report
     assert funnel_report(frame.to_pandas()) == attrs.evolve(report, backend="pandas")
+
+
+def test_steps_must_follow_the_funnel(log_polars):
+    """Out-of-order steps would double count ("reached" includes later steps): refused."""
+    from funnel import ValidationError
+
+    with pytest.raises(ValidationError, match="'acquired' cannot be reached from 'won'"):
+        funnel_report(log_polars, steps=["won", "acquired"])
+    with pytest.raises(ValidationError, match="'sql' cannot be reached from 'organisation'"):
+        breakdown(log_polars, "source", steps=["acquired", "organisation", "sql"])

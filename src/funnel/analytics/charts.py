@@ -92,6 +92,8 @@ def write_chart(figure: Any, path: str | Path) -> Path:
     """
     out = Path(path)
     suffix = out.suffix.lower()
+    if not out.parent.is_dir():
+        raise FunnelError(f"cannot write chart {str(out)!r}: no directory {str(out.parent)!r}")
     if suffix in (".html", ".htm"):
         figure.write_html(out, include_plotlyjs=True, full_html=True)
         return out

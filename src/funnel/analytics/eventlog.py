@@ -41,6 +41,7 @@ same lead: rows of one lead must be in time order).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,9 +111,9 @@ class LoadResult:
         return f"{self.rows_in} rows in: {self.n_accepted} accepted, {self.n_rejected} rejected"
 
     def _repr_html_(self) -> str:
+        cells = (ROW, LEAD_ID, "column", "reason", "value")
         rows = "".join(
-            f"<tr><td>{r[ROW]}</td><td>{r[LEAD_ID]}</td><td>{r['column']}</td>"
-            f"<td>{r['reason']}</td><td>{r['value']}</td></tr>"
+            "<tr>" + "".join(f"<td>{escape(str(r[c]))}</td>" for c in cells) + "</tr>"
             for r in self.rejections()[:20]
         )
         table = (
@@ -121,7 +122,7 @@ class LoadResult:
             if rows
             else ""
         )
-        return f"<p>{self}</p>{table}"
+        return f"<p>{escape(str(self))}</p>{table}"
 
 
 def load_csv(

@@ -628,13 +628,9 @@ def funnel_report(
 
 
 def _check_steps(steps: Sequence[str] | None, funnel: Funnel) -> tuple[str, ...]:
-    steps_t = tuple(steps) if steps is not None else default_steps(funnel)
-    unknown = [s for s in steps_t if s not in funnel.stages]
-    if unknown or not steps_t or len(set(steps_t)) != len(steps_t):
-        raise ValidationError(
-            f"steps must be distinct stages of the funnel; bad: {unknown or list(steps_t)}"
-        )
-    return steps_t
+    from funnel.bulk import stage_flags
+
+    return stage_flags(funnel, steps)[0]
 
 
 def breakdown(
@@ -667,7 +663,9 @@ def cohorts(
     window: timedelta | None = None,
 ) -> Breakdown:
     """
-    One funnel report per entry period (``dt.truncate(every)``, e.g. ``"1w"``, ``"1mo"``).
+    One funnel report per entry period (``dt.truncate(every)``, e.g. ``"7d"``, ``"1mo"``).
+
+    DuckDB inputs accept only single units (``"1mo"``, not ``"3mo"``): narwhals limits them.
 
     The keys are the periods' start times (UTC).
     """
