@@ -169,3 +169,15 @@ def test_unknown_stage_is_a_reason_not_a_crash() -> None:
     odd = attrs.evolve(lead(), stage="limbo")
     [reason] = check_touch(odd, touch(reach="mass", sender="marketing:x"), funnel=DEFAULT_FUNNEL)
     assert "'limbo'" in reason
+
+
+def test_the_funnel_defaults_to_the_default_funnel() -> None:
+    from datetime import UTC, datetime
+
+    from funnel import DEFAULT_FUNNEL, Contact, Lead, Touch, check_touch
+
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    lead = Lead(id="L1", contact=Contact(name="Ada"), source="list", created_at=at)
+    call = Touch(id="c1", at=at, direction="outbound", channel="call", sender="rep:alice")
+    assert check_touch(lead, call) == check_touch(lead, call, funnel=DEFAULT_FUNNEL)
+    assert check_touch(lead, call)  # a personal call to a raw lead is refused

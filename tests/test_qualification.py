@@ -157,3 +157,12 @@ class TestIdealCustomerProfile:
         """min_employees above max_employees is an error."""
         with pytest.raises(ValueError, match="min_employees 10 > max_employees 5"):
             IdealCustomerProfile(min_employees=10, max_employees=5)
+
+
+def test_regions_compare_ignoring_case() -> None:
+    from funnel import Company, IdealCustomerProfile, Verdict
+
+    icp = IdealCustomerProfile(regions={"EU"})
+    assert icp.assess(Company(name="A", region="eu")) == (Verdict.MET, ("region 'eu' in ['EU']",))
+    verdict, reasons = icp.assess(Company(name="B", region="us"))
+    assert (verdict, reasons) == (Verdict.NOT_MET, ("region 'us' not in ['EU']",))

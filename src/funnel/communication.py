@@ -190,7 +190,9 @@ def _who(record: Lead | Prospect) -> str:
     return f"{type(record).__name__.lower()} {record.id!r}"
 
 
-def check_touch(record: Lead | Prospect, touch: Touch, *, funnel: Funnel) -> tuple[str, ...]:
+def check_touch(
+    record: Lead | Prospect, touch: Touch, *, funnel: Funnel | None = None
+) -> tuple[str, ...]:
     """
     The reasons the funnel's rules refuse *touch* to *record* (empty: allowed).
 
@@ -204,12 +206,16 @@ def check_touch(record: Lead | Prospect, touch: Touch, *, funnel: Funnel) -> tup
     >>> lead = Lead(id="L1", contact=Contact(name="Ada"), source="list", created_at=at)
     >>> call = Touch(id="c1", at=at, direction="outbound", channel="call",
     ...              reach="personal", sender="rep:alice")
-    >>> for reason in check_touch(lead, call, funnel=DEFAULT_FUNNEL):
+    >>> for reason in check_touch(lead, call):  # funnel= defaults to DEFAULT_FUNNEL
     ...     print(reason.replace(", which", ",\\nwhich").replace("; ", ";\\n"))
     lead 'L1' is in lead stage 'acquired' (level raw),
     which allows only: mass from automation or marketing;
     this touch is personal from rep ('rep:alice')
     """
+    if funnel is None:
+        from funnel.definition import DEFAULT_FUNNEL
+
+        funnel = DEFAULT_FUNNEL
     if touch.direction is Direction.INBOUND:
         return ()
     reasons: list[str] = []
@@ -241,7 +247,7 @@ def check_touch(record: Lead | Prospect, touch: Touch, *, funnel: Funnel) -> tup
     return tuple(reasons)
 
 
-def plan_touch(record: R, touch: Touch, *, funnel: Funnel) -> R:
+def plan_touch(record: R, touch: Touch, *, funnel: Funnel | None = None) -> R:
     """
     Return *record* with *touch* added, if the funnel's rules allow it.
 

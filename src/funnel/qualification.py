@@ -285,7 +285,7 @@ class IdealCustomerProfile:
 
     Attributes:
         industries: Accepted industries (lower-case); empty means any.
-        regions: Accepted regions; empty means any.
+        regions: Accepted regions (compared ignoring case); empty means any.
         min_employees: Smallest head count accepted.
         max_employees: Largest head count accepted.
         min_revenue: Smallest annual revenue accepted.
@@ -336,9 +336,11 @@ class IdealCustomerProfile:
             )
         if self.regions:
             reg = company.region
+            folded = {r.casefold() for r in self.regions}
+            inside = reg is not None and reg.casefold() in folded
             check(
-                None if reg is None else reg in self.regions,
-                f"region {reg!r} {'in' if reg in self.regions else 'not in'} "
+                None if reg is None else inside,
+                f"region {reg!r} {'in' if inside else 'not in'} "
                 f"{sorted(self.regions)}"
                 if reg is not None
                 else "region unknown",
