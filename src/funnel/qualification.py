@@ -340,8 +340,7 @@ class IdealCustomerProfile:
             inside = reg is not None and reg.casefold() in folded
             check(
                 None if reg is None else inside,
-                f"region {reg!r} {'in' if inside else 'not in'} "
-                f"{sorted(self.regions)}"
+                f"region {reg!r} {'in' if inside else 'not in'} {sorted(self.regions)}"
                 if reg is not None
                 else "region unknown",
             )
