@@ -301,11 +301,8 @@ def bulk_replay_frame(
     order); reject row numbers are always the 1-based positions in *frame*,
     and rejects come in row order.
     """
-    import polars as pl
 
-    df = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
-    df = df.select(LEAD_ID, AT, EVENT).with_row_index("_row", offset=1)
-    df = df.filter(pl.col(EVENT).is_not_null())
+    df = _event_rows(frame)
     if sort:
         df = df.sort(LEAD_ID, AT, maintain_order=True)
     result = bulk_replay(
@@ -320,6 +317,21 @@ def bulk_replay_frame(
         rejects = tuple(sorted(result.rejects, key=lambda r: r.row))
         result = attrs.evolve(result, rejects=rejects)
     return result
+
+
+def _event_rows(frame: Any) -> pl.DataFrame:
+    """The rows of a polars or pandas log with an event: ``lead_id``, ``at``, ``event``, ``_row``.
+
+    ``_row`` is the row's 1-based position in *frame*, for naming rejects.
+    """
+    import polars as pl
+
+    df = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    return (
+        df.select(LEAD_ID, AT, EVENT)
+        .with_row_index("_row", offset=1)
+        .filter(pl.col(EVENT).is_not_null())
+    )
 
 
 # --------------------------------------------------------------------------- columnar replay
@@ -391,12 +403,7 @@ def bulk_replay_columns(
     """
     import polars as pl
 
-    df = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
-    df = (
-        df.select(LEAD_ID, AT, pl.col(EVENT).cast(pl.String))
-        .with_row_index("_row", offset=1)
-        .filter(pl.col(EVENT).is_not_null())
-    )
+    df = _event_rows(frame).with_columns(pl.col(EVENT).cast(pl.String))
     lead = pl.col(LEAD_ID)
     if sort:
         df = df.sort(LEAD_ID, AT, maintain_order=True, nulls_last=True)

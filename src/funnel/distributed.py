@@ -148,6 +148,21 @@ def _by_lead(ddf: Any, *, npartitions: int | None) -> Any:
     return frame.shuffle(on=LEAD_ID, npartitions=npartitions)
 
 
+def _replay_partitions(
+    ddf: Any,
+    what: str,
+    funnel: Funnel,
+    table: Mapping[tuple[str, str], str] | None,
+    npartitions: int | None,
+) -> Any:
+    """Shuffle *ddf* by lead and replay each partition, returning *what* (see ``_meta``)."""
+    step = dict(step_table(funnel) if table is None else table)
+    shuffled = _by_lead(ddf, npartitions=npartitions)
+    return shuffled.map_partitions(
+        _replay_pandas, step, funnel.table.initial, what, meta=_meta(what)
+    )
+
+
 def replay_dask(
     ddf: Any,
     *,
@@ -163,11 +178,7 @@ def replay_dask(
     :func:`funnel.bulk.bulk_replay` (every guard passing unless *table* says
     otherwise; see :func:`funnel.bulk.step_table`).
     """
-    step = dict(step_table(funnel) if table is None else table)
-    shuffled = _by_lead(ddf, npartitions=npartitions)
-    return shuffled.map_partitions(
-        _replay_pandas, step, funnel.table.initial, "leads", meta=_meta("leads")
-    )
+    return _replay_partitions(ddf, "leads", funnel, table, npartitions)
 
 
 def rejects_dask(
@@ -184,11 +195,7 @@ def rejects_dask(
     """
     if ROW not in ddf.columns:
         raise ValidationError(f"rejects_dask needs a {ROW!r} column to name the rows")
-    step = dict(step_table(funnel) if table is None else table)
-    shuffled = _by_lead(ddf, npartitions=npartitions)
-    return shuffled.map_partitions(
-        _replay_pandas, step, funnel.table.initial, "rejects", meta=_meta("rejects")
-    )
+    return _replay_partitions(ddf, "rejects", funnel, table, npartitions)
 
 
 def stage_log_dask(
@@ -201,11 +208,7 @@ def stage_log_dask(
     """
     The stages an event-only Dask log enters: ``lead_id``, ``stage`` (initial stage included).
     """
-    step = dict(step_table(funnel) if table is None else table)
-    shuffled = _by_lead(ddf, npartitions=npartitions)
-    return shuffled.map_partitions(
-        _replay_pandas, step, funnel.table.initial, "stages", meta=_meta("stages")
-    )
+    return _replay_partitions(ddf, "stages", funnel, table, npartitions)
 
 
 def report_dask(

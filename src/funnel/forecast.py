@@ -27,6 +27,7 @@ from typing import Literal
 
 import attrs
 
+from funnel._money import to_decimal
 from funnel.definition import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import FunnelError, ValidationError
 from funnel.records import Lead, Prospect
@@ -78,16 +79,11 @@ class InsufficientHistory(ForecastError):
 
 
 def to_money(value: Money, *, what: str = "value") -> Decimal:
-    """*value* as a Decimal (floats go through ``str`` so 0.1 stays 0.1)."""
-    if isinstance(value, bool):
-        raise ForecastError(f"{what} must be a number, got {value!r}", field=what)
+    """*value* as a finite Decimal (floats by their shortest repr, so 0.1 stays 0.1)."""
     try:
-        result = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    except (ArithmeticError, ValueError, TypeError):
-        raise ForecastError(f"{what} must be a number, got {value!r}", field=what) from None
-    if not result.is_finite():
-        raise ForecastError(f"{what} must be a finite number, got {value!r}", field=what)
-    return result
+        return to_decimal(value, what)
+    except ValidationError as exc:
+        raise ForecastError(str(exc), field=what) from None
 
 
 def _probability(value: Money, what: str, record: str | None = None) -> Decimal:

@@ -125,6 +125,26 @@ class LoadResult:
         return f"<p>{escape(str(self))}</p>{table}"
 
 
+def read_log(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel]:
+    """
+    A narwhals frame (eager or lazy) of *log* and the funnel to read it with.
+
+    *log* is a :class:`LoadResult` (its accepted rows, and its funnel unless
+    *funnel* is given) or any frame narwhals reads.
+
+    Raises:
+        LoadError: *log* is not a frame narwhals can read.
+    """
+    if isinstance(log, LoadResult):
+        funnel = funnel or log.funnel
+        log = log.accepted
+    try:
+        nwf = nw.from_native(log)
+    except TypeError as exc:
+        raise LoadError(f"not a dataframe narwhals can read: {type(log).__name__}") from exc
+    return nwf, funnel or DEFAULT_FUNNEL
+
+
 def load_csv(
     path: str | Path,
     *,

@@ -30,8 +30,8 @@ from typing import Any
 import attrs
 import narwhals as nw
 
-from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, LoadResult
-from funnel.definition import DEFAULT_FUNNEL, Funnel
+from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, read_log
+from funnel.definition import Funnel
 from funnel.exceptions import LoadError
 from funnel.history import StageChange
 
@@ -154,14 +154,7 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
     >>> result.current["a"], [p.kind for p in result.problems]
     ('mql', ['illegal-event'])
     """
-    if isinstance(log, LoadResult):
-        funnel = funnel or log.funnel
-        log = log.accepted
-    funnel = funnel or DEFAULT_FUNNEL
-    try:
-        nwf = nw.from_native(log)
-    except TypeError as exc:
-        raise LoadError(f"not a dataframe narwhals can read: {type(log).__name__}") from exc
+    nwf, funnel = read_log(log, funnel)
     if isinstance(nwf, nw.LazyFrame):
         nwf = nwf.sort(ROW if ROW in nwf.columns else AT).collect(backend="polars")
     elif ROW in nwf.columns:

@@ -40,7 +40,7 @@ from typing import Any, Literal
 import attrs
 import narwhals as nw
 
-from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, LoadResult
+from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, read_log
 from funnel.definition import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import LoadError, ValidationError
 
@@ -340,14 +340,7 @@ def _frame_from_dict(data: dict[str, list[Any]], backend: str) -> Any:
 
 def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
     """A narwhals frame (eager or lazy) with a stage column, the funnel, the backend name."""
-    if isinstance(log, LoadResult):
-        funnel = funnel or log.funnel
-        log = log.accepted
-    funnel = funnel or DEFAULT_FUNNEL
-    try:
-        nwf = nw.from_native(log)
-    except TypeError as exc:
-        raise LoadError(f"not a dataframe narwhals can read: {type(log).__name__}") from exc
+    nwf, funnel = read_log(log, funnel)
     missing = [c for c in (LEAD_ID, AT) if c not in nwf.columns]
     if missing or (STAGE not in nwf.columns and EVENT not in nwf.columns):
         raise LoadError(f"event log lacks lead_id, at, or stage/event; has {nwf.columns}")
@@ -362,7 +355,7 @@ def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
     if EVENT in nwf.columns and _needs_replay(nwf):
         from funnel.analytics.replay import replay_log
 
-        result = replay_log(log, funnel=funnel)
+        result = replay_log(nwf.to_native(), funnel=funnel)
         stages = nw.from_native(result.stage_frame(), eager_only=True)
         extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT, ROW)]
         if ROW in nwf.columns and extra:
