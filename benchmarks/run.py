@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import generate
 from funnel import DEFAULT_FUNNEL, GUARDS, Contact, Lead, SalesFunnel
-from funnel.bulk import bulk_replay, bulk_replay_columns, reached_polars, report_steps
-from funnel.guards import Guard, GuardContext
-from funnel.machine import Cursor
+from funnel.engine.replay import bulk_replay, bulk_replay_columns, reached_polars, report_steps
+from funnel.spec.guards import Guard, GuardContext
+from funnel.spec.machine import Cursor
 
 HERE = Path(__file__).resolve().parent
 HEAVY = (
@@ -261,7 +261,7 @@ def bench_report(frame: Any, repeat: int) -> dict[str, Any]:
     hand = hand_polars(frame)
     candidates: dict[str, Callable[[], Any]] = {
         "hand_polars": lambda: hand_polars(frame),
-        "funnel.bulk.reached_polars": lambda: reached_polars(frame),
+        "funnel.engine.replay.reached_polars": lambda: reached_polars(frame),
     }
     out: dict[str, Any] = {
         "rows": frame.height,
@@ -446,7 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "funnel.analytics.funnel_report_s" in rep:
         name, t = "funnel.analytics.funnel_report", rep["funnel.analytics.funnel_report_s"]
     else:
-        name, t = "funnel.bulk.reached_polars", rep["funnel.bulk.reached_polars_s"]
+        name, t = (
+            "funnel.engine.replay.reached_polars",
+            rep["funnel.engine.replay.reached_polars_s"],
+        )
     ratio = t / rep["hand_polars_s"]
     results.append(
         entry(
@@ -457,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             library_s=round(t, 3),
             hand_polars_s=round(rep["hand_polars_s"], 3),
             bulk_reached_polars_ratio=round(
-                rep["funnel.bulk.reached_polars_s"] / rep["hand_polars_s"], 3
+                rep["funnel.engine.replay.reached_polars_s"] / rep["hand_polars_s"], 3
             ),
             analytics=(
                 "agrees"

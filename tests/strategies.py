@@ -29,7 +29,7 @@ from funnel import (
     Touch,
     Verdict,
 )
-from funnel.touch import LIVE_CHANNELS
+from funnel.model.touch import LIVE_CHANNELS
 
 __all__ = (
     "aware_datetimes",

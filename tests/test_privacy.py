@@ -15,10 +15,10 @@ from hypothesis import given
 
 import funnel
 from funnel import Company, Contact, Evidence, Lead, Prospect, Touch
-from funnel.dedupe import find_duplicates, merge
-from funnel.hooks import HookError, Hooks, advance_with_hooks
-from funnel.persistence import SqlStore
-from funnel.serialize import dumps, loads
+from funnel.engine.dedupe import find_duplicates, merge
+from funnel.engine.hooks import HookError, Hooks, advance_with_hooks
+from funnel.io.serialize import dumps, loads
+from funnel.io.sql import SqlStore
 from tests.strategies import records
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from funnel.forecast import Deal, stage_probabilities, weighted_pipeline
-from funnel.predictive import TrainingRow, brier_score, roc_auc, train_pls
-from funnel.simulation import (
+from funnel.forecasting.forecast import Deal, stage_probabilities, weighted_pipeline
+from funnel.forecasting.predictive import TrainingRow, brier_score, roc_auc, train_pls
+from funnel.forecasting.simulation import (
     compare,
     estimate_chain,
     histories_from_replay,

@@ -15,17 +15,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from funnel._version import __version__
-from funnel.communication import (
-    DEFAULT_COMMUNICATION,
-    CommunicationPolicy,
-    CommunicationRule,
-    check_touch,
-    plan_touch,
+from funnel.engine.transitions import (
+    Explanation,
+    add_evidence,
+    add_touch,
+    advance,
+    advance_with_machine,
+    allowed_events,
+    can,
+    convert,
+    enabled_events,
+    explain,
+    fire,
+    machine_for,
 )
-from funnel.contact import Company, Consent, Contact
-from funnel.definition import DEFAULT_FUNNEL, Funnel, Thresholds
-from funnel.engagement import Engagement, EngagementFinding, assess_engagement, engagement
-from funnel.evidence import Evidence, Verdict
 from funnel.exceptions import (
     ChronologyError,
     CommunicationRefused,
@@ -45,24 +48,11 @@ from funnel.exceptions import (
     ValidationError,
     WrongLevel,
 )
-from funnel.guards import GUARDS, GuardContext, register_guard
-from funnel.history import StageChange
-from funnel.lifecycle import (
-    Explanation,
-    add_evidence,
-    add_touch,
-    advance,
-    advance_with_machine,
-    allowed_events,
-    can,
-    convert,
-    enabled_events,
-    explain,
-    fire,
-    machine_for,
-)
-from funnel.machine import FunnelStateMachine, SalesFunnel
-from funnel.qualification import (
+from funnel.model.contact import Company, Consent, Contact
+from funnel.model.engagement import Engagement, EngagementFinding, assess_engagement, engagement
+from funnel.model.evidence import Evidence, Verdict
+from funnel.model.history import StageChange
+from funnel.model.qualification import (
     ANUM,
     BANT,
     CHAMP,
@@ -77,116 +67,119 @@ from funnel.qualification import (
     Qualification,
     qualify,
 )
-from funnel.records import Lead, Level, Prospect, QualificationLevel
-from funnel.table import Edge, TransitionTable, derive_table
-from funnel.touch import Channel, Direction, Reach, Touch
+from funnel.model.records import Lead, Level, Prospect, QualificationLevel
+from funnel.model.touch import Channel, Direction, Reach, Touch
+from funnel.spec.communication import (
+    DEFAULT_COMMUNICATION,
+    CommunicationPolicy,
+    CommunicationRule,
+    check_touch,
+    plan_touch,
+)
+from funnel.spec.definition import DEFAULT_FUNNEL, Funnel, Thresholds
+from funnel.spec.guards import GUARDS, GuardContext, register_guard
+from funnel.spec.machine import FunnelStateMachine, SalesFunnel
+from funnel.spec.table import Edge, TransitionTable, derive_table
 
 if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
-    from funnel.config import (
-        default_definition_path,
-        dump_funnel,
-        load_funnel,
-        loads_funnel,
-        save_funnel,
-    )
-    from funnel.dedupe import (
+    from funnel.engine.dedupe import (
         DuplicateGroup,
         DuplicateMatch,
         MergeResult,
         find_duplicates,
         merge,
     )
-    from funnel.forecast import (
-        Deal,
-        Forecast,
-        ForecastError,
-        InsufficientHistory,
-        StageProbabilities,
-        stage_probabilities,
-        weighted_pipeline,
-    )
-    from funnel.hooks import (
-        HookError,
+    from funnel.engine.hooks import (
         Hooks,
-        HookVetoed,
         Transition,
         aadvance,
         advance_with_hooks,
         convert_with_hooks,
     )
-    from funnel.predictive import (
+    from funnel.forecasting.forecast import (
+        Deal,
+        Forecast,
+        StageProbabilities,
+        stage_probabilities,
+        weighted_pipeline,
+    )
+    from funnel.forecasting.predictive import (
         PLSModel,
         Prediction,
-        PredictiveError,
         TrainingRow,
         roc_auc,
         train_pls,
     )
-    from funnel.scoring import (
+    from funnel.forecasting.scoring import (
         EngagementRule,
         FitRule,
         Promotion,
         Score,
-        ScoringError,
         ScoringModel,
         promote,
         score,
     )
-    from funnel.simulation import (
+    from funnel.forecasting.simulation import (
         MarkovChain,
-        SimulationError,
         SimulationResult,
         compare,
         estimate_chain,
         simulate,
     )
+    from funnel.io.definition import (
+        default_definition_path,
+        dump_funnel,
+        load_funnel,
+        loads_funnel,
+        save_funnel,
+    )
 
 # Modules that `import funnel` does not load until one of their names is used.
 _LAZY: dict[str, str] = {
-    "Deal": "funnel.forecast",
-    "DuplicateGroup": "funnel.dedupe",
-    "DuplicateMatch": "funnel.dedupe",
-    "EngagementRule": "funnel.scoring",
-    "FitRule": "funnel.scoring",
-    "Forecast": "funnel.forecast",
-    "ForecastError": "funnel.forecast",
-    "HookError": "funnel.hooks",
-    "HookVetoed": "funnel.hooks",
-    "Hooks": "funnel.hooks",
-    "InsufficientHistory": "funnel.forecast",
-    "MarkovChain": "funnel.simulation",
-    "MergeResult": "funnel.dedupe",
-    "PLSModel": "funnel.predictive",
-    "Prediction": "funnel.predictive",
-    "PredictiveError": "funnel.predictive",
-    "Promotion": "funnel.scoring",
-    "Score": "funnel.scoring",
-    "ScoringError": "funnel.scoring",
-    "ScoringModel": "funnel.scoring",
-    "SimulationError": "funnel.simulation",
-    "SimulationResult": "funnel.simulation",
-    "StageProbabilities": "funnel.forecast",
-    "TrainingRow": "funnel.predictive",
-    "Transition": "funnel.hooks",
-    "aadvance": "funnel.hooks",
-    "advance_with_hooks": "funnel.hooks",
-    "compare": "funnel.simulation",
-    "convert_with_hooks": "funnel.hooks",
-    "default_definition_path": "funnel.config",
-    "dump_funnel": "funnel.config",
-    "estimate_chain": "funnel.simulation",
-    "find_duplicates": "funnel.dedupe",
-    "load_funnel": "funnel.config",
-    "loads_funnel": "funnel.config",
-    "merge": "funnel.dedupe",
-    "promote": "funnel.scoring",
-    "roc_auc": "funnel.predictive",
-    "save_funnel": "funnel.config",
-    "score": "funnel.scoring",
-    "simulate": "funnel.simulation",
-    "stage_probabilities": "funnel.forecast",
-    "train_pls": "funnel.predictive",
-    "weighted_pipeline": "funnel.forecast",
+    "Deal": "funnel.forecasting.forecast",
+    "DuplicateGroup": "funnel.engine.dedupe",
+    "DuplicateMatch": "funnel.engine.dedupe",
+    "EngagementRule": "funnel.forecasting.scoring",
+    "FitRule": "funnel.forecasting.scoring",
+    "Forecast": "funnel.forecasting.forecast",
+    "ForecastError": "funnel.exceptions",
+    "HookError": "funnel.exceptions",
+    "HookVetoed": "funnel.exceptions",
+    "Hooks": "funnel.engine.hooks",
+    "InsufficientHistory": "funnel.exceptions",
+    "MarkovChain": "funnel.forecasting.simulation",
+    "MergeResult": "funnel.engine.dedupe",
+    "PLSModel": "funnel.forecasting.predictive",
+    "Prediction": "funnel.forecasting.predictive",
+    "PredictiveError": "funnel.exceptions",
+    "Promotion": "funnel.forecasting.scoring",
+    "Score": "funnel.forecasting.scoring",
+    "ScoringError": "funnel.exceptions",
+    "ScoringModel": "funnel.forecasting.scoring",
+    "SimulationError": "funnel.exceptions",
+    "SimulationResult": "funnel.forecasting.simulation",
+    "StageProbabilities": "funnel.forecasting.forecast",
+    "TrainingRow": "funnel.forecasting.predictive",
+    "Transition": "funnel.engine.hooks",
+    "aadvance": "funnel.engine.hooks",
+    "advance_with_hooks": "funnel.engine.hooks",
+    "compare": "funnel.forecasting.simulation",
+    "convert_with_hooks": "funnel.engine.hooks",
+    "default_definition_path": "funnel.io.definition",
+    "dump_funnel": "funnel.io.definition",
+    "estimate_chain": "funnel.forecasting.simulation",
+    "find_duplicates": "funnel.engine.dedupe",
+    "load_funnel": "funnel.io.definition",
+    "loads_funnel": "funnel.io.definition",
+    "merge": "funnel.engine.dedupe",
+    "promote": "funnel.forecasting.scoring",
+    "roc_auc": "funnel.forecasting.predictive",
+    "save_funnel": "funnel.io.definition",
+    "score": "funnel.forecasting.scoring",
+    "simulate": "funnel.forecasting.simulation",
+    "stage_probabilities": "funnel.forecasting.forecast",
+    "train_pls": "funnel.forecasting.predictive",
+    "weighted_pipeline": "funnel.forecasting.forecast",
 }
 
 

@@ -11,9 +11,15 @@ or one of the families below to handle one kind of failure.
 * :class:`LoadError` – an input file or frame could not be read at all.
 * :class:`SerializationError` – JSON could not be turned back into records.
 * :class:`PersistenceError` – storage refused a write (e.g. a stale version).
+* :class:`HookError`, :class:`HookVetoed` – your hooks failed or refused a change.
+* :class:`ScoringError`, :class:`PredictiveError`, :class:`ForecastError`,
+  :class:`SimulationError` – the forecasting layer could not work with its input.
+
+Every exception class funnel raises is defined in this module.
 
 Errors that concern one record carry it as ``.record``; none of them changes
-the record they were raised for.
+the record they were raised for. Every error has a one-line :attr:`FunnelError.summary`
+and a :meth:`FunnelError.to_dict` (an RFC 9457 problem-details body, for APIs and logs).
 """
 
 from __future__ import annotations
@@ -22,12 +28,55 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def _record_id(record: object) -> str | None:
+    """The id of a record-like object (never its contact data), or the string itself."""
+    if record is None:
+        return None
+    if isinstance(record, str):
+        return record
+    rid = getattr(record, "id", None)
+    return rid if isinstance(rid, str) else None
+
+
 class FunnelError(Exception):
     """
     Base class of every exception raised by funnel.
 
+    >>> err = FunnelError("something went wrong\\n  - first detail")
+    >>> err.summary
+    'something went wrong'
+    >>> err.to_dict()["title"]
+    'FunnelError'
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 ``summary`` and ``to_dict()``.
     """
+
+    @property
+    def summary(self) -> str:
+        """The first line of the message."""
+        text = str(self.args[0]) if self.args else type(self).__name__
+        return text.split("\n", 1)[0]
+
+    def _details(self) -> dict[str, Any]:
+        """Extra, JSON-friendly fields of this error (overridden by subclasses)."""
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        The error as a JSON-friendly dict, shaped as RFC 9457 problem details.
+
+        ``type`` is a stable URN naming the class, ``title`` the class name,
+        ``detail`` the summary; the other keys are the error's own fields
+        (record id, event, stage, reasons, ...). Records appear by id only.
+        """
+        body: dict[str, Any] = {
+            "type": f"urn:funnel:error:{type(self).__name__}",
+            "title": type(self).__name__,
+            "detail": self.summary,
+        }
+        body.update({k: v for k, v in self._details().items() if v is not None})
+        return body
 
 
 class ValidationError(FunnelError, ValueError, TypeError):
@@ -45,8 +94,35 @@ class ValidationError(FunnelError, ValueError, TypeError):
     ...
     funnel.exceptions.ValidationError: Lead.created_at must be timezone-aware, got naive ...
 
+    Attributes:
+        record: What was being built or checked (``"Touch 't1'"``, ``"Lead 'L1'"``),
+            if known.
+        field: The offending field or argument, if known.
+        allowed: The allowed values, when there is a closed set.
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 ``record``, ``field`` and ``allowed``.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        record: str | None = None,
+        field: str | None = None,
+        allowed: Sequence[str] | None = None,
+    ) -> None:
+        self.record = record
+        self.field = field
+        self.allowed: tuple[str, ...] | None = tuple(allowed) if allowed is not None else None
+        super().__init__(message)
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "field": self.field,
+            "allowed": list(self.allowed) if self.allowed is not None else None,
+        }
 
 
 class TransitionError(FunnelError):
@@ -77,6 +153,14 @@ class TransitionError(FunnelError):
         self.reasons: tuple[str, ...] = tuple(reasons)
         detail = "".join(f"\n  - {r}" for r in self.reasons)
         super().__init__(f"{message}{detail}")
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "record": _record_id(self.record),
+            "event": self.event,
+            "stage": self.stage,
+            "reasons": list(self.reasons),
+        }
 
 
 class IllegalEvent(TransitionError, ValueError):
@@ -144,9 +228,10 @@ class WrongLevel(TransitionError, TypeError):
 
     ``advance()`` keeps a :class:`~funnel.Lead` a lead and a
     :class:`~funnel.Prospect` a prospect; crossing from lead to prospect goes
-    through :func:`~funnel.convert`.
+    through :func:`~funnel.convert`. ``reasons`` says which level each side is.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 carries ``reasons`` like every transition error.
     """
 
 
@@ -169,6 +254,15 @@ class DefinitionError(FunnelError, ValueError):
         super().__init__(
             f"invalid funnel definition{where}: {len(self.problems)} problem(s){lines}"
         )
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "problems": [
+                {"kind": p.kind, "message": p.message, "key": p.key, "line": p.line}
+                for p in self.problems
+            ],
+        }
 
 
 class DefinitionProblem:
@@ -238,6 +332,13 @@ class CommunicationRefused(FunnelError, ValueError):
         self.reasons: tuple[str, ...] = tuple(reasons)
         super().__init__("touch refused:" + "".join(f"\n  - {r}" for r in self.reasons))
 
+    def _details(self) -> dict[str, Any]:
+        return {
+            "record": _record_id(self.record),
+            "touch": _record_id(self.touch),
+            "reasons": list(self.reasons),
+        }
+
 
 class LoadError(FunnelError, ValueError):
     """
@@ -262,6 +363,9 @@ class SerializationError(FunnelError, ValueError):
     def __init__(self, message: str, *, path: str = "") -> None:
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
+
+    def _details(self) -> dict[str, Any]:
+        return {"path": self.path or None}
 
 
 class PersistenceError(FunnelError):
@@ -293,6 +397,9 @@ class StaleWriteError(PersistenceError):
             f"but the stored version is {actual}"
         )
 
+    def _details(self) -> dict[str, Any]:
+        return {"record": self.record_id, "expected": self.expected, "actual": self.actual}
+
 
 class RecordNotFound(PersistenceError, KeyError):
     """
@@ -308,6 +415,13 @@ class RecordNotFound(PersistenceError, KeyError):
     def __str__(self) -> str:
         return f"no record with id {self.record_id!r}"
 
+    @property
+    def summary(self) -> str:
+        return str(self)
+
+    def _details(self) -> dict[str, Any]:
+        return {"record": self.record_id}
+
 
 class DiagramError(FunnelError, RuntimeError):
     """
@@ -318,6 +432,173 @@ class DiagramError(FunnelError, RuntimeError):
 
     .. versionadded:: 0.1.0
     """
+
+
+class HookError(FunnelError):
+    """
+    Raised after the transition when one or more *after* hooks failed.
+
+    The transition stands: ``record`` is the new record, complete and
+    consistent. Every listener was called; ``failures`` lists those that
+    raised (each a :class:`funnel.engine.hooks.HookFailure`), and
+    ``exceptions`` their errors.
+
+    Attributes:
+        record: The new record.
+        failures: One failure per failing listener.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 moved here from ``funnel.hooks``.
+    """
+
+    def __init__(self, record: Any, failures: Sequence[Any]) -> None:
+        self.record = record
+        self.failures = tuple(failures)
+        self.exceptions = tuple(f.error for f in self.failures)
+        lines = "".join(
+            f"\n  - {f.listener} on {f.transition.change.event}: "
+            f"{type(f.error).__name__}: {f.error}"
+            for f in self.failures
+        )
+        super().__init__(
+            f"{len(self.failures)} hook(s) failed after {type(record).__name__} {record.id!r} "
+            f"moved to {record.stage!r} (the transition stands){lines}"
+        )
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "record": _record_id(self.record),
+            "hooks": [f.listener for f in self.failures],
+        }
+
+
+class HookVetoed(TransitionError):
+    """
+    Raised when a *before* hook refused a transition.
+
+    Nothing changed: ``record`` is the input record. The hook's exception is
+    the ``__cause__``.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 moved here from ``funnel.hooks``.
+    """
+
+
+class ScoringError(FunnelError, ValueError):
+    """
+    Raised when a scoring model or threshold is invalid, naming the rule or field.
+
+    Attributes:
+        field: The offending field or rule name.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 moved here from ``funnel.scoring``.
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+    def _details(self) -> dict[str, Any]:
+        return {"field": self.field}
+
+
+class PredictiveError(FunnelError, ValueError):
+    """
+    Raised when training rows or a prediction request are unusable.
+
+    Attributes:
+        row: The index or id of the offending training row, if any.
+        field: The offending field, if any.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 moved here from ``funnel.predictive``.
+    """
+
+    def __init__(self, message: str, *, row: object = None, field: str | None = None) -> None:
+        self.row = row
+        self.field = field
+        super().__init__(message)
+
+    def _details(self) -> dict[str, Any]:
+        row = self.row if isinstance(self.row, int | str) else None
+        return {"row": row, "field": self.field}
+
+
+class ForecastError(FunnelError, ValueError):
+    """
+    Raised when a deal or a probability cannot enter a forecast.
+
+    Attributes:
+        record: The id of the offending deal or record, if any.
+        field: The offending field (``"value"``, ``"stage"``, ``"probability"``).
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 moved here from ``funnel.forecast``.
+    """
+
+    def __init__(self, message: str, *, record: str | None = None, field: str = "") -> None:
+        self.record = record
+        self.field = field
+        super().__init__(message)
+
+    def _details(self) -> dict[str, Any]:
+        return {"record": self.record, "field": self.field or None}
+
+
+class InsufficientHistory(ForecastError):
+    """
+    Raised when a stage's probability is needed but history is too thin.
+
+    Attributes:
+        stage: The stage.
+        samples: Closed leads that reached it.
+        min_samples: The floor that was not met.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 moved here from ``funnel.forecast``.
+    """
+
+    def __init__(
+        self, stage: str, samples: int, min_samples: int, record: str | None = None
+    ) -> None:
+        self.stage = stage
+        self.samples = samples
+        self.min_samples = min_samples
+        who = f"deal {record!r}: " if record else ""
+        super().__init__(
+            f"{who}insufficient history for stage {stage!r}: {samples} closed lead(s) "
+            f"reached it, fewer than min_samples={min_samples}; pass a fallback",
+            record=record,
+            field="stage",
+        )
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            **super()._details(),
+            "stage": self.stage,
+            "samples": self.samples,
+            "min_samples": self.min_samples,
+        }
+
+
+class SimulationError(FunnelError, ValueError):
+    """
+    Raised when a chain cannot be estimated, changed or simulated as asked.
+
+    Attributes:
+        stage: The stage concerned, if any.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 moved here from ``funnel.simulation``.
+    """
+
+    def __init__(self, message: str, *, stage: str | None = None) -> None:
+        self.stage = stage
+        super().__init__(message)
+
+    def _details(self) -> dict[str, Any]:
+        return {"stage": self.stage}
 
 
 class FunnelWarning(UserWarning):

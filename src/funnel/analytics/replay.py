@@ -31,9 +31,9 @@ import attrs
 import narwhals as nw
 
 from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, read_log
-from funnel.definition import Funnel
 from funnel.exceptions import LoadError
-from funnel.history import StageChange
+from funnel.model.history import StageChange
+from funnel.spec.definition import Funnel
 
 #: One transition: (from_stage, to_stage, event, at, row). ``event`` is ``""``
 #: when a stage row had no edge.

@@ -41,8 +41,8 @@ import attrs
 import narwhals as nw
 
 from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, read_log
-from funnel.definition import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import LoadError, ValidationError
+from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
 Order = Literal["reached", "ordered"]
 
@@ -621,7 +621,7 @@ def funnel_report(
 
 
 def _check_steps(steps: Sequence[str] | None, funnel: Funnel) -> tuple[str, ...]:
-    from funnel.bulk import stage_flags
+    from funnel.engine.replay import stage_flags
 
     return stage_flags(funnel, steps)[0]
 

@@ -1,0 +1,60 @@
+"""
+The ``funnel`` command line.
+
+Sub-commands live in the modules that implement them; each such module
+defines ``register(subparsers)``, which adds its parser and sets
+``handler=callable(args) -> int``. Modules are imported only when the
+command line runs, so ``import funnel`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from funnel._version import __version__
+
+#: Modules that contribute sub-commands, in help order.
+COMMAND_MODULES = (
+    "funnel.cli.demo",
+    "funnel.io.definition",
+    "funnel.cli.report",
+    "funnel.simulation_cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="funnel", description="Model, check, draw and analyse a B2B sales funnel."
+    )
+    parser.add_argument("--version", action="version", version=f"funnel {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
+                continue  # this command is not part of this build
+
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    code: int = handler(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

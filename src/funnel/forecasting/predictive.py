@@ -1,0 +1,445 @@
+"""
+Predictive lead scoring: the probability of winning, learned from closed history.
+
+This is a pure-Python port of the frequency-based naive Bayes that Odoo CRM
+calls *predictive lead scoring* (PLS). In our own words:
+
+1. **Count.** For every field (``source``, ``industry``, ``region``, ...) and
+   every value it takes, count how many closed leads with that value were won
+   and how many were lost. Each count starts at **0.1** rather than 0, so a
+   value never seen with a lost lead does not make winning certain.
+2. **Stages are special.** A won lead counts as won for **every** stage of the
+   funnel (it went through all of them); a lost lead counts as lost only for
+   the stages it **reached** (every stage up to and including the one it was
+   lost from, in funnel order). So the deeper a lead is, the fewer lost leads
+   share its stage, and the higher its chance.
+3. **Prior.** ``P(won) = won / (won + lost)`` with both read from the first
+   stage (every closed lead reached it), smoothing included.
+4. **Likelihoods.** ``P(value | won) = won_count(value) / Σ won_count(field)``
+   and the same for lost, summing over the field's values. For the stage the
+   denominator is the total won (resp. lost) instead, because a won lead is
+   counted once per stage.
+5. **Naive Bayes.** ``S_won = P(won) · Π P(value | won)`` and
+   ``S_lost = P(lost) · Π P(value | lost)`` over the lead's known values;
+   ``probability = S_won / (S_won + S_lost)``. Values never seen in training are
+   skipped, and so are values seen fewer than a **sample floor** of times
+   (Odoo applies a floor of 50 to tags; here any field can have one). The
+   result is given in percent, rounded to 2 decimals and kept within
+   [0.01, 99.99]; a lead in a won stage scores 100, one with no stage 0.
+6. **Explanation.** Each value gets a score ``P(v|won) / (P(v|won) + P(v|lost))``
+   (for the stage: ``1 − P(stage | lost)``); above 0.5 it pushes towards
+   winning, below 0.5 towards losing. :meth:`Prediction.top` and
+   :meth:`Prediction.bottom` list the strongest of each.
+
+Training takes plain :class:`TrainingRow` values (a mapping of field to value,
+won or lost, the stage reached), so it works on funnel records (see
+:func:`rows_from_records`) as well as on rows read from any dataset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+
+import attrs
+
+from funnel.exceptions import PredictiveError
+from funnel.model.records import Lead, Prospect
+from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
+
+#: The initial count of every (field, value) pair, as in Odoo.
+SMOOTHING = 0.1
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value == "":
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _expand(value: object) -> tuple[object, ...]:
+    """A field's values: several for a collection (tags), none when missing."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(v for v in value if not _is_missing(v))
+    return () if _is_missing(value) else (value,)
+
+
+@attrs.frozen(kw_only=True)
+class TrainingRow:
+    """
+    One closed lead, as PLS sees it.
+
+    Attributes:
+        values: Field -> value. ``None``, ``""`` and NaN mean unknown and are
+            skipped; a list, tuple or set is several values (like tags).
+        won: Whether it was won (else lost).
+        stage: The stage it reached before closing (for a lost lead, the
+            stage it was lost from). Ignored for won leads, which count for
+            every stage.
+        id: An id for error messages.
+    """
+
+    values: Mapping[str, object]
+    won: bool
+    stage: str | None = None
+    id: str | None = None
+
+
+@attrs.frozen
+class Frequency:
+    """
+    Smoothed won and lost counts of one value (each starts at 0.1).
+
+    Attributes:
+        won: 0.1 + the number of won leads with the value.
+        lost: 0.1 + the number of lost leads with the value.
+    """
+
+    won: float
+    lost: float
+
+    @property
+    def samples(self) -> int:
+        """How many closed leads had the value (smoothing removed)."""
+        return round(self.won + self.lost - 2 * SMOOTHING)
+
+
+@attrs.frozen
+class Contribution:
+    """
+    How much one value pushes a prediction towards winning.
+
+    Attributes:
+        field: The field (``"stage"`` for the stage).
+        value: The value.
+        score: In (0, 1): above 0.5 favours winning, below 0.5 losing.
+    """
+
+    field: str
+    value: object
+    score: float
+
+    def __str__(self) -> str:
+        return f"{self.field}={self.value!r} ({self.score:.2f})"
+
+
+@attrs.frozen(kw_only=True)
+class Prediction:
+    """
+    A probability of winning, with what drove it.
+
+    Attributes:
+        probability: In percent, rounded to 2 decimals, within [0.01, 99.99]
+            (100 for a won stage, 0 without a stage).
+        fraction: The unrounded probability in [0, 1].
+        contributions: Every value that entered the computation.
+        skipped: Values left out (unknown, never seen, or below the floor).
+    """
+
+    probability: float
+    fraction: float
+    contributions: tuple[Contribution, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+    def top(self, n: int = 3) -> tuple[Contribution, ...]:
+        """The *n* values that favour winning most (score above 0.5)."""
+        ranked = sorted(self.contributions, key=lambda c: (-c.score, c.field))
+        return tuple(c for c in ranked if c.score > 0.5)[:n]
+
+    def bottom(self, n: int = 3) -> tuple[Contribution, ...]:
+        """The *n* values that favour losing most (score below 0.5)."""
+        ranked = sorted(self.contributions, key=lambda c: (c.score, c.field))
+        return tuple(c for c in ranked if c.score < 0.5)[:n]
+
+
+def _freeze(
+    table: dict[str, dict[object, list[float]]],
+) -> Mapping[str, Mapping[object, Frequency]]:
+    return MappingProxyType(
+        {
+            f: MappingProxyType({v: Frequency(c[0], c[1]) for v, c in values.items()})
+            for f, values in table.items()
+        }
+    )
+
+
+@attrs.frozen(kw_only=True)
+class PLSModel:
+    """
+    A trained predictive lead scoring model (see the module docs).
+
+    Attributes:
+        fields: The fields used, in order.
+        stages: The stages in funnel order (empty: stage not used).
+        won_stages: Stages that mean won (a lead there scores 100).
+        frequencies: Field -> value -> :class:`Frequency`.
+        stage_frequencies: Stage -> :class:`Frequency`.
+        min_samples: Field -> sample floor; values seen fewer times are ignored.
+        won: Smoothed count of won leads (the prior's numerator).
+        lost: Smoothed count of lost leads.
+    """
+
+    fields: tuple[str, ...]
+    stages: tuple[str, ...]
+    won_stages: frozenset[str]
+    frequencies: Mapping[str, Mapping[object, Frequency]]
+    stage_frequencies: Mapping[str, Frequency]
+    min_samples: Mapping[str, int]
+    won: float
+    lost: float
+
+    @property
+    def prior(self) -> float:
+        """``P(won)`` before looking at any field."""
+        return self.won / (self.won + self.lost)
+
+    def _totals(self, field: str) -> tuple[float, float]:
+        floor = self.min_samples.get(field, 0)
+        kept = [f for f in self.frequencies.get(field, {}).values() if f.samples >= floor]
+        return sum(f.won for f in kept), sum(f.lost for f in kept)
+
+    def predict(self, values: Mapping[str, object], stage: str | None = None) -> Prediction:
+        """
+        The probability that a lead with *values* in *stage* will be won.
+
+        Raises:
+            PredictiveError: *stage* is not one of the model's stages.
+        """
+        if self.stages:
+            if stage is None:
+                return Prediction(probability=0.0, fraction=0.0, skipped=("stage: none",))
+            if stage in self.won_stages:
+                return Prediction(probability=100.0, fraction=1.0)
+            if stage not in self.stage_frequencies:
+                raise PredictiveError(
+                    f"stage {stage!r} is not one of the model's stages {list(self.stages)}",
+                    field="stage",
+                )
+        s_won, s_lost = self.prior, 1 - self.prior
+        contributions: list[Contribution] = []
+        skipped: list[str] = []
+        if self.stages and stage is not None:
+            freq = self.stage_frequencies[stage]
+            p_won, p_lost = freq.won / self.won, freq.lost / self.lost
+            s_won *= p_won
+            s_lost *= p_lost
+            contributions.append(Contribution("stage", stage, 1 - p_lost))
+        for field in self.fields:
+            raw = values.get(field)
+            items = _expand(raw)
+            if not items:
+                skipped.append(f"{field}: unknown")
+                continue
+            won_total, lost_total = self._totals(field)
+            floor = self.min_samples.get(field, 0)
+            table = self.frequencies.get(field, {})
+            for value in items:
+                freq_or_none = table.get(value)
+                if freq_or_none is None:
+                    skipped.append(f"{field}={value!r}: never seen in training")
+                    continue
+                if freq_or_none.samples < floor:
+                    skipped.append(
+                        f"{field}={value!r}: {freq_or_none.samples} sample(s) < floor {floor}"
+                    )
+                    continue
+                p_won = freq_or_none.won / won_total
+                p_lost = freq_or_none.lost / lost_total
+                s_won *= p_won
+                s_lost *= p_lost
+                contributions.append(Contribution(field, value, p_won / (p_won + p_lost)))
+        fraction = s_won / (s_won + s_lost)
+        percent = min(max(round(100 * fraction, 2), 0.01), 99.99)
+        return Prediction(
+            probability=percent,
+            fraction=fraction,
+            contributions=tuple(contributions),
+            skipped=tuple(skipped),
+        )
+
+
+def train_pls(
+    rows: Iterable[TrainingRow],
+    *,
+    stages: Sequence[str] = (),
+    won_stages: Iterable[str] = (),
+    fields: Sequence[str] | None = None,
+    min_samples: int = 0,
+    field_min_samples: Mapping[str, int] | None = None,
+) -> PLSModel:
+    """
+    Learn a :class:`PLSModel` from closed leads.
+
+    Args:
+        rows: The closed leads.
+        stages: The funnel's open stages in order; empty to ignore stages.
+        won_stages: Stages meaning won (a lead predicted there gets 100).
+        fields: The fields to use (default: every field in the rows, sorted).
+        min_samples: The default sample floor of every field.
+        field_min_samples: Floors per field, overriding *min_samples*
+            (e.g. ``{"tags": 50}`` as Odoo does for tags).
+
+    Raises:
+        PredictiveError: no rows, or a lost row whose stage is missing or
+            not in *stages* (naming the row).
+
+    >>> rows = [TrainingRow(values={"source": "web"}, won=True),
+    ...         TrainingRow(values={"source": "web"}, won=False),
+    ...         TrainingRow(values={"source": "list"}, won=False)]
+    >>> model = train_pls(rows)
+    >>> model.predict({"source": "web"}).probability
+    48.99
+    """
+    order = tuple(stages)
+    index = {s: i for i, s in enumerate(order)}
+    if len(index) != len(order):
+        raise PredictiveError(f"stages must be distinct, got {list(order)}", field="stage")
+    items = list(rows)
+    if not items:
+        raise PredictiveError("no training rows: insufficient history")
+    names = (
+        tuple(fields)
+        if fields is not None
+        else tuple(sorted({f for row in items for f in row.values}))
+    )
+    table: dict[str, dict[object, list[float]]] = {f: {} for f in names}
+    stage_table: dict[str, list[float]] = {}
+    won = lost = 0
+    for i, row in enumerate(items):
+        where = row.id if row.id is not None else i
+        slot = 0 if row.won else 1
+        won += row.won
+        lost += not row.won
+        if order:
+            if row.won:
+                reached: Sequence[str] = order
+            else:
+                if row.stage is None or row.stage not in index:
+                    raise PredictiveError(
+                        f"training row {where!r}: lost lead has stage {row.stage!r}, "
+                        f"expected one of {list(order)}",
+                        row=where,
+                        field="stage",
+                    )
+                reached = order[: index[row.stage] + 1]
+            for stage in reached:
+                stage_table.setdefault(stage, [SMOOTHING, SMOOTHING])[slot] += 1
+        for field in names:
+            for value in _expand(row.values.get(field)):
+                try:
+                    counts = table[field].setdefault(value, [SMOOTHING, SMOOTHING])
+                except TypeError:
+                    raise PredictiveError(
+                        f"training row {where!r}: {field}={value!r} is not hashable",
+                        row=where,
+                        field=field,
+                    ) from None
+                counts[slot] += 1
+    if order:
+        first = stage_table[order[0]]
+        team_won, team_lost = first[0], first[1]
+    else:
+        team_won, team_lost = won + SMOOTHING, lost + SMOOTHING
+    floors = dict.fromkeys(names, min_samples)
+    floors.update(field_min_samples or {})
+    return PLSModel(
+        fields=names,
+        stages=order,
+        won_stages=frozenset(won_stages),
+        frequencies=_freeze(table),
+        stage_frequencies=MappingProxyType(
+            {s: Frequency(c[0], c[1]) for s, c in stage_table.items()}
+        ),
+        min_samples=MappingProxyType(floors),
+        won=team_won,
+        lost=team_lost,
+    )
+
+
+def record_values(record: Lead | Prospect) -> dict[str, object]:
+    """The default PLS fields of a record: source, segment, owner, industry, region."""
+    company = record.contact.company
+    return {
+        "source": record.source,
+        "segment": record.segment,
+        "owner": record.owner,
+        "industry": company.industry if company is not None else None,
+        "region": company.region if company is not None else None,
+    }
+
+
+def pls_stages(funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
+    """The funnel's open (non-final) stages in declaration order: PLS's stage order."""
+    return tuple(s for s in funnel.stages if s not in funnel.finals)
+
+
+def rows_from_records(
+    records: Iterable[Lead | Prospect],
+    *,
+    funnel: Funnel = DEFAULT_FUNNEL,
+    values: Callable[[Lead | Prospect], Mapping[str, object]] = record_values,
+) -> list[TrainingRow]:
+    """
+    Training rows from the closed records among *records* (open ones are skipped).
+
+    A record is won in one of ``funnel.won_stages`` and lost in one of
+    ``funnel.lost_stages``; the stage it reached is the one its last change
+    left.
+    """
+    out: list[TrainingRow] = []
+    for record in records:
+        if record.stage in funnel.won_stages:
+            won = True
+        elif record.stage in funnel.lost_stages:
+            won = False
+        else:
+            continue
+        reached = record.history[-1].from_stage if record.history else None
+        out.append(TrainingRow(values=dict(values(record)), won=won, stage=reached, id=record.id))
+    return out
+
+
+def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """
+    The area under the ROC curve: the chance a random won lead outscores a random lost one.
+
+    Ties count one half (the Mann-Whitney statistic).
+
+    Raises:
+        PredictiveError: the lengths differ, or one class is empty.
+
+    >>> roc_auc([0.9, 0.4, 0.4, 0.1], [True, True, False, False])
+    0.875
+    """
+    if len(scores) != len(labels):
+        raise PredictiveError(f"{len(scores)} scores but {len(labels)} labels")
+    pairs = sorted(zip(scores, labels, strict=True), key=lambda p: p[0])
+    positives = sum(1 for _, y in pairs if y)
+    negatives = len(pairs) - positives
+    if not positives or not negatives:
+        raise PredictiveError("AUC needs at least one won and one lost lead")
+    rank_sum = 0.0
+    i = 0
+    while i < len(pairs):
+        j = i
+        while j + 1 < len(pairs) and pairs[j + 1][0] == pairs[i][0]:
+            j += 1
+        mid_rank = (i + j) / 2 + 1
+        rank_sum += mid_rank * sum(1 for k in range(i, j + 1) if pairs[k][1])
+        i = j + 1
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def brier_score(probabilities: Sequence[float], labels: Sequence[bool]) -> float:
+    """
+    The mean squared error of probabilities in [0, 1] against outcomes (lower is better).
+
+    >>> brier_score([1.0, 0.5], [True, False])
+    0.125
+    """
+    if len(probabilities) != len(labels) or not labels:
+        raise PredictiveError("brier_score needs as many probabilities as labels, at least one")
+    return sum((p - float(y)) ** 2 for p, y in zip(probabilities, labels, strict=True)) / len(
+        labels
+    )

@@ -1,0 +1,535 @@
+"""
+Qualification: criteria and frameworks as data, and the verdict on a record.
+
+A :class:`Framework` is a named set of :class:`Criterion` with a
+:class:`PassRule` (all of them, or at least *k* of *n*). Each criterion is
+three-valued: met, not met, or unknown. The verdict on a criterion comes
+from the latest :class:`~funnel.Evidence` recorded for it; where none is
+recorded, an :class:`IdealCustomerProfile` can decide the *fit* criterion
+from the company's firmographics.
+
+Shipped frameworks: :data:`DEFAULT` (the sources' fit, means, authority,
+intention), :data:`BANT`, :data:`CHAMP`, :data:`ANUM` and :data:`MEDDIC`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+import attrs
+
+from funnel._items import typed_tuple
+from funnel._time import aware, require_aware
+from funnel.exceptions import ValidationError
+from funnel.model.contact import Company
+from funnel.model.evidence import Evidence, Verdict
+
+
+def _key(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value or not value.replace("_", "").isalnum() or value != value.lower():
+        raise ValidationError(
+            f"{type(instance).__name__}.{attribute.name} must be a lower-case identifier "
+            f"such as 'budget' or 'economic_buyer', got {value!r}"
+        )
+
+
+def _strings(values: Iterable[str]) -> frozenset[str]:
+    if isinstance(values, str):
+        raise ValidationError(f"expected a collection of strings, got the string {values!r}")
+    return frozenset(values)
+
+
+def _lower_strings(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.lower() for v in _strings(values))
+
+
+def _criteria(values: Iterable[Criterion]) -> tuple[Criterion, ...]:
+    return typed_tuple(values, Criterion)
+
+
+@attrs.frozen(kw_only=True)
+class Criterion:
+    """
+    One qualification criterion.
+
+    Attributes:
+        key: A stable identifier, e.g. ``"budget"``.
+        name: A display name, e.g. ``"Budget"``.
+        question: What a rep must find out.
+        aliases: Keys of equivalent criteria in other frameworks; evidence
+            recorded under an alias counts for this criterion (``"money"``
+            counts for ``"budget"``).
+    """
+
+    key: str = attrs.field(validator=_key)
+    name: str
+    question: str = ""
+    aliases: frozenset[str] = attrs.field(default=frozenset(), converter=_strings)
+
+    def matches(self, key: str) -> bool:
+        """Whether evidence recorded under *key* is about this criterion."""
+        return key == self.key or key in self.aliases
+
+
+@attrs.frozen
+class PassRule:
+    """
+    How many criteria must be met: all of them, or at least *k*.
+
+    >>> str(PassRule.at_least(3)), PassRule.at_least(3).passes(met=3, total=4)
+    ('at least 3', True)
+    >>> PassRule.all().passes(met=3, total=4)
+    False
+    """
+
+    kind: Literal["all", "at-least"]
+    k: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind == "all" and self.k is not None:
+            raise ValidationError("PassRule 'all' takes no k")
+        if self.kind == "at-least" and (self.k is None or self.k < 1):
+            raise ValidationError(f"PassRule 'at-least' needs k >= 1, got {self.k!r}")
+        if self.kind not in ("all", "at-least"):
+            raise ValidationError(f"unknown pass rule kind {self.kind!r}; use 'all' or 'at-least'")
+
+    @classmethod
+    def all(cls) -> PassRule:
+        """Every criterion must be met."""
+        return cls("all")
+
+    @classmethod
+    def at_least(cls, k: int) -> PassRule:
+        """At least *k* criteria must be met."""
+        return cls("at-least", k)
+
+    def required(self, total: int) -> int:
+        """How many of *total* criteria must be met."""
+        return total if self.k is None else self.k
+
+    def passes(self, *, met: int, total: int) -> bool:
+        """Whether *met* of *total* satisfies the rule."""
+        return met >= self.required(total)
+
+    def __str__(self) -> str:
+        return "all" if self.k is None else f"at least {self.k}"
+
+
+@attrs.frozen(kw_only=True)
+class Framework:
+    """
+    A named qualification framework: criteria and a pass rule.
+
+    >>> BANT.keys
+    ('budget', 'authority', 'need', 'timeline')
+    >>> str(BANT.with_rule(PassRule.at_least(3)).rule)
+    'at least 3'
+    """
+
+    name: str
+    criteria: tuple[Criterion, ...] = attrs.field(converter=_criteria)
+    rule: PassRule = attrs.field(factory=lambda: PassRule("all"))
+    description: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.criteria:
+            raise ValidationError(f"Framework {self.name!r} needs at least one criterion")
+        seen: set[str] = set()
+        for c in self.criteria:
+            if c.key in seen:
+                raise ValidationError(f"Framework {self.name!r}: duplicate criterion {c.key!r}")
+            seen.add(c.key)
+        if self.rule.k is not None and self.rule.k > len(self.criteria):
+            raise ValidationError(
+                f"Framework {self.name!r}: rule needs {self.rule.k} criteria met "
+                f"but there are only {len(self.criteria)}"
+            )
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The criterion keys, in order."""
+        return tuple(c.key for c in self.criteria)
+
+    def criterion(self, key: str) -> Criterion:
+        """Return the criterion with this key (or alias)."""
+        for c in self.criteria:
+            if c.matches(key):
+                return c
+        raise KeyError(f"framework {self.name!r} has no criterion {key!r}")
+
+    def with_rule(self, rule: PassRule) -> Framework:
+        """Return a copy with another pass rule (e.g. BANT 3-of-4)."""
+        return attrs.evolve(self, rule=rule)
+
+
+def _c(key: str, name: str, question: str, *aliases: str) -> Criterion:
+    return Criterion(key=key, name=name, question=question, aliases=frozenset(aliases))
+
+
+_MONEY = ("budget", "means", "money", "funds")
+_AUTHORITY = ("authority", "economic_buyer")
+_NEED = ("need", "challenges", "identify_pain")
+_TIMING = ("timeline", "urgency", "prioritization")
+
+
+def _others(key: str, group: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(k for k in group if k != key)
+
+
+#: The sources' own criteria: fits the target market, has the means to buy,
+#: has the authority to decide, and shows intention to buy.
+DEFAULT = Framework(
+    name="default",
+    description="Fit, means, authority and intention, as the funnel's sources name them.",
+    criteria=(
+        _c("fit", "Fit", "Does the company match the target market and buyer persona?"),
+        _c("means", "Means", "Can they pay for it?", *_others("means", _MONEY)),
+        _c("authority", "Authority", "Can this person decide?", *_others("authority", _AUTHORITY)),
+        _c("intention", "Intention", "Do they intend to buy?", *_NEED, *_TIMING),
+    ),
+)
+
+#: Budget, Authority, Need, Timeline (IBM). IBM's own guidance accepts 3 of 4:
+#: ``BANT.with_rule(PassRule.at_least(3))``.
+BANT = Framework(
+    name="BANT",
+    description="Budget, Authority, Need, Timeline.",
+    criteria=(
+        _c("budget", "Budget", "Is money set aside for this?", *_others("budget", _MONEY)),
+        _c("authority", "Authority", "Can this person decide?", *_others("authority", _AUTHORITY)),
+        _c("need", "Need", "Is there a problem we solve?", *_others("need", _NEED)),
+        _c("timeline", "Timeline", "When will they buy?", *_others("timeline", _TIMING)),
+    ),
+)
+
+#: CHallenges, Authority, Money, Prioritization: the need comes first.
+CHAMP = Framework(
+    name="CHAMP",
+    description="Challenges, Authority, Money, Prioritization.",
+    criteria=(
+        _c(
+            "challenges",
+            "Challenges",
+            "What problem must they solve?",
+            *_others("challenges", _NEED),
+        ),
+        _c("authority", "Authority", "Who decides?", *_others("authority", _AUTHORITY)),
+        _c("money", "Money", "Is there money for it?", *_others("money", _MONEY)),
+        _c(
+            "prioritization",
+            "Prioritization",
+            "How high is it on their list?",
+            *_others("prioritization", _TIMING),
+        ),
+    ),
+)
+
+#: Authority, Need, Urgency, Money: authority first.
+ANUM = Framework(
+    name="ANUM",
+    description="Authority, Need, Urgency, Money.",
+    criteria=(
+        _c(
+            "authority",
+            "Authority",
+            "Is this the decision maker?",
+            *_others("authority", _AUTHORITY),
+        ),
+        _c("need", "Need", "Is there a problem we solve?", *_others("need", _NEED)),
+        _c("urgency", "Urgency", "How soon must it be solved?", *_others("urgency", _TIMING)),
+        _c("money", "Money", "Can they pay?", *_others("money", _MONEY)),
+    ),
+)
+
+#: Metrics, Economic buyer, Decision criteria, Decision process, Identify pain,
+#: Champion: for complex enterprise deals.
+MEDDIC = Framework(
+    name="MEDDIC",
+    description=(
+        "Metrics, Economic buyer, Decision criteria, Decision process, Identify pain, Champion."
+    ),
+    criteria=(
+        _c("metrics", "Metrics", "What measurable gain do they expect?"),
+        _c(
+            "economic_buyer",
+            "Economic buyer",
+            "Who controls the money?",
+            *_others("economic_buyer", _AUTHORITY),
+        ),
+        _c("decision_criteria", "Decision criteria", "How will they compare offers?"),
+        _c("decision_process", "Decision process", "Which steps and people lead to a signature?"),
+        _c(
+            "identify_pain",
+            "Identify pain",
+            "What does the problem cost them?",
+            *_others("identify_pain", _NEED),
+        ),
+        _c("champion", "Champion", "Who sells for us inside?"),
+    ),
+)
+
+#: Every shipped framework by name.
+FRAMEWORKS: Mapping[str, Framework] = {f.name: f for f in (DEFAULT, BANT, CHAMP, ANUM, MEDDIC)}
+
+
+@attrs.frozen(kw_only=True)
+class IdealCustomerProfile:
+    """
+    A rule that decides the *fit* criterion from a company's firmographics.
+
+    Each declared bound must hold; a bound whose firmographic is missing
+    makes the verdict unknown rather than failed.
+
+    Attributes:
+        industries: Accepted industries (lower-case); empty means any.
+        regions: Accepted regions (compared ignoring case); empty means any.
+        min_employees: Smallest head count accepted.
+        max_employees: Largest head count accepted.
+        min_revenue: Smallest annual revenue accepted.
+        criterion: Which criterion key the profile decides (default ``"fit"``).
+
+    >>> icp = IdealCustomerProfile(industries={"software"}, min_employees=50)
+    >>> icp.assess(Company(name="Acme", industry="software", employees=10))[0]
+    <Verdict.NOT_MET: 'not-met'>
+    """
+
+    industries: frozenset[str] = attrs.field(default=frozenset(), converter=_lower_strings)
+    regions: frozenset[str] = attrs.field(default=frozenset(), converter=_strings)
+    min_employees: int | None = None
+    max_employees: int | None = None
+    min_revenue: Decimal | None = attrs.field(
+        default=None, converter=attrs.converters.optional(Decimal)
+    )
+    criterion: str = "fit"
+
+    def __attrs_post_init__(self) -> None:
+        lo, hi = self.min_employees, self.max_employees
+        if lo is not None and hi is not None and lo > hi:
+            raise ValidationError(f"IdealCustomerProfile: min_employees {lo} > max_employees {hi}")
+        for name in ("min_employees", "max_employees"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValidationError(f"IdealCustomerProfile.{name} must be >= 0, got {value}")
+
+    def assess(self, company: Company | None) -> tuple[Verdict, tuple[str, ...]]:
+        """Return the verdict and one reason per declared bound."""
+        if company is None:
+            return Verdict.UNKNOWN, ("no company recorded",)
+        failed: list[str] = []
+        unknown: list[str] = []
+        passed: list[str] = []
+
+        def check(ok: bool | None, text: str) -> None:
+            (unknown if ok is None else passed if ok else failed).append(text)
+
+        if self.industries:
+            ind = company.industry
+            check(
+                None if ind is None else ind in self.industries,
+                f"industry {ind!r} {'in' if ind in self.industries else 'not in'} "
+                f"{sorted(self.industries)}"
+                if ind is not None
+                else "industry unknown",
+            )
+        if self.regions:
+            reg = company.region
+            folded = {r.casefold() for r in self.regions}
+            inside = reg is not None and reg.casefold() in folded
+            check(
+                None if reg is None else inside,
+                f"region {reg!r} {'in' if inside else 'not in'} {sorted(self.regions)}"
+                if reg is not None
+                else "region unknown",
+            )
+        emp = company.employees
+        if self.min_employees is not None:
+            check(
+                None if emp is None else emp >= self.min_employees,
+                "employees unknown"
+                if emp is None
+                else f"{emp} employees (min {self.min_employees})",
+            )
+        if self.max_employees is not None:
+            check(
+                None if emp is None else emp <= self.max_employees,
+                "employees unknown"
+                if emp is None
+                else f"{emp} employees (max {self.max_employees})",
+            )
+        rev = company.annual_revenue
+        if self.min_revenue is not None:
+            check(
+                None if rev is None else rev >= self.min_revenue,
+                "revenue unknown" if rev is None else f"revenue {rev} (min {self.min_revenue})",
+            )
+        if failed:
+            return Verdict.NOT_MET, tuple(failed)
+        if unknown:
+            return Verdict.UNKNOWN, tuple(unknown)
+        return Verdict.MET, tuple(passed) or ("the profile sets no bounds",)
+
+
+@attrs.frozen(kw_only=True)
+class CriterionResult:
+    """
+    The verdict on one criterion and where it came from.
+
+    Attributes:
+        criterion: The criterion.
+        verdict: Met, not met or unknown.
+        evidence: The deciding evidence (``None`` when nothing is known).
+        reason: Why, in one line.
+    """
+
+    criterion: Criterion
+    verdict: Verdict
+    evidence: Evidence | None
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class Qualification:
+    """
+    The verdict of a framework on one record, as of a moment.
+
+    Attributes:
+        framework: The framework's name.
+        rule: The pass rule applied.
+        results: One result per criterion, in framework order.
+        at: The moment the verdict is valid for.
+        funnel_version: The version of the funnel definition that judged it.
+    """
+
+    framework: str
+    rule: PassRule
+    results: tuple[CriterionResult, ...]
+    at: datetime = attrs.field(validator=aware)
+    funnel_version: str | None = None
+
+    def _with(self, verdict: Verdict) -> tuple[str, ...]:
+        return tuple(r.criterion.key for r in self.results if r.verdict is verdict)
+
+    @property
+    def met(self) -> tuple[str, ...]:
+        """Keys of the criteria that are met."""
+        return self._with(Verdict.MET)
+
+    @property
+    def not_met(self) -> tuple[str, ...]:
+        """Keys of the criteria that are not met."""
+        return self._with(Verdict.NOT_MET)
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """Keys of the criteria nobody has established yet."""
+        return self._with(Verdict.UNKNOWN)
+
+    @property
+    def required(self) -> int:
+        """How many criteria the rule requires."""
+        return self.rule.required(len(self.results))
+
+    @property
+    def passed(self) -> bool:
+        """Whether the pass rule is satisfied."""
+        return self.rule.passes(met=len(self.met), total=len(self.results))
+
+    def explain(self) -> tuple[str, ...]:
+        """
+        One line for the overall verdict, then one per criterion that is not met.
+
+        When the framework passes, the lines list what was met instead.
+        """
+        head = (
+            f"{self.framework} ({self.rule} of {len(self.results)}): "
+            f"{len(self.met)} met, {len(self.not_met)} not met, {len(self.unknown)} unknown"
+            f" -> {'qualified' if self.passed else 'not qualified'}"
+        )
+        lines = [head]
+        for r in self.results:
+            if self.passed or r.verdict is not Verdict.MET:
+                lines.append(f"{r.criterion.key}: {r.verdict.value} ({r.reason})")
+        return tuple(lines)
+
+    def __str__(self) -> str:
+        return "\n".join(self.explain())
+
+
+def _describe(ev: Evidence) -> str:
+    note = f": {ev.note}" if ev.note else ""
+    return f"{ev.source} on {ev.at.date().isoformat()}{note}"
+
+
+def qualify(
+    evidence: Iterable[Evidence],
+    *,
+    framework: Framework = DEFAULT,
+    company: Company | None = None,
+    icp: IdealCustomerProfile | None = None,
+    at: datetime,
+    funnel_version: str | None = None,
+) -> Qualification:
+    """
+    Judge evidence against a framework as of *at*.
+
+    For each criterion, the latest recorded evidence at or before *at* decides
+    (evidence under an alias counts). Where nothing is recorded and *icp*
+    decides this criterion, the profile is applied to *company*. Everything
+    else is unknown.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    >>> ev = [Evidence(criterion="budget", verdict="met", source="rep:al", at=at)]
+    >>> q = qualify(ev, framework=BANT.with_rule(PassRule.at_least(3)), at=at)
+    >>> q.met, q.unknown, q.passed
+    (('budget',), ('authority', 'need', 'timeline'), False)
+    """
+    require_aware(at, "at")
+    latest: dict[str, Evidence] = {}
+    for ev in sorted(evidence, key=lambda e: e.at):
+        if ev.at > at:
+            continue
+        for c in framework.criteria:
+            if c.matches(ev.criterion):
+                latest[c.key] = ev
+    results = []
+    for c in framework.criteria:
+        found = latest.get(c.key)
+        if found is not None:
+            results.append(
+                CriterionResult(
+                    criterion=c, verdict=found.verdict, evidence=found, reason=_describe(found)
+                )
+            )
+        elif icp is not None and c.matches(icp.criterion):
+            verdict, why = icp.assess(company)
+            rule_ev = Evidence(
+                criterion=c.key, verdict=verdict, source="rule:icp", at=at, note="; ".join(why)
+            )
+            results.append(
+                CriterionResult(
+                    criterion=c,
+                    verdict=verdict,
+                    evidence=rule_ev,
+                    reason="ideal customer profile: " + "; ".join(why),
+                )
+            )
+        else:
+            results.append(
+                CriterionResult(
+                    criterion=c,
+                    verdict=Verdict.UNKNOWN,
+                    evidence=None,
+                    reason="not established yet",
+                )
+            )
+    return Qualification(
+        framework=framework.name,
+        rule=framework.rule,
+        results=tuple(results),
+        at=at,
+        funnel_version=funnel_version,
+    )

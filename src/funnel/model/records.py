@@ -1,0 +1,221 @@
+"""
+The two kinds of people in the funnel: :class:`Lead` and :class:`Prospect`.
+
+They are separate types on purpose. A lead is anyone not yet qualified or in
+a dialogue; a prospect is a lead that reached two-way communication *and*
+met the qualification criteria. A prospect carries everything the lead had
+(contact, touches, evidence, history) plus the :class:`~funnel.Qualification`
+that admitted it. Nothing turns a prospect back into a lead.
+
+Records are frozen: every change returns a new record (see
+:func:`funnel.advance`, :func:`funnel.convert`, :func:`funnel.add_touch`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+import attrs
+
+from funnel._items import typed_tuple
+from funnel._money import optional_money
+from funnel._time import aware, optional_aware
+from funnel.exceptions import ValidationError
+from funnel.model.contact import Contact
+from funnel.model.engagement import EngagementFinding
+from funnel.model.evidence import Evidence
+from funnel.model.history import StageChange, check_history
+from funnel.model.qualification import Qualification
+from funnel.model.touch import Touch, check_touches, sort_touches
+
+
+class Level(enum.StrEnum):
+    """The two levels of the funnel. Every stage belongs to exactly one."""
+
+    LEAD = "lead"
+    PROSPECT = "prospect"
+
+
+class QualificationLevel(enum.StrEnum):
+    """How far a lead has been qualified."""
+
+    RAW = "raw"
+    """Acquired from a list, an import, cold outreach, a referral..."""
+    MQL = "mql"
+    """Marketing-qualified: acted on a call to action."""
+    SQL = "sql"
+    """Sales-qualified: profiled by sales, fits, ready for a rep."""
+
+
+def _sorted_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
+    return tuple(sorted(typed_tuple(items, Evidence), key=lambda e: e.at))
+
+
+def _history(items: Iterable[StageChange]) -> tuple[StageChange, ...]:
+    return typed_tuple(items, StageChange)
+
+
+def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"{type(instance).__name__} {getattr(instance, 'id', '?')!r}: {attribute.name} "
+            f"must be a string, got {type(value).__name__}: {value!r}"
+        )
+
+
+def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _text(instance, attribute, value)
+
+
+def _id(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(
+            f"{type(instance).__name__}.{attribute.name} must be a non-empty string"
+        )
+
+
+def _stage(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{type(instance).__name__}.stage must be a non-empty string")
+
+
+class FunnelRecord(Protocol):
+    """What leads and prospects share; the state machine works on either."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def stage(self) -> str: ...
+    @property
+    def contact(self) -> Contact: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def touches(self) -> tuple[Touch, ...]: ...
+    @property
+    def evidence(self) -> tuple[Evidence, ...]: ...
+    @property
+    def history(self) -> tuple[StageChange, ...]: ...
+
+
+def _check_record(record: Lead | Prospect) -> None:
+    owner = f"{type(record).__name__} {record.id!r}"
+    check_touches(record.touches, owner)
+    check_history(record.history, record.stage, owner)
+    if record.history and record.history[0].at < record.created_at:
+        raise ValidationError(
+            f"{owner}: first change at {record.history[0].at.isoformat()} precedes "
+            f"created_at {record.created_at.isoformat()}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Lead:
+    """
+    A contact not yet qualified or not yet in a dialogue (top of funnel).
+
+    Attributes:
+        id: Unique id.
+        contact: The person (and their company).
+        source: Where the lead came from: ``"list"``, ``"referral"``,
+            ``"web_form"``, ``"crm_import"``, ...
+        created_at: When the lead entered the funnel (timezone-aware).
+        stage: The current stage; a lead-level stage of the funnel.
+        level: Raw, MQL or SQL.
+        touches: Every contact so far, ordered by time.
+        evidence: Every finding about qualification criteria, ordered by time.
+        history: Every stage change, oldest first.
+        owner: The rep or team that owns the lead.
+        segment: A free label for breakdowns (e.g. ``"mid-market"``).
+
+    >>> from datetime import datetime, timezone
+    >>> lead = Lead(id="L1", contact=Contact(name="Ada"), source="web_form",
+    ...             created_at=datetime(2026, 1, 5, tzinfo=timezone.utc))
+    >>> lead.stage, lead.level
+    ('acquired', <QualificationLevel.RAW: 'raw'>)
+    """
+
+    id: str = attrs.field(validator=_id)
+    contact: Contact = attrs.field(validator=attrs.validators.instance_of(Contact))
+    source: str = attrs.field(validator=_text)
+    created_at: datetime = attrs.field(validator=aware)
+    stage: str = attrs.field(default="acquired", validator=_stage)
+    level: QualificationLevel = attrs.field(
+        default=QualificationLevel.RAW, converter=QualificationLevel
+    )
+    touches: tuple[Touch, ...] = attrs.field(default=(), converter=sort_touches)
+    evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_sorted_evidence)
+    history: tuple[StageChange, ...] = attrs.field(default=(), converter=_history)
+    owner: str | None = attrs.field(default=None, validator=_optional_text)
+    segment: str | None = attrs.field(default=None, validator=_optional_text)
+
+    def __attrs_post_init__(self) -> None:
+        _check_record(self)
+
+    @property
+    def record_level(self) -> Level:
+        """Always :attr:`Level.LEAD`."""
+        return Level.LEAD
+
+
+@attrs.frozen(kw_only=True)
+class Prospect:
+    """
+    A qualified lead in a two-way dialogue (middle of the funnel and beyond).
+
+    Created only by :func:`funnel.convert`. Its road runs organisation ->
+    opportunity -> stakeholder -> won or lost in the default funnel.
+
+    Attributes:
+        id: The lead's id (a prospect keeps it).
+        contact: The person, with their consent carried over.
+        source: The lead's source.
+        created_at: When the lead entered the funnel.
+        stage: The current stage; a prospect-level stage.
+        touches: The lead's touches and every later one.
+        evidence: The lead's evidence and every later finding.
+        history: The lead's history, the conversion, and every later change.
+        qualification: The verdict that admitted the lead.
+        engagement: The two-way communication that admitted the lead.
+        converted_at: When the lead became a prospect.
+        lead_level: The lead's qualification level at conversion.
+        owner: The rep who owns the prospect.
+        segment: A free label for breakdowns.
+        value: The expected deal value, once known.
+        stakeholder: The person who makes the final purchase decision, once known.
+    """
+
+    id: str = attrs.field(validator=_id)
+    contact: Contact = attrs.field(validator=attrs.validators.instance_of(Contact))
+    source: str = attrs.field(validator=_text)
+    created_at: datetime = attrs.field(validator=aware)
+    stage: str = attrs.field(validator=_stage)
+    qualification: Qualification
+    engagement: EngagementFinding
+    converted_at: datetime = attrs.field(validator=aware)
+    lead_level: QualificationLevel = attrs.field(converter=QualificationLevel)
+    touches: tuple[Touch, ...] = attrs.field(default=(), converter=sort_touches)
+    evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_sorted_evidence)
+    history: tuple[StageChange, ...] = attrs.field(default=(), converter=_history)
+    owner: str | None = attrs.field(default=None, validator=_optional_text)
+    segment: str | None = attrs.field(default=None, validator=_optional_text)
+    value: Decimal | None = attrs.field(
+        default=None,
+        converter=optional_money,  # type: ignore[misc]  # mypy plugin: attrs.Converter
+        validator=attrs.validators.optional(attrs.validators.ge(Decimal(0))),
+    )
+    stakeholder: Contact | None = None
+    closed_at: datetime | None = attrs.field(default=None, validator=optional_aware)
+
+    def __attrs_post_init__(self) -> None:
+        _check_record(self)
+
+    @property
+    def record_level(self) -> Level:
+        """Always :attr:`Level.PROSPECT`."""
+        return Level.PROSPECT

@@ -1,0 +1,137 @@
+"""
+Touches: single contacts between the company and a person, in either direction.
+
+The record of touches is the only input to engagement (see
+:mod:`funnel.model.engagement`); nobody sets "two-way" by hand.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime
+
+import attrs
+
+from funnel._items import typed_tuple
+from funnel._time import aware
+from funnel.exceptions import ValidationError
+
+
+class Direction(enum.StrEnum):
+    """Who started the touch."""
+
+    INBOUND = "inbound"
+    """The person reached the company (form fill, email in, reply, call in)."""
+    OUTBOUND = "outbound"
+    """The company reached the person (campaign, email, call out)."""
+
+
+class Channel(enum.StrEnum):
+    """How the touch happened."""
+
+    EMAIL = "email"
+    CALL = "call"
+    MEETING = "meeting"
+    FORM = "form"
+    CHAT = "chat"
+    SOCIAL = "social"
+    EVENT = "event"
+    AD = "ad"
+    MAIL = "mail"
+
+
+class Reach(enum.StrEnum):
+    """Whether the touch was sent to many or to one."""
+
+    MASS = "mass"
+    """Automated or bulk: newsletters, nurture sequences, ads, webinars."""
+    PERSONAL = "personal"
+    """Individual or small-group, from a named person."""
+
+
+#: Channels on which a touch can be a live, two-way conversation.
+LIVE_CHANNELS = frozenset({Channel.CALL, Channel.MEETING})
+
+
+@attrs.frozen(kw_only=True)
+class Touch:
+    """
+    One contact between the company and a person.
+
+    Attributes:
+        id: Unique within the record that holds the touch.
+        at: When it happened (timezone-aware).
+        direction: Inbound (from the person) or outbound (from the company).
+        channel: Email, call, meeting, form, ...
+        reach: Mass (automated, bulk) or personal (from one rep).
+        sender: Who sent it: a rep's name, a campaign id, or the person.
+        in_reply_to: The id of the touch this one answers, if any.
+        connected: For calls and meetings: the conversation actually took
+            place (the call was answered, the meeting was held).
+        note: Free text.
+
+    >>> from datetime import datetime, timezone
+    >>> mail = Touch(id="t1", at=datetime(2026, 1, 5, tzinfo=timezone.utc),
+    ...              direction="outbound", channel="email", reach="mass", sender="newsletter")
+    >>> mail.direction, mail.reach
+    (<Direction.OUTBOUND: 'outbound'>, <Reach.MASS: 'mass'>)
+    """
+
+    id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    at: datetime = attrs.field(validator=aware)
+    direction: Direction = attrs.field(converter=Direction)
+    channel: Channel = attrs.field(converter=Channel)
+    reach: Reach = attrs.field(converter=Reach, default=Reach.PERSONAL)
+    sender: str | None = None
+    in_reply_to: str | None = None
+    connected: bool = attrs.field(default=False)
+    note: str | None = None
+
+    @connected.validator
+    def _check_connected(self, attribute: attrs.Attribute[bool], value: bool) -> None:
+        if not isinstance(value, bool):
+            raise ValidationError(
+                f"Touch {self.id!r}: connected must be True or False, got {value!r}"
+            )
+        if value and self.channel not in LIVE_CHANNELS:
+            raise ValidationError(
+                f"Touch {self.id!r}: connected=True only applies to calls and meetings, "
+                f"not {self.channel.value}"
+            )
+
+    def __attrs_post_init__(self) -> None:
+        if self.in_reply_to == self.id:
+            raise ValidationError(f"Touch {self.id!r} cannot reply to itself")
+
+
+def check_touches(touches: tuple[Touch, ...], owner: str) -> None:
+    """
+    Check a record's touches as a whole: unique ids and replies that point back in time.
+
+    Raises:
+        ValueError: naming *owner* and the offending touch.
+    """
+    by_id: dict[str, Touch] = {}
+    for touch in touches:
+        if touch.id in by_id:
+            raise ValidationError(f"{owner}: duplicate touch id {touch.id!r}")
+        by_id[touch.id] = touch
+    for touch in touches:
+        if touch.in_reply_to is None:
+            continue
+        original = by_id.get(touch.in_reply_to)
+        if original is None:
+            raise ValidationError(
+                f"{owner}: touch {touch.id!r} replies to unknown touch {touch.in_reply_to!r}"
+            )
+        if original.at > touch.at:
+            raise ValidationError(
+                f"{owner}: touch {touch.id!r} at {touch.at.isoformat()} replies to "
+                f"{original.id!r}, which is later ({original.at.isoformat()})"
+            )
+
+
+def sort_touches(touches: Iterable[Touch]) -> tuple[Touch, ...]:
+    """Return touches as a tuple ordered by time, then id (an attrs converter)."""
+    return tuple(sorted(typed_tuple(touches, Touch), key=lambda t: (t.at, t.id)))

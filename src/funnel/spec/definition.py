@@ -1,0 +1,377 @@
+"""
+A funnel definition: the machine plus everything a company decides about it.
+
+A :class:`Funnel` bundles a machine class (stages, events, guards), each
+stage's level, the qualification framework and ideal customer profile, and
+a name and version. Building one validates it; the records it qualifies
+remember its version.
+
+:data:`DEFAULT_FUNNEL` is the sources' funnel (:class:`~funnel.SalesFunnel`
+with the fit/means/authority/intention framework).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import attrs
+
+from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationError
+from funnel.model.qualification import DEFAULT, Framework, IdealCustomerProfile
+from funnel.model.records import Level, QualificationLevel
+from funnel.spec.communication import DEFAULT_COMMUNICATION, CommunicationPolicy
+from funnel.spec.machine import FunnelStateMachine, SalesFunnel
+from funnel.spec.table import Edge, TransitionTable, derive_table
+
+#: Guards every lead -> prospect edge must carry.
+CONVERSION_GUARDS = frozenset({("is_two_way", True), ("is_qualified", True)})
+
+
+def _levels(machine: type[FunnelStateMachine]) -> Mapping[str, Level]:
+    return MappingProxyType({k: Level(v) for k, v in machine.levels.items()})
+
+
+def machine_signature(machine: type[FunnelStateMachine]) -> tuple[object, ...]:
+    """
+    Everything about a machine class that a funnel depends on, as a comparable value.
+
+    Two classes with the same signature (stages and their names, initial and
+    final stages, events, edges with guards, levels, outcomes, qualification
+    levels) define the same funnel, even when one was built from a file.
+    """
+    table = derive_table(machine)
+    return (
+        table.stages,
+        tuple(table.names[s] for s in table.stages),
+        table.initial,
+        tuple(sorted(table.finals)),
+        table.events,
+        table.edges,
+        tuple(sorted(machine.levels.items())),
+        tuple(sorted(machine.outcomes.items())),
+        tuple(sorted(machine.qualification_levels.items())),
+    )
+
+
+def _same_machine(a: type[FunnelStateMachine], b: type[FunnelStateMachine]) -> bool:
+    return a is b or machine_signature(a) == machine_signature(b)
+
+
+@attrs.frozen
+class Thresholds:
+    """
+    Score thresholds for the lead levels, on a 0-100 scale.
+
+    A lead scoring at least ``mql`` is marketing-qualified, at least ``sql``
+    sales-qualified; ``0 <= mql <= sql <= 100``. The sources give no numbers:
+    the defaults (50 and 75) are placeholders for a team to calibrate.
+
+    >>> Thresholds(mql=40, sql=70)
+    Thresholds(mql=40, sql=70)
+    >>> Thresholds(mql=80, sql=70)
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: thresholds must satisfy 0 <= mql <= sql <= 100, got ...
+    """
+
+    mql: float = 50
+    sql: float = 75
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("mql", "sql"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValidationError(f"Thresholds.{name} must be a number, got {value!r}")
+        if not 0 <= self.mql <= self.sql <= 100:
+            raise ValidationError(
+                "thresholds must satisfy 0 <= mql <= sql <= 100, "
+                f"got mql={self.mql!r}, sql={self.sql!r}"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class Funnel:
+    """
+    A validated funnel definition.
+
+    Attributes:
+        machine: The python-statemachine class declaring stages and events.
+        name: The funnel's name.
+        version: The definition's version; qualifications record it.
+        framework: The qualification framework and its pass rule.
+        icp: The ideal customer profile deciding *fit*, if any.
+        description: Free text.
+        thresholds: MQL/SQL score thresholds (0-100).
+        communication: Which outbound touches each level (or stage) allows.
+        table: The derived transition table (computed).
+
+    Two funnels are equal when they define the same thing, even if their
+    machine classes are distinct objects (e.g. one was loaded from a file).
+
+    Raises:
+        DefinitionError: on building, with every problem found.
+
+    >>> DEFAULT_FUNNEL.lead_stages
+    ('acquired', 'mql', 'sql', 'nurturing', 'disqualified')
+    >>> DEFAULT_FUNNEL.conversion_events
+    ('convert',)
+    """
+
+    machine: type[FunnelStateMachine] = attrs.field(
+        eq=attrs.cmp_using(eq=_same_machine), hash=False
+    )
+    name: str = "funnel"
+    version: str = "1"
+    framework: Framework = DEFAULT
+    icp: IdealCustomerProfile | None = None
+    description: str = ""
+    thresholds: Thresholds = Thresholds()
+    communication: CommunicationPolicy = DEFAULT_COMMUNICATION
+    table: TransitionTable = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        table = derive_table(self.machine)
+        object.__setattr__(self, "table", table)
+        problems = validate_machine(self.machine, table)
+        for stage in self.communication.stages:
+            if stage not in table.stages:
+                problems.append(
+                    DefinitionProblem(
+                        "unknown-stage",
+                        f"communication rules name stage {stage!r}, which the machine lacks",
+                        key=f"communication.stages.{stage}",
+                    )
+                )
+        if problems:
+            raise DefinitionError(problems, source=f"funnel {self.name!r}")
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """Every stage, in declaration order."""
+        return self.table.stages
+
+    @property
+    def initial(self) -> str:
+        """The stage new leads start in."""
+        return self.table.initial
+
+    @property
+    def levels(self) -> Mapping[str, Level]:
+        """Each stage's level."""
+        return _levels(self.machine)
+
+    def level_of(self, stage: str) -> Level:
+        """The level of *stage* (``KeyError`` if the funnel has no such stage)."""
+        return Level(self.machine.levels[stage])
+
+    @property
+    def lead_stages(self) -> tuple[str, ...]:
+        """Lead-level stages, in order."""
+        return tuple(s for s in self.stages if self.level_of(s) is Level.LEAD)
+
+    @property
+    def prospect_stages(self) -> tuple[str, ...]:
+        """Prospect-level stages, in order."""
+        return tuple(s for s in self.stages if self.level_of(s) is Level.PROSPECT)
+
+    @property
+    def finals(self) -> frozenset[str]:
+        """Terminal stages: they accept no event."""
+        return self.table.finals
+
+    @property
+    def won_stages(self) -> frozenset[str]:
+        """Final stages that mean a customer was won."""
+        return frozenset(s for s, o in self.machine.outcomes.items() if o == "won")
+
+    @property
+    def lost_stages(self) -> frozenset[str]:
+        """Final stages that mean the record was lost or disqualified."""
+        return frozenset(s for s, o in self.machine.outcomes.items() if o == "lost")
+
+    @property
+    def conversion_edges(self) -> tuple[Edge, ...]:
+        """Edges from a lead stage to a prospect stage."""
+        return tuple(
+            e
+            for e in self.table.edges
+            if self.level_of(e.source) is Level.LEAD and self.level_of(e.target) is Level.PROSPECT
+        )
+
+    @property
+    def conversion_events(self) -> tuple[str, ...]:
+        """Events that turn a lead into a prospect."""
+        return tuple(dict.fromkeys(e.event for e in self.conversion_edges))
+
+    @property
+    def main_path(self) -> tuple[str, ...]:
+        """
+        The road a winning lead takes: the initial stage, the stages that set a
+        qualification level, the open prospect stages, then the won stages.
+
+        Reports count "reached" along this path by default.
+
+        >>> DEFAULT_FUNNEL.main_path
+        ('acquired', 'mql', 'sql', 'organisation', 'opportunity', 'stakeholder', 'won')
+        """
+        steps = [self.initial]
+        for stage in self.stages:
+            if stage in steps:
+                continue
+            if self.qualification_level(stage) is not None or (
+                self.level_of(stage) is Level.PROSPECT and stage not in self.finals
+            ):
+                steps.append(stage)
+        steps.extend(s for s in self.stages if s in self.won_stages)
+        return tuple(steps)
+
+    def qualification_level(self, stage: str) -> QualificationLevel | None:
+        """The lead level entering *stage* confers, if any."""
+        value = self.machine.qualification_levels.get(stage)
+        return QualificationLevel(value) if value is not None else None
+
+    def stage_name(self, stage: str) -> str:
+        """The display name of *stage*."""
+        return self.table.names[stage]
+
+    def mermaid(self) -> str:
+        """
+        The funnel as a mermaid ``stateDiagram-v2``: stages grouped by level, guards shown.
+
+        Needs no dependency; see :func:`funnel.spec.diagrams.mermaid`.
+        """
+        from funnel.spec.diagrams import mermaid
+
+        return mermaid(self)
+
+    def svg(self) -> str:
+        """
+        The funnel as an SVG image (needs ``funnel[diagrams]`` and Graphviz ``dot``).
+
+        Raises:
+            DiagramError: pydot or ``dot`` is missing; the message says what to install.
+        """
+        from funnel.spec.diagrams import svg
+
+        return svg(self)
+
+    def _repr_markdown_(self) -> str:
+        return f"**{self.name}** v{self.version}\n\n```mermaid\n{self.mermaid()}\n```\n"
+
+    def _repr_svg_(self) -> str | None:
+        from funnel.spec.diagrams import try_svg
+
+        return try_svg(self)
+
+    def _repr_html_(self) -> str:
+        from funnel.spec.diagrams import html
+
+        return html(self)
+
+
+def validate_machine(
+    machine: type[FunnelStateMachine], table: TransitionTable
+) -> list[DefinitionProblem]:
+    """
+    Check a machine against the funnel's rules; return every problem found.
+
+    Rules: every stage has a level; the initial stage is a lead stage; no edge
+    leads from a prospect stage to a lead stage; every lead -> prospect edge
+    requires two-way communication and qualification; outcomes and
+    qualification levels name real final / lead stages.
+    """
+    problems: list[DefinitionProblem] = []
+    levels = machine.levels
+    stages = set(table.stages)
+    for stage in table.stages:
+        if stage not in levels:
+            problems.append(
+                DefinitionProblem(
+                    "missing-level", f"stage {stage!r} has no level", key=f"levels.{stage}"
+                )
+            )
+        elif levels[stage] not in ("lead", "prospect"):
+            problems.append(
+                DefinitionProblem(
+                    "bad-level",
+                    f"level must be 'lead' or 'prospect', got {levels[stage]!r}",
+                    key=f"levels.{stage}",
+                )
+            )
+    for stage in levels:
+        if stage not in stages:
+            problems.append(
+                DefinitionProblem(
+                    "unknown-stage", f"no stage {stage!r} in the machine", key=f"levels.{stage}"
+                )
+            )
+    if problems:
+        return problems
+    if levels[table.initial] != "lead":
+        problems.append(
+            DefinitionProblem(
+                "initial-not-lead",
+                f"initial stage {table.initial!r} must be a lead stage",
+                key="initial",
+            )
+        )
+    for edge in table.edges:
+        src, dst = levels[edge.source], levels[edge.target]
+        where = f"{edge.event}: {edge.source} -> {edge.target}"
+        if src == "prospect" and dst == "lead":
+            problems.append(
+                DefinitionProblem(
+                    "prospect-to-lead", "a prospect can never become a lead again", key=where
+                )
+            )
+        if src == "lead" and dst == "prospect" and not set(edge.guards) >= CONVERSION_GUARDS:
+            problems.append(
+                DefinitionProblem(
+                    "unguarded-conversion",
+                    "becoming a prospect requires guards is_two_way and is_qualified",
+                    key=where,
+                )
+            )
+    for stage, outcome in machine.outcomes.items():
+        if stage not in table.finals:
+            problems.append(
+                DefinitionProblem(
+                    "outcome-not-final", f"{stage!r} is not a final stage", key=f"outcomes.{stage}"
+                )
+            )
+        if outcome not in ("won", "lost"):
+            problems.append(
+                DefinitionProblem(
+                    "bad-outcome",
+                    f"outcome must be 'won' or 'lost', got {outcome!r}",
+                    key=f"outcomes.{stage}",
+                )
+            )
+    for stage, qlevel in machine.qualification_levels.items():
+        if stage not in stages or levels.get(stage) != "lead":
+            problems.append(
+                DefinitionProblem(
+                    "bad-qualification-level",
+                    f"{stage!r} is not a lead stage",
+                    key=f"qualification_levels.{stage}",
+                )
+            )
+        elif qlevel not in {q.value for q in QualificationLevel}:
+            problems.append(
+                DefinitionProblem(
+                    "bad-qualification-level",
+                    f"unknown level {qlevel!r}",
+                    key=f"qualification_levels.{stage}",
+                )
+            )
+    return problems
+
+
+#: The sources' funnel with their own criteria (fit, means, authority, intention).
+DEFAULT_FUNNEL = Funnel(
+    machine=SalesFunnel,
+    name="sources",
+    version="1",
+    description="The funnel as the two source articles describe it.",
+)

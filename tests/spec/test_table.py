@@ -1,0 +1,156 @@
+"""The derived transition table agrees with python-statemachine, exhaustively."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, ClassVar
+
+import pytest
+from statemachine import State
+from statemachine.exceptions import TransitionNotAllowed
+
+from funnel import DEFAULT_FUNNEL, GUARDS, DefinitionError, SalesFunnel, derive_table
+from funnel.spec.guards import Guard, GuardContext
+from funnel.spec.machine import Cursor, FunnelStateMachine
+from tests.helpers import T0
+
+TABLE = DEFAULT_FUNNEL.table
+GUARD_NAMES = sorted({name for edge in TABLE.edges for name, _ in edge.guards})
+ASSIGNMENTS = [
+    dict(zip(GUARD_NAMES, values, strict=True))
+    for values in itertools.product([False, True], repeat=len(GUARD_NAMES))
+]
+
+
+def forced(name: str, value: bool) -> Guard:
+    """A guard that always passes (value=True) or always refuses."""
+
+    def check(record: object, ctx: GuardContext) -> tuple[str, ...]:
+        return () if value else ("forced off",)
+
+    return Guard(name, "forced", check)
+
+
+def machine_target(stage: str, event: str) -> str | None:
+    """Where a real machine resumed at *stage* goes on *event*, or None if refused."""
+    cursor = Cursor(record=None, stage=stage, ctx=GuardContext(funnel=DEFAULT_FUNNEL, at=T0))
+    sm = SalesFunnel(model=cursor, state_field="stage")
+    try:
+        sm.send(event)
+    except TransitionNotAllowed:
+        return None
+    assert isinstance(cursor.stage, str)
+    return cursor.stage
+
+
+class TestAgreement:
+    def test_every_stage_event_and_guard_outcome(self, monkeypatch: pytest.MonkeyPatch):
+        """For all stages x events x guard outcomes, table and machine pick the same target."""
+        checked = 0
+        for assignment in ASSIGNMENTS:
+            for name, value in assignment.items():
+                monkeypatch.setitem(GUARDS, name, forced(name, value))
+            for stage in TABLE.stages:
+                for event in TABLE.events:
+                    edge = TABLE.resolve(stage, event, assignment.__getitem__)
+                    expected = edge.target if edge is not None else None
+                    assert expected == machine_target(stage, event), (stage, event, assignment)
+                    checked += 1
+        assert len(TABLE.stages) * len(TABLE.events) * len(ASSIGNMENTS) == checked
+
+    def test_structure_matches_class(self):
+        """Stages, initial, finals and events come from the class."""
+        assert tuple(s.value for s in SalesFunnel.states_map.values()) == TABLE.stages
+        assert SalesFunnel.initial_state.value == TABLE.initial
+        assert {s.value for s in SalesFunnel.final_states} == TABLE.finals
+        assert {e.id for e in getattr(SalesFunnel, "events")} == set(TABLE.events)  # noqa: B009
+
+    def test_allowed_matches_machine(self):
+        """allowed(stage) equals the machine's allowed_events for every stage."""
+        for stage in TABLE.stages:
+            cursor = Cursor(
+                record=None, stage=stage, ctx=GuardContext(funnel=DEFAULT_FUNNEL, at=T0)
+            )
+            sm = SalesFunnel(model=cursor, state_field="stage")
+            assert {e.id for e in sm.allowed_events} == TABLE.allowed(stage), stage
+
+    def test_finals_accept_nothing(self):
+        """Terminal stages have no outgoing edge."""
+        for stage in TABLE.finals:
+            assert frozenset() == TABLE.allowed(stage)
+
+    def test_reachable(self):
+        """Every stage is reachable from the initial stage."""
+        assert set(TABLE.stages) == TABLE.reachable()
+
+
+class TestDerivationRefuses:
+    def test_unknown_guard(self):
+        """A guard name not in the registry is a definition error."""
+
+        class Bad(FunnelStateMachine):
+            a = State("A", initial=True)
+            b = State("B", final=True)
+            go = a.to(b, cond="no_such_guard")
+
+        with pytest.raises(DefinitionError, match="unknown-guard"):
+            derive_table(Bad)
+
+    def test_callable_guard(self):
+        """A lambda guard cannot be reproduced by name and is refused."""
+
+        class Bad(FunnelStateMachine):
+            a = State("A", initial=True)
+            b = State("B", final=True)
+            go = a.to(b, cond=lambda: True)
+
+        with pytest.raises(DefinitionError, match="guard-not-named"):
+            derive_table(Bad)
+
+    def test_declared_action(self):
+        """An inline action would be skipped on the fast path, so it is refused."""
+
+        class Bad(FunnelStateMachine):
+            a = State("A", initial=True)
+            b = State("B", final=True)
+            go = a.to(b, on="send_email")
+
+            def send_email(self) -> None:
+                raise AssertionError
+
+        with pytest.raises(DefinitionError, match="action"):
+            derive_table(Bad)
+
+    def test_unless_guard_expects_false(self):
+        """unless= guards are derived with expected value False."""
+
+        class Ok(FunnelStateMachine):
+            a = State("A", initial=True)
+            b = State("B", final=True)
+            go = a.to(b, unless="has_reason")
+            levels: ClassVar[dict[str, str]] = {"a": "lead", "b": "lead"}
+
+        table = derive_table(Ok)
+        assert table.edges[0].guards == (("has_reason", False),)
+
+    def test_many_problems_listed(self):
+        """Every problem is reported, not just the first."""
+
+        class Bad(FunnelStateMachine):
+            a = State("A", initial=True)
+            b = State("B", final=True)
+            go = a.to(b, cond=["nope1", "nope2"])
+
+        with pytest.raises(DefinitionError) as info:
+            derive_table(Bad)
+        assert len(info.value.problems) == 2
+
+
+def _as_dict(table: Any) -> dict[tuple[str, str], str]:
+    return dict(table.as_dict())
+
+
+def test_as_dict_is_unguarded_first_target():
+    """as_dict() maps (stage, event) to the first declared target."""
+    assert _as_dict(TABLE)[("sql", "convert")] == "organisation"
+    assert ("won", "win") not in _as_dict(TABLE)
