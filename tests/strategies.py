@@ -16,20 +16,9 @@ import attrs
 from hypothesis import strategies as st
 
 import funnel
-from funnel import (
-    Channel,
-    Company,
-    Consent,
-    Contact,
-    Direction,
-    Evidence,
-    Lead,
-    Prospect,
-    Reach,
-    Touch,
-    Verdict,
-)
-from funnel.model.touch import LIVE_CHANNELS
+from funnel import Company, Consent, Contact, Evidence, Lead, Prospect, Touch
+from funnel.model.evidence import Verdict
+from funnel.model.touch import LIVE_CHANNELS, Channel, Direction, Reach
 
 __all__ = (
     "aware_datetimes",
@@ -172,7 +161,7 @@ def _walk(draw: st.DrawFn, record: R, at: datetime, steps: int) -> R:
         at = at + draw(_STEP)
         options = sorted(
             e
-            for e in funnel.allowed_events(record)
+            for e in funnel.DEFAULT_FUNNEL.allowed_events(record)
             if e not in funnel.DEFAULT_FUNNEL.conversion_events
             and funnel.can(record, e, at=at, why=_why(e))
         )
@@ -227,7 +216,7 @@ def prospects(draw: st.DrawFn, *, max_steps: int = 3) -> Prospect:
     at = at + timedelta(minutes=10)
     findings = tuple(
         Evidence(criterion=key, verdict=Verdict.MET, source="rep:alice", at=at)
-        for key in funnel.DEFAULT.keys
+        for key in funnel.model.qualification.DEFAULT.keys
     )
     ready = funnel.add_evidence(
         funnel.add_touch(funnel.add_touch(lead, dialogue[0]), dialogue[1]), *findings

@@ -12,9 +12,9 @@ from hypothesis import given
 import funnel
 from funnel import CommunicationRefused, Consent, Contact, Evidence, Lead, Prospect, Touch
 from funnel.engine.dedupe import merge
+from funnel.engine.funnel import check_touch, plan_touch
 from funnel.io.serialize import dumps, loads
 from funnel.io.sql import SqlStore
-from funnel.spec.communication import check_touch, plan_touch
 from tests.strategies import records
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from funnel import (
-    DefinitionError,
-    FunnelError,
+from funnel import DefinitionError, FunnelError, TransitionError
+from funnel.exceptions import (
+    DefinitionProblem,
     GuardFailed,
     IllegalEvent,
     NotQualified,
+    RecordNotFound,
     StaleWriteError,
-    TransitionError,
 )
-from funnel.exceptions import DefinitionProblem, RecordNotFound
 
 
 def test_transition_error_message_lists_reasons():

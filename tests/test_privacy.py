@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from hypothesis import given
 
 import funnel
-from funnel import Company, Contact, Evidence, Lead, Prospect, Touch
+from funnel import Company, Contact, Evidence, Hooks, Lead, Prospect, Touch, fire
 from funnel.engine.dedupe import find_duplicates, merge
-from funnel.engine.hooks import HookError, Hooks, advance_with_hooks
+from funnel.exceptions import HookError
 from funnel.io.serialize import dumps, loads
 from funnel.io.sql import SqlStore
 from tests.strategies import records
@@ -47,7 +47,7 @@ def _prospect() -> Prospect:
         touches=[out, reply],
         evidence=[
             Evidence(criterion=k, verdict="met", source="rep:alice", at=T0)
-            for k in funnel.DEFAULT.keys
+            for k in funnel.model.qualification.DEFAULT.keys
         ],
     )
     prospect = funnel.convert(lead, at=T0 + timedelta(hours=1))
@@ -96,7 +96,7 @@ def test_hook_logs_and_errors_do_not_leak(caplog: pytest.LogCaptureFixture) -> N
     hooks = Hooks()
     hooks.on_any(lambda t: 1 / 0)
     with caplog.at_level(logging.DEBUG, logger="funnel"), pytest.raises(HookError) as info:
-        advance_with_hooks(_prospect(), "open_opportunity", at=T0 + timedelta(days=1), hooks=hooks)
+        fire(_prospect(), "open_opportunity", at=T0 + timedelta(days=1), hooks=hooks)
     assert caplog.records  # something was logged
     _assert_masked(caplog.text)
     _assert_masked(str(info.value))
@@ -112,7 +112,7 @@ def test_store_and_merge_errors_do_not_leak(caplog: pytest.LogCaptureFixture) ->
         with pytest.raises(funnel.PersistenceError) as info:
             store.add(prospect)
         _assert_masked(str(info.value))
-        with pytest.raises(funnel.StaleWriteError) as stale:
+        with pytest.raises(funnel.exceptions.StaleWriteError) as stale:
             store.save(prospect, 7)
         _assert_masked(str(stale.value))
         other = Lead(id="L3", contact=prospect.contact, source="list", created_at=T0)

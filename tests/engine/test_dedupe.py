@@ -71,7 +71,7 @@ def _prospect(record_id: str, *, created: datetime = T0) -> Prospect:
         lead,
         *(
             Evidence(criterion=k, verdict="met", source="rep", at=created)
-            for k in funnel.DEFAULT.keys
+            for k in funnel.model.qualification.DEFAULT.keys
         ),
     )
     return funnel.convert(lead, at=max(created, T0) + timedelta(hours=1))

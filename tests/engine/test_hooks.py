@@ -10,16 +10,20 @@ import pytest
 import sqlalchemy as sa
 
 import funnel
-from funnel import Contact, Evidence, Lead, Prospect, Touch, TransitionError
-from funnel.engine.hooks import (
-    HookError,
+from funnel import (
+    DEFAULT_FUNNEL,
+    Contact,
+    Evidence,
     Hooks,
-    HookVetoed,
-    Transition,
-    aadvance,
-    advance_with_hooks,
-    convert_with_hooks,
+    Lead,
+    Prospect,
+    Touch,
+    TransitionError,
+    convert,
+    fire,
 )
+from funnel.engine.hooks import Transition
+from funnel.exceptions import HookError, HookVetoed
 from funnel.io.sql import SqlStore
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -34,7 +38,7 @@ def _lead(owner: str = "alice") -> Lead:
     ]
     evidence = [
         Evidence(criterion=k, verdict="met", source="rep:alice", at=at)
-        for k in funnel.DEFAULT.keys
+        for k in funnel.model.qualification.DEFAULT.keys
     ]
     return Lead(
         id="L1",
@@ -56,10 +60,10 @@ def test_listeners_by_kind_are_called_with_the_transition() -> None:
     hooks.on_conversion(lambda t: calls.append(("conversion", t.change.event, t.new.stage)))
 
     lead = _lead()
-    mql = advance_with_hooks(lead, "mark_mql", at=T0 + timedelta(hours=1), hooks=hooks)
+    mql = fire(lead, "mark_mql", at=T0 + timedelta(hours=1), hooks=hooks)
     assert calls == [("any", "mark_mql", "mql"), ("event", "mark_mql", "mql")]
     calls.clear()
-    prospect = advance_with_hooks(mql, "convert", at=T0 + timedelta(hours=2), hooks=hooks)
+    prospect = fire(mql, "convert", at=T0 + timedelta(hours=2), hooks=hooks)
     assert isinstance(prospect, Prospect)
     assert calls == [
         ("any", "convert", "organisation"),
@@ -78,7 +82,7 @@ def test_notify_the_owner_when_a_lead_becomes_a_prospect() -> None:
         assert isinstance(t.new, Prospect)
         outbox.append(f"to {t.new.owner}: {t.record_id} is now a prospect ({t.change.to_stage})")
 
-    prospect = convert_with_hooks(_lead(), at=T0 + timedelta(hours=1), hooks=hooks, owner="bob")
+    prospect = convert(_lead(), at=T0 + timedelta(hours=1), hooks=hooks, owner="bob")
     assert prospect.owner == "bob"
     assert outbox == ["to bob: L1 is now a prospect (organisation)"]
 
@@ -89,7 +93,7 @@ def test_refused_event_calls_no_hook() -> None:
     hooks.on_any(called.append)
     hooks.before(called.append)
     with pytest.raises(TransitionError):
-        advance_with_hooks(_lead(), "win", at=T0, hooks=hooks)
+        fire(_lead(), "win", at=T0, hooks=hooks)
     assert called == []
 
 
@@ -104,7 +108,7 @@ def test_failing_after_hook_leaves_the_transition_standing_and_runs_the_others()
     hooks.on_any(lambda t: ran.append("second"))
     lead = _lead()
     with pytest.raises(HookError) as info:
-        advance_with_hooks(lead, "nurture", at=T0 + timedelta(hours=1), hooks=hooks)
+        fire(lead, "nurture", at=T0 + timedelta(hours=1), hooks=hooks)
     error = info.value
     assert ran == ["second"]  # the failure did not stop the next listener
     # The transition stands, fully: the record is consistent and complete.
@@ -122,7 +126,7 @@ def test_errors_log_mode_returns_the_record_and_logs(caplog: pytest.LogCaptureFi
     hooks = Hooks(errors="log")
     hooks.on_any(lambda t: 1 / 0)
     with caplog.at_level(logging.ERROR, logger="funnel.engine.hooks"):
-        new = advance_with_hooks(_lead(), "nurture", at=T0 + timedelta(hours=1), hooks=hooks)
+        new = fire(_lead(), "nurture", at=T0 + timedelta(hours=1), hooks=hooks)
     assert new.stage == "nurturing"
     assert "ZeroDivisionError" in caplog.text
     assert "'L1'" in caplog.text
@@ -140,7 +144,7 @@ def test_before_hook_vetoes_and_leaves_the_input_unchanged() -> None:
 
     lead = _lead()
     with pytest.raises(HookVetoed) as info:
-        advance_with_hooks(lead, "disqualify", at=T0, why="spam", hooks=hooks)
+        fire(lead, "disqualify", at=T0, why="spam", hooks=hooks)
     assert info.value.record is lead
     assert info.value.event == "disqualify"
     assert "ask your manager" in str(info.value)
@@ -148,7 +152,7 @@ def test_before_hook_vetoes_and_leaves_the_input_unchanged() -> None:
     assert isinstance(info.value, TransitionError)
     assert after == []
     # Other events pass the veto hook.
-    assert advance_with_hooks(lead, "nurture", at=T0, hooks=hooks).stage == "nurturing"
+    assert fire(lead, "nurture", at=T0, hooks=hooks).stage == "nurturing"
     assert len(after) == 1
 
 
@@ -182,8 +186,8 @@ def test_sync_dispatch_refuses_async_listeners_without_leaking_coroutines() -> N
     async def slow(t: Transition) -> None:  # pragma: no cover - never awaited
         await asyncio.sleep(0)
 
-    with pytest.raises(HookError, match="use aadvance"):
-        advance_with_hooks(_lead(), "nurture", at=T0, hooks=hooks)
+    with pytest.raises(HookError, match=r"use Funnel\.afire"):
+        fire(_lead(), "nurture", at=T0, hooks=hooks)
 
 
 def test_async_listeners_are_awaited() -> None:
@@ -196,7 +200,7 @@ def test_async_listeners_are_awaited() -> None:
         seen.append(f"async {t.new.stage}")
 
     hooks.on_any(lambda t: seen.append(f"sync {t.new.stage}"))
-    new = asyncio.run(aadvance(_lead(), "mark_mql", at=T0, hooks=hooks))
+    new = asyncio.run(DEFAULT_FUNNEL.afire(_lead(), "mark_mql", at=T0, hooks=hooks))
     assert new.stage == "mql"
     assert sorted(seen) == ["async mql", "sync mql"]
 
@@ -215,7 +219,7 @@ def test_async_failure_is_collected_after_all_ran() -> None:
         done.append("ok")
 
     with pytest.raises(HookError) as info:
-        asyncio.run(aadvance(_lead(), "nurture", at=T0, hooks=hooks))
+        asyncio.run(DEFAULT_FUNNEL.afire(_lead(), "nurture", at=T0, hooks=hooks))
     assert done == ["ok"]
     assert info.value.record.stage == "nurturing"
     assert [type(e) for e in info.value.exceptions] == [RuntimeError]
@@ -229,7 +233,7 @@ def test_async_veto() -> None:
         raise ValueError("frozen account")
 
     with pytest.raises(HookVetoed, match="frozen account"):
-        asyncio.run(aadvance(_lead(), "nurture", at=T0, hooks=hooks))
+        asyncio.run(DEFAULT_FUNNEL.afire(_lead(), "nurture", at=T0, hooks=hooks))
 
 
 def test_after_commit_hooks_with_the_store_see_the_stored_record() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from statemachine.exceptions import TransitionNotAllowed
 
-from funnel import DEFAULT_FUNNEL, GUARDS, SalesFunnel
+from funnel import DEFAULT_FUNNEL
 from funnel.engine.replay import (
     BulkReject,
     ReachedCounts,
@@ -23,8 +23,8 @@ from funnel.engine.replay import (
     report_steps,
     step_table,
 )
-from funnel.spec.guards import Guard, GuardContext
-from funnel.spec.machine import Cursor
+from funnel.spec.guards import GUARDS, Guard, GuardContext
+from funnel.spec.machine import Cursor, SalesFunnel
 from tests.helpers import T0
 
 TABLE = DEFAULT_FUNNEL.table

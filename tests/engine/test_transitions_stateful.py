@@ -22,9 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from funnel import (
     DEFAULT_FUNNEL,
-    ChronologyError,
     Evidence,
-    IllegalEvent,
     Lead,
     Level,
     Prospect,
@@ -32,12 +30,20 @@ from funnel import (
     TransitionError,
     add_evidence,
     add_touch,
-    advance_with_machine,
     can,
     fire,
 )
+from funnel.exceptions import ChronologyError, IllegalEvent
 from funnel.model.history import replay_history
 from tests.helpers import T0, lead
+
+
+class _Quiet:
+    """A python-statemachine listener: makes fire() go through a real machine instance."""
+
+    def after_transition(self) -> None:
+        pass
+
 
 EVENTS = DEFAULT_FUNNEL.table.events
 CRITERIA = ("fit", "means", "authority", "intention")
@@ -137,7 +143,7 @@ class FunnelJourney(RuleBasedStateMachine):
         assert allowed
         if isinstance(before, Prospect) or not isinstance(after, Prospect):
             # The table path and a real machine agree on every non-conversion event.
-            assert after == advance_with_machine(before, event, at=at, why=why)
+            assert after == fire(before, event, at=at, why=why, listeners=[_Quiet()])
         self.record = after
 
     @invariant()

@@ -7,8 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from funnel import BANT, Contact, Evidence, Lead, Touch
-from funnel.engine.transitions import advance, convert
+from funnel import Contact, Evidence, Lead, Touch
+from funnel.engine.funnel import Funnel, advance, convert
 from funnel.exceptions import ForecastError, InsufficientHistory
 from funnel.forecasting.forecast import (
     Deal,
@@ -16,7 +16,7 @@ from funnel.forecasting.forecast import (
     stage_probabilities,
     weighted_pipeline,
 )
-from funnel.spec.definition import Funnel
+from funnel.model.qualification import BANT
 from funnel.spec.machine import SalesFunnel
 
 WON, LOST = {"won"}, {"lost"}

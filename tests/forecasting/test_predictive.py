@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnel import Company, Contact, Lead
-from funnel.engine.transitions import advance
+from funnel.engine.funnel import advance
 from funnel.exceptions import PredictiveError
 from funnel.forecasting.predictive import (
     TrainingRow,

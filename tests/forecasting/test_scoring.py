@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from funnel import Company, Contact, Lead, Touch
+from funnel.engine.funnel import DEFAULT_FUNNEL
 from funnel.exceptions import ScoringError
 from funnel.forecasting.scoring import (
     EngagementRule,
@@ -18,7 +19,7 @@ from funnel.forecasting.scoring import (
     thresholds_for,
 )
 from funnel.model.records import QualificationLevel
-from funnel.spec.definition import DEFAULT_FUNNEL, Thresholds
+from funnel.spec.definition import Thresholds
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

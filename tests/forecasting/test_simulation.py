@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from funnel import Contact, Lead, Touch
-from funnel.engine.transitions import advance
+from funnel.engine.funnel import advance
 from funnel.exceptions import SimulationError
 from funnel.forecasting.simulation import (
     compare,

@@ -7,15 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from funnel import (
-    BANT,
-    DEFAULT_FUNNEL,
-    DefinitionError,
-    Evidence,
-    Funnel,
-    PassRule,
-    convert,
-)
+from funnel import DEFAULT_FUNNEL, DefinitionError, Evidence, Funnel, PassRule, convert
 from funnel.cli import main
 from funnel.exceptions import LoadError
 from funnel.io.definition import (
@@ -27,6 +19,7 @@ from funnel.io.definition import (
     loads_funnel,
     save_funnel,
 )
+from funnel.model.qualification import BANT
 from funnel.spec.communication import DEFAULT_COMMUNICATION
 from funnel.spec.definition import Thresholds, machine_signature
 from funnel.spec.table import derive_table

@@ -12,17 +12,7 @@ import pytest
 from hypothesis import given
 
 import funnel
-from funnel import (
-    Company,
-    Contact,
-    Engagement,
-    Evidence,
-    Lead,
-    Prospect,
-    SerializationError,
-    Touch,
-    Verdict,
-)
+from funnel import Company, Contact, Evidence, Lead, Prospect, SerializationError, Touch
 from funnel.io.serialize import (
     SCHEMA_VERSION,
     dumps,
@@ -32,6 +22,8 @@ from funnel.io.serialize import (
     to_dict,
     unstructure,
 )
+from funnel.model.engagement import Engagement
+from funnel.model.evidence import Verdict
 from tests.strategies import leads, prospects, records, touches
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=2)))
@@ -55,7 +47,7 @@ def _prospect() -> Prospect:
         touches=[out, reply],
         evidence=[
             Evidence(criterion=k, verdict="met", source="rep:alice", at=T0)
-            for k in funnel.DEFAULT.keys
+            for k in funnel.model.qualification.DEFAULT.keys
         ],
     )
     prospect = funnel.convert(lead, at=T0 + timedelta(hours=2))

@@ -12,17 +12,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 
 import funnel
-from funnel import (
-    Consent,
-    Contact,
-    Evidence,
-    Lead,
-    PersistenceError,
-    Prospect,
-    StaleWriteError,
-    Touch,
-)
-from funnel.exceptions import RecordNotFound
+from funnel import Consent, Contact, Evidence, Lead, PersistenceError, Prospect, Touch
+from funnel.exceptions import RecordNotFound, StaleWriteError
 from funnel.io.sql import SqlStore, Versioned
 from tests.postgres import postgres_url
 from tests.strategies import records
@@ -53,7 +44,7 @@ def _qualified(lead: Lead, at: datetime) -> Lead:
         lead,
         *(
             Evidence(criterion=k, verdict="met", source="rep:alice", at=at)
-            for k in funnel.DEFAULT.keys
+            for k in funnel.model.qualification.DEFAULT.keys
         ),
     )
 

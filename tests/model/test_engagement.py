@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from funnel import Engagement, Touch, assess_engagement, engagement
+from funnel import Touch
+from funnel.model.engagement import Engagement, assess_engagement, engagement
 from tests.helpers import day, form, outbound, reply
 
 

@@ -6,21 +6,18 @@ from decimal import Decimal
 
 import pytest
 
-from funnel import (
+from funnel import Evidence, Framework, IdealCustomerProfile, PassRule
+from funnel.model.evidence import Verdict
+from funnel.model.qualification import (
     ANUM,
     BANT,
     CHAMP,
     DEFAULT,
     FRAMEWORKS,
     MEDDIC,
-    Evidence,
-    Framework,
-    IdealCustomerProfile,
-    PassRule,
-    Verdict,
+    Criterion,
     qualify,
 )
-from funnel.model.qualification import Criterion
 from tests.helpers import company, day
 
 
@@ -159,7 +156,8 @@ class TestIdealCustomerProfile:
 
 
 def test_regions_compare_ignoring_case() -> None:
-    from funnel import Company, IdealCustomerProfile, Verdict
+    from funnel import Company, IdealCustomerProfile
+    from funnel.model.evidence import Verdict
 
     icp = IdealCustomerProfile(regions={"EU"})
     assert icp.assess(Company(name="A", region="eu")) == (Verdict.MET, ("region 'eu' in ['EU']",))

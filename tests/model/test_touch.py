@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from funnel import Channel, Direction, Reach, Touch, ValidationError
-from funnel.model.touch import check_touches
+from funnel import Touch, ValidationError
+from funnel.model.touch import Channel, Direction, Reach, check_touches
 from tests.helpers import day, outbound, reply
 
 

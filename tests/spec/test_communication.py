@@ -14,13 +14,12 @@ from funnel import (
     advance,
     convert,
 )
+from funnel.engine.funnel import check_touch, plan_touch
 from funnel.model.records import Lead, Prospect
 from funnel.spec.communication import (
     DEFAULT_COMMUNICATION,
     CommunicationPolicy,
     CommunicationRule,
-    check_touch,
-    plan_touch,
     sender_kind,
 )
 from tests.helpers import ALL_MET, day, lead, met, outbound, reply

@@ -7,9 +7,15 @@ from typing import ClassVar
 import pytest
 from statemachine import State
 
-from funnel import BANT, DEFAULT_FUNNEL, DefinitionError, Funnel, FunnelStateMachine, SalesFunnel
-from funnel.spec.communication import DEFAULT_COMMUNICATION, CommunicationPolicy, CommunicationRule
+from funnel import DEFAULT_FUNNEL, DefinitionError, Funnel, FunnelStateMachine
+from funnel.model.qualification import BANT
+from funnel.spec.communication import (
+    DEFAULT_COMMUNICATION,
+    CommunicationPolicy,
+    CommunicationRule,
+)
 from funnel.spec.definition import Thresholds, machine_signature
+from funnel.spec.machine import SalesFunnel
 
 
 class Tiny(FunnelStateMachine):

@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from funnel import DEFAULT_FUNNEL, DiagramError
+from funnel import DEFAULT_FUNNEL
+from funnel.exceptions import DiagramError
 from funnel.io.definition import loads_funnel
 from funnel.spec.diagrams import dot_graph, edge_label, html, mermaid, svg, try_svg
 from tests.io.test_definition import ACME

@@ -6,21 +6,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from funnel import GUARDS, ValidationError, register_guard
-from funnel.spec.guards import GuardContext
+from funnel import ValidationError, register_guard
+from funnel.spec.guards import GUARDS, GuardContext
 from funnel.spec.machine import FunnelStateMachine
 
 
 @pytest.fixture
 def cleanup() -> Iterator[list[str]]:
     names: list[str] = []
-    saved = dict(GUARDS)
     yield names
     for name in names:
-        GUARDS.pop(name, None)
-        if hasattr(FunnelStateMachine, name) and name not in saved:
-            delattr(FunnelStateMachine, name)
-    GUARDS.update(saved)
+        if name in GUARDS:
+            GUARDS.unregister(name)
 
 
 def _never(record: object, ctx: GuardContext) -> tuple[str, ...]:
@@ -61,3 +58,17 @@ def test_registering_the_same_function_again_is_allowed(cleanup: list[str]) -> N
 def test_bad_names(name: str) -> None:
     with pytest.raises(ValidationError, match="must be an identifier"):
         register_guard(name, "x")
+
+
+def test_built_in_guards_cannot_be_removed() -> None:
+    with pytest.raises(ValidationError, match="built in"):
+        GUARDS.unregister("is_two_way")
+
+
+def test_a_funnel_registry_does_not_leak_into_the_default() -> None:
+    """Two funnels in one process can have different guards: the machine class holds none."""
+    own = GUARDS.extend("acme")
+    own.register("only_acme", "acme's own")(_always)
+    assert "only_acme" in own
+    assert "only_acme" not in GUARDS
+    assert not hasattr(FunnelStateMachine, "only_acme")

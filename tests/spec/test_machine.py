@@ -7,8 +7,8 @@ from typing import ClassVar
 import pytest
 from statemachine import State, StateMachine
 
-from funnel import DEFAULT_FUNNEL, DefinitionError, Funnel, Level, SalesFunnel
-from funnel.spec.machine import FunnelStateMachine
+from funnel import DEFAULT_FUNNEL, DefinitionError, Funnel, Level
+from funnel.spec.machine import FunnelStateMachine, SalesFunnel
 
 
 class TestSalesFunnel:

@@ -9,9 +9,10 @@ import pytest
 from statemachine import State
 from statemachine.exceptions import TransitionNotAllowed
 
-from funnel import DEFAULT_FUNNEL, GUARDS, DefinitionError, SalesFunnel, derive_table
-from funnel.spec.guards import Guard, GuardContext
-from funnel.spec.machine import Cursor, FunnelStateMachine
+from funnel import DEFAULT_FUNNEL, DefinitionError
+from funnel.spec.guards import GUARDS, Guard, GuardContext
+from funnel.spec.machine import Cursor, FunnelStateMachine, SalesFunnel
+from funnel.spec.table import derive_table
 from tests.helpers import T0
 
 TABLE = DEFAULT_FUNNEL.table

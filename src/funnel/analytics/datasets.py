@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from funnel.analytics.eventlog import LoadResult, load_frame
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import LoadError
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
 #: Maven deal stages → funnel stages.
 MAVEN_STAGES = {

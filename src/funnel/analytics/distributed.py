@@ -32,6 +32,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
     AT,
     EVENT,
@@ -43,7 +44,6 @@ from funnel.engine.replay import (
     step_table,
 )
 from funnel.exceptions import ValidationError
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
 ROW = "row"
 #: Columns of a per-lead replay result.

@@ -48,8 +48,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import narwhals as nw
 
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import LoadError
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
 if TYPE_CHECKING:
     import polars as pl

@@ -3,7 +3,7 @@ Replay an event log into each lead's current stage and stage history.
 
 The replay walks the rows in input order (``row``) in one tight loop over
 plain Python values, using two dicts built from the funnel's derived
-:class:`~funnel.TransitionTable`: ``(stage, event) -> target`` and
+:class:`~funnel.spec.table.TransitionTable`: ``(stage, event) -> target`` and
 ``(stage, target) -> event``. Guards are not evaluated: the log records what
 happened, and the replay checks it against the funnel's edges.
 
@@ -31,9 +31,9 @@ import attrs
 import narwhals as nw
 
 from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, read_log
+from funnel.engine.funnel import Funnel
 from funnel.exceptions import LoadError
 from funnel.model.history import StageChange
-from funnel.spec.definition import Funnel
 
 #: One transition: (from_stage, to_stage, event, at, row). ``event`` is ``""``
 #: when a stage row had no edge.

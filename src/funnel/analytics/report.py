@@ -41,8 +41,8 @@ import attrs
 import narwhals as nw
 
 from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, read_log
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import LoadError, ValidationError
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
 Order = Literal["reached", "ordered"]
 

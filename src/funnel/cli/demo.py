@@ -15,14 +15,14 @@ from typing import TextIO
 
 import attrs
 
-from funnel.engine.transitions import add_evidence, add_touch, advance, convert, explain
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, advance, convert, explain
+from funnel.engine.touches import add_evidence, add_touch
 from funnel.exceptions import TransitionError
 from funnel.model.contact import Company, Consent, Contact
 from funnel.model.evidence import Evidence
 from funnel.model.qualification import IdealCustomerProfile
 from funnel.model.records import Lead, Prospect
 from funnel.model.touch import Touch
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
 #: The demo's clock starts here; every step is an offset in days.
 START = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)

@@ -43,13 +43,13 @@ import attrs
 
 from funnel._privacy import mask_email
 from funnel._time import require_aware
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import ValidationError
 from funnel.model.contact import Consent, Contact
 from funnel.model.evidence import Evidence
 from funnel.model.history import StageChange
 from funnel.model.records import Lead, Prospect, QualificationLevel
 from funnel.model.touch import Touch
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
 __all__ = (
     "LEGAL_SUFFIXES",

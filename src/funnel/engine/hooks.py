@@ -7,9 +7,12 @@ stage (:meth:`Hooks.on_enter`) or a conversion (:meth:`Hooks.on_conversion`).
 Each listener receives one :class:`Transition`: the record before, the
 record after, and the :class:`~funnel.StageChange`.
 
+Hooks are an option of the one path that moves records: pass them to
+:meth:`funnel.Funnel.advance`, ``convert`` or ``fire`` (or the module-level
+shortcuts) as ``hooks=``.
+
 **When hooks run, and what a failing hook does.** The new record is always
-computed first (by :func:`funnel.fire`, so guard errors come before any
-hook). Then:
+computed first (so guard errors come before any hook). Then:
 
 1. *before* hooks (:meth:`Hooks.before`) may **veto**: raising any exception
    refuses the transition with :class:`HookVetoed` (a
@@ -25,10 +28,10 @@ hook). Then:
 So a failing hook never leaves a half-applied record: either the whole
 transition is refused (before), or it stands in full (after).
 
-Async listeners (``async def``) are awaited by :func:`aadvance` /
+Async listeners (``async def``) are awaited by :meth:`funnel.Funnel.afire` /
 :meth:`Hooks.adispatch`, concurrently (:func:`asyncio.gather`). For
-python-statemachine's own callbacks (``on_enter_<stage>``, ...), see
-:func:`funnel.advance_with_machine`.
+python-statemachine's own callbacks (``on_enter_<stage>``, ...), pass
+``listeners=`` to the same methods.
 
 >>> from funnel import Contact, Lead
 >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -37,7 +40,7 @@ python-statemachine's own callbacks (``on_enter_<stage>``, ...), see
 ... def tell_owner(t):
 ...     print(f"{t.new.owner}: {t.record_id} now {t.change.to_stage}")
 >>> lead = Lead(id="L1", contact=Contact(name="Ada"), source="web", created_at=at, owner="alice")
->>> advance_with_hooks(lead, "nurture", at=at, hooks=hooks).stage
+>>> funnel.advance(lead, "nurture", at=at, hooks=hooks).stage
 alice: L1 now nurturing
 'nurturing'
 """
@@ -48,28 +51,16 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime
 from typing import Literal, TypeVar
 
 import attrs
 
-from funnel.engine.transitions import convert, fire
 from funnel.exceptions import HookError, HookVetoed, ValidationError
 from funnel.model.history import StageChange
 from funnel.model.records import Lead, Level, Prospect
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
+from funnel.spec.definition import FunnelDefinition
 
-__all__ = (
-    "HookError",
-    "HookFailure",
-    "HookVetoed",
-    "Hooks",
-    "Listener",
-    "Transition",
-    "aadvance",
-    "advance_with_hooks",
-    "convert_with_hooks",
-)
+__all__ = ("HookFailure", "Hooks", "Listener", "Transition")
 
 logger = logging.getLogger("funnel.engine.hooks")
 
@@ -141,12 +132,20 @@ class Hooks:
     def __init__(
         self,
         *,
-        funnel: Funnel = DEFAULT_FUNNEL,
+        funnel: FunnelDefinition | None = None,
         errors: Literal["raise", "log"] = "raise",
     ) -> None:
         if errors not in ("raise", "log"):
-            raise ValidationError(f"errors must be 'raise' or 'log', got {errors!r}")
-        self.funnel = funnel
+            raise ValidationError(
+                f"errors must be 'raise' or 'log', got {errors!r}",
+                field="errors",
+                allowed=("raise", "log"),
+            )
+        if funnel is None:
+            from funnel.engine.funnel import DEFAULT_FUNNEL  # same layer; avoids a cycle
+
+            funnel = DEFAULT_FUNNEL
+        self.funnel: FunnelDefinition = funnel
         self.errors = errors
         self._before: list[Listener] = []
         self._any: list[Listener] = []
@@ -238,7 +237,7 @@ class Hooks:
                     result = listener(transition)
                     if inspect.isawaitable(result):
                         _close(result)
-                        raise ValidationError("async veto hook: use aadvance()")
+                        raise ValidationError("async veto hook: use Funnel.afire()")
                 except Exception as exc:
                     raise _veto(old, transition, listener, exc) from exc
 
@@ -261,7 +260,7 @@ class Hooks:
                 if inspect.isawaitable(result):
                     _close(result)
                     raise ValidationError(
-                        "async listener called from sync code: use aadvance() or adispatch()"
+                        "async listener called from sync code: use Funnel.afire() or adispatch()"
                     )
             except Exception as exc:
                 failures.append(HookFailure(_name(listener), transition, exc))
@@ -336,59 +335,3 @@ def _veto(old: Record, transition: Transition, listener: object, exc: Exception)
         stage=old.stage,
         reasons=(f"{type(exc).__name__}: {exc}",),
     )
-
-
-def advance_with_hooks(
-    record: Record,
-    event: str,
-    *,
-    at: datetime,
-    hooks: Hooks,
-    why: str | None = None,
-) -> Record:
-    """
-    Send *event* (conversion included, as :func:`funnel.fire`) and run *hooks*.
-
-    Returns:
-        The new record.
-
-    Raises:
-        TransitionError: the event was refused (no hook ran).
-        HookVetoed: a before hook refused (no after hook ran).
-        HookError: after hooks failed; the transition stands and
-            ``.record`` is the new record.
-    """
-    new = fire(record, event, at=at, why=why, funnel=hooks.funnel)
-    hooks.check_before(record, new)
-    hooks.dispatch(record, new)
-    return new
-
-
-def convert_with_hooks(
-    lead: Lead,
-    *,
-    at: datetime,
-    hooks: Hooks,
-    why: str | None = None,
-    owner: str | None = None,
-) -> Prospect:
-    """:func:`funnel.convert` with *hooks* (same semantics as :func:`advance_with_hooks`)."""
-    new = convert(lead, at=at, why=why, funnel=hooks.funnel, owner=owner)
-    hooks.check_before(lead, new)
-    hooks.dispatch(lead, new)
-    return new
-
-
-async def aadvance(
-    record: Record,
-    event: str,
-    *,
-    at: datetime,
-    hooks: Hooks,
-    why: str | None = None,
-) -> Record:
-    """The async :func:`advance_with_hooks`: async listeners are awaited."""
-    new = fire(record, event, at=at, why=why, funnel=hooks.funnel)
-    await hooks.acheck_before(record, new)
-    await hooks.adispatch(record, new)
-    return new

@@ -6,7 +6,7 @@ Fast bulk replay of event logs over plain values, and the columnar reached-stage
 event and 12 KB per instance. To replay millions of logged events, this
 module steps a **stage string per lead** through a precomputed
 ``{(stage, event): target}`` dict derived from the funnel's
-:class:`~funnel.TransitionTable`, and builds no record at all.
+:class:`~funnel.spec.table.TransitionTable`, and builds no record at all.
 
 Guards. A log records what *happened*: each event was accepted when it
 happened, so by default every guard counts as passed and the step table
@@ -15,7 +15,7 @@ holds, for each ``(stage, event)``, the first edge in declaration order
 other outcomes (e.g. ``lambda name: name != "has_reason"`` refuses every
 edge needing a reason). Guards that depend on the record itself (touches,
 evidence) cannot be evaluated from a log of events: use :func:`funnel.advance`
-or :func:`funnel.advance_with_machine` on real records for that.
+or :func:`funnel.advance` (with ``listeners=``) on real records for that.
 
 Rejects. An event with no edge from the lead's current stage is not raised:
 it is collected as a :class:`BulkReject` with its row number, and the lead
@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import ValidationError
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 from funnel.spec.table import TransitionTable
 
 if TYPE_CHECKING:

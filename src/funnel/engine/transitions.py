@@ -1,13 +1,17 @@
 """
-Moving records through the funnel.
+Moving a record: the one path every transition takes.
 
-* :func:`advance` sends an event to a lead or a prospect and returns the new
-  record; a lead stays a lead and a prospect stays a prospect.
-* :func:`convert` is the only way from lead to prospect: it needs two-way
-  communication and a passing qualification, and records both.
-* :func:`explain` says where a record stands and exactly what is missing.
-* :func:`advance_with_machine` does what :func:`advance` does through a real
-  python-statemachine instance, for per-record listeners and hooks.
+:func:`decide` finds what an event does to a record (the edge, or the
+typed error saying why not) without changing anything; :func:`move` applies
+it and runs the options of that one path: python-statemachine listeners
+(through a real machine instance) and :class:`~funnel.engine.hooks.Hooks`.
+:class:`funnel.Funnel`'s methods (``advance``, ``convert``, ``fire``,
+``can``, ``enabled_events``) and the module-level shortcuts are thin layers
+over these two functions.
+
+Each decision makes one :class:`~funnel.spec.guards.GuardContext`, which
+evaluates every guard (and the qualification) at most once, however many
+edges, error messages and explanations ask.
 
 Every function takes the moment of the change as ``at`` (timezone-aware),
 never reads the clock, and leaves its input unchanged: on failure it raises a
@@ -17,9 +21,9 @@ and the reasons.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 from statemachine.exceptions import TransitionNotAllowed
@@ -33,53 +37,76 @@ from funnel.exceptions import (
     ValidationError,
     WrongLevel,
 )
-from funnel.model.engagement import EngagementFinding, assess_engagement
-from funnel.model.evidence import Evidence
 from funnel.model.history import StageChange
-from funnel.model.qualification import Qualification
 from funnel.model.records import Lead, Level, Prospect
-from funnel.model.touch import Touch
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
-from funnel.spec.guards import GUARDS, GuardContext, qualification_of
-from funnel.spec.machine import Cursor
+from funnel.spec.definition import FunnelDefinition
+from funnel.spec.guards import GuardContext, engagement_of, qualification_of
+from funnel.spec.machine import Cursor, GuardListener
 from funnel.spec.table import Edge
 
+if TYPE_CHECKING:
+    from funnel.engine.hooks import Hooks
+
 R = TypeVar("R", bound=Lead | Prospect)
+Record = Lead | Prospect
+
+#: What a call allows: ``"same"`` keeps the level (advance), ``"convert"``
+#: requires a conversion, ``"any"`` takes either (fire).
+Crossing = Literal["same", "convert", "any"]
 
 
-def _owner(record: Lead | Prospect) -> str:
+def owner(record: Record) -> str:
+    """How errors name a record: its type and id, never its contact data."""
     return f"{type(record).__name__} {record.id!r}"
 
 
-def _context(funnel: Funnel, at: datetime, why: str | None) -> GuardContext:
+def context(funnel: FunnelDefinition, at: datetime, why: str | None = None) -> GuardContext:
+    """A fresh decision context: guards evaluated in it are evaluated once."""
+    if why is not None and not isinstance(why, str):
+        raise ValidationError(
+            f"why must be a string or None, got {type(why).__name__}", field="why"
+        )
     return GuardContext(funnel=funnel, at=require_aware(at, "at"), why=why)
 
 
-def _check_stage(record: Lead | Prospect, event: str, funnel: Funnel) -> None:
-    if record.stage not in funnel.machine.levels:
-        raise IllegalEvent(
-            f"{_owner(record)} is in stage {record.stage!r}, which funnel "
-            f"{funnel.name!r} v{funnel.version} does not have",
-            record=record,
-            event=event,
-            stage=record.stage,
-            reasons=(f"known stages: {', '.join(funnel.stages)}",),
+def check_record(record: Record, funnel: FunnelDefinition, event: str) -> None:
+    """
+    Refuse a record that *funnel* could not have made (wrong stage, level or history).
+
+    Raises:
+        IllegalEvent: the record's stage or a history step is not in the funnel.
+        WrongLevel: the record's type and its stage's level disagree.
+    """
+    if not isinstance(record, Lead | Prospect):
+        raise ValidationError(
+            f"expected a Lead or a Prospect, got {type(record).__name__}", field="record"
         )
-    expected = record.record_level
-    if funnel.level_of(record.stage) is not expected:
-        raise WrongLevel(
-            f"{_owner(record)} is in {funnel.level_of(record.stage).value} stage {record.stage!r}",
-            record=record,
-            event=event,
-            stage=record.stage,
-        )
+    problems = funnel.record_problems(record)
+    if not problems:
+        return
+    reasons = tuple(f"{field}: {text}" for field, text in problems)
+    stage_known = record.stage in funnel.machine.levels
+    error = WrongLevel if stage_known and problems[0][0] == "stage" else IllegalEvent
+    raise error(
+        f"{owner(record)} does not fit funnel {funnel.name!r} v{funnel.version}",
+        record=record,
+        event=event,
+        stage=record.stage,
+        reasons=reasons,
+    )
 
 
-def _check_time(record: Lead | Prospect, event: str, at: datetime) -> None:
+def check_time(record: Record, event: str, at: datetime) -> None:
+    """
+    Refuse a change dated before the record's last change.
+
+    Raises:
+        ChronologyError: *at* precedes the last change (or the record's creation).
+    """
     last = record.history[-1].at if record.history else record.created_at
     if at < last:
         raise ChronologyError(
-            f"{_owner(record)} cannot {event} at {at.isoformat()}: its last change was at "
+            f"{owner(record)} cannot {event} at {at.isoformat()}: its last change was at "
             f"{last.isoformat()}",
             record=record,
             event=event,
@@ -88,10 +115,11 @@ def _check_time(record: Lead | Prospect, event: str, at: datetime) -> None:
         )
 
 
-def _guard_reasons(edge: Edge, record: Lead | Prospect, ctx: GuardContext) -> list[str]:
+def guard_reasons(edge: Edge, record: Record, ctx: GuardContext) -> list[str]:
+    """Why *edge*'s guards refuse *record* (empty: they all agree)."""
     reasons: list[str] = []
     for name, expected in edge.guards:
-        refusal = GUARDS[name].check(record, ctx)
+        refusal = ctx.refusals(name, record)
         if (not refusal) != expected:
             if expected:
                 reasons.extend(f"{name}: {r}" for r in refusal)
@@ -100,7 +128,14 @@ def _guard_reasons(edge: Edge, record: Lead | Prospect, ctx: GuardContext) -> li
     return reasons
 
 
-def select_edge(record: Lead | Prospect, event: str, ctx: GuardContext) -> Edge:
+def crosses(funnel: FunnelDefinition, edge: Edge) -> bool:
+    """Whether *edge* turns a lead into a prospect."""
+    return funnel.level_of(edge.source) is Level.LEAD and (
+        funnel.level_of(edge.target) is Level.PROSPECT
+    )
+
+
+def select_edge(record: Record, event: str, ctx: GuardContext) -> Edge:
     """
     Find the edge *event* takes from the record's stage, exactly as the machine would.
 
@@ -108,424 +143,133 @@ def select_edge(record: Lead | Prospect, event: str, ctx: GuardContext) -> Edge:
 
     Raises:
         IllegalEvent: no edge for *event* from this stage.
-        GuardFailed: edges exist but every one is refused (``NotQualified``
-            when the refused edges lead to a prospect stage).
+        GuardFailed: edges exist but every one is refused (``NotQualified``,
+            with the qualification, when the refused edges lead to a prospect stage).
     """
     funnel = ctx.funnel
-    _check_stage(record, event, funnel)
-    options = funnel.table.options(record.stage, event)
+    table = funnel.table
+    options = table.options(record.stage, event)
     if not options:
-        allowed = sorted(funnel.table.allowed(record.stage))
+        allowed = sorted(table.allowed(record.stage))
         hint = (
             f"stage {record.stage!r} is terminal: it accepts no event"
             if record.stage in funnel.finals
             else f"events allowed from {record.stage!r}: {', '.join(allowed)}"
         )
-        if event not in funnel.table.events:
+        if event not in table.events:
             hint = f"funnel {funnel.name!r} has no event {event!r}; " + hint
         raise IllegalEvent(
-            f"{_owner(record)} cannot {event} from stage {record.stage!r}",
+            f"{owner(record)} cannot {event} from stage {record.stage!r}",
             record=record,
             event=event,
             stage=record.stage,
             reasons=(hint,),
         )
-    verdicts: dict[str, bool] = {}
-
-    def passes(name: str) -> bool:
-        if name not in verdicts:
-            verdicts[name] = GUARDS[name].passes(record, ctx)
-        return verdicts[name]
-
-    chosen = funnel.table.resolve(record.stage, event, passes)
+    chosen: Edge | None = table.resolve(record.stage, event, lambda name: ctx.passes(name, record))
     if chosen is not None:
         return chosen
     reasons: list[str] = []
     for edge in options:
-        reasons.extend(_guard_reasons(edge, record, ctx))
-    crosses = any(funnel.level_of(e.target) is not funnel.level_of(e.source) for e in options)
-    error = NotQualified if crosses else GuardFailed
-    raise error(
-        f"{_owner(record)} cannot {event} from stage {record.stage!r}",
-        record=record,
-        event=event,
-        stage=record.stage,
-        reasons=tuple(dict.fromkeys(reasons)),
-    )
-
-
-def _apply(record: R, edge: Edge, ctx: GuardContext) -> R:
-    change = StageChange(
-        from_stage=edge.source, to_stage=edge.target, event=edge.event, at=ctx.at, why=ctx.why
-    )
-    changes: dict[str, Any] = {"stage": edge.target, "history": (*record.history, change)}
-    if isinstance(record, Lead):
-        level = ctx.funnel.qualification_level(edge.target)
-        if level is not None:
-            changes["level"] = level
-    elif edge.target in ctx.funnel.finals:
-        changes["closed_at"] = ctx.at
-    return attrs.evolve(record, **changes)
-
-
-def _prepare(record: Lead | Prospect, event: str, ctx: GuardContext) -> Edge:
-    _check_time(record, event, ctx.at)
-    edge = select_edge(record, event, ctx)
-    if ctx.funnel.level_of(edge.target) is not record.record_level:
-        raise WrongLevel(
-            f"{_owner(record)}: {event} leads to {ctx.funnel.level_of(edge.target).value} "
-            f"stage {edge.target!r}; use funnel.convert() to turn a lead into a prospect",
+        reasons.extend(guard_reasons(edge, record, ctx))
+    message = f"{owner(record)} cannot {event} from stage {record.stage!r}"
+    unique = tuple(dict.fromkeys(reasons))
+    if any(crosses(funnel, e) for e in options):
+        raise NotQualified(
+            message,
             record=record,
             event=event,
             stage=record.stage,
+            reasons=unique,
+            qualification=qualification_of(record, ctx),
+        )
+    raise GuardFailed(message, record=record, event=event, stage=record.stage, reasons=unique)
+
+
+def decide(record: Record, event: str, ctx: GuardContext, crossing: Crossing) -> Edge:
+    """
+    The edge *event* takes, or the typed error why it cannot: nothing is changed.
+
+    Raises:
+        TransitionError: one of its subclasses, with the record, event and reasons.
+    """
+    if not isinstance(event, str):
+        raise ValidationError(f"event must be a string, got {type(event).__name__}", field="event")
+    check_record(record, ctx.funnel, event)
+    check_time(record, event, ctx.at)
+    edge = select_edge(record, event, ctx)
+    funnel = ctx.funnel
+    converting = crosses(funnel, edge)
+    if converting and crossing == "same":
+        raise WrongLevel(
+            f"{owner(record)}: {event} leads to prospect stage {edge.target!r}",
+            record=record,
+            event=event,
+            stage=record.stage,
+            reasons=("use convert() (or fire()) to turn a lead into a prospect",),
+        )
+    if not converting and crossing == "convert":
+        raise ValidationError(
+            f"{event!r} is not a conversion event of funnel {funnel.name!r}: "
+            f"{funnel.conversion_events}",
+            field="event",
+            allowed=funnel.conversion_events,
         )
     return edge
 
 
-def advance(
-    record: R,
-    event: str,
-    *,
-    at: datetime,
-    why: str | None = None,
-    funnel: Funnel = DEFAULT_FUNNEL,
-) -> R:
-    """
-    Send *event* to *record* and return the record in its new stage.
-
-    The change is appended to ``history`` with *at* and *why*. The input is
-    not modified.
-
-    Raises:
-        IllegalEvent: the event has no transition from the current stage.
-        GuardFailed: a guard refused (e.g. ``lose`` without *why*).
-        WrongLevel: the event would cross from lead to prospect (use
-            :func:`convert`).
-        ChronologyError: *at* precedes the record's last change.
-
-    >>> from datetime import datetime, timezone
-    >>> from funnel import Contact, Lead, Touch
-    >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
-    >>> form = Touch(id="f1", at=at, direction="inbound", channel="form", reach="mass")
-    >>> lead = Lead(id="L1", contact=Contact(name="Ada"), source="web", created_at=at,
-    ...             touches=[form])
-    >>> advance(lead, "mark_mql", at=at).stage
-    'mql'
-    """
-    ctx = _context(funnel, at, why)
-    edge = _prepare(record, event, ctx)
-    return _apply(record, edge, ctx)
-
-
-def convert(
-    lead: Lead,
-    *,
-    at: datetime,
-    why: str | None = None,
-    funnel: Funnel = DEFAULT_FUNNEL,
-    event: str | None = None,
-    owner: str | None = None,
-) -> Prospect:
-    """
-    Turn *lead* into a :class:`~funnel.Prospect`.
-
-    Allowed only when two-way communication exists and the funnel's
-    qualification framework passes, both as of *at*. The prospect keeps the
-    lead's id, contact (and consent), touches, evidence and history, and
-    records the qualification (with the funnel's version) and the touch that
-    made the communication two-way.
-
-    Args:
-        lead: The lead.
-        at: When the conversion happens.
-        why: An optional note for the history.
-        funnel: The funnel definition.
-        event: The conversion event, if the funnel has several.
-        owner: A new owner for the prospect (default: the lead's owner).
-
-    Raises:
-        NotQualified: engagement or qualification is missing; ``reasons``
-            lists every gap and ``qualification`` holds the verdict.
-        IllegalEvent: the lead's stage cannot convert (e.g. disqualified).
-    """
-    if not isinstance(lead, Lead):
-        raise ValidationError(f"convert() takes a Lead, got {type(lead).__name__}")
-    events = funnel.conversion_events
-    if event is None:
-        if len(events) != 1:
-            raise ValidationError(
-                f"funnel {funnel.name!r} has conversion events {events}; pass event="
-            )
-        event = events[0]
-    elif event not in events:
-        raise ValidationError(
-            f"{event!r} is not a conversion event of funnel {funnel.name!r}: {events}"
-        )
-    ctx = _context(funnel, at, why)
-    _check_time(lead, event, ctx.at)
-    qualification = qualification_of(lead, ctx)
-    try:
-        edge = select_edge(lead, event, ctx)
-    except NotQualified as exc:
-        raise NotQualified(
-            str(exc).split("\n", 1)[0],
-            record=lead,
-            event=event,
-            stage=lead.stage,
-            reasons=exc.reasons,
-            qualification=qualification,
-        ) from None
-    if funnel.level_of(edge.target) is not Level.PROSPECT:  # pragma: no cover - validated
-        raise WrongLevel(
-            f"{event} does not lead to a prospect stage",
-            record=lead,
-            event=event,
-            stage=lead.stage,
-        )
-    engagement = assess_engagement(t for t in lead.touches if t.at <= ctx.at)
+def apply(record: Record, edge: Edge, ctx: GuardContext, owner_: str | None = None) -> Record:
+    """The record after *edge*: a new record, the input unchanged."""
+    funnel = ctx.funnel
     change = StageChange(
-        from_stage=edge.source, to_stage=edge.target, event=edge.event, at=ctx.at, why=why
+        from_stage=edge.source, to_stage=edge.target, event=edge.event, at=ctx.at, why=ctx.why
     )
-    return Prospect(
-        id=lead.id,
-        contact=lead.contact,
-        source=lead.source,
-        created_at=lead.created_at,
-        stage=edge.target,
-        qualification=qualification,
-        engagement=engagement,
-        converted_at=ctx.at,
-        lead_level=lead.level,
-        touches=lead.touches,
-        evidence=lead.evidence,
-        history=(*lead.history, change),
-        owner=owner if owner is not None else lead.owner,
-        segment=lead.segment,
-    )
-
-
-@overload
-def fire(
-    record: Lead, event: str, *, at: datetime, why: str | None = ..., funnel: Funnel = ...
-) -> Lead | Prospect: ...
-@overload
-def fire(
-    record: Prospect, event: str, *, at: datetime, why: str | None = ..., funnel: Funnel = ...
-) -> Prospect: ...
-def fire(
-    record: Lead | Prospect,
-    event: str,
-    *,
-    at: datetime,
-    why: str | None = None,
-    funnel: Funnel = DEFAULT_FUNNEL,
-) -> Lead | Prospect:
-    """
-    Send any event, conversion included: :func:`convert` or :func:`advance` as fits.
-
-    Useful where events come from data (an event log, a queue).
-    """
-    if isinstance(record, Lead) and event in funnel.conversion_events:
-        return convert(record, at=at, why=why, funnel=funnel, event=event)
-    if isinstance(record, Lead):
-        return advance(record, event, at=at, why=why, funnel=funnel)
-    return advance(record, event, at=at, why=why, funnel=funnel)
-
-
-def can(
-    record: Lead | Prospect,
-    event: str,
-    *,
-    at: datetime,
-    why: str | None = None,
-    funnel: Funnel = DEFAULT_FUNNEL,
-) -> bool:
-    """Whether :func:`fire` would accept *event* now (guards evaluated)."""
-    try:
-        ctx = _context(funnel, at, why)
-        _check_time(record, event, ctx.at)
-        select_edge(record, event, ctx)
-    except (IllegalEvent, GuardFailed, ChronologyError, WrongLevel):
-        return False
-    return True
-
-
-def allowed_events(record: Lead | Prospect, *, funnel: Funnel = DEFAULT_FUNNEL) -> frozenset[str]:
-    """Events with a transition from the record's stage, guards not evaluated."""
-    return funnel.table.allowed(record.stage)
-
-
-def enabled_events(
-    record: Lead | Prospect,
-    *,
-    at: datetime,
-    why: str | None = None,
-    funnel: Funnel = DEFAULT_FUNNEL,
-) -> tuple[str, ...]:
-    """Events the record would accept now, guards evaluated, in declaration order."""
-    allowed = funnel.table.allowed(record.stage)
-    return tuple(
-        e
-        for e in funnel.table.events
-        if e in allowed and can(record, e, at=at, why=why, funnel=funnel)
-    )
-
-
-def add_touch(record: R, touch: Touch) -> R:
-    """Return *record* with *touch* added (touches stay ordered by time)."""
-    return attrs.evolve(record, touches=(*record.touches, touch))
-
-
-def add_evidence(record: R, *evidence: Evidence) -> R:
-    """Return *record* with *evidence* added (evidence stays ordered by time)."""
-    return attrs.evolve(record, evidence=(*record.evidence, *evidence))
-
-
-@attrs.frozen(kw_only=True)
-class Explanation:
-    """
-    Where a record stands and why: the answer to "why is this lead not a prospect yet?".
-
-    Attributes:
-        record_id: The record's id.
-        kind: ``"lead"`` or ``"prospect"``.
-        stage: The current stage.
-        at: The moment the explanation holds for.
-        engagement: The engagement finding.
-        qualification: The framework's verdict now.
-        ready: For a lead: whether it can become a prospect now. For a
-            prospect: whether it is still open.
-        blockers: What stands in the way, one line each (empty when ready).
-        next_events: Events the record accepts now.
-    """
-
-    record_id: str
-    kind: Level
-    stage: str
-    at: datetime
-    engagement: EngagementFinding
-    qualification: Qualification
-    ready: bool
-    blockers: tuple[str, ...]
-    next_events: tuple[str, ...]
-
-    def lines(self) -> tuple[str, ...]:
-        """The explanation as text lines."""
-        head = f"{self.kind.value} {self.record_id!r} in stage {self.stage!r}"
-        out = [head, f"engagement: {self.engagement.level.value} ({self.engagement.reason})"]
-        out.extend(
-            f"qualification: {line}" if i == 0 else f"  {line}"
-            for i, line in enumerate(self.qualification.explain())
+    if isinstance(record, Lead) and crosses(funnel, edge):
+        return Prospect(
+            id=record.id,
+            contact=record.contact,
+            source=record.source,
+            created_at=record.created_at,
+            stage=edge.target,
+            qualification=qualification_of(record, ctx),
+            engagement=engagement_of(record, ctx),
+            converted_at=ctx.at,
+            lead_level=record.level,
+            touches=record.touches,
+            evidence=record.evidence,
+            history=(*record.history, change),
+            owner=owner_ if owner_ is not None else record.owner,
+            segment=record.segment,
+            closed_at=ctx.at if edge.target in funnel.finals else None,
         )
-        if self.kind is Level.LEAD:
-            out.append(
-                "ready to become a prospect" if self.ready else "not a prospect yet because:"
-            )
-        out.extend(f"  - {b}" for b in self.blockers)
-        out.append(f"next events: {', '.join(self.next_events) or 'none (terminal stage)'}")
-        return tuple(out)
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
-
-    def _repr_markdown_(self) -> str:
-        return "\n".join(
-            f"- {line}" if i else f"**{line}**" for i, line in enumerate(self.lines())
-        )
-
-
-def explain(
-    record: Lead | Prospect, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
-) -> Explanation:
-    """
-    Explain where *record* stands as of *at*.
-
-    For a lead, ``blockers`` lists precisely why it is not a prospect yet:
-    missing two-way communication, and each criterion not met or unknown.
-
-    >>> from datetime import datetime, timezone
-    >>> from funnel import Contact, Lead
-    >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
-    >>> lead = Lead(id="L7", contact=Contact(name="Bo"), source="list", created_at=at)
-    >>> for line in explain(lead, at=at).blockers:
-    ...     print(line)
-    no two-way communication: no touches yet
-    fit: unknown (not established yet)
-    means: unknown (not established yet)
-    authority: unknown (not established yet)
-    intention: unknown (not established yet)
-    """
-    ctx = _context(funnel, at, None)
-    engagement = assess_engagement(t for t in record.touches if t.at <= ctx.at)
-    qualification = qualification_of(record, ctx)
-    blockers: list[str] = []
+    changes: dict[str, Any] = {"stage": edge.target, "history": (*record.history, change)}
     if isinstance(record, Lead):
-        if engagement.level.value != "two-way":
-            blockers.append(f"no two-way communication: {engagement.reason}")
-        if not qualification.passed:
-            blockers.extend(
-                f"{r.criterion.key}: {r.verdict.value} ({r.reason})"
-                for r in qualification.results
-                if r.verdict.value != "met"
-            )
-        if record.stage in funnel.finals:
-            blockers.insert(0, f"stage {record.stage!r} is terminal")
-        ready = not blockers
-    else:
-        ready = record.stage not in funnel.finals
-        if not ready:
-            why = record.history[-1].why if record.history else None
-            blockers.append(f"closed in stage {record.stage!r}" + (f": {why}" if why else ""))
-    return Explanation(
-        record_id=record.id,
-        kind=record.record_level,
-        stage=record.stage,
-        at=ctx.at,
-        engagement=engagement,
-        qualification=qualification,
-        ready=ready,
-        blockers=tuple(blockers),
-        next_events=enabled_events(record, at=at, funnel=funnel),
-    )
+        level = funnel.qualification_level(edge.target)
+        if level is not None:
+            changes["level"] = level
+    elif edge.target in funnel.finals:
+        changes["closed_at"] = ctx.at
+    if owner_ is not None:
+        changes["owner"] = owner_
+    return attrs.evolve(record, **changes)
 
 
-def machine_for(
-    record: Lead | Prospect,
-    *,
-    at: datetime,
-    why: str | None = None,
-    funnel: Funnel = DEFAULT_FUNNEL,
-    listeners: Sequence[object] = (),
-) -> Any:
+def machine_for(record: Record, ctx: GuardContext, listeners: Sequence[object] = ()) -> Any:
     """
     A real python-statemachine instance resumed at the record's stage.
 
-    The machine is bound to a :class:`~funnel.spec.machine.Cursor`, never to the
-    frozen record. Use it for diagrams of one record or for listeners; use
-    :func:`advance` for everything else (it is ~1000x cheaper).
+    The machine is bound to a :class:`~funnel.spec.machine.Cursor`, never to
+    the frozen record; its guards are the funnel's, evaluated through *ctx*.
     """
-    ctx = _context(funnel, at, why)
     cursor = Cursor(record=record, stage=record.stage, ctx=ctx)
-    return funnel.machine(model=cursor, state_field="stage", listeners=list(listeners))
+    return ctx.funnel.machine(
+        model=cursor, state_field="stage", listeners=[GuardListener(cursor), *listeners]
+    )
 
 
-def advance_with_machine(
-    record: R,
-    event: str,
-    *,
-    at: datetime,
-    why: str | None = None,
-    funnel: Funnel = DEFAULT_FUNNEL,
-    listeners: Iterable[object] = (),
-) -> R:
-    """
-    Like :func:`advance`, but through a real machine instance, so that
-    python-statemachine listeners (``after_transition``, ``on_enter_<stage>``, ...)
-    run. The resulting record equals what :func:`advance` returns.
-    """
-    ctx = _context(funnel, at, why)
-    edge = _prepare(record, event, ctx)  # same errors as advance(), raised before any listener
-    sm = machine_for(record, at=at, why=why, funnel=funnel, listeners=tuple(listeners))
+def _run_machine(
+    record: Record, event: str, edge: Edge, ctx: GuardContext, listeners: Sequence[object]
+) -> None:
+    sm = machine_for(record, ctx, listeners)
     try:
         sm.send(event)
     except TransitionNotAllowed as exc:  # pragma: no cover - table and machine agree (tested)
@@ -535,4 +279,92 @@ def advance_with_machine(
     target = sm.model.stage
     if target != edge.target:  # pragma: no cover - table and machine agree (tested)
         raise AssertionError(f"machine went to {target!r}, table to {edge.target!r}")
-    return _apply(record, edge, ctx)
+
+
+def move(
+    record: Record,
+    event: str,
+    ctx: GuardContext,
+    *,
+    crossing: Crossing,
+    hooks: Hooks | None = None,
+    listeners: Sequence[object] = (),
+    owner_: str | None = None,
+) -> Record:
+    """
+    The one path that moves a record: decide, run listeners, apply, run hooks.
+
+    With *listeners*, a real machine instance takes the event (after the
+    decision, so the errors are the same) and python-statemachine calls them
+    (``after_transition``, ``on_enter_<stage>``, ...). With *hooks*, the veto
+    hooks run before the result is returned and the after hooks once it stands.
+    """
+    edge = decide(record, event, ctx, crossing)
+    if listeners:
+        _run_machine(record, event, edge, ctx, listeners)
+    new = apply(record, edge, ctx, owner_)
+    if hooks is not None:
+        hooks.check_before(record, new)
+        hooks.dispatch(record, new)
+    return new
+
+
+async def amove(
+    record: Record,
+    event: str,
+    ctx: GuardContext,
+    *,
+    crossing: Crossing,
+    hooks: Hooks | None = None,
+    listeners: Sequence[object] = (),
+    owner_: str | None = None,
+) -> Record:
+    """:func:`move` for async hooks: async listeners of *hooks* are awaited."""
+    edge = decide(record, event, ctx, crossing)
+    if listeners:
+        _run_machine(record, event, edge, ctx, listeners)
+    new = apply(record, edge, ctx, owner_)
+    if hooks is not None:
+        await hooks.acheck_before(record, new)
+        await hooks.adispatch(record, new)
+    return new
+
+
+def conversion_event(funnel: FunnelDefinition, event: str | None) -> str:
+    """The conversion event to use: *event*, or the funnel's only one."""
+    events = funnel.conversion_events
+    if event is None:
+        if len(events) != 1:
+            raise ValidationError(
+                f"funnel {funnel.name!r} has conversion events {events}; pass event=",
+                field="event",
+                allowed=events,
+            )
+        return events[0]
+    if event not in events:
+        raise ValidationError(
+            f"{event!r} is not a conversion event of funnel {funnel.name!r}: {events}",
+            field="event",
+            allowed=events,
+        )
+    return event
+
+
+def accepts(record: Record, event: str, ctx: GuardContext, crossing: Crossing = "any") -> bool:
+    """Whether :func:`move` would accept *event* in *ctx* (guards evaluated, once)."""
+    try:
+        decide(record, event, ctx, crossing)
+    except (IllegalEvent, GuardFailed, ChronologyError, WrongLevel):
+        return False
+    except ValidationError:
+        if crossing == "convert":
+            return False
+        raise
+    return True
+
+
+def enabled(record: Record, ctx: GuardContext) -> tuple[str, ...]:
+    """Events *record* accepts in *ctx*, guards evaluated, in declaration order."""
+    table = ctx.funnel.table
+    allowed = table.allowed(record.stage)
+    return tuple(e for e in table.events if e in allowed and accepts(record, e, ctx))

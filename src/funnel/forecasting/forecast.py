@@ -28,9 +28,9 @@ from typing import Literal
 import attrs
 
 from funnel._money import to_decimal
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import ForecastError, InsufficientHistory, ValidationError
 from funnel.model.records import Lead, Prospect
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
 CENT = Decimal("0.01")
 Money = Decimal | int | float | str

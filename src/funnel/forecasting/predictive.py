@@ -44,9 +44,9 @@ from types import MappingProxyType
 
 import attrs
 
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import PredictiveError
 from funnel.model.records import Lead, Prospect
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
 #: The initial count of every (field, value) pair, as in Odoo.
 SMOOTHING = 0.1

@@ -39,11 +39,11 @@ from typing import Any, Literal
 import attrs
 
 from funnel._time import require_aware
-from funnel.engine.transitions import advance
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, advance
 from funnel.exceptions import ScoringError, TransitionError, ValidationError
 from funnel.model.records import Lead, Prospect, QualificationLevel
 from funnel.model.touch import Channel, Direction, Reach, Touch
-from funnel.spec.definition import DEFAULT_FUNNEL, Funnel, Thresholds
+from funnel.spec.definition import Thresholds
 
 #: Firmographic fields a :class:`FitRule` can read, and whether they are numbers.
 FIT_FIELDS: Mapping[str, bool] = {

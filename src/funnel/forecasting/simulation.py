@@ -41,9 +41,9 @@ from typing import Any, TypeAlias
 import attrs
 
 from funnel._time import require_aware
+from funnel.engine.funnel import DEFAULT_FUNNEL
 from funnel.exceptions import SimulationError
 from funnel.model.records import Lead, Prospect
-from funnel.spec.definition import DEFAULT_FUNNEL
 
 #: One lead's stage history: (stage entered, when), oldest first.
 StageHistory: TypeAlias = Sequence[tuple[str, datetime]]

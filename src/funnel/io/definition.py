@@ -50,6 +50,7 @@ import attrs
 from statemachine import State
 from statemachine.exceptions import InvalidDefinition
 
+from funnel.engine.funnel import Funnel
 from funnel.exceptions import DefinitionError, DefinitionProblem, DiagramError, ValidationError
 from funnel.model.qualification import (
     FRAMEWORKS,
@@ -60,8 +61,12 @@ from funnel.model.qualification import (
 )
 from funnel.model.records import QualificationLevel
 from funnel.model.touch import Reach
-from funnel.spec.communication import DEFAULT_COMMUNICATION, CommunicationPolicy, CommunicationRule
-from funnel.spec.definition import CONVERSION_GUARDS, Funnel, Thresholds
+from funnel.spec.communication import (
+    DEFAULT_COMMUNICATION,
+    CommunicationPolicy,
+    CommunicationRule,
+)
+from funnel.spec.definition import CONVERSION_GUARDS, Thresholds
 from funnel.spec.guards import GUARDS
 from funnel.spec.machine import FunnelStateMachine
 

@@ -16,7 +16,7 @@ Two tables (names prefixed, ``funnel_`` by default):
 
 Writes are optimistic: :meth:`SqlStore.save` takes the version the writer
 read and runs ``UPDATE ... WHERE id = :id AND version = :expected``. When no
-row matches, nothing is written and :class:`~funnel.StaleWriteError` says
+row matches, nothing is written and :class:`~funnel.exceptions.StaleWriteError` says
 which version is stored now. The new transitions are inserted in the same
 database transaction, after checking that the record's history extends the
 stored one (history is never rewritten). :meth:`SqlStore.transact` reads,
@@ -35,7 +35,7 @@ writers on one record lose no update.
 2
 >>> try:
 ...     store.save(lead, version)  # based on version 1, which is outdated
-... except funnel.StaleWriteError as exc:
+... except funnel.exceptions.StaleWriteError as exc:
 ...     print(exc.expected, exc.actual)
 1 2
 """

@@ -14,7 +14,7 @@ Records are frozen: every change returns a new record (see
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -26,7 +26,7 @@ from funnel._money import optional_money
 from funnel._time import aware, optional_aware
 from funnel.exceptions import ValidationError
 from funnel.model.contact import Contact
-from funnel.model.engagement import EngagementFinding
+from funnel.model.engagement import Engagement, EngagementFinding
 from funnel.model.evidence import Evidence
 from funnel.model.history import StageChange, check_history
 from funnel.model.qualification import Qualification
@@ -51,6 +51,108 @@ class QualificationLevel(enum.StrEnum):
     """Sales-qualified: profiled by sales, fits, ready for a rep."""
 
 
+#: Every stage name a funnel machine declared, with the levels it was declared at.
+_DECLARED_LEVELS: dict[str, set[Level]] = {}
+
+
+def declare_stage_levels(levels: Mapping[str, str]) -> None:
+    """
+    Make the stage levels of a funnel machine known to the records.
+
+    Every :class:`~funnel.spec.machine.FunnelStateMachine` subclass declares
+    its levels here when the class is created (the sources' funnel at import,
+    a company's when its class is declared or its definition file loaded).
+    A :class:`Lead` is then refused in a stage that every known funnel puts at
+    the prospect level, and a :class:`Prospect` in a lead-only stage. A stage
+    name two funnels use at different levels is left to the funnel's own
+    checks (:meth:`funnel.Funnel.check`), which every door of the library
+    applies.
+    """
+    for stage, level in levels.items():
+        if level in ("lead", "prospect"):
+            _DECLARED_LEVELS.setdefault(stage, set()).add(Level(level))
+
+
+def _only_level(stage: str) -> Level | None:
+    """The one level every known funnel gives *stage*, or ``None`` (unknown or ambiguous)."""
+    declared = _DECLARED_LEVELS.get(stage)
+    if declared is not None and len(declared) == 1:
+        return next(iter(declared))
+    return None
+
+
+def _check_level(record: Lead | Prospect) -> None:
+    """A record's type, its stage's level and its history agree."""
+    owner = f"{type(record).__name__} {record.id!r}"
+    if isinstance(record, Lead):
+        for where, stage in (
+            ("stage", record.stage),
+            *(("history", c.to_stage) for c in record.history),
+            *(("history", c.from_stage) for c in record.history),
+        ):
+            if _only_level(stage) is Level.PROSPECT:
+                raise ValidationError(
+                    f"{owner}: {where} names prospect stage {stage!r}; a prospect is never a "
+                    "lead again (a prospect record is made by funnel.convert())",
+                    record=owner,
+                    field=where,
+                )
+        return
+    if not isinstance(record.qualification, Qualification) or not record.qualification.passed:
+        raise ValidationError(
+            f"{owner}: a prospect needs a passed qualification",
+            record=owner,
+            field="qualification",
+        )
+    if (
+        not isinstance(record.engagement, EngagementFinding)
+        or record.engagement.level is not Engagement.TWO_WAY
+    ):
+        raise ValidationError(
+            f"{owner}: a prospect needs two-way communication", record=owner, field="engagement"
+        )
+    if _only_level(record.stage) is Level.LEAD:
+        raise ValidationError(
+            f"{owner}: stage {record.stage!r} is a lead stage; a prospect never returns to one",
+            record=owner,
+            field="stage",
+        )
+    crossed = False
+    for change in record.history:
+        if crossed and _only_level(change.to_stage) is Level.LEAD:
+            raise ValidationError(
+                f"{owner}: history returns to lead stage {change.to_stage!r} after the "
+                "conversion; a prospect is never a lead again",
+                record=owner,
+                field="history",
+            )
+        crossed = crossed or _only_level(change.to_stage) is Level.PROSPECT
+    if record.history and not crossed and _only_level(record.stage) is Level.PROSPECT:
+        raise ValidationError(
+            f"{owner}: history has no conversion into a prospect stage",
+            record=owner,
+            field="history",
+        )
+    if record.converted_at < record.created_at:
+        raise ValidationError(
+            f"{owner}: converted_at precedes created_at", record=owner, field="converted_at"
+        )
+    if record.closed_at is not None and record.closed_at < record.converted_at:
+        raise ValidationError(
+            f"{owner}: closed_at precedes converted_at", record=owner, field="closed_at"
+        )
+
+
+def _non_negative_money(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and isinstance(value, Decimal) and value < 0:
+        owner = f"{type(instance).__name__} {getattr(instance, 'id', '?')!r}"
+        raise ValidationError(
+            f"{owner}: {attribute.name} must not be negative, got {value}",
+            record=owner,
+            field=attribute.name,
+        )
+
+
 def _sorted_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
     return tuple(sorted(typed_tuple(items, Evidence), key=lambda e: e.at))
 
@@ -59,11 +161,16 @@ def _history(items: Iterable[StageChange]) -> tuple[StageChange, ...]:
     return typed_tuple(items, StageChange)
 
 
+def _owner(instance: object) -> str:
+    return f"{type(instance).__name__} {getattr(instance, 'id', '?')!r}"
+
+
 def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
         raise ValidationError(
-            f"{type(instance).__name__} {getattr(instance, 'id', '?')!r}: {attribute.name} "
-            f"must be a string, got {type(value).__name__}: {value!r}"
+            f"{_owner(instance)}: {attribute.name} must be a string, got {type(value).__name__}",
+            record=_owner(instance),
+            field=attribute.name,
         )
 
 
@@ -75,13 +182,19 @@ def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: obj
 def _id(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value:
         raise ValidationError(
-            f"{type(instance).__name__}.{attribute.name} must be a non-empty string"
+            f"{type(instance).__name__}.{attribute.name} must be a non-empty string",
+            record=type(instance).__name__,
+            field=attribute.name,
         )
 
 
 def _stage(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value:
-        raise ValidationError(f"{type(instance).__name__}.stage must be a non-empty string")
+        raise ValidationError(
+            f"{_owner(instance)}: stage must be a non-empty string",
+            record=_owner(instance),
+            field="stage",
+        )
 
 
 class FunnelRecord(Protocol):
@@ -101,12 +214,15 @@ class FunnelRecord(Protocol):
     def evidence(self) -> tuple[Evidence, ...]: ...
     @property
     def history(self) -> tuple[StageChange, ...]: ...
+    @property
+    def record_level(self) -> Level: ...
 
 
 def _check_record(record: Lead | Prospect) -> None:
     owner = f"{type(record).__name__} {record.id!r}"
     check_touches(record.touches, owner)
     check_history(record.history, record.stage, owner)
+    _check_level(record)
     if record.history and record.history[0].at < record.created_at:
         raise ValidationError(
             f"{owner}: first change at {record.history[0].at.isoformat()} precedes "
@@ -207,7 +323,7 @@ class Prospect:
     value: Decimal | None = attrs.field(
         default=None,
         converter=optional_money,  # type: ignore[misc]  # mypy plugin: attrs.Converter
-        validator=attrs.validators.optional(attrs.validators.ge(Decimal(0))),
+        validator=_non_negative_money,
     )
     stakeholder: Contact | None = None
     closed_at: datetime | None = attrs.field(default=None, validator=optional_aware)

@@ -8,8 +8,9 @@ automated** nurturing from a general source (marketing); prospects get
 lead levels or stages) the kinds of outbound touch that are allowed, each a
 :class:`CommunicationRule` (a reach and the sender kinds that may use it).
 
-:func:`check_touch` returns the reasons a planned touch is refused (an empty
-tuple means it is allowed); :func:`plan_touch` raises
+The engine applies the policy: :func:`funnel.engine.touches.check_touch`
+returns the reasons a planned touch is refused (an empty tuple means it is
+allowed); :func:`funnel.engine.touches.plan_touch` raises
 :class:`~funnel.exceptions.CommunicationRefused` or returns the record with
 the touch added.
 
@@ -26,18 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
-from funnel.exceptions import CommunicationRefused, ValidationError
-from funnel.model.records import Lead, Level, Prospect, QualificationLevel
-from funnel.model.touch import Direction, Reach, Touch
-
-if TYPE_CHECKING:
-    from funnel.spec.definition import Funnel
-
-R = TypeVar("R", Lead, Prospect)
+from funnel.exceptions import ValidationError
+from funnel.model.records import Level, QualificationLevel
+from funnel.model.touch import Reach, Touch
 
 
 def _kinds(value: Iterable[str]) -> frozenset[str]:
@@ -184,77 +179,3 @@ def sender_kind(sender: str | None) -> str | None:
         return None
     kind = sender.split(":", 1)[0].strip()
     return kind or None
-
-
-def _who(record: Lead | Prospect) -> str:
-    return f"{type(record).__name__.lower()} {record.id!r}"
-
-
-def check_touch(
-    record: Lead | Prospect, touch: Touch, *, funnel: Funnel | None = None
-) -> tuple[str, ...]:
-    """
-    The reasons the funnel's rules refuse *touch* to *record* (empty: allowed).
-
-    Inbound touches are always allowed. For outbound touches, consent is
-    checked first (``do_not_contact`` refuses everything, ``opted_out``
-    refuses mass touches), then the rules in force for the record's stage.
-
-    >>> from datetime import datetime, timezone
-    >>> from funnel import DEFAULT_FUNNEL, Contact, Lead, Touch
-    >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
-    >>> lead = Lead(id="L1", contact=Contact(name="Ada"), source="list", created_at=at)
-    >>> call = Touch(id="c1", at=at, direction="outbound", channel="call",
-    ...              reach="personal", sender="rep:alice")
-    >>> for reason in check_touch(lead, call):  # funnel= defaults to DEFAULT_FUNNEL
-    ...     print(reason.replace(", which", ",\\nwhich").replace("; ", ";\\n"))
-    lead 'L1' is in lead stage 'acquired' (level raw),
-    which allows only: mass from automation or marketing;
-    this touch is personal from rep ('rep:alice')
-    """
-    if funnel is None:
-        from funnel.spec.definition import DEFAULT_FUNNEL
-
-        funnel = DEFAULT_FUNNEL
-    if touch.direction is Direction.INBOUND:
-        return ()
-    reasons: list[str] = []
-    consent = record.contact.consent
-    if consent.do_not_contact:
-        reasons.append(f"{_who(record)} asked not to be contacted (do_not_contact)")
-    elif consent.opted_out and touch.reach is Reach.MASS:
-        reasons.append(f"{_who(record)} opted out of mass communication (opted_out)")
-    stage = record.stage
-    try:
-        level = funnel.level_of(stage)
-    except KeyError:
-        reasons.append(f"{_who(record)} is in stage {stage!r}, which funnel {funnel.name!r} lacks")
-        return tuple(reasons)
-    lead_level = record.level if isinstance(record, Lead) else None
-    rules = funnel.communication.rules_for(stage, level, lead_level)
-    if not any(rule.allows(touch) for rule in rules):
-        kind = sender_kind(touch.sender)
-        sent = f"{touch.reach.value} from {kind or 'a sender of unknown kind'}"
-        if touch.sender is not None:
-            sent += f" ({touch.sender!r})"
-        allowed = "; ".join(str(r) for r in rules) or "no outbound touch"
-        where = f"{level.value} stage {stage!r}"
-        if lead_level is not None and stage not in funnel.communication.stages:
-            where += f" (level {lead_level.value})"
-        reasons.append(
-            f"{_who(record)} is in {where}, which allows only: {allowed}; this touch is {sent}"
-        )
-    return tuple(reasons)
-
-
-def plan_touch(record: R, touch: Touch, *, funnel: Funnel | None = None) -> R:
-    """
-    Return *record* with *touch* added, if the funnel's rules allow it.
-
-    Raises:
-        CommunicationRefused: with ``record``, ``touch`` and every reason.
-    """
-    reasons = check_touch(record, touch, funnel=funnel)
-    if reasons:
-        raise CommunicationRefused(record=record, touch=touch, reasons=reasons)
-    return attrs.evolve(record, touches=(*record.touches, touch))

@@ -1,19 +1,23 @@
 """
 A funnel definition: the machine plus everything a company decides about it.
 
-A :class:`Funnel` bundles a machine class (stages, events, guards), each
-stage's level, the qualification framework and ideal customer profile, and
-a name and version. Building one validates it; the records it qualifies
-remember its version.
+A :class:`FunnelDefinition` bundles a machine class (stages, events, guards),
+the guard registry it resolves guard names in, each stage's level, the
+qualification framework and ideal customer profile, the communication
+policy, and a name and version. Building one validates it; the records it
+qualifies remember its version.
 
-:data:`DEFAULT_FUNNEL` is the sources' funnel (:class:`~funnel.SalesFunnel`
-with the fit/means/authority/intention framework).
+This is the specification only: it says what the funnel *is*. The class
+users work with, :class:`funnel.Funnel`, adds the methods that move records
+(:mod:`funnel.engine.funnel`); :data:`funnel.DEFAULT_FUNNEL` is the sources'
+funnel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -21,8 +25,12 @@ from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationErro
 from funnel.model.qualification import DEFAULT, Framework, IdealCustomerProfile
 from funnel.model.records import Level, QualificationLevel
 from funnel.spec.communication import DEFAULT_COMMUNICATION, CommunicationPolicy
-from funnel.spec.machine import FunnelStateMachine, SalesFunnel
+from funnel.spec.guards import GUARDS, GuardRegistry
+from funnel.spec.machine import FunnelStateMachine
 from funnel.spec.table import Edge, TransitionTable, derive_table
+
+if TYPE_CHECKING:
+    from funnel.model.records import FunnelRecord
 
 #: Guards every lead -> prospect edge must carry.
 CONVERSION_GUARDS = frozenset({("is_two_way", True), ("is_qualified", True)})
@@ -91,12 +99,13 @@ class Thresholds:
 
 
 @attrs.frozen(kw_only=True)
-class Funnel:
+class FunnelDefinition:
     """
-    A validated funnel definition.
+    A validated funnel definition (use :class:`funnel.Funnel`, which adds the moving methods).
 
     Attributes:
         machine: The python-statemachine class declaring stages and events.
+        guards: The registry guard names resolve in (default: :data:`~funnel.spec.guards.GUARDS`).
         name: The funnel's name.
         version: The definition's version; qualifications record it.
         framework: The qualification framework and its pass rule.
@@ -112,6 +121,7 @@ class Funnel:
     Raises:
         DefinitionError: on building, with every problem found.
 
+    >>> from funnel import DEFAULT_FUNNEL
     >>> DEFAULT_FUNNEL.lead_stages
     ('acquired', 'mql', 'sql', 'nurturing', 'disqualified')
     >>> DEFAULT_FUNNEL.conversion_events
@@ -128,10 +138,18 @@ class Funnel:
     description: str = ""
     thresholds: Thresholds = Thresholds()
     communication: CommunicationPolicy = DEFAULT_COMMUNICATION
+    guards: GuardRegistry = attrs.field(default=GUARDS, eq=False, repr=False)
     table: TransitionTable = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        table = derive_table(self.machine)
+        if not isinstance(self.guards, GuardRegistry):
+            raise ValidationError(
+                f"funnel {self.name!r}: guards must be a GuardRegistry, "
+                f"got {type(self.guards).__name__}",
+                record=f"funnel {self.name!r}",
+                field="guards",
+            )
+        table = derive_table(self.machine, self.guards)
         object.__setattr__(self, "table", table)
         problems = validate_machine(self.machine, table)
         for stage in self.communication.stages:
@@ -234,6 +252,60 @@ class Funnel:
     def stage_name(self, stage: str) -> str:
         """The display name of *stage*."""
         return self.table.names[stage]
+
+    def record_problems(self, record: FunnelRecord) -> tuple[tuple[str, str], ...]:
+        """
+        Where *record* disagrees with this funnel, as ``(field, problem)`` pairs.
+
+        Its stage must be a stage of the funnel at the level of its type (a
+        :class:`~funnel.Lead` in a lead stage, a :class:`~funnel.Prospect` in a
+        prospect stage), and every change in its history an edge of the
+        funnel: a lead's history stays among lead stages, a prospect's crosses
+        to the prospect level once, through a conversion edge, and never back.
+        No problems means the record could have been made by this funnel.
+        """
+        problems: list[tuple[str, str]] = []
+        levels = self.machine.levels
+        kind = record.record_level
+        if record.stage not in levels:
+            problems.append(
+                (
+                    "stage",
+                    f"stage {record.stage!r} is not a stage of funnel {self.name!r} "
+                    f"v{self.version} (stages: {', '.join(self.stages)})",
+                )
+            )
+        elif Level(levels[record.stage]) is not kind:
+            problems.append(
+                (
+                    "stage",
+                    f"{record.stage!r} is a {levels[record.stage]} stage of funnel "
+                    f"{self.name!r}, but the record is a {kind.value}"
+                    + ("; a prospect is never a lead again" if kind is Level.LEAD else ""),
+                )
+            )
+        edges = {(e.source, e.event, e.target) for e in self.table.edges}
+        crossed = False
+        for i, change in enumerate(record.history):
+            where = f"history[{i}]"
+            step = (change.from_stage, change.event, change.to_stage)
+            if step not in edges:
+                problems.append(
+                    (
+                        where,
+                        f"{change.event!r} from {change.from_stage!r} to {change.to_stage!r} "
+                        f"is not a transition of funnel {self.name!r}",
+                    )
+                )
+                continue
+            src, dst = Level(levels[change.from_stage]), Level(levels[change.to_stage])
+            if src is Level.LEAD and dst is Level.PROSPECT:
+                if kind is Level.LEAD:
+                    problems.append((where, "a lead's history cannot contain a conversion"))
+                crossed = True
+        if kind is Level.PROSPECT and record.history and not crossed:
+            problems.append(("history", "a prospect's history must contain its conversion"))
+        return tuple(problems)
 
     def mermaid(self) -> str:
         """
@@ -366,12 +438,3 @@ def validate_machine(
                 )
             )
     return problems
-
-
-#: The sources' funnel with their own criteria (fit, means, authority, intention).
-DEFAULT_FUNNEL = Funnel(
-    machine=SalesFunnel,
-    name="sources",
-    version="1",
-    description="The funnel as the two source articles describe it.",
-)

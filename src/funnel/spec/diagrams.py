@@ -30,7 +30,7 @@ from funnel.exceptions import DiagramError
 from funnel.spec.table import Edge
 
 if TYPE_CHECKING:
-    from funnel.spec.definition import Funnel
+    from funnel.spec.definition import FunnelDefinition as Funnel
 
 #: What to run when SVG cannot be drawn.
 INSTALL_HINT = (

@@ -3,29 +3,29 @@ Guards: the named conditions on transitions.
 
 A machine declares guards by name (``cond="is_two_way"``); both the real
 python-statemachine instance and the derived transition table call the same
-:class:`Guard` from :data:`GUARDS`, so they cannot disagree. A guard returns
+:class:`Guard` from the funnel's :class:`GuardRegistry` (by default
+:data:`GUARDS`), so they cannot disagree. A guard returns
 the reasons it refuses; no reasons means it passes. Guards are pure: they read
 the record and the context and change nothing.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
 
 from funnel.exceptions import ValidationError
-from funnel.model.engagement import Engagement, assess_engagement
+from funnel.model.engagement import Engagement, EngagementFinding, assess_engagement
 from funnel.model.evidence import Verdict
 from funnel.model.qualification import Qualification, qualify
 from funnel.model.touch import Direction
 
 if TYPE_CHECKING:
     from funnel.model.records import FunnelRecord
-    from funnel.spec.definition import Funnel
+    from funnel.spec.definition import FunnelDefinition
 
 
 @attrs.frozen(kw_only=True)
@@ -33,15 +33,32 @@ class GuardContext:
     """
     What a guard may read besides the record.
 
+    One context is made per decision (one ``advance``, ``convert`` or
+    ``explain``): it remembers each guard's verdict and the qualification, so
+    every guard is evaluated at most once per decision however many edges
+    and explanations ask for it.
+
     Attributes:
         funnel: The funnel definition in force.
         at: The moment of the transition.
         why: The reason given with the event, if any.
     """
 
-    funnel: Funnel
+    funnel: FunnelDefinition
     at: datetime
     why: str | None = None
+    _memo: dict[object, object] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+
+    def refusals(self, name: str, record: FunnelRecord) -> tuple[str, ...]:
+        """The reasons guard *name* refuses *record* (empty: it passes), evaluated once."""
+        key = ("guard", name, id(record))
+        if key not in self._memo:
+            self._memo[key] = (record, self.funnel.guards[name].check(record, self))
+        return self._memo[key][1]  # type: ignore[index, no-any-return]
+
+    def passes(self, name: str, record: FunnelRecord) -> bool:
+        """Whether guard *name* lets *record* through."""
+        return not self.refusals(name, record)
 
 
 GuardCheck = Callable[["FunnelRecord", GuardContext], tuple[str, ...]]
@@ -67,28 +84,131 @@ class Guard:
         return not self.check(record, ctx)
 
 
-#: Every guard by name. Extend with :func:`register_guard`.
-GUARDS: dict[str, Guard] = {}
+def _origin(check: GuardCheck) -> str:
+    """Where a check was defined: module and qualified name."""
+    module = getattr(check, "__module__", "?")
+    return f"{module}.{getattr(check, '__qualname__', type(check).__name__)}"
+
+
+class GuardRegistry(Mapping[str, Guard]):
+    """
+    Guards by name: the conditions a funnel's machine may name in ``cond=``.
+
+    :data:`GUARDS` is the default registry, holding the built-in guards;
+    every funnel uses it unless given its own. A company that needs a guard
+    only for its own funnel makes a registry that extends the default one and
+    passes it to its funnel (``Funnel(machine=..., guards=acme_guards)``), so
+    two funnels in one process can have different guards of the same name.
+
+    >>> acme_guards = GUARDS.extend()
+    >>> @acme_guards.register("has_phone", "a phone number is known")
+    ... def _has_phone(record, ctx):
+    ...     return () if record.contact.phone else ("no phone number",)
+    >>> "has_phone" in acme_guards, "has_phone" in GUARDS
+    (True, False)
+    """
+
+    def __init__(self, guards: Iterable[Guard] = (), *, name: str = "guards") -> None:
+        self._guards: dict[str, Guard] = {}
+        self.name = name
+        for guard in guards:
+            self._guards[guard.name] = guard
+
+    def __getitem__(self, name: str) -> Guard:
+        return self._guards[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._guards)
+
+    def __len__(self) -> int:
+        return len(self._guards)
+
+    def __repr__(self) -> str:
+        return f"<GuardRegistry {self.name!r}: {', '.join(self._guards)}>"
+
+    def extend(self, name: str = "guards") -> GuardRegistry:
+        """A new registry holding these guards; guards added to it stay in it."""
+        return GuardRegistry(self._guards.values(), name=name)
+
+    def register(
+        self, name: str, description: str, *, replace: bool = False
+    ) -> Callable[[GuardCheck], Guard]:
+        """
+        Register a guard under *name* (a decorator).
+
+        The check receives the record and a :class:`GuardContext` and returns
+        the reasons it refuses. A name taken by another check is refused
+        unless *replace* is true: silently replacing ``is_two_way`` would let
+        leads with no dialogue become prospects. Registering the same function
+        again (a re-run notebook cell, a reloaded module) is allowed.
+
+        Raises:
+            ValidationError: *name* is not an identifier, or is taken by another check.
+        """
+        if (
+            not isinstance(name, str)
+            or not name.isidentifier()
+            or name.startswith(("on_", "before_", "after_", "_"))
+        ):
+            raise ValidationError(
+                f"guard name {name!r} must be an identifier without a callback prefix",
+                field="name",
+            )
+
+        def decorate(check: GuardCheck) -> Guard:
+            if not callable(check):
+                raise ValidationError(f"guard {name!r}: the check must be callable", field="check")
+            taken = self._guards.get(name)
+            if taken is not None and not replace and _origin(taken.check) != _origin(check):
+                raise ValidationError(
+                    f"guard {name!r} is already registered ({taken.description!r}, "
+                    f"{_origin(taken.check)}); pass replace=True to replace it",
+                    field="name",
+                )
+            guard = Guard(name, description, check)
+            self._guards[name] = guard
+            return guard
+
+        return decorate
+
+    def unregister(self, name: str) -> Guard:
+        """
+        Remove guard *name* from this registry and return it (built-in guards stay).
+
+        Funnels already built keep their table; a funnel built later whose
+        machine names the guard is refused.
+
+        Raises:
+            ValidationError: *name* is a built-in guard, or not registered.
+        """
+        if name in _BUILT_IN:
+            raise ValidationError(
+                f"guard {name!r} is built in and cannot be removed", field="name"
+            )
+        if name not in self._guards:
+            raise ValidationError(f"no guard {name!r} in {self!r}", field="name")
+        return self._guards.pop(name)
+
+
+#: The default guard registry: the built-in guards, and those added with :func:`register_guard`.
+GUARDS = GuardRegistry(name="default")
 
 
 def register_guard(
     name: str, description: str, *, replace: bool = False
 ) -> Callable[[GuardCheck], Guard]:
     """
-    Register a guard under *name* (a decorator).
+    Register a guard in the default registry :data:`GUARDS` (a decorator).
 
-    The check receives the record and a :class:`GuardContext` and returns
-    the reasons it refuses. ``GUARDS`` is one registry per process, so a name
-    that is taken by another check is refused unless *replace* is true:
-    silently replacing ``is_two_way`` would let leads with no dialogue become
-    prospects. Registering the same function again (a re-run notebook cell,
-    a reloaded module) is allowed.
+    See :meth:`GuardRegistry.register`; for a guard only one funnel should
+    see, register it on that funnel's own registry (:meth:`GuardRegistry.extend`).
 
     Raises:
         ValidationError: *name* is not an identifier, or is taken by another check.
 
-    >>> from funnel import GUARDS, register_guard
-    >>> @register_guard("has_phone", "a phone number is known")
+    >>> from funnel import register_guard
+    >>> from funnel.spec.guards import GUARDS
+    >>> @GUARDS.register("has_phone", "a phone number is known")
     ... def _has_phone(record, ctx):
     ...     return () if record.contact.phone else ("no phone number",)
     >>> "has_phone" in GUARDS
@@ -98,44 +218,39 @@ def register_guard(
     ...
     funnel.exceptions.ValidationError: guard 'is_two_way' is already registered ...
     """
-    if not name.isidentifier() or name.startswith(("on_", "before_", "after_")):
-        raise ValidationError(
-            f"guard name {name!r} must be an identifier without a callback prefix"
-        )
-
-    def decorate(check: GuardCheck) -> Guard:
-        taken = GUARDS.get(name)
-        if taken is not None and not replace and _origin(taken.check) != _origin(check):
-            raise ValidationError(
-                f"guard {name!r} is already registered ({taken.description!r}, "
-                f"{_origin(taken.check)}); pass replace=True to replace it"
-            )
-        guard = Guard(name, description, check)
-        GUARDS[name] = guard
-        # Give the machine base class a method for it; funnel.machine installs
-        # every guard registered before it finished importing.
-        machine = sys.modules.get("funnel.spec.machine")
-        install = getattr(machine, "install_guard", None)
-        if install is not None:
-            install(name)
-        return guard
-
-    return decorate
-
-
-def _origin(check: GuardCheck) -> str:
-    """Where a check was defined: module and qualified name."""
-    module = getattr(check, "__module__", "?")
-    return f"{module}.{getattr(check, '__qualname__', type(check).__name__)}"
-
-
-def touches_until(record: FunnelRecord, at: datetime) -> tuple[object, ...]:
-    """The record's touches at or before *at*."""
-    return tuple(t for t in record.touches if t.at <= at)
+    return GUARDS.register(name, description, replace=replace)
 
 
 def qualification_of(record: FunnelRecord, ctx: GuardContext) -> Qualification:
-    """Judge *record* with the funnel's framework and profile, as of ``ctx.at``."""
+    """
+    Judge *record* with the funnel's framework and profile, as of ``ctx.at``.
+
+    Computed once per context: the ``is_qualified`` guard, ``convert`` and
+    ``explain`` share the one verdict.
+    """
+    key = ("qualification", id(record))
+    memo = ctx._memo
+    if key not in memo:
+        memo[key] = (record, _qualify(record, ctx))
+    return memo[key][1]  # type: ignore[index, no-any-return]
+
+
+#: The guards the library itself defines (below): never removed, never replaced by accident.
+_BUILT_IN = frozenset(
+    {"is_two_way", "is_qualified", "has_reason", "fits_profile", "has_inbound_action"}
+)
+
+
+def engagement_of(record: FunnelRecord, ctx: GuardContext) -> EngagementFinding:
+    """The record's engagement from its touches up to ``ctx.at``, computed once per context."""
+    key = ("engagement", id(record))
+    memo = ctx._memo
+    if key not in memo:
+        memo[key] = (record, assess_engagement(t for t in record.touches if t.at <= ctx.at))
+    return memo[key][1]  # type: ignore[index, no-any-return]
+
+
+def _qualify(record: FunnelRecord, ctx: GuardContext) -> Qualification:
     funnel = ctx.funnel
     return qualify(
         record.evidence,
@@ -147,28 +262,28 @@ def qualification_of(record: FunnelRecord, ctx: GuardContext) -> Qualification:
     )
 
 
-@register_guard("is_two_way", "two-way communication exists")
+@GUARDS.register("is_two_way", "two-way communication exists")
 def _is_two_way(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
-    finding = assess_engagement(t for t in record.touches if t.at <= ctx.at)
+    finding = engagement_of(record, ctx)
     if finding.level is Engagement.TWO_WAY:
         return ()
     return (f"engagement is {finding.level.value}: {finding.reason}",)
 
 
-@register_guard("is_qualified", "the qualification framework passes")
+@GUARDS.register("is_qualified", "the qualification framework passes")
 def _is_qualified(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
     q = qualification_of(record, ctx)
     return () if q.passed else q.explain()
 
 
-@register_guard("has_reason", "a reason is given")
+@GUARDS.register("has_reason", "a reason is given")
 def _has_reason(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
     if ctx.why and ctx.why.strip():
         return ()
     return ("a reason is required (pass why=...)",)
 
 
-@register_guard("fits_profile", "the company fits the ideal customer profile")
+@GUARDS.register("fits_profile", "the company fits the ideal customer profile")
 def _fits_profile(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
     funnel = ctx.funnel
     key = funnel.icp.criterion if funnel.icp is not None else "fit"
@@ -186,7 +301,7 @@ def _fits_profile(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
     return (f"ideal customer profile: {verdict.value} ({'; '.join(why)})",)
 
 
-@register_guard("has_inbound_action", "the person acted on a call to action")
+@GUARDS.register("has_inbound_action", "the person acted on a call to action")
 def _has_inbound_action(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
     if any(t.direction is Direction.INBOUND and t.at <= ctx.at for t in record.touches):
         return ()

@@ -14,19 +14,23 @@ no transition raises instead of being ignored.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import functools
+from typing import Any, ClassVar, Literal
 
 import attrs
 from statemachine import State, StateMachine
 
-from funnel.spec.guards import GUARDS, GuardContext
+from funnel.model.records import declare_stage_levels
+from funnel.spec.guards import GuardContext
 
 
 class FunnelStateMachine(StateMachine):
     """
     Base class of funnel machines.
 
-    Guard names used in ``cond=`` resolve to :data:`funnel.spec.guards.GUARDS`.
+    Guard names used in ``cond=`` are resolved, for each machine instance,
+    against the funnel's :class:`~funnel.spec.guards.GuardRegistry` (see
+    :class:`GuardListener`); the class itself holds no guard code.
     Subclasses declare, besides states and events:
 
     * ``levels`` – each stage's level, ``"lead"`` or ``"prospect"``;
@@ -34,12 +38,21 @@ class FunnelStateMachine(StateMachine):
     * ``qualification_levels`` – stages that set a lead's level
       (``{"mql": "mql", "sql": "sql"}``).
 
+    Declaring a subclass makes its stage levels known to the model
+    (:func:`funnel.model.records.declare_stage_levels`), so a record built
+    with a stage of the other level is refused at construction.
+
     The machine is bound to a :class:`Cursor`, never to a frozen record.
     """
 
     levels: ClassVar[dict[str, str]] = {}
     outcomes: ClassVar[dict[str, str]] = {}
     qualification_levels: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.levels:
+            declare_stage_levels(cls.levels)
 
 
 @attrs.define
@@ -58,21 +71,40 @@ class Cursor:
     ctx: GuardContext
 
 
-def install_guard(name: str) -> None:
-    """Give :class:`FunnelStateMachine` a method that evaluates guard *name*."""
+class GuardListener:
+    """
+    Gives a machine instance one method per guard of the funnel's registry.
 
-    def guard_method(self: FunnelStateMachine) -> bool:
-        cursor: Cursor = self.model
-        return GUARDS[name].passes(cursor.record, cursor.ctx)
+    python-statemachine resolves ``cond="is_two_way"`` against the machine,
+    its model and its listeners when the instance is made; this listener
+    answers each name from ``cursor.ctx.funnel.guards`` through the context,
+    so the machine and the table evaluate the very same guard, once per
+    decision.
+    """
 
-    guard_method.__name__ = name
-    guard_method.__doc__ = GUARDS[name].description
-    setattr(FunnelStateMachine, name, guard_method)
+    def __init__(self, cursor: Cursor) -> None:
+        self._cursor = cursor
+        for name in cursor.ctx.funnel.guards:
+            setattr(self, name, functools.partial(self._passes, name))
+
+    def _passes(self, name: str) -> bool:
+        return self._cursor.ctx.passes(name, self._cursor.record)
 
 
-for _name in GUARDS:
-    install_guard(_name)
-
+#: The events of :class:`SalesFunnel`, for type checkers: ``advance(lead, "mark_sq1")``
+#: without ``funnel=`` is a type error (a test checks this list against the class).
+SalesEvent = Literal[
+    "mark_mql",
+    "mark_sql",
+    "nurture",
+    "disqualify",
+    "convert",
+    "open_opportunity",
+    "engage_stakeholder",
+    "stakeholder_declined",
+    "win",
+    "lose",
+]
 
 _CONVERT = ["is_two_way", "is_qualified"]
 

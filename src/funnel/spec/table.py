@@ -18,7 +18,7 @@ import attrs
 from statemachine import StateMachine
 
 from funnel.exceptions import DefinitionError, DefinitionProblem
-from funnel.spec.guards import GUARDS
+from funnel.spec.guards import GUARDS, GuardRegistry
 
 
 @attrs.frozen
@@ -123,9 +123,12 @@ _ALLOWED_CONVENTIONS = (
 )
 
 
-def derive_table(machine: type[StateMachine]) -> TransitionTable:
+def derive_table(machine: type[StateMachine], registry: GuardRegistry = GUARDS) -> TransitionTable:
     """
     Derive the :class:`TransitionTable` of a flat machine class.
+
+    Every guard the machine names must be in *registry* (the default registry
+    unless the funnel has its own).
 
     Raises:
         DefinitionError: the machine uses something the table cannot
@@ -194,11 +197,11 @@ def derive_table(machine: type[StateMachine]) -> TransitionTable:
                         )
                     )
                     continue
-                if name not in GUARDS:
+                if name not in registry:
                     problems.append(
                         DefinitionProblem(
                             "unknown-guard",
-                            f"guard {name!r} is not registered; known: {sorted(GUARDS)}",
+                            f"guard {name!r} is not registered; known: {sorted(registry)}",
                             key=where,
                         )
                     )

@@ -1,0 +1,202 @@
+"""
+Explanations: where a record stands, and exactly what stands in the way.
+
+:func:`explain` answers "why is this lead not a prospect yet?" from the very
+decision :func:`funnel.convert` would take with the same arguments, so
+``explain(lead, at=t).ready`` is True exactly when ``convert(lead, at=t)``
+would succeed. Guards and the qualification are evaluated once for the
+whole explanation.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+import attrs
+
+from funnel.engine.transitions import (
+    check_record,
+    check_time,
+    context,
+    crosses,
+    decide,
+    enabled,
+    guard_reasons,
+)
+from funnel.exceptions import ChronologyError, TransitionError
+from funnel.model.engagement import Engagement, EngagementFinding
+from funnel.model.qualification import Qualification
+from funnel.model.records import Lead, Level, Prospect
+from funnel.spec.definition import FunnelDefinition
+from funnel.spec.guards import GuardContext, engagement_of, qualification_of
+
+Record = Lead | Prospect
+
+
+@attrs.frozen(kw_only=True)
+class Explanation:
+    """
+    Where a record stands and why: the answer to "why is this lead not a prospect yet?".
+
+    Attributes:
+        record_id: The record's id.
+        kind: ``"lead"`` or ``"prospect"``.
+        stage: The current stage.
+        at: The moment the explanation holds for.
+        engagement: The engagement finding.
+        qualification: The framework's verdict now.
+        ready: For a lead: whether :func:`funnel.convert` with the same
+            ``at`` would succeed. For a prospect: whether it is still open.
+        blockers: What stands in the way, one line each (empty when ready).
+        next_events: Events the record accepts now.
+    """
+
+    record_id: str
+    kind: Level
+    stage: str
+    at: datetime
+    engagement: EngagementFinding
+    qualification: Qualification
+    ready: bool
+    blockers: tuple[str, ...]
+    next_events: tuple[str, ...]
+
+    def _head(self) -> str:
+        return f"{self.kind.value} {self.record_id!r} in stage {self.stage!r}"
+
+    def _verdict(self) -> str | None:
+        if self.kind is not Level.LEAD:
+            return None
+        return "ready to become a prospect" if self.ready else "not a prospect yet because:"
+
+    def _next(self) -> str:
+        return f"next events: {', '.join(self.next_events) or 'none'}"
+
+    def lines(self) -> tuple[str, ...]:
+        """The explanation as text lines."""
+        out = [
+            self._head(),
+            f"engagement: {self.engagement.level.value} ({self.engagement.reason})",
+        ]
+        out.extend(
+            f"qualification: {line}" if i == 0 else f"  {line}"
+            for i, line in enumerate(self.qualification.explain())
+        )
+        verdict = self._verdict()
+        if verdict is not None:
+            out.append(verdict)
+        out.extend(f"  - {b}" for b in self.blockers)
+        out.append(self._next())
+        return tuple(out)
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_markdown_(self) -> str:
+        def md(text: str) -> str:
+            return html.escape(text, quote=False).replace("`", "&#96;")
+
+        out = [f"**{md(self._head())}**", ""]
+        out.append(
+            f"- engagement: {md(self.engagement.level.value)} ({md(self.engagement.reason)})"
+        )
+        out.append("- qualification:")
+        out.extend(f"  - {md(line)}" for line in self.qualification.explain())
+        verdict = self._verdict()
+        if verdict is not None:
+            out.append(f"- {md(verdict)}")
+            out.extend(f"  - {md(b)}" for b in self.blockers)
+        else:
+            out.extend(f"- {md(b)}" for b in self.blockers)
+        out.append(f"- {md(self._next())}")
+        return "\n".join(out)
+
+
+def _lead_blockers(lead: Lead, ctx: GuardContext) -> list[str]:
+    """Everything that makes ``convert(lead, at=ctx.at)`` fail, one line each."""
+    funnel = ctx.funnel
+    events = funnel.conversion_events
+    table = funnel.table
+    try:
+        check_time(lead, events[0] if events else "convert", ctx.at)
+    except ChronologyError as exc:
+        last = lead.history[-1].at if lead.history else lead.created_at
+        return [
+            f"{ctx.at.isoformat()} precedes the last change ({last.isoformat()}); {exc.reasons[0]}"
+        ]
+    edges = [e for ev in events for e in table.options(lead.stage, ev)]
+    if not edges:
+        if lead.stage in funnel.finals:
+            return [f"stage {lead.stage!r} is terminal"]
+        allowed = ", ".join(sorted(table.allowed(lead.stage))) or "none"
+        return [
+            f"stage {lead.stage!r} has no conversion event "
+            f"({', '.join(events) or 'the funnel has none'}); events allowed from it: {allowed}"
+        ]
+    for edge in edges:
+        if not guard_reasons(edge, lead, ctx):
+            return []
+    blockers: list[str] = []
+    engagement = engagement_of(lead, ctx)
+    qualification = qualification_of(lead, ctx)
+    guard_names = {name for edge in edges for name, _ in edge.guards}
+    if "is_two_way" in guard_names and engagement.level is not Engagement.TWO_WAY:
+        blockers.append(f"no two-way communication: {engagement.reason}")
+    if "is_qualified" in guard_names and not qualification.passed:
+        blockers.extend(
+            f"{r.criterion.key}: {r.verdict.value} ({r.reason})"
+            for r in qualification.results
+            if r.verdict.value != "met"
+        )
+        if not any(r.verdict.value != "met" for r in qualification.results):
+            blockers.extend(qualification.explain())
+    for edge in edges:
+        for line in guard_reasons(edge, lead, ctx):
+            if not line.startswith(("is_two_way:", "is_qualified:")):
+                blockers.append(line)
+    return list(dict.fromkeys(blockers))
+
+
+def explain_record(record: Record, ctx: GuardContext) -> Explanation:
+    """Explain *record* in the decision context *ctx* (see :func:`funnel.explain`)."""
+    funnel = ctx.funnel
+    check_record(record, funnel, "explain")
+    engagement = engagement_of(record, ctx)
+    qualification = qualification_of(record, ctx)
+    if isinstance(record, Lead):
+        # ready is the very decision convert() takes with the same arguments.
+        ready = any(_converts(record, ev, ctx) for ev in funnel.conversion_events)
+        blockers = [] if ready else _lead_blockers(record, ctx)
+        if not ready and not blockers:  # pragma: no cover - every refusal has a reason
+            blockers = ["convert() refuses this lead"]
+    else:
+        ready = record.stage not in funnel.finals
+        blockers = []
+        if not ready:
+            why = record.history[-1].why if record.history else None
+            blockers.append(f"closed in stage {record.stage!r}" + (f": {why}" if why else ""))
+    return Explanation(
+        record_id=record.id,
+        kind=record.record_level,
+        stage=record.stage,
+        at=ctx.at,
+        engagement=engagement,
+        qualification=qualification,
+        ready=ready,
+        blockers=tuple(blockers),
+        next_events=enabled(record, ctx),
+    )
+
+
+def _converts(lead: Lead, event: str, ctx: GuardContext) -> bool:
+    try:
+        edge = decide(lead, event, ctx, "convert")
+    except (TransitionError, ValueError):
+        return False
+    return crosses(ctx.funnel, edge)
+
+
+def explain(record: Record, *, at: datetime, funnel: FunnelDefinition) -> Explanation:
+    """Explain where *record* stands in *funnel* as of *at*."""
+    return explain_record(record, context(funnel, at))

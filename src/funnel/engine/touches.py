@@ -1,0 +1,108 @@
+"""
+Touches and evidence: adding what happened, under the funnel's communication rules.
+
+:func:`check_touch` returns the reasons the funnel's
+:class:`~funnel.spec.communication.CommunicationPolicy` and the contact's
+consent refuse a planned touch; :func:`plan_touch` adds the touch or raises
+:class:`~funnel.exceptions.CommunicationRefused`. :func:`add_touch` and
+:func:`add_evidence` record what already happened.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import attrs
+
+from funnel.exceptions import CommunicationRefused, ValidationError
+from funnel.model.evidence import Evidence
+from funnel.model.records import Lead, Prospect
+from funnel.model.touch import Direction, Reach, Touch
+from funnel.spec.communication import sender_kind
+from funnel.spec.definition import FunnelDefinition
+
+R = TypeVar("R", bound=Lead | Prospect)
+
+
+def add_touch(record: R, touch: Touch) -> R:
+    """Return *record* with *touch* added (touches stay ordered by time)."""
+    if not isinstance(touch, Touch):
+        raise ValidationError(
+            f"add_touch() takes a Touch, got {type(touch).__name__}", field="touch"
+        )
+    return attrs.evolve(record, touches=(*record.touches, touch))
+
+
+def add_evidence(record: R, *evidence: Evidence) -> R:
+    """Return *record* with *evidence* added (evidence stays ordered by time)."""
+    return attrs.evolve(record, evidence=(*record.evidence, *evidence))
+
+
+def _who(record: Lead | Prospect) -> str:
+    return f"{type(record).__name__.lower()} {record.id!r}"
+
+
+def check_touch(
+    record: Lead | Prospect, touch: Touch, *, funnel: FunnelDefinition
+) -> tuple[str, ...]:
+    """
+    The reasons the funnel's rules refuse *touch* to *record* (empty: allowed).
+
+    Inbound touches are always allowed. For outbound touches, consent is
+    checked first (``do_not_contact`` refuses everything, ``opted_out``
+    refuses mass touches), then the rules in force for the record's stage.
+
+    >>> from datetime import datetime, timezone
+    >>> from funnel import DEFAULT_FUNNEL, Contact, Lead, Touch
+    >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    >>> lead = Lead(id="L1", contact=Contact(name="Ada"), source="list", created_at=at)
+    >>> call = Touch(id="c1", at=at, direction="outbound", channel="call",
+    ...              reach="personal", sender="rep:alice")
+    >>> for reason in check_touch(lead, call, funnel=DEFAULT_FUNNEL):
+    ...     print(reason.replace(", which", ",\\nwhich").replace("; ", ";\\n"))
+    lead 'L1' is in lead stage 'acquired' (level raw),
+    which allows only: mass from automation or marketing;
+    this touch is personal from rep ('rep:alice')
+    """
+    if touch.direction is Direction.INBOUND:
+        return ()
+    reasons: list[str] = []
+    consent = record.contact.consent
+    if consent.do_not_contact:
+        reasons.append(f"{_who(record)} asked not to be contacted (do_not_contact)")
+    elif consent.opted_out and touch.reach is Reach.MASS:
+        reasons.append(f"{_who(record)} opted out of mass communication (opted_out)")
+    stage = record.stage
+    try:
+        level = funnel.level_of(stage)
+    except KeyError:
+        reasons.append(f"{_who(record)} is in stage {stage!r}, which funnel {funnel.name!r} lacks")
+        return tuple(reasons)
+    lead_level = record.level if isinstance(record, Lead) else None
+    rules = funnel.communication.rules_for(stage, level, lead_level)
+    if not any(rule.allows(touch) for rule in rules):
+        kind = sender_kind(touch.sender)
+        sent = f"{touch.reach.value} from {kind or 'a sender of unknown kind'}"
+        if touch.sender is not None:
+            sent += f" ({touch.sender!r})"
+        allowed = "; ".join(str(r) for r in rules) or "no outbound touch"
+        where = f"{level.value} stage {stage!r}"
+        if lead_level is not None and stage not in funnel.communication.stages:
+            where += f" (level {lead_level.value})"
+        reasons.append(
+            f"{_who(record)} is in {where}, which allows only: {allowed}; this touch is {sent}"
+        )
+    return tuple(reasons)
+
+
+def plan_touch(record: R, touch: Touch, *, funnel: FunnelDefinition) -> R:
+    """
+    Return *record* with *touch* added, if the funnel's rules allow it.
+
+    Raises:
+        CommunicationRefused: with ``record``, ``touch`` and every reason.
+    """
+    reasons = check_touch(record, touch, funnel=funnel)
+    if reasons:
+        raise CommunicationRefused(record=record, touch=touch, reasons=reasons)
+    return add_touch(record, touch)
