@@ -168,7 +168,7 @@ def _walk(draw: st.DrawFn, record: R, at: datetime, steps: int) -> R:
         if not options:
             break
         event = draw(st.sampled_from(options))
-        record = funnel.advance(record, event, at=at, why=_why(event))
+        record = funnel.fire(record, event, at=at, why=_why(event))  # type: ignore[assignment]
     return record
 
 

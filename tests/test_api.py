@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import funnel
 
 HEAVY = (
@@ -37,23 +39,82 @@ def test_all_is_sorted_and_complete():
         assert hasattr(funnel, name), name
 
 
-def test_core_names_exported():
-    """The names the docs rely on are importable from funnel."""
-    for name in (
-        "Lead",
-        "Prospect",
-        "advance",
-        "convert",
-        "explain",
-        "SalesFunnel",
-        "BANT",
-        "FunnelError",
-        "DEFAULT_FUNNEL",
-        "Touch",
-        "Evidence",
-        "IdealCustomerProfile",
-    ):
-        assert name in funnel.__all__
+#: The top-level API, pinned: adding or removing a name is a decision, made here.
+PUBLIC = (
+    "DEFAULT_FUNNEL",
+    "CommunicationRefused",
+    "Company",
+    "Consent",
+    "Contact",
+    "Criterion",
+    "DefinitionError",
+    "Evidence",
+    "Explanation",
+    "Framework",
+    "Funnel",
+    "FunnelError",
+    "FunnelStateMachine",
+    "FunnelWarning",
+    "Hooks",
+    "IdealCustomerProfile",
+    "Lead",
+    "Level",
+    "LoadError",
+    "PassRule",
+    "PersistenceError",
+    "Prospect",
+    "Qualification",
+    "QualificationLevel",
+    "SerializationError",
+    "StageChange",
+    "Touch",
+    "TransitionError",
+    "ValidationError",
+    "__version__",
+    "add_evidence",
+    "add_touch",
+    "advance",
+    "can",
+    "check_touch",
+    "convert",
+    "dump_funnel",
+    "enabled_events",
+    "explain",
+    "fire",
+    "load_funnel",
+    "loads_funnel",
+    "plan_touch",
+    "register_guard",
+    "save_funnel",
+)
+
+
+def test_all_is_pinned():
+    """The top level is small (records, Funnel, moving, definitions, error families)."""
+    assert tuple(funnel.__all__) == PUBLIC
+    assert len(PUBLIC) <= 50
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [
+        ("BANT", "funnel.model.qualification"),
+        ("SalesFunnel", "funnel.spec.machine"),
+        ("IllegalEvent", "funnel.exceptions"),
+        ("simulate", "funnel.forecasting.simulation"),
+    ],
+)
+def test_a_moved_name_says_where_it_lives(name: str, where: str):
+    """Names the top level had before 0.2.0 raise AttributeError naming their new module."""
+    with pytest.raises(AttributeError, match=f"from {where} import {name}"):
+        getattr(funnel, name)
+    module = __import__(where, fromlist=[name])
+    assert hasattr(module, name)
+
+
+def test_a_replaced_function_names_its_replacement():
+    with pytest.raises(AttributeError, match=r"Funnel\.advance\(\.\.\., listeners="):
+        funnel.advance_with_machine  # noqa: B018
 
 
 def test_import_is_light():

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from statemachine.exceptions import TransitionNotAllowed
 
-from funnel import DEFAULT_FUNNEL
+from funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
     BulkReject,
     ReachedCounts,
@@ -23,8 +23,8 @@ from funnel.engine.replay import (
     report_steps,
     step_table,
 )
-from funnel.spec.guards import GUARDS, Guard, GuardContext
-from funnel.spec.machine import Cursor, SalesFunnel
+from funnel.spec.guards import GUARDS, Guard, GuardContext, GuardRegistry
+from funnel.spec.machine import Cursor, GuardListener, SalesFunnel
 from tests.helpers import T0
 
 TABLE = DEFAULT_FUNNEL.table
@@ -52,13 +52,16 @@ def random_log(n_leads: int, seed: int) -> tuple[list[str], list[str]]:
 
 def machine_replay(leads: list[str], events: list[str]) -> tuple[dict[str, str], list[int]]:
     """One python-statemachine instance per lead; refused events are collected by row."""
-    ctx = GuardContext(funnel=DEFAULT_FUNNEL, at=T0)
+    ctx = GuardContext(funnel=ACCEPTING, at=T0)
     machines: dict[str, tuple[Cursor, SalesFunnel]] = {}
     rejects: list[int] = []
     for row, (lead, event) in enumerate(zip(leads, events, strict=True), start=1):
         if lead not in machines:
             cursor = Cursor(record=None, stage=TABLE.initial, ctx=ctx)
-            machines[lead] = (cursor, SalesFunnel(model=cursor, state_field="stage"))
+            machine = SalesFunnel(
+                model=cursor, state_field="stage", listeners=[GuardListener(cursor)]
+            )
+            machines[lead] = (cursor, machine)
         try:
             machines[lead][1].send(event)
         except TransitionNotAllowed:
@@ -81,15 +84,15 @@ def stage_log(n_leads: int, seed: int) -> dict[str, list[object]]:
     return cols
 
 
-@pytest.fixture
-def guards_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every guard passes, as the bulk replay assumes for a log of accepted events."""
-    for name in list(GUARDS):
-        monkeypatch.setitem(GUARDS, name, Guard(name, "always", lambda r, c: ()))
+#: The default machine with every guard passing, as the bulk replay assumes for a log
+#: of accepted events.
+ACCEPTING = Funnel(
+    machine=SalesFunnel,
+    guards=GuardRegistry(Guard(name, "always", lambda r, c: ()) for name in GUARDS),
+)
 
 
 class TestAgreement:
-    @pytest.mark.usefixtures("guards_pass")
     @pytest.mark.parametrize("seed", [1, 2, 3])
     def test_equals_one_machine_per_lead(self, seed: int):
         """Final stages and rejected rows equal python-statemachine's, guards passing."""

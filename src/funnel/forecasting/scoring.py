@@ -527,13 +527,12 @@ def promote(
             lead, event, at=at, funnel=funnel, why=f"score {result.total:.2f} >= {limits.mql:g}"
         )
     except TransitionError as exc:
-        head = str(exc).split("\n", 1)[0]
         return Promotion(
             record=lead,
             score=result,
             threshold=limits.mql,
             promoted=False,
-            reasons=(head, *exc.reasons),
+            reasons=(exc.summary, *exc.reasons),
             error=exc,
         )
     return Promotion(record=moved, score=result, threshold=limits.mql, promoted=True)

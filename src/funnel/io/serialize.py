@@ -51,6 +51,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import SerializationError, ValidationError
 from funnel.model.contact import Company, Consent, Contact
 from funnel.model.engagement import EngagementFinding
@@ -257,14 +258,20 @@ def to_dict(record: Lead | Prospect) -> dict[str, Any]:
     return {"schema": schema, "version": SCHEMA_VERSION, "data": _CONVERTER.unstructure(record)}
 
 
-def from_dict(document: object) -> Lead | Prospect:
+def from_dict(document: object, *, funnel: Funnel | None = None) -> Lead | Prospect:
     """
     Read a record back from its envelope (see :func:`to_dict`).
 
+    The record must fit *funnel* (default: :data:`funnel.DEFAULT_FUNNEL`): its
+    type and its stage's level agree and its history is made of the funnel's
+    edges, so a lead document in a prospect stage is refused (a prospect is
+    never a lead again, on load too).
+
     Raises:
         SerializationError: unknown schema or version, unknown or missing
-            keys, wrong types, or a record that breaks its rules; ``path``
-            says where (``"data.touches[2].at"``).
+            keys, wrong types, or a record that breaks its rules or does not
+            fit the funnel; ``path`` says where (``"data.touches[2].at"``,
+            ``"data.stage"``).
     """
     if not isinstance(document, dict):
         raise SerializationError(
@@ -289,7 +296,21 @@ def from_dict(document: object) -> Lead | Prospect:
             f"{SCHEMA_VERSION}",
             path="version",
         )
-    return structure(document["data"], cls, path="data")
+    record = structure(document["data"], cls, path="data")
+    problems = _funnel(funnel).record_problems(record)
+    if problems:
+        field, text = problems[0]
+        raise SerializationError(
+            f"{type(record).__name__} {record.id!r} does not fit the funnel: {text}",
+            path=f"data.{field}",
+        )
+    return record
+
+
+def _funnel(funnel: Funnel | None) -> Funnel:
+    if funnel is None:
+        return DEFAULT_FUNNEL
+    return funnel
 
 
 def dumps(record: Lead | Prospect, *, indent: int | None = None) -> str:
@@ -297,7 +318,7 @@ def dumps(record: Lead | Prospect, *, indent: int | None = None) -> str:
     return json.dumps(to_dict(record), indent=indent, sort_keys=True, ensure_ascii=False)
 
 
-def loads(text: str | bytes) -> Lead | Prospect:
+def loads(text: str | bytes, *, funnel: Funnel | None = None) -> Lead | Prospect:
     """
     Read a record from a JSON document written by :func:`dumps`.
 
@@ -312,7 +333,7 @@ def loads(text: str | bytes) -> Lead | Prospect:
         ) from None
     except ValueError as exc:
         raise SerializationError(str(exc)) from None
-    return from_dict(document)
+    return from_dict(document, funnel=funnel)
 
 
 def _no_constant(name: str) -> None:

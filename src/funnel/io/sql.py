@@ -50,6 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import (
     PersistenceError,
     RecordNotFound,
@@ -90,11 +91,18 @@ class SqlStore:
             (``"sqlite:///funnel.db"``, ``"postgresql+psycopg://..."``).
         prefix: Prefix of the two table names, so that the tables can live
             beside an application's own.
+        funnel: The funnel the stored records belong to (default:
+            :data:`funnel.DEFAULT_FUNNEL`); :meth:`add` and :meth:`save` refuse a
+            record it could not have made (a lead in a prospect stage, a history
+            step that is not one of its edges), and reads are checked against it.
 
     Thread-safe: each call uses its own connection from the engine's pool.
     """
 
-    def __init__(self, engine: Engine | str, *, prefix: str = "funnel_") -> None:
+    def __init__(
+        self, engine: Engine | str, *, prefix: str = "funnel_", funnel: Funnel | None = None
+    ) -> None:
+        self.funnel: Funnel = DEFAULT_FUNNEL if funnel is None else funnel
         self.engine: Engine = sa.create_engine(engine) if isinstance(engine, str) else engine
         self.metadata = sa.MetaData()
         document_type = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -184,7 +192,7 @@ class SqlStore:
         if row is None:
             raise RecordNotFound(record_id)
         try:
-            record = from_dict(row.document)
+            record = from_dict(row.document, funnel=self.funnel)
         except SerializationError as exc:
             raise SerializationError(
                 f"stored record {record_id!r} cannot be read: {exc}", path=exc.path
@@ -234,8 +242,10 @@ class SqlStore:
 
         Raises:
             PersistenceError: a record with this id is already stored.
+            ValidationError: the record does not fit the store's funnel.
         """
         kind = _kind(record)
+        self.funnel.check(record)
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -270,8 +280,10 @@ class SqlStore:
             RecordNotFound: no record has this id.
             PersistenceError: the write would turn a stored prospect back
                 into a lead, or rewrite stored history.
+            ValidationError: the record does not fit the store's funnel.
         """
         kind = _kind(record)
+        self.funnel.check(record)
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
             raise ValidationError(f"expected_version must be an int, got {expected_version!r}")
         c = self.records.c

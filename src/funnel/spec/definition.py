@@ -230,6 +230,7 @@ class FunnelDefinition:
 
         Reports count "reached" along this path by default.
 
+        >>> from funnel import DEFAULT_FUNNEL
         >>> DEFAULT_FUNNEL.main_path
         ('acquired', 'mql', 'sql', 'organisation', 'opportunity', 'stakeholder', 'won')
         """

@@ -15,11 +15,13 @@ no transition raises instead of being ignored.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Literal
 
 import attrs
 from statemachine import State, StateMachine
 
+from funnel.exceptions import DefinitionError, DefinitionProblem
 from funnel.model.records import declare_stage_levels
 from funnel.spec.guards import GuardContext
 
@@ -53,6 +55,34 @@ class FunnelStateMachine(StateMachine):
         super().__init_subclass__(**kwargs)
         if cls.levels:
             declare_stage_levels(cls.levels)
+
+    def __init__(
+        self,
+        model: Any = None,
+        state_field: str = "state",
+        start_value: Any = None,
+        listeners: Sequence[object] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        given = list(listeners or ())
+        if not any(isinstance(x, GuardListener) for x in given):
+            # A bare instance (a diagram, allowed_events): guard names resolve, but
+            # evaluating one needs a record, which only Funnel.machine_for() gives.
+            given.append(_Unbound(guard_names(type(self))))
+        super().__init__(
+            model, state_field=state_field, start_value=start_value, listeners=given, **kwargs
+        )
+
+
+def guard_names(machine: type[StateMachine]) -> frozenset[str]:
+    """Every guard name a machine class uses in ``cond=`` / ``unless=``."""
+    return frozenset(
+        spec.func
+        for state in machine.states_map.values()
+        for t in state.transitions
+        for spec in t.cond
+        if isinstance(spec.func, str)
+    )
 
 
 @attrs.define
@@ -89,6 +119,26 @@ class GuardListener:
 
     def _passes(self, name: str) -> bool:
         return self._cursor.ctx.passes(name, self._cursor.record)
+
+
+class _Unbound:
+    """Guards of a machine instance made without a record: they cannot be evaluated."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        for name in names:
+            setattr(self, name, functools.partial(self._refuse, name))
+
+    @staticmethod
+    def _refuse(name: str) -> bool:
+        raise DefinitionError(
+            [
+                DefinitionProblem(
+                    "unbound-guard",
+                    f"guard {name!r} needs a record: make the machine with "
+                    "Funnel.machine_for(record, at=...)",
+                )
+            ]
+        )
 
 
 #: The events of :class:`SalesFunnel`, for type checkers: ``advance(lead, "mark_sq1")``
