@@ -29,3 +29,27 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 napoleon_google_docstring = True
 nitpicky = False
 suppress_warnings = ["myst.xref_missing"]
+
+
+_MACHINE_INTERNALS = {
+    "states",
+    "states_map",
+    "final_states",
+    "initial_state",
+    "events",
+    "levels",
+    "outcomes",
+    "qualification_levels",
+}
+
+
+def _skip_machine_internals(app, what, name, obj, skip, options):  # noqa: ANN001, ANN201
+    """Leave python-statemachine's own members (states, events, maps) out of the reference."""
+    module = type(obj).__module__ or ""
+    if what == "class" and (module.startswith("statemachine") or name in _MACHINE_INTERNALS):
+        return True
+    return None
+
+
+def setup(app):  # noqa: ANN001, ANN201
+    app.connect("autodoc-skip-member", _skip_machine_internals)
