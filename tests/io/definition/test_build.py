@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import funnel.io.definition
 from funnel import (
     BANT,
     DEFAULT_FUNNEL,
@@ -9,11 +16,14 @@ from funnel import (
     PassRule,
     convert,
 )
+from funnel.exceptions import DefinitionError
 from funnel.io.definition import (
     default_definition_path,
     load_funnel,
     loads_funnel,
 )
+from funnel.io.definition.build import build_machine, funnel_from_data
+from funnel.io.definition.read import TransitionSpec
 from funnel.spec.communication import DEFAULT_COMMUNICATION
 from funnel.spec.definition import Thresholds
 from funnel.spec.table import derive_table
@@ -88,3 +98,64 @@ def test_prospect_remembers_the_version_that_qualified_it() -> None:
     assert prospect.qualification.funnel_version == "2"
     assert prospect.qualification.framework == "BANT"
     assert prospect.stage == "discovery"
+
+
+def test_build_machine_names_the_class_after_the_funnel() -> None:
+    stages: dict[str, dict[str, Any]] = {
+        "new": {
+            "name": None,
+            "level": "lead",
+            "initial": True,
+            "final": False,
+            "outcome": None,
+            "qualification_level": None,
+        },
+        "won": {
+            "name": "Won!",
+            "level": "prospect",
+            "initial": False,
+            "final": True,
+            "outcome": "won",
+            "qualification_level": None,
+        },
+    }
+    edge = TransitionSpec("new", "won", ["is_two_way", "is_qualified"], [], ("events", "sign"))
+    machine = build_machine("2026 acme-sales", stages, ["sign"], [edge])
+    assert machine.__name__ == "F2026AcmeSalesFunnel"
+    assert machine.__module__ == "funnel.io.definition.build"
+    table = derive_table(machine)
+    assert table.names == {"new": "New", "won": "Won!"}
+    assert [(e.source, e.event, e.target) for e in table.edges] == [("new", "sign", "won")]
+    assert machine.outcomes == {"won": "won"}
+
+
+def test_funnel_from_data_carries_the_source() -> None:
+    with pytest.raises(DefinitionError) as info:
+        funnel_from_data({"funnel": {}}, source="acme.toml")
+    assert info.value.source == "acme.toml"
+
+
+def test_only_build_imports_the_funnel_definition() -> None:
+    """Funnel, Thresholds and DEFAULT_FUNNEL come into the package through build.py alone."""
+    package = Path(funnel.io.definition.__file__).parent
+    importers = set()
+    for path in [*sorted(package.glob("*.py")), package.parent.parent / "cli" / "definition.py"]:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "funnel.spec.definition":
+                importers.add(path.name)
+            if isinstance(node, ast.ImportFrom) and node.module in ("funnel", None):
+                names = {alias.name for alias in node.names}
+                assert not names & {"Funnel", "Thresholds", "DEFAULT_FUNNEL"}, path
+    assert importers == {"build.py"}
+
+
+def test_the_package_imports_only_downward() -> None:
+    """funnel.io.definition imports no engine, analytics, forecasting or cli module."""
+    package = Path(funnel.io.definition.__file__).parent
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(
+                    ("funnel.engine", "funnel.analytics", "funnel.forecasting", "funnel.cli")
+                ), (path.name, node.module)

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from funnel.exceptions import LoadError
+from funnel.exceptions import DefinitionError, LoadError, ValidationError
 from funnel.io.definition import (
     load_funnel,
     loads_funnel,
 )
+from funnel.io.definition.read import Definition, parse, read_data
 from tests.helpers import ACME, line_of, problems_of
 
 
@@ -193,3 +194,57 @@ def test_framework_checked_alongside_other_problems() -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(LoadError, match=r"missing\.toml"):
         load_funnel(tmp_path / "missing.toml")
+
+
+def test_read_data_gives_plain_values_and_builds_nothing() -> None:
+    text = ACME
+    definition = read_data(
+        parse(text),
+        text=text,
+        default_thresholds={"mql": 1, "sql": 2},
+        conversion_guards=frozenset({("is_two_way", True), ("is_qualified", True)}),
+    )
+    assert isinstance(definition, Definition)
+    assert definition.thresholds == {"mql": 40, "sql": 70}
+    assert definition.version == "2"
+    assert list(definition.stages)[:2] == ["new", "engaged"]
+    assert definition.stages["ready"]["qualification_level"] == "sql"
+    assert [(t.source, t.target) for t in definition.transitions[:2]] == [
+        ("new", "engaged"),
+        ("new", "ready"),
+    ]
+
+
+def test_read_data_fills_missing_thresholds_with_the_defaults_given() -> None:
+    text = ACME.replace("[thresholds]\nmql = 40\nsql = 70\n", "")
+    definition = read_data(
+        parse(text),
+        default_thresholds={"mql": 10, "sql": 20},
+        conversion_guards=frozenset(),
+    )
+    assert definition.thresholds == {"mql": 10, "sql": 20}
+
+
+def test_read_data_uses_the_conversion_guards_given() -> None:
+    text = ACME.replace('guards = ["is_two_way", "is_qualified"]', 'guards = ["is_two_way"]')
+    read_data(parse(text), default_thresholds={"mql": 1, "sql": 2}, conversion_guards=frozenset())
+    with pytest.raises(DefinitionError) as info:
+        read_data(
+            parse(text),
+            default_thresholds={"mql": 1, "sql": 2},
+            conversion_guards=frozenset({("is_two_way", True), ("is_qualified", True)}),
+        )
+    assert {p.kind for p in info.value.problems} == {"unguarded-conversion"}
+
+
+@pytest.mark.parametrize("data", [[], "text", 3])
+def test_data_that_is_not_a_table(data: object) -> None:
+    with pytest.raises(DefinitionError) as info:
+        read_data(data, source="x.json", default_thresholds={}, conversion_guards=frozenset())
+    assert [p.kind for p in info.value.problems] == ["wrong-type"]
+    assert info.value.source == "x.json"
+
+
+def test_parse_refuses_an_unknown_format() -> None:
+    with pytest.raises(ValidationError, match="unknown format 'yaml'"):
+        parse("a = 1", "yaml")  # type: ignore[arg-type]

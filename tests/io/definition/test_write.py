@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
+import attrs
 import pytest
 
 from funnel import (
@@ -12,6 +16,7 @@ from funnel import (
     Funnel,
     PassRule,
 )
+from funnel.exceptions import FunnelError, PersistenceError, ValidationError
 from funnel.io.definition import (
     dump_funnel,
     load_funnel,
@@ -19,6 +24,7 @@ from funnel.io.definition import (
     save_funnel,
 )
 from funnel.io.definition.locate import FORMATS
+from funnel.io.definition.write import update_toml
 from funnel.spec.definition import Thresholds, machine_signature
 from tests.helpers import ACME
 
@@ -76,3 +82,146 @@ def test_dump_is_valid_for_a_python_defined_funnel() -> None:
         thresholds=Thresholds(mql=12.5, sql=60),
     )
     assert loads_funnel(dump_funnel(custom)) == custom
+
+
+# ----------------------------------------------------------------------------- tomlkit
+
+
+def test_toml_is_written_by_tomlkit_and_parses_back() -> None:
+    import tomllib
+
+    import tomlkit
+
+    text = dump_funnel(loads_funnel(ACME))
+    assert tomlkit.parse(text).unwrap() == tomllib.loads(text)
+    assert text.startswith("# Funnel definition 'acme' version 2, written by funnel.\n")
+    assert '[stages.new]\nname = "New"\nlevel = "lead"\ninitial = true\n' in text
+
+
+def test_header_comment_cannot_be_injected() -> None:
+    sneaky = attrs.evolve(DEFAULT_FUNNEL, version="1\n[stages.x]", name="a\r\nb\u2028c\x00")
+    text = dump_funnel(sneaky)
+    header = text.splitlines()[0]
+    assert header.startswith("# Funnel definition ")
+    assert "\\n[stages.x]" in header
+    assert not any(line.startswith("[stages.x]") for line in text.splitlines())
+    assert text.split("\n[funnel]\n")[0].strip() == header  # the header is one line
+    again = loads_funnel(text)
+    assert again == sneaky
+    assert again.version == "1\n[stages.x]"
+
+
+def test_missing_tomlkit_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "tomlkit", None)  # import tomlkit raises ImportError
+    acme = loads_funnel(ACME)  # reading needs no extra
+    hint = re.escape('pip install "salesfunnel[toml]"')
+    with pytest.raises(FunnelError, match=hint) as info:
+        dump_funnel(acme)
+    assert "\n" not in str(info.value)
+    with pytest.raises(FunnelError, match=hint):
+        save_funnel(acme, tmp_path / "acme.toml")
+    assert not (tmp_path / "acme.toml").exists()
+    save_funnel(acme, tmp_path / "acme.json")  # JSON needs no extra
+    assert load_funnel(tmp_path / "acme.json") == acme
+
+
+def test_importing_the_package_does_not_import_tomlkit() -> None:
+    script = (
+        "import sys, funnel.io.definition, funnel.cli.definition; print('tomlkit' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"
+
+
+def test_unknown_format_is_a_validation_error() -> None:
+    with pytest.raises(ValidationError, match="unknown format 'yaml'"):
+        dump_funnel(DEFAULT_FUNNEL, format="yaml")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- saving in place
+
+COMMENTED = "# Acme's funnel, owned by sales ops.\n" + ACME.replace(
+    "[stages.engaged]", "# engaged: they clicked something\n[stages.engaged]"
+).replace("mql = 40", "mql = 40  # calibrate each quarter")
+
+
+def test_saving_back_a_commented_file_keeps_it(tmp_path: Path) -> None:
+    path = tmp_path / "acme.toml"
+    path.write_text(COMMENTED)
+    acme = load_funnel(path)
+    save_funnel(acme, path)
+    assert path.read_text() == COMMENTED  # comments, order, spelling: untouched
+    assert load_funnel(path) == acme
+
+
+def test_saving_a_changed_funnel_updates_only_what_changed(tmp_path: Path) -> None:
+    path = tmp_path / "acme.toml"
+    path.write_text(COMMENTED)
+    acme = load_funnel(path)
+    changed = attrs.evolve(acme, version="3", thresholds=Thresholds(mql=45, sql=70))
+    save_funnel(changed, path)
+    text = path.read_text()
+    assert load_funnel(path) == changed
+    assert text.startswith("# Acme's funnel, owned by sales ops.\n[funnel]\n")
+    assert "# engaged: they clicked something\n[stages.engaged]" in text
+    assert "mql = 45  # calibrate each quarter\n" in text
+    # Only the two changed lines differ: no defaults spelled out, lists kept in the file's order.
+    diff = [
+        (old, new)
+        for old, new in zip(COMMENTED.splitlines(), text.splitlines(), strict=True)
+        if old != new
+    ]
+    assert diff == [
+        ('version = "2"', 'version = "3"'),
+        ("mql = 40  # calibrate each quarter", "mql = 45  # calibrate each quarter"),
+    ]
+
+
+def test_saving_new_stages_and_events_keeps_comments_and_order(tmp_path: Path) -> None:
+    path = tmp_path / "acme.toml"
+    path.write_text(COMMENTED)
+    extended = ACME.replace(
+        "[stages.discovery]", '[stages.nurture]\nlevel = "lead"\n\n[stages.discovery]'
+    )
+    extended += '\n[events.park]\nfrom = ["new", "engaged"]\nto = "nurture"\n'
+    extended += '\n[events.wake]\nfrom = "nurture"\nto = "engaged"\n'
+    wanted = loads_funnel(extended)
+    save_funnel(wanted, path)
+    assert load_funnel(path) == wanted
+    assert load_funnel(path).stages == wanted.stages  # the new stage sits where it belongs
+    text = path.read_text()
+    assert "# engaged: they clicked something" in text
+    assert "# calibrate each quarter" in text
+
+
+def test_saving_a_different_funnel_over_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "acme.toml"
+    path.write_text(COMMENTED)
+    save_funnel(DEFAULT_FUNNEL, path)
+    assert load_funnel(path) == DEFAULT_FUNNEL
+    assert path.read_text().startswith("# Acme's funnel, owned by sales ops.\n")
+
+
+def test_saving_over_a_file_that_is_not_toml_writes_a_new_one(tmp_path: Path) -> None:
+    path = tmp_path / "acme.toml"
+    path.write_text("this is [not toml\n")
+    save_funnel(DEFAULT_FUNNEL, path)
+    assert path.read_text() == dump_funnel(DEFAULT_FUNNEL)
+
+
+def test_update_toml_keeps_a_users_inline_tables() -> None:
+    text = ACME + '\n[communication]\nlead = [{ reach = "mass" }]\nprospect = []\n'
+    acme = loads_funnel(text)
+    assert update_toml(text, acme) == text
+    changed = attrs.evolve(acme, version="9")
+    updated = update_toml(text, changed)
+    assert 'lead = [{ reach = "mass" }]\nprospect = []\n' in updated
+    assert loads_funnel(updated) == changed
+
+
+def test_saving_into_a_missing_folder_is_a_persistence_error(tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "acme.toml"
+    with pytest.raises(PersistenceError, match=r"cannot write funnel definition .*acme\.toml"):
+        save_funnel(DEFAULT_FUNNEL, target)

@@ -248,31 +248,60 @@ def _plain(item: Any) -> Any:
     return unwrap() if unwrap is not None else item
 
 
-def _update(target: Any, data: Mapping[str, Any], inline: bool, added: list[Any]) -> None:
-    """Make the tomlkit container *target* hold *data*, touching only what differs."""
+#: Tables whose key order is part of the funnel (the machine declares stages and events in order).
+_ORDERED: tuple[tuple[str, ...], ...] = (("stages",), ("events",))
+
+
+def _update(
+    target: Any,
+    data: Mapping[str, Any],
+    path: tuple[str, ...],
+    inline: bool,
+    changes: list[tuple[str, ...]],
+) -> None:
+    """
+    Make the tomlkit container *target* hold *data*, touching only what differs.
+
+    The path of every key added or changed is appended to *changes*.
+    """
     tomlkit = _tomlkit()
     for key in [k for k in target if k not in data]:
         del target[key]
     for key, value in data.items():
+        where = (*path, key)
         if key in target:
             current = target[key]
             if isinstance(value, Mapping) and isinstance(current, dict):
                 is_inline = inline or isinstance(current, tomlkit.items.InlineTable)
-                _update(current, value, is_inline, added)
-            elif not _same(_plain(current), value):
-                new = _value(value)
-                comment = getattr(getattr(current, "trivia", None), "comment", "")
-                if comment and hasattr(new, "trivia"):
-                    new.trivia.comment_ws = current.trivia.comment_ws or "  "
-                    new.trivia.comment = comment
-                target[key] = new
+                _update(current, value, where, is_inline, changes)
+                continue
+            if _same(_plain(current), value):
+                continue
+            new = _value(value)
+            comment = getattr(getattr(current, "trivia", None), "comment", "")
+            if comment and hasattr(new, "trivia"):
+                new.trivia.comment_ws = current.trivia.comment_ws or "  "
+                new.trivia.comment = comment
+            target[key] = new
         elif isinstance(value, Mapping) and not inline:
             table = _table(value)
             table.append(None, tomlkit.nl())
             target[key] = table
         else:
             target[key] = _value(value)
-            added.append((target, key, value))
+        changes.append(where)
+    if path in _ORDERED and list(target) != list(data):
+        items = {key: target[key] for key in data}
+        for key in data:
+            del target[key]
+        for key in data:
+            target[key] = items[key]
+
+
+def _resolve(doc: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        doc = doc[key]
+    return doc
 
 
 def _loads_equal(text: str, funnel: Funnel) -> bool:
@@ -288,10 +317,12 @@ def update_toml(text: str, funnel: Funnel) -> str:
     """
     The TOML document *text* changed to define *funnel*, keeping its comments.
 
-    Only the values that differ change: keys and tables the funnel no longer
-    has are removed, new ones appended, and a key the file leaves to its
-    default stays absent. Text that is not TOML, or that tomlkit cannot
-    update faithfully, gives a new document (:func:`dump_funnel`).
+    Only what differs changes: keys and tables the funnel no longer has are
+    removed, new ones appended (stages and events follow the funnel's order),
+    and a key the funnel does not need (a default the file leaves out, a list
+    in the file's own order) keeps the file's spelling. Text that is not
+    TOML, or that cannot be updated faithfully, gives a new document
+    (:func:`dump_funnel`).
 
     Raises:
         FunnelError: tomlkit is not installed (the ``toml`` extra).
@@ -300,17 +331,33 @@ def update_toml(text: str, funnel: Funnel) -> str:
     if _loads_equal(text, funnel):
         return text
     try:
-        doc = tomlkit.parse(text)
+        original = tomlkit.parse(text)
     except tomlkit.exceptions.TOMLKitError:
         return dump_funnel(funnel)
-    added: list[Any] = []
-    _update(doc, funnel_to_data(funnel), False, added)
-    # A key the funnel needs only because funnel_to_data spells out a default is left out.
-    for container, key, value in reversed(added):
-        del container[key]
-        if not _loads_equal(tomlkit.dumps(doc), funnel):
-            container[key] = _value(value)
-    updated: str = tomlkit.dumps(doc)
+    doc = tomlkit.parse(text)
+    changes: list[tuple[str, ...]] = []
+    _update(doc, funnel_to_data(funnel), (), False, changes)
+    # Undo each change the funnel does not need: restore the file's value, or drop the new key.
+    for where in reversed(changes):
+        trial = tomlkit.parse(tomlkit.dumps(doc))
+        try:
+            container = _resolve(trial, where[:-1])
+        except KeyError:  # pragma: no cover - an enclosing change was undone first
+            continue
+        try:
+            old = _resolve(original, where)
+        except KeyError:
+            old = None
+        if old is None:
+            del container[where[-1]]
+        elif isinstance(old, dict):
+            continue  # a table that changed shape: keep the new one
+        else:
+            container[where[-1]] = old
+        candidate = tomlkit.dumps(trial)
+        if _loads_equal(candidate, funnel):
+            doc = trial
+    updated = str(tomlkit.dumps(doc)).rstrip("\n") + "\n"
     return updated if _loads_equal(updated, funnel) else dump_funnel(funnel)
 
 
