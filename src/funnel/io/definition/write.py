@@ -298,6 +298,16 @@ def _update(
             target[key] = items[key]
 
 
+def _alike(old: Any, where: tuple[str, ...], doc: Any) -> bool:
+    """Whether the file's *old* value may mean what the new one at *where* means."""
+    new = _plain(_resolve(doc, where))
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new)  # reordered, or items spelt with defaults
+    return str(old) == str(new) or (
+        isinstance(old, int | float) and isinstance(new, int | float) and old == new
+    )
+
+
 def _resolve(doc: Any, path: tuple[str, ...]) -> Any:
     for key in path:
         doc = doc[key]
@@ -339,19 +349,19 @@ def update_toml(text: str, funnel: Funnel) -> str:
     _update(doc, funnel_to_data(funnel), (), False, changes)
     # Undo each change the funnel does not need: restore the file's value, or drop the new key.
     for where in reversed(changes):
-        trial = tomlkit.parse(tomlkit.dumps(doc))
-        try:
-            container = _resolve(trial, where[:-1])
-        except KeyError:  # pragma: no cover - an enclosing change was undone first
-            continue
         try:
             old = _resolve(original, where)
         except KeyError:
             old = None
+        if old is None and len(where) == 2 and where[:1] in _ORDERED:
+            continue  # a new stage or event: always needed
+        is_table = isinstance(old, dict) and not isinstance(old, tomlkit.items.InlineTable)
+        if old is not None and (is_table or not _alike(_plain(old), where, doc)):
+            continue  # a table that changed shape, or a value that really changed
+        trial = tomlkit.parse(tomlkit.dumps(doc))
+        container = _resolve(trial, where[:-1])
         if old is None:
             del container[where[-1]]
-        elif isinstance(old, dict):
-            continue  # a table that changed shape: keep the new one
         else:
             container[where[-1]] = old
         candidate = tomlkit.dumps(trial)
