@@ -225,3 +225,15 @@ def test_saving_into_a_missing_folder_is_a_persistence_error(tmp_path: Path) -> 
     target = tmp_path / "no" / "such" / "acme.toml"
     with pytest.raises(PersistenceError, match=r"cannot write funnel definition .*acme\.toml"):
         save_funnel(DEFAULT_FUNNEL, target)
+
+
+def test_the_toml_extra_brings_tomlkit() -> None:
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    assert extras["toml"] == ["tomlkit>=0.13"]
+    included = {
+        name for spec in extras["all"] for name in spec.split("[")[1].rstrip("]").split(",")
+    }
+    assert "toml" in included
