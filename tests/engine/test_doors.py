@@ -219,7 +219,7 @@ class TestOneDecisionOneEvaluation:
         calls: list[str] = []
         real = guards._qualify
 
-        def counting(record, ctx):  # type: ignore[no-untyped-def]
+        def counting(record, ctx):
             calls.append(record.id)
             return real(record, ctx)
 
@@ -240,7 +240,7 @@ class TestOneDecisionOneEvaluation:
         for name in list(registry):
             inner = registry[name].check
 
-            def check(record, ctx, _name=name, _inner=inner):  # type: ignore[no-untyped-def]
+            def check(record, ctx, _name=name, _inner=inner):
                 counts[_name] = counts.get(_name, 0) + 1
                 return _inner(record, ctx)
 
@@ -248,10 +248,12 @@ class TestOneDecisionOneEvaluation:
         counting = Funnel(machine=DEFAULT_FUNNEL.machine, guards=registry)
         record = lead(touches=(outbound("o1", 1),))
         counting.explain(record, at=day(2))
-        assert counts and max(counts.values()) == 1, counts
+        assert counts
+        assert max(counts.values()) == 1, counts
         counts.clear()
         counting.enabled_events(record, at=day(2), why="x")
-        assert counts and max(counts.values()) == 1, counts
+        assert counts
+        assert max(counts.values()) == 1, counts
 
 
 class TestErrorsCarryData:

@@ -14,7 +14,7 @@ from funnel import DEFAULT_FUNNEL
 from funnel.exceptions import DiagramError
 from funnel.io.definition import loads_funnel
 from funnel.spec.diagrams import dot_graph, edge_label, html, mermaid, svg, try_svg
-from tests.io.test_definition import ACME
+from tests.helpers import ACME
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")
 

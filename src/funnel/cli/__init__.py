@@ -19,9 +19,8 @@ from funnel._version import __version__
 #: Modules that contribute sub-commands, in help order.
 COMMAND_MODULES = (
     "funnel.cli.demo",
-    "funnel.io.definition",
+    "funnel.cli.definition",
     "funnel.cli.report",
-    "funnel.simulation_cli",
 )
 
 

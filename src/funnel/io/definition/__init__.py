@@ -1,0 +1,89 @@
+"""
+Funnel definition files: a company's funnel as data (TOML or JSON).
+
+A definition file names the stages and their level (lead or prospect), the
+events between them with their guards, the qualification framework and its
+pass rule, the ideal customer profile, the MQL/SQL score thresholds and the
+communication rules. Loading one executes no code: the file is read with
+:mod:`tomllib` or :mod:`json`, checked, and turned into a
+:class:`~funnel.spec.machine.FunnelStateMachine` subclass built on the fly, so the
+python-statemachine class stays the single source of truth. Every key is
+documented in ``docs/reference/definition-file.md``.
+
+* :func:`load_funnel` / :func:`loads_funnel` read a definition; every problem
+  found is raised at once as a :class:`~funnel.exceptions.DefinitionError`
+  whose problems carry the key and, where it can be found, the line.
+* :func:`dump_funnel` / :func:`save_funnel` write one back; file -> funnel ->
+  file -> funnel gives an equal funnel, and saving over a TOML file keeps
+  its comments. Writing TOML needs the ``toml`` extra (tomlkit).
+* :func:`default_definition_path` is the shipped file of the sources' funnel;
+  loading it gives a funnel equal to :data:`~funnel.DEFAULT_FUNNEL`.
+
+The work is split as in python-statemachine's ``io`` package:
+:mod:`~funnel.io.definition.locate` finds the line of a key,
+:mod:`~funnel.io.definition.read` parses and checks,
+:mod:`~funnel.io.definition.build` builds the machine and the funnel,
+:mod:`~funnel.io.definition.write` writes. ``funnel check`` and
+``funnel diagram`` live in :mod:`funnel.cli.definition`.
+
+>>> f = load_funnel(default_definition_path())
+>>> f == funnel.DEFAULT_FUNNEL, f.version
+(True, '1')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from funnel.exceptions import LoadError
+from funnel.io.definition.build import Funnel, funnel_from_data
+from funnel.io.definition.locate import Format, format_of
+from funnel.io.definition.read import parse
+from funnel.io.definition.write import dump_funnel, save_funnel
+
+__all__ = [
+    "Format",
+    "default_definition_path",
+    "dump_funnel",
+    "load_funnel",
+    "loads_funnel",
+    "save_funnel",
+]
+
+
+def default_definition_path() -> Path:
+    """The shipped definition file of the sources' funnel (``default_funnel.toml``)."""
+    return Path(__file__).parent.parent.parent / "data" / "default_funnel.toml"
+
+
+def loads_funnel(text: str, *, format: Format = "toml", source: str | None = None) -> Funnel:
+    """
+    Read a funnel definition from *text*.
+
+    Args:
+        text: The definition.
+        format: ``"toml"`` or ``"json"``.
+        source: Where it came from, for error messages (e.g. a file name).
+
+    Raises:
+        DefinitionError: the text does not parse, or the definition is invalid.
+        ValidationError: *format* is neither ``"toml"`` nor ``"json"``.
+    """
+    data = parse(text, format, source)
+    return funnel_from_data(data, source=source, text=text, format=format)
+
+
+def load_funnel(path: str | Path, *, format: Format | None = None) -> Funnel:
+    """
+    Read a funnel definition file (TOML, or JSON for ``*.json``).
+
+    Raises:
+        DefinitionError: the file does not parse or the definition is invalid;
+            ``source`` is the path and each problem names its key and line.
+        LoadError: the file cannot be read.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadError(f"cannot read funnel definition {str(path)!r}: {exc}") from exc
+    return loads_funnel(text, format=format or format_of(path), source=str(path))
