@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from funnel import Engagement, Touch, assess_engagement, engagement
+import attrs
+import pytest
+from hypothesis import given, settings
+
+import funnel.model.engagement as engagement_module
+from funnel import Direction, Engagement, Reach, Touch, assess_engagement, engagement
+from funnel.model.engagement import REPLY_CHANNELS
+from funnel.model.touch import LIVE_CHANNELS, ChannelName
 from tests.helpers import day, form, outbound, reply
+from tests.strategies import touches
 
 
 class TestEngagement:
@@ -57,3 +65,71 @@ class TestEngagement:
         """The finding does not depend on the order touches are given in."""
         touches = [reply("r", 1, "o"), outbound("o", 0), form("f", 2)]
         assert assess_engagement(touches) == assess_engagement(list(reversed(touches)))
+
+
+class TestOnlyConversationalRepliesCount:
+    """Issue 11: an automated or non-conversational inbound touch never opens a dialogue."""
+
+    @staticmethod
+    def _campaign() -> Touch:
+        return Touch(id="m1", at=day(0), direction="outbound", channel="email", reach="mass")
+
+    @pytest.mark.parametrize("channel", ["form", "ad", "event", "meeting"])
+    def test_non_conversational_inbound_reply_is_one_way(self, channel: ChannelName):
+        """A form fill, ad click, event sign-up or unheld meeting naming a mail is one-way."""
+        answer = Touch(id="f", at=day(1), direction="inbound", channel=channel, in_reply_to="m1")
+        finding = assess_engagement([self._campaign(), answer])
+        assert finding.level == Engagement.ONE_WAY
+
+    @pytest.mark.parametrize("channel", ["email", "chat", "social", "mail", "call"])
+    def test_mass_inbound_reply_is_one_way(self, channel: ChannelName):
+        """An automated inbound touch (reach="mass") stays one-way whatever it links to."""
+        answer = Touch(
+            id="a", at=day(1), direction="inbound", channel=channel, reach="mass", in_reply_to="m1"
+        )
+        assert engagement([self._campaign(), answer]) == Engagement.ONE_WAY
+
+    @pytest.mark.parametrize("channel", ["email", "chat", "social", "mail", "call"])
+    def test_personal_conversational_reply_is_two_way(self, channel: ChannelName):
+        """A personal answer on a conversational channel to any outbound touch is two-way."""
+        answer = Touch(id="a", at=day(1), direction="inbound", channel=channel, in_reply_to="m1")
+        finding = assess_engagement([self._campaign(), answer])
+        assert finding.level == Engagement.TWO_WAY
+        assert finding.touch == answer
+
+    def test_reply_channels_are_documented(self):
+        """The module docstring names exactly the channels that can carry a reply."""
+        doc = engagement_module.__doc__ or ""
+        assert {c.value for c in REPLY_CHANNELS} == {"email", "chat", "social", "mail", "call"}
+        for channel in REPLY_CHANNELS:
+            assert f"``{channel.value}``" in doc
+
+    @settings(max_examples=300, deadline=None)
+    @given(touches())
+    def test_two_way_only_with_a_real_dialogue(self, made: tuple[Touch, ...]):
+        """Property: two-way exactly when a personal conversational reply or live touch exists."""
+        by_id = {t.id: t for t in made}
+        dialogue = any(
+            (t.connected and t.channel in LIVE_CHANNELS)
+            or (
+                t.direction is Direction.INBOUND
+                and t.reach is Reach.PERSONAL
+                and t.channel in REPLY_CHANNELS
+                and t.in_reply_to is not None
+                and by_id[t.in_reply_to].direction is Direction.OUTBOUND
+            )
+            for t in made
+        )
+        assert (engagement(made) == Engagement.TWO_WAY) == dialogue
+
+    @settings(max_examples=200, deadline=None)
+    @given(touches())
+    def test_automated_inbound_never_makes_two_way(self, made: tuple[Touch, ...]):
+        """Property: with every reply made automated and every call unheld, nothing is two-way."""
+        stripped = [
+            attrs.evolve(t, reach="mass", connected=False)
+            if t.direction is Direction.INBOUND
+            else attrs.evolve(t, connected=False)
+            for t in made
+        ]
+        assert engagement(stripped) != Engagement.TWO_WAY

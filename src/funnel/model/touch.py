@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Literal, TypeAlias
 
 import attrs
 
@@ -50,8 +51,24 @@ class Reach(enum.StrEnum):
     """Individual or small-group, from a named person."""
 
 
+#: The values :class:`Direction` accepts, for type checkers.
+DirectionName: TypeAlias = Literal["inbound", "outbound"]
+#: The values :class:`Channel` accepts, for type checkers.
+ChannelName: TypeAlias = Literal[
+    "email", "call", "meeting", "form", "chat", "social", "event", "ad", "mail"
+]
+#: The values :class:`Reach` accepts, for type checkers.
+ReachName: TypeAlias = Literal["mass", "personal"]
+
 #: Channels on which a touch can be a live, two-way conversation.
 LIVE_CHANNELS = frozenset({Channel.CALL, Channel.MEETING})
+
+#: Conversational channels: an inbound, personal touch on one of them can be a
+#: reply to the company (see :mod:`funnel.model.engagement`). Forms, ads and
+#: events are not: they are calls to action, however they are linked.
+REPLY_CHANNELS = frozenset(
+    {Channel.EMAIL, Channel.CHAT, Channel.SOCIAL, Channel.MAIL, Channel.CALL}
+)
 
 
 @attrs.frozen(kw_only=True)
