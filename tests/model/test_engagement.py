@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 
 import funnel.model.engagement as engagement_module
-from funnel import Direction, Engagement, Reach, Touch, assess_engagement, engagement
+from funnel import (
+    Direction,
+    Engagement,
+    Reach,
+    Touch,
+    ValidationError,
+    assess_engagement,
+    engagement,
+)
 from funnel.model.engagement import REPLY_CHANNELS
 from funnel.model.touch import LIVE_CHANNELS, ChannelName
 from tests.helpers import day, form, outbound, reply
@@ -133,3 +141,51 @@ class TestOnlyConversationalRepliesCount:
             for t in made
         ]
         assert engagement(stripped) != Engagement.TWO_WAY
+
+
+class TestTouchesAreChecked:
+    """Issue 11: assess_engagement refuses the touch lists a record refuses."""
+
+    def test_reply_before_original_is_refused(self):
+        """A reply dated before the touch it answers is no dialogue: it is an error."""
+        with pytest.raises(
+            ValidationError, match=r"touch 'r' at .* replies to 'o', which is later"
+        ):
+            assess_engagement([outbound("o", 5), reply("r", 1, "o")])
+
+    def test_duplicate_ids_are_refused(self):
+        with pytest.raises(ValidationError, match="duplicate touch id 'o'") as info:
+            engagement([outbound("o", 0), outbound("o", 1)])
+        assert info.value.field == "touches"
+
+    def test_reply_to_unknown_is_refused(self):
+        with pytest.raises(ValidationError, match="touch 'r' replies to unknown touch 'zz'"):
+            assess_engagement([reply("r", 1, "zz")])
+
+    def test_message_has_no_personal_data(self):
+        """The error names touch ids and times, never the contact or the note."""
+        secret = Touch(
+            id="r",
+            at=day(1),
+            direction="inbound",
+            channel="email",
+            in_reply_to="o",
+            sender="ada.lovelace@acme.example",
+            note="call me on +44 20 7946 0958",
+        )
+        with pytest.raises(ValidationError) as info:
+            assess_engagement([outbound("o", 5), secret])
+        text = str(info.value) + repr(info.value.to_dict())
+        assert "lovelace" not in text
+        assert "7946" not in text
+
+    def test_one_implementation(self, monkeypatch: pytest.MonkeyPatch):
+        """assess_engagement uses check_touches itself: the two cannot drift apart."""
+        seen: list[tuple[str, ...]] = []
+
+        def spy(touches: tuple[Touch, ...], owner: str | None = None) -> None:
+            seen.append(tuple(t.id for t in touches))
+
+        monkeypatch.setattr(engagement_module, "check_touches", spy)
+        assess_engagement([outbound("o", 0), reply("r", 1, "o")])
+        assert seen == [("o", "r")]

@@ -39,7 +39,15 @@ from collections.abc import Iterable
 
 import attrs
 
-from funnel.model.touch import LIVE_CHANNELS, REPLY_CHANNELS, Direction, Reach, Touch
+from funnel.model.touch import (
+    LIVE_CHANNELS,
+    REPLY_CHANNELS,
+    Direction,
+    Reach,
+    Touch,
+    check_touches,
+    sort_touches,
+)
 
 __all__ = (
     "REPLY_CHANNELS",
@@ -110,6 +118,11 @@ def assess_engagement(touches: Iterable[Touch]) -> EngagementFinding:
     """
     Derive the engagement level from touches, with the touch that shows it.
 
+    Raises:
+        ValidationError: the touches are not consistent (duplicate ids, a reply
+            to an unknown touch or to a later one), as
+            :func:`~funnel.model.touch.check_touches` says.
+
     >>> from datetime import datetime, timezone
     >>> t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
     >>> mail = Touch(id="m1", at=t0, direction="outbound", channel="email", reach="mass")
@@ -119,7 +132,8 @@ def assess_engagement(touches: Iterable[Touch]) -> EngagementFinding:
     >>> assess_engagement([mail, reply]).reason
     "inbound email 'r1' answered the company's touch 'm1'"
     """
-    ordered = sorted(touches, key=lambda t: (t.at, t.id))
+    ordered = sort_touches(touches)
+    check_touches(ordered)
     if not ordered:
         return EngagementFinding(Engagement.NONE, None, "no touches yet")
     by_id = {t.id: t for t in ordered}

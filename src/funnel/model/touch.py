@@ -122,29 +122,49 @@ class Touch:
             raise ValidationError(f"Touch {self.id!r} cannot reply to itself")
 
 
-def check_touches(touches: tuple[Touch, ...], owner: str) -> None:
+def check_touches(touches: tuple[Touch, ...], owner: str | None = None) -> None:
     """
-    Check a record's touches as a whole: unique ids and replies that point back in time.
+    Check touches as a whole: unique ids, and replies that point back in time.
+
+    This is the one check for a set of touches: records run it when they are
+    made, and :func:`~funnel.model.engagement.assess_engagement` runs it on
+    what it is given. Messages name touch ids and times, never personal data.
+
+    Args:
+        touches: The touches, in any order.
+        owner: The record that holds them (``"Lead 'L1'"``), if any.
 
     Raises:
-        ValueError: naming *owner* and the offending touch.
+        ValidationError: naming *owner*, the offending touch ids, with
+            ``field="touches"``.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    >>> check_touches((Touch(id="r", at=at, direction="inbound", channel="email",
+    ...                      in_reply_to="m9"),))
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: touch 'r' replies to unknown touch 'm9'
     """
+    prefix = f"{owner}: " if owner else ""
+
+    def fail(message: str) -> ValidationError:
+        return ValidationError(prefix + message, record=owner, field="touches")
+
     by_id: dict[str, Touch] = {}
     for touch in touches:
         if touch.id in by_id:
-            raise ValidationError(f"{owner}: duplicate touch id {touch.id!r}")
+            raise fail(f"duplicate touch id {touch.id!r}")
         by_id[touch.id] = touch
     for touch in touches:
         if touch.in_reply_to is None:
             continue
         original = by_id.get(touch.in_reply_to)
         if original is None:
-            raise ValidationError(
-                f"{owner}: touch {touch.id!r} replies to unknown touch {touch.in_reply_to!r}"
-            )
+            raise fail(f"touch {touch.id!r} replies to unknown touch {touch.in_reply_to!r}")
         if original.at > touch.at:
-            raise ValidationError(
-                f"{owner}: touch {touch.id!r} at {touch.at.isoformat()} replies to "
+            raise fail(
+                f"touch {touch.id!r} at {touch.at.isoformat()} replies to "
                 f"{original.id!r}, which is later ({original.at.isoformat()})"
             )
 
