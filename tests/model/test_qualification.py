@@ -20,11 +20,12 @@ from funnel import (
     Verdict,
     qualify,
 )
+from funnel.model.evidence import VerdictName
 from funnel.model.qualification import Criterion
 from tests.helpers import company, day
 
 
-def ev(criterion: str, verdict: str, at: float = 0, source: str = "rep:a") -> Evidence:
+def ev(criterion: str, verdict: VerdictName, at: float = 0, source: str = "rep:a") -> Evidence:
     return Evidence(criterion=criterion, verdict=verdict, source=source, at=day(at))
 
 

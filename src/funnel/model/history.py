@@ -7,6 +7,7 @@ from datetime import datetime
 
 import attrs
 
+from funnel._fields import text
 from funnel._time import aware
 from funnel.exceptions import ValidationError
 
@@ -24,11 +25,11 @@ class StageChange:
         why: The reason given, if any (required to lose a deal).
     """
 
-    from_stage: str
-    to_stage: str
-    event: str
+    from_stage: str = attrs.field(validator=text(blank=False))
+    to_stage: str = attrs.field(validator=text(blank=False))
+    event: str = attrs.field(validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
-    why: str | None = None
+    why: str | None = attrs.field(default=None, validator=text(optional=True))
 
 
 def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> None:

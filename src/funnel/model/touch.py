@@ -14,9 +14,24 @@ from typing import Literal, TypeAlias
 
 import attrs
 
+from funnel._fields import boolean, member, record_label, text, to_member
 from funnel._items import typed_tuple
 from funnel._time import aware
 from funnel.exceptions import ValidationError
+
+__all__ = (
+    "LIVE_CHANNELS",
+    "REPLY_CHANNELS",
+    "Channel",
+    "ChannelName",
+    "Direction",
+    "DirectionName",
+    "Reach",
+    "ReachName",
+    "Touch",
+    "check_touches",
+    "sort_touches",
+)
 
 
 class Direction(enum.StrEnum):
@@ -71,6 +86,18 @@ REPLY_CHANNELS = frozenset(
 )
 
 
+def _direction(value: Direction | DirectionName) -> Direction:
+    return to_member(Direction, value)
+
+
+def _channel(value: Channel | ChannelName) -> Channel:
+    return to_member(Channel, value)
+
+
+def _reach(value: Reach | ReachName) -> Reach:
+    return to_member(Reach, value)
+
+
 @attrs.frozen(kw_only=True)
 class Touch:
     """
@@ -93,33 +120,40 @@ class Touch:
     ...              direction="outbound", channel="email", reach="mass", sender="newsletter")
     >>> mail.direction, mail.reach
     (<Direction.OUTBOUND: 'outbound'>, <Reach.MASS: 'mass'>)
+
+    Every invalid value raises :class:`~funnel.exceptions.ValidationError` naming
+    the touch and the field (text values by their type only):
+
+    >>> Touch(id="t2", at=mail.at, direction="sideways", channel="email")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: Touch 't2': direction must be one of 'inbound', \
+'outbound', got 'sideways'
     """
 
-    id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    id: str = attrs.field(validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
-    direction: Direction = attrs.field(converter=Direction)
-    channel: Channel = attrs.field(converter=Channel)
-    reach: Reach = attrs.field(converter=Reach, default=Reach.PERSONAL)
-    sender: str | None = None
-    in_reply_to: str | None = None
-    connected: bool = attrs.field(default=False)
-    note: str | None = None
-
-    @connected.validator
-    def _check_connected(self, attribute: attrs.Attribute[bool], value: bool) -> None:
-        if not isinstance(value, bool):
-            raise ValidationError(
-                f"Touch {self.id!r}: connected must be True or False, got {value!r}"
-            )
-        if value and self.channel not in LIVE_CHANNELS:
-            raise ValidationError(
-                f"Touch {self.id!r}: connected=True only applies to calls and meetings, "
-                f"not {self.channel.value}"
-            )
+    direction: Direction = attrs.field(converter=_direction, validator=member(Direction))
+    channel: Channel = attrs.field(converter=_channel, validator=member(Channel))
+    reach: Reach = attrs.field(converter=_reach, validator=member(Reach), default=Reach.PERSONAL)
+    sender: str | None = attrs.field(default=None, validator=text(optional=True))
+    in_reply_to: str | None = attrs.field(default=None, validator=text(optional=True, blank=False))
+    connected: bool = attrs.field(default=False, validator=boolean())
+    note: str | None = attrs.field(default=None, validator=text(optional=True))
 
     def __attrs_post_init__(self) -> None:
+        label = record_label(self)
+        if self.connected and self.channel not in LIVE_CHANNELS:
+            raise ValidationError(
+                f"{label}: connected=True only applies to calls and meetings, "
+                f"not {self.channel.value}",
+                record=label,
+                field="connected",
+            )
         if self.in_reply_to == self.id:
-            raise ValidationError(f"Touch {self.id!r} cannot reply to itself")
+            raise ValidationError(
+                f"{label} cannot reply to itself", record=label, field="in_reply_to"
+            )
 
 
 def check_touches(touches: tuple[Touch, ...], owner: str | None = None) -> None:
