@@ -88,6 +88,9 @@ class TestOnlyConversationalRepliesCount:
         answer = Touch(id="f", at=day(1), direction="inbound", channel=channel, in_reply_to="m1")
         finding = assess_engagement([self._campaign(), answer])
         assert finding.level == Engagement.ONE_WAY
+        assert finding.reason.endswith(
+            f"; {channel} 'f' names 'm1' but {channel} is not a conversational channel"
+        )
 
     @pytest.mark.parametrize("channel", ["email", "chat", "social", "mail", "call"])
     def test_mass_inbound_reply_is_one_way(self, channel: ChannelName):
@@ -95,7 +98,11 @@ class TestOnlyConversationalRepliesCount:
         answer = Touch(
             id="a", at=day(1), direction="inbound", channel=channel, reach="mass", in_reply_to="m1"
         )
-        assert engagement([self._campaign(), answer]) == Engagement.ONE_WAY
+        finding = assess_engagement([self._campaign(), answer])
+        assert finding.level == Engagement.ONE_WAY
+        assert finding.reason.endswith(
+            f"; {channel} 'a' names 'm1' but it is automated (reach mass)"
+        )
 
     @pytest.mark.parametrize("channel", ["email", "chat", "social", "mail", "call"])
     def test_personal_conversational_reply_is_two_way(self, channel: ChannelName):

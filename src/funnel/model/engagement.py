@@ -153,6 +153,17 @@ def assess_engagement(touches: Iterable[Touch]) -> EngagementFinding:
         f"{len(ordered)} touch(es), {outbound} outbound and {inbound} inbound, "
         "but no reply to the company and no call or meeting that took place"
     )
+    for touch in ordered:
+        if touch.in_reply_to is None or touch.direction is not Direction.INBOUND:
+            continue
+        if by_id[touch.in_reply_to].direction is not Direction.OUTBOUND:
+            continue
+        why = (
+            "it is automated (reach mass)"
+            if touch.reach is Reach.MASS
+            else f"{touch.channel.value} is not a conversational channel"
+        )
+        reason += f"; {touch.channel.value} {touch.id!r} names {touch.in_reply_to!r} but {why}"
     return EngagementFinding(Engagement.ONE_WAY, ordered[-1], reason)
 
 
