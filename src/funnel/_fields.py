@@ -48,6 +48,16 @@ def record_label(instance: object) -> str:
     return cls.__name__
 
 
+def type_name(value: object) -> str:
+    """
+    The name of *value*'s type, as messages show a value they must not echo.
+
+    >>> type_name(5), type_name(None)
+    ('int', 'None')
+    """
+    return "None" if value is None else type(value).__name__
+
+
 def text_problem(value: str) -> str | None:
     """
     What is wrong with a string that cannot be stored or sent, or ``None``.
@@ -96,7 +106,7 @@ def check_text(
     if not isinstance(value, str):
         wanted = "a string or None" if optional else "a string"
         raise ValidationError(
-            f"{where} must be {wanted}, got {type(value).__name__}", record=record, field=field
+            f"{where} must be {wanted}, got {type_name(value)}", record=record, field=field
         )
     problem = text_problem(value)
     if problem is not None:
@@ -141,7 +151,7 @@ def to_member(cls: type[E], value: object) -> E:
 def _shown(value: object) -> str:
     if isinstance(value, str):
         return repr(value if len(value) <= 40 else value[:37] + "...")
-    return type(value).__name__
+    return type_name(value)
 
 
 def member(cls: type[enum.Enum]) -> Validator:
@@ -163,6 +173,26 @@ def member(cls: type[enum.Enum]) -> Validator:
     return validate
 
 
+def require_int(value: object, *, record: str | None, field: str) -> int:
+    """
+    Return *value* if it is a whole number (an ``int``, not a ``bool``), else raise.
+
+    >>> require_int(True, record="PassRule", field="k")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: PassRule: k must be a whole number (int), got bool
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        where = f"{record}: {field}" if record else field
+        shown = f" {value!r}" if isinstance(value, float) and math.isfinite(value) else ""
+        raise ValidationError(
+            f"{where} must be a whole number (int), got {type_name(value)}{shown}",
+            record=record,
+            field=field,
+        )
+    return value
+
+
 def check_count(value: object, *, record: str | None, field: str, optional: bool = False) -> None:
     """
     Refuse a value that is not a whole number >= 0 (bools are not counts).
@@ -172,19 +202,12 @@ def check_count(value: object, *, record: str | None, field: str, optional: bool
     ...
     funnel.exceptions.ValidationError: Company 'Acme': employees must be >= 0, got -5
     """
-    where = f"{record}: {field}" if record else field
     if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, int):
-        shown = repr(value) if isinstance(value, float) and math.isfinite(value) else ""
-        raise ValidationError(
-            f"{where} must be a whole number (int), got {type(value).__name__}"
-            + (f" {shown}" if shown else ""),
-            record=record,
-            field=field,
-        )
-    if value < 0:
-        raise ValidationError(f"{where} must be >= 0, got {value}", record=record, field=field)
+    number = require_int(value, record=record, field=field)
+    if number < 0:
+        where = f"{record}: {field}" if record else field
+        raise ValidationError(f"{where} must be >= 0, got {number}", record=record, field=field)
 
 
 def count(*, optional: bool = False) -> Validator:
@@ -220,7 +243,7 @@ def instance(cls: type[Any], *, optional: bool = False) -> Validator:
         record = record_label(instance)
         wanted = f"a {cls.__name__} or None" if optional else f"a {cls.__name__}"
         raise ValidationError(
-            f"{record}: {attribute.name} must be {wanted}, got {type(value).__name__}",
+            f"{record}: {attribute.name} must be {wanted}, got {type_name(value)}",
             record=record,
             field=attribute.name,
         )

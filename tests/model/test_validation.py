@@ -270,3 +270,37 @@ class TestOtherFields:
         err = refused(lambda: touch(at=datetime(2026, 1, 1)))  # noqa: DTZ001
         assert (err.record, err.field) == ("Touch 't1'", "at")
         assert refused(lambda: touch(at=SECRET)).summary == "Touch.at must be a datetime, got str"
+
+
+class TestStructureErrors:
+    """Errors about a record as a whole carry record and field too."""
+
+    def test_pass_rule_k_below_one(self):
+        err = refused(lambda: PassRule.at_least(-1))
+        assert (str(err), err.field) == ("PassRule 'at-least' needs k >= 1, got -1", "k")
+
+    def test_pass_rule_k_none_reads_none(self):
+        assert str(refused(lambda: PassRule.at_least(None))).endswith("got None")  # type: ignore[arg-type]
+
+    def test_criterion_is_not_labelled_by_the_refused_key(self):
+        err = refused(lambda: Criterion(key="Budget!", name="Budget"))
+        assert (err.record, err.field) == ("Criterion", "key")
+        assert str(err).startswith("Criterion: key must be a lower-case identifier")
+
+    def test_framework_errors(self):
+        c = Criterion(key="fit", name="Fit")
+        err = refused(lambda: Framework(name="x", criteria=(c, c)))
+        assert (err.record, err.field) == ("Framework 'x'", "criteria")
+        err = refused(lambda: Framework(name="x", criteria=(c,), rule=PassRule.at_least(2)))
+        assert (err.record, err.field) == ("Framework 'x'", "rule")
+
+    def test_history_errors(self):
+        from funnel.model.history import check_history, replay_history
+
+        a = StageChange(from_stage="acquired", to_stage="mql", event="e", at=day(1))
+        b = StageChange(from_stage="sql", to_stage="won", event="e", at=day(2))
+        err = refused(lambda: check_history((a, b), "won", "Lead 'L1'"))
+        assert (err.record, err.field) == ("Lead 'L1'", "history")
+        err = refused(lambda: check_history((a,), "sql", "Lead 'L1'"))
+        assert (err.record, err.field) == ("Lead 'L1'", "stage")
+        assert refused(lambda: replay_history([b], "acquired")).field == "history"

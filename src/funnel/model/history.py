@@ -37,7 +37,7 @@ def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> N
     Check that *history* is a chain in time order that ends in *stage*.
 
     Raises:
-        ValueError: naming *owner* and the first broken link.
+        ValidationError: naming *owner* and the first broken link (``field="history"``).
     """
     previous: StageChange | None = None
     for i, change in enumerate(history):
@@ -45,17 +45,23 @@ def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> N
             if change.from_stage != previous.to_stage:
                 raise ValidationError(
                     f"{owner}: history[{i}] starts at {change.from_stage!r} but "
-                    f"history[{i - 1}] ended at {previous.to_stage!r}"
+                    f"history[{i - 1}] ended at {previous.to_stage!r}",
+                    record=owner,
+                    field="history",
                 )
             if change.at < previous.at:
                 raise ValidationError(
                     f"{owner}: history[{i}] at {change.at.isoformat()} is earlier than "
-                    f"history[{i - 1}] at {previous.at.isoformat()}"
+                    f"history[{i - 1}] at {previous.at.isoformat()}",
+                    record=owner,
+                    field="history",
                 )
         previous = change
     if previous is not None and previous.to_stage != stage:
         raise ValidationError(
-            f"{owner}: stage is {stage!r} but history ends at {previous.to_stage!r}"
+            f"{owner}: stage is {stage!r} but history ends at {previous.to_stage!r}",
+            record=owner,
+            field="stage",
         )
 
 
@@ -64,7 +70,7 @@ def replay_history(history: Iterable[StageChange], start: str) -> str:
     Follow *history* from *start* and return the final stage.
 
     Raises:
-        ValueError: a change does not start where the previous one ended.
+        ValidationError: a change does not start where the previous one ended.
 
     >>> from datetime import datetime, timezone
     >>> at = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -76,7 +82,8 @@ def replay_history(history: Iterable[StageChange], start: str) -> str:
     for i, change in enumerate(history):
         if change.from_stage != stage:
             raise ValidationError(
-                f"history[{i}] starts at {change.from_stage!r}, expected {stage!r}"
+                f"history[{i}] starts at {change.from_stage!r}, expected {stage!r}",
+                field="history",
             )
         stage = change.to_stage
     return stage

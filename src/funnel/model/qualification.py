@@ -22,12 +22,12 @@ from typing import Any, ClassVar, Literal, TypeAlias
 import attrs
 
 from funnel._fields import (
-    check_count,
     check_text,
     count,
     instance,
     non_negative_money,
     record_label,
+    require_int,
     text,
 )
 from funnel._items import typed_tuple
@@ -43,12 +43,17 @@ _RULE_KINDS: tuple[PassRuleKind, ...] = ("all", "at-least")
 
 
 def _key(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    record = record_label(instance)
-    check_text(value, record=record, field=attribute.name)
-    assert isinstance(value, str)
-    if not value or not value.replace("_", "").isalnum() or value != value.lower():
+    # A criterion is labelled by its key: do not label it by the key being refused.
+    labelled_by = getattr(type(instance), "_label_field", "id")
+    record = type(instance).__name__ if labelled_by == attribute.name else record_label(instance)
+    check_text(value, record=record, field=attribute.name, blank=False)
+    if (
+        not isinstance(value, str)
+        or not value.replace("_", "").isalnum()
+        or value != value.lower()
+    ):
         raise ValidationError(
-            f"{type(instance).__name__}.{attribute.name} must be a lower-case identifier "
+            f"{record}: {attribute.name} must be a lower-case identifier "
             f"such as 'budget' or 'economic_buyer', got {value!r}",
             record=record,
             field=attribute.name,
@@ -128,18 +133,10 @@ class PassRule:
             )
         if self.kind == "all" and self.k is not None:
             raise ValidationError("PassRule 'all' takes no k", record="PassRule", field="k")
-        if self.kind == "at-least":
-            if self.k is None:
-                raise ValidationError(
-                    "PassRule 'at-least' needs k >= 1, got None", record="PassRule", field="k"
-                )
-            check_count(self.k, record="PassRule", field="k")
-            if self.k < 1:
-                raise ValidationError(
-                    f"PassRule 'at-least' needs k >= 1, got {self.k!r}",
-                    record="PassRule",
-                    field="k",
-                )
+        if self.kind == "at-least" and require_int(self.k, record="PassRule", field="k") < 1:
+            raise ValidationError(
+                f"PassRule 'at-least' needs k >= 1, got {self.k!r}", record="PassRule", field="k"
+            )
 
     @classmethod
     def all(cls) -> PassRule:
@@ -182,17 +179,24 @@ class Framework:
     description: str = attrs.field(default="", validator=text())
 
     def __attrs_post_init__(self) -> None:
+        label = record_label(self)
         if not self.criteria:
-            raise ValidationError(f"Framework {self.name!r} needs at least one criterion")
+            raise ValidationError(
+                f"{label} needs at least one criterion", record=label, field="criteria"
+            )
         seen: set[str] = set()
         for c in self.criteria:
             if c.key in seen:
-                raise ValidationError(f"Framework {self.name!r}: duplicate criterion {c.key!r}")
+                raise ValidationError(
+                    f"{label}: duplicate criterion {c.key!r}", record=label, field="criteria"
+                )
             seen.add(c.key)
         if self.rule.k is not None and self.rule.k > len(self.criteria):
             raise ValidationError(
-                f"Framework {self.name!r}: rule needs {self.rule.k} criteria met "
-                f"but there are only {len(self.criteria)}"
+                f"{label}: rule needs {self.rule.k} criteria met "
+                f"but there are only {len(self.criteria)}",
+                record=label,
+                field="rule",
             )
 
     @property
