@@ -119,6 +119,17 @@ def text(*, optional: bool = False, blank: bool = True) -> Validator:
     """An attrs validator: the field holds a clean string (see :func:`check_text`)."""
 
     def validate(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None:
+            if optional:
+                return
+        elif (
+            isinstance(value, str)
+            and "\x00" not in value
+            and (value.isascii() or text_problem(value) is None)
+            and (blank or (value != "" and not value.isspace()))
+        ):
+            return
+        # Only a refused value costs the record label.
         check_text(
             value,
             record=record_label(instance),
@@ -214,6 +225,10 @@ def count(*, optional: bool = False) -> Validator:
     """An attrs validator: the field holds a whole number >= 0 (see :func:`check_count`)."""
 
     def validate(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if (value is None and optional) or (
+            type(value) is int and value >= 0  # not a bool: type(True) is bool
+        ):
+            return
         check_count(value, record=record_label(instance), field=attribute.name, optional=optional)
 
     return validate

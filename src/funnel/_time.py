@@ -38,6 +38,8 @@ def require_aware(
 
 def aware(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     """An attrs validator: the field holds an aware datetime."""
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return  # only a refused value costs the record label
     require_aware(
         value,
         f"{type(instance).__name__}.{attribute.name}",

@@ -12,7 +12,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from funnel import (
     Company,
@@ -304,3 +307,33 @@ class TestStructureErrors:
         err = refused(lambda: check_history((a,), "sql", "Lead 'L1'"))
         assert (err.record, err.field) == ("Lead 'L1'", "stage")
         assert refused(lambda: replay_history([b], "acquired")).field == "history"
+
+
+_ANY_TEXT = st.text(alphabet=st.characters(exclude_categories=()), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.one_of(st.none(), st.integers(), st.binary(max_size=3), _ANY_TEXT),
+    optional=st.booleans(),
+    blank=st.booleans(),
+)
+def test_text_validator_agrees_with_check_text(value: object, optional: bool, blank: bool):
+    """The validators' fast path accepts exactly what check_text accepts."""
+    from funnel._fields import check_text, text
+
+    @attrs.frozen
+    class Probe:
+        value: object = attrs.field(validator=text(optional=optional, blank=blank))
+
+    expected: str | None = None
+    try:
+        check_text(value, record="Probe", field="value", optional=optional, blank=blank)
+    except ValidationError as err:
+        expected = str(err)
+    if expected is None:
+        assert Probe(value).value == value
+    else:
+        with pytest.raises(ValidationError) as info:
+            Probe(value)
+        assert str(info.value) == expected

@@ -125,4 +125,4 @@ class Contact:
     phone: str | None = attrs.field(default=None, repr=mask_phone, validator=text(optional=True))
     title: str | None = attrs.field(default=None, validator=text(optional=True))
     company: Company | None = attrs.field(default=None, validator=instance(Company, optional=True))
-    consent: Consent = attrs.field(factory=Consent, validator=instance(Consent))
+    consent: Consent = attrs.field(default=Consent(), validator=instance(Consent))

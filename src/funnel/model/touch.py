@@ -142,8 +142,8 @@ class Touch:
     note: str | None = attrs.field(default=None, validator=text(optional=True))
 
     def __attrs_post_init__(self) -> None:
-        label = record_label(self)
         if self.connected and self.channel not in LIVE_CHANNELS:
+            label = record_label(self)
             raise ValidationError(
                 f"{label}: connected=True only applies to calls and meetings, "
                 f"not {self.channel.value}",
@@ -151,6 +151,7 @@ class Touch:
                 field="connected",
             )
         if self.in_reply_to == self.id:
+            label = record_label(self)
             raise ValidationError(
                 f"{label} cannot reply to itself", record=label, field="in_reply_to"
             )
