@@ -7,34 +7,44 @@ from typing import Any
 
 import attrs
 
+from funnel._fields import record_label
 from funnel.exceptions import ValidationError
 
 
-def to_decimal(value: object, what: str) -> Decimal:
+def to_decimal(
+    value: object, what: str, *, record: str | None = None, field: str | None = None
+) -> Decimal:
     """
     *value* as a finite Decimal; floats go through ``repr`` so ``0.1`` stays ``0.1``.
 
     Raises:
-        ValidationError: not a number, a bool, or not finite (NaN, infinity), naming *what*.
+        ValidationError: not a number, a bool, or not finite (NaN, infinity), naming *what*
+            (and carrying *record* and *field*).
     """
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
-        raise ValidationError(f"{what} must be a number, got {type(value).__name__}: {value!r}")
+        raise ValidationError(
+            f"{what} must be a number, got {type(value).__name__}: {value!r}",
+            record=record,
+            field=field,
+        )
     try:
         result = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, ValueError):
-        raise ValidationError(f"{what} must be a number, got {value!r}") from None
+        raise ValidationError(
+            f"{what} must be a number, got {value!r}", record=record, field=field
+        ) from None
     if not result.is_finite():
-        raise ValidationError(f"{what} must be a finite number, got {value!r}")
+        raise ValidationError(
+            f"{what} must be a finite number, got {value!r}", record=record, field=field
+        )
     return result
 
 
 def _convert(value: object, instance: Any, field: attrs.Attribute[Any]) -> Decimal | None:
     if value is None:
         return None
-    owner = type(instance).__name__
-    ident = getattr(instance, "id", None) or getattr(instance, "name", None)
-    label = f"{owner} {ident!r}" if ident else owner
-    return to_decimal(value, f"{label}: {field.name}")
+    label = record_label(instance)
+    return to_decimal(value, f"{label}: {field.name}", record=label, field=field.name)
 
 
 #: An attrs converter for optional money fields that names the record and field.

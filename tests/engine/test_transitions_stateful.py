@@ -34,7 +34,9 @@ from funnel import (
     fire,
 )
 from funnel.exceptions import ChronologyError, IllegalEvent
+from funnel.model.evidence import VerdictName
 from funnel.model.history import replay_history
+from funnel.model.touch import ReachName
 from tests.helpers import T0, lead
 
 
@@ -87,13 +89,13 @@ class FunnelJourney(RuleBasedStateMachine):
         elif kind == "form":
             t = Touch(id=tid, at=self.now, direction="inbound", channel="form", reach="mass")
         else:
-            reach = "mass" if kind == "mass" else "personal"
+            reach: ReachName = "mass" if kind == "mass" else "personal"
             t = Touch(id=tid, at=self.now, direction="outbound", channel="email", reach=reach)
         self.record = add_touch(self.record, t)
         self.touch_ids.append(tid)
 
     @rule(criterion=st.sampled_from(CRITERIA), verdict=st.sampled_from(["met", "not-met"]))
-    def evidence(self, criterion: str, verdict: str) -> None:
+    def evidence(self, criterion: str, verdict: VerdictName) -> None:
         ev = Evidence(criterion=criterion, verdict=verdict, source="rep:h", at=self.now)
         self.record = add_evidence(self.record, ev)
 

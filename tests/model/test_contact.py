@@ -28,7 +28,7 @@ class TestCompany:
 
     def test_empty_name_refused(self):
         """A company needs a name."""
-        with pytest.raises(ValueError, match=r"Company\.name must not be empty"):
+        with pytest.raises(ValueError, match="Company: name must not be empty"):
             Company(name="  ")
 
 

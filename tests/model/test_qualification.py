@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from funnel import Evidence, Framework, IdealCustomerProfile, PassRule
-from funnel.model.evidence import Verdict
+from funnel.model.evidence import Verdict, VerdictName
 from funnel.model.qualification import (
     ANUM,
     BANT,
@@ -21,7 +21,7 @@ from funnel.model.qualification import (
 from tests.helpers import company, day
 
 
-def ev(criterion: str, verdict: str, at: float = 0, source: str = "rep:a") -> Evidence:
+def ev(criterion: str, verdict: VerdictName, at: float = 0, source: str = "rep:a") -> Evidence:
     return Evidence(criterion=criterion, verdict=verdict, source=source, at=day(at))
 
 

@@ -26,7 +26,7 @@ class TestTouch:
     def test_unknown_channel_is_refused(self):
         """A channel outside the enum raises ValueError."""
         with pytest.raises(ValueError, match="pigeon"):
-            Touch(id="t", at=day(0), direction="inbound", channel="pigeon")
+            Touch(id="t", at=day(0), direction="inbound", channel="pigeon")  # type: ignore[arg-type]
 
     def test_naive_datetime_is_refused(self):
         """A naive timestamp raises, naming the field."""

@@ -16,6 +16,7 @@ from funnel import (
 )
 from funnel.engine.funnel import check_touch, plan_touch
 from funnel.model.records import Lead, Prospect
+from funnel.model.touch import ChannelName, DirectionName, ReachName
 from funnel.spec.communication import (
     DEFAULT_COMMUNICATION,
     CommunicationPolicy,
@@ -28,10 +29,10 @@ from tests.helpers import ALL_MET, day, lead, met, outbound, reply
 def touch(
     tid: str = "p1",
     *,
-    reach: str = "personal",
+    reach: ReachName = "personal",
     sender: str | None = "rep:alice",
-    direction: str = "outbound",
-    channel: str = "email",
+    direction: DirectionName = "outbound",
+    channel: ChannelName = "email",
 ) -> Touch:
     return Touch(
         id=tid, at=day(5), direction=direction, channel=channel, reach=reach, sender=sender

@@ -19,7 +19,7 @@ from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, advance, convert, expla
 from funnel.engine.touches import add_evidence, add_touch
 from funnel.exceptions import TransitionError
 from funnel.model.contact import Company, Consent, Contact
-from funnel.model.evidence import Evidence
+from funnel.model.evidence import Evidence, VerdictName
 from funnel.model.qualification import IdealCustomerProfile
 from funnel.model.records import Lead, Prospect
 from funnel.model.touch import Touch
@@ -60,7 +60,9 @@ def _lead(key: str, person: str, email: str, company: Company, source: str) -> L
     )
 
 
-def _ev(criterion: str, verdict: str, note: str, at: float, source: str = "rep:maria") -> Evidence:
+def _ev(
+    criterion: str, verdict: VerdictName, note: str, at: float, source: str = "rep:maria"
+) -> Evidence:
     return Evidence(criterion=criterion, verdict=verdict, source=source, at=day(at), note=note)
 
 

@@ -9,21 +9,20 @@ in ``repr()`` so that they do not leak into logs.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 import attrs
 
+from funnel._fields import boolean, count, instance, non_negative_money, text
 from funnel._money import optional_money
 from funnel._privacy import mask_email, mask_phone
-from funnel.exceptions import ValidationError
 
-
-def _nonempty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not value.strip():
-        raise ValidationError(f"{type(instance).__name__}.{attribute.name} must not be empty")
+__all__ = ("Company", "Consent", "Contact")
 
 
 def _lower_or_none(value: str | None) -> str | None:
-    return value.strip().lower() if value is not None else None
+    # Anything but a string is handed on unchanged for the field's validator to refuse.
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 @attrs.frozen(kw_only=True)
@@ -41,23 +40,28 @@ class Company:
 
     >>> Company(name="Acme", industry="Software", employees=120).industry
     'software'
+    >>> Company(name="Acme", employees=-5)
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: Company 'Acme': employees must be >= 0, got -5
     """
 
-    name: str = attrs.field(validator=[attrs.validators.instance_of(str), _nonempty])
-    industry: str | None = attrs.field(default=None, converter=_lower_or_none)
-    employees: int | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(
-            [attrs.validators.instance_of(int), attrs.validators.ge(0)]
-        ),
+    _label_field: ClassVar[str] = "name"
+
+    name: str = attrs.field(validator=text(blank=False))
+    industry: str | None = attrs.field(
+        default=None, converter=_lower_or_none, validator=text(optional=True)
     )
+    employees: int | None = attrs.field(default=None, validator=count(optional=True))
     annual_revenue: Decimal | None = attrs.field(
         default=None,
         converter=optional_money,  # type: ignore[misc]  # mypy plugin: attrs.Converter
-        validator=attrs.validators.optional(attrs.validators.ge(Decimal(0))),
+        validator=non_negative_money(),
     )
-    region: str | None = None
-    domain: str | None = attrs.field(default=None, converter=_lower_or_none)
+    region: str | None = attrs.field(default=None, validator=text(optional=True))
+    domain: str | None = attrs.field(
+        default=None, converter=_lower_or_none, validator=text(optional=True)
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -72,8 +76,8 @@ class Consent:
     Consent is kept when a lead becomes a prospect.
     """
 
-    opted_out: bool = False
-    do_not_contact: bool = False
+    opted_out: bool = attrs.field(default=False, validator=boolean())
+    do_not_contact: bool = attrs.field(default=False, validator=boolean())
 
     @property
     def allows_mass(self) -> bool:
@@ -104,11 +108,21 @@ class Contact:
     (False, False)
     >>> ada.email
     'ada.lovelace@acme.example'
+
+    Errors never show personal data, only its type:
+
+    >>> Contact(name="Ada", email=123)
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: Contact: email must be a string or None, got int
     """
 
-    name: str = attrs.field(validator=[attrs.validators.instance_of(str), _nonempty])
-    email: str | None = attrs.field(default=None, repr=mask_email)
-    phone: str | None = attrs.field(default=None, repr=mask_phone)
-    title: str | None = None
-    company: Company | None = None
-    consent: Consent = Consent()
+    #: A contact is named by its class only: its name is personal data.
+    _label_field: ClassVar[None] = None
+
+    name: str = attrs.field(validator=text(blank=False))
+    email: str | None = attrs.field(default=None, repr=mask_email, validator=text(optional=True))
+    phone: str | None = attrs.field(default=None, repr=mask_phone, validator=text(optional=True))
+    title: str | None = attrs.field(default=None, validator=text(optional=True))
+    company: Company | None = attrs.field(default=None, validator=instance(Company, optional=True))
+    consent: Consent = attrs.field(default=Consent(), validator=instance(Consent))

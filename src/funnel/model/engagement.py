@@ -5,13 +5,31 @@ The rules, applied to a record's touches:
 
 * **none** – there is no touch at all.
 * **two-way** – a dialogue exists: either the person answered the company
-  (an *inbound* touch whose ``in_reply_to`` names an *outbound* touch), or a
-  call or meeting actually took place (``connected=True``).
+  (a *reply*, below), or a call or meeting actually took place
+  (``connected=True``, in either direction).
 * **one-way** – anything else: mass mailings, outbound emails nobody
-  answered, form fills and emails the person sent that the company has not
-  yet turned into a conversation.
+  answered, form fills, sign-ups, ad clicks and emails the person sent that
+  the company has not yet turned into a conversation.
 
-A form fill or a mass mailing is therefore one-way however many there are.
+A touch is a **reply** when all of these hold:
+
+1. it is *inbound* (``direction="inbound"``);
+2. it is *personal* (``reach="personal"``): an automated inbound touch
+   (``reach="mass"``: a tracked click, an auto-responder, a bot) is not a
+   person answering;
+3. it is on a *conversational* channel (:data:`REPLY_CHANNELS`): ``email``,
+   ``chat``, ``social``, ``mail`` or ``call``. A ``form`` fill, an ``ad``
+   click, an ``event`` sign-up or a ``meeting`` that was not held are calls to
+   action or plans, not answers;
+4. its ``in_reply_to`` names an *outbound* touch of the same record (mass or
+   personal: answering a newsletter in person is a reply).
+
+A form fill that names a campaign mail in ``in_reply_to``, or any number of
+form fills and mass mailings, is therefore one-way.
+
+The touches must be consistent as a record's are (see
+:func:`~funnel.model.touch.check_touches`): unique ids, and every
+``in_reply_to`` naming a touch of the list that is not later than the reply.
 """
 
 from __future__ import annotations
@@ -21,7 +39,25 @@ from collections.abc import Iterable
 
 import attrs
 
-from funnel.model.touch import LIVE_CHANNELS, Direction, Touch
+from funnel.model.touch import (
+    LIVE_CHANNELS,
+    REPLY_CHANNELS,
+    Direction,
+    Reach,
+    Touch,
+    check_touches,
+    sort_touches,
+)
+
+__all__ = (
+    "REPLY_CHANNELS",
+    "Engagement",
+    "EngagementFinding",
+    "assess_engagement",
+    "can_be_reply",
+    "engagement",
+    "is_dialogue",
+)
 
 
 class Engagement(enum.StrEnum):
@@ -49,11 +85,30 @@ class EngagementFinding:
     reason: str
 
 
+def can_be_reply(touch: Touch) -> bool:
+    """
+    Whether *touch* is a person answering in their own words: inbound, personal and
+    on a conversational channel (:data:`REPLY_CHANNELS`), whatever it links to.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    >>> can_be_reply(Touch(id="f", at=at, direction="inbound", channel="form", in_reply_to="m"))
+    False
+    >>> can_be_reply(Touch(id="e", at=at, direction="inbound", channel="email", in_reply_to="m"))
+    True
+    """
+    return (
+        touch.direction is Direction.INBOUND
+        and touch.reach is Reach.PERSONAL
+        and touch.channel in REPLY_CHANNELS
+    )
+
+
 def is_dialogue(touch: Touch, by_id: dict[str, Touch]) -> bool:
     """Whether *touch* on its own proves two-way communication."""
     if touch.connected and touch.channel in LIVE_CHANNELS:
         return True
-    if touch.direction is Direction.INBOUND and touch.in_reply_to is not None:
+    if can_be_reply(touch) and touch.in_reply_to is not None:
         original = by_id.get(touch.in_reply_to)
         return original is not None and original.direction is Direction.OUTBOUND
     return False
@@ -62,6 +117,11 @@ def is_dialogue(touch: Touch, by_id: dict[str, Touch]) -> bool:
 def assess_engagement(touches: Iterable[Touch]) -> EngagementFinding:
     """
     Derive the engagement level from touches, with the touch that shows it.
+
+    Raises:
+        ValidationError: the touches are not consistent (duplicate ids, a reply
+            to an unknown touch or to a later one), as
+            :func:`~funnel.model.touch.check_touches` says.
 
     >>> from datetime import datetime, timezone
     >>> t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -72,7 +132,8 @@ def assess_engagement(touches: Iterable[Touch]) -> EngagementFinding:
     >>> assess_engagement([mail, reply]).reason
     "inbound email 'r1' answered the company's touch 'm1'"
     """
-    ordered = sorted(touches, key=lambda t: (t.at, t.id))
+    ordered = sort_touches(touches)
+    check_touches(ordered)
     if not ordered:
         return EngagementFinding(Engagement.NONE, None, "no touches yet")
     by_id = {t.id: t for t in ordered}
@@ -92,6 +153,17 @@ def assess_engagement(touches: Iterable[Touch]) -> EngagementFinding:
         f"{len(ordered)} touch(es), {outbound} outbound and {inbound} inbound, "
         "but no reply to the company and no call or meeting that took place"
     )
+    for touch in ordered:
+        if touch.in_reply_to is None or touch.direction is not Direction.INBOUND:
+            continue
+        if by_id[touch.in_reply_to].direction is not Direction.OUTBOUND:
+            continue
+        why = (
+            "it is automated (reach mass)"
+            if touch.reach is Reach.MASS
+            else f"{touch.channel.value} is not a conversational channel"
+        )
+        reason += f"; {touch.channel.value} {touch.id!r} names {touch.in_reply_to!r} but {why}"
     return EngagementFinding(Engagement.ONE_WAY, ordered[-1], reason)
 
 

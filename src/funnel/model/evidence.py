@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 
+from funnel._fields import member, text, to_member
 from funnel._time import aware
+
+__all__ = ("Evidence", "Verdict", "VerdictName")
 
 
 class Verdict(enum.StrEnum):
@@ -16,6 +20,14 @@ class Verdict(enum.StrEnum):
     MET = "met"
     NOT_MET = "not-met"
     UNKNOWN = "unknown"
+
+
+#: The values :class:`Verdict` accepts, for type checkers.
+VerdictName: TypeAlias = Literal["met", "not-met", "unknown"]
+
+
+def _verdict(value: Verdict | VerdictName) -> Verdict:
+    return to_member(Verdict, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -35,10 +47,21 @@ class Evidence:
     >>> Evidence(criterion="budget", verdict="met", source="rep:alice",
     ...          at=datetime(2026, 2, 1, tzinfo=timezone.utc)).verdict
     <Verdict.MET: 'met'>
+
+    Errors name the evidence by its criterion, and the field:
+
+    >>> Evidence(criterion="budget", verdict="maybe", source="rep:alice",
+    ...          at=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: Evidence 'budget': verdict must be one of 'met', \
+'not-met', 'unknown', got 'maybe'
     """
 
-    criterion: str = attrs.field(validator=attrs.validators.min_len(1))
-    verdict: Verdict = attrs.field(converter=Verdict)
-    source: str = attrs.field(validator=attrs.validators.min_len(1))
+    _label_field: ClassVar[str] = "criterion"
+
+    criterion: str = attrs.field(validator=text(blank=False))
+    verdict: Verdict = attrs.field(converter=_verdict, validator=member(Verdict))
+    source: str = attrs.field(validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
-    note: str | None = None
+    note: str | None = attrs.field(default=None, validator=text(optional=True))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import attrs
 
+from funnel._fields import text
 from funnel._time import aware
 from funnel.exceptions import ValidationError
 
@@ -24,11 +25,11 @@ class StageChange:
         why: The reason given, if any (required to lose a deal).
     """
 
-    from_stage: str
-    to_stage: str
-    event: str
+    from_stage: str = attrs.field(validator=text(blank=False))
+    to_stage: str = attrs.field(validator=text(blank=False))
+    event: str = attrs.field(validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
-    why: str | None = None
+    why: str | None = attrs.field(default=None, validator=text(optional=True))
 
 
 def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> None:
@@ -36,7 +37,7 @@ def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> N
     Check that *history* is a chain in time order that ends in *stage*.
 
     Raises:
-        ValueError: naming *owner* and the first broken link.
+        ValidationError: naming *owner* and the first broken link (``field="history"``).
     """
     previous: StageChange | None = None
     for i, change in enumerate(history):
@@ -44,17 +45,23 @@ def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> N
             if change.from_stage != previous.to_stage:
                 raise ValidationError(
                     f"{owner}: history[{i}] starts at {change.from_stage!r} but "
-                    f"history[{i - 1}] ended at {previous.to_stage!r}"
+                    f"history[{i - 1}] ended at {previous.to_stage!r}",
+                    record=owner,
+                    field="history",
                 )
             if change.at < previous.at:
                 raise ValidationError(
                     f"{owner}: history[{i}] at {change.at.isoformat()} is earlier than "
-                    f"history[{i - 1}] at {previous.at.isoformat()}"
+                    f"history[{i - 1}] at {previous.at.isoformat()}",
+                    record=owner,
+                    field="history",
                 )
         previous = change
     if previous is not None and previous.to_stage != stage:
         raise ValidationError(
-            f"{owner}: stage is {stage!r} but history ends at {previous.to_stage!r}"
+            f"{owner}: stage is {stage!r} but history ends at {previous.to_stage!r}",
+            record=owner,
+            field="stage",
         )
 
 
@@ -63,7 +70,7 @@ def replay_history(history: Iterable[StageChange], start: str) -> str:
     Follow *history* from *start* and return the final stage.
 
     Raises:
-        ValueError: a change does not start where the previous one ended.
+        ValidationError: a change does not start where the previous one ended.
 
     >>> from datetime import datetime, timezone
     >>> at = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -75,7 +82,8 @@ def replay_history(history: Iterable[StageChange], start: str) -> str:
     for i, change in enumerate(history):
         if change.from_stage != stage:
             raise ValidationError(
-                f"history[{i}] starts at {change.from_stage!r}, expected {stage!r}"
+                f"history[{i}] starts at {change.from_stage!r}, expected {stage!r}",
+                field="history",
             )
         stage = change.to_stage
     return stage

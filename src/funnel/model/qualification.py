@@ -17,37 +17,67 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
+from funnel._fields import (
+    check_text,
+    count,
+    instance,
+    non_negative_money,
+    record_label,
+    require_int,
+    text,
+)
 from funnel._items import typed_tuple
+from funnel._money import optional_money
 from funnel._time import aware, require_aware
 from funnel.exceptions import ValidationError
 from funnel.model.contact import Company
 from funnel.model.evidence import Evidence, Verdict
 
+#: The kinds of :class:`PassRule`.
+PassRuleKind: TypeAlias = Literal["all", "at-least"]
+_RULE_KINDS: tuple[PassRuleKind, ...] = ("all", "at-least")
 
-def _key(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not value or not value.replace("_", "").isalnum() or value != value.lower():
+
+def _key(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    # A criterion is labelled by its key: do not label it by the key being refused.
+    labelled_by = getattr(type(instance), "_label_field", "id")
+    record = type(instance).__name__ if labelled_by == attribute.name else record_label(instance)
+    check_text(value, record=record, field=attribute.name, blank=False)
+    if (
+        not isinstance(value, str)
+        or not value.replace("_", "").isalnum()
+        or value != value.lower()
+    ):
         raise ValidationError(
-            f"{type(instance).__name__}.{attribute.name} must be a lower-case identifier "
-            f"such as 'budget' or 'economic_buyer', got {value!r}"
+            f"{record}: {attribute.name} must be a lower-case identifier "
+            f"such as 'budget' or 'economic_buyer', got {value!r}",
+            record=record,
+            field=attribute.name,
         )
 
 
 def _strings(values: Iterable[str]) -> frozenset[str]:
+    # Items are checked by the field's validator (_each_text), which knows the record.
     if isinstance(values, str):
         raise ValidationError(f"expected a collection of strings, got the string {values!r}")
     return frozenset(values)
 
 
 def _lower_strings(values: Iterable[str]) -> frozenset[str]:
-    return frozenset(v.lower() for v in _strings(values))
+    return frozenset(v.lower() if isinstance(v, str) else v for v in _strings(values))
+
+
+def _each_text(instance: Any, attribute: attrs.Attribute[Any], values: frozenset[object]) -> None:
+    for value in values:
+        check_text(value, record=record_label(instance), field=attribute.name, blank=False)
 
 
 def _criteria(values: Iterable[Criterion]) -> tuple[Criterion, ...]:
-    return typed_tuple(values, Criterion)
+    return typed_tuple(values, Criterion, field="criteria")
 
 
 @attrs.frozen(kw_only=True)
@@ -64,10 +94,14 @@ class Criterion:
             counts for ``"budget"``).
     """
 
+    _label_field: ClassVar[str] = "key"
+
     key: str = attrs.field(validator=_key)
-    name: str
-    question: str = ""
-    aliases: frozenset[str] = attrs.field(default=frozenset(), converter=_strings)
+    name: str = attrs.field(validator=text(blank=False))
+    question: str = attrs.field(default="", validator=text())
+    aliases: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_strings, validator=_each_text
+    )
 
     def matches(self, key: str) -> bool:
         """Whether evidence recorded under *key* is about this criterion."""
@@ -85,16 +119,24 @@ class PassRule:
     False
     """
 
-    kind: Literal["all", "at-least"]
+    kind: PassRuleKind
     k: int | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.kind not in _RULE_KINDS:
+            shown = repr(self.kind) if isinstance(self.kind, str) else type(self.kind).__name__
+            raise ValidationError(
+                f"PassRule: kind must be one of 'all', 'at-least', got {shown}",
+                record="PassRule",
+                field="kind",
+                allowed=_RULE_KINDS,
+            )
         if self.kind == "all" and self.k is not None:
-            raise ValidationError("PassRule 'all' takes no k")
-        if self.kind == "at-least" and (self.k is None or self.k < 1):
-            raise ValidationError(f"PassRule 'at-least' needs k >= 1, got {self.k!r}")
-        if self.kind not in ("all", "at-least"):
-            raise ValidationError(f"unknown pass rule kind {self.kind!r}; use 'all' or 'at-least'")
+            raise ValidationError("PassRule 'all' takes no k", record="PassRule", field="k")
+        if self.kind == "at-least" and require_int(self.k, record="PassRule", field="k") < 1:
+            raise ValidationError(
+                f"PassRule 'at-least' needs k >= 1, got {self.k!r}", record="PassRule", field="k"
+            )
 
     @classmethod
     def all(cls) -> PassRule:
@@ -129,23 +171,32 @@ class Framework:
     'at least 3'
     """
 
-    name: str
+    _label_field: ClassVar[str] = "name"
+
+    name: str = attrs.field(validator=text(blank=False))
     criteria: tuple[Criterion, ...] = attrs.field(converter=_criteria)
-    rule: PassRule = attrs.field(factory=lambda: PassRule("all"))
-    description: str = ""
+    rule: PassRule = attrs.field(factory=lambda: PassRule("all"), validator=instance(PassRule))
+    description: str = attrs.field(default="", validator=text())
 
     def __attrs_post_init__(self) -> None:
+        label = record_label(self)
         if not self.criteria:
-            raise ValidationError(f"Framework {self.name!r} needs at least one criterion")
+            raise ValidationError(
+                f"{label} needs at least one criterion", record=label, field="criteria"
+            )
         seen: set[str] = set()
         for c in self.criteria:
             if c.key in seen:
-                raise ValidationError(f"Framework {self.name!r}: duplicate criterion {c.key!r}")
+                raise ValidationError(
+                    f"{label}: duplicate criterion {c.key!r}", record=label, field="criteria"
+                )
             seen.add(c.key)
         if self.rule.k is not None and self.rule.k > len(self.criteria):
             raise ValidationError(
-                f"Framework {self.name!r}: rule needs {self.rule.k} criteria met "
-                f"but there are only {len(self.criteria)}"
+                f"{label}: rule needs {self.rule.k} criteria met "
+                f"but there are only {len(self.criteria)}",
+                record=label,
+                field="rule",
             )
 
     @property
@@ -296,23 +347,29 @@ class IdealCustomerProfile:
     <Verdict.NOT_MET: 'not-met'>
     """
 
-    industries: frozenset[str] = attrs.field(default=frozenset(), converter=_lower_strings)
-    regions: frozenset[str] = attrs.field(default=frozenset(), converter=_strings)
-    min_employees: int | None = None
-    max_employees: int | None = None
-    min_revenue: Decimal | None = attrs.field(
-        default=None, converter=attrs.converters.optional(Decimal)
+    industries: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_lower_strings, validator=_each_text
     )
-    criterion: str = "fit"
+    regions: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_strings, validator=_each_text
+    )
+    min_employees: int | None = attrs.field(default=None, validator=count(optional=True))
+    max_employees: int | None = attrs.field(default=None, validator=count(optional=True))
+    min_revenue: Decimal | None = attrs.field(
+        default=None,
+        converter=optional_money,  # type: ignore[misc]  # mypy plugin: attrs.Converter
+        validator=non_negative_money(),
+    )
+    criterion: str = attrs.field(default="fit", validator=_key)
 
     def __attrs_post_init__(self) -> None:
         lo, hi = self.min_employees, self.max_employees
         if lo is not None and hi is not None and lo > hi:
-            raise ValidationError(f"IdealCustomerProfile: min_employees {lo} > max_employees {hi}")
-        for name in ("min_employees", "max_employees"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValidationError(f"IdealCustomerProfile.{name} must be >= 0, got {value}")
+            raise ValidationError(
+                f"IdealCustomerProfile: min_employees {lo} > max_employees {hi}",
+                record="IdealCustomerProfile",
+                field="min_employees",
+            )
 
     def assess(self, company: Company | None) -> tuple[Verdict, tuple[str, ...]]:
         """Return the verdict and one reason per declared bound."""

@@ -10,12 +10,28 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Literal, TypeAlias
 
 import attrs
 
+from funnel._fields import boolean, member, record_label, text, to_member
 from funnel._items import typed_tuple
 from funnel._time import aware
 from funnel.exceptions import ValidationError
+
+__all__ = (
+    "LIVE_CHANNELS",
+    "REPLY_CHANNELS",
+    "Channel",
+    "ChannelName",
+    "Direction",
+    "DirectionName",
+    "Reach",
+    "ReachName",
+    "Touch",
+    "check_touches",
+    "sort_touches",
+)
 
 
 class Direction(enum.StrEnum):
@@ -50,8 +66,36 @@ class Reach(enum.StrEnum):
     """Individual or small-group, from a named person."""
 
 
+#: The values :class:`Direction` accepts, for type checkers.
+DirectionName: TypeAlias = Literal["inbound", "outbound"]
+#: The values :class:`Channel` accepts, for type checkers.
+ChannelName: TypeAlias = Literal[
+    "email", "call", "meeting", "form", "chat", "social", "event", "ad", "mail"
+]
+#: The values :class:`Reach` accepts, for type checkers.
+ReachName: TypeAlias = Literal["mass", "personal"]
+
 #: Channels on which a touch can be a live, two-way conversation.
 LIVE_CHANNELS = frozenset({Channel.CALL, Channel.MEETING})
+
+#: Conversational channels: an inbound, personal touch on one of them can be a
+#: reply to the company (see :mod:`funnel.model.engagement`). Forms, ads and
+#: events are not: they are calls to action, however they are linked.
+REPLY_CHANNELS = frozenset(
+    {Channel.EMAIL, Channel.CHAT, Channel.SOCIAL, Channel.MAIL, Channel.CALL}
+)
+
+
+def _direction(value: Direction | DirectionName) -> Direction:
+    return to_member(Direction, value)
+
+
+def _channel(value: Channel | ChannelName) -> Channel:
+    return to_member(Channel, value)
+
+
+def _reach(value: Reach | ReachName) -> Reach:
+    return to_member(Reach, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -76,58 +120,86 @@ class Touch:
     ...              direction="outbound", channel="email", reach="mass", sender="newsletter")
     >>> mail.direction, mail.reach
     (<Direction.OUTBOUND: 'outbound'>, <Reach.MASS: 'mass'>)
+
+    Every invalid value raises :class:`~funnel.exceptions.ValidationError` naming
+    the touch and the field (text values by their type only):
+
+    >>> Touch(id="t2", at=mail.at, direction="sideways", channel="email")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: Touch 't2': direction must be one of 'inbound', \
+'outbound', got 'sideways'
     """
 
-    id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    id: str = attrs.field(validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
-    direction: Direction = attrs.field(converter=Direction)
-    channel: Channel = attrs.field(converter=Channel)
-    reach: Reach = attrs.field(converter=Reach, default=Reach.PERSONAL)
-    sender: str | None = None
-    in_reply_to: str | None = None
-    connected: bool = attrs.field(default=False)
-    note: str | None = None
-
-    @connected.validator
-    def _check_connected(self, attribute: attrs.Attribute[bool], value: bool) -> None:
-        if not isinstance(value, bool):
-            raise ValidationError(
-                f"Touch {self.id!r}: connected must be True or False, got {value!r}"
-            )
-        if value and self.channel not in LIVE_CHANNELS:
-            raise ValidationError(
-                f"Touch {self.id!r}: connected=True only applies to calls and meetings, "
-                f"not {self.channel.value}"
-            )
+    direction: Direction = attrs.field(converter=_direction, validator=member(Direction))
+    channel: Channel = attrs.field(converter=_channel, validator=member(Channel))
+    reach: Reach = attrs.field(converter=_reach, validator=member(Reach), default=Reach.PERSONAL)
+    sender: str | None = attrs.field(default=None, validator=text(optional=True))
+    in_reply_to: str | None = attrs.field(default=None, validator=text(optional=True, blank=False))
+    connected: bool = attrs.field(default=False, validator=boolean())
+    note: str | None = attrs.field(default=None, validator=text(optional=True))
 
     def __attrs_post_init__(self) -> None:
+        if self.connected and self.channel not in LIVE_CHANNELS:
+            label = record_label(self)
+            raise ValidationError(
+                f"{label}: connected=True only applies to calls and meetings, "
+                f"not {self.channel.value}",
+                record=label,
+                field="connected",
+            )
         if self.in_reply_to == self.id:
-            raise ValidationError(f"Touch {self.id!r} cannot reply to itself")
+            label = record_label(self)
+            raise ValidationError(
+                f"{label} cannot reply to itself", record=label, field="in_reply_to"
+            )
 
 
-def check_touches(touches: tuple[Touch, ...], owner: str) -> None:
+def check_touches(touches: tuple[Touch, ...], owner: str | None = None) -> None:
     """
-    Check a record's touches as a whole: unique ids and replies that point back in time.
+    Check touches as a whole: unique ids, and replies that point back in time.
+
+    This is the one check for a set of touches: records run it when they are
+    made, and :func:`~funnel.model.engagement.assess_engagement` runs it on
+    what it is given. Messages name touch ids and times, never personal data.
+
+    Args:
+        touches: The touches, in any order.
+        owner: The record that holds them (``"Lead 'L1'"``), if any.
 
     Raises:
-        ValueError: naming *owner* and the offending touch.
+        ValidationError: naming *owner*, the offending touch ids, with
+            ``field="touches"``.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    >>> check_touches((Touch(id="r", at=at, direction="inbound", channel="email",
+    ...                      in_reply_to="m9"),))
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: touch 'r' replies to unknown touch 'm9'
     """
+    prefix = f"{owner}: " if owner else ""
+
+    def fail(message: str) -> ValidationError:
+        return ValidationError(prefix + message, record=owner, field="touches")
+
     by_id: dict[str, Touch] = {}
     for touch in touches:
         if touch.id in by_id:
-            raise ValidationError(f"{owner}: duplicate touch id {touch.id!r}")
+            raise fail(f"duplicate touch id {touch.id!r}")
         by_id[touch.id] = touch
     for touch in touches:
         if touch.in_reply_to is None:
             continue
         original = by_id.get(touch.in_reply_to)
         if original is None:
-            raise ValidationError(
-                f"{owner}: touch {touch.id!r} replies to unknown touch {touch.in_reply_to!r}"
-            )
+            raise fail(f"touch {touch.id!r} replies to unknown touch {touch.in_reply_to!r}")
         if original.at > touch.at:
-            raise ValidationError(
-                f"{owner}: touch {touch.id!r} at {touch.at.isoformat()} replies to "
+            raise fail(
+                f"touch {touch.id!r} at {touch.at.isoformat()} replies to "
                 f"{original.id!r}, which is later ({original.at.isoformat()})"
             )
 

@@ -1,0 +1,281 @@
+"""
+Field checks shared by every record: one implementation of each.
+
+Every check raises :class:`~funnel.exceptions.ValidationError` whose message
+and attributes name the record (class, and id where it has one), the field,
+and for closed sets the allowed values. Text values are never echoed (they
+may be personal data: a name, an email, a phone number, a note); only their
+type is named.
+
+Records identify themselves by their ``id`` attribute, or by the attribute a
+class names in a ``_label_field`` class variable (``"name"`` for a company);
+a class with ``_label_field = None`` (a contact: its name is personal data)
+is named by its class only.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import attrs
+
+from funnel.exceptions import ValidationError
+
+E = TypeVar("E", bound=enum.Enum)
+
+#: A validator as attrs calls it.
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def record_label(instance: object) -> str:
+    """
+    How messages name *instance*: its class, and its id when it has a usable one.
+
+    >>> class Touch:
+    ...     id = "t1"
+    >>> record_label(Touch())
+    "Touch 't1'"
+    """
+    cls = type(instance)
+    attr = getattr(cls, "_label_field", "id")
+    ident = getattr(instance, attr, None) if attr else None
+    if isinstance(ident, str) and ident.strip() and text_problem(ident) is None:
+        return f"{cls.__name__} {ident!r}"
+    return cls.__name__
+
+
+def type_name(value: object) -> str:
+    """
+    The name of *value*'s type, as messages show a value they must not echo.
+
+    >>> type_name(5), type_name(None)
+    ('int', 'None')
+    """
+    return "None" if value is None else type(value).__name__
+
+
+def text_problem(value: str) -> str | None:
+    """
+    What is wrong with a string that cannot be stored or sent, or ``None``.
+
+    NUL characters truncate strings in C libraries and databases (PostgreSQL
+    refuses them); lone surrogates cannot be encoded as UTF-8.
+
+    >>> text_problem("ok"), text_problem("a\\x00b"), text_problem("\\ud800")
+    (None, 'must not contain NUL characters', 'must not contain lone surrogates')
+    """
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain lone surrogates"
+    return None
+
+
+def check_text(
+    value: object,
+    *,
+    record: str | None,
+    field: str,
+    optional: bool = False,
+    blank: bool = True,
+) -> None:
+    """
+    Refuse a value that is not a clean string, naming *record* and *field*.
+
+    Args:
+        value: The value to check; it is never echoed.
+        record: The record label (``"Touch 't1'"``), if any.
+        field: The field or argument name.
+        optional: ``None`` is accepted.
+        blank: An empty or all-whitespace string is accepted.
+
+    >>> check_text(5, record="Contact", field="email")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: Contact: email must be a string, got int
+    """
+    where = f"{record}: {field}" if record else field
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        wanted = "a string or None" if optional else "a string"
+        raise ValidationError(
+            f"{where} must be {wanted}, got {type_name(value)}", record=record, field=field
+        )
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValidationError(f"{where} {problem}", record=record, field=field)
+    if not blank and not value.strip():
+        raise ValidationError(f"{where} must not be empty", record=record, field=field)
+
+
+def text(*, optional: bool = False, blank: bool = True) -> Validator:
+    """An attrs validator: the field holds a clean string (see :func:`check_text`)."""
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None:
+            if optional:
+                return
+        elif (
+            isinstance(value, str)
+            and "\x00" not in value
+            and (value.isascii() or text_problem(value) is None)
+            and (blank or (value != "" and not value.isspace()))
+        ):
+            return
+        # Only a refused value costs the record label.
+        check_text(
+            value,
+            record=record_label(instance),
+            field=attribute.name,
+            optional=optional,
+            blank=blank,
+        )
+
+    return validate
+
+
+def to_member(cls: type[E], value: object) -> E:
+    """
+    *value* as a member of the enum *cls*, or *value* unchanged for :func:`member` to refuse.
+
+    Converters run before validators, and only validators know the whole record;
+    so a converter hands an invalid value on and the field's :func:`member`
+    validator refuses it, naming the record.
+    """
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, str):
+        try:
+            return cls(value)
+        except ValueError:
+            pass
+    return value  # type: ignore[return-value]  # refused by member()
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    return type_name(value)
+
+
+def member(cls: type[enum.Enum]) -> Validator:
+    """An attrs validator: the field holds a member of *cls*; the error lists the values."""
+    allowed = tuple(str(m.value) for m in cls)
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if isinstance(value, cls):
+            return
+        record = record_label(instance)
+        choices = ", ".join(repr(a) for a in allowed)
+        raise ValidationError(
+            f"{record}: {attribute.name} must be one of {choices}, got {_shown(value)}",
+            record=record,
+            field=attribute.name,
+            allowed=allowed,
+        )
+
+    return validate
+
+
+def require_int(value: object, *, record: str | None, field: str) -> int:
+    """
+    Return *value* if it is a whole number (an ``int``, not a ``bool``), else raise.
+
+    >>> require_int(True, record="PassRule", field="k")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: PassRule: k must be a whole number (int), got bool
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        where = f"{record}: {field}" if record else field
+        shown = f" {value!r}" if isinstance(value, float) and math.isfinite(value) else ""
+        raise ValidationError(
+            f"{where} must be a whole number (int), got {type_name(value)}{shown}",
+            record=record,
+            field=field,
+        )
+    return value
+
+
+def check_count(value: object, *, record: str | None, field: str, optional: bool = False) -> None:
+    """
+    Refuse a value that is not a whole number >= 0 (bools are not counts).
+
+    >>> check_count(-5, record="Company 'Acme'", field="employees")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: Company 'Acme': employees must be >= 0, got -5
+    """
+    if value is None and optional:
+        return
+    number = require_int(value, record=record, field=field)
+    if number < 0:
+        where = f"{record}: {field}" if record else field
+        raise ValidationError(f"{where} must be >= 0, got {number}", record=record, field=field)
+
+
+def count(*, optional: bool = False) -> Validator:
+    """An attrs validator: the field holds a whole number >= 0 (see :func:`check_count`)."""
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if (value is None and optional) or (
+            type(value) is int and value >= 0  # not a bool: type(True) is bool
+        ):
+            return
+        check_count(value, record=record_label(instance), field=attribute.name, optional=optional)
+
+    return validate
+
+
+def boolean() -> Validator:
+    """An attrs validator: the field holds ``True`` or ``False`` (not ``"no"``, not ``0``)."""
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, bool):
+            record = record_label(instance)
+            raise ValidationError(
+                f"{record}: {attribute.name} must be True or False, got {_shown(value)}",
+                record=record,
+                field=attribute.name,
+            )
+
+    return validate
+
+
+def instance(cls: type[Any], *, optional: bool = False) -> Validator:
+    """An attrs validator: the field holds a *cls* (or ``None`` when *optional*)."""
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if isinstance(value, cls) or (optional and value is None):
+            return
+        record = record_label(instance)
+        wanted = f"a {cls.__name__} or None" if optional else f"a {cls.__name__}"
+        raise ValidationError(
+            f"{record}: {attribute.name} must be {wanted}, got {type_name(value)}",
+            record=record,
+            field=attribute.name,
+        )
+
+    return validate
+
+
+def non_negative_money() -> Validator:
+    """An attrs validator: an optional money field (already a Decimal) is not negative."""
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Decimal | None) -> None:
+        if value is not None and value < 0:
+            record = record_label(instance)
+            raise ValidationError(
+                f"{record}: {attribute.name} must be >= 0, got {value}",
+                record=record,
+                field=attribute.name,
+            )
+
+    return validate
