@@ -77,7 +77,7 @@ class TestConstruction:
             attrs.evolve(p, engagement=one_way)
 
     def test_negative_value_is_a_validation_error(self):
-        with pytest.raises(ValidationError, match="value must not be negative") as err:
+        with pytest.raises(ValidationError, match="value must be >= 0") as err:
             attrs.evolve(prospect(), value=-1)
         assert err.value.field == "value"
 

@@ -65,7 +65,7 @@ class TestLead:
 
     def test_empty_id_refused(self):
         """An id is required."""
-        with pytest.raises(ValueError, match=r"Lead\.id"):
+        with pytest.raises(ValueError, match="Lead: id must not be empty"):
             lead("")
 
     def test_wrong_item_type_refused(self):

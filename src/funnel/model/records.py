@@ -17,10 +17,11 @@ import enum
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Literal, Protocol
 
 import attrs
 
+from funnel._fields import instance, member, non_negative_money, text, to_member
 from funnel._items import typed_tuple
 from funnel._money import optional_money
 from funnel._time import aware, optional_aware
@@ -98,16 +99,13 @@ def _check_level(record: Lead | Prospect) -> None:
                     field=where,
                 )
         return
-    if not isinstance(record.qualification, Qualification) or not record.qualification.passed:
+    if not record.qualification.passed:
         raise ValidationError(
             f"{owner}: a prospect needs a passed qualification",
             record=owner,
             field="qualification",
         )
-    if (
-        not isinstance(record.engagement, EngagementFinding)
-        or record.engagement.level is not Engagement.TWO_WAY
-    ):
+    if record.engagement.level is not Engagement.TWO_WAY:
         raise ValidationError(
             f"{owner}: a prospect needs two-way communication", record=owner, field="engagement"
         )
@@ -143,58 +141,20 @@ def _check_level(record: Lead | Prospect) -> None:
         )
 
 
-def _non_negative_money(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and isinstance(value, Decimal) and value < 0:
-        owner = f"{type(instance).__name__} {getattr(instance, 'id', '?')!r}"
-        raise ValidationError(
-            f"{owner}: {attribute.name} must not be negative, got {value}",
-            record=owner,
-            field=attribute.name,
-        )
-
-
 def _sorted_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
-    return tuple(sorted(typed_tuple(items, Evidence), key=lambda e: e.at))
+    return tuple(sorted(typed_tuple(items, Evidence, field="evidence"), key=lambda e: e.at))
 
 
 def _history(items: Iterable[StageChange]) -> tuple[StageChange, ...]:
-    return typed_tuple(items, StageChange)
+    return typed_tuple(items, StageChange, field="history")
 
 
-def _owner(instance: object) -> str:
-    return f"{type(instance).__name__} {getattr(instance, 'id', '?')!r}"
+#: The names of the qualification levels, for type checkers.
+QualificationLevelName = Literal["raw", "mql", "sql"]
 
 
-def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str):
-        raise ValidationError(
-            f"{_owner(instance)}: {attribute.name} must be a string, got {type(value).__name__}",
-            record=_owner(instance),
-            field=attribute.name,
-        )
-
-
-def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _text(instance, attribute, value)
-
-
-def _id(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValidationError(
-            f"{type(instance).__name__}.{attribute.name} must be a non-empty string",
-            record=type(instance).__name__,
-            field=attribute.name,
-        )
-
-
-def _stage(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValidationError(
-            f"{_owner(instance)}: stage must be a non-empty string",
-            record=_owner(instance),
-            field="stage",
-        )
+def _level(value: QualificationLevel | QualificationLevelName) -> QualificationLevel:
+    return to_member(QualificationLevel, value)
 
 
 class FunnelRecord(Protocol):
@@ -256,19 +216,19 @@ class Lead:
     ('acquired', <QualificationLevel.RAW: 'raw'>)
     """
 
-    id: str = attrs.field(validator=_id)
-    contact: Contact = attrs.field(validator=attrs.validators.instance_of(Contact))
-    source: str = attrs.field(validator=_text)
+    id: str = attrs.field(validator=text(blank=False))
+    contact: Contact = attrs.field(validator=instance(Contact))
+    source: str = attrs.field(validator=text())
     created_at: datetime = attrs.field(validator=aware)
-    stage: str = attrs.field(default="acquired", validator=_stage)
+    stage: str = attrs.field(default="acquired", validator=text(blank=False))
     level: QualificationLevel = attrs.field(
-        default=QualificationLevel.RAW, converter=QualificationLevel
+        default=QualificationLevel.RAW, converter=_level, validator=member(QualificationLevel)
     )
     touches: tuple[Touch, ...] = attrs.field(default=(), converter=sort_touches)
     evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_sorted_evidence)
     history: tuple[StageChange, ...] = attrs.field(default=(), converter=_history)
-    owner: str | None = attrs.field(default=None, validator=_optional_text)
-    segment: str | None = attrs.field(default=None, validator=_optional_text)
+    owner: str | None = attrs.field(default=None, validator=text(optional=True))
+    segment: str | None = attrs.field(default=None, validator=text(optional=True))
 
     def __attrs_post_init__(self) -> None:
         _check_record(self)
@@ -306,26 +266,30 @@ class Prospect:
         stakeholder: The person who makes the final purchase decision, once known.
     """
 
-    id: str = attrs.field(validator=_id)
-    contact: Contact = attrs.field(validator=attrs.validators.instance_of(Contact))
-    source: str = attrs.field(validator=_text)
+    id: str = attrs.field(validator=text(blank=False))
+    contact: Contact = attrs.field(validator=instance(Contact))
+    source: str = attrs.field(validator=text())
     created_at: datetime = attrs.field(validator=aware)
-    stage: str = attrs.field(validator=_stage)
-    qualification: Qualification
-    engagement: EngagementFinding
+    stage: str = attrs.field(validator=text(blank=False))
+    qualification: Qualification = attrs.field(validator=instance(Qualification))
+    engagement: EngagementFinding = attrs.field(validator=instance(EngagementFinding))
     converted_at: datetime = attrs.field(validator=aware)
-    lead_level: QualificationLevel = attrs.field(converter=QualificationLevel)
+    lead_level: QualificationLevel = attrs.field(
+        converter=_level, validator=member(QualificationLevel)
+    )
     touches: tuple[Touch, ...] = attrs.field(default=(), converter=sort_touches)
     evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_sorted_evidence)
     history: tuple[StageChange, ...] = attrs.field(default=(), converter=_history)
-    owner: str | None = attrs.field(default=None, validator=_optional_text)
-    segment: str | None = attrs.field(default=None, validator=_optional_text)
+    owner: str | None = attrs.field(default=None, validator=text(optional=True))
+    segment: str | None = attrs.field(default=None, validator=text(optional=True))
     value: Decimal | None = attrs.field(
         default=None,
         converter=optional_money,  # type: ignore[misc]  # mypy plugin: attrs.Converter
-        validator=_non_negative_money,
+        validator=non_negative_money(),
     )
-    stakeholder: Contact | None = None
+    stakeholder: Contact | None = attrs.field(
+        default=None, validator=instance(Contact, optional=True)
+    )
     closed_at: datetime | None = attrs.field(default=None, validator=optional_aware)
 
     def __attrs_post_init__(self) -> None:

@@ -30,9 +30,10 @@ from types import MappingProxyType
 
 import attrs
 
+from funnel._fields import member, to_member
 from funnel.exceptions import ValidationError
 from funnel.model.records import Level, QualificationLevel
-from funnel.model.touch import Reach, Touch
+from funnel.model.touch import Reach, ReachName, Touch
 
 
 def _kinds(value: Iterable[str]) -> frozenset[str]:
@@ -41,6 +42,10 @@ def _kinds(value: Iterable[str]) -> frozenset[str]:
             f"senders must be a collection of sender kinds, not the string {value!r}"
         )
     return frozenset(value)
+
+
+def _reach(value: Reach | ReachName) -> Reach:
+    return to_member(Reach, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -58,7 +63,7 @@ class CommunicationRule:
     'personal from rep'
     """
 
-    reach: Reach = attrs.field(converter=Reach)
+    reach: Reach = attrs.field(converter=_reach, validator=member(Reach))
     senders: frozenset[str] = attrs.field(default=frozenset(), converter=_kinds)
 
     def allows(self, touch: Touch) -> bool:
