@@ -46,6 +46,14 @@ SNIPPET = textwrap.dedent(
     PassRule.at_least(3)
     Company(name="Acme", employees=12, annual_revenue="1000")
     Contact(name="Ada", email="ada@acme.example")
+    import funnel
+    from funnel import DEFAULT_FUNNEL, Lead
+    lead = Lead(id="L1", contact=Contact(name="Ada"), source="web", created_at=at)
+    funnel.advance(lead, "nurture", at=at)
+    funnel.advance(lead, "made_up", at=at, funnel=DEFAULT_FUNNEL)
+    DEFAULT_FUNNEL.advance(lead, "nurture", at=at)
+    from_data: str = "nurture"
+    funnel.fire(lead, from_data, at=at)
 
     # Misuse: each marked line must be reported.
     Touch(id="t4", at=at, direction="inbound", channel="fax")  # error
@@ -59,6 +67,8 @@ SNIPPET = textwrap.dedent(
     PassRule.at_least("3")  # error
     Contact(name="Ada", email=123)  # error
     Company(name="Acme", employees="12")  # error
+    funnel.advance(lead, "nurtur", at=at)  # error
+    funnel.advance(lead, from_data, at=at)  # error
     """
 )
 

@@ -281,6 +281,27 @@ def _run_machine(
         raise AssertionError(f"machine went to {target!r}, table to {edge.target!r}")
 
 
+def decide_and_apply(
+    record: Record,
+    event: str,
+    ctx: GuardContext,
+    crossing: Crossing,
+    listeners: Sequence[object] = (),
+    owner_: str | None = None,
+) -> Record:
+    """
+    Decide, run python-statemachine *listeners* if any, and return the new record.
+
+    With *listeners*, a real machine instance takes the event (after the
+    decision, so the errors are the same) and python-statemachine calls them
+    (``after_transition``, ``on_enter_<stage>``, ...).
+    """
+    edge = decide(record, event, ctx, crossing)
+    if listeners:
+        _run_machine(record, event, edge, ctx, listeners)
+    return apply(record, edge, ctx, owner_)
+
+
 def move(
     record: Record,
     event: str,
@@ -294,15 +315,10 @@ def move(
     """
     The one path that moves a record: decide, run listeners, apply, run hooks.
 
-    With *listeners*, a real machine instance takes the event (after the
-    decision, so the errors are the same) and python-statemachine calls them
-    (``after_transition``, ``on_enter_<stage>``, ...). With *hooks*, the veto
-    hooks run before the result is returned and the after hooks once it stands.
+    With *hooks*, the veto hooks run before the result is returned and the
+    after hooks once it stands (see :mod:`funnel.engine.hooks`).
     """
-    edge = decide(record, event, ctx, crossing)
-    if listeners:
-        _run_machine(record, event, edge, ctx, listeners)
-    new = apply(record, edge, ctx, owner_)
+    new = decide_and_apply(record, event, ctx, crossing, listeners, owner_)
     if hooks is not None:
         hooks.check_before(record, new)
         hooks.dispatch(record, new)
@@ -320,10 +336,7 @@ async def amove(
     owner_: str | None = None,
 ) -> Record:
     """:func:`move` for async hooks: async listeners of *hooks* are awaited."""
-    edge = decide(record, event, ctx, crossing)
-    if listeners:
-        _run_machine(record, event, edge, ctx, listeners)
-    new = apply(record, edge, ctx, owner_)
+    new = decide_and_apply(record, event, ctx, crossing, listeners, owner_)
     if hooks is not None:
         await hooks.acheck_before(record, new)
         await hooks.adispatch(record, new)
