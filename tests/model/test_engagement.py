@@ -9,7 +9,7 @@ from hypothesis import given, settings
 import funnel.model.engagement as engagement_module
 from funnel import Touch, ValidationError
 from funnel.model.engagement import REPLY_CHANNELS, Engagement, assess_engagement, engagement
-from funnel.model.touch import LIVE_CHANNELS, ChannelName, Direction, Reach
+from funnel.model.touch import LIVE_CHANNELS, ChannelName, Direction, DirectionName, Reach
 from tests.helpers import day, form, outbound, reply
 from tests.strategies import touches
 
@@ -96,7 +96,7 @@ class TestOnlyConversationalRepliesCount:
             f"; {channel} 'a' names 'm1' but it is automated (reach mass)"
         )
 
-    @pytest.mark.parametrize("channel", ["email", "chat", "social", "mail", "call"])
+    @pytest.mark.parametrize("channel", ["email", "chat", "social", "mail"])
     def test_personal_conversational_reply_is_two_way(self, channel: ChannelName):
         """A personal answer on a conversational channel to any outbound touch is two-way."""
         answer = Touch(id="a", at=day(1), direction="inbound", channel=channel, in_reply_to="m1")
@@ -104,10 +104,29 @@ class TestOnlyConversationalRepliesCount:
         assert finding.level == Engagement.TWO_WAY
         assert finding.touch == answer
 
+    def test_a_missed_call_back_is_not_a_dialogue(self):
+        """An inbound call that did not connect, naming a mail, is the person trying: one-way."""
+        missed = Touch(id="a", at=day(1), direction="inbound", channel="call", in_reply_to="m1")
+        assert engagement([self._campaign(), missed]) == Engagement.ONE_WAY
+
+    @pytest.mark.parametrize(
+        ("channel", "direction"), [("call", "outbound"), ("meeting", "inbound")]
+    )
+    def test_a_connected_mass_call_or_meeting_is_one_way(
+        self, channel: ChannelName, direction: DirectionName
+    ):
+        """A robo-dialer that connected, or a webinar attended, is not a conversation."""
+        live = Touch(
+            id="c", at=day(1), direction=direction, channel=channel, reach="mass", connected=True
+        )
+        assert engagement([live]) == Engagement.ONE_WAY
+        personal = attrs.evolve(live, reach="personal")
+        assert engagement([personal]) == Engagement.TWO_WAY
+
     def test_reply_channels_are_documented(self):
         """The module docstring names exactly the channels that can carry a reply."""
         doc = engagement_module.__doc__ or ""
-        assert {c.value for c in REPLY_CHANNELS} == {"email", "chat", "social", "mail", "call"}
+        assert {c.value for c in REPLY_CHANNELS} == {"email", "chat", "social", "mail"}
         for channel in REPLY_CHANNELS:
             assert f"``{channel.value}``" in doc
 
@@ -117,7 +136,7 @@ class TestOnlyConversationalRepliesCount:
         """Property: two-way exactly when a personal conversational reply or live touch exists."""
         by_id = {t.id: t for t in made}
         dialogue = any(
-            (t.connected and t.channel in LIVE_CHANNELS)
+            (t.connected and t.channel in LIVE_CHANNELS and t.reach is Reach.PERSONAL)
             or (
                 t.direction is Direction.INBOUND
                 and t.reach is Reach.PERSONAL

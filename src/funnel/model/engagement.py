@@ -5,8 +5,10 @@ The rules, applied to a record's touches:
 
 * **none** – there is no touch at all.
 * **two-way** – a dialogue exists: either the person answered the company
-  (a *reply*, below), or a call or meeting actually took place
-  (``connected=True``, in either direction).
+  (a *reply*, below), or a personal call or meeting actually took place
+  (``connected=True``, ``reach="personal"``, in either direction). An
+  automated call (a robo-dialer) or a mass meeting (a webinar) is one-way
+  even when it connected: nobody talked with the person.
 * **one-way** – anything else: mass mailings, outbound emails nobody
   answered, form fills, sign-ups, ad clicks and emails the person sent that
   the company has not yet turned into a conversation.
@@ -17,10 +19,11 @@ A touch is a **reply** when all of these hold:
 2. it is *personal* (``reach="personal"``): an automated inbound touch
    (``reach="mass"``: a tracked click, an auto-responder, a bot) is not a
    person answering;
-3. it is on a *conversational* channel (:data:`REPLY_CHANNELS`): ``email``,
-   ``chat``, ``social``, ``mail`` or ``call``. A ``form`` fill, an ``ad``
-   click, an ``event`` sign-up or a ``meeting`` that was not held are calls to
-   action or plans, not answers;
+3. it is on a *written, conversational* channel (:data:`REPLY_CHANNELS`):
+   ``email``, ``chat``, ``social`` or ``mail``. A ``form`` fill, an ``ad``
+   click or an ``event`` sign-up is a call to action, not an answer; a
+   ``call`` or ``meeting`` counts only when it took place (above), so a
+   missed call back is not a dialogue;
 4. its ``in_reply_to`` names an *outbound* touch of the same record (mass or
    personal: answering a newsletter in person is a reply).
 
@@ -107,7 +110,7 @@ def can_be_reply(touch: Touch) -> bool:
 def is_dialogue(touch: Touch, by_id: dict[str, Touch]) -> bool:
     """Whether *touch* on its own proves two-way communication."""
     if touch.connected and touch.channel in LIVE_CHANNELS:
-        return True
+        return touch.reach is Reach.PERSONAL
     if can_be_reply(touch) and touch.in_reply_to is not None:
         original = by_id.get(touch.in_reply_to)
         return original is not None and original.direction is Direction.OUTBOUND

@@ -81,9 +81,7 @@ LIVE_CHANNELS = frozenset({Channel.CALL, Channel.MEETING})
 #: Conversational channels: an inbound, personal touch on one of them can be a
 #: reply to the company (see :mod:`funnel.model.engagement`). Forms, ads and
 #: events are not: they are calls to action, however they are linked.
-REPLY_CHANNELS = frozenset(
-    {Channel.EMAIL, Channel.CHAT, Channel.SOCIAL, Channel.MAIL, Channel.CALL}
-)
+REPLY_CHANNELS = frozenset({Channel.EMAIL, Channel.CHAT, Channel.SOCIAL, Channel.MAIL})
 
 
 def _direction(value: Direction | DirectionName) -> Direction:
