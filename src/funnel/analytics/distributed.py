@@ -4,7 +4,7 @@ Replay and report on logs larger than one machine: Dask, and PySpark in local or
 Both engines run the same two steps as :mod:`funnel.engine.replay`:
 
 * **replay** – rows are shuffled so that every row of a lead lands in one
-  partition (Dask: ``shuffle(on="lead_id")``; Spark: ``groupBy("lead_id")``),
+  partition (Dask: ``shuffle(on=LEAD_ID)``; Spark: ``groupBy(LEAD_ID)``),
   each partition is sorted by ``(lead_id, at[, row])`` and replayed with
   :func:`funnel.engine.replay.bulk_replay` (guards count as passed: the log records
   accepted events). The result has one row per lead: ``lead_id``, ``stage``
@@ -33,23 +33,35 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from funnel.engine.replay import (
-    AT,
-    EVENT,
-    LEAD_ID,
-    STAGE,
     ReachedCounts,
     bulk_replay,
     stage_flags,
     step_table,
 )
 from funnel.exceptions import ValidationError
+from funnel.model.eventlog import (
+    AT,
+    EVENT,
+    LEAD_ID,
+    REJECT_COLUMNS,
+    REJECTED,
+    REPLAY_COLUMNS,
+    ROW,
+    STAGE,
+    TRANSITIONS,
+)
 from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
-ROW = "row"
-#: Columns of a per-lead replay result.
-REPLAY_COLUMNS = (LEAD_ID, STAGE, "transitions", "rejected")
-#: Columns of a rejects frame.
-REJECT_COLUMNS = (ROW, LEAD_ID, STAGE, EVENT)
+__all__ = (
+    "REJECT_COLUMNS",
+    "REPLAY_COLUMNS",
+    "rejects_dask",
+    "replay_dask",
+    "replay_spark",
+    "report_dask",
+    "report_spark",
+    "stage_log_dask",
+)
 
 
 def _order(columns: Sequence[str]) -> list[str]:
@@ -105,8 +117,8 @@ def _replay_pandas(
         {
             LEAD_ID: pd.Series(list(result.final), dtype=object),
             STAGE: pd.Series(list(result.final.values()), dtype=object),
-            "transitions": pd.Series(list(result.transitions.values()), dtype="int64"),
-            "rejected": pd.Series([rejected.get(k, 0) for k in result.final], dtype="int64"),
+            TRANSITIONS: pd.Series(list(result.transitions.values()), dtype="int64"),
+            REJECTED: pd.Series([rejected.get(k, 0) for k in result.final], dtype="int64"),
         }
     )
 
@@ -129,8 +141,8 @@ def _meta(what: str) -> Any:
         {
             LEAD_ID: pd.Series(dtype=object),
             STAGE: pd.Series(dtype=object),
-            "transitions": pd.Series(dtype="int64"),
-            "rejected": pd.Series(dtype="int64"),
+            TRANSITIONS: pd.Series(dtype="int64"),
+            REJECTED: pd.Series(dtype="int64"),
         }
     )
 
@@ -280,7 +292,7 @@ def replay_spark(
     def run(pdf: Any) -> Any:
         return _replay_pandas(pdf, step, initial, "leads")
 
-    schema = f"{LEAD_ID} string, {STAGE} string, transitions long, rejected long"
+    schema = f"{LEAD_ID} string, {STAGE} string, {TRANSITIONS} long, {REJECTED} long"
     return (
         sdf.select(*cols)
         .where(F.col(EVENT).isNotNull())

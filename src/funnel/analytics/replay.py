@@ -30,8 +30,9 @@ from typing import Any
 import attrs
 import narwhals as nw
 
-from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, read_log
+from funnel.analytics.eventlog import read_log
 from funnel.exceptions import LoadError
+from funnel.model.eventlog import AT, EVENT, FROM_STAGE, LEAD_ID, ROW, STAGE, TO_STAGE
 from funnel.model.history import StageChange
 from funnel.spec.definition import Funnel
 
@@ -105,8 +106,8 @@ class Replay:
                 LEAD_ID: pl.String,
                 ROW: pl.Int64,
                 AT: pl.Datetime("us", "UTC"),
-                "from_stage": pl.String,
-                "to_stage": pl.String,
+                FROM_STAGE: pl.String,
+                TO_STAGE: pl.String,
                 EVENT: pl.String,
             },
             orient="row",
@@ -147,9 +148,9 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
     >>> import polars as pl
     >>> from datetime import datetime, timezone
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> log = pl.DataFrame({"lead_id": ["a", "a", "a"], "at": [t, t, t],
-    ...                     "event": [None, "mark_mql", "win"],
-    ...                     "stage": ["acquired", None, None]})
+    >>> log = pl.DataFrame(dict(lead_id=["a", "a", "a"], at=[t, t, t],
+    ...                         event=[None, "mark_mql", "win"],
+    ...                         stage=["acquired", None, None]))
     >>> result = replay_log(log)
     >>> result.current["a"], [p.kind for p in result.problems]
     ('mql', ['illegal-event'])

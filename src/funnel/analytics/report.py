@@ -40,8 +40,9 @@ from typing import Any, Literal
 import attrs
 import narwhals as nw
 
-from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, read_log
+from funnel.analytics.eventlog import read_log
 from funnel.exceptions import LoadError, ValidationError
+from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE
 from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 
 Order = Literal["reached", "ordered"]
@@ -596,8 +597,8 @@ def funnel_report(
     >>> from datetime import datetime, timezone
     >>> from funnel.analytics import funnel_report
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> log = pl.DataFrame({"lead_id": ["a", "a", "b", "c"], "at": [t] * 4,
-    ...                     "stage": ["acquired", "won", "acquired", "lost"]})
+    >>> log = pl.DataFrame(dict(lead_id=["a", "a", "b", "c"], at=[t] * 4,
+    ...                         stage=["acquired", "won", "acquired", "lost"]))
     >>> report = funnel_report(log, steps=["acquired", "mql", "won"])
     >>> report.counts, report.won, report.lost, report.open
     ((2, 1, 1), 1, 0, 1)
@@ -757,9 +758,9 @@ def time_to_convert(
     >>> import polars as pl
     >>> from datetime import datetime, timedelta, timezone
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> log = pl.DataFrame({"lead_id": ["a", "a", "b", "b"],
-    ...                     "at": [t, t + timedelta(days=2), t, t + timedelta(days=4)],
-    ...                     "stage": ["acquired", "won", "acquired", "won"]})
+    >>> log = pl.DataFrame(dict(lead_id=["a", "a", "b", "b"],
+    ...                         at=[t, t + timedelta(days=2), t, t + timedelta(days=4)],
+    ...                         stage=["acquired", "won", "acquired", "won"]))
     >>> time_to_convert(log).median
     datetime.timedelta(days=3)
     """

@@ -37,17 +37,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from funnel.exceptions import ValidationError
+from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, TRANSITIONS
 from funnel.spec.definition import DEFAULT_FUNNEL, Funnel
 from funnel.spec.table import TransitionTable
 
 if TYPE_CHECKING:
     import polars as pl
-
-#: Default column names of an event log (as in :mod:`funnel.analytics`).
-LEAD_ID = "lead_id"
-AT = "at"
-EVENT = "event"
-STAGE = "stage"
 
 #: One step of a lead's history: ``(row, from_stage, to_stage, event)``.
 Step = tuple[int, str, str, str]
@@ -359,7 +354,7 @@ class BulkFrames:
         return BulkResult(
             final=dict(zip(leads, self.final.get_column(STAGE).to_list(), strict=True)),
             transitions=dict(
-                zip(leads, self.final.get_column("transitions").to_list(), strict=True)
+                zip(leads, self.final.get_column(TRANSITIONS).to_list(), strict=True)
             ),
             rejects=tuple(BulkReject(*row) for row in self.rejects.iter_rows()),
         )
@@ -393,8 +388,8 @@ def bulk_replay_columns(
     >>> import polars as pl
     >>> from datetime import datetime, timezone
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> log = pl.DataFrame({"lead_id": ["a", "a", "b"], "at": [t] * 3,
-    ...                     "event": ["mark_mql", "win", "nurture"]})
+    >>> log = pl.DataFrame(dict(lead_id=["a", "a", "b"], at=[t] * 3,
+    ...                         event=["mark_mql", "win", "nurture"]))
     >>> out = bulk_replay_columns(log)
     >>> out.final.rows()
     [('a', 'mql', 1), ('b', 'nurturing', 1)]
@@ -436,18 +431,18 @@ def bulk_replay_columns(
         .select(LEAD_ID)
         .with_columns(
             stage_names.gather(pl.Series(ends, dtype=pl.UInt32)),
-            pl.Series("transitions", counts, dtype=pl.Int64),
+            pl.Series(TRANSITIONS, counts, dtype=pl.Int64),
         )
     )
     at = pl.Series(bad[0], dtype=pl.UInt32)
     rejects = pl.DataFrame(
         {
-            "row": df.get_column("_row").gather(at).cast(pl.Int64),
+            ROW: df.get_column("_row").gather(at).cast(pl.Int64),
             LEAD_ID: df.get_column(LEAD_ID).gather(at),
             STAGE: stage_names.gather(pl.Series(bad[1], dtype=pl.UInt32)),
             EVENT: df.get_column(EVENT).gather(at),
         }
-    ).sort("row")
+    ).sort(ROW)
     return BulkFrames(final=final, rejects=rejects)
 
 
