@@ -31,6 +31,7 @@ stays where it was.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -115,10 +116,20 @@ class BulkResult:
 
     def stage_counts(self, funnel: Funnel = DEFAULT_FUNNEL) -> dict[str, int]:
         """How many leads end in each stage, in funnel order (stages with none left out)."""
-        tally: dict[str, int] = {}
-        for stage in self.final.values():
-            tally[stage] = tally.get(stage, 0) + 1
-        return {s: tally[s] for s in funnel.stages if s in tally}
+        return stage_counts(self.final.values(), funnel)
+
+
+def stage_counts(stages: Iterable[str], funnel: Funnel = DEFAULT_FUNNEL) -> dict[str, int]:
+    """
+    How many of *stages* are each stage of the funnel, in funnel order (none: left out).
+
+    >>> stage_counts(["mql", "acquired", "mql"])
+    {'acquired': 1, 'mql': 2}
+    """
+    tally: dict[str, int] = {}
+    for stage in stages:
+        tally[stage] = tally.get(stage, 0) + 1
+    return {s: tally[s] for s in funnel.stages if s in tally}
 
 
 def bulk_replay(
@@ -136,9 +147,9 @@ def bulk_replay(
     Replay ``(lead_id, event)`` rows through the funnel, one stage string per lead.
 
     Rows of one lead must come in time order; leads may interleave, but rows
-    sorted by ``(lead_id, at)`` are fastest (the current lead's stage stays
-    in a local variable). A lead starts at ``start[lead_id]`` if given, else
-    at the funnel's initial stage.
+    sorted by ``(lead_id, at)`` are fastest (they are stepped as they come;
+    interleaved leads are first grouped, keeping each lead's order). A lead
+    starts at ``start[lead_id]`` if given, else at the funnel's initial stage.
 
     Args:
         lead_ids: One lead id per row (any hashable).
@@ -152,132 +163,240 @@ def bulk_replay(
         history: Also keep each lead's accepted steps.
 
     Raises:
-        ValueError: *lead_ids* and *events* differ in length.
+        ValidationError: *lead_ids*, *events* and *rows* differ in length.
     """
-    ids = lead_ids if isinstance(lead_ids, Sequence) else list(lead_ids)
-    evs = events if isinstance(events, Sequence) else list(events)
+    ids = _seq(lead_ids)
+    evs = _seq(events)
     nums: Sequence[int] = range(1, len(ids) + 1) if rows is None else _seq(rows)
     if not len(ids) == len(evs) == len(nums):
         raise ValidationError(
-            f"lead_ids, events and rows differ in length: {len(ids)}, {len(evs)}, {len(nums)}"
+            f"lead_ids, events and rows differ in length: {len(ids)}, {len(evs)}, {len(nums)}",
+            field="rows" if len(ids) == len(evs) else "events",
         )
-    step = step_table(funnel) if table is None else table
-    initial = funnel.table.initial if initial is None else initial
-    begin: Mapping[Any, str] = start or {}
-    if not history:
-        fast = _runs(ids, evs, nums, step, initial, begin)
-        if fast is not None:
-            return fast
-    return _general(ids, evs, nums, step, initial, begin, history)
-
-
-def _result(
-    final: dict[Any, str],
-    counts: dict[Any, int],
-    bad: list[tuple[int, Any, str, Any]],
-    hist: dict[Any, list[Step]] | None = None,
-) -> BulkResult:
+    walk = replay_rows(
+        ids, evs, funnel=funnel, table=table, start=start, initial=initial, history=history
+    )
+    hist: dict[Any, list[Step]] | None = None
+    if walk.steps is not None:
+        hist = {}
+        for pos, a, b in walk.steps:
+            hist.setdefault(ids[pos], []).append((nums[pos], a, b, evs[pos]))
     return BulkResult(
-        final=final,
-        transitions=counts,
-        rejects=tuple(BulkReject(r, lead, s, e) for r, lead, s, e in bad),
+        final=dict(zip(walk.leads, walk.final, strict=True)),
+        transitions=dict(zip(walk.leads, walk.transitions, strict=True)),
+        rejects=tuple(BulkReject(nums[p], ids[p], s, evs[p]) for p, s in walk.rejects),
         history=hist,
     )
 
 
-def _runs(
-    ids: Sequence[Any],
-    evs: Sequence[Any],
-    nums: Sequence[int],
-    step: Mapping[tuple[str, str], str],
-    initial: str,
-    begin: Mapping[Any, str],
-) -> BulkResult | None:
-    """
-    The fast path for rows grouped by lead: one run per lead, no per-lead dict lookups.
+def _seq(values: Iterable[Any]) -> Sequence[Any]:
+    return values if isinstance(values, Sequence) else list(values)
 
-    Runs are collected in lists and turned into dicts at the end (in C); if
-    a lead turns out to have two runs (rows not grouped), returns ``None``
-    and the caller uses the general path.
+
+# --------------------------------------------------------------------------- the stepping core
+
+
+@attrs.frozen(kw_only=True)
+class RowReplay:
     """
-    run_leads: list[Any] = []
-    run_stages: list[str] = []
-    run_counts: list[int] = []
-    add_lead, add_stage, add_count = run_leads.append, run_stages.append, run_counts.append
-    bad: list[tuple[int, Any, str, Any]] = []
-    sentinel = object()
-    prev: Any = sentinel
+    What :func:`replay_rows` found, by position (0-based) in its input rows.
+
+    Attributes:
+        leads: Each lead once, in first-seen order.
+        first: Each lead's first row.
+        begin: The stage each lead started in.
+        final: The stage each lead ended in.
+        transitions: Each lead's accepted rows.
+        rejects: ``(row, stage)`` for each refused row (the lead stayed in *stage*), in row order.
+        steps: ``(row, from_stage, to_stage)`` for each accepted row, lead by lead,
+            when *history* was asked for, else ``None``.
+    """
+
+    leads: list[Any]
+    first: list[int]
+    begin: list[str]
+    final: list[str]
+    transitions: list[int]
+    rejects: list[tuple[int, str]]
+    steps: list[tuple[int, str, str]] | None
+
+
+def replay_rows(
+    lead_ids: Sequence[Any],
+    events: Sequence[Any],
+    stages: Sequence[Any] | None = None,
+    *,
+    funnel: Funnel = DEFAULT_FUNNEL,
+    table: Mapping[tuple[str, str], str] | None = None,
+    start: Mapping[Any, str] | None = None,
+    initial: str | None = None,
+    history: bool = False,
+) -> RowReplay:
+    """
+    Step each lead's stage through its rows: the one replay loop behind every replay.
+
+    :func:`bulk_replay` (Python rows), :func:`bulk_replay_frame` (polars and
+    pandas frames), ``funnel.analytics.replay_log`` and the Dask and Spark
+    replays call this; :func:`bulk_replay_columns` runs the same loop on
+    integer codes made by polars. Each stage is a list of its successors
+    (one per distinct row kind), so a step is one list index, with no dict
+    lookup per row.
+
+    A row with an *event* moves the lead along the event's edge; with *stages*
+    given, a row's stage (where not ``None``) is what the event must enter,
+    else the row is refused, and a row with a stage and no event moves the
+    lead to that stage, edge or not (the log is what was observed; naming the
+    current stage is a no-op, neither accepted nor refused). A lead whose first row names a stage
+    and no event starts in that stage. Rows of one lead must come in time
+    order; leads may interleave (they are grouped first, each lead's rows in order).
+
+    >>> walk = replay_rows(["a", "a", "b"], ["mark_mql", "win", None], ["mql", None, "sql"])
+    >>> walk.final, walk.rejects
+    (['mql', 'sql'], [(1, 'mql')])
+    """
+    step = step_table(funnel) if table is None else table
+    first_stage = funnel.table.initial if initial is None else initial
+    begin_of: Mapping[Any, str] = start or {}
+    keys: Sequence[Any] = events if stages is None else list(zip(events, stages, strict=True))
+    ids = lead_ids
+    starts = list(map(operator.ne, ids, itertools.chain((_NEW,), ids)))
+    leads = list(itertools.compress(ids, starts))
+    order: list[int] | None = None
+    if len(set(leads)) != len(leads):  # interleaved leads: group them, each in its order
+        rank: dict[Any, int] = {}
+        for lead in leads:
+            rank.setdefault(lead, len(rank))
+        order = sorted(range(len(ids)), key=list(map(rank.__getitem__, ids)).__getitem__)
+        ids = [ids[i] for i in order]
+        keys = [keys[i] for i in order]
+        starts = list(map(operator.ne, ids, itertools.chain((_NEW,), ids)))
+        leads = list(itertools.compress(ids, starts))
+    firsts = list(itertools.compress(range(len(ids)), starts))
+    vocab = list(dict.fromkeys(keys))
+    if stages is None:
+        begin = [begin_of.get(lead, first_stage) for lead in leads] if begin_of else None
+        names = _stage_names(funnel, step, first_stage, begin_of.values())
+        states = _states(names, vocab, lambda stage, event: step.get((stage, event)))
+    else:
+        begin = [
+            s if e is None and s is not None else begin_of.get(lead, first_stage)
+            for lead, (e, s) in zip(leads, (keys[i] for i in firsts), strict=True)
+        ]
+        observed = (s for _, s in vocab if s is not None)
+        names = _stage_names(funnel, step, first_stage, [*begin_of.values(), *observed])
+        states = _states(names, vocab, lambda stage, key: _observed(step, stage, *key))
+    code = {k: i for i, k in enumerate(vocab)}
+    index = {name: i for i, name in enumerate(names)}
+    ends, counts, bad, trail = _walk(
+        starts,
+        list(map(code.__getitem__, keys)),
+        states[index[first_stage]],
+        len(vocab),
+        None if begin is None else [states[index[s]] for s in begin],
+        history=history,
+    )
+    back = (lambda p: p) if order is None else order.__getitem__
+    if stages is not None:  # a stage row naming the current stage is a no-op, not a refusal
+        bad = [(p, s) for p, s in bad if keys[p][0] is not None]
+    rejects = [(back(p), names[s]) for p, s in bad]
+    if order is not None:
+        rejects.sort()
+    return RowReplay(
+        leads=leads,
+        first=list(map(back, firsts)),
+        begin=[first_stage] * len(leads) if begin is None else begin,
+        final=list(map(names.__getitem__, ends)),
+        transitions=counts,
+        rejects=rejects,
+        steps=None if trail is None else [(back(p), names[a], names[b]) for p, a, b in trail],
+    )
+
+
+#: Precedes the first row, so that the first row starts a run.
+_NEW = object()
+
+
+def _observed(
+    step: Mapping[tuple[str, str], str], stage: str, event: Any, expect: Any
+) -> str | None:
+    """Where a row ``(event, expected stage)`` takes a lead in *stage* (``None``: refused)."""
+    if event is None:
+        return None if expect is None or expect == stage else str(expect)
+    target = step.get((stage, event))
+    return target if expect is None or target == expect else None
+
+
+def _stage_names(
+    funnel: Funnel, step: Mapping[tuple[str, str], str], initial: str, extra: Iterable[str]
+) -> list[str]:
+    """Every stage a replay can be in: the funnel's, the table's and *extra*, each once."""
+    return list(
+        dict.fromkeys([*funnel.stages, *(s for s, _ in step), *step.values(), initial, *extra])
+    )
+
+
+def _states(
+    names: Sequence[str], vocab: Sequence[Any], target: Callable[[str, Any], str | None]
+) -> list[list[Any]]:
+    """
+    Each stage as a list: its successor per row kind in *vocab* (or ``None``), then its index.
+
+    ``target(stage, kind)`` names the successor; stepping is then ``cur[code]``.
+    """
+    width = len(vocab)
+    index = {name: i for i, name in enumerate(names)}
+    states: list[list[Any]] = [[None] * width + [i] for i in range(len(names))]
+    for state, name in zip(states, names, strict=True):
+        for k, kind in enumerate(vocab):
+            nxt = target(name, kind)
+            if nxt is not None:
+                state[k] = states[index[nxt]]
+    return states
+
+
+def _walk(
+    starts: Sequence[bool],
+    codes: Sequence[int],
+    initial: list[Any],
+    width: int,
+    begins: Sequence[list[Any]] | None = None,
+    *,
+    history: bool = False,
+) -> tuple[list[int], list[int], list[tuple[int, int]], list[tuple[int, int, int]] | None]:
+    """
+    The stepping loop: ``starts[i]`` says row *i* begins a lead's run, ``codes[i]`` its kind.
+
+    Each run starts in ``begins[run]`` (default: *initial*). Returns, per run,
+    the final stage index and the accepted rows; ``(row, stage)`` per refused
+    row; with *history*, ``(row, from, to)`` per accepted row.
+    """
+    ends: list[int] = []
+    counts: list[int] = []
+    bad: list[tuple[int, int]] = []
+    trail: list[tuple[int, int, int]] | None = [] if history else None
+    add_end, add_count, add_bad = ends.append, counts.append, bad.append
+    run = iter(begins) if begins is not None else itertools.repeat(initial)
     cur = initial
-    n = 0
-    get = step.get
-    for lead, event, row in zip(ids, evs, nums, strict=True):
-        if lead != prev:
-            if prev is not sentinel:
-                add_lead(prev)
-                add_stage(cur)
+    n = -1  # before the first run
+    for i, (new, code) in enumerate(zip(starts, codes, strict=True)):
+        if new:
+            if n >= 0:
+                add_end(cur[width])
                 add_count(n)
-            cur = begin.get(lead, initial) if begin else initial
+            cur = next(run)
             n = 0
-            prev = lead
-        nxt = get((cur, event))
+        nxt = cur[code]
         if nxt is None:
-            bad.append((row, lead, cur, event))
+            add_bad((i, cur[width]))
             continue
+        if trail is not None:
+            trail.append((i, cur[width], nxt[width]))
         cur = nxt
         n += 1
-    if prev is not sentinel:
-        add_lead(prev)
-        add_stage(cur)
+    if n >= 0:
+        add_end(cur[width])
         add_count(n)
-    final = dict(zip(run_leads, run_stages, strict=True))
-    if len(final) != len(run_leads):
-        return None
-    return _result(final, dict(zip(run_leads, run_counts, strict=True)), bad)
-
-
-def _general(
-    ids: Sequence[Any],
-    evs: Sequence[Any],
-    nums: Sequence[int],
-    step: Mapping[tuple[str, str], str],
-    initial: str,
-    begin: Mapping[Any, str],
-    history: bool,
-) -> BulkResult:
-    """Any row order: each lead's stage kept in a dict; optionally its history."""
-    final: dict[Any, str] = {}
-    counts: dict[Any, int] = {}
-    bad: list[tuple[int, Any, str, Any]] = []
-    hist: dict[Any, list[Step]] | None = {} if history else None
-    sentinel = object()
-    prev: Any = sentinel
-    cur = initial
-    n = 0
-    get = step.get
-    for lead, event, row in zip(ids, evs, nums, strict=True):
-        if lead != prev:
-            if prev is not sentinel:
-                final[prev] = cur
-                counts[prev] = n
-            cur = final.get(lead) or begin.get(lead, initial)
-            n = counts.get(lead, 0)
-            prev = lead
-        nxt = get((cur, event))
-        if nxt is None:
-            bad.append((row, lead, cur, event))
-            continue
-        if hist is not None:
-            hist.setdefault(lead, []).append((row, cur, nxt, event))
-        cur = nxt
-        n += 1
-    if prev is not sentinel:
-        final[prev] = cur
-        counts[prev] = n
-    return _result(final, counts, bad, hist)
-
-
-def _seq(rows: Iterable[int]) -> Sequence[int]:
-    return rows if isinstance(rows, Sequence) else list(rows)
+    return ends, counts, bad, trail
 
 
 def bulk_replay_frame(
@@ -408,22 +527,16 @@ def bulk_replay_columns(
             df = df.sort(LEAD_ID, maintain_order=True, nulls_last=True)
     step = step_table(funnel) if table is None else table
     vocab: list[str] = df.get_column(EVENT).unique(maintain_order=True).to_list()
-    names = list(dict.fromkeys([*funnel.stages, *(s for s, _ in step), *step.values()]))
-    start = names.index(funnel.table.initial)
-    # each stage is a list: its successor per event code (or None), then its own index
-    width = len(vocab)
-    states: list[list[Any]] = [[None] * width + [i] for i in range(len(names))]
-    codes_of = {e: k for k, e in enumerate(vocab)}
-    for (stage, event), target in step.items():
-        if event in codes_of:
-            states[names.index(stage)][codes_of[event]] = states[names.index(target)]
+    initial = funnel.table.initial
+    names = _stage_names(funnel, step, initial, ())
+    states = _states(names, vocab, lambda stage, event: step.get((stage, event)))
     cols = df.select(
         (lead.ne_missing(lead.shift()) | (pl.int_range(pl.len()) == 0)).alias("_start"),
-        pl.col(EVENT).replace_strict(vocab, range(width), return_dtype=pl.Int32).alias("_e"),
+        pl.col(EVENT).replace_strict(vocab, range(len(vocab)), return_dtype=pl.Int32).alias("_e"),
     )
     starts = cols.get_column("_start")
-    ends, counts, bad = _step_codes(
-        starts.to_list(), cols.get_column("_e").to_list(), states[start], width
+    ends, counts, bad, _ = _walk(
+        starts.to_list(), cols.get_column("_e").to_list(), states[names.index(initial)], len(vocab)
     )
     stage_names = pl.Series(STAGE, names, dtype=pl.String)
     final = (
@@ -434,49 +547,16 @@ def bulk_replay_columns(
             pl.Series(TRANSITIONS, counts, dtype=pl.Int64),
         )
     )
-    at = pl.Series(bad[0], dtype=pl.UInt32)
+    at = pl.Series([p for p, _ in bad], dtype=pl.UInt32)
     rejects = pl.DataFrame(
         {
             ROW: df.get_column("_row").gather(at).cast(pl.Int64),
             LEAD_ID: df.get_column(LEAD_ID).gather(at),
-            STAGE: stage_names.gather(pl.Series(bad[1], dtype=pl.UInt32)),
+            STAGE: stage_names.gather(pl.Series([k for _, k in bad], dtype=pl.UInt32)),
             EVENT: df.get_column(EVENT).gather(at),
         }
     ).sort(ROW)
     return BulkFrames(final=final, rejects=rejects)
-
-
-def _step_codes(
-    starts: list[bool], codes: list[int], initial: list[Any], width: int
-) -> tuple[list[int], list[int], tuple[list[int], list[int]]]:
-    """Step coded events: final stage and accepted count per run; reject positions and stages."""
-    ends: list[int] = []
-    counts: list[int] = []
-    bad_at: list[int] = []
-    bad_stage: list[int] = []
-    add_end, add_count = ends.append, counts.append
-    cur = initial
-    n = 0
-    first = True
-    for i, (new, code) in enumerate(zip(starts, codes, strict=True)):
-        if new:
-            if not first:
-                add_end(cur[width])
-                add_count(n)
-            first = False
-            cur = initial
-            n = 0
-        nxt = cur[code]
-        if nxt is None:
-            bad_at.append(i)
-            bad_stage.append(cur[width])
-            continue
-        cur = nxt
-        n += 1
-    if not first:
-        add_end(cur[width])
-        add_count(n)
-    return ends, counts, (bad_at, bad_stage)
 
 
 # --------------------------------------------------------------------------- reached report
