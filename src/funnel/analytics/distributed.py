@@ -29,14 +29,17 @@ Neither engine is imported until a function is called.
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from funnel.engine.replay import (
     ReachedCounts,
-    bulk_replay,
-    stage_flags,
+    reached_per_lead,
+    replay_rows,
+    report_steps,
     step_table,
+    tally_reached,
 )
 from funnel.exceptions import ValidationError
 from funnel.model.eventlog import (
@@ -71,59 +74,52 @@ def _order(columns: Sequence[str]) -> list[str]:
 def _replay_pandas(
     pdf: Any, step: Mapping[tuple[str, str], str], initial: str, what: str = "leads"
 ) -> Any:
-    """Replay one pandas partition (all rows of each of its leads)."""
+    """Replay one pandas partition (all rows of each of its leads) with the engine's loop."""
     import pandas as pd
 
     pdf = pdf[pdf[EVENT].notna()].sort_values(_order(list(pdf.columns)), kind="stable")
     leads = pdf[LEAD_ID].tolist()
-    rows = pdf[ROW].tolist() if ROW in pdf.columns else None
-    result = bulk_replay(
-        leads,
-        pdf[EVENT].tolist(),
-        table=step,
-        initial=initial,
-        rows=rows,
-        history=what == "stages",
-    )
+    events = pdf[EVENT].tolist()
+    walk = replay_rows(leads, events, table=step, initial=initial, history=what == "stages")
     if what == "rejects":
+        rows = pdf[ROW].tolist()
         return pd.DataFrame(
             {
-                ROW: pd.Series([r.row for r in result.rejects], dtype="int64"),
-                LEAD_ID: pd.Series([r.lead_id for r in result.rejects], dtype=object),
-                STAGE: pd.Series([r.stage for r in result.rejects], dtype=object),
-                EVENT: pd.Series([r.event for r in result.rejects], dtype=object),
+                ROW: pd.Series([rows[p] for p, _ in walk.rejects], dtype="int64"),
+                LEAD_ID: pd.Series([leads[p] for p, _ in walk.rejects], dtype=object),
+                STAGE: pd.Series([s for _, s in walk.rejects], dtype=object),
+                EVENT: pd.Series([events[p] for p, _ in walk.rejects], dtype=object),
             }
         )
     if what == "stages":
-        out_leads: list[Any] = []
-        out_stages: list[str] = []
-        history = result.history or {}
-        for lead in result.final:
-            out_leads.append(lead)
-            out_stages.append(initial)
-            for _, _, target, _ in history.get(lead, ()):
-                out_leads.append(lead)
-                out_stages.append(target)
+        # each lead's initial stage (at its first row), then every stage it entered
+        entered = sorted(
+            [(p, 0, s) for p, s in zip(walk.first, walk.begin, strict=True)]
+            + [(p, 1, b) for p, _, b in walk.steps or ()]
+        )
+        at = pdf[AT].iloc[[p for p, _, _ in entered]].reset_index(drop=True)
         return pd.DataFrame(
             {
-                LEAD_ID: pd.Series(out_leads, dtype=object),
-                STAGE: pd.Series(out_stages, dtype=object),
+                LEAD_ID: pd.Series([leads[p] for p, _, _ in entered], dtype=object),
+                AT: at,
+                STAGE: pd.Series([s for _, _, s in entered], dtype=object),
             }
         )
     rejected: dict[Any, int] = {}
-    for r in result.rejects:
-        rejected[r.lead_id] = rejected.get(r.lead_id, 0) + 1
+    for p, _ in walk.rejects:
+        rejected[leads[p]] = rejected.get(leads[p], 0) + 1
     return pd.DataFrame(
         {
-            LEAD_ID: pd.Series(list(result.final), dtype=object),
-            STAGE: pd.Series(list(result.final.values()), dtype=object),
-            TRANSITIONS: pd.Series(list(result.transitions.values()), dtype="int64"),
-            REJECTED: pd.Series([rejected.get(k, 0) for k in result.final], dtype="int64"),
+            LEAD_ID: pd.Series(walk.leads, dtype=object),
+            STAGE: pd.Series(walk.final, dtype=object),
+            TRANSITIONS: pd.Series(walk.transitions, dtype="int64"),
+            REJECTED: pd.Series([rejected.get(k, 0) for k in walk.leads], dtype="int64"),
         }
     )
 
 
-def _meta(what: str) -> Any:
+def _meta(what: str, at: Any = None) -> Any:
+    """The empty frame of what :func:`_replay_pandas` returns (*at*: the ``at`` dtype)."""
     import pandas as pd
 
     if what == "rejects":
@@ -136,7 +132,13 @@ def _meta(what: str) -> Any:
             }
         )
     if what == "stages":
-        return pd.DataFrame({LEAD_ID: pd.Series(dtype=object), STAGE: pd.Series(dtype=object)})
+        return pd.DataFrame(
+            {
+                LEAD_ID: pd.Series(dtype=object),
+                AT: pd.Series(dtype=at),
+                STAGE: pd.Series(dtype=object),
+            }
+        )
     return pd.DataFrame(
         {
             LEAD_ID: pd.Series(dtype=object),
@@ -170,9 +172,8 @@ def _replay_partitions(
     """Shuffle *ddf* by lead and replay each partition, returning *what* (see ``_meta``)."""
     step = dict(step_table(funnel) if table is None else table)
     shuffled = _by_lead(ddf, npartitions=npartitions)
-    return shuffled.map_partitions(
-        _replay_pandas, step, funnel.table.initial, what, meta=_meta(what)
-    )
+    meta = _meta(what, ddf[AT].dtype if AT in ddf.columns else None)
+    return shuffled.map_partitions(_replay_pandas, step, funnel.table.initial, what, meta=meta)
 
 
 def replay_dask(
@@ -232,28 +233,26 @@ def report_dask(
     """
     The reached-stage report of a Dask log with a ``stage`` column (else its events are replayed).
 
-    Computes (one ``dask.compute``) the highest step per lead and whether it
-    was won or lost, then tallies. Equal to
-    :func:`funnel.engine.replay.reached_polars` on the same rows.
+    The same computation as every report (:func:`funnel.engine.replay.reached_per_lead`
+    then :func:`~funnel.engine.replay.tally_reached`), on narwhals' Dask backend:
+    one ``compute`` of a few numbers. Equal to :func:`funnel.engine.replay.reached_polars`
+    on the same rows.
     """
-    from dask.base import compute
+    import narwhals as nw
 
-    steps_t, index, won, lost = stage_flags(funnel, steps)
-    has_stage = STAGE in ddf.columns
-    frame = ddf[[LEAD_ID, STAGE]] if has_stage else stage_log_dask(ddf, funnel=funnel)
-    stage = frame[STAGE]
-    flags = frame[[LEAD_ID]].assign(
-        _step=stage.map(index, meta=(STAGE, "float64")),
-        _w=stage.isin(won).astype("int64"),
-        _l=stage.isin(lost).astype("int64"),
+    steps_t = report_steps(funnel, steps)
+    frame = (
+        ddf[[LEAD_ID, AT, STAGE]] if STAGE in ddf.columns else stage_log_dask(ddf, funnel=funnel)
     )
-    per = flags.groupby(LEAD_ID).agg({"_step": "max", "_w": "max", "_l": "max"})
-    per = per[per["_step"].notnull()]
-    lost_only = ((per["_l"] == 1) & (per["_w"] == 0)).astype("int64")
-    figures = (per["_step"].value_counts(), per["_w"].sum(), lost_only.sum())
-    reached, n_won, n_lost = compute(*figures)  # type: ignore[no-untyped-call]
-    tally = {int(k): int(v) for k, v in reached.items()}
-    return ReachedCounts.from_tally(steps_t, tally, int(n_won), int(n_lost))
+    with warnings.catch_warnings():
+        # narwhals 2.x: "Dask support is moving out of Narwhals" (into narwhals-dask)
+        warnings.filterwarnings("ignore", "Dask support is moving", FutureWarning)
+        return _reached(nw.from_native(frame), funnel, steps_t)
+
+
+def _reached(frame: Any, funnel: Funnel, steps: tuple[str, ...]) -> ReachedCounts:
+    per = reached_per_lead(frame, funnel=funnel, steps=steps)
+    return tally_reached(per, steps).get(None) or ReachedCounts.from_tally(steps, {}, 0, 0)
 
 
 # --------------------------------------------------------------------------- Spark
@@ -310,30 +309,13 @@ def report_spark(
     """
     The reached-stage report of a Spark log with a ``stage`` column, like :func:`report_dask`.
 
+    The same computation, on narwhals' PySpark backend.
+
     Raises:
         ImportError: pyspark is not installed.
     """
-    F = _spark_functions()  # noqa: N806
+    _spark_functions()
+    import narwhals as nw
 
-    steps_t, index, won, lost = stage_flags(funnel, steps)
-    mapping = F.create_map(*[F.lit(x) for kv in index.items() for x in kv])
-    stage = F.col(STAGE)
-    per = (
-        sdf.groupBy(LEAD_ID)
-        .agg(
-            F.max(mapping[stage]).alias("_reached"),
-            F.max(stage.isin(won).cast("int")).alias("_won"),
-            F.max(stage.isin(lost).cast("int")).alias("_lost"),
-        )
-        .where(F.col("_reached").isNotNull())
-    )
-    lost_only = ((F.col("_lost") == 1) & (F.col("_won") == 0)).cast("int")
-    rows = (
-        per.groupBy("_reached")
-        .agg(F.count(F.lit(1)).alias("n"), F.sum("_won").alias("w"), F.sum(lost_only).alias("l"))
-        .collect()
-    )
-    tally = {int(r["_reached"]): int(r["n"]) for r in rows}
-    return ReachedCounts.from_tally(
-        steps_t, tally, sum(int(r["w"] or 0) for r in rows), sum(int(r["l"] or 0) for r in rows)
-    )
+    steps_t = report_steps(funnel, steps)
+    return _reached(nw.from_native(sdf).select(LEAD_ID, AT, STAGE), funnel, steps_t)

@@ -31,8 +31,10 @@ stays where it was.
 from __future__ import annotations
 
 import itertools
+import math
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -560,18 +562,240 @@ def bulk_replay_columns(
 
 
 # --------------------------------------------------------------------------- reached report
+#
+# One computation behind every funnel report: reached_per_lead gives, per lead,
+# the highest step reached, won / lost flags and the entry time, on any narwhals
+# engine (polars eager and lazy, pandas, DuckDB, Dask, PySpark); tally_reached
+# turns it into counts. funnel.analytics' funnel_report, breakdown and cohorts,
+# reached_polars here, and report_dask / report_spark all call the two.
+
+#: Per-lead columns of :func:`reached_per_lead` (besides ``lead_id``).
+ENTERED = "_t0"
+REACHED = "_reached"
+WON = "_won"
+LOST = "_lost"
+KEY = "_key"
+
+#: How :func:`reached_per_lead` orders a lead's steps.
+ORDERS = ("reached", "ordered")
 
 
-def report_steps(funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
+def report_steps(
+    funnel: Funnel = DEFAULT_FUNNEL, steps: Iterable[str] | None = None
+) -> tuple[str, ...]:
     """
-    The default report steps: initial, qualification stages, open prospect stages, won.
+    The steps of a report: *steps* checked against *funnel*, or its default steps.
 
-    The funnel's :attr:`~funnel.Funnel.main_path`, as ``funnel.analytics.default_steps``.
+    The default is the funnel's :attr:`~funnel.Funnel.main_path` (initial,
+    qualification stages, open prospect stages, won), as
+    ``funnel.analytics.default_steps``. Given steps must be distinct stage names
+    of the funnel, each reachable from the one before (a lead counts as
+    reaching a step when it enters that step or a later one).
+
+    Raises:
+        ValidationError: *steps* is not a sequence of stage names, names an
+            unknown stage (the message lists the known ones), repeats one, or
+            does not follow the funnel.
 
     >>> report_steps()
     ('acquired', 'mql', 'sql', 'organisation', 'opportunity', 'stakeholder', 'won')
+    >>> report_steps(steps=["acquired", "sale"])
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: ...unknown stage 'sale'; the stages are acquired, mql, ...
     """
-    return funnel.main_path
+    if steps is None:
+        return funnel.main_path
+    if isinstance(steps, str | bytes) or not isinstance(steps, Iterable):
+        raise ValidationError(
+            f"steps must be a sequence of stage names, got {type(steps).__name__} {steps!r}",
+            field="steps",
+        )
+    steps_t = tuple(steps)
+    known = funnel.stages
+    for s in steps_t:
+        if not isinstance(s, str):
+            raise ValidationError(
+                f"steps must be stage names (str), got {type(s).__name__} {s!r}", field="steps"
+            )
+        if s not in known:
+            raise ValidationError(
+                f"steps must be distinct stages of the funnel: unknown stage {s!r}; "
+                f"the stages are {', '.join(known)}",
+                field="steps",
+                allowed=known,
+            )
+    if not steps_t or len(set(steps_t)) != len(steps_t):
+        raise ValidationError(
+            f"steps must be distinct stages of the funnel, at least one; got {list(steps_t)}",
+            field="steps",
+        )
+    table = funnel.table
+    for before, after in itertools.pairwise(steps_t):
+        if after not in table.reachable(before):
+            raise ValidationError(
+                f"steps must follow the funnel: {after!r} cannot be reached from {before!r} "
+                f"(steps {list(steps_t)}); a lead counts as reaching a step when it enters "
+                "that step or a later one",
+                field="steps",
+            )
+    return steps_t
+
+
+def check_window(window: Any, name: str = "window") -> timedelta | None:
+    """
+    *window* if it is ``None`` or a positive :class:`datetime.timedelta`.
+
+    Raises:
+        ValidationError: anything else (a number of days, say), naming the argument.
+
+    >>> check_window(30)
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: window must be a datetime.timedelta (...), got int 30
+    """
+    if window is None:
+        return None
+    if not isinstance(window, timedelta):
+        raise ValidationError(
+            f"{name} must be a datetime.timedelta (e.g. timedelta(days=30)), "
+            f"got {type(window).__name__} {window!r}",
+            field=name,
+        )
+    if window <= timedelta(0):
+        raise ValidationError(
+            f"{name} must be a positive datetime.timedelta, got {window}", field=name
+        )
+    return window
+
+
+def check_order(order: Any) -> str:
+    """*order* if it is ``"reached"`` or ``"ordered"``, else a :class:`ValidationError`."""
+    if not isinstance(order, str) or order not in ORDERS:
+        raise ValidationError(
+            f"order must be 'reached' or 'ordered', got {order!r}", field="order", allowed=ORDERS
+        )
+    return order
+
+
+def reached_per_lead(
+    log: Any,
+    *,
+    funnel: Funnel = DEFAULT_FUNNEL,
+    steps: Iterable[str] | None = None,
+    order: str = "reached",
+    window: timedelta | None = None,
+    by: str | None = None,
+    every: str | None = None,
+) -> Any:
+    """
+    One row per lead in the funnel: the per-lead figures every report derives from.
+
+    *log* is a stage log (``lead_id``, ``at``, ``stage`` [, *by*]) as a native
+    frame or a narwhals one: polars (eager or lazy), pandas, DuckDB, Dask,
+    PySpark. Returns a narwhals frame (lazy for lazy engines) with ``lead_id``,
+    :data:`ENTERED` (the time the lead entered the funnel: its first step row,
+    in ordered mode its first step-1 row), :data:`REACHED` (the index of the
+    highest step reached), :data:`WON` and :data:`LOST` (1 if it entered a won,
+    a lost stage, within the window), and :data:`KEY` with *by* (the value on
+    the lead's first step row) or *every* (the entry period, ``dt.truncate``).
+
+    *order* and *window* are the counting rules of ``funnel.analytics.funnel_report``.
+
+    Raises:
+        ValidationError: bad *steps*, *order* or *window*.
+    """
+    import narwhals as nw
+
+    steps_t = report_steps(funnel, steps)
+    check_order(order)
+    check_window(window)
+    nwf = _planned(log if isinstance(log, nw.DataFrame | nw.LazyFrame) else nw.from_native(log))
+    extra = [by] if by is not None and by not in (LEAD_ID, AT) else []
+    stage = nw.col(STAGE)
+    f = nwf.select(LEAD_ID, AT, STAGE, *extra).with_columns(
+        # -1: not a step (no nulls: Dask's int64 holds none)
+        stage.replace_strict(
+            {s: i for i, s in enumerate(steps_t)}, default=-1, return_dtype=nw.Int64
+        ).alias("_step"),
+        stage.is_in(sorted(funnel.won_stages)).cast(nw.Int64).alias(WON),
+        stage.is_in(sorted(funnel.lost_stages)).cast(nw.Int64).alias(LOST),
+    )
+    step = nw.col("_step")
+    outcome = (nw.col(WON).max(), nw.col(LOST).max())
+    if order == "reached" and window is None and by is None:
+        # fast path: one group-by, no join
+        marked = f.with_columns(nw.when(step >= 0).then(nw.col(AT)).alias("_ts"))
+        per = (
+            marked.group_by(LEAD_ID)
+            .agg(nw.col("_ts").min().alias(ENTERED), step.max().alias(REACHED), *outcome)
+            .filter(nw.col(REACHED) >= 0)
+        )
+        return _with_period(per, every)
+    entries = f.filter(step == 0) if order == "ordered" else f.filter(step >= 0)
+    t0 = entries.group_by(LEAD_ID).agg(nw.col(AT).min().alias(ENTERED))
+    g = _in_window(f.join(t0, on=LEAD_ID, how="inner"), window)
+    per = g.group_by(LEAD_ID).agg(nw.col(ENTERED).min(), step.max().alias(REACHED), *outcome)
+    if order == "ordered":
+        prev = t0.with_columns(nw.col(ENTERED).alias("_tprev"))
+        reached = [t0.select(LEAD_ID, nw.lit(0, dtype=nw.Int64).alias("_k"))]
+        for k in range(1, len(steps_t)):
+            cand = _in_window(
+                f.filter(step == k).select(LEAD_ID, AT).join(prev, on=LEAD_ID, how="inner"),
+                window,
+            ).filter(nw.col(AT) >= nw.col("_tprev"))
+            prev = cand.group_by(LEAD_ID).agg(
+                nw.col(AT).min().alias("_tprev"), nw.col(ENTERED).min()
+            )
+            reached.append(prev.select(LEAD_ID, nw.lit(k, dtype=nw.Int64).alias("_k")))
+        ordered = nw.concat(reached).group_by(LEAD_ID).agg(nw.col("_k").max().alias(REACHED))
+        per = per.drop(REACHED).join(ordered, on=LEAD_ID, how="inner")
+    if by is not None:
+        keys = (
+            g.filter(nw.col(AT) == nw.col(ENTERED))
+            .group_by(LEAD_ID)
+            .agg(nw.col(by).min().alias(KEY))
+        )
+        return per.join(keys, on=LEAD_ID, how="left")
+    return _with_period(per, every)
+
+
+def _planned(nwf: Any) -> Any:
+    """
+    An eager polars frame as a lazy one, so that polars plans the whole report at once.
+
+    Eagerly, each step would materialise full-length columns (10M rows each on a
+    10M-row log); lazily, polars prunes unused columns and fuses the steps, which
+    keeps the report's cost per row flat as logs grow. Other engines are left as given.
+    """
+    import narwhals as nw
+
+    if isinstance(nwf, nw.DataFrame) and nwf.implementation is nw.Implementation.POLARS:
+        return nwf.lazy()
+    return nwf
+
+
+def _in_window(frame: Any, window: timedelta | None) -> Any:
+    import narwhals as nw
+
+    if window is None:
+        return frame
+    secs = window.total_seconds()
+    return frame.filter((nw.col(AT) - nw.col(ENTERED)).dt.total_seconds() <= secs)
+
+
+def _with_period(per: Any, every: str | None) -> Any:
+    """Add :data:`KEY`, the entry period, when *every* is given."""
+    import narwhals as nw
+
+    if every is None:
+        return per
+    period = nw.col(ENTERED).dt.truncate(every)
+    if per.implementation is nw.Implementation.PANDAS:
+        # pandas 3 warns when narwhals truncates tz-aware values: do it in naive UTC
+        naive = nw.col(ENTERED).dt.replace_time_zone(None).dt.truncate(every)
+        period = naive.dt.replace_time_zone("UTC")
+    return per.with_columns(period.alias(KEY))
 
 
 @attrs.frozen(kw_only=True)
@@ -627,55 +851,59 @@ class ReachedCounts:
         )
 
 
-def stage_flags(
-    funnel: Funnel = DEFAULT_FUNNEL, steps: Sequence[str] | None = None
-) -> tuple[tuple[str, ...], dict[str, int], list[str], list[str]]:
-    """``(steps, {stage: step index}, won stages, lost stages)`` for a report."""
-    steps_t = tuple(steps) if steps is not None else report_steps(funnel)
-    unknown = [s for s in steps_t if s not in funnel.stages]
-    if unknown or not steps_t or len(set(steps_t)) != len(steps_t):
-        raise ValidationError(
-            f"steps must be distinct stages of the funnel; bad: {unknown or list(steps_t)}"
-        )
-    table = funnel.table
-    for before, after in itertools.pairwise(steps_t):
-        if after not in table.reachable(before):
-            raise ValidationError(
-                f"steps must follow the funnel: {after!r} cannot be reached from {before!r} "
-                f"(steps {list(steps_t)}); a lead counts as reaching a step when it enters "
-                "that step or a later one"
-            )
-    index = {s: i for i, s in enumerate(steps_t)}
-    return steps_t, index, sorted(funnel.won_stages), sorted(funnel.lost_stages)
+def tally_reached(
+    per: Any, steps: Sequence[str], *, keyed: bool = False
+) -> dict[Any, ReachedCounts]:
+    """
+    The counts of a :func:`reached_per_lead` frame: ``{key: ReachedCounts}``.
 
+    Without *keyed* the only key is ``None``; with it, one per value of
+    :data:`KEY` (``None`` for a missing value). One group-by, then a few numbers
+    leave the engine. An empty frame gives ``{}``.
+    """
+    import narwhals as nw
 
-def per_lead_polars(
-    log: pl.DataFrame | pl.LazyFrame,
-    *,
-    funnel: Funnel = DEFAULT_FUNNEL,
-    steps: Sequence[str] | None = None,
-) -> pl.LazyFrame:
-    """One row per lead in the funnel: ``lead_id``, ``_reached`` (step), ``_won``, ``_lost``."""
-    import polars as pl
-
-    _, index, won, lost = stage_flags(funnel, steps)
-    stage = pl.col(STAGE)
-    return (
-        log.lazy()
-        .select(
-            LEAD_ID,
-            stage.replace_strict(index, default=None, return_dtype=pl.Int64).alias("_step"),
-            stage.is_in(won).alias("_w"),
-            stage.is_in(lost).alias("_l"),
-        )
-        .group_by(LEAD_ID)
+    keys = [KEY, REACHED] if keyed else [REACHED]
+    lost_only = ((nw.col(LOST) == 1) & (nw.col(WON) == 0)).cast(nw.Int64)
+    agg = (
+        per.with_columns(lost_only.alias("_lost_only"))
+        .group_by(keys)
         .agg(
-            pl.col("_step").max().alias("_reached"),
-            pl.col("_w").any().alias("_won"),
-            pl.col("_l").any().alias("_lost"),
+            nw.len().alias("_n"),
+            nw.col(WON).sum().alias("_nw"),
+            nw.col("_lost_only").sum().alias("_nl"),
         )
-        .filter(pl.col("_reached").is_not_null())
     )
+    tally: dict[Any, tuple[dict[int, int], list[int]]] = {}
+    for row in collect(agg).iter_rows(named=True):
+        key = plain_value(row[KEY]) if keyed else None
+        reached, outcome = tally.setdefault(key, ({}, [0, 0]))
+        k = int(row[REACHED])
+        reached[k] = reached.get(k, 0) + int(row["_n"])
+        outcome[0] += int(row["_nw"] or 0)
+        outcome[1] += int(row["_nl"] or 0)
+    return {
+        key: ReachedCounts.from_tally(steps, reached, won, lost)
+        for key, (reached, (won, lost)) in tally.items()
+    }
+
+
+def collect(frame: Any) -> Any:
+    """A narwhals frame, eager: lazy ones (polars, DuckDB, Dask, Spark) are collected to polars."""
+    import narwhals as nw
+
+    if isinstance(frame, nw.LazyFrame):
+        return frame.collect(backend="polars")
+    return frame
+
+
+def plain_value(value: Any) -> Any:
+    """A cell as a plain Python value: NaN becomes ``None``, a pandas Timestamp a datetime."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    return value
 
 
 def reached_polars(
@@ -685,25 +913,11 @@ def reached_polars(
     steps: Sequence[str] | None = None,
 ) -> ReachedCounts:
     """
-    The reached-stage report of a stage log (``lead_id``, ``stage``) with polars.
+    The reached-stage report of a stage log (``lead_id``, ``at``, ``stage``) with polars.
 
-    One group-by over the rows, then a tally over leads; nothing leaves
-    polars but a few numbers.
+    :func:`reached_per_lead` then :func:`tally_reached`: one group-by over the
+    rows, then a tally over leads; nothing leaves polars but a few numbers.
     """
-    import polars as pl
-
-    steps_t, _, _, _ = stage_flags(funnel, steps)
-    tally = (
-        per_lead_polars(log, funnel=funnel, steps=steps_t)
-        .group_by("_reached")
-        .agg(
-            pl.len().alias("n"),
-            pl.col("_won").sum().alias("w"),
-            (pl.col("_lost") & ~pl.col("_won")).sum().alias("l"),
-        )
-        .collect()
-    )
-    reached = dict(zip(tally["_reached"].to_list(), tally["n"].to_list(), strict=True))
-    return ReachedCounts.from_tally(
-        steps_t, reached, int(tally["w"].sum() or 0), int(tally["l"].sum() or 0)
-    )
+    steps_t = report_steps(funnel, steps)
+    per = reached_per_lead(log, funnel=funnel, steps=steps_t)
+    return tally_reached(per, steps_t).get(None) or ReachedCounts.from_tally(steps_t, {}, 0, 0)
