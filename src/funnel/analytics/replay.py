@@ -198,6 +198,13 @@ def _replay(
     for edge in table.edges:
         target.setdefault((edge.source, edge.event), edge.target)
         move.setdefault((edge.source, edge.target), edge.event)
+    said = [
+        i for i, (e, s) in enumerate(zip(events, stages, strict=True)) if (e, s) != (None, None)
+    ]
+    if len(said) != len(leads):  # a row with neither stage nor event says nothing
+        leads, ats, stages, events, rows = (
+            [col[i] for i in said] for col in (leads, ats, stages, events, rows)
+        )
     walk = replay_rows(leads, events, stages, funnel=funnel, table=target, history=True)
     found: list[tuple[int, ReplayProblem]] = []
     for pos, cur in walk.rejects:

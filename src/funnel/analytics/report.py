@@ -351,6 +351,10 @@ def _frame_from_dict(data: dict[str, list[Any]], backend: str) -> Any:
 
 def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
     """A narwhals frame (eager or lazy) with a stage column, the funnel, the backend name."""
+    if funnel is not None and not isinstance(funnel, Funnel):
+        raise ValidationError(
+            f"funnel must be a funnel.Funnel, got {type(funnel).__name__}", field="funnel"
+        )
     nwf, funnel = read_log(log, funnel)
     missing = [c for c in (LEAD_ID, AT) if c not in nwf.columns]
     if missing or (STAGE not in nwf.columns and EVENT not in nwf.columns):
@@ -377,6 +381,11 @@ def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
             stages = stages.join(attrs_frame, on=ROW, how="left")
         nwf = stages
     return nwf, funnel, backend
+
+
+def _check_by(by: Any) -> None:
+    if by is not None and not isinstance(by, str):
+        raise ValidationError(f"by must be a column name (str), got {by!r}", field="by")
 
 
 def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:
@@ -449,7 +458,11 @@ def funnel_report(
 
     Raises:
         LoadError: *log* is not a frame or lacks a required column.
-        ValueError: unknown *steps*, bad *order* or non-positive *window*.
+        ValidationError: *steps* is not a sequence of stage names or names an
+            unknown stage (the message lists the known ones), *order* is neither
+            ``"reached"`` nor ``"ordered"``, or *window* is not a positive
+            :class:`datetime.timedelta` (``window=30`` is refused: say
+            ``timedelta(days=30)``). It is also a :class:`ValueError`.
 
     >>> import polars as pl
     >>> from datetime import datetime, timezone
@@ -486,6 +499,7 @@ def breakdown(
 
     Raises:
         LoadError: *by* is not a column of the log.
+        ValidationError: as for :func:`funnel_report`.
     """
     return _grouped(log, by, None, steps=steps, funnel=funnel, order=order, window=window)
 
@@ -521,8 +535,7 @@ def _grouped(
 ) -> Breakdown:
     check_order(order)
     check_window(window)
-    if by is not None and not isinstance(by, str):
-        raise ValidationError(f"by must be a column name, got {by!r}", field="by")
+    _check_by(by)
     if every is not None and not isinstance(every, str):
         raise ValidationError(
             f"every must be a period such as '7d' or '1mo', got {every!r}", field="every"
@@ -549,12 +562,35 @@ def _grouped(
     )
 
 
-def _as_set(stages: str | Collection[str], funnel: Funnel) -> tuple[str, ...]:
-    out = (stages,) if isinstance(stages, str) else tuple(stages)
+def _as_set(stages: Any, funnel: Funnel, name: str) -> tuple[str, ...]:
+    """*stages* (a stage name or several) checked against *funnel*; *name* is the argument."""
+    out = (stages,) if isinstance(stages, str) else stages
+    if not isinstance(out, Collection) or not all(isinstance(s, str) for s in out):
+        raise ValidationError(
+            f"{name} must be a stage name or a collection of them, got {stages!r}", field=name
+        )
+    out = tuple(out)
     unknown = [s for s in out if s not in funnel.stages]
     if unknown or not out:
-        raise ValidationError(f"not stages of the funnel: {unknown or out}")
+        raise ValidationError(
+            f"{name}: not stages of the funnel: {unknown or list(out)}; "
+            f"the stages are {', '.join(funnel.stages)}",
+            field=name,
+            allowed=funnel.stages,
+        )
     return out
+
+
+def _check_quantiles(quantiles: Any) -> tuple[float, ...]:
+    ok = isinstance(quantiles, Sequence) and not isinstance(quantiles, str)
+    if ok and all(
+        isinstance(q, int | float) and not isinstance(q, bool) and 0 <= q <= 1 for q in quantiles
+    ):
+        return tuple(float(q) for q in quantiles)
+    raise ValidationError(
+        f"quantiles must be a sequence of numbers from 0 to 1, got {quantiles!r}",
+        field="quantiles",
+    )
 
 
 def _durations(
@@ -621,9 +657,11 @@ def time_to_convert(
     >>> time_to_convert(log).median
     datetime.timedelta(days=3)
     """
+    quantiles = _check_quantiles(quantiles)
+    _check_by(by)
     nwf, funnel, _backend = _input(log, funnel)
-    start_t = _as_set(start if start is not None else default_steps(funnel)[0], funnel)
-    end_t = _as_set(end if end is not None else sorted(funnel.won_stages), funnel)
+    start_t = _as_set(start if start is not None else default_steps(funnel)[0], funnel, "start")
+    end_t = _as_set(end if end is not None else sorted(funnel.won_stages), funnel, "end")
     if by is not None and by not in nwf.columns:
         raise LoadError(f"no column {by!r} to break down by; has {nwf.columns}")
     stage = nw.col(STAGE)
@@ -670,6 +708,12 @@ def time_in_stage(
     ``still_in`` (no later row: open stays, not measured), ``median_<unit>``,
     ``mean_<unit>``, ``p90_<unit>``. Stages in funnel order.
     """
+    if unit not in ("days", "hours"):
+        raise ValidationError(
+            f"unit must be 'days' or 'hours', got {unit!r}",
+            field="unit",
+            allowed=("days", "hours"),
+        )
     nwf, funnel, backend = _input(log, funnel)
     order_by = [AT, ROW] if ROW in nwf.columns else [AT]
     f = nwf.select(LEAD_ID, STAGE, *order_by).with_columns(
