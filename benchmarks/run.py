@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import generate
 from funnel import DEFAULT_FUNNEL, GUARDS, Contact, Lead, SalesFunnel
 from funnel.engine.replay import bulk_replay, bulk_replay_columns, reached_polars, report_steps
+from funnel.model.eventlog import EVENT, LEAD_ID, STAGE
 from funnel.spec.guards import Guard, GuardContext
 from funnel.spec.machine import Cursor
 
@@ -144,9 +145,9 @@ def bench_replay(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     import polars as pl
 
-    ev = frame.filter(pl.col("event").is_not_null())
-    leads: list[str] = ev["lead_id"].to_list()
-    events: list[str] = ev["event"].to_list()
+    ev = frame.filter(pl.col(EVENT).is_not_null())
+    leads: list[str] = ev[LEAD_ID].to_list()
+    events: list[str] = ev[EVENT].to_list()
     n = len(events)
     table = DEFAULT_FUNNEL.table.as_dict()
     initial = DEFAULT_FUNNEL.initial
@@ -154,7 +155,7 @@ def bench_replay(
     base = dict_baseline(leads, events, table, initial)
     assert bulk.final == base, "bulk replay and the dict baseline disagree"
     expected = dict(
-        frame.group_by("lead_id", maintain_order=True).agg(pl.col("stage").last()).iter_rows()
+        frame.group_by(LEAD_ID, maintain_order=True).agg(pl.col(STAGE).last()).iter_rows()
     )
     assert all(bulk.final[k] == v for k, v in expected.items() if k in bulk.final)
     cols = bulk_replay_columns(frame).to_result()
@@ -165,8 +166,8 @@ def bench_replay(
 
     def dict_from_frame() -> dict[str, str]:
         """The dict baseline starting from the frame, as bulk_replay_columns does."""
-        e = frame.filter(pl.col("event").is_not_null())
-        return dict_baseline(e["lead_id"].to_list(), e["event"].to_list(), table, initial)
+        e = frame.filter(pl.col(EVENT).is_not_null())
+        return dict_baseline(e[LEAD_ID].to_list(), e[EVENT].to_list(), table, initial)
 
     times = race(
         {
@@ -192,16 +193,16 @@ def bench_replay(
     }
     psm: dict[str, Any] | None = None
     if psm_leads:
-        first = ev.select(pl.col("lead_id").unique(maintain_order=True).head(psm_leads))
-        sample = ev.join(first, on="lead_id", how="semi", maintain_order="left")
+        first = ev.select(pl.col(LEAD_ID).unique(maintain_order=True).head(psm_leads))
+        sample = ev.join(first, on=LEAD_ID, how="semi", maintain_order="left")
         groups = [
             (k, v)
-            for k, v in sample.group_by("lead_id", maintain_order=True)
-            .agg(pl.col("event"))
+            for k, v in sample.group_by(LEAD_ID, maintain_order=True)
+            .agg(pl.col(EVENT))
             .iter_rows()
         ]
-        s_leads = sample["lead_id"].to_list()
-        s_events = sample["event"].to_list()
+        s_leads = sample[LEAD_ID].to_list()
+        s_events = sample[EVENT].to_list()
         saved = {name: GUARDS[name] for name in list(GUARDS)}
         try:
             for name in saved:
@@ -234,16 +235,16 @@ def hand_polars(frame: Any) -> tuple[list[int], int, int]:
     steps = report_steps()
     per = (
         frame.lazy()
-        .group_by("lead_id")
+        .group_by(LEAD_ID)
         .agg(
-            pl.col("stage")
+            pl.col(STAGE)
             .replace_strict(
                 {s: i for i, s in enumerate(steps)}, default=None, return_dtype=pl.Int8
             )
             .max()
             .alias("k"),
-            (pl.col("stage") == "won").any().alias("w"),
-            pl.col("stage").is_in(["lost", "disqualified"]).any().alias("l"),
+            (pl.col(STAGE) == "won").any().alias("w"),
+            pl.col(STAGE).is_in(["lost", "disqualified"]).any().alias("l"),
         )
         .filter(pl.col("k").is_not_null())
         .collect()
