@@ -92,46 +92,31 @@ class Replay:
 
     def to_frame(self) -> Any:
         """The transitions as a polars frame: lead_id, row, at, from_stage, to_stage, event."""
-        import polars as pl
-
         rows = [
             (lead, row, at, a, b, e)
             for lead, changes in self._changes.items()
             for a, b, e, at, row in changes
         ]
-        return pl.DataFrame(
-            rows,
-            schema={
-                LEAD_ID: pl.String,
-                ROW: pl.Int64,
-                AT: pl.Datetime("us", "UTC"),
-                FROM_STAGE: pl.String,
-                TO_STAGE: pl.String,
-                EVENT: pl.String,
-            },
-            orient="row",
-        ).sort(ROW)
+        return _frame(rows, (LEAD_ID, ROW, AT, FROM_STAGE, TO_STAGE, EVENT)).sort(ROW)
 
     def stage_frame(self) -> Any:
         """One row per stage entered (first entries included): lead_id, row, at, stage."""
-        import polars as pl
-
         rows = [(lead, row, at, stage) for lead, (stage, at, row) in self.entered.items()]
         rows += [
             (lead, row, at, b)
             for lead, changes in self._changes.items()
             for _, b, _, at, row in changes
         ]
-        return pl.DataFrame(
-            rows,
-            schema={
-                LEAD_ID: pl.String,
-                ROW: pl.Int64,
-                AT: pl.Datetime("us", "UTC"),
-                STAGE: pl.String,
-            },
-            orient="row",
-        ).sort(ROW, AT)
+        return _frame(rows, (LEAD_ID, ROW, AT, STAGE)).sort(ROW, AT)
+
+
+def _frame(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> Any:
+    """A polars frame of *rows*: ``row`` Int64, ``at`` UTC timestamps, other columns text."""
+    import polars as pl
+
+    dtypes: dict[str, pl.DataType] = {ROW: pl.Int64(), AT: pl.Datetime("us", "UTC")}
+    schema = {name: dtypes.get(name, pl.String()) for name in names}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:

@@ -415,18 +415,8 @@ def _report(
     label: Any = None,
 ) -> FunnelReport:
     """A :class:`FunnelReport` of the engine's counts (none: every count zero)."""
-    c = counts or ReachedCounts.from_tally(steps, {}, 0, 0)
-    return FunnelReport(
-        steps=c.steps,
-        counts=c.counts,
-        won=c.won,
-        lost=c.lost,
-        open=c.open,
-        order=order,
-        window=window,
-        label=label,
-        backend=backend,
-    )
+    figures = attrs.asdict(counts or ReachedCounts.from_tally(steps, {}, 0, 0), recurse=False)
+    return FunnelReport(**figures, order=order, window=window, label=label, backend=backend)
 
 
 def _sort_key(key: Any) -> tuple[int, Any]:
