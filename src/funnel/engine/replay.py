@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -240,9 +239,8 @@ def replay_rows(
     :func:`bulk_replay` (Python rows), :func:`bulk_replay_frame` (polars and
     pandas frames), ``funnel.analytics.replay_log`` and the Dask and Spark
     replays call this; :func:`bulk_replay_columns` runs the same loop on
-    integer codes made by polars. Each stage is a list of its successors
-    (one per distinct row kind), so a step is one list index, with no dict
-    lookup per row.
+    integer codes made by polars. Each stage is a dict of its successors by
+    row kind, so a step is one lookup of the event itself (no key tuple is built).
 
     A row with an *event* moves the lead along the event's edge; with *stages*
     given, a row's stage (where not ``None``) is what the event must enter,
@@ -259,63 +257,60 @@ def replay_rows(
     step = step_table(funnel) if table is None else table
     first_stage = funnel.table.initial if initial is None else initial
     begin_of: Mapping[Any, str] = start or {}
-    keys: Sequence[Any] = events if stages is None else list(zip(events, stages, strict=True))
+    if stages is None:
+        keys: Sequence[Any] = events
+        names = _stage_names(funnel, step, first_stage, begin_of.values())
+        states = _states(names, {e for _, e in step}, lambda stage, e: step.get((stage, e)))
+    else:
+        keys = list(zip(events, stages, strict=True))
+        vocab = dict.fromkeys(keys)
+        observed = [s for _, s in vocab if s is not None]
+        names = _stage_names(funnel, step, first_stage, [*begin_of.values(), *observed])
+        states = _states(names, vocab, lambda stage, key: _observed(step, stage, *key))
+        # a lead whose first row names a stage and no event starts there
+        firsts = dict(zip(reversed(lead_ids), reversed(keys), strict=True))
+        begin_of = {
+            lead: s if e is None and s is not None else begin_of.get(lead, first_stage)
+            for lead, (e, s) in firsts.items()
+        }
+    begin = {lead: states[s] for lead, s in begin_of.items()}
     ids = lead_ids
-    starts = list(map(operator.ne, ids, itertools.chain((_NEW,), ids)))
-    leads = list(itertools.compress(ids, starts))
+    walk = _walk(ids, keys, states[first_stage], begin, history=history)
     order: list[int] | None = None
-    if len(set(leads)) != len(leads):  # interleaved leads: group them, each in its order
-        rank: dict[Any, int] = {}
-        for lead in leads:
-            rank.setdefault(lead, len(rank))
+    if len(set(walk[0])) != len(walk[0]):  # interleaved leads: group them, each in its order
+        rank: dict[Any, int] = dict.fromkeys(walk[0], 0)
+        for k, lead in enumerate(rank):
+            rank[lead] = k
         order = sorted(range(len(ids)), key=list(map(rank.__getitem__, ids)).__getitem__)
         ids = [ids[i] for i in order]
         keys = [keys[i] for i in order]
-        starts = list(map(operator.ne, ids, itertools.chain((_NEW,), ids)))
-        leads = list(itertools.compress(ids, starts))
-    firsts = list(itertools.compress(range(len(ids)), starts))
-    vocab = list(dict.fromkeys(keys))
-    if stages is None:
-        begin = [begin_of.get(lead, first_stage) for lead in leads] if begin_of else None
-        names = _stage_names(funnel, step, first_stage, begin_of.values())
-        states = _states(names, vocab, lambda stage, event: step.get((stage, event)))
-    else:
-        begin = [
-            s if e is None and s is not None else begin_of.get(lead, first_stage)
-            for lead, (e, s) in zip(leads, (keys[i] for i in firsts), strict=True)
-        ]
-        observed = (s for _, s in vocab if s is not None)
-        names = _stage_names(funnel, step, first_stage, [*begin_of.values(), *observed])
-        states = _states(names, vocab, lambda stage, key: _observed(step, stage, *key))
-    code = {k: i for i, k in enumerate(vocab)}
-    index = {name: i for i, name in enumerate(names)}
-    ends, counts, bad, trail = _walk(
-        starts,
-        list(map(code.__getitem__, keys)),
-        states[index[first_stage]],
-        len(vocab),
-        None if begin is None else [states[index[s]] for s in begin],
-        history=history,
-    )
-    back = (lambda p: p) if order is None else order.__getitem__
+        walk = _walk(ids, keys, states[first_stage], begin, history=history)
+    leads, first, ends, counts, bad, trail = walk
     if stages is not None:  # a stage row naming the current stage is a no-op, not a refusal
         bad = [(p, s) for p, s in bad if keys[p][0] is not None]
-    rejects = [(back(p), names[s]) for p, s in bad]
-    if order is not None:
-        rejects.sort()
+    rejects = [(p, names[s]) for p, s in bad]
+    steps = None if trail is None else [(p, names[a], names[b]) for p, a, b in trail]
+    if order is not None:  # back to positions in the input
+        first = [order[p] for p in first]
+        rejects = sorted((order[p], s) for p, s in rejects)
+        steps = None if steps is None else [(order[p], a, b) for p, a, b in steps]
     return RowReplay(
         leads=leads,
-        first=list(map(back, firsts)),
-        begin=[first_stage] * len(leads) if begin is None else begin,
+        first=first,
+        begin=[begin_of.get(lead, first_stage) for lead in leads]
+        if begin_of
+        else [first_stage] * len(leads),
         final=list(map(names.__getitem__, ends)),
         transitions=counts,
         rejects=rejects,
-        steps=None if trail is None else [(back(p), names[a], names[b]) for p, a, b in trail],
+        steps=steps,
     )
 
 
 #: Precedes the first row, so that the first row starts a run.
 _NEW = object()
+#: The key of a state's own stage index in a state dict.
+_INDEX = object()
 
 
 def _observed(
@@ -338,67 +333,86 @@ def _stage_names(
 
 
 def _states(
-    names: Sequence[str], vocab: Sequence[Any], target: Callable[[str, Any], str | None]
-) -> list[list[Any]]:
+    names: Sequence[str], kinds: Iterable[Any], target: Callable[[str, Any], str | None]
+) -> dict[str, dict[Any, Any]]:
     """
-    Each stage as a list: its successor per row kind in *vocab* (or ``None``), then its index.
+    Each stage as a dict: ``{row kind: successor state or None}``, and :data:`_INDEX`: its index.
 
-    ``target(stage, kind)`` names the successor; stepping is then ``cur[code]``.
+    ``target(stage, kind)`` names the successor (``None``: the row is refused);
+    stepping is then ``cur[kind]``, one dict lookup per row.
     """
-    width = len(vocab)
-    index = {name: i for i, name in enumerate(names)}
-    states: list[list[Any]] = [[None] * width + [i] for i in range(len(names))]
-    for state, name in zip(states, names, strict=True):
-        for k, kind in enumerate(vocab):
+    states: dict[str, dict[Any, Any]] = {name: {_INDEX: i} for i, name in enumerate(names)}
+    kinds = list(kinds)
+    for name, state in states.items():
+        for kind in kinds:
             nxt = target(name, kind)
-            if nxt is not None:
-                state[k] = states[index[nxt]]
+            state[kind] = None if nxt is None else states[nxt]
     return states
 
 
 def _walk(
-    starts: Sequence[bool],
-    codes: Sequence[int],
-    initial: list[Any],
-    width: int,
-    begins: Sequence[list[Any]] | None = None,
+    leads: Iterable[Any],
+    kinds: Iterable[Any],
+    initial: dict[Any, Any],
+    begin: Mapping[Any, dict[Any, Any]] | None = None,
     *,
     history: bool = False,
-) -> tuple[list[int], list[int], list[tuple[int, int]], list[tuple[int, int, int]] | None]:
+) -> tuple[
+    list[Any],
+    list[int],
+    list[int],
+    list[int],
+    list[tuple[int, int]],
+    list[tuple[int, int, int]] | None,
+]:
     """
-    The stepping loop: ``starts[i]`` says row *i* begins a lead's run, ``codes[i]`` its kind.
+    The stepping loop. A run is a stretch of rows of one lead (``leads[i]`` changes).
 
-    Each run starts in ``begins[run]`` (default: *initial*). Returns, per run,
-    the final stage index and the accepted rows; ``(row, stage)`` per refused
-    row; with *history*, ``(row, from, to)`` per accepted row.
+    Each run starts in ``begin[lead]`` (default: *initial*); row *i* moves it to
+    ``cur[kinds[i]]`` if that is a state, else is refused. Returns, per run, its
+    lead, first row, final stage index and accepted rows; ``(row, stage)``
+    per refused row; with *history*, ``(row, from, to)`` per accepted row.
     """
+    run_leads: list[Any] = []
+    firsts: list[int] = []
     ends: list[int] = []
     counts: list[int] = []
     bad: list[tuple[int, int]] = []
     trail: list[tuple[int, int, int]] | None = [] if history else None
-    add_end, add_count, add_bad = ends.append, counts.append, bad.append
-    run = iter(begins) if begins is not None else itertools.repeat(initial)
+    add_lead, add_first, add_end, add_count = (
+        run_leads.append,
+        firsts.append,
+        ends.append,
+        counts.append,
+    )
+    prev: Any = _NEW
     cur = initial
     n = -1  # before the first run
-    for i, (new, code) in enumerate(zip(starts, codes, strict=True)):
-        if new:
+    for i, (lead, kind) in enumerate(zip(leads, kinds, strict=True)):
+        if lead != prev:
             if n >= 0:
-                add_end(cur[width])
+                add_end(cur[_INDEX])
                 add_count(n)
-            cur = next(run)
+            add_lead(lead)
+            add_first(i)
+            cur = begin.get(lead, initial) if begin else initial
+            prev = lead
             n = 0
-        nxt = cur[code]
+        try:
+            nxt = cur[kind]
+        except KeyError:  # a kind no stage knows (an unknown event)
+            nxt = None
         if nxt is None:
-            add_bad((i, cur[width]))
+            bad.append((i, cur[_INDEX]))
             continue
         if trail is not None:
-            trail.append((i, cur[width], nxt[width]))
+            trail.append((i, cur[_INDEX], nxt[_INDEX]))
         cur = nxt
         n += 1
     if n >= 0:
-        add_end(cur[width])
+        add_end(cur[_INDEX])
         add_count(n)
-    return ends, counts, bad, trail
+    return run_leads, firsts, ends, counts, bad, trail
 
 
 def bulk_replay_frame(
@@ -531,14 +545,18 @@ def bulk_replay_columns(
     vocab: list[str] = df.get_column(EVENT).unique(maintain_order=True).to_list()
     initial = funnel.table.initial
     names = _stage_names(funnel, step, initial, ())
-    states = _states(names, vocab, lambda stage, event: step.get((stage, event)))
+    codes = range(len(vocab))
+    states = _states(names, codes, lambda stage, k: step.get((stage, vocab[k])))
+    start = lead.ne_missing(lead.shift()) | (pl.int_range(pl.len()) == 0)
     cols = df.select(
-        (lead.ne_missing(lead.shift()) | (pl.int_range(pl.len()) == 0)).alias("_start"),
-        pl.col(EVENT).replace_strict(vocab, range(len(vocab)), return_dtype=pl.Int32).alias("_e"),
+        start.alias("_start"),
+        # runs alternate 1, 0, 1, ...: the lead "changes" exactly where a run starts
+        (start.cum_sum() % 2).cast(pl.Int8).alias("_run"),
+        pl.col(EVENT).replace_strict(vocab, codes, return_dtype=pl.Int32).alias("_e"),
     )
     starts = cols.get_column("_start")
-    ends, counts, bad, _ = _walk(
-        starts.to_list(), cols.get_column("_e").to_list(), states[names.index(initial)], len(vocab)
+    _, _, ends, counts, bad, _ = _walk(
+        cols.get_column("_run").to_list(), cols.get_column("_e").to_list(), states[initial]
     )
     stage_names = pl.Series(STAGE, names, dtype=pl.String)
     final = (
