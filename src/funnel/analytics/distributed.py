@@ -6,13 +6,17 @@ Both engines run the same two steps as :mod:`funnel.engine.replay`:
 * **replay** – rows are shuffled so that every row of a lead lands in one
   partition (Dask: ``shuffle(on=LEAD_ID)``; Spark: ``groupBy(LEAD_ID)``),
   each partition is sorted by ``(lead_id, at[, row])`` and replayed with
-  :func:`funnel.engine.replay.bulk_replay` (guards count as passed: the log records
-  accepted events). The result has one row per lead: ``lead_id``, ``stage``
-  (final), ``transitions`` (accepted events) and ``rejected`` (refused events).
+  :func:`funnel.engine.replay.replay_rows`, the one replay loop (guards count as
+  passed: the log records accepted events). The result has one row per lead:
+  ``lead_id``, ``stage`` (final), ``transitions`` (accepted events) and
+  ``rejected`` (refused events).
 * **report** – the reached-stage report (:class:`funnel.engine.replay.ReachedCounts`,
   the figures of ``funnel.analytics.funnel_report`` with ``order="reached"``
-  and no window) from a ``stage`` column: one group-by per lead, then a
-  tally of a few numbers. A log with events only is replayed first.
+  and no window) from ``lead_id``, ``at`` and ``stage``: the computation of every
+  report (:func:`funnel.engine.replay.reached_per_lead`, then
+  :func:`~funnel.engine.replay.tally_reached`) on narwhals' Dask or PySpark
+  backend, one group-by per lead and a tally of a few numbers. A log with
+  events only is replayed first.
 
 Rows of one lead with the same ``at`` have no defined order after a
 shuffle: give the log a ``row`` column (as ``funnel.analytics`` loaders do)
@@ -22,7 +26,8 @@ Dask is tested in CI and gives the polars results exactly. The Spark
 functions need ``pyspark`` (the extra ``funnel[spark]``, not part of
 ``funnel[all]``) and Java 17+; without pyspark they raise :class:`ImportError`
 saying so. The Spark test runs with ``uv run --extra spark pytest
-tests/analytics/test_distributed.py`` (passed with pyspark 4.3.0 and OpenJDK 17).
+tests/analytics/test_distributed.py`` (the replay passed with pyspark 4.3.0 and
+OpenJDK 17; the report's narwhals path has not yet run on Spark).
 Neither engine is imported until a function is called.
 """
 

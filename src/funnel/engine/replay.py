@@ -1,12 +1,19 @@
 """
-Fast bulk replay of event logs over plain values, and the columnar reached-stage report.
+The one replay of event logs over plain values, and the one reached-stage computation.
 
 :func:`advance` costs a few microseconds per event (a table lookup plus
 ``attrs.evolve``); a python-statemachine instance costs about 150 µs per
 event and 12 KB per instance. To replay millions of logged events, this
-module steps a **stage string per lead** through a precomputed
-``{(stage, event): target}`` dict derived from the funnel's
-:class:`~funnel.TransitionTable`, and builds no record at all.
+module steps a **stage per lead** through the successors of a precomputed
+``{(stage, event): target}`` table derived from the funnel's
+:class:`~funnel.TransitionTable`, and builds no record at all. One loop
+(:func:`replay_rows`) does it for every caller: :func:`bulk_replay` (Python
+rows), :func:`bulk_replay_frame`, :func:`bulk_replay_columns` (frames),
+``funnel.analytics.replay_log`` and the Dask and Spark replays.
+
+Every funnel report derives from one computation, :func:`reached_per_lead`
+(per lead: highest step reached, won, lost, entry time) counted by
+:func:`tally_reached`, on any narwhals engine (imported when called).
 
 Guards. A log records what *happened*: each event was accepted when it
 happened, so by default every guard counts as passed and the step table
