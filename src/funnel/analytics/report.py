@@ -65,7 +65,7 @@ def default_steps(funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
     >>> default_steps()
     ('acquired', 'mql', 'sql', 'organisation', 'opportunity', 'stakeholder', 'won')
     """
-    return funnel.main_path
+    return report_steps(funnel)
 
 
 def _rate(num: int, den: int) -> float | None:
