@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from funnel import DEFAULT_FUNNEL
+from funnel.model.eventlog import AT, EVENT, LEAD_ID, STAGE
 
 if TYPE_CHECKING:
     import polars as pl
@@ -112,10 +113,10 @@ def generate(n_events: int, seed: int = 7) -> pl.DataFrame:
             n += 1
     return pl.DataFrame(
         {
-            "lead_id": lead_col,
-            "at": pl.Series(at_col, dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
-            "event": event_col,
-            "stage": stage_col,
+            LEAD_ID: lead_col,
+            AT: pl.Series(at_col, dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+            EVENT: event_col,
+            STAGE: stage_col,
         }
     )
 

@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import generate
 from funnel import DEFAULT_FUNNEL, Contact, Funnel, Lead
 from funnel.engine.replay import bulk_replay, bulk_replay_columns, reached_polars, report_steps
+from funnel.model.eventlog import EVENT, LEAD_ID, STAGE
 from funnel.spec.guards import GUARDS, Guard, GuardContext, GuardRegistry
 from funnel.spec.machine import Cursor, GuardListener, SalesFunnel
 
@@ -146,9 +147,9 @@ def bench_replay(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     import polars as pl
 
-    ev = frame.filter(pl.col("event").is_not_null())
-    leads: list[str] = ev["lead_id"].to_list()
-    events: list[str] = ev["event"].to_list()
+    ev = frame.filter(pl.col(EVENT).is_not_null())
+    leads: list[str] = ev[LEAD_ID].to_list()
+    events: list[str] = ev[EVENT].to_list()
     n = len(events)
     table = DEFAULT_FUNNEL.table.as_dict()
     initial = DEFAULT_FUNNEL.initial
@@ -156,7 +157,7 @@ def bench_replay(
     base = dict_baseline(leads, events, table, initial)
     assert bulk.final == base, "bulk replay and the dict baseline disagree"
     expected = dict(
-        frame.group_by("lead_id", maintain_order=True).agg(pl.col("stage").last()).iter_rows()
+        frame.group_by(LEAD_ID, maintain_order=True).agg(pl.col(STAGE).last()).iter_rows()
     )
     assert all(bulk.final[k] == v for k, v in expected.items() if k in bulk.final)
     cols = bulk_replay_columns(frame).to_result()
@@ -167,8 +168,8 @@ def bench_replay(
 
     def dict_from_frame() -> dict[str, str]:
         """The dict baseline starting from the frame, as bulk_replay_columns does."""
-        e = frame.filter(pl.col("event").is_not_null())
-        return dict_baseline(e["lead_id"].to_list(), e["event"].to_list(), table, initial)
+        e = frame.filter(pl.col(EVENT).is_not_null())
+        return dict_baseline(e[LEAD_ID].to_list(), e[EVENT].to_list(), table, initial)
 
     times = race(
         {
@@ -194,16 +195,16 @@ def bench_replay(
     }
     psm: dict[str, Any] | None = None
     if psm_leads:
-        first = ev.select(pl.col("lead_id").unique(maintain_order=True).head(psm_leads))
-        sample = ev.join(first, on="lead_id", how="semi", maintain_order="left")
+        first = ev.select(pl.col(LEAD_ID).unique(maintain_order=True).head(psm_leads))
+        sample = ev.join(first, on=LEAD_ID, how="semi", maintain_order="left")
         groups = [
             (k, v)
-            for k, v in sample.group_by("lead_id", maintain_order=True)
-            .agg(pl.col("event"))
+            for k, v in sample.group_by(LEAD_ID, maintain_order=True)
+            .agg(pl.col(EVENT))
             .iter_rows()
         ]
-        s_leads = sample["lead_id"].to_list()
-        s_events = sample["event"].to_list()
+        s_leads = sample[LEAD_ID].to_list()
+        s_events = sample[EVENT].to_list()
         psm_final = psm_replay(groups)
         assert psm_final == bulk_replay(s_leads, s_events).final, "psm and bulk disagree"
         t_psm = statistics.median(timed(lambda: psm_replay(groups))[0] for _ in range(repeat))
@@ -230,16 +231,16 @@ def hand_polars(frame: Any) -> tuple[list[int], int, int]:
     steps = report_steps()
     per = (
         frame.lazy()
-        .group_by("lead_id")
+        .group_by(LEAD_ID)
         .agg(
-            pl.col("stage")
+            pl.col(STAGE)
             .replace_strict(
                 {s: i for i, s in enumerate(steps)}, default=None, return_dtype=pl.Int8
             )
             .max()
             .alias("k"),
-            (pl.col("stage") == "won").any().alias("w"),
-            pl.col("stage").is_in(["lost", "disqualified"]).any().alias("l"),
+            (pl.col(STAGE) == "won").any().alias("w"),
+            pl.col(STAGE).is_in(["lost", "disqualified"]).any().alias("l"),
         )
         .filter(pl.col("k").is_not_null())
         .collect()

@@ -185,3 +185,64 @@ def test_steps_must_follow_the_funnel(log_polars):
         funnel_report(log_polars, steps=["won", "acquired"])
     with pytest.raises(ValidationError, match="'sql' cannot be reached from 'organisation'"):
         breakdown(log_polars, "source", steps=["acquired", "organisation", "sql"])
+
+
+@pytest.mark.parametrize("window", [30, 30.0, "30d", True, -DAYS, timedelta(0)])
+def test_window_must_be_a_positive_timedelta(log_polars, window):
+    """window=30 (days meant) is refused with a ValidationError naming the argument."""
+    from funnel import ValidationError
+
+    for report in (funnel_report, cohorts):
+        with pytest.raises(ValidationError, match=r"window must be a .*datetime\.timedelta") as e:
+            report(log_polars, window=window)
+        assert e.value.field == "window"
+    with pytest.raises(ValidationError, match="window"):
+        breakdown(log_polars, "source", window=window)
+
+
+@pytest.mark.parametrize(
+    ("steps", "match"),
+    [
+        ("acquired", "sequence of stage names"),
+        (42, "sequence of stage names"),
+        (["acquired", 1], r"stage names \(str\)"),
+        ([], "at least one"),
+        (["acquired", "acquired"], "distinct"),
+        (["acquired", "nowhere"], r"unknown stage 'nowhere'; the stages are acquired, mql"),
+    ],
+)
+def test_steps_must_be_stage_names(log_polars, steps, match):
+    from funnel import ValidationError
+    from funnel.engine.replay import reached_polars
+
+    for call in (
+        lambda: funnel_report(log_polars, steps=steps),
+        lambda: breakdown(log_polars, "source", steps=steps),
+        lambda: cohorts(log_polars, steps=steps),
+        lambda: reached_polars(log_polars, steps=steps),
+    ):
+        with pytest.raises(ValidationError, match=match) as e:
+            call()
+        assert e.value.field == "steps"
+
+
+def test_other_arguments_are_checked(log_polars):
+    from funnel import ValidationError
+
+    with pytest.raises(ValidationError, match="order") as e:
+        funnel_report(log_polars, order=1)  # type: ignore[arg-type]
+    assert e.value.allowed == ("reached", "ordered")
+    with pytest.raises(ValidationError, match="every"):
+        cohorts(log_polars, 7)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="by must be a column name"):
+        breakdown(log_polars, 3)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"funnel must be a funnel\.Funnel"):
+        funnel_report(log_polars, funnel="default")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"start: not stages .*'nowhere'.*the stages are"):
+        time_to_convert(log_polars, start="nowhere")
+    with pytest.raises(ValidationError, match="end must be a stage name"):
+        time_to_convert(log_polars, end=5)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="quantiles"):
+        time_to_convert(log_polars, quantiles=[0.5, 2])
+    with pytest.raises(ValidationError, match="unit"):
+        time_in_stage(log_polars, unit="weeks")  # type: ignore[arg-type]

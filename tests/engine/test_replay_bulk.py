@@ -20,6 +20,7 @@ from funnel.engine.replay import (
     bulk_replay_columns,
     bulk_replay_frame,
     reached_polars,
+    replay_rows,
     report_steps,
     step_table,
 )
@@ -197,6 +198,40 @@ class TestBulkReplay:
         result = bulk_replay_frame(frame)
         assert result.final == {"a": "acquired", "b": "nurturing"}
         assert [(r.row, r.lead_id) for r in result.rejects] == [(1, "b"), (4, "a")]
+
+
+class TestReplayRows:
+    """replay_rows is the one stepping loop: events, observed stages, any row order."""
+
+    def test_stage_rows_events_and_interleaving(self):
+        leads = ["a", "b", "a", "b", "a", "c"]
+        events = [None, "mark_mql", "mark_mql", None, "win", None]
+        stages = ["sql", None, "opportunity", "mql", None, None]
+        walk = replay_rows(leads, events, stages, history=True)
+        assert walk.leads == ["a", "b", "c"]
+        assert walk.first == [0, 1, 5]
+        assert walk.begin == ["sql", "acquired", "acquired"]
+        assert walk.final == ["sql", "mql", "acquired"]
+        assert walk.transitions == [0, 1, 0]
+        # a: mark_mql has no edge from sql, win neither; b: "mql" repeats its stage (a no-op)
+        assert walk.rejects == [(2, "sql"), (4, "sql")]
+        assert walk.steps == [(1, "acquired", "mql")]
+
+    def test_the_same_loop_for_grouped_and_interleaved_rows(self):
+        leads, events = random_log(120, 9)
+        nth = [leads[:i].count(lead) for i, lead in enumerate(leads)]
+        order = sorted(range(len(leads)), key=lambda i: (nth[i], i))  # round robin over leads
+        mixed = replay_rows([leads[i] for i in order], [events[i] for i in order])
+        grouped = replay_rows(leads, events)
+        assert dict(zip(mixed.leads, mixed.final, strict=True)) == dict(
+            zip(grouped.leads, grouped.final, strict=True)
+        )
+        assert sorted(order[p] for p, _ in mixed.rejects) == [p for p, _ in grouped.rejects]
+
+    def test_start_stages(self):
+        walk = replay_rows(["a", "b"], ["win", "win"], start={"a": "stakeholder"})
+        assert walk.begin == ["stakeholder", "acquired"]
+        assert walk.final == ["won", "acquired"]
 
 
 class TestColumns:

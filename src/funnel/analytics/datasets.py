@@ -36,6 +36,7 @@ from typing import Any
 from funnel.analytics.eventlog import LoadResult, load_frame
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import LoadError
+from funnel.model.eventlog import AT, LEAD_ID, OWNER, SEGMENT, SOURCE, STAGE, VALUE
 
 #: Maven deal stages → funnel stages.
 MAVEN_STAGES = {
@@ -81,35 +82,35 @@ def maven_log(folder: str | Path, *, as_of: str | None = None) -> Any:
     if as_of is None:
         as_of = str(deals["close_date"].drop_nulls().max())
     common = [
-        pl.col("opportunity_id").alias("lead_id"),
-        pl.col("sales_agent").alias("owner"),
-        pl.col("regional_office").alias("segment"),
+        pl.col("opportunity_id").alias(LEAD_ID),
+        pl.col("sales_agent").alias(OWNER),
+        pl.col("regional_office").alias(SEGMENT),
         pl.col("product"),
         pl.col("account"),
         pl.col("_deal"),
     ]
     prospect = deals.select(
         *common,
-        pl.lit("opportunity").alias("stage"),
-        pl.col("engage_date").fill_null(pl.lit(as_of)).alias("at"),
-        pl.lit(None, dtype=pl.String).alias("value"),
+        pl.lit("opportunity").alias(STAGE),
+        pl.col("engage_date").fill_null(pl.lit(as_of)).alias(AT),
+        pl.lit(None, dtype=pl.String).alias(VALUE),
         pl.lit(0).alias("_seq"),
     )
     engaged = deals.filter(pl.col("engage_date").is_not_null()).select(
         *common,
-        pl.lit("stakeholder").alias("stage"),
-        pl.col("engage_date").alias("at"),
-        pl.lit(None, dtype=pl.String).alias("value"),
+        pl.lit("stakeholder").alias(STAGE),
+        pl.col("engage_date").alias(AT),
+        pl.lit(None, dtype=pl.String).alias(VALUE),
         pl.lit(1).alias("_seq"),
     )
     closed = deals.filter(pl.col("close_date").is_not_null()).select(
         *common,
-        pl.col("deal_stage").replace_strict(MAVEN_STAGES, default=None).alias("stage"),
-        pl.col("close_date").alias("at"),
-        pl.col("close_value").alias("value"),
+        pl.col("deal_stage").replace_strict(MAVEN_STAGES, default=None).alias(STAGE),
+        pl.col("close_date").alias(AT),
+        pl.col("close_value").alias(VALUE),
         pl.lit(2).alias("_seq"),
     )
-    cols = ["lead_id", "at", "stage", "owner", "segment", "value", "product", "account"]
+    cols = [LEAD_ID, AT, STAGE, OWNER, SEGMENT, VALUE, "product", "account"]
     return pl.concat([prospect, engaged, closed]).sort("_deal", "_seq").select(cols)
 
 
@@ -139,12 +140,12 @@ def olist_log(folder: str | Path) -> Any:
     mqls = _read(base / "olist_marketing_qualified_leads_dataset.csv")
     deals = _read(base / "olist_closed_deals_dataset.csv")
     mql_rows = mqls.select(
-        pl.col("mql_id").alias("lead_id"),
-        pl.col("first_contact_date").alias("at"),
-        pl.lit("mql").alias("stage"),
-        pl.col("origin").alias("source"),
-        pl.lit(None, dtype=pl.String).alias("owner"),
-        pl.lit(None, dtype=pl.String).alias("segment"),
+        pl.col("mql_id").alias(LEAD_ID),
+        pl.col("first_contact_date").alias(AT),
+        pl.lit("mql").alias(STAGE),
+        pl.col("origin").alias(SOURCE),
+        pl.lit(None, dtype=pl.String).alias(OWNER),
+        pl.lit(None, dtype=pl.String).alias(SEGMENT),
         pl.col("landing_page_id"),
         pl.lit(None, dtype=pl.String).alias("lead_type"),
     )
@@ -154,12 +155,12 @@ def olist_log(folder: str | Path) -> Any:
         how="left",
         maintain_order="left",
     ).select(
-        pl.col("mql_id").alias("lead_id"),
-        pl.col("won_date").alias("at"),
-        pl.lit("won").alias("stage"),
-        pl.col("origin").alias("source"),
-        pl.col("sr_id").alias("owner"),
-        pl.col("business_segment").alias("segment"),
+        pl.col("mql_id").alias(LEAD_ID),
+        pl.col("won_date").alias(AT),
+        pl.lit("won").alias(STAGE),
+        pl.col("origin").alias(SOURCE),
+        pl.col("sr_id").alias(OWNER),
+        pl.col("business_segment").alias(SEGMENT),
         pl.col("landing_page_id"),
         pl.col("lead_type"),
     )

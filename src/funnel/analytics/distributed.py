@@ -4,15 +4,19 @@ Replay and report on logs larger than one machine: Dask, and PySpark in local or
 Both engines run the same two steps as :mod:`funnel.engine.replay`:
 
 * **replay** – rows are shuffled so that every row of a lead lands in one
-  partition (Dask: ``shuffle(on="lead_id")``; Spark: ``groupBy("lead_id")``),
+  partition (Dask: ``shuffle(on=LEAD_ID)``; Spark: ``groupBy(LEAD_ID)``),
   each partition is sorted by ``(lead_id, at[, row])`` and replayed with
-  :func:`funnel.engine.replay.bulk_replay` (guards count as passed: the log records
-  accepted events). The result has one row per lead: ``lead_id``, ``stage``
-  (final), ``transitions`` (accepted events) and ``rejected`` (refused events).
+  :func:`funnel.engine.replay.replay_rows`, the one replay loop (guards count as
+  passed: the log records accepted events). The result has one row per lead:
+  ``lead_id``, ``stage`` (final), ``transitions`` (accepted events) and
+  ``rejected`` (refused events).
 * **report** – the reached-stage report (:class:`funnel.engine.replay.ReachedCounts`,
   the figures of ``funnel.analytics.funnel_report`` with ``order="reached"``
-  and no window) from a ``stage`` column: one group-by per lead, then a
-  tally of a few numbers. A log with events only is replayed first.
+  and no window) from ``lead_id``, ``at`` and ``stage``: the computation of every
+  report (:func:`funnel.engine.replay.reached_per_lead`, then
+  :func:`~funnel.engine.replay.tally_reached`) on narwhals' Dask or PySpark
+  backend, one group-by per lead and a tally of a few numbers. A log with
+  events only is replayed first.
 
 Rows of one lead with the same ``at`` have no defined order after a
 shuffle: give the log a ``row`` column (as ``funnel.analytics`` loaders do)
@@ -22,34 +26,50 @@ Dask is tested in CI and gives the polars results exactly. The Spark
 functions need ``pyspark`` (the extra ``funnel[spark]``, not part of
 ``funnel[all]``) and Java 17+; without pyspark they raise :class:`ImportError`
 saying so. The Spark test runs with ``uv run --extra spark pytest
-tests/analytics/test_distributed.py`` (passed with pyspark 4.3.0 and OpenJDK 17).
+tests/analytics/test_distributed.py`` (the replay passed with pyspark 4.3.0 and
+OpenJDK 17; the report's narwhals path has not yet run on Spark).
 Neither engine is imported until a function is called.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
+    ReachedCounts,
+    reached_per_lead,
+    replay_rows,
+    report_steps,
+    step_table,
+    tally_reached,
+)
+from funnel.exceptions import ValidationError
+from funnel.model.eventlog import (
     AT,
     EVENT,
     LEAD_ID,
+    REJECT_COLUMNS,
+    REJECTED,
+    REPLAY_COLUMNS,
+    ROW,
     STAGE,
-    ReachedCounts,
-    bulk_replay,
-    stage_flags,
-    step_table,
+    TRANSITIONS,
 )
-from funnel.exceptions import ValidationError
 
-ROW = "row"
-#: Columns of a per-lead replay result.
-REPLAY_COLUMNS = (LEAD_ID, STAGE, "transitions", "rejected")
-#: Columns of a rejects frame.
-REJECT_COLUMNS = (ROW, LEAD_ID, STAGE, EVENT)
+__all__ = (
+    "REJECT_COLUMNS",
+    "REPLAY_COLUMNS",
+    "rejects_dask",
+    "replay_dask",
+    "replay_spark",
+    "report_dask",
+    "report_spark",
+    "stage_log_dask",
+)
 
 
 def _order(columns: Sequence[str]) -> list[str]:
@@ -59,59 +79,52 @@ def _order(columns: Sequence[str]) -> list[str]:
 def _replay_pandas(
     pdf: Any, step: Mapping[tuple[str, str], str], initial: str, what: str = "leads"
 ) -> Any:
-    """Replay one pandas partition (all rows of each of its leads)."""
+    """Replay one pandas partition (all rows of each of its leads) with the engine's loop."""
     import pandas as pd
 
     pdf = pdf[pdf[EVENT].notna()].sort_values(_order(list(pdf.columns)), kind="stable")
     leads = pdf[LEAD_ID].tolist()
-    rows = pdf[ROW].tolist() if ROW in pdf.columns else None
-    result = bulk_replay(
-        leads,
-        pdf[EVENT].tolist(),
-        table=step,
-        initial=initial,
-        rows=rows,
-        history=what == "stages",
-    )
+    events = pdf[EVENT].tolist()
+    walk = replay_rows(leads, events, table=step, initial=initial, history=what == "stages")
     if what == "rejects":
+        rows = pdf[ROW].tolist()
         return pd.DataFrame(
             {
-                ROW: pd.Series([r.row for r in result.rejects], dtype="int64"),
-                LEAD_ID: pd.Series([r.lead_id for r in result.rejects], dtype=object),
-                STAGE: pd.Series([r.stage for r in result.rejects], dtype=object),
-                EVENT: pd.Series([r.event for r in result.rejects], dtype=object),
+                ROW: pd.Series([rows[p] for p, _ in walk.rejects], dtype="int64"),
+                LEAD_ID: pd.Series([leads[p] for p, _ in walk.rejects], dtype=object),
+                STAGE: pd.Series([s for _, s in walk.rejects], dtype=object),
+                EVENT: pd.Series([events[p] for p, _ in walk.rejects], dtype=object),
             }
         )
     if what == "stages":
-        out_leads: list[Any] = []
-        out_stages: list[str] = []
-        history = result.history or {}
-        for lead in result.final:
-            out_leads.append(lead)
-            out_stages.append(initial)
-            for _, _, target, _ in history.get(lead, ()):
-                out_leads.append(lead)
-                out_stages.append(target)
+        # each lead's initial stage (at its first row), then every stage it entered
+        entered = sorted(
+            [(p, 0, s) for p, s in zip(walk.first, walk.begin, strict=True)]
+            + [(p, 1, b) for p, _, b in walk.steps or ()]
+        )
+        at = pdf[AT].iloc[[p for p, _, _ in entered]].reset_index(drop=True)
         return pd.DataFrame(
             {
-                LEAD_ID: pd.Series(out_leads, dtype=object),
-                STAGE: pd.Series(out_stages, dtype=object),
+                LEAD_ID: pd.Series([leads[p] for p, _, _ in entered], dtype=object),
+                AT: at,
+                STAGE: pd.Series([s for _, _, s in entered], dtype=object),
             }
         )
     rejected: dict[Any, int] = {}
-    for r in result.rejects:
-        rejected[r.lead_id] = rejected.get(r.lead_id, 0) + 1
+    for p, _ in walk.rejects:
+        rejected[leads[p]] = rejected.get(leads[p], 0) + 1
     return pd.DataFrame(
         {
-            LEAD_ID: pd.Series(list(result.final), dtype=object),
-            STAGE: pd.Series(list(result.final.values()), dtype=object),
-            "transitions": pd.Series(list(result.transitions.values()), dtype="int64"),
-            "rejected": pd.Series([rejected.get(k, 0) for k in result.final], dtype="int64"),
+            LEAD_ID: pd.Series(walk.leads, dtype=object),
+            STAGE: pd.Series(walk.final, dtype=object),
+            TRANSITIONS: pd.Series(walk.transitions, dtype="int64"),
+            REJECTED: pd.Series([rejected.get(k, 0) for k in walk.leads], dtype="int64"),
         }
     )
 
 
-def _meta(what: str) -> Any:
+def _meta(what: str, at: Any = None) -> Any:
+    """The empty frame of what :func:`_replay_pandas` returns (*at*: the ``at`` dtype)."""
     import pandas as pd
 
     if what == "rejects":
@@ -124,13 +137,19 @@ def _meta(what: str) -> Any:
             }
         )
     if what == "stages":
-        return pd.DataFrame({LEAD_ID: pd.Series(dtype=object), STAGE: pd.Series(dtype=object)})
+        return pd.DataFrame(
+            {
+                LEAD_ID: pd.Series(dtype=object),
+                AT: pd.Series(dtype=at),
+                STAGE: pd.Series(dtype=object),
+            }
+        )
     return pd.DataFrame(
         {
             LEAD_ID: pd.Series(dtype=object),
             STAGE: pd.Series(dtype=object),
-            "transitions": pd.Series(dtype="int64"),
-            "rejected": pd.Series(dtype="int64"),
+            TRANSITIONS: pd.Series(dtype="int64"),
+            REJECTED: pd.Series(dtype="int64"),
         }
     )
 
@@ -158,9 +177,8 @@ def _replay_partitions(
     """Shuffle *ddf* by lead and replay each partition, returning *what* (see ``_meta``)."""
     step = dict(step_table(funnel) if table is None else table)
     shuffled = _by_lead(ddf, npartitions=npartitions)
-    return shuffled.map_partitions(
-        _replay_pandas, step, funnel.table.initial, what, meta=_meta(what)
-    )
+    meta = _meta(what, ddf[AT].dtype if AT in ddf.columns else None)
+    return shuffled.map_partitions(_replay_pandas, step, funnel.table.initial, what, meta=meta)
 
 
 def replay_dask(
@@ -220,28 +238,26 @@ def report_dask(
     """
     The reached-stage report of a Dask log with a ``stage`` column (else its events are replayed).
 
-    Computes (one ``dask.compute``) the highest step per lead and whether it
-    was won or lost, then tallies. Equal to
-    :func:`funnel.engine.replay.reached_polars` on the same rows.
+    The same computation as every report (:func:`funnel.engine.replay.reached_per_lead`
+    then :func:`~funnel.engine.replay.tally_reached`), on narwhals' Dask backend:
+    one ``compute`` of a few numbers. Equal to :func:`funnel.engine.replay.reached_polars`
+    on the same rows.
     """
-    from dask.base import compute
+    import narwhals as nw
 
-    steps_t, index, won, lost = stage_flags(funnel, steps)
-    has_stage = STAGE in ddf.columns
-    frame = ddf[[LEAD_ID, STAGE]] if has_stage else stage_log_dask(ddf, funnel=funnel)
-    stage = frame[STAGE]
-    flags = frame[[LEAD_ID]].assign(
-        _step=stage.map(index, meta=(STAGE, "float64")),
-        _w=stage.isin(won).astype("int64"),
-        _l=stage.isin(lost).astype("int64"),
+    steps_t = report_steps(funnel, steps)
+    frame = (
+        ddf[[LEAD_ID, AT, STAGE]] if STAGE in ddf.columns else stage_log_dask(ddf, funnel=funnel)
     )
-    per = flags.groupby(LEAD_ID).agg({"_step": "max", "_w": "max", "_l": "max"})
-    per = per[per["_step"].notnull()]
-    lost_only = ((per["_l"] == 1) & (per["_w"] == 0)).astype("int64")
-    figures = (per["_step"].value_counts(), per["_w"].sum(), lost_only.sum())
-    reached, n_won, n_lost = compute(*figures)  # type: ignore[no-untyped-call]
-    tally = {int(k): int(v) for k, v in reached.items()}
-    return ReachedCounts.from_tally(steps_t, tally, int(n_won), int(n_lost))
+    with warnings.catch_warnings():
+        # narwhals 2.x: "Dask support is moving out of Narwhals" (into narwhals-dask)
+        warnings.filterwarnings("ignore", "Dask support is moving", FutureWarning)
+        return _reached(nw.from_native(frame), funnel, steps_t)
+
+
+def _reached(frame: Any, funnel: Funnel, steps: tuple[str, ...]) -> ReachedCounts:
+    per = reached_per_lead(frame, funnel=funnel, steps=steps)
+    return tally_reached(per, steps).get(None) or ReachedCounts.from_tally(steps, {}, 0, 0)
 
 
 # --------------------------------------------------------------------------- Spark
@@ -280,7 +296,7 @@ def replay_spark(
     def run(pdf: Any) -> Any:
         return _replay_pandas(pdf, step, initial, "leads")
 
-    schema = f"{LEAD_ID} string, {STAGE} string, transitions long, rejected long"
+    schema = f"{LEAD_ID} string, {STAGE} string, {TRANSITIONS} long, {REJECTED} long"
     return (
         sdf.select(*cols)
         .where(F.col(EVENT).isNotNull())
@@ -298,30 +314,13 @@ def report_spark(
     """
     The reached-stage report of a Spark log with a ``stage`` column, like :func:`report_dask`.
 
+    The same computation, on narwhals' PySpark backend.
+
     Raises:
         ImportError: pyspark is not installed.
     """
-    F = _spark_functions()  # noqa: N806
+    _spark_functions()
+    import narwhals as nw
 
-    steps_t, index, won, lost = stage_flags(funnel, steps)
-    mapping = F.create_map(*[F.lit(x) for kv in index.items() for x in kv])
-    stage = F.col(STAGE)
-    per = (
-        sdf.groupBy(LEAD_ID)
-        .agg(
-            F.max(mapping[stage]).alias("_reached"),
-            F.max(stage.isin(won).cast("int")).alias("_won"),
-            F.max(stage.isin(lost).cast("int")).alias("_lost"),
-        )
-        .where(F.col("_reached").isNotNull())
-    )
-    lost_only = ((F.col("_lost") == 1) & (F.col("_won") == 0)).cast("int")
-    rows = (
-        per.groupBy("_reached")
-        .agg(F.count(F.lit(1)).alias("n"), F.sum("_won").alias("w"), F.sum(lost_only).alias("l"))
-        .collect()
-    )
-    tally = {int(r["_reached"]): int(r["n"]) for r in rows}
-    return ReachedCounts.from_tally(
-        steps_t, tally, sum(int(r["w"] or 0) for r in rows), sum(int(r["l"] or 0) for r in rows)
-    )
+    steps_t = report_steps(funnel, steps)
+    return _reached(nw.from_native(sdf).select(LEAD_ID, AT, STAGE), funnel, steps_t)

@@ -1,20 +1,10 @@
 """
 The event-log schema and its loaders (CSV, Parquet, any dataframe).
 
-An event log has one row per thing that happened to a lead:
-
-============  ==========================================================
-column        meaning
-============  ==========================================================
-``lead_id``   The lead (or deal) the row is about; required, not blank.
-``at``        When it happened; an aware timestamp (stored in UTC).
-``stage``     The stage the lead entered, **or**
-``event``     the event the lead took (a row names one or both).
-``source``    Optional attribute: where the lead came from.
-``owner``     Optional attribute: the rep who owns it.
-``segment``   Optional attribute: region, industry, team ...
-``value``     Optional attribute: the deal value (a number).
-============  ==========================================================
+An event log has one row per thing that happened to a lead; its columns
+(``lead_id``, ``at``, ``stage`` or ``event``, and the optional ``source``,
+``owner``, ``segment``, ``value``) are described in :mod:`funnel.model.eventlog`,
+the one module that names them.
 
 Any other column is kept as an extra attribute. Loaders validate every row
 with vectorised expressions and return a :class:`LoadResult`: the accepted
@@ -50,20 +40,37 @@ import narwhals as nw
 
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import LoadError
+from funnel.model.eventlog import (
+    AT,
+    ATTRIBUTES,
+    COLUMN,
+    EVENT,
+    LEAD_ID,
+    REASON,
+    REJECTED_COLUMNS,
+    ROW,
+    STAGE,
+    VALUE,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
-#: Required columns.
-LEAD_ID = "lead_id"
-AT = "at"
-STAGE = "stage"
-EVENT = "event"
-ROW = "row"
-#: Optional attribute columns the library knows about.
-ATTRIBUTES = ("source", "owner", "segment", "value")
-#: Columns of the rejected-rows frame.
-REJECTED_COLUMNS = (ROW, LEAD_ID, "column", "reason", "value")
+__all__ = (
+    "AT",
+    "ATTRIBUTES",
+    "EVENT",
+    "LEAD_ID",
+    "REJECTED_COLUMNS",
+    "ROW",
+    "STAGE",
+    "LoadResult",
+    "load_csv",
+    "load_frame",
+    "load_parquet",
+    "load_path",
+    "read_log",
+)
 
 _ISO_OFFSET = r"[+-]\d{2}:?\d{2}$"
 _ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
@@ -111,17 +118,12 @@ class LoadResult:
         return f"{self.rows_in} rows in: {self.n_accepted} accepted, {self.n_rejected} rejected"
 
     def _repr_html_(self) -> str:
-        cells = (ROW, LEAD_ID, "column", "reason", "value")
         rows = "".join(
-            "<tr>" + "".join(f"<td>{escape(str(r[c]))}</td>" for c in cells) + "</tr>"
+            "<tr>" + "".join(f"<td>{escape(str(r[c]))}</td>" for c in REJECTED_COLUMNS) + "</tr>"
             for r in self.rejections()[:20]
         )
-        table = (
-            "<table><tr><th>row</th><th>lead_id</th><th>column</th><th>reason</th>"
-            f"<th>value</th></tr>{rows}</table>"
-            if rows
-            else ""
-        )
+        head = "".join(f"<th>{c}</th>" for c in REJECTED_COLUMNS)
+        table = f"<table><tr>{head}</tr>{rows}</table>" if rows else ""
         return f"<p>{escape(str(self))}</p>{table}"
 
 
@@ -264,7 +266,7 @@ def _parse_text_timestamps(raw: pl.Series, timezone: str | None) -> tuple[pl.Ser
     else:
         local = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
     df = df.with_columns(
-        at=pl.when(has_offset).then(aware).otherwise(local),
+        _at=pl.when(has_offset).then(aware).otherwise(local),
         problem=pl.when(pl.col("s").is_null() | (pl.col("n") == ""))
         .then(pl.lit("missing-timestamp"))
         .when(has_offset & aware.is_null())
@@ -277,7 +279,7 @@ def _parse_text_timestamps(raw: pl.Series, timezone: str | None) -> tuple[pl.Ser
         .then(pl.lit("bad-timestamp"))
         .otherwise(pl.lit(None, dtype=pl.String)),
     )
-    return df["at"], df["problem"]
+    return df["_at"], df["problem"]
 
 
 def _timestamps(frame: nw.DataFrame[Any], timezone: str | None) -> nw.DataFrame[Any]:
@@ -343,8 +345,8 @@ def load_frame(
 
     >>> import polars as pl
     >>> from funnel.analytics import load_frame
-    >>> log = pl.DataFrame({"lead_id": ["a", "a", None], "stage": ["acquired", "mql", "mql"],
-    ...                     "at": ["2026-01-01T09:00Z", "2026-01-02T09:00Z", "2026-01-02"]})
+    >>> log = pl.DataFrame(dict(lead_id=["a", "a", None], stage=["acquired", "mql", "mql"],
+    ...                         at=["2026-01-01T09:00Z", "2026-01-02T09:00Z", "2026-01-02"]))
     >>> result = load_frame(log)
     >>> print(result)
     3 rows in: 2 accepted, 1 rejected
@@ -391,15 +393,15 @@ def load_frame(
             event,
         ),
     ]
-    if "value" in names:
-        as_text = nw.col("value").cast(nw.String)
+    if VALUE in names:
+        as_text = nw.col(VALUE).cast(nw.String)
         number = _to_number(nwf)
         nwf = nwf.with_columns(number.alias("_value_num"))
         checks.append(
             (
-                ~nw.col("value").is_null() & nw.col("_value_num").is_null(),
+                ~nw.col(VALUE).is_null() & nw.col("_value_num").is_null(),
                 "bad-value",
-                "value",
+                VALUE,
                 as_text,
             )
         )
@@ -412,8 +414,8 @@ def load_frame(
         column = nw.when(cond).then(nw.lit(col)).otherwise(column)
         value = nw.when(cond).then(val.cast(nw.String)).otherwise(value)
     nwf = nwf.with_columns(reason.alias("_reason"), column.alias("_column"), value.alias("_value"))
-    if "value" in names:
-        nwf = nwf.with_columns(nw.col("_value_num").alias("value")).drop("_value_num")
+    if VALUE in names:
+        nwf = nwf.with_columns(nw.col("_value_num").alias(VALUE)).drop("_value_num")
 
     # Time going backwards within a lead, among rows that passed the checks above.
     ok = nwf.filter(nw.col("_reason").is_null())
@@ -423,18 +425,16 @@ def load_frame(
     backwards = later.select(
         nw.col(ROW),
         nw.col(LEAD_ID),
-        nw.lit(AT).alias("column"),
-        nw.lit("time-backwards").alias("reason"),
-        (nw.col("_at_text") + nw.lit(" < ") + nw.col("_max").dt.to_string(_ISO_UTC)).alias(
-            "value"
-        ),
+        nw.lit(AT).alias(COLUMN),
+        nw.lit("time-backwards").alias(REASON),
+        (nw.col("_at_text") + nw.lit(" < ") + nw.col("_max").dt.to_string(_ISO_UTC)).alias(VALUE),
     )
     bad = nwf.filter(~nw.col("_reason").is_null()).select(
         nw.col(ROW),
         nw.col(LEAD_ID),
-        nw.col("_column").alias("column"),
-        nw.col("_reason").alias("reason"),
-        nw.col("_value").alias("value"),
+        nw.col("_column").alias(COLUMN),
+        nw.col("_reason").alias(REASON),
+        nw.col("_value").alias(VALUE),
     )
     rejected = nw.concat([bad, backwards]).sort(ROW)
     backwards_rows = backwards.get_column(ROW).to_list()
@@ -458,10 +458,10 @@ def _native(frame: nw.DataFrame[Any]) -> Any:
 
 def _to_number(frame: nw.DataFrame[Any]) -> nw.Expr | nw.Series[Any]:
     """The ``value`` column as Float64; text that is not a number becomes null."""
-    if frame.schema["value"].is_numeric():
-        return nw.col("value").cast(nw.Float64)
+    if frame.schema[VALUE].is_numeric():
+        return nw.col(VALUE).cast(nw.Float64)
     import polars as pl
 
-    raw = _to_polars(frame.get_column("value"))
+    raw = _to_polars(frame.get_column(VALUE))
     parsed = raw.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
     return _from_polars(parsed.alias("_value_num"), frame)

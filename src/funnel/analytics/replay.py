@@ -1,11 +1,12 @@
 """
 Replay an event log into each lead's current stage and stage history.
 
-The replay walks the rows in input order (``row``) in one tight loop over
-plain Python values, using two dicts built from the funnel's derived
-:class:`~funnel.spec.table.TransitionTable`: ``(stage, event) -> target`` and
-``(stage, target) -> event``. Guards are not evaluated: the log records what
-happened, and the replay checks it against the funnel's edges.
+The rows are taken in input order (``row``) and stepped by the engine's one
+replay loop, :func:`funnel.engine.replay.replay_rows`, with the first edge of
+each ``(stage, event)`` of the funnel's derived :class:`~funnel.spec.table.TransitionTable`;
+``(stage, target) -> event`` names the edge a stage row followed. Guards are not
+evaluated: the log records what happened, and the replay checks it against the
+funnel's edges.
 
 * A lead starts at the stage of its first row if that row names a stage
   only; otherwise (its first row names an event) at the funnel's initial
@@ -30,9 +31,11 @@ from typing import Any
 import attrs
 import narwhals as nw
 
-from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, read_log
+from funnel.analytics.eventlog import read_log
 from funnel.engine.funnel import Funnel
+from funnel.engine.replay import replay_rows, stage_counts
 from funnel.exceptions import LoadError
+from funnel.model.eventlog import AT, EVENT, FROM_STAGE, LEAD_ID, ROW, STAGE, TO_STAGE
 from funnel.model.history import StageChange
 
 #: One transition: (from_stage, to_stage, event, at, row). ``event`` is ``""``
@@ -85,53 +88,35 @@ class Replay:
 
     def stage_counts(self) -> dict[str, int]:
         """How many leads are currently in each stage (funnel order)."""
-        tally: dict[str, int] = {}
-        for stage in self.current.values():
-            tally[stage] = tally.get(stage, 0) + 1
-        return {s: tally[s] for s in self.funnel.stages if s in tally}
+        return stage_counts(self.current.values(), self.funnel)
 
     def to_frame(self) -> Any:
         """The transitions as a polars frame: lead_id, row, at, from_stage, to_stage, event."""
-        import polars as pl
-
         rows = [
             (lead, row, at, a, b, e)
             for lead, changes in self._changes.items()
             for a, b, e, at, row in changes
         ]
-        return pl.DataFrame(
-            rows,
-            schema={
-                LEAD_ID: pl.String,
-                ROW: pl.Int64,
-                AT: pl.Datetime("us", "UTC"),
-                "from_stage": pl.String,
-                "to_stage": pl.String,
-                EVENT: pl.String,
-            },
-            orient="row",
-        ).sort(ROW)
+        return _frame(rows, (LEAD_ID, ROW, AT, FROM_STAGE, TO_STAGE, EVENT)).sort(ROW)
 
     def stage_frame(self) -> Any:
         """One row per stage entered (first entries included): lead_id, row, at, stage."""
-        import polars as pl
-
         rows = [(lead, row, at, stage) for lead, (stage, at, row) in self.entered.items()]
         rows += [
             (lead, row, at, b)
             for lead, changes in self._changes.items()
             for _, b, _, at, row in changes
         ]
-        return pl.DataFrame(
-            rows,
-            schema={
-                LEAD_ID: pl.String,
-                ROW: pl.Int64,
-                AT: pl.Datetime("us", "UTC"),
-                STAGE: pl.String,
-            },
-            orient="row",
-        ).sort(ROW, AT)
+        return _frame(rows, (LEAD_ID, ROW, AT, STAGE)).sort(ROW, AT)
+
+
+def _frame(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> Any:
+    """A polars frame of *rows*: ``row`` Int64, ``at`` UTC timestamps, other columns text."""
+    import polars as pl
+
+    dtypes: dict[str, pl.DataType] = {ROW: pl.Int64(), AT: pl.Datetime("us", "UTC")}
+    schema = {name: dtypes.get(name, pl.String()) for name in names}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
@@ -147,9 +132,9 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
     >>> import polars as pl
     >>> from datetime import datetime, timezone
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> log = pl.DataFrame({"lead_id": ["a", "a", "a"], "at": [t, t, t],
-    ...                     "event": [None, "mark_mql", "win"],
-    ...                     "stage": ["acquired", None, None]})
+    >>> log = pl.DataFrame(dict(lead_id=["a", "a", "a"], at=[t, t, t],
+    ...                         event=[None, "mark_mql", "win"],
+    ...                         stage=["acquired", None, None]))
     >>> result = replay_log(log)
     >>> result.current["a"], [p.kind for p in result.problems]
     ('mql', ['illegal-event'])
@@ -163,15 +148,27 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
     if LEAD_ID not in cols or AT not in cols or (STAGE not in cols and EVENT not in cols):
         raise LoadError(f"event log lacks lead_id, at, or stage/event; has {cols}")
     n = int(nwf.shape[0])
-    leads = nwf.get_column(LEAD_ID).to_list()
-    ats = nwf.get_column(AT).to_list()
-    stages = nwf.get_column(STAGE).to_list() if STAGE in cols else [None] * n
-    events = nwf.get_column(EVENT).to_list() if EVENT in cols else [None] * n
+    stages = _values(nwf, STAGE, n)
+    events = _values(nwf, EVENT, n)
     rows = nwf.get_column(ROW).to_list() if ROW in cols else list(range(1, n + 1))
-    return _run(funnel, leads, ats, stages, events, rows)
+    return _replay(
+        funnel,
+        nwf.get_column(LEAD_ID).to_list(),
+        nwf.get_column(AT).to_list(),
+        stages,
+        events,
+        rows,
+    )
 
 
-def _run(
+def _values(nwf: Any, name: str, n: int) -> list[Any]:
+    """The column's values, ``None`` for missing ones (NaN in pandas); all ``None`` if absent."""
+    if name not in nwf.columns:
+        return [None] * n
+    return [None if v is None or v != v else v for v in nwf.get_column(name).to_list()]
+
+
+def _replay(
     funnel: Funnel,
     leads: list[Any],
     ats: list[Any],
@@ -179,62 +176,67 @@ def _run(
     events: list[Any],
     rows: list[Any],
 ) -> Replay:
+    """Step the rows with the engine's replay, then name the problems and the transitions."""
     table = funnel.table
     target: dict[tuple[str, str], str] = {}
     move: dict[tuple[str, str], str] = {}
     for edge in table.edges:
         target.setdefault((edge.source, edge.event), edge.target)
         move.setdefault((edge.source, edge.target), edge.event)
-    initial = table.initial
-    current: dict[str, str] = {}
-    entered: dict[str, tuple[str, datetime, int]] = {}
+    said = [
+        i for i, (e, s) in enumerate(zip(events, stages, strict=True)) if (e, s) != (None, None)
+    ]
+    if len(said) != len(leads):  # a row with neither stage nor event says nothing
+        leads, ats, stages, events, rows = (
+            [col[i] for i in said] for col in (leads, ats, stages, events, rows)
+        )
+    walk = replay_rows(leads, events, stages, funnel=funnel, table=target, history=True)
+    found: list[tuple[int, ReplayProblem]] = []
+    for pos, cur in walk.rejects:
+        event, stage = events[pos], stages[pos]
+        nxt = target.get((cur, event))
+        found.append(
+            (
+                pos,
+                ReplayProblem(
+                    rows[pos],
+                    leads[pos],
+                    "illegal-event",
+                    f"event {event!r} has no edge from {cur!r}",
+                )
+                if nxt is None
+                else ReplayProblem(
+                    rows[pos],
+                    leads[pos],
+                    "event-stage-mismatch",
+                    f"event {event!r} from {cur!r} enters {nxt!r}, not {stage!r}",
+                ),
+            )
+        )
     changes: dict[str, list[_Change]] = {}
-    problems: list[ReplayProblem] = []
-    for lead, at, stage, event, row in zip(leads, ats, stages, events, rows, strict=True):
-        cur = current.get(lead)
-        if cur is None:
-            if event is None or event != event:  # None or NaN (pandas)
-                current[lead] = stage
-                entered[lead] = (stage, at, row)
-                continue
-            cur = initial
-            current[lead] = cur
-            entered[lead] = (cur, at, row)
-        if event is not None and event == event:
-            nxt = target.get((cur, event))
-            if nxt is None:
-                problems.append(
-                    ReplayProblem(
-                        row, lead, "illegal-event", f"event {event!r} has no edge from {cur!r}"
-                    )
-                )
-                continue
-            if stage is not None and stage == stage and stage != nxt:
-                problems.append(
-                    ReplayProblem(
-                        row,
-                        lead,
-                        "event-stage-mismatch",
-                        f"event {event!r} from {cur!r} enters {nxt!r}, not {stage!r}",
-                    )
-                )
-                continue
-        else:
-            if stage == cur:
-                continue
-            nxt = stage
-            event = move.get((cur, stage))
+    for pos, a, b in walk.steps or ():
+        event = events[pos]
+        if event is None:  # a stage row: the edge it followed, if any
+            event = move.get((a, b))
             if event is None:
                 event = ""
-                problems.append(
-                    ReplayProblem(row, lead, "no-edge", f"no edge from {cur!r} to {stage!r}")
+                found.append(
+                    (
+                        pos,
+                        ReplayProblem(
+                            rows[pos], leads[pos], "no-edge", f"no edge from {a!r} to {b!r}"
+                        ),
+                    )
                 )
-        current[lead] = nxt
-        changes.setdefault(lead, []).append((cur, nxt, event, at, row))
+        changes.setdefault(leads[pos], []).append((a, b, event, ats[pos], rows[pos]))
+    found.sort(key=lambda item: item[0])
     return Replay(
         funnel=funnel,
-        current=current,
-        entered=entered,
-        problems=tuple(problems),
+        current=dict(zip(walk.leads, walk.final, strict=True)),
+        entered={
+            lead: (stage, ats[pos], rows[pos])
+            for lead, stage, pos in zip(walk.leads, walk.begin, walk.first, strict=True)
+        },
+        problems=tuple(p for _, p in found),
         changes=changes,
     )

@@ -33,16 +33,27 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
 import attrs
 import narwhals as nw
 
-from funnel.analytics.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, read_log
+from funnel.analytics.eventlog import read_log
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
+from funnel.engine.replay import (
+    ReachedCounts,
+    check_order,
+    check_window,
+    collect,
+    plain_value,
+    reached_per_lead,
+    report_steps,
+    tally_reached,
+)
 from funnel.exceptions import LoadError, ValidationError
+from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE
 
 Order = Literal["reached", "ordered"]
 
@@ -54,7 +65,7 @@ def default_steps(funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
     >>> default_steps()
     ('acquired', 'mql', 'sql', 'organisation', 'opportunity', 'stakeholder', 'won')
     """
-    return funnel.main_path
+    return report_steps(funnel)
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -340,6 +351,10 @@ def _frame_from_dict(data: dict[str, list[Any]], backend: str) -> Any:
 
 def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
     """A narwhals frame (eager or lazy) with a stage column, the funnel, the backend name."""
+    if funnel is not None and not isinstance(funnel, Funnel):
+        raise ValidationError(
+            f"funnel must be a funnel.Funnel, got {type(funnel).__name__}", field="funnel"
+        )
     nwf, funnel = read_log(log, funnel)
     missing = [c for c in (LEAD_ID, AT) if c not in nwf.columns]
     if missing or (STAGE not in nwf.columns and EVENT not in nwf.columns):
@@ -368,6 +383,11 @@ def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
     return nwf, funnel, backend
 
 
+def _check_by(by: Any) -> None:
+    if by is not None and not isinstance(by, str):
+        raise ValidationError(f"by must be a column name (str), got {by!r}", field="by")
+
+
 def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:
     import polars as pl
 
@@ -385,180 +405,18 @@ def _needs_replay(nwf: Any) -> bool:
     return bool(q.item() or 0)
 
 
-def _planned(nwf: Any) -> Any:
-    """
-    An eager polars frame as a lazy one, so that polars plans the whole report at once.
-
-    Eagerly, each step would materialise full-length columns (10M rows each on a
-    10M-row log); lazily, polars prunes unused columns and fuses the steps, which
-    keeps the report's cost per row flat as logs grow. Other engines are left as given.
-    """
-    if isinstance(nwf, nw.DataFrame) and nwf.implementation is nw.Implementation.POLARS:
-        return nwf.lazy()
-    return nwf
-
-
-def _collect(frame: Any) -> nw.DataFrame[Any]:
-    if isinstance(frame, nw.LazyFrame):
-        return frame.collect(backend="polars")
-    result: nw.DataFrame[Any] = frame
-    return result
-
-
-def _clean_key(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "to_pydatetime"):
-        return value.to_pydatetime()
-    return value
-
-
-def _step_expr(steps: Sequence[str]) -> nw.Expr:
-    return nw.col(STAGE).replace_strict(
-        {s: i for i, s in enumerate(steps)}, default=None, return_dtype=nw.Int64
-    )
-
-
-def _prepared(nwf: Any, steps: Sequence[str], funnel: Funnel, extra: Iterable[str] = ()) -> Any:
-    cols = [LEAD_ID, AT, STAGE, *(c for c in dict.fromkeys(extra) if c not in (LEAD_ID, AT))]
-    return nwf.select(cols).with_columns(
-        _step=_step_expr(steps),
-        _won=nw.col(STAGE).is_in(sorted(funnel.won_stages)).cast(nw.Int64),
-        _lost=nw.col(STAGE).is_in(sorted(funnel.lost_stages)).cast(nw.Int64),
-    )
-
-
-def _in_window(frame: Any, window: timedelta | None) -> Any:
-    if window is None:
-        return frame
-    secs = window.total_seconds()
-    return frame.filter((nw.col(AT) - nw.col("_t0")).dt.total_seconds() <= secs)
-
-
-def _per_lead(
-    nwf: Any,
-    steps: Sequence[str],
-    funnel: Funnel,
-    *,
-    order: Order,
-    window: timedelta | None,
-    by: str | None,
-    every: str | None,
-) -> Any:
-    """Columns lead_id, _t0, _reached, _won, _lost[, _key]: one row per lead in the funnel."""
-    if order not in ("reached", "ordered"):
-        raise ValidationError(f"order must be 'reached' or 'ordered', got {order!r}")
-    if window is not None and window <= timedelta(0):
-        raise ValidationError(f"window must be positive, got {window}")
-    f = _prepared(nwf, steps, funnel, [by] if by else [])
-    step = nw.col("_step")
-    first = 0 if order == "ordered" else None
-    if order == "reached" and window is None and by is None:
-        # fast path: one group-by, no join
-        marked = f.with_columns(_ts=nw.when(~step.is_null()).then(nw.col(AT)))
-        return _with_period(
-            marked.group_by(LEAD_ID)
-            .agg(
-                nw.col("_ts").min().alias("_t0"),
-                nw.col("_step").max().alias("_reached"),
-                nw.col("_won").max(),
-                nw.col("_lost").max(),
-            )
-            .filter(~nw.col("_reached").is_null()),
-            every,
-        )
-    entries = f.filter(step == first) if first is not None else f.filter(~step.is_null())
-    t0 = entries.group_by(LEAD_ID).agg(nw.col(AT).min().alias("_t0"))
-    g = _in_window(f.join(t0, on=LEAD_ID, how="inner"), window)
-    per = g.group_by(LEAD_ID).agg(
-        nw.col("_t0").min(),
-        nw.col("_step").max().alias("_reached"),
-        nw.col("_won").max(),
-        nw.col("_lost").max(),
-    )
-    if order == "ordered":
-        prev = t0.with_columns(nw.col("_t0").alias("_tprev"))
-        reached = [t0.select(LEAD_ID, nw.lit(0, dtype=nw.Int64).alias("_k"))]
-        for k in range(1, len(steps)):
-            cand = _in_window(
-                f.filter(step == k).select(LEAD_ID, AT).join(prev, on=LEAD_ID, how="inner"),
-                window,
-            ).filter(nw.col(AT) >= nw.col("_tprev"))
-            prev = cand.group_by(LEAD_ID).agg(
-                nw.col(AT).min().alias("_tprev"), nw.col("_t0").min()
-            )
-            reached.append(prev.select(LEAD_ID, nw.lit(k, dtype=nw.Int64).alias("_k")))
-        ordered = nw.concat(reached).group_by(LEAD_ID).agg(nw.col("_k").max().alias("_reached"))
-        per = per.drop("_reached").join(ordered, on=LEAD_ID, how="inner")
-    if by is not None:
-        keys = (
-            g.filter(nw.col(AT) == nw.col("_t0"))
-            .group_by(LEAD_ID)
-            .agg(nw.col(by).min().alias("_key"))
-        )
-        return per.join(keys, on=LEAD_ID, how="left")
-    return _with_period(per, every)
-
-
-def _with_period(per: Any, every: str | None) -> Any:
-    """Add ``_key``, the entry period, when *every* is given."""
-    if every is None:
-        return per
-    period = nw.col("_t0").dt.truncate(every)
-    if per.implementation is nw.Implementation.PANDAS:
-        # pandas 3 warns when narwhals truncates tz-aware values: do it in naive UTC
-        naive = nw.col("_t0").dt.replace_time_zone(None).dt.truncate(every)
-        period = naive.dt.replace_time_zone("UTC")
-    return per.with_columns(period.alias("_key"))
-
-
-def _reports(
-    per: Any,
+def _report(
+    counts: ReachedCounts | None,
     steps: tuple[str, ...],
     *,
-    keyed: bool,
     order: str,
     window: timedelta | None,
     backend: str,
-) -> dict[Any, FunnelReport]:
-    keys = ["_key", "_reached"] if keyed else ["_reached"]
-    lost_only = ((nw.col("_lost") == 1) & (nw.col("_won") == 0)).cast(nw.Int64)
-    agg = (
-        per.with_columns(_lost_only=lost_only)
-        .group_by(keys)
-        .agg(
-            nw.len().alias("_n"),
-            nw.col("_won").sum().alias("_nw"),
-            nw.col("_lost_only").sum().alias("_nl"),
-        )
-    )
-    tally: dict[Any, dict[str, Any]] = {}
-    for row in _collect(agg).iter_rows(named=True):
-        key = _clean_key(row["_key"]) if keyed else None
-        t = tally.setdefault(key, {"at": [0] * len(steps), "won": 0, "lost": 0, "n": 0})
-        n = int(row["_n"])
-        t["at"][int(row["_reached"])] += n
-        t["won"] += int(row["_nw"] or 0)
-        t["lost"] += int(row["_nl"] or 0)
-        t["n"] += n
-    out: dict[Any, FunnelReport] = {}
-    for key, t in tally.items():
-        counts, running = [], 0
-        for n in reversed(t["at"]):
-            running += n
-            counts.append(running)
-        out[key] = FunnelReport(
-            steps=steps,
-            counts=tuple(reversed(counts)),
-            won=t["won"],
-            lost=t["lost"],
-            open=t["n"] - t["won"] - t["lost"],
-            order=order,
-            window=window,
-            label=key,
-            backend=backend,
-        )
-    return out
+    label: Any = None,
+) -> FunnelReport:
+    """A :class:`FunnelReport` of the engine's counts (none: every count zero)."""
+    figures = attrs.asdict(counts or ReachedCounts.from_tally(steps, {}, 0, 0), recurse=False)
+    return FunnelReport(**figures, order=order, window=window, label=label, backend=backend)
 
 
 def _sort_key(key: Any) -> tuple[int, Any]:
@@ -590,40 +448,29 @@ def funnel_report(
 
     Raises:
         LoadError: *log* is not a frame or lacks a required column.
-        ValueError: unknown *steps*, bad *order* or non-positive *window*.
+        ValidationError: *steps* is not a sequence of stage names or names an
+            unknown stage (the message lists the known ones), *order* is neither
+            ``"reached"`` nor ``"ordered"``, or *window* is not a positive
+            :class:`datetime.timedelta` (``window=30`` is refused: say
+            ``timedelta(days=30)``). It is also a :class:`ValueError`.
 
     >>> import polars as pl
     >>> from datetime import datetime, timezone
     >>> from funnel.analytics import funnel_report
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> log = pl.DataFrame({"lead_id": ["a", "a", "b", "c"], "at": [t] * 4,
-    ...                     "stage": ["acquired", "won", "acquired", "lost"]})
+    >>> log = pl.DataFrame(dict(lead_id=["a", "a", "b", "c"], at=[t] * 4,
+    ...                         stage=["acquired", "won", "acquired", "lost"]))
     >>> report = funnel_report(log, steps=["acquired", "mql", "won"])
     >>> report.counts, report.won, report.lost, report.open
     ((2, 1, 1), 1, 0, 1)
     """
+    check_order(order)
+    check_window(window)
     nwf, funnel, backend = _input(log, funnel)
-    steps_t = _check_steps(steps, funnel)
-    per = _per_lead(
-        _planned(nwf), steps_t, funnel, order=order, window=window, by=None, every=None
-    )
-    reports = _reports(per, steps_t, keyed=False, order=order, window=window, backend=backend)
-    return reports.get(None) or FunnelReport(
-        steps=steps_t,
-        counts=(0,) * len(steps_t),
-        won=0,
-        lost=0,
-        open=0,
-        order=order,
-        window=window,
-        backend=backend,
-    )
-
-
-def _check_steps(steps: Sequence[str] | None, funnel: Funnel) -> tuple[str, ...]:
-    from funnel.engine.replay import stage_flags
-
-    return stage_flags(funnel, steps)[0]
+    steps_t = report_steps(funnel, steps)
+    per = reached_per_lead(nwf, funnel=funnel, steps=steps_t, order=order, window=window)
+    counts = tally_reached(per, steps_t).get(None)
+    return _report(counts, steps_t, order=order, window=window, backend=backend)
 
 
 def breakdown(
@@ -642,6 +489,7 @@ def breakdown(
 
     Raises:
         LoadError: *by* is not a column of the log.
+        ValidationError: as for :func:`funnel_report`.
     """
     return _grouped(log, by, None, steps=steps, funnel=funnel, order=order, window=window)
 
@@ -675,28 +523,64 @@ def _grouped(
     order: Order,
     window: timedelta | None,
 ) -> Breakdown:
+    check_order(order)
+    check_window(window)
+    _check_by(by)
+    if every is not None and not isinstance(every, str):
+        raise ValidationError(
+            f"every must be a period such as '7d' or '1mo', got {every!r}", field="every"
+        )
     nwf, funnel, backend = _input(log, funnel)
     if by is not None and by not in nwf.columns:
         raise LoadError(f"no column {by!r} to break down by; has {nwf.columns}")
-    steps_t = _check_steps(steps, funnel)
-    per = _per_lead(_planned(nwf), steps_t, funnel, order=order, window=window, by=by, every=every)
+    steps_t = report_steps(funnel, steps)
+    per = reached_per_lead(
+        nwf, funnel=funnel, steps=steps_t, order=order, window=window, by=by, every=every
+    )
     if isinstance(per, nw.LazyFrame) and per.implementation is nw.Implementation.POLARS:
         per = per.collect()  # one plan, read twice below
-    reports = _reports(per, steps_t, keyed=True, order=order, window=window, backend=backend)
-    total = _reports(per, steps_t, keyed=False, order=order, window=window, backend=backend)
-    empty = FunnelReport(
-        steps=steps_t, counts=(0,) * len(steps_t), won=0, lost=0, open=0, backend=backend
+    keyed = tally_reached(per, steps_t, keyed=True)
+    total = tally_reached(per, steps_t).get(None)
+    reports = {
+        k: _report(keyed[k], steps_t, order=order, window=window, backend=backend, label=k)
+        for k in sorted(keyed, key=_sort_key)
+    }
+    return Breakdown(
+        by=by or "cohort",
+        reports=reports,
+        total=_report(total, steps_t, order=order, window=window, backend=backend),
     )
-    ordered = {k: reports[k] for k in sorted(reports, key=_sort_key)}
-    return Breakdown(by=by or "cohort", reports=ordered, total=total.get(None, empty))
 
 
-def _as_set(stages: str | Collection[str], funnel: Funnel) -> tuple[str, ...]:
-    out = (stages,) if isinstance(stages, str) else tuple(stages)
+def _as_set(stages: Any, funnel: Funnel, name: str) -> tuple[str, ...]:
+    """*stages* (a stage name or several) checked against *funnel*; *name* is the argument."""
+    out = (stages,) if isinstance(stages, str) else stages
+    if not isinstance(out, Collection) or not all(isinstance(s, str) for s in out):
+        raise ValidationError(
+            f"{name} must be a stage name or a collection of them, got {stages!r}", field=name
+        )
+    out = tuple(out)
     unknown = [s for s in out if s not in funnel.stages]
     if unknown or not out:
-        raise ValidationError(f"not stages of the funnel: {unknown or out}")
+        raise ValidationError(
+            f"{name}: not stages of the funnel: {unknown or list(out)}; "
+            f"the stages are {', '.join(funnel.stages)}",
+            field=name,
+            allowed=funnel.stages,
+        )
     return out
+
+
+def _check_quantiles(quantiles: Any) -> tuple[float, ...]:
+    ok = isinstance(quantiles, Sequence) and not isinstance(quantiles, str)
+    if ok and all(
+        isinstance(q, int | float) and not isinstance(q, bool) and 0 <= q <= 1 for q in quantiles
+    ):
+        return tuple(float(q) for q in quantiles)
+    raise ValidationError(
+        f"quantiles must be a sequence of numbers from 0 to 1, got {quantiles!r}",
+        field="quantiles",
+    )
 
 
 def _durations(
@@ -719,10 +603,10 @@ def _durations(
             else timedelta(seconds=float(v))
         )
 
-    for row in _collect(stats).iter_rows(named=True):
+    for row in collect(stats).iter_rows(named=True):
         n = int(row["_n"] or 0)
         qs = {q: td(row[f"_q{i}"]) for i, q in enumerate(quantiles)}
-        out[_clean_key(row["_key"]) if keyed else None] = Durations(
+        out[plain_value(row["_key"]) if keyed else None] = Durations(
             start=start,
             end=end,
             count=n,
@@ -757,15 +641,17 @@ def time_to_convert(
     >>> import polars as pl
     >>> from datetime import datetime, timedelta, timezone
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> log = pl.DataFrame({"lead_id": ["a", "a", "b", "b"],
-    ...                     "at": [t, t + timedelta(days=2), t, t + timedelta(days=4)],
-    ...                     "stage": ["acquired", "won", "acquired", "won"]})
+    >>> log = pl.DataFrame(dict(lead_id=["a", "a", "b", "b"],
+    ...                         at=[t, t + timedelta(days=2), t, t + timedelta(days=4)],
+    ...                         stage=["acquired", "won", "acquired", "won"]))
     >>> time_to_convert(log).median
     datetime.timedelta(days=3)
     """
+    quantiles = _check_quantiles(quantiles)
+    _check_by(by)
     nwf, funnel, _backend = _input(log, funnel)
-    start_t = _as_set(start if start is not None else default_steps(funnel)[0], funnel)
-    end_t = _as_set(end if end is not None else sorted(funnel.won_stages), funnel)
+    start_t = _as_set(start if start is not None else default_steps(funnel)[0], funnel, "start")
+    end_t = _as_set(end if end is not None else sorted(funnel.won_stages), funnel, "end")
     if by is not None and by not in nwf.columns:
         raise LoadError(f"no column {by!r} to break down by; has {nwf.columns}")
     stage = nw.col(STAGE)
@@ -778,7 +664,7 @@ def time_to_convert(
     per = per.filter(nw.col("_te") >= nw.col("_ts")).with_columns(
         _s=(nw.col("_te") - nw.col("_ts")).dt.total_seconds().cast(nw.Float64)
     )
-    seconds = _collect(per.select(LEAD_ID, nw.col("_s").alias("seconds")).sort(LEAD_ID))
+    seconds = collect(per.select(LEAD_ID, nw.col("_s").alias("seconds")).sort(LEAD_ID))
     whole = _durations(per, start_t, end_t, quantiles).get(None)
     groups: dict[Any, Durations] = {}
     if by is not None:
@@ -812,6 +698,12 @@ def time_in_stage(
     ``still_in`` (no later row: open stays, not measured), ``median_<unit>``,
     ``mean_<unit>``, ``p90_<unit>``. Stages in funnel order.
     """
+    if unit not in ("days", "hours"):
+        raise ValidationError(
+            f"unit must be 'days' or 'hours', got {unit!r}",
+            field="unit",
+            allowed=("days", "hours"),
+        )
     nwf, funnel, backend = _input(log, funnel)
     order_by = [AT, ROW] if ROW in nwf.columns else [AT]
     f = nwf.select(LEAD_ID, STAGE, *order_by).with_columns(
@@ -829,8 +721,8 @@ def time_in_stage(
         nw.col("_s").mean().alias(f"mean_{unit}"),
         nw.col("_s").quantile(0.9, interpolation="linear").alias(f"p90_{unit}"),
     )
-    rows = {r[STAGE]: r for r in _collect(stats).iter_rows(named=True)}
+    rows = {r[STAGE]: r for r in collect(stats).iter_rows(named=True)}
     names = [STAGE, "entries", "still_in", f"median_{unit}", f"mean_{unit}", f"p90_{unit}"]
     ordered = [rows[s] for s in funnel.stages if s in rows]
-    data = {n: [_clean_key(r[n]) for r in ordered] for n in names}
+    data = {n: [plain_value(r[n]) for r in ordered] for n in names}
     return _frame_from_dict(data, backend)

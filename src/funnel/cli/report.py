@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from funnel.analytics import eventlog, report
     from funnel.exceptions import FunnelError
+    from funnel.model.eventlog import REJECTED_COLUMNS
 
     out = Console(file=sys.stdout, soft_wrap=True)
     err = Console(file=sys.stderr)
@@ -104,10 +105,10 @@ def run(args: argparse.Namespace) -> int:
         out.print(by_table)
     if loaded.n_rejected:
         rejected = Table(title=f"Rejected rows ({loaded.n_rejected}; first 20)")
-        for name in ("row", "lead_id", "column", "reason", "value"):
+        for name in REJECTED_COLUMNS:
             rejected.add_column(name)
         for r in loaded.rejections()[:20]:
-            rejected.add_row(*(str(r[k]) for k in ("row", "lead_id", "column", "reason", "value")))
+            rejected.add_row(*(str(r[k]) for k in REJECTED_COLUMNS))
         out.print(rejected)
     return _charts(args, split or rep, out, err)
 

@@ -1,12 +1,19 @@
 """
-Fast bulk replay of event logs over plain values, and the columnar reached-stage report.
+The one replay of event logs over plain values, and the one reached-stage computation.
 
 :func:`advance` costs a few microseconds per event (a table lookup plus
 ``attrs.evolve``); a python-statemachine instance costs about 150 µs per
 event and 12 KB per instance. To replay millions of logged events, this
-module steps a **stage string per lead** through a precomputed
-``{(stage, event): target}`` dict derived from the funnel's
-:class:`~funnel.spec.table.TransitionTable`, and builds no record at all.
+module steps a **stage per lead** through the successors of a precomputed
+``{(stage, event): target}`` table derived from the funnel's
+:class:`~funnel.spec.table.TransitionTable`, and builds no record at all. One loop
+(:func:`replay_rows`) does it for every caller: :func:`bulk_replay` (Python
+rows), :func:`bulk_replay_frame`, :func:`bulk_replay_columns` (frames),
+``funnel.analytics.replay_log`` and the Dask and Spark replays.
+
+Every funnel report derives from one computation, :func:`reached_per_lead`
+(per lead: highest step reached, won, lost, entry time) counted by
+:func:`tally_reached`, on any narwhals engine (imported when called).
 
 Guards. A log records what *happened*: each event was accepted when it
 happened, so by default every guard counts as passed and the step table
@@ -31,23 +38,20 @@ stays where it was.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import ValidationError
+from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, TRANSITIONS
 from funnel.spec.table import TransitionTable
 
 if TYPE_CHECKING:
     import polars as pl
-
-#: Default column names of an event log (as in :mod:`funnel.analytics`).
-LEAD_ID = "lead_id"
-AT = "at"
-EVENT = "event"
-STAGE = "stage"
 
 #: One step of a lead's history: ``(row, from_stage, to_stage, event)``.
 Step = tuple[int, str, str, str]
@@ -120,10 +124,20 @@ class BulkResult:
 
     def stage_counts(self, funnel: Funnel = DEFAULT_FUNNEL) -> dict[str, int]:
         """How many leads end in each stage, in funnel order (stages with none left out)."""
-        tally: dict[str, int] = {}
-        for stage in self.final.values():
-            tally[stage] = tally.get(stage, 0) + 1
-        return {s: tally[s] for s in funnel.stages if s in tally}
+        return stage_counts(self.final.values(), funnel)
+
+
+def stage_counts(stages: Iterable[str], funnel: Funnel = DEFAULT_FUNNEL) -> dict[str, int]:
+    """
+    How many of *stages* are each stage of the funnel, in funnel order (none: left out).
+
+    >>> stage_counts(["mql", "acquired", "mql"])
+    {'acquired': 1, 'mql': 2}
+    """
+    tally: dict[str, int] = {}
+    for stage in stages:
+        tally[stage] = tally.get(stage, 0) + 1
+    return {s: tally[s] for s in funnel.stages if s in tally}
 
 
 def bulk_replay(
@@ -141,9 +155,9 @@ def bulk_replay(
     Replay ``(lead_id, event)`` rows through the funnel, one stage string per lead.
 
     Rows of one lead must come in time order; leads may interleave, but rows
-    sorted by ``(lead_id, at)`` are fastest (the current lead's stage stays
-    in a local variable). A lead starts at ``start[lead_id]`` if given, else
-    at the funnel's initial stage.
+    sorted by ``(lead_id, at)`` are fastest (they are stepped as they come;
+    interleaved leads are first grouped, keeping each lead's order). A lead
+    starts at ``start[lead_id]`` if given, else at the funnel's initial stage.
 
     Args:
         lead_ids: One lead id per row (any hashable).
@@ -157,132 +171,255 @@ def bulk_replay(
         history: Also keep each lead's accepted steps.
 
     Raises:
-        ValueError: *lead_ids* and *events* differ in length.
+        ValidationError: *lead_ids*, *events* and *rows* differ in length.
     """
-    ids = lead_ids if isinstance(lead_ids, Sequence) else list(lead_ids)
-    evs = events if isinstance(events, Sequence) else list(events)
+    ids = _seq(lead_ids)
+    evs = _seq(events)
     nums: Sequence[int] = range(1, len(ids) + 1) if rows is None else _seq(rows)
     if not len(ids) == len(evs) == len(nums):
         raise ValidationError(
-            f"lead_ids, events and rows differ in length: {len(ids)}, {len(evs)}, {len(nums)}"
+            f"lead_ids, events and rows differ in length: {len(ids)}, {len(evs)}, {len(nums)}",
+            field="rows" if len(ids) == len(evs) else "events",
         )
-    step = step_table(funnel) if table is None else table
-    initial = funnel.table.initial if initial is None else initial
-    begin: Mapping[Any, str] = start or {}
-    if not history:
-        fast = _runs(ids, evs, nums, step, initial, begin)
-        if fast is not None:
-            return fast
-    return _general(ids, evs, nums, step, initial, begin, history)
-
-
-def _result(
-    final: dict[Any, str],
-    counts: dict[Any, int],
-    bad: list[tuple[int, Any, str, Any]],
-    hist: dict[Any, list[Step]] | None = None,
-) -> BulkResult:
+    walk = replay_rows(
+        ids, evs, funnel=funnel, table=table, start=start, initial=initial, history=history
+    )
+    hist: dict[Any, list[Step]] | None = None
+    if walk.steps is not None:
+        hist = {}
+        for pos, a, b in walk.steps:
+            hist.setdefault(ids[pos], []).append((nums[pos], a, b, evs[pos]))
     return BulkResult(
-        final=final,
-        transitions=counts,
-        rejects=tuple(BulkReject(r, lead, s, e) for r, lead, s, e in bad),
+        final=dict(zip(walk.leads, walk.final, strict=True)),
+        transitions=dict(zip(walk.leads, walk.transitions, strict=True)),
+        rejects=tuple(BulkReject(nums[p], ids[p], s, evs[p]) for p, s in walk.rejects),
         history=hist,
     )
 
 
-def _runs(
-    ids: Sequence[Any],
-    evs: Sequence[Any],
-    nums: Sequence[int],
-    step: Mapping[tuple[str, str], str],
-    initial: str,
-    begin: Mapping[Any, str],
-) -> BulkResult | None:
-    """
-    The fast path for rows grouped by lead: one run per lead, no per-lead dict lookups.
+def _seq(values: Iterable[Any]) -> Sequence[Any]:
+    return values if isinstance(values, Sequence) else list(values)
 
-    Runs are collected in lists and turned into dicts at the end (in C); if
-    a lead turns out to have two runs (rows not grouped), returns ``None``
-    and the caller uses the general path.
+
+# --------------------------------------------------------------------------- the stepping core
+
+
+@attrs.frozen(kw_only=True)
+class RowReplay:
+    """
+    What :func:`replay_rows` found, by position (0-based) in its input rows.
+
+    Attributes:
+        leads: Each lead once, in first-seen order.
+        first: Each lead's first row.
+        begin: The stage each lead started in.
+        final: The stage each lead ended in.
+        transitions: Each lead's accepted rows.
+        rejects: ``(row, stage)`` for each refused row (the lead stayed in *stage*), in row order.
+        steps: ``(row, from_stage, to_stage)`` for each accepted row, lead by lead,
+            when *history* was asked for, else ``None``.
+    """
+
+    leads: list[Any]
+    first: list[int]
+    begin: list[str]
+    final: list[str]
+    transitions: list[int]
+    rejects: list[tuple[int, str]]
+    steps: list[tuple[int, str, str]] | None
+
+
+def replay_rows(
+    lead_ids: Sequence[Any],
+    events: Sequence[Any],
+    stages: Sequence[Any] | None = None,
+    *,
+    funnel: Funnel = DEFAULT_FUNNEL,
+    table: Mapping[tuple[str, str], str] | None = None,
+    start: Mapping[Any, str] | None = None,
+    initial: str | None = None,
+    history: bool = False,
+) -> RowReplay:
+    """
+    Step each lead's stage through its rows: the one replay loop behind every replay.
+
+    :func:`bulk_replay` (Python rows), :func:`bulk_replay_frame` (polars and
+    pandas frames), ``funnel.analytics.replay_log`` and the Dask and Spark
+    replays call this; :func:`bulk_replay_columns` runs the same loop on
+    integer codes made by polars. Each stage is a dict of its successors by
+    row kind, so a step is one lookup of the event itself (no key tuple is built).
+
+    A row with an *event* moves the lead along the event's edge; with *stages*
+    given, a row's stage (where not ``None``) is what the event must enter,
+    else the row is refused, and a row with a stage and no event moves the
+    lead to that stage, edge or not (the log is what was observed; naming the
+    current stage is a no-op, neither accepted nor refused). A lead whose first row names a stage
+    and no event starts in that stage. Rows of one lead must come in time
+    order; leads may interleave (they are grouped first, each lead's rows in order).
+
+    >>> walk = replay_rows(["a", "a", "b"], ["mark_mql", "win", None], ["mql", None, "sql"])
+    >>> walk.final, walk.rejects
+    (['mql', 'sql'], [(1, 'mql')])
+    """
+    step = step_table(funnel) if table is None else table
+    first_stage = funnel.table.initial if initial is None else initial
+    begin_of: Mapping[Any, str] = start or {}
+    if stages is None:
+        keys: Sequence[Any] = events
+        names = _stage_names(funnel, step, first_stage, begin_of.values())
+        states = _states(names, {e for _, e in step}, lambda stage, e: step.get((stage, e)))
+    else:
+        keys = list(zip(events, stages, strict=True))
+        vocab = dict.fromkeys(keys)
+        observed = [s for _, s in vocab if s is not None]
+        names = _stage_names(funnel, step, first_stage, [*begin_of.values(), *observed])
+        states = _states(names, vocab, lambda stage, key: _observed(step, stage, *key))
+        # a lead whose first row names a stage and no event starts there
+        firsts = dict(zip(reversed(lead_ids), reversed(keys), strict=True))
+        begin_of = {
+            lead: s if e is None and s is not None else begin_of.get(lead, first_stage)
+            for lead, (e, s) in firsts.items()
+        }
+    begin = {lead: states[s] for lead, s in begin_of.items()}
+    ids = lead_ids
+    walk = _walk(ids, keys, states[first_stage], begin, history=history)
+    order: list[int] | None = None
+    if len(set(walk[0])) != len(walk[0]):  # interleaved leads: group them, each in its order
+        rank: dict[Any, int] = dict.fromkeys(walk[0], 0)
+        for k, lead in enumerate(rank):
+            rank[lead] = k
+        order = sorted(range(len(ids)), key=list(map(rank.__getitem__, ids)).__getitem__)
+        ids = [ids[i] for i in order]
+        keys = [keys[i] for i in order]
+        walk = _walk(ids, keys, states[first_stage], begin, history=history)
+    leads, first, ends, counts, bad, trail = walk
+    if stages is not None:  # a stage row naming the current stage is a no-op, not a refusal
+        bad = [(p, s) for p, s in bad if keys[p][0] is not None]
+    rejects = [(p, names[s]) for p, s in bad]
+    steps = None if trail is None else [(p, names[a], names[b]) for p, a, b in trail]
+    if order is not None:  # back to positions in the input
+        first = [order[p] for p in first]
+        rejects = sorted((order[p], s) for p, s in rejects)
+        steps = None if steps is None else [(order[p], a, b) for p, a, b in steps]
+    return RowReplay(
+        leads=leads,
+        first=first,
+        begin=[begin_of.get(lead, first_stage) for lead in leads]
+        if begin_of
+        else [first_stage] * len(leads),
+        final=list(map(names.__getitem__, ends)),
+        transitions=counts,
+        rejects=rejects,
+        steps=steps,
+    )
+
+
+#: Precedes the first row, so that the first row starts a run.
+_NEW = object()
+#: The key of a state's own stage index in a state dict.
+_INDEX = object()
+
+
+def _observed(
+    step: Mapping[tuple[str, str], str], stage: str, event: Any, expect: Any
+) -> str | None:
+    """Where a row ``(event, expected stage)`` takes a lead in *stage* (``None``: refused)."""
+    if event is None:
+        return None if expect is None or expect == stage else str(expect)
+    target = step.get((stage, event))
+    return target if expect is None or target == expect else None
+
+
+def _stage_names(
+    funnel: Funnel, step: Mapping[tuple[str, str], str], initial: str, extra: Iterable[str]
+) -> list[str]:
+    """Every stage a replay can be in: the funnel's, the table's and *extra*, each once."""
+    return list(
+        dict.fromkeys([*funnel.stages, *(s for s, _ in step), *step.values(), initial, *extra])
+    )
+
+
+def _states(
+    names: Sequence[str], kinds: Iterable[Any], target: Callable[[str, Any], str | None]
+) -> dict[str, dict[Any, Any]]:
+    """
+    Each stage as a dict: ``{row kind: successor state or None}``, and :data:`_INDEX`: its index.
+
+    ``target(stage, kind)`` names the successor (``None``: the row is refused);
+    stepping is then ``cur[kind]``, one dict lookup per row.
+    """
+    states: dict[str, dict[Any, Any]] = {name: {_INDEX: i} for i, name in enumerate(names)}
+    kinds = list(kinds)
+    for name, state in states.items():
+        for kind in kinds:
+            nxt = target(name, kind)
+            state[kind] = None if nxt is None else states[nxt]
+    return states
+
+
+def _walk(
+    leads: Iterable[Any],
+    kinds: Iterable[Any],
+    initial: dict[Any, Any],
+    begin: Mapping[Any, dict[Any, Any]] | None = None,
+    *,
+    history: bool = False,
+) -> tuple[
+    list[Any],
+    list[int],
+    list[int],
+    list[int],
+    list[tuple[int, int]],
+    list[tuple[int, int, int]] | None,
+]:
+    """
+    The stepping loop. A run is a stretch of rows of one lead (``leads[i]`` changes).
+
+    Each run starts in ``begin[lead]`` (default: *initial*); row *i* moves it to
+    ``cur[kinds[i]]`` if that is a state, else is refused. Returns, per run, its
+    lead, first row, final stage index and accepted rows; ``(row, stage)``
+    per refused row; with *history*, ``(row, from, to)`` per accepted row.
     """
     run_leads: list[Any] = []
-    run_stages: list[str] = []
-    run_counts: list[int] = []
-    add_lead, add_stage, add_count = run_leads.append, run_stages.append, run_counts.append
-    bad: list[tuple[int, Any, str, Any]] = []
-    sentinel = object()
-    prev: Any = sentinel
+    firsts: list[int] = []
+    ends: list[int] = []
+    counts: list[int] = []
+    bad: list[tuple[int, int]] = []
+    trail: list[tuple[int, int, int]] | None = [] if history else None
+    add_lead, add_first, add_end, add_count = (
+        run_leads.append,
+        firsts.append,
+        ends.append,
+        counts.append,
+    )
+    prev: Any = _NEW
     cur = initial
-    n = 0
-    get = step.get
-    for lead, event, row in zip(ids, evs, nums, strict=True):
+    n = -1  # before the first run
+    for i, (lead, kind) in enumerate(zip(leads, kinds, strict=True)):
         if lead != prev:
-            if prev is not sentinel:
-                add_lead(prev)
-                add_stage(cur)
+            if n >= 0:
+                add_end(cur[_INDEX])
                 add_count(n)
+            add_lead(lead)
+            add_first(i)
             cur = begin.get(lead, initial) if begin else initial
+            prev = lead
             n = 0
-            prev = lead
-        nxt = get((cur, event))
+        try:
+            nxt = cur[kind]
+        except KeyError:  # a kind no stage knows (an unknown event)
+            nxt = None
         if nxt is None:
-            bad.append((row, lead, cur, event))
+            bad.append((i, cur[_INDEX]))
             continue
+        if trail is not None:
+            trail.append((i, cur[_INDEX], nxt[_INDEX]))
         cur = nxt
         n += 1
-    if prev is not sentinel:
-        add_lead(prev)
-        add_stage(cur)
+    if n >= 0:
+        add_end(cur[_INDEX])
         add_count(n)
-    final = dict(zip(run_leads, run_stages, strict=True))
-    if len(final) != len(run_leads):
-        return None
-    return _result(final, dict(zip(run_leads, run_counts, strict=True)), bad)
-
-
-def _general(
-    ids: Sequence[Any],
-    evs: Sequence[Any],
-    nums: Sequence[int],
-    step: Mapping[tuple[str, str], str],
-    initial: str,
-    begin: Mapping[Any, str],
-    history: bool,
-) -> BulkResult:
-    """Any row order: each lead's stage kept in a dict; optionally its history."""
-    final: dict[Any, str] = {}
-    counts: dict[Any, int] = {}
-    bad: list[tuple[int, Any, str, Any]] = []
-    hist: dict[Any, list[Step]] | None = {} if history else None
-    sentinel = object()
-    prev: Any = sentinel
-    cur = initial
-    n = 0
-    get = step.get
-    for lead, event, row in zip(ids, evs, nums, strict=True):
-        if lead != prev:
-            if prev is not sentinel:
-                final[prev] = cur
-                counts[prev] = n
-            cur = final.get(lead) or begin.get(lead, initial)
-            n = counts.get(lead, 0)
-            prev = lead
-        nxt = get((cur, event))
-        if nxt is None:
-            bad.append((row, lead, cur, event))
-            continue
-        if hist is not None:
-            hist.setdefault(lead, []).append((row, cur, nxt, event))
-        cur = nxt
-        n += 1
-    if prev is not sentinel:
-        final[prev] = cur
-        counts[prev] = n
-    return _result(final, counts, bad, hist)
-
-
-def _seq(rows: Iterable[int]) -> Sequence[int]:
-    return rows if isinstance(rows, Sequence) else list(rows)
+    return run_leads, firsts, ends, counts, bad, trail
 
 
 def bulk_replay_frame(
@@ -359,7 +496,7 @@ class BulkFrames:
         return BulkResult(
             final=dict(zip(leads, self.final.get_column(STAGE).to_list(), strict=True)),
             transitions=dict(
-                zip(leads, self.final.get_column("transitions").to_list(), strict=True)
+                zip(leads, self.final.get_column(TRANSITIONS).to_list(), strict=True)
             ),
             rejects=tuple(BulkReject(*row) for row in self.rejects.iter_rows()),
         )
@@ -393,8 +530,8 @@ def bulk_replay_columns(
     >>> import polars as pl
     >>> from datetime import datetime, timezone
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> log = pl.DataFrame({"lead_id": ["a", "a", "b"], "at": [t] * 3,
-    ...                     "event": ["mark_mql", "win", "nurture"]})
+    >>> log = pl.DataFrame(dict(lead_id=["a", "a", "b"], at=[t] * 3,
+    ...                         event=["mark_mql", "win", "nurture"]))
     >>> out = bulk_replay_columns(log)
     >>> out.final.rows()
     [('a', 'mql', 1), ('b', 'nurturing', 1)]
@@ -413,22 +550,20 @@ def bulk_replay_columns(
             df = df.sort(LEAD_ID, maintain_order=True, nulls_last=True)
     step = step_table(funnel) if table is None else table
     vocab: list[str] = df.get_column(EVENT).unique(maintain_order=True).to_list()
-    names = list(dict.fromkeys([*funnel.stages, *(s for s, _ in step), *step.values()]))
-    start = names.index(funnel.table.initial)
-    # each stage is a list: its successor per event code (or None), then its own index
-    width = len(vocab)
-    states: list[list[Any]] = [[None] * width + [i] for i in range(len(names))]
-    codes_of = {e: k for k, e in enumerate(vocab)}
-    for (stage, event), target in step.items():
-        if event in codes_of:
-            states[names.index(stage)][codes_of[event]] = states[names.index(target)]
+    initial = funnel.table.initial
+    names = _stage_names(funnel, step, initial, ())
+    codes = range(len(vocab))
+    states = _states(names, codes, lambda stage, k: step.get((stage, vocab[k])))
+    start = lead.ne_missing(lead.shift()) | (pl.int_range(pl.len()) == 0)
     cols = df.select(
-        (lead.ne_missing(lead.shift()) | (pl.int_range(pl.len()) == 0)).alias("_start"),
-        pl.col(EVENT).replace_strict(vocab, range(width), return_dtype=pl.Int32).alias("_e"),
+        start.alias("_start"),
+        # runs alternate 1, 0, 1, ...: the lead "changes" exactly where a run starts
+        (start.cum_sum() % 2).cast(pl.Int8).alias("_run"),
+        pl.col(EVENT).replace_strict(vocab, codes, return_dtype=pl.Int32).alias("_e"),
     )
     starts = cols.get_column("_start")
-    ends, counts, bad = _step_codes(
-        starts.to_list(), cols.get_column("_e").to_list(), states[start], width
+    _, _, ends, counts, bad, _ = _walk(
+        cols.get_column("_run").to_list(), cols.get_column("_e").to_list(), states[initial]
     )
     stage_names = pl.Series(STAGE, names, dtype=pl.String)
     final = (
@@ -436,67 +571,256 @@ def bulk_replay_columns(
         .select(LEAD_ID)
         .with_columns(
             stage_names.gather(pl.Series(ends, dtype=pl.UInt32)),
-            pl.Series("transitions", counts, dtype=pl.Int64),
+            pl.Series(TRANSITIONS, counts, dtype=pl.Int64),
         )
     )
-    at = pl.Series(bad[0], dtype=pl.UInt32)
+    at = pl.Series([p for p, _ in bad], dtype=pl.UInt32)
     rejects = pl.DataFrame(
         {
-            "row": df.get_column("_row").gather(at).cast(pl.Int64),
+            ROW: df.get_column("_row").gather(at).cast(pl.Int64),
             LEAD_ID: df.get_column(LEAD_ID).gather(at),
-            STAGE: stage_names.gather(pl.Series(bad[1], dtype=pl.UInt32)),
+            STAGE: stage_names.gather(pl.Series([k for _, k in bad], dtype=pl.UInt32)),
             EVENT: df.get_column(EVENT).gather(at),
         }
-    ).sort("row")
+    ).sort(ROW)
     return BulkFrames(final=final, rejects=rejects)
 
 
-def _step_codes(
-    starts: list[bool], codes: list[int], initial: list[Any], width: int
-) -> tuple[list[int], list[int], tuple[list[int], list[int]]]:
-    """Step coded events: final stage and accepted count per run; reject positions and stages."""
-    ends: list[int] = []
-    counts: list[int] = []
-    bad_at: list[int] = []
-    bad_stage: list[int] = []
-    add_end, add_count = ends.append, counts.append
-    cur = initial
-    n = 0
-    first = True
-    for i, (new, code) in enumerate(zip(starts, codes, strict=True)):
-        if new:
-            if not first:
-                add_end(cur[width])
-                add_count(n)
-            first = False
-            cur = initial
-            n = 0
-        nxt = cur[code]
-        if nxt is None:
-            bad_at.append(i)
-            bad_stage.append(cur[width])
-            continue
-        cur = nxt
-        n += 1
-    if not first:
-        add_end(cur[width])
-        add_count(n)
-    return ends, counts, (bad_at, bad_stage)
-
-
 # --------------------------------------------------------------------------- reached report
+#
+# One computation behind every funnel report: reached_per_lead gives, per lead,
+# the highest step reached, won / lost flags and the entry time, on any narwhals
+# engine (polars eager and lazy, pandas, DuckDB, Dask, PySpark); tally_reached
+# turns it into counts. funnel.analytics' funnel_report, breakdown and cohorts,
+# reached_polars here, and report_dask / report_spark all call the two.
+
+#: Per-lead columns of :func:`reached_per_lead` (besides ``lead_id``).
+ENTERED = "_t0"
+REACHED = "_reached"
+WON = "_won"
+LOST = "_lost"
+KEY = "_key"
+
+#: How :func:`reached_per_lead` orders a lead's steps.
+ORDERS = ("reached", "ordered")
 
 
-def report_steps(funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
+def report_steps(
+    funnel: Funnel = DEFAULT_FUNNEL, steps: Iterable[str] | None = None
+) -> tuple[str, ...]:
     """
-    The default report steps: initial, qualification stages, open prospect stages, won.
+    The steps of a report: *steps* checked against *funnel*, or its default steps.
 
-    The funnel's :attr:`~funnel.Funnel.main_path`, as ``funnel.analytics.default_steps``.
+    The default is the funnel's :attr:`~funnel.Funnel.main_path` (initial,
+    qualification stages, open prospect stages, won), as
+    ``funnel.analytics.default_steps``. Given steps must be distinct stage names
+    of the funnel, each reachable from the one before (a lead counts as
+    reaching a step when it enters that step or a later one).
+
+    Raises:
+        ValidationError: *steps* is not a sequence of stage names, names an
+            unknown stage (the message lists the known ones), repeats one, or
+            does not follow the funnel.
 
     >>> report_steps()
     ('acquired', 'mql', 'sql', 'organisation', 'opportunity', 'stakeholder', 'won')
+    >>> report_steps(steps=["acquired", "sale"])
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: ...unknown stage 'sale'; the stages are acquired, mql, ...
     """
-    return funnel.main_path
+    if steps is None:
+        return funnel.main_path
+    if isinstance(steps, str | bytes) or not isinstance(steps, Iterable):
+        raise ValidationError(
+            f"steps must be a sequence of stage names, got {type(steps).__name__} {steps!r}",
+            field="steps",
+        )
+    steps_t = tuple(steps)
+    known = funnel.stages
+    for s in steps_t:
+        if not isinstance(s, str):
+            raise ValidationError(
+                f"steps must be stage names (str), got {type(s).__name__} {s!r}", field="steps"
+            )
+        if s not in known:
+            raise ValidationError(
+                f"steps must be distinct stages of the funnel: unknown stage {s!r}; "
+                f"the stages are {', '.join(known)}",
+                field="steps",
+                allowed=known,
+            )
+    if not steps_t or len(set(steps_t)) != len(steps_t):
+        raise ValidationError(
+            f"steps must be distinct stages of the funnel, at least one; got {list(steps_t)}",
+            field="steps",
+        )
+    table = funnel.table
+    for before, after in itertools.pairwise(steps_t):
+        if after not in table.reachable(before):
+            raise ValidationError(
+                f"steps must follow the funnel: {after!r} cannot be reached from {before!r} "
+                f"(steps {list(steps_t)}); a lead counts as reaching a step when it enters "
+                "that step or a later one",
+                field="steps",
+            )
+    return steps_t
+
+
+def check_window(window: Any, name: str = "window") -> timedelta | None:
+    """
+    *window* if it is ``None`` or a positive :class:`datetime.timedelta`.
+
+    Raises:
+        ValidationError: anything else (a number of days, say), naming the argument.
+
+    >>> check_window(30)
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: window must be a datetime.timedelta (...), got int 30
+    """
+    if window is None:
+        return None
+    if not isinstance(window, timedelta):
+        raise ValidationError(
+            f"{name} must be a datetime.timedelta (e.g. timedelta(days=30)), "
+            f"got {type(window).__name__} {window!r}",
+            field=name,
+        )
+    if window <= timedelta(0):
+        raise ValidationError(
+            f"{name} must be a positive datetime.timedelta, got {window}", field=name
+        )
+    return window
+
+
+def check_order(order: Any) -> str:
+    """*order* if it is ``"reached"`` or ``"ordered"``, else a :class:`ValidationError`."""
+    if not isinstance(order, str) or order not in ORDERS:
+        raise ValidationError(
+            f"order must be 'reached' or 'ordered', got {order!r}", field="order", allowed=ORDERS
+        )
+    return order
+
+
+def reached_per_lead(
+    log: Any,
+    *,
+    funnel: Funnel = DEFAULT_FUNNEL,
+    steps: Iterable[str] | None = None,
+    order: str = "reached",
+    window: timedelta | None = None,
+    by: str | None = None,
+    every: str | None = None,
+) -> Any:
+    """
+    One row per lead in the funnel: the per-lead figures every report derives from.
+
+    *log* is a stage log (``lead_id``, ``at``, ``stage`` [, *by*]) as a native
+    frame or a narwhals one: polars (eager or lazy), pandas, DuckDB, Dask,
+    PySpark. Returns a narwhals frame (lazy for lazy engines) with ``lead_id``,
+    :data:`ENTERED` (the time the lead entered the funnel: its first step row,
+    in ordered mode its first step-1 row), :data:`REACHED` (the index of the
+    highest step reached), :data:`WON` and :data:`LOST` (1 if it entered a won,
+    a lost stage, within the window), and :data:`KEY` with *by* (the value on
+    the lead's first step row) or *every* (the entry period, ``dt.truncate``).
+
+    *order* and *window* are the counting rules of ``funnel.analytics.funnel_report``.
+
+    Raises:
+        ValidationError: bad *steps*, *order* or *window*.
+    """
+    import narwhals as nw
+
+    steps_t = report_steps(funnel, steps)
+    check_order(order)
+    check_window(window)
+    nwf = _planned(log if isinstance(log, nw.DataFrame | nw.LazyFrame) else nw.from_native(log))
+    extra = [by] if by is not None and by not in (LEAD_ID, AT) else []
+    stage = nw.col(STAGE)
+    f = nwf.select(LEAD_ID, AT, STAGE, *extra).with_columns(
+        # -1: not a step (no nulls: Dask's int64 holds none)
+        stage.replace_strict(
+            {s: i for i, s in enumerate(steps_t)}, default=-1, return_dtype=nw.Int64
+        ).alias("_step"),
+        stage.is_in(sorted(funnel.won_stages)).cast(nw.Int64).alias(WON),
+        stage.is_in(sorted(funnel.lost_stages)).cast(nw.Int64).alias(LOST),
+    )
+    step = nw.col("_step")
+    outcome = (nw.col(WON).max(), nw.col(LOST).max())
+    if order == "reached" and window is None and by is None:
+        # fast path: one group-by, no join
+        marked = f.with_columns(nw.when(step >= 0).then(nw.col(AT)).alias("_ts"))
+        per = (
+            marked.group_by(LEAD_ID)
+            .agg(nw.col("_ts").min().alias(ENTERED), step.max().alias(REACHED), *outcome)
+            .filter(nw.col(REACHED) >= 0)
+        )
+        return _with_period(per, every)
+    entries = f.filter(step == 0) if order == "ordered" else f.filter(step >= 0)
+    t0 = entries.group_by(LEAD_ID).agg(nw.col(AT).min().alias(ENTERED))
+    g = _in_window(f.join(t0, on=LEAD_ID, how="inner"), window)
+    per = g.group_by(LEAD_ID).agg(nw.col(ENTERED).min(), step.max().alias(REACHED), *outcome)
+    if order == "ordered":
+        prev = t0.with_columns(nw.col(ENTERED).alias("_tprev"))
+        reached = [t0.select(LEAD_ID, nw.lit(0, dtype=nw.Int64).alias("_k"))]
+        for k in range(1, len(steps_t)):
+            cand = _in_window(
+                f.filter(step == k).select(LEAD_ID, AT).join(prev, on=LEAD_ID, how="inner"),
+                window,
+            ).filter(nw.col(AT) >= nw.col("_tprev"))
+            prev = cand.group_by(LEAD_ID).agg(
+                nw.col(AT).min().alias("_tprev"), nw.col(ENTERED).min()
+            )
+            reached.append(prev.select(LEAD_ID, nw.lit(k, dtype=nw.Int64).alias("_k")))
+        ordered = nw.concat(reached).group_by(LEAD_ID).agg(nw.col("_k").max().alias(REACHED))
+        per = per.drop(REACHED).join(ordered, on=LEAD_ID, how="inner")
+    if by is not None:
+        keys = (
+            g.filter(nw.col(AT) == nw.col(ENTERED))
+            .group_by(LEAD_ID)
+            .agg(nw.col(by).min().alias(KEY))
+        )
+        return per.join(keys, on=LEAD_ID, how="left")
+    return _with_period(per, every)
+
+
+def _planned(nwf: Any) -> Any:
+    """
+    An eager polars frame as a lazy one, so that polars plans the whole report at once.
+
+    Eagerly, each step would materialise full-length columns (10M rows each on a
+    10M-row log); lazily, polars prunes unused columns and fuses the steps, which
+    keeps the report's cost per row flat as logs grow. Other engines are left as given.
+    """
+    import narwhals as nw
+
+    if isinstance(nwf, nw.DataFrame) and nwf.implementation is nw.Implementation.POLARS:
+        return nwf.lazy()
+    return nwf
+
+
+def _in_window(frame: Any, window: timedelta | None) -> Any:
+    import narwhals as nw
+
+    if window is None:
+        return frame
+    secs = window.total_seconds()
+    return frame.filter((nw.col(AT) - nw.col(ENTERED)).dt.total_seconds() <= secs)
+
+
+def _with_period(per: Any, every: str | None) -> Any:
+    """Add :data:`KEY`, the entry period, when *every* is given."""
+    import narwhals as nw
+
+    if every is None:
+        return per
+    period = nw.col(ENTERED).dt.truncate(every)
+    if per.implementation is nw.Implementation.PANDAS:
+        # pandas 3 warns when narwhals truncates tz-aware values: do it in naive UTC
+        naive = nw.col(ENTERED).dt.replace_time_zone(None).dt.truncate(every)
+        period = naive.dt.replace_time_zone("UTC")
+    return per.with_columns(period.alias(KEY))
 
 
 @attrs.frozen(kw_only=True)
@@ -552,55 +876,59 @@ class ReachedCounts:
         )
 
 
-def stage_flags(
-    funnel: Funnel = DEFAULT_FUNNEL, steps: Sequence[str] | None = None
-) -> tuple[tuple[str, ...], dict[str, int], list[str], list[str]]:
-    """``(steps, {stage: step index}, won stages, lost stages)`` for a report."""
-    steps_t = tuple(steps) if steps is not None else report_steps(funnel)
-    unknown = [s for s in steps_t if s not in funnel.stages]
-    if unknown or not steps_t or len(set(steps_t)) != len(steps_t):
-        raise ValidationError(
-            f"steps must be distinct stages of the funnel; bad: {unknown or list(steps_t)}"
-        )
-    table = funnel.table
-    for before, after in itertools.pairwise(steps_t):
-        if after not in table.reachable(before):
-            raise ValidationError(
-                f"steps must follow the funnel: {after!r} cannot be reached from {before!r} "
-                f"(steps {list(steps_t)}); a lead counts as reaching a step when it enters "
-                "that step or a later one"
-            )
-    index = {s: i for i, s in enumerate(steps_t)}
-    return steps_t, index, sorted(funnel.won_stages), sorted(funnel.lost_stages)
+def tally_reached(
+    per: Any, steps: Sequence[str], *, keyed: bool = False
+) -> dict[Any, ReachedCounts]:
+    """
+    The counts of a :func:`reached_per_lead` frame: ``{key: ReachedCounts}``.
 
+    Without *keyed* the only key is ``None``; with it, one per value of
+    :data:`KEY` (``None`` for a missing value). One group-by, then a few numbers
+    leave the engine. An empty frame gives ``{}``.
+    """
+    import narwhals as nw
 
-def per_lead_polars(
-    log: pl.DataFrame | pl.LazyFrame,
-    *,
-    funnel: Funnel = DEFAULT_FUNNEL,
-    steps: Sequence[str] | None = None,
-) -> pl.LazyFrame:
-    """One row per lead in the funnel: ``lead_id``, ``_reached`` (step), ``_won``, ``_lost``."""
-    import polars as pl
-
-    _, index, won, lost = stage_flags(funnel, steps)
-    stage = pl.col(STAGE)
-    return (
-        log.lazy()
-        .select(
-            LEAD_ID,
-            stage.replace_strict(index, default=None, return_dtype=pl.Int64).alias("_step"),
-            stage.is_in(won).alias("_w"),
-            stage.is_in(lost).alias("_l"),
-        )
-        .group_by(LEAD_ID)
+    keys = [KEY, REACHED] if keyed else [REACHED]
+    lost_only = ((nw.col(LOST) == 1) & (nw.col(WON) == 0)).cast(nw.Int64)
+    agg = (
+        per.with_columns(lost_only.alias("_lost_only"))
+        .group_by(keys)
         .agg(
-            pl.col("_step").max().alias("_reached"),
-            pl.col("_w").any().alias("_won"),
-            pl.col("_l").any().alias("_lost"),
+            nw.len().alias("_n"),
+            nw.col(WON).sum().alias("_nw"),
+            nw.col("_lost_only").sum().alias("_nl"),
         )
-        .filter(pl.col("_reached").is_not_null())
     )
+    tally: dict[Any, tuple[dict[int, int], list[int]]] = {}
+    for row in collect(agg).iter_rows(named=True):
+        key = plain_value(row[KEY]) if keyed else None
+        reached, outcome = tally.setdefault(key, ({}, [0, 0]))
+        k = int(row[REACHED])
+        reached[k] = reached.get(k, 0) + int(row["_n"])
+        outcome[0] += int(row["_nw"] or 0)
+        outcome[1] += int(row["_nl"] or 0)
+    return {
+        key: ReachedCounts.from_tally(steps, reached, won, lost)
+        for key, (reached, (won, lost)) in tally.items()
+    }
+
+
+def collect(frame: Any) -> Any:
+    """A narwhals frame, eager: lazy ones (polars, DuckDB, Dask, Spark) are collected to polars."""
+    import narwhals as nw
+
+    if isinstance(frame, nw.LazyFrame):
+        return frame.collect(backend="polars")
+    return frame
+
+
+def plain_value(value: Any) -> Any:
+    """A cell as a plain Python value: NaN becomes ``None``, a pandas Timestamp a datetime."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    return value
 
 
 def reached_polars(
@@ -610,25 +938,11 @@ def reached_polars(
     steps: Sequence[str] | None = None,
 ) -> ReachedCounts:
     """
-    The reached-stage report of a stage log (``lead_id``, ``stage``) with polars.
+    The reached-stage report of a stage log (``lead_id``, ``at``, ``stage``) with polars.
 
-    One group-by over the rows, then a tally over leads; nothing leaves
-    polars but a few numbers.
+    :func:`reached_per_lead` then :func:`tally_reached`: one group-by over the
+    rows, then a tally over leads; nothing leaves polars but a few numbers.
     """
-    import polars as pl
-
-    steps_t, _, _, _ = stage_flags(funnel, steps)
-    tally = (
-        per_lead_polars(log, funnel=funnel, steps=steps_t)
-        .group_by("_reached")
-        .agg(
-            pl.len().alias("n"),
-            pl.col("_won").sum().alias("w"),
-            (pl.col("_lost") & ~pl.col("_won")).sum().alias("l"),
-        )
-        .collect()
-    )
-    reached = dict(zip(tally["_reached"].to_list(), tally["n"].to_list(), strict=True))
-    return ReachedCounts.from_tally(
-        steps_t, reached, int(tally["w"].sum() or 0), int(tally["l"].sum() or 0)
-    )
+    steps_t = report_steps(funnel, steps)
+    per = reached_per_lead(log, funnel=funnel, steps=steps_t)
+    return tally_reached(per, steps_t).get(None) or ReachedCounts.from_tally(steps_t, {}, 0, 0)
