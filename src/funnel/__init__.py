@@ -147,11 +147,10 @@ _MOVED: dict[str, str] = {
 
 _RENAMED: dict[str, str] = {
     "advance_with_machine": "Funnel.advance(..., listeners=[...])",
-    "machine_for": "Funnel.machine(record, at=...)",
+    "machine_for": "Funnel.machine_for(record, at=...)",
     "advance_with_hooks": "Funnel.fire(..., hooks=hooks)",
     "convert_with_hooks": "Funnel.convert(..., hooks=hooks)",
     "aadvance": "await Funnel.afire(..., hooks=hooks)",
-    "allowed_events": "Funnel.allowed_events(record)",
 }
 
 

@@ -50,7 +50,7 @@ def test_png_is_a_real_image(log_polars, tmp_path):
 
 def test_png_without_kaleido_says_what_to_install(log_polars, tmp_path, monkeypatch):
     monkeypatch.setattr(charts, "_has_kaleido", lambda: False)
-    with pytest.raises(FunnelError, match=r"funnel\[png\]"):
+    with pytest.raises(FunnelError, match=r"salesfunnel\[png\]"):
         write_chart(funnel_chart(funnel_report(log_polars)), tmp_path / "f.png")
     assert not (tmp_path / "f.png").exists()
 

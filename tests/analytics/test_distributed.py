@@ -149,9 +149,9 @@ def test_spark_without_pyspark():
     try:
         importlib.import_module("pyspark")
     except ImportError:
-        with pytest.raises(ImportError, match=r"pip install .funnel\[spark\]"):
+        with pytest.raises(ImportError, match=r"pip install .salesfunnel\[spark\]"):
             replay_spark(object())
-        with pytest.raises(ImportError, match=r"pip install .funnel\[spark\]"):
+        with pytest.raises(ImportError, match=r"pip install .salesfunnel\[spark\]"):
             report_spark(object())
     else:  # pragma: no cover - only where pyspark is installed
         pytest.skip("pyspark is installed: see test_spark_equals_polars")

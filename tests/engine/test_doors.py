@@ -9,6 +9,7 @@ where ``convert()`` said no.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import attrs
 import pytest
@@ -30,7 +31,7 @@ from funnel import (
     loads_funnel,
 )
 from funnel.io.serialize import from_dict, to_dict
-from funnel.model.engagement import EngagementFinding
+from funnel.model.engagement import EngagementFinding, assess_engagement
 from funnel.model.qualification import qualify
 from tests.helpers import ALL_MET, T0, day, lead, met, outbound, ready_lead, reply
 from tests.strategies import records
@@ -234,10 +235,12 @@ class TestOneDecisionOneEvaluation:
         explain(unqualified, at=day(3))
         assert calls == ["L1"]
 
-    def test_each_guard_is_evaluated_once_per_decision(self):
+    def test_each_guard_is_evaluated_once_per_decision(self, monkeypatch: pytest.MonkeyPatch):
+        import funnel.spec.guards as guards
+
         counts: dict[str, int] = {}
-        registry = funnel.spec.guards.GUARDS.extend("counting")
-        for name in list(registry):
+        registry = guards.GUARDS.extend("counting")
+        for name in [n for n in registry if n not in guards.CONVERSION_RULE]:
             inner = registry[name].check
 
             def check(record, ctx, _name=name, _inner=inner):
@@ -245,22 +248,41 @@ class TestOneDecisionOneEvaluation:
                 return _inner(record, ctx)
 
             registry.register(name, registry[name].description, replace=True)(check)
+        real_qualify, real_engagement = guards._qualify, assess_engagement
+
+        def qualify_counted(record, ctx):
+            counts["is_qualified"] = counts.get("is_qualified", 0) + 1
+            return real_qualify(record, ctx)
+
+        def engagement_counted(touches):
+            counts["is_two_way"] = counts.get("is_two_way", 0) + 1
+            return real_engagement(touches)
+
+        monkeypatch.setattr(guards, "_qualify", qualify_counted)
+        monkeypatch.setattr(guards, "assess_engagement", engagement_counted)
         counting = Funnel(machine=DEFAULT_FUNNEL.machine, guards=registry)
         record = lead(touches=(outbound("o1", 1),))
         counting.explain(record, at=day(2))
-        assert counts
+        assert set(counts) >= {"is_qualified", "is_two_way"}
         assert max(counts.values()) == 1, counts
         counts.clear()
         counting.enabled_events(record, at=day(2), why="x")
         assert counts
         assert max(counts.values()) == 1, counts
 
+    def test_the_conversion_rule_cannot_be_replaced(self):
+        """A funnel's registry could replace is_two_way: explain said ready, convert refused."""
+        registry = funnel.spec.guards.GUARDS.extend("lax")
+        for name in ("is_two_way", "is_qualified"):
+            with pytest.raises(ValidationError, match="cannot be replaced"):
+                registry.register(name, "anything goes", replace=True)(lambda r, c: ())
+
 
 class TestErrorsCarryData:
     def test_wrong_level_has_reasons(self):
         """WrongLevel carried no reasons in 0.1."""
         with pytest.raises(funnel.exceptions.WrongLevel) as err:
-            funnel.advance(ready_lead(), "convert", at=day(3))
+            funnel.advance(ready_lead(), "convert", at=day(3), funnel=DEFAULT_FUNNEL)
         assert err.value.reasons
         assert "convert()" in err.value.reasons[0]
 
@@ -285,3 +307,163 @@ class TestErrorsCarryData:
         assert err.value.field == "event"
         assert err.value.allowed == ("convert",)
         assert err.value.to_dict()["allowed"] == ["convert"]
+
+
+TWO_CONVERSIONS = """
+[funnel]
+name = "two"
+version = "1"
+
+[stages.new]
+level = "lead"
+initial = true
+
+[stages.warm]
+level = "lead"
+
+[stages.deal]
+level = "prospect"
+
+[stages.won]
+level = "prospect"
+final = true
+outcome = "won"
+
+[events.warm_up]
+from = "new"
+to = "warm"
+
+[events.fast_track]
+from = "new"
+to = "deal"
+guards = ["is_two_way", "is_qualified"]
+
+[events.convert]
+from = "warm"
+to = "deal"
+guards = ["is_two_way", "is_qualified"]
+
+[events.close]
+from = "deal"
+to = "won"
+"""
+
+
+#: Values of the wrong type, typed Any so the deliberate misuse below type-checks.
+NOTHING: Any = None
+TEXT: Any = "x"
+NUMBER: Any = 1
+
+
+class TestReviewFindings:
+    """What a review of the change, trying it as a user, found; each failed before its fix."""
+
+    def test_a_forged_prospect_is_refused_at_every_door(self):
+        """A prospect with an empty pass and a hand-set two-way finding, no touch at all."""
+        from funnel.model.engagement import Engagement
+        from funnel.model.qualification import Qualification
+
+        empty = Qualification(framework="none", rule=funnel.PassRule.all(), results=(), at=T0)
+        trust_me = EngagementFinding(Engagement.TWO_WAY, None, "trust me")
+        with pytest.raises(ValidationError):
+            Prospect(
+                id="P1",
+                contact=ready_lead().contact,
+                source="x",
+                created_at=T0,
+                stage="organisation",
+                qualification=empty,
+                engagement=trust_me,
+                converted_at=T0,
+                lead_level="raw",
+            )
+        real = prospect()
+        # A real dialogue but no history of its conversion: the funnel refuses it.
+        forged = attrs.evolve(real, history=())
+        with pytest.raises(ValidationError, match="must contain its conversion"):
+            DEFAULT_FUNNEL.check(forged)
+        # Evidence that does not pass the funnel's framework, under its own version.
+        unmet = attrs.evolve(real, evidence=met("fit", at=2))
+        with pytest.raises(ValidationError, match="does not pass framework"):
+            DEFAULT_FUNNEL.check(unmet)
+
+    def test_engagement_is_derived_not_trusted(self):
+        real = prospect()
+        with pytest.raises(ValidationError, match="two-way"):
+            attrs.evolve(real, touches=(outbound("o1", 1),))
+
+    def test_convert_uses_the_conversion_event_of_the_stage(self):
+        """With two conversion events, convert() picks the one the stage has; explain agrees."""
+        two = loads_funnel(TWO_CONVERSIONS)
+        ready = lead(
+            stage="new",
+            touches=(outbound("o1", 1), reply("r1", 2, "o1")),
+            evidence=met(*ALL_MET, at=2),
+        )
+        assert two.explain(ready, at=day(3)).ready
+        fast = two.convert(ready, at=day(3))
+        assert fast.history[-1].event == "fast_track"
+        warm = two.advance(ready, "warm_up", at=day(3))
+        assert two.explain(warm, at=day(4)).ready
+        assert two.convert(warm, at=day(4)).history[-1].event == "convert"
+
+    def test_hooks_of_another_funnel_are_refused(self):
+        """Hooks() bound to the default funnel silently missed conversions in a company funnel."""
+        acme = loads_funnel(ACME)
+        ready = lead(
+            stage="new",
+            touches=(outbound("o1", 1), reply("r1", 2, "o1")),
+            evidence=met(*ALL_MET, at=2),
+        )
+        with pytest.raises(ValidationError, match="made for funnel 'sources'") as err:
+            acme.convert(ready, at=day(3), hooks=funnel.Hooks())
+        assert err.value.field == "hooks"
+        seen: list[str] = []
+        hooks = funnel.Hooks(funnel=acme)
+        hooks.on_conversion(lambda t: seen.append(t.change.event))
+        acme.convert(ready, at=day(3), hooks=hooks)
+        assert seen == ["sign"]
+
+    @pytest.mark.parametrize(
+        "call",
+        [
+            lambda: DEFAULT_FUNNEL.check(NOTHING),
+            lambda: DEFAULT_FUNNEL.allowed_events(NOTHING),
+            lambda: DEFAULT_FUNNEL.machine_for(NOTHING, at=T0),
+            lambda: funnel.enabled_events(NOTHING, at=T0),
+            lambda: funnel.add_touch(NOTHING, outbound("o", 1)),
+            lambda: funnel.check_touch(NOTHING, outbound("o", 1)),
+            lambda: funnel.check_touch(lead(), TEXT),
+            lambda: funnel.plan_touch(lead(), NOTHING),
+            lambda: funnel.fire(lead(), "nurture", at=T0, hooks=TEXT),
+            lambda: funnel.fire(lead(), "nurture", at=T0, listeners=NUMBER),
+            lambda: funnel.fire(lead(), "nurture", at=NOTHING),
+            lambda: funnel.io.serialize.loads(NOTHING),
+            lambda: funnel.io.serialize.loads(funnel.io.serialize.dumps(lead()), funnel=TEXT),
+            lambda: funnel.loads_funnel(NOTHING),
+            lambda: funnel.load_funnel(NOTHING),
+            lambda: Funnel(machine=NOTHING),
+            lambda: funnel.IdealCustomerProfile(industries=NOTHING),
+            lambda: qualify(NOTHING, at=T0),
+            lambda: lead(touches=NOTHING),
+            lambda: funnel.Hooks().on_event("teleport"),
+        ],
+    )
+    def test_wrong_types_raise_validation_errors(self, call):
+        """Each of these raised a bare AttributeError or TypeError."""
+        with pytest.raises(ValidationError):
+            call()
+
+    def test_serialization_errors_do_not_echo_values(self):
+        """A misplaced email in a datetime field was repeated in the message."""
+        document = to_dict(lead())
+        document["data"]["created_at"] = "zed.quux@corp.example"
+        with pytest.raises(SerializationError) as err:
+            from_dict(document)
+        assert "zed.quux" not in str(err.value)
+        assert "zed.quux" not in repr(err.value.to_dict())
+        document = to_dict(lead())
+        document["schema"] = "zed.quux@corp.example"
+        with pytest.raises(SerializationError) as err:
+            from_dict(document)
+        assert "zed.quux" not in str(err.value)

@@ -33,14 +33,14 @@ from funnel.exceptions import (
     WrongLevel,
 )
 from funnel.model.qualification import BANT
-from funnel.spec.machine import SalesEvent, SalesFunnel
+from funnel.spec.machine import SalesFunnel, SalesStep
 from tests.helpers import ALL_MET, day, form, lead, met, outbound, ready_lead, reply
 
 
 def prospect_at(stage: str) -> Prospect:
     """A prospect moved along the default road up to *stage*."""
     p = convert(ready_lead(), at=day(3))
-    road: dict[str, list[SalesEvent]] = {
+    road: dict[str, list[SalesStep]] = {
         "opportunity": ["open_opportunity"],
         "stakeholder": ["open_opportunity", "engage_stakeholder"],
     }
@@ -131,14 +131,14 @@ class TestAdvance:
     def test_lead_cannot_use_advance_to_convert(self):
         """Crossing to prospect through advance() raises WrongLevel pointing to convert()."""
         with pytest.raises(WrongLevel, match=r"use convert\(\)"):
-            advance(ready_lead(), "convert", at=day(3))
+            advance(ready_lead(), "convert", at=day(3), funnel=DEFAULT_FUNNEL)
 
     def test_prospect_never_becomes_lead(self):
         """No lead event is accepted by a prospect."""
         p = prospect_at("opportunity")
         for event in ("nurture", "mark_mql", "mark_sql", "disqualify", "convert"):
             with pytest.raises(IllegalEvent):
-                advance(p, event, at=day(9), why="x")
+                fire(p, event, at=day(9), why="x")
 
     def test_stage_from_another_funnel(self):
         """A record in a stage the funnel lacks is refused clearly."""

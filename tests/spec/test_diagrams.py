@@ -115,7 +115,7 @@ def test_missing_pydot_in_a_fresh_interpreter() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert "pip install 'funnel[diagrams]'" in done.stdout
+    assert "pip install 'salesfunnel[diagrams]'" in done.stdout
     assert done.stderr == ""
 
 

@@ -30,7 +30,7 @@ def _always(record: object, ctx: GuardContext) -> tuple[str, ...]:
 
 def test_a_built_in_guard_cannot_be_replaced_by_accident(cleanup: list[str]) -> None:
     before = GUARDS["is_two_way"]
-    with pytest.raises(ValidationError, match="'is_two_way' is already registered"):
+    with pytest.raises(ValidationError, match="'is_two_way' defines when a lead may become"):
         register_guard("is_two_way", "anything goes")(_always)
     assert GUARDS["is_two_way"] is before
 

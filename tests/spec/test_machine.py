@@ -103,3 +103,16 @@ class TestFunnelValidation:
 
         with pytest.raises(DefinitionError, match=r"missing-level\] levels\.b"):
             Funnel(machine=NoLevel)
+
+
+def test_the_event_literals_match_the_class():
+    """SalesEvent lists SalesFunnel's events; SalesStep all but the conversion."""
+    import typing
+
+    from funnel import DEFAULT_FUNNEL
+    from funnel.spec.machine import SalesEvent, SalesStep
+
+    assert set(typing.get_args(SalesEvent)) == set(DEFAULT_FUNNEL.table.events)
+    assert set(typing.get_args(SalesStep)) == set(DEFAULT_FUNNEL.table.events) - set(
+        DEFAULT_FUNNEL.conversion_events
+    )

@@ -69,6 +69,7 @@ SNIPPET = textwrap.dedent(
     Company(name="Acme", employees="12")  # error
     funnel.advance(lead, "nurtur", at=at)  # error
     funnel.advance(lead, from_data, at=at)  # error
+    funnel.advance(lead, "convert", at=at)  # error
     """
 )
 

@@ -2,8 +2,8 @@
 Funnel analytics for notebooks: event logs in; reports, cohorts and charts out.
 
 Import it explicitly (``from funnel import analytics``); it needs the
-``funnel[analytics]`` extra (narwhals and polars), ``funnel[plot]`` for charts
-and ``funnel[cli]`` for the ``funnel report`` command. Submodules are loaded
+``salesfunnel[analytics]`` extra (narwhals and polars), ``salesfunnel[plot]`` for charts
+and ``salesfunnel[cli]`` for the ``funnel report`` command. Submodules are loaded
 on first use, so importing this package is cheap.
 
 * :mod:`~funnel.analytics.eventlog` – the event-log schema and loaders;

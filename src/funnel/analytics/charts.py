@@ -1,8 +1,9 @@
 """
-Charts with plotly (the ``funnel[plot]`` extra): a funnel chart and a time-to-convert histogram.
+Charts with plotly (the ``salesfunnel[plot]`` extra): a funnel chart and a time-to-convert
+histogram.
 
 Both return a ``plotly.graph_objects.Figure``; notebooks render it inline.
-:func:`write_chart` saves HTML (always works) or PNG (extra ``funnel[png]``: kaleido and a
+:func:`write_chart` saves HTML (always works) or PNG (extra ``salesfunnel[png]``: kaleido and a
 Chrome or Chromium browser).
 """
 
@@ -20,7 +21,7 @@ def _plotly() -> Any:
     try:
         import plotly.graph_objects as go
     except ModuleNotFoundError as exc:  # pragma: no cover - plotly is installed in CI
-        raise FunnelError("charts need plotly: pip install 'funnel[plot]'") from exc
+        raise FunnelError("charts need plotly: pip install 'salesfunnel[plot]'") from exc
     return go
 
 
@@ -83,7 +84,7 @@ def write_chart(figure: Any, path: str | Path) -> Path:
     """
     Write *figure* to ``.html`` (self-contained) or ``.png``.
 
-    PNG export needs the extra ``funnel[png]`` (kaleido) and a Chrome or
+    PNG export needs the extra ``salesfunnel[png]`` (kaleido) and a Chrome or
     Chromium browser for kaleido to drive (Debian: ``apt install chromium``).
 
     Raises:
@@ -101,7 +102,7 @@ def write_chart(figure: Any, path: str | Path) -> Path:
         if not _has_kaleido():
             raise FunnelError(
                 f"cannot write PNG {str(out)!r}: PNG export needs kaleido and Chrome or "
-                "Chromium: pip install 'funnel[png]' (or write .html)"
+                "Chromium: pip install 'salesfunnel[png]' (or write .html)"
             )
         try:
             figure.write_image(out)

@@ -23,8 +23,8 @@ shuffle: give the log a ``row`` column (as ``funnel.analytics`` loaders do)
 to break ties.
 
 Dask is tested in CI and gives the polars results exactly. The Spark
-functions need ``pyspark`` (the extra ``funnel[spark]``, not part of
-``funnel[all]``) and Java 17+; without pyspark they raise :class:`ImportError`
+functions need ``pyspark`` (the extra ``salesfunnel[spark]``, not part of
+``salesfunnel[all]``) and Java 17+; without pyspark they raise :class:`ImportError`
 saying so. The Spark test runs with ``uv run --extra spark pytest
 tests/analytics/test_distributed.py`` (the replay passed with pyspark 4.3.0 and
 OpenJDK 17; the report's narwhals path has not yet run on Spark).
@@ -269,7 +269,7 @@ def _spark_functions() -> Any:
         return importlib.import_module("pyspark.sql.functions")
     except ImportError as exc:
         raise ImportError(
-            "the Spark functions need pyspark and Java 17+: pip install 'funnel[spark]'"
+            "the Spark functions need pyspark and Java 17+: pip install 'salesfunnel[spark]'"
         ) from exc
 
 

@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--png",
         metavar="OUT",
-        help="write the funnel chart as PNG (funnel[png]: kaleido and Chromium)",
+        help="write the funnel chart as PNG (salesfunnel[png]: kaleido and Chromium)",
     )
     parser.set_defaults(handler=run)
 

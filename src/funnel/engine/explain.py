@@ -19,12 +19,12 @@ from funnel.engine.transitions import (
     check_record,
     check_time,
     context,
-    crosses,
-    decide,
+    conversion_event,
+    decide_and_apply,
     enabled,
     guard_reasons,
 )
-from funnel.exceptions import ChronologyError, TransitionError
+from funnel.exceptions import ChronologyError, FunnelError, ValidationError
 from funnel.model.engagement import Engagement, EngagementFinding
 from funnel.model.qualification import Qualification
 from funnel.model.records import Lead, Level, Prospect
@@ -166,10 +166,14 @@ def explain_record(record: Record, ctx: GuardContext) -> Explanation:
     qualification = qualification_of(record, ctx)
     if isinstance(record, Lead):
         # ready is the very decision convert() takes with the same arguments.
-        ready = any(_converts(record, ev, ctx) for ev in funnel.conversion_events)
-        blockers = [] if ready else _lead_blockers(record, ctx)
-        if not ready and not blockers:  # pragma: no cover - every refusal has a reason
-            blockers = ["convert() refuses this lead"]
+        try:
+            event = conversion_event(funnel, None, record.stage)
+        except ValidationError as exc:
+            ready, blockers = False, [exc.summary]
+        else:
+            refusal = _refusal(record, event, ctx)
+            ready = refusal is None
+            blockers = [] if ready else _lead_blockers(record, ctx) or [refusal or ""]
     else:
         ready = record.stage not in funnel.finals
         blockers = []
@@ -189,12 +193,13 @@ def explain_record(record: Record, ctx: GuardContext) -> Explanation:
     )
 
 
-def _converts(lead: Lead, event: str, ctx: GuardContext) -> bool:
+def _refusal(lead: Lead, event: str, ctx: GuardContext) -> str | None:
+    """Why ``convert`` with *event* refuses *lead* in *ctx*, or ``None`` if it converts."""
     try:
-        edge = decide(lead, event, ctx, "convert")
-    except (TransitionError, ValueError):
-        return False
-    return crosses(ctx.funnel, edge)
+        new = decide_and_apply(lead, event, ctx, "convert")
+    except FunnelError as exc:
+        return exc.summary
+    return None if isinstance(new, Prospect) else f"{event} does not make a prospect"
 
 
 def explain(record: Record, *, at: datetime, funnel: FunnelDefinition) -> Explanation:

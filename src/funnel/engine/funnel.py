@@ -35,17 +35,19 @@ from funnel.engine.explain import Explanation, explain_record
 from funnel.engine.transitions import (
     accepts,
     amove,
+    check_options,
     context,
     conversion_event,
     enabled,
     machine_for,
     move,
+    require_record,
 )
 from funnel.exceptions import ValidationError
 from funnel.model.records import Lead, Prospect
 from funnel.model.touch import Touch
 from funnel.spec.definition import FunnelDefinition
-from funnel.spec.machine import SalesEvent, SalesFunnel
+from funnel.spec.machine import SalesFunnel, SalesStep
 
 if TYPE_CHECKING:
     from funnel.engine.hooks import Hooks
@@ -159,7 +161,7 @@ class Funnel(FunnelDefinition):
             raise ValidationError(
                 f"convert() takes a Lead, got {type(lead).__name__}", field="lead"
             )
-        name = conversion_event(self, event)
+        name = conversion_event(self, event, lead.stage)
         if owner is not None and not isinstance(owner, str):
             raise ValidationError("owner must be a string", field="owner")
         ctx = context(self, at, why)
@@ -229,12 +231,14 @@ class Funnel(FunnelDefinition):
 
     def allowed_events(self, record: Record) -> frozenset[str]:
         """Events with a transition from the record's stage, guards not evaluated."""
+        require_record(record)
         return self.table.allowed(record.stage)
 
     def enabled_events(
         self, record: Record, *, at: datetime, why: str | None = None
     ) -> tuple[str, ...]:
         """Events the record would accept now, guards evaluated, in declaration order."""
+        require_record(record)
         return enabled(record, context(self, at, why))
 
     def explain(self, record: Record, *, at: datetime) -> Explanation:
@@ -246,6 +250,7 @@ class Funnel(FunnelDefinition):
         missing two-way communication, each criterion not met or unknown, a
         stage with no conversion event, a moment before the last change.
         """
+        require_record(record)
         return explain_record(record, context(self, at))
 
     def check(self, record: R) -> R:
@@ -260,6 +265,7 @@ class Funnel(FunnelDefinition):
             ValidationError: naming the record and the field (``stage``,
                 ``history[i]``) of each problem.
         """
+        require_record(record)
         problems = self.record_problems(record)
         if problems:
             who = f"{type(record).__name__} {record.id!r}"
@@ -285,6 +291,8 @@ class Funnel(FunnelDefinition):
         For diagrams of one record or for listeners; :meth:`advance` is about
         1000x cheaper for moving records.
         """
+        require_record(record)
+        check_options(self, None, listeners)
         return machine_for(record, context(self, at, why), listeners)
 
     # -- touches -----------------------------------------------------------------------
@@ -318,7 +326,7 @@ DEFAULT_FUNNEL = Funnel(
 @overload
 def advance(
     record: R,
-    event: SalesEvent,
+    event: SalesStep,
     *,
     at: datetime,
     why: str | None = ...,

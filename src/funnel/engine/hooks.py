@@ -175,7 +175,9 @@ class Hooks:
         if event not in self.funnel.table.events:
             raise ValidationError(
                 f"funnel {self.funnel.name!r} has no event {event!r}; "
-                f"events: {', '.join(self.funnel.table.events)}"
+                f"events: {', '.join(self.funnel.table.events)}",
+                field="event",
+                allowed=self.funnel.table.events,
             )
 
         def register(listener: F) -> F:
@@ -189,7 +191,9 @@ class Hooks:
         if stage not in self.funnel.stages:
             raise ValidationError(
                 f"funnel {self.funnel.name!r} has no stage {stage!r}; "
-                f"stages: {', '.join(self.funnel.stages)}"
+                f"stages: {', '.join(self.funnel.stages)}",
+                field="stage",
+                allowed=self.funnel.stages,
             )
 
         def register(listener: F) -> F:

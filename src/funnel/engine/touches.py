@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import attrs
 
+from funnel.engine.transitions import require_record
 from funnel.exceptions import CommunicationRefused, ValidationError
 from funnel.model.evidence import Evidence
 from funnel.model.records import Lead, Prospect
@@ -26,6 +27,7 @@ R = TypeVar("R", bound=Lead | Prospect)
 
 def add_touch(record: R, touch: Touch) -> R:
     """Return *record* with *touch* added (touches stay ordered by time)."""
+    require_record(record)
     if not isinstance(touch, Touch):
         raise ValidationError(
             f"add_touch() takes a Touch, got {type(touch).__name__}", field="touch"
@@ -35,6 +37,7 @@ def add_touch(record: R, touch: Touch) -> R:
 
 def add_evidence(record: R, *evidence: Evidence) -> R:
     """Return *record* with *evidence* added (evidence stays ordered by time)."""
+    require_record(record)
     return attrs.evolve(record, evidence=(*record.evidence, *evidence))
 
 
@@ -64,6 +67,9 @@ def check_touch(
     which allows only: mass from automation or marketing;
     this touch is personal from rep ('rep:alice')
     """
+    require_record(record)
+    if not isinstance(touch, Touch):
+        raise ValidationError(f"touch must be a Touch, got {type(touch).__name__}", field="touch")
     if touch.direction is Direction.INBOUND:
         return ()
     reasons: list[str] = []

@@ -66,7 +66,48 @@ def context(funnel: FunnelDefinition, at: datetime, why: str | None = None) -> G
         raise ValidationError(
             f"why must be a string or None, got {type(why).__name__}", field="why"
         )
-    return GuardContext(funnel=funnel, at=require_aware(at, "at"), why=why)
+    return GuardContext(funnel=funnel, at=require_aware(at, "at", field="at"), why=why)
+
+
+def require_record(record: object, field: str = "record") -> None:
+    """
+    Refuse anything but a :class:`~funnel.Lead` or a :class:`~funnel.Prospect`.
+
+    Raises:
+        ValidationError: naming *field* and the type given.
+    """
+    if not isinstance(record, Lead | Prospect):
+        raise ValidationError(
+            f"{field} must be a Lead or a Prospect, got {type(record).__name__}", field=field
+        )
+
+
+def check_options(funnel: FunnelDefinition, hooks: object, listeners: object) -> None:
+    """
+    Refuse hooks of another funnel, or options of the wrong type.
+
+    Hooks validate their event and stage names against their own funnel and
+    decide what a conversion is from it; used with another funnel they would
+    silently miss changes, so that is refused.
+    """
+    from funnel.engine.hooks import Hooks  # same layer; hooks imports nothing of this module
+
+    if hooks is not None:
+        if not isinstance(hooks, Hooks):
+            raise ValidationError(
+                f"hooks must be a funnel.Hooks, got {type(hooks).__name__}", field="hooks"
+            )
+        if hooks.funnel != funnel:
+            raise ValidationError(
+                f"these hooks were made for funnel {hooks.funnel.name!r} v{hooks.funnel.version}, "
+                f"not {funnel.name!r} v{funnel.version}: make them with Hooks(funnel=...)",
+                field="hooks",
+            )
+    if isinstance(listeners, str | bytes) or not isinstance(listeners, Sequence):
+        raise ValidationError(
+            f"listeners must be a list of listener objects, got {type(listeners).__name__}",
+            field="listeners",
+        )
 
 
 def check_record(record: Record, funnel: FunnelDefinition, event: str) -> None:
@@ -77,10 +118,7 @@ def check_record(record: Record, funnel: FunnelDefinition, event: str) -> None:
         IllegalEvent: the record's stage or a history step is not in the funnel.
         WrongLevel: the record's type and its stage's level disagree.
     """
-    if not isinstance(record, Lead | Prospect):
-        raise ValidationError(
-            f"expected a Lead or a Prospect, got {type(record).__name__}", field="record"
-        )
+    require_record(record)
     problems = funnel.record_problems(record)
     if not problems:
         return
@@ -318,6 +356,7 @@ def move(
     With *hooks*, the veto hooks run before the result is returned and the
     after hooks once it stands (see :mod:`funnel.engine.hooks`).
     """
+    check_options(ctx.funnel, hooks, listeners)
     new = decide_and_apply(record, event, ctx, crossing, listeners, owner_)
     if hooks is not None:
         hooks.check_before(record, new)
@@ -336,6 +375,7 @@ async def amove(
     owner_: str | None = None,
 ) -> Record:
     """:func:`move` for async hooks: async listeners of *hooks* are awaited."""
+    check_options(ctx.funnel, hooks, listeners)
     new = decide_and_apply(record, event, ctx, crossing, listeners, owner_)
     if hooks is not None:
         await hooks.acheck_before(record, new)
@@ -343,24 +383,39 @@ async def amove(
     return new
 
 
-def conversion_event(funnel: FunnelDefinition, event: str | None) -> str:
-    """The conversion event to use: *event*, or the funnel's only one."""
+def conversion_event(funnel: FunnelDefinition, event: str | None, stage: str) -> str:
+    """
+    The conversion event to use from *stage*: *event*, or the one the stage has.
+
+    With *event* ``None``, a funnel with one conversion event uses it; a funnel
+    with several uses the one that has an edge from *stage* (and asks for
+    ``event=`` only when several do).
+
+    Raises:
+        ValidationError: *event* is not a conversion event, or *stage* has
+            several and none was chosen.
+    """
     events = funnel.conversion_events
-    if event is None:
-        if len(events) != 1:
+    if event is not None:
+        if event not in events:
             raise ValidationError(
-                f"funnel {funnel.name!r} has conversion events {events}; pass event=",
+                f"{event!r} is not a conversion event of funnel {funnel.name!r}: {events}",
                 field="event",
                 allowed=events,
             )
+        return event
+    if len(events) == 1:
         return events[0]
-    if event not in events:
-        raise ValidationError(
-            f"{event!r} is not a conversion event of funnel {funnel.name!r}: {events}",
-            field="event",
-            allowed=events,
-        )
-    return event
+    here = tuple(e for e in events if funnel.table.options(stage, e))
+    if len(here) == 1:
+        return here[0]
+    if not here:  # the decision then says the stage cannot convert, with the allowed events
+        return events[0] if events else "convert"
+    raise ValidationError(
+        f"stage {stage!r} of funnel {funnel.name!r} has conversion events {here}; pass event=",
+        field="event",
+        allowed=here,
+    )
 
 
 def accepts(record: Record, event: str, ctx: GuardContext, crossing: Crossing = "any") -> bool:

@@ -111,9 +111,9 @@ def _structure_datetime(value: object, _: type) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValidationError(f"not an ISO 8601 datetime: {value!r}") from None
+        raise ValidationError("not an ISO 8601 datetime (value not shown)") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValidationError(f"datetime {value!r} has no UTC offset; naive datetimes are refused")
+        raise ValidationError("the datetime has no UTC offset; naive datetimes are refused")
     return parsed
 
 
@@ -125,9 +125,9 @@ def _structure_decimal(value: object, _: type) -> Decimal:
     try:
         result = Decimal(value)
     except InvalidOperation:
-        raise ValidationError(f"not a decimal number: {value!r}") from None
+        raise ValidationError("not a decimal number (value not shown)") from None
     if not result.is_finite():
-        raise ValidationError(f"decimal must be finite, got {value!r}")
+        raise ValidationError("decimal must be finite")
     return result
 
 
@@ -157,7 +157,7 @@ def _structure_enum(value: object, cls: type[enum.Enum]) -> enum.Enum:
     except ValueError:
         allowed = ", ".join(repr(m.value) for m in cls)
         raise ValidationError(
-            f"{value!r} is not a {cls.__name__}; expected one of {allowed}"
+            f"not a {cls.__name__} (value not shown); expected one of {allowed}"
         ) from None
 
 
@@ -287,12 +287,15 @@ def from_dict(document: object, *, funnel: Funnel | None = None) -> Lead | Prosp
     cls = SCHEMAS.get(schema) if isinstance(schema, str) else None
     if cls is None:
         raise SerializationError(
-            f"unknown schema {schema!r}; expected one of {sorted(SCHEMAS)}", path="schema"
+            f"unknown schema ({_type_name(schema)}, value not shown); expected one of "
+            f"{sorted(SCHEMAS)}",
+            path="schema",
         )
     version = document["version"]
     if isinstance(version, bool) or version != SCHEMA_VERSION:
         raise SerializationError(
-            f"unsupported version {version!r} of {schema}; this funnel reads version "
+            f"unsupported version ({_type_name(version)}, value not shown) of {schema}; "
+            "this funnel reads version "
             f"{SCHEMA_VERSION}",
             path="version",
         )
@@ -310,6 +313,10 @@ def from_dict(document: object, *, funnel: Funnel | None = None) -> Lead | Prosp
 def _funnel(funnel: Funnel | None) -> Funnel:
     if funnel is None:
         return DEFAULT_FUNNEL
+    if not isinstance(funnel, Funnel):
+        raise ValidationError(
+            f"funnel= takes a funnel.Funnel, got {type(funnel).__name__}", field="funnel"
+        )
     return funnel
 
 
@@ -325,6 +332,12 @@ def loads(text: str | bytes, *, funnel: Funnel | None = None) -> Lead | Prospect
     Raises:
         SerializationError: the text is not JSON, or see :func:`from_dict`.
     """
+    if not isinstance(text, str | bytes | bytearray):
+        raise ValidationError(
+            f"loads() takes a JSON document as str or bytes, got {type(text).__name__}",
+            field="text",
+        )
+    _funnel(funnel)
     try:
         document = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:

@@ -62,8 +62,8 @@ def _key(instance: object, attribute: attrs.Attribute[str], value: object) -> No
 
 def _strings(values: Iterable[str]) -> frozenset[str]:
     # Items are checked by the field's validator (_each_text), which knows the record.
-    if isinstance(values, str):
-        raise ValidationError(f"expected a collection of strings, got the string {values!r}")
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise ValidationError(f"expected a collection of strings, got {type(values).__name__}")
     return frozenset(values)
 
 
@@ -544,9 +544,14 @@ def qualify(
     >>> q.met, q.unknown, q.passed
     (('budget',), ('authority', 'need', 'timeline'), False)
     """
-    require_aware(at, "at")
+    require_aware(at, "at", field="at")
+    if not isinstance(framework, Framework):
+        raise ValidationError(
+            f"framework must be a Framework, got {type(framework).__name__}", field="framework"
+        )
+    items = typed_tuple(evidence, Evidence, field="evidence")
     latest: dict[str, Evidence] = {}
-    for ev in sorted(evidence, key=lambda e: e.at):
+    for ev in sorted(items, key=lambda e: e.at):
         if ev.at > at:
             continue
         for c in framework.criteria:

@@ -27,7 +27,7 @@ from funnel._money import optional_money
 from funnel._time import aware, optional_aware
 from funnel.exceptions import ValidationError
 from funnel.model.contact import Contact
-from funnel.model.engagement import Engagement, EngagementFinding
+from funnel.model.engagement import Engagement, EngagementFinding, assess_engagement
 from funnel.model.evidence import Evidence
 from funnel.model.history import StageChange, check_history
 from funnel.model.qualification import Qualification
@@ -99,13 +99,19 @@ def _check_level(record: Lead | Prospect) -> None:
                     field=where,
                 )
         return
-    if not record.qualification.passed:
+    if not record.qualification.passed or not record.qualification.results:
         raise ValidationError(
             f"{owner}: a prospect needs a passed qualification",
             record=owner,
             field="qualification",
         )
-    if record.engagement.level is not Engagement.TWO_WAY:
+    # Engagement is derived from the touches, never taken on trust: the touches up
+    # to the conversion must show the dialogue.
+    derived = assess_engagement(t for t in record.touches if t.at <= record.converted_at)
+    if (
+        record.engagement.level is not Engagement.TWO_WAY
+        or derived.level is not Engagement.TWO_WAY
+    ):
         raise ValidationError(
             f"{owner}: a prospect needs two-way communication", record=owner, field="engagement"
         )

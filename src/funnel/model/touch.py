@@ -204,4 +204,4 @@ def check_touches(touches: tuple[Touch, ...], owner: str | None = None) -> None:
 
 def sort_touches(touches: Iterable[Touch]) -> tuple[Touch, ...]:
     """Return touches as a tuple ordered by time, then id (an attrs converter)."""
-    return tuple(sorted(typed_tuple(touches, Touch), key=lambda t: (t.at, t.id)))
+    return tuple(sorted(typed_tuple(touches, Touch, field="touches"), key=lambda t: (t.at, t.id)))

@@ -16,13 +16,20 @@ funnel.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import attrs
 
 from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationError
-from funnel.model.qualification import DEFAULT, Framework, IdealCustomerProfile
+from funnel.model.qualification import (
+    DEFAULT,
+    Framework,
+    IdealCustomerProfile,
+    Qualification,
+    qualify,
+)
 from funnel.model.records import Level, QualificationLevel
 from funnel.spec.communication import DEFAULT_COMMUNICATION, CommunicationPolicy
 from funnel.spec.guards import GUARDS, GuardRegistry
@@ -142,6 +149,13 @@ class FunnelDefinition:
     table: TransitionTable = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        if not (isinstance(self.machine, type) and issubclass(self.machine, FunnelStateMachine)):
+            raise ValidationError(
+                f"funnel {self.name!r}: machine must be a FunnelStateMachine subclass, "
+                f"got {type(self.machine).__name__}",
+                record=f"funnel {self.name!r}",
+                field="machine",
+            )
         if not isinstance(self.guards, GuardRegistry):
             raise ValidationError(
                 f"funnel {self.name!r}: guards must be a GuardRegistry, "
@@ -304,9 +318,37 @@ class FunnelDefinition:
                 if kind is Level.LEAD:
                     problems.append((where, "a lead's history cannot contain a conversion"))
                 crossed = True
-        if kind is Level.PROSPECT and record.history and not crossed:
-            problems.append(("history", "a prospect's history must contain its conversion"))
+        if kind is Level.PROSPECT:
+            if not crossed:
+                problems.append(("history", "a prospect's history must contain its conversion"))
+            problems.extend(self._qualification_problems(record))
         return tuple(problems)
+
+    def _qualification_problems(self, record: FunnelRecord) -> list[tuple[str, str]]:
+        """A prospect judged by this funnel's version must pass its framework again."""
+        judged: Qualification | None = getattr(record, "qualification", None)
+        converted_at: datetime | None = getattr(record, "converted_at", None)
+        if judged is None or converted_at is None:
+            return [("qualification", "a prospect carries its qualification")]
+        if judged.funnel_version not in (None, self.version):
+            return []  # judged by another version of the funnel: its rules then applied
+        again = qualify(
+            record.evidence,
+            framework=self.framework,
+            company=record.contact.company,
+            icp=self.icp,
+            at=converted_at,
+            funnel_version=self.version,
+        )
+        if again.passed:
+            return []
+        return [
+            (
+                "qualification",
+                f"the evidence up to the conversion does not pass framework "
+                f"{self.framework.name!r} of funnel {self.name!r} v{self.version}",
+            )
+        ]
 
     def mermaid(self) -> str:
         """
@@ -320,7 +362,7 @@ class FunnelDefinition:
 
     def svg(self) -> str:
         """
-        The funnel as an SVG image (needs ``funnel[diagrams]`` and Graphviz ``dot``).
+        The funnel as an SVG image (needs ``salesfunnel[diagrams]`` and Graphviz ``dot``).
 
         Raises:
             DiagramError: pydot or ``dot`` is missing; the message says what to install.

@@ -9,7 +9,7 @@ level (lead, prospect); edges carry the event and its guards
 
 * :func:`mermaid` returns a ``stateDiagram-v2`` that GitHub, GitLab and
   JupyterLab (4.1+) render; it needs nothing installed.
-* :func:`svg` needs the ``diagrams`` extra (``pip install 'funnel[diagrams]'``,
+* :func:`svg` needs the ``diagrams`` extra (``pip install 'salesfunnel[diagrams]'``,
   which installs pydot) and the Graphviz ``dot`` program (e.g.
   ``apt-get install graphviz``); without them it raises
   :class:`~funnel.exceptions.DiagramError` saying what to install.
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 #: What to run when SVG cannot be drawn.
 INSTALL_HINT = (
-    "install the diagrams extra (pip install 'funnel[diagrams]') and Graphviz "
+    "install the diagrams extra (pip install 'salesfunnel[diagrams]') and Graphviz "
     "(e.g. apt-get install graphviz, brew install graphviz)"
 )
 

@@ -138,8 +138,8 @@ class GuardRegistry(Mapping[str, Guard]):
 
         The check receives the record and a :class:`GuardContext` and returns
         the reasons it refuses. A name taken by another check is refused
-        unless *replace* is true: silently replacing ``is_two_way`` would let
-        leads with no dialogue become prospects. Registering the same function
+        unless *replace* is true; ``is_two_way`` and ``is_qualified``, which
+        define when a lead may become a prospect, are never replaced. Registering the same function
         again (a re-run notebook cell, a reloaded module) is allowed.
 
         Raises:
@@ -159,6 +159,16 @@ class GuardRegistry(Mapping[str, Guard]):
             if not callable(check):
                 raise ValidationError(f"guard {name!r}: the check must be callable", field="check")
             taken = self._guards.get(name)
+            if (
+                name in CONVERSION_RULE
+                and taken is not None
+                and _origin(taken.check) != _origin(check)
+            ):
+                raise ValidationError(
+                    f"guard {name!r} defines when a lead may become a prospect and cannot be "
+                    "replaced, in any registry; change the funnel's framework or profile instead",
+                    field="name",
+                )
             if taken is not None and not replace and _origin(taken.check) != _origin(check):
                 raise ValidationError(
                     f"guard {name!r} is already registered ({taken.description!r}, "
@@ -216,7 +226,7 @@ def register_guard(
     >>> register_guard("is_two_way", "my own check")(lambda record, ctx: ())
     Traceback (most recent call last):
     ...
-    funnel.exceptions.ValidationError: guard 'is_two_way' is already registered ...
+    funnel.exceptions.ValidationError: guard 'is_two_way' defines when a lead may become ...
     """
     return GUARDS.register(name, description, replace=replace)
 
@@ -234,6 +244,10 @@ def qualification_of(record: FunnelRecord, ctx: GuardContext) -> Qualification:
         memo[key] = (record, _qualify(record, ctx))
     return memo[key][1]  # type: ignore[index, no-any-return]
 
+
+#: The guards every lead -> prospect edge carries: what makes a prospect. No registry
+#: may replace them (a prospect is a lead in a dialogue that passed qualification).
+CONVERSION_RULE = frozenset({"is_two_way", "is_qualified"})
 
 #: The guards the library itself defines (below): never removed, never replaced by accident.
 _BUILT_IN = frozenset(

@@ -141,14 +141,29 @@ class _Unbound:
         )
 
 
-#: The events of :class:`SalesFunnel`, for type checkers: ``advance(lead, "mark_sq1")``
-#: without ``funnel=`` is a type error (a test checks this list against the class).
+#: The events of :class:`SalesFunnel`, for type checkers (a test checks this list
+#: against the class).
 SalesEvent = Literal[
     "mark_mql",
     "mark_sql",
     "nurture",
     "disqualify",
     "convert",
+    "open_opportunity",
+    "engage_stakeholder",
+    "stakeholder_declined",
+    "win",
+    "lose",
+]
+
+#: The events :func:`funnel.advance` can take on the default funnel: every event but
+#: the conversion, which only :func:`funnel.convert` (or ``fire``) makes. Without
+#: ``funnel=``, ``advance(lead, "mark_sq1")`` or ``advance(lead, "convert")`` is a type error.
+SalesStep = Literal[
+    "mark_mql",
+    "mark_sql",
+    "nurture",
+    "disqualify",
     "open_opportunity",
     "engage_stakeholder",
     "stakeholder_declined",

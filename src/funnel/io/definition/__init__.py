@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from funnel.exceptions import LoadError
+from funnel.exceptions import LoadError, ValidationError
 from funnel.io.definition.build import Funnel, funnel_from_data
 from funnel.io.definition.locate import Format, format_of
 from funnel.io.definition.read import parse
@@ -69,6 +69,11 @@ def loads_funnel(text: str, *, format: Format = "toml", source: str | None = Non
         DefinitionError: the text does not parse, or the definition is invalid.
         ValidationError: *format* is neither ``"toml"`` nor ``"json"``.
     """
+    if not isinstance(text, str):
+        raise ValidationError(
+            f"loads_funnel() takes the definition as a str, got {type(text).__name__}",
+            field="text",
+        )
     data = parse(text, format, source)
     return funnel_from_data(data, source=source, text=text, format=format)
 
@@ -82,6 +87,11 @@ def load_funnel(path: str | Path, *, format: Format | None = None) -> Funnel:
             ``source`` is the path and each problem names its key and line.
         LoadError: the file cannot be read.
     """
+    if not isinstance(path, str | Path) or not str(path):
+        raise ValidationError(
+            f"load_funnel() takes a file path (str or Path), got {type(path).__name__}",
+            field="path",
+        )
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
