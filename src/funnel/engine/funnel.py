@@ -67,6 +67,7 @@ __all__ = (
     "explain",
     "fire",
     "plan_touch",
+    "resolve_funnel",
 )
 
 
@@ -370,7 +371,9 @@ def advance(
     >>> advance(lead, "mark_mql", at=at).stage
     'mql'
     """
-    return _funnel(funnel).advance(record, event, at=at, why=why, hooks=hooks, listeners=listeners)
+    return resolve_funnel(funnel).advance(
+        record, event, at=at, why=why, hooks=hooks, listeners=listeners
+    )
 
 
 def convert(
@@ -385,7 +388,7 @@ def convert(
     listeners: Sequence[object] = (),
 ) -> Prospect:
     """:meth:`Funnel.convert` on *funnel* (default: :data:`DEFAULT_FUNNEL`)."""
-    return _funnel(funnel).convert(
+    return resolve_funnel(funnel).convert(
         lead, at=at, why=why, event=event, owner=owner, hooks=hooks, listeners=listeners
     )
 
@@ -423,7 +426,9 @@ def fire(
     listeners: Sequence[object] = (),
 ) -> Lead | Prospect:
     """:meth:`Funnel.fire` on *funnel* (default: :data:`DEFAULT_FUNNEL`)."""
-    return _funnel(funnel).fire(record, event, at=at, why=why, hooks=hooks, listeners=listeners)
+    return resolve_funnel(funnel).fire(
+        record, event, at=at, why=why, hooks=hooks, listeners=listeners
+    )
 
 
 def can(
@@ -435,19 +440,19 @@ def can(
     funnel: Funnel | None = None,
 ) -> bool:
     """:meth:`Funnel.can` on *funnel* (default: :data:`DEFAULT_FUNNEL`)."""
-    return _funnel(funnel).can(record, event, at=at, why=why)
+    return resolve_funnel(funnel).can(record, event, at=at, why=why)
 
 
 def allowed_events(record: Record, *, funnel: Funnel | None = None) -> frozenset[str]:
     """:meth:`Funnel.allowed_events` on *funnel* (default: :data:`DEFAULT_FUNNEL`)."""
-    return _funnel(funnel).allowed_events(record)
+    return resolve_funnel(funnel).allowed_events(record)
 
 
 def enabled_events(
     record: Record, *, at: datetime, why: str | None = None, funnel: Funnel | None = None
 ) -> tuple[str, ...]:
     """:meth:`Funnel.enabled_events` on *funnel* (default: :data:`DEFAULT_FUNNEL`)."""
-    return _funnel(funnel).enabled_events(record, at=at, why=why)
+    return resolve_funnel(funnel).enabled_events(record, at=at, why=why)
 
 
 def explain(record: Record, *, at: datetime, funnel: Funnel | None = None) -> Explanation:
@@ -466,12 +471,12 @@ def explain(record: Record, *, at: datetime, funnel: Funnel | None = None) -> Ex
     authority: unknown (not established yet)
     intention: unknown (not established yet)
     """
-    return _funnel(funnel).explain(record, at=at)
+    return resolve_funnel(funnel).explain(record, at=at)
 
 
 def check_touch(record: Record, touch: Touch, *, funnel: Funnel | None = None) -> tuple[str, ...]:
     """:meth:`Funnel.check_touch` on *funnel* (default: :data:`DEFAULT_FUNNEL`)."""
-    return _funnel(funnel).check_touch(record, touch)
+    return resolve_funnel(funnel).check_touch(record, touch)
 
 
 def plan_touch(record: R, touch: Touch, *, funnel: Funnel | None = None) -> R:
@@ -481,10 +486,16 @@ def plan_touch(record: R, touch: Touch, *, funnel: Funnel | None = None) -> R:
     Raises:
         CommunicationRefused: with ``record``, ``touch`` and every reason.
     """
-    return _funnel(funnel).plan_touch(record, touch)
+    return resolve_funnel(funnel).plan_touch(record, touch)
 
 
-def _funnel(funnel: FunnelDefinition | None) -> Funnel:
+def resolve_funnel(funnel: object) -> Funnel:
+    """
+    *funnel*, or :data:`DEFAULT_FUNNEL` for ``None``.
+
+    Raises:
+        ValidationError: *funnel* is neither ``None`` nor a :class:`Funnel`.
+    """
     if funnel is None:
         return DEFAULT_FUNNEL
     if not isinstance(funnel, Funnel):

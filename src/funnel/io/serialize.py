@@ -51,7 +51,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
+from funnel.engine.funnel import Funnel, resolve_funnel
 from funnel.exceptions import SerializationError, ValidationError
 from funnel.model.contact import Company, Consent, Contact
 from funnel.model.engagement import EngagementFinding
@@ -300,7 +300,7 @@ def from_dict(document: object, *, funnel: Funnel | None = None) -> Lead | Prosp
             path="version",
         )
     record = structure(document["data"], cls, path="data")
-    problems = _funnel(funnel).record_problems(record)
+    problems = resolve_funnel(funnel).record_problems(record)
     if problems:
         field, text = problems[0]
         raise SerializationError(
@@ -308,16 +308,6 @@ def from_dict(document: object, *, funnel: Funnel | None = None) -> Lead | Prosp
             path=f"data.{field}",
         )
     return record
-
-
-def _funnel(funnel: Funnel | None) -> Funnel:
-    if funnel is None:
-        return DEFAULT_FUNNEL
-    if not isinstance(funnel, Funnel):
-        raise ValidationError(
-            f"funnel= takes a funnel.Funnel, got {type(funnel).__name__}", field="funnel"
-        )
-    return funnel
 
 
 def dumps(record: Lead | Prospect, *, indent: int | None = None) -> str:
@@ -337,7 +327,7 @@ def loads(text: str | bytes, *, funnel: Funnel | None = None) -> Lead | Prospect
             f"loads() takes a JSON document as str or bytes, got {type(text).__name__}",
             field="text",
         )
-    _funnel(funnel)
+    resolve_funnel(funnel)
     try:
         document = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:

@@ -50,7 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
-from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
+from funnel.engine.funnel import Funnel, resolve_funnel
 from funnel.exceptions import (
     PersistenceError,
     RecordNotFound,
@@ -102,7 +102,7 @@ class SqlStore:
     def __init__(
         self, engine: Engine | str, *, prefix: str = "funnel_", funnel: Funnel | None = None
     ) -> None:
-        self.funnel: Funnel = DEFAULT_FUNNEL if funnel is None else funnel
+        self.funnel: Funnel = resolve_funnel(funnel)
         self.engine: Engine = sa.create_engine(engine) if isinstance(engine, str) else engine
         self.metadata = sa.MetaData()
         document_type = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
