@@ -154,3 +154,32 @@ def test_the_scan_would_catch_offenders() -> None:
         assert any(p.search(sample) for p, _ in _FORBIDDEN), sample
     for fine in ["literal_eval(x)", "self.evaluate(x)", "model.eval()", "yaml.safe_load(f)"]:
         assert not any(p.search(fine) for p, _ in _FORBIDDEN), fine
+
+
+def test_a_hooks_message_never_reaches_the_error_or_the_log(caplog: pytest.LogCaptureFixture):
+    """A hook's exception text went verbatim into HookError and the log line."""
+    from funnel import Hooks
+    from funnel.exceptions import HookError
+
+    hooks = Hooks()
+
+    @hooks.on_any
+    def mail_owner(t: object) -> None:
+        raise RuntimeError("could not reach ada.park@acme.example on +44 20 7946 0958")
+
+    with caplog.at_level("ERROR", logger="funnel.hooks"), pytest.raises(HookError) as err:
+        fire(_prospect(), "open_opportunity", at=T0 + timedelta(days=1), hooks=hooks)
+    for text in (str(err.value), repr(err.value.to_dict()), caplog.text):
+        assert "ada.park" not in text
+        assert "7946" not in text
+    assert "RuntimeError" in caplog.text
+
+
+def test_mask_email_masks_every_address_and_hides_display_names():
+    from funnel._privacy import mask_email
+
+    masked = mask_email("Ada Park <ada.park@acme.example>; bo@beta.example")
+    assert "Ada" not in masked
+    assert "park" not in masked
+    assert "bo@" not in masked
+    assert masked == "'a***@acme.example, b***@beta.example'"

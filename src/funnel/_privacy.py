@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+#: Anything shaped like an e-mail address (local part, @, domain).
+_ADDRESS = re.compile(r"[^\s@,;<>()\[\]\"']+@[^\s@,;<>()\[\]\"']+")
+
 
 def mask_email(email: str | None) -> str:
     """
@@ -11,13 +16,34 @@ def mask_email(email: str | None) -> str:
     "'a***@acme.example'"
     >>> mask_email(None)
     'None'
+
+    A field holding several addresses has every one masked, and nothing else of
+    the field is shown (a display name beside an address is personal data too):
+
+    >>> mask_email("Ada L. <ada@acme.example>, bo@beta.example")
+    "'a***@acme.example, b***@beta.example'"
     """
     if email is None:
         return "None"
-    local, sep, domain = email.partition("@")
-    if not sep:
+    found = _ADDRESS.findall(email)
+    if not found:
         return repr("***")
-    return repr(f"{local[:1]}***@{domain}")
+    return repr(", ".join(mask_addresses(address) for address in found))
+
+
+def mask_addresses(text: str) -> str:
+    """
+    *text* with every e-mail address in it masked (first character and domain kept).
+
+    >>> mask_addresses("write to ada@acme.example or bo@beta.example")
+    'write to a***@acme.example or b***@beta.example'
+    """
+
+    def one(match: re.Match[str]) -> str:
+        local, _, domain = match.group(0).partition("@")
+        return f"{local[:1]}***@{domain}"
+
+    return _ADDRESS.sub(one, text)
 
 
 def mask_phone(phone: str | None) -> str:

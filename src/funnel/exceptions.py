@@ -28,6 +28,23 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def describe(error: BaseException) -> str:
+    """
+    How funnel's messages and logs name an error raised by your code: by its type.
+
+    Your hook's message may hold personal data, so only funnel's own errors (whose
+    messages never do) are shown with their summary.
+
+    >>> describe(RuntimeError("could not mail ada@acme.example"))
+    'RuntimeError'
+    >>> describe(ValidationError("at must be a datetime"))
+    'ValidationError: at must be a datetime'
+    """
+    if isinstance(error, FunnelError):
+        return f"{type(error).__name__}: {error.summary}"
+    return type(error).__name__
+
+
 def _record_id(record: object) -> str | None:
     """The id of a record-like object (never its contact data), or the string itself."""
     if record is None:
@@ -441,7 +458,8 @@ class HookError(FunnelError):
     The transition stands: ``record`` is the new record, complete and
     consistent. Every listener was called; ``failures`` lists those that
     raised (each a :class:`funnel.engine.hooks.HookFailure`), and
-    ``exceptions`` their errors.
+    ``exceptions`` their errors. The message names each failing hook and the
+    type of its error, never the error's text (it may hold personal data).
 
     Attributes:
         record: The new record.
@@ -455,9 +473,10 @@ class HookError(FunnelError):
         self.record = record
         self.failures = tuple(failures)
         self.exceptions = tuple(f.error for f in self.failures)
+        # A hook's own message may hold personal data: only its type is shown here;
+        # the errors themselves are in ``exceptions``.
         lines = "".join(
-            f"\n  - {f.listener} on {f.transition.change.event}: "
-            f"{type(f.error).__name__}: {f.error}"
+            f"\n  - {f.listener} on {f.transition.change.event}: {describe(f.error)}"
             for f in self.failures
         )
         super().__init__(

@@ -255,3 +255,97 @@ def test_any_record_round_trips_through_sqlite(record: Lead | Prospect) -> None:
     assert store.get(record.id) == (record, 1)
     assert store.history(record.id) == record.history
     store.engine.dispose()
+
+
+# -- the store saves only what the machine did (issue 13) -------------------------------
+
+
+def test_a_stage_change_without_a_transition_is_refused(store: SqlStore) -> None:
+    """store.save(attrs.evolve(lead, stage=...)) with no history was accepted."""
+    import attrs
+
+    lead = _lead()
+    store.add(lead)
+    jumped = attrs.evolve(lead, stage="mql")
+    with pytest.raises(PersistenceError, match="without a transition"):
+        store.save(jumped, 1)
+    assert store.get("L1") == Versioned(lead, 1)
+
+
+def test_a_transition_must_start_at_the_stored_stage(store: SqlStore) -> None:
+    """A new transition from 'nurturing' on a lead stored in 'acquired' skips a move."""
+    import attrs
+
+    from funnel import StageChange
+
+    lead = _lead()
+    store.add(lead)
+    form = Touch(id="f1", at=T0, direction="inbound", channel="form", reach="mass")
+    skipped = attrs.evolve(
+        lead,
+        stage="mql",
+        level="mql",
+        touches=(form,),
+        history=(
+            StageChange(
+                from_stage="nurturing", to_stage="mql", event="mark_mql", at=T0 + timedelta(days=1)
+            ),
+        ),
+    )
+    with pytest.raises(PersistenceError, match="stored stage is 'acquired'"):
+        store.save(skipped, 1)
+    assert store.get("L1").record == lead
+
+
+def test_a_history_that_is_no_edge_of_the_funnel_is_refused(store: SqlStore) -> None:
+    from funnel import StageChange, ValidationError
+
+    lead = _lead()
+    resurrected = Lead(
+        id="L9",
+        contact=lead.contact,
+        source="x",
+        created_at=T0,
+        stage="mql",
+        history=(
+            StageChange(from_stage="disqualified", to_stage="mql", event="resurrect", at=T0),
+        ),
+    )
+    with pytest.raises(ValidationError, match="not a transition"):
+        store.add(resurrected)
+    assert "L9" not in store
+
+
+def test_a_duplicate_add_does_not_chain_the_driver_error(store: SqlStore) -> None:
+    """The IntegrityError's text holds the whole JSON document, email and phone included."""
+    store.add(_lead())
+    with pytest.raises(PersistenceError) as err:
+        store.add(_lead())
+    assert err.value.__cause__ is None
+    assert err.value.__suppress_context__
+
+
+@pytest.mark.parametrize("prefix", ["crm-funnel_", "x; DROP TABLE y", "", "1abc", "a" * 41])
+def test_a_prefix_that_is_no_plain_identifier_is_refused(prefix: str) -> None:
+    from funnel import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        SqlStore(sa.create_engine("sqlite://"), prefix=prefix)
+    assert err.value.field == "prefix"
+
+
+def test_create_schema_completes_a_half_made_schema(store: SqlStore) -> None:
+    """Tables without triggers (a failed set-up) used to leave history writable."""
+    name = store.transitions.name
+    with store.engine.begin() as conn:
+        for trigger in store._triggers(conn):
+            if conn.dialect.name == "sqlite":
+                conn.execute(sa.text(f'DROP TRIGGER "{trigger}"'))
+            else:
+                conn.execute(sa.text(f'DROP TRIGGER "{trigger}" ON "{name}"'))
+        assert store._triggers(conn) == set()
+    store.create_schema()
+    store.create_schema()  # twice is harmless
+    store.add(funnel.advance(_lead(), "nurture", at=T0 + timedelta(days=1)))
+    with pytest.raises(sa.exc.DBAPIError), store.engine.begin() as conn:
+        conn.execute(sa.text(f'DELETE FROM "{name}"'))

@@ -153,3 +153,35 @@ def test_cli_svg_without_dot_fails_cleanly(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "Graphviz" in captured.err
+
+
+def test_markup_in_names_cannot_break_out_of_the_notebook_view():
+    """A funnel name with HTML and a stage name with a code fence were embedded raw."""
+    from funnel import loads_funnel
+
+    evil = loads_funnel(
+        """
+[funnel]
+name = "<img src=x onerror=alert(1)>"
+version = "1"
+
+[stages.new]
+name = "New ``` <script>alert(1)</script>"
+level = "lead"
+initial = true
+
+[stages.gone]
+level = "lead"
+final = true
+outcome = "lost"
+
+[events.drop]
+from = "new"
+to = "gone"
+"""
+    )
+    markdown = evil._repr_markdown_()
+    assert "<img" not in markdown
+    assert "<script" not in markdown
+    assert markdown.count("```") == 2  # the mermaid fence opens and closes, nothing else
+    assert "<script" not in evil.mermaid()

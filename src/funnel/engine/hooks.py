@@ -55,7 +55,7 @@ from typing import Literal, TypeVar
 
 import attrs
 
-from funnel.exceptions import HookError, HookVetoed, ValidationError
+from funnel.exceptions import HookError, HookVetoed, ValidationError, describe
 from funnel.model.history import StageChange
 from funnel.model.records import Lead, Level, Prospect
 from funnel.spec.definition import FunnelDefinition
@@ -309,15 +309,15 @@ class Hooks:
 
     def _report(self, new: Record, failures: list[HookFailure]) -> None:
         for failure in failures:
+            # The hook's own message may hold personal data: the log names its type.
             logger.error(
-                "hook %s failed on %s %r (%s -> %s): %s: %s",
+                "hook %s failed on %s %r (%s -> %s): %s",
                 failure.listener,
                 type(new).__name__,
                 new.id,
                 failure.transition.change.from_stage,
                 failure.transition.change.to_stage,
-                type(failure.error).__name__,
-                failure.error,
+                describe(failure.error),
             )
         if failures and self.errors == "raise":
             raise HookError(new, failures)
@@ -337,5 +337,5 @@ def _veto(old: Record, transition: Transition, listener: object, exc: Exception)
         record=old,
         event=change.event,
         stage=old.stage,
-        reasons=(f"{type(exc).__name__}: {exc}",),
+        reasons=(f"{describe(exc)} (the hook's own error is the __cause__)",),
     )

@@ -42,6 +42,7 @@ writers on one record lose no update.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -102,6 +103,12 @@ class SqlStore:
     def __init__(
         self, engine: Engine | str, *, prefix: str = "funnel_", funnel: Funnel | None = None
     ) -> None:
+        if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+            raise ValidationError(
+                "prefix must be 1-40 letters, digits or underscores, starting with a letter "
+                "or an underscore (it names SQL tables and triggers)",
+                field="prefix",
+            )
         self.funnel: Funnel = resolve_funnel(funnel)
         self.engine: Engine = sa.create_engine(engine) if isinstance(engine, str) else engine
         self.metadata = sa.MetaData()
@@ -137,40 +144,72 @@ class SqlStore:
             sa.Column("at", sa.String(40), nullable=False),
             sa.Column("why", sa.Text, nullable=True),
         )
-        self._install_append_only_triggers()
 
-    def _install_append_only_triggers(self) -> None:
+    def _trigger_ddl(self, dialect: str) -> dict[str, list[str]]:
+        """The append-only triggers of the transitions table, by trigger name, for *dialect*."""
         name = self.transitions.name
         message = f"{name} is append-only"
-        for op in ("UPDATE", "DELETE"):
-            sa.event.listen(
-                self.transitions,
-                "after_create",
-                _ddl(
-                    f"CREATE TRIGGER {name}_no_{op.lower()} BEFORE {op} ON {name} "
-                    f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
-                ).execute_if(dialect="sqlite"),
+        if dialect == "sqlite":
+            return {
+                f"{name}_no_{op.lower()}": [
+                    f'CREATE TRIGGER IF NOT EXISTS "{name}_no_{op.lower()}" BEFORE {op} '
+                    f"ON \"{name}\" BEGIN SELECT RAISE(ABORT, '{message}'); END"
+                ]
+                for op in ("UPDATE", "DELETE")
+            }
+        if dialect == "postgresql":
+            return {
+                f"{name}_append_only": [
+                    f'CREATE OR REPLACE FUNCTION "{name}_append_only"() RETURNS trigger '
+                    f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$",
+                    f'CREATE TRIGGER "{name}_append_only" BEFORE UPDATE OR DELETE ON "{name}" '
+                    f'FOR EACH ROW EXECUTE FUNCTION "{name}_append_only"()',
+                ]
+            }
+        return {}
+
+    def _triggers(self, conn: Connection) -> set[str]:
+        """The names of the triggers on the transitions table."""
+        dialect = conn.dialect.name
+        table = self.transitions.name
+        if dialect == "sqlite":
+            query = sa.text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"
             )
-        sa.event.listen(
-            self.transitions,
-            "after_create",
-            _ddl(
-                f"CREATE OR REPLACE FUNCTION {name}_append_only() RETURNS trigger "
-                f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$"
-            ).execute_if(dialect="postgresql"),
-        )
-        sa.event.listen(
-            self.transitions,
-            "after_create",
-            _ddl(
-                f"CREATE TRIGGER {name}_append_only BEFORE UPDATE OR DELETE ON {name} "
-                f"FOR EACH ROW EXECUTE FUNCTION {name}_append_only()"
-            ).execute_if(dialect="postgresql"),
-        )
+        elif dialect == "postgresql":
+            query = sa.text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(:t) "
+                "AND NOT tgisinternal"
+            )
+            table = f'"{table}"'
+        else:
+            return set()
+        return set(conn.execute(query, {"t": table}).scalars())
 
     def create_schema(self) -> None:
-        """Create the two tables (and their triggers) where they do not exist yet."""
-        self.metadata.create_all(self.engine)
+        """
+        Create the two tables and their append-only triggers where they do not exist yet.
+
+        Tables and triggers are created in one transaction, and the triggers are
+        checked afterwards: a schema left half made (tables without triggers)
+        is completed, never left with a writable history.
+
+        Raises:
+            PersistenceError: the triggers could not be verified.
+        """
+        with self.engine.begin() as conn:
+            self.metadata.create_all(conn)
+            wanted = self._trigger_ddl(conn.dialect.name)
+            present = self._triggers(conn)
+            for trigger, statements in wanted.items():
+                if trigger not in present:
+                    for statement in statements:
+                        conn.execute(sa.text(statement))
+            missing = set(wanted) - self._triggers(conn)
+            if missing:
+                raise PersistenceError(
+                    f"the append-only triggers {sorted(missing)} could not be created"
+                )
 
     # -- reading ---------------------------------------------------------------------
 
@@ -258,10 +297,11 @@ class SqlStore:
                     )
                 )
                 self._append(conn, record, record.history, start=0)
-        except sa.exc.IntegrityError as exc:
+        except sa.exc.IntegrityError:
+            # Not chained: the driver's message holds the whole document (personal data).
             raise PersistenceError(
                 f"cannot add {kind} {record.id!r}: a record with this id is already stored"
-            ) from exc
+            ) from None
         return Versioned(record, 1)
 
     def save(self, record: Record, expected_version: int) -> Versioned:
@@ -291,6 +331,9 @@ class SqlStore:
         if kind == "lead":
             conditions.append(c.kind == "lead")
         with self.engine.begin() as conn:
+            before = conn.execute(
+                sa.select(c.stage, c.kind).where(c.id == record.id, c.version == expected_version)
+            ).first()
             result = conn.execute(
                 sa.update(self.records)
                 .where(*conditions)
@@ -307,6 +350,8 @@ class SqlStore:
             # The row is now locked by this transaction: the stored history cannot move.
             stored = tuple(_change(row) for row in conn.execute(self._history_query(record.id)))
             _check_extends(record, stored)
+            if before is not None:
+                self._check_moves(record, stored, before.stage, before.kind)
             self._append(conn, record, record.history[len(stored) :], start=len(stored))
         return Versioned(record, expected_version + 1)
 
@@ -381,6 +426,39 @@ class SqlStore:
             ],
         )
 
+    def _check_moves(
+        self, record: Record, stored: tuple[StageChange, ...], stage: str, kind: str
+    ) -> None:
+        """
+        The store saves only what the machine did: a stage or kind changes with a
+        transition, and the first new transition starts at the stored stage.
+        """
+        owner = f"{_kind(record)} {record.id!r}"
+        new = record.history[len(stored) :]
+        if not new:
+            if record.stage != stage or _kind(record) != kind:
+                raise PersistenceError(
+                    f"cannot save {owner}: it moved from {kind} stage {stage!r} to "
+                    f"{_kind(record)} stage {record.stage!r} without a transition; move "
+                    "records with Funnel.advance()/convert()"
+                )
+            return
+        if new[0].from_stage != stage:
+            raise PersistenceError(
+                f"cannot save {owner}: its first new transition starts at "
+                f"{new[0].from_stage!r}, but the stored stage is {stage!r}"
+            )
+        levels = self.funnel.machine.levels
+        crossed = any(
+            levels.get(ch.from_stage) == "lead" and levels.get(ch.to_stage) == "prospect"
+            for ch in new
+        )
+        if kind == "lead" and _kind(record) == "prospect" and not crossed:
+            raise PersistenceError(
+                f"cannot save {owner}: a stored lead becomes a prospect only through a "
+                "conversion among its new transitions"
+            )
+
     def _refusal(self, conn: Connection, record: Record, expected: int) -> None:
         row = conn.execute(
             sa.select(self.records.c.version, self.records.c.kind).where(
@@ -397,9 +475,8 @@ class SqlStore:
         )
 
 
-def _ddl(statement: str) -> sa.ExecutableDDLElement:
-    ddl: sa.ExecutableDDLElement = sa.DDL(statement)  # type: ignore[no-untyped-call]
-    return ddl
+#: Table prefixes: they name tables and triggers, so only plain identifiers.
+_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 
 
 def _change(row: Any) -> StageChange:

@@ -15,6 +15,7 @@ funnel.
 
 from __future__ import annotations
 
+import html as _html
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
@@ -372,7 +373,11 @@ class FunnelDefinition:
         return svg(self)
 
     def _repr_markdown_(self) -> str:
-        return f"**{self.name}** v{self.version}\n\n```mermaid\n{self.mermaid()}\n```\n"
+        def md(text: str) -> str:
+            escaped = _html.escape(" ".join(text.split()), quote=True)
+            return "".join(f"\\{c}" if c in "\\`*_[]{}()#+-.!|~" else c for c in escaped)
+
+        return f"**{md(self.name)}** v{md(self.version)}\n\n```mermaid\n{self.mermaid()}\n```\n"
 
     def _repr_svg_(self) -> str | None:
         from funnel.spec.diagrams import try_svg

@@ -64,8 +64,20 @@ def _group_id(level: str, taken: set[str]) -> str:
     return candidate
 
 
+#: Characters a label must not carry raw into mermaid or the markdown around it: quotes
+#: end the label, angle brackets become HTML, a backtick can close a code fence.
+_MERMAID_CODES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "`": "#96;", "&": "#amp;"}
+
+
 def _mermaid_text(text: str) -> str:
-    return text.replace('"', "'")
+    """
+    *text* safe inside a mermaid label: one line, with mermaid's entity codes for markup.
+
+    >>> _mermaid_text('Won <b>"big"</b> ```')
+    'Won #lt;b#gt;#quot;big#quot;#lt;/b#gt; #96;#96;#96;'
+    """
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return "".join(_MERMAID_CODES.get(c, c) for c in flat)
 
 
 def mermaid(funnel: Funnel) -> str:
