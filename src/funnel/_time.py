@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 
 from funnel._fields import record_label
 from funnel.exceptions import ValidationError
+
+#: Within these (naive) bounds every offset converts to UTC; outside, the full check runs.
+MIN_SAFE = datetime(1, 1, 2)  # noqa: DTZ001 - compared with naive wall-clock values only
+MAX_SAFE = datetime(9999, 12, 30)  # noqa: DTZ001
 
 
 def require_aware(
@@ -26,20 +30,42 @@ def require_aware(
         raise ValidationError(
             f"{what} must be a datetime, got {type(value).__name__}", record=record, field=field
         )
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+    offset = value.utcoffset() if value.tzinfo is not None else None
+    if offset is None:
         raise ValidationError(
             f"{what} must be timezone-aware, got naive {value.isoformat()}; "
             "pass e.g. datetime(..., tzinfo=timezone.utc)",
             record=record,
             field=field,
         )
+    if offset.seconds % 60 or offset.microseconds:
+        raise ValidationError(
+            f"{what} has a UTC offset with seconds ({offset}); offsets are whole minutes "
+            "(ISO 8601, databases)",
+            record=record,
+            field=field,
+        )
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValidationError(
+            f"{what} is outside the datetimes that can be expressed in UTC",
+            record=record,
+            field=field,
+        ) from None
     return value
 
 
 def aware(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     """An attrs validator: the field holds an aware datetime."""
-    if isinstance(value, datetime) and value.utcoffset() is not None:
-        return  # only a refused value costs the record label
+    if isinstance(value, datetime):
+        offset = value.utcoffset()
+        if (
+            offset is not None
+            and not (offset.seconds % 60 or offset.microseconds)
+            and MIN_SAFE < value.replace(tzinfo=None) < MAX_SAFE
+        ):
+            return  # only a refused value costs the record label
     require_aware(
         value,
         f"{type(instance).__name__}.{attribute.name}",

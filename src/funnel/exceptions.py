@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from funnel._privacy import mask_addresses
+
 
 def describe(error: BaseException) -> str:
     """
@@ -68,6 +70,11 @@ class FunnelError(Exception):
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 ``summary`` and ``to_dict()``.
     """
+
+    def __init__(self, *args: object) -> None:
+        # Defence in depth: whatever a message quotes (a stage, a key, a path), an
+        # e-mail address in it is masked, in str(), repr(), summary and to_dict().
+        super().__init__(*(mask_addresses(a) if isinstance(a, str) else a for a in args))
 
     @property
     def summary(self) -> str:
@@ -430,7 +437,7 @@ class RecordNotFound(PersistenceError, KeyError):
         super().__init__(record_id)
 
     def __str__(self) -> str:
-        return f"no record with id {self.record_id!r}"
+        return mask_addresses(f"no record with id {self.record_id!r}")
 
     @property
     def summary(self) -> str:

@@ -328,15 +328,45 @@ def loads(text: str | bytes, *, funnel: Funnel | None = None) -> Lead | Prospect
             field="text",
         )
     resolve_funnel(funnel)
+    if len(text) > MAX_DOCUMENT_SIZE:
+        raise SerializationError(
+            f"the document has {len(text):,} characters; at most {MAX_DOCUMENT_SIZE:,} are read"
+        )
     try:
         document = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise SerializationError(
             f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise SerializationError("the document nests too deeply to read") from None
     except ValueError as exc:
-        raise SerializationError(str(exc)) from None
+        if isinstance(exc, ValidationError):
+            raise SerializationError(str(exc)) from None
+        raise SerializationError(
+            f"a value cannot be read ({type(exc).__name__}, e.g. an integer over 4,300 digits)"
+        ) from None
+    if _depth(document) > MAX_DOCUMENT_DEPTH:
+        raise SerializationError(f"the document nests deeper than {MAX_DOCUMENT_DEPTH} levels")
     return from_dict(document, funnel=funnel)
+
+
+#: Caps on a record document: its size in characters and how deeply it nests.
+MAX_DOCUMENT_SIZE = 16 * 1024 * 1024
+MAX_DOCUMENT_DEPTH = 32
+
+
+def _depth(data: object) -> int:
+    """How deeply *data* nests (dicts and lists), walked without recursion."""
+    deepest = 0
+    todo: list[tuple[object, int]] = [(data, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            values = item.values() if isinstance(item, dict) else item
+            todo.extend((v, depth + 1) for v in values)
+    return deepest
 
 
 def _no_constant(name: str) -> None:

@@ -116,7 +116,7 @@ class SqlStore:
         self.records = sa.Table(
             f"{prefix}records",
             self.metadata,
-            sa.Column("id", sa.String(255), primary_key=True),
+            sa.Column("id", sa.String(MAX_ID), primary_key=True),
             sa.Column("kind", sa.String(16), nullable=False),
             sa.Column("stage", sa.String(100), nullable=False, index=True),
             sa.Column("version", sa.Integer, nullable=False),
@@ -285,6 +285,7 @@ class SqlStore:
         """
         kind = _kind(record)
         self.funnel.check(record)
+        _check_fits(record)
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -324,8 +325,17 @@ class SqlStore:
         """
         kind = _kind(record)
         self.funnel.check(record)
+        _check_fits(record)
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
-            raise ValidationError(f"expected_version must be an int, got {expected_version!r}")
+            raise ValidationError(
+                f"expected_version must be an int, got {type(expected_version).__name__}",
+                field="expected_version",
+            )
+        if not 1 <= expected_version < MAX_VERSION:
+            raise ValidationError(
+                f"expected_version must be from 1 to {MAX_VERSION - 1}, got {expected_version}",
+                field="expected_version",
+            )
         c = self.records.c
         conditions = [c.id == record.id, c.version == expected_version]
         if kind == "lead":
@@ -473,6 +483,39 @@ class SqlStore:
             f"cannot save lead {record.id!r}: it is stored as a {row.kind}, "
             "and a prospect can never become a lead again"
         )
+
+
+#: Column sizes, the same on every database (SQLite does not enforce them; PostgreSQL does).
+MAX_ID = 255
+MAX_NAME = 100
+#: Versions are 32-bit integers: a record can be saved about two billion times.
+MAX_VERSION = 2**31 - 1
+
+
+def _check_fits(record: Record) -> None:
+    """Refuse, before the database does, what its columns cannot hold."""
+    owner = f"{type(record).__name__}"
+    if len(record.id) > MAX_ID:
+        raise ValidationError(
+            f"{owner}: id has {len(record.id)} characters; the store keeps at most {MAX_ID}",
+            record=owner,
+            field="id",
+        )
+    names = [("stage", record.stage)]
+    for i, change in enumerate(record.history):
+        names += [
+            (f"history[{i}].from_stage", change.from_stage),
+            (f"history[{i}].to_stage", change.to_stage),
+            (f"history[{i}].event", change.event),
+        ]
+    for field, value in names:
+        if len(value) > MAX_NAME:
+            raise ValidationError(
+                f"{owner} {record.id!r}: {field} has {len(value)} characters; the store keeps "
+                f"at most {MAX_NAME}",
+                record=f"{owner} {record.id!r}",
+                field=field,
+            )
 
 
 #: Table prefixes: they name tables and triggers, so only plain identifiers.

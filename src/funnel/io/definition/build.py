@@ -67,17 +67,21 @@ def build_machine(
     ``source``, ``target``, ``cond``, ``unless`` and the ``path`` of their
     event (``("events", id, ...)``), in file order.
     """
-    namespace: dict[str, Any] = {"__module__": __name__}
+    # The reader has checked that every stage can reach a final stage, in linear time
+    # and with keys and lines; python-statemachine's own check searches once per stage.
+    namespace: dict[str, Any] = {"__module__": __name__, "validate_final_reachability": False}
     for sid, spec in stages.items():
         kwargs: dict[str, Any] = {"initial": spec["initial"], "final": spec["final"]}
         if spec["name"] is not None:
             kwargs["name"] = spec["name"]
         namespace[sid] = State(**kwargs)
+    by_event: dict[str, list[TransitionSpec]] = {}
+    for t in transitions:
+        by_event.setdefault(str(t.path[1]), []).append(t)
     for eid in events:
         parts = [
             namespace[t.source].to(namespace[t.target], cond=list(t.cond), unless=list(t.unless))
-            for t in transitions
-            if t.path[:2] == ("events", eid)
+            for t in by_event.get(eid, ())
         ]
         namespace[eid] = functools.reduce(operator.or_, parts)
     namespace["levels"] = {sid: spec["level"] for sid, spec in stages.items()}

@@ -76,15 +76,29 @@ _TOP_KEYS = (
     "communication",
 )
 _RESERVED_PREFIXES = ("on_", "before_", "after_", "enter_", "exit_", "prepare_", "_")
-_RESERVED = frozenset(dir(FunnelStateMachine)) | {
-    "model",
-    "state_field",
-    "start_value",
-    "initial_state",
-    "final_states",
-    "listeners",
-    "listeners_inherit",
-}
+
+
+def _instance_attributes() -> frozenset[str]:
+    """What python-statemachine sets on each machine instance (``history_values``, ...)."""
+    from funnel.spec.machine import SalesFunnel
+
+    machine = SalesFunnel()
+    return frozenset(vars(machine)) - {state.id for state in SalesFunnel.states}
+
+
+_RESERVED = (
+    frozenset(dir(FunnelStateMachine))
+    | _instance_attributes()
+    | {
+        "model",
+        "state_field",
+        "start_value",
+        "initial_state",
+        "final_states",
+        "listeners",
+        "listeners_inherit",
+    }
+)
 
 
 @attrs.frozen
@@ -252,6 +266,13 @@ class Reader:
             self.problem("missing-key", "required table [stages] is missing", ())
         keys = ("name", "level", "initial", "final", "outcome", "qualification_level")
         out: dict[str, dict[str, Any]] = {}
+        if len(table) > MAX_STAGES:
+            self.problem(
+                "too-many",
+                f"{len(table):,} stages; a funnel has at most {MAX_STAGES:,}",
+                ("stages",),
+            )
+            return out
         for sid, spec in table.items():
             path: KeyPath = ("stages", sid)
             if not isinstance(spec, dict):
@@ -370,6 +391,13 @@ class Reader:
             self.problem("missing-key", "required table [events] is missing", ())
         transitions: list[TransitionSpec] = []
         events: list[str] = []
+        if len(table) > MAX_TRANSITIONS:
+            self.problem(
+                "too-many",
+                f"{len(table):,} events; a funnel has at most {MAX_TRANSITIONS:,}",
+                ("events",),
+            )
+            return transitions, events
         for eid, spec in table.items():
             path: KeyPath = ("events", eid)
             if not isinstance(spec, dict):
@@ -443,6 +471,12 @@ class Reader:
                     ("stages", sid),
                 )
         finals = {s for s, spec in stages.items() if spec["final"]}
+        # One backward search from the final stages (linear, not one search per stage).
+        pred: dict[str, set[str]] = {s: set() for s in stages}
+        for source, targets in succ.items():
+            for target in targets:
+                pred[target].add(source)
+        leads_out = _closure(finals, pred)
         for sid, spec in stages.items():
             if spec["final"] or sid not in reached:
                 continue
@@ -452,7 +486,7 @@ class Reader:
                     f"stage {sid!r} is not final but no event leaves it",
                     ("stages", sid),
                 )
-            elif finals and not (_closure({sid}, succ) & finals):
+            elif finals and sid not in leads_out:
                 self.problem(
                     "no-way-out",
                     f"no path leads from stage {sid!r} to a final stage",
@@ -757,6 +791,61 @@ def parse(text: str, format: Format = "toml", source: str | None = None) -> Any:
         DefinitionError: a ``syntax`` problem with its line.
         ValidationError: *format* is neither ``"toml"`` nor ``"json"``.
     """
+    if not isinstance(text, str):
+        raise ValidationError(
+            f"a definition is text (str), got {type(text).__name__}", field="text"
+        )
+    if len(text) > MAX_DEFINITION_CHARS:
+        problem = DefinitionProblem(
+            "too-large",
+            f"the definition has {len(text):,} characters; at most "
+            f"{MAX_DEFINITION_CHARS:,} are read",
+        )
+        raise DefinitionError([problem], source=source)
+    try:
+        data = _parse(text, format, source)
+    except (RecursionError, ValueError) as exc:
+        if isinstance(exc, DefinitionError | ValidationError):
+            raise
+        kind = "too-deep" if isinstance(exc, RecursionError) else "syntax"
+        problem = DefinitionProblem(
+            kind,
+            "the definition nests too deeply to read"
+            if kind == "too-deep"
+            else f"invalid {format.upper()}: a value cannot be read ({type(exc).__name__})",
+        )
+        raise DefinitionError([problem], source=source) from None
+    if _depth(data) > MAX_DEFINITION_DEPTH:
+        problem = DefinitionProblem(
+            "too-deep", f"the definition nests deeper than {MAX_DEFINITION_DEPTH} levels"
+        )
+        raise DefinitionError([problem], source=source)
+    return data
+
+
+#: Caps on what a definition file may hold (documented in the definition-file reference).
+MAX_DEFINITION_CHARS = 2_000_000
+MAX_DEFINITION_DEPTH = 16
+MAX_STAGES = 5_000
+MAX_TRANSITIONS = 50_000
+
+
+def _depth(data: Any) -> int:
+    """How deeply *data* nests (dicts and lists), walked without recursion."""
+    deepest = 0
+    todo: list[tuple[Any, int]] = [(data, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            todo.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            todo.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _parse(text: str, format: Format, source: str | None) -> Any:
     if format == "toml":
         try:
             return tomllib.loads(text)
