@@ -222,3 +222,15 @@ def test_dumps_round_trips_through_loads():
     assert loads(dumps(record)) == record
     assert isinstance(loads(dumps(record)), Lead)
     assert datetime.now(UTC)  # the clock is only read by the test, never by the library
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-5"])
+def test_a_profile_revenue_that_is_no_amount_is_a_definition_problem(value):
+    """[icp] min_revenue = nan loaded, then broke advance()."""
+    from funnel.io.definition import default_definition_path
+
+    text = default_definition_path().read_text()
+    text = text.replace("[funnel]", f"[icp]\nmin_revenue = {value}\n\n[funnel]", 1)
+    with pytest.raises(funnel.DefinitionError) as err:
+        loads_funnel(text)
+    assert any(p.key == "icp.min_revenue" for p in err.value.problems)

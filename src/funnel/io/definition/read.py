@@ -638,6 +638,13 @@ class Reader:
                     f"min_revenue must be a number, got {revenue!r}",
                     (*path, "min_revenue"),
                 )
+            else:
+                if not min_revenue.is_finite() or min_revenue < 0:
+                    self.problem(
+                        "invalid-value",
+                        f"min_revenue must be a finite number >= 0, got {revenue!r}",
+                        (*path, "min_revenue"),
+                    )
         criterion = self.get(table, "criterion", str, path, default="fit")
         known = catalogue.keys() | (
             {k for c in framework.criteria for k in (c.key, *c.aliases)} if framework else set()
@@ -657,14 +664,18 @@ class Reader:
             )
         if len(self.problems) > count:
             return None
-        return IdealCustomerProfile(
-            industries=frozenset(industries),
-            regions=frozenset(regions),
-            min_employees=lo,
-            max_employees=hi,
-            min_revenue=min_revenue,
-            criterion=criterion,
-        )
+        try:
+            return IdealCustomerProfile(
+                industries=frozenset(industries),
+                regions=frozenset(regions),
+                min_employees=lo,
+                max_employees=hi,
+                min_revenue=min_revenue,
+                criterion=criterion,
+            )
+        except ValidationError as exc:  # any rule the profile itself enforces
+            self.problem("invalid-value", exc.summary, (*path, exc.field or "icp"))
+            return None
 
     def read_thresholds(self) -> dict[str, float] | None:
         path: KeyPath = ("thresholds",)
