@@ -298,7 +298,8 @@ def test_pipedrive_flow_with_the_deals_export(tmp_path):
         ("5", "2026-01-04T10:00:00Z", "won", "won", "150"),
         ("6", "2026-01-02T00:00:00Z", "opportunity", "Qualified", "80"),
         ("6", "2026-01-05T10:00:00Z", "lost", "lost", "80"),
-        ("7", "2026-01-03T00:00:00Z", "stakeholder", "Demo Scheduled", "60"),
+        # 7 is not in the flow: its snapshot, in its stage since its stage_change_time
+        ("7", "2026-01-06T00:00:00Z", "stakeholder", "Demo Scheduled", "60"),
     ]
     report = funnel_report(load_frame(log), steps=CRM_STEPS)
     assert report.counts == (3, 2, 1)
@@ -326,3 +327,16 @@ def test_pipedrive_deals_snapshot(tmp_path):
     loaded = load_export(write(tmp_path, "deals2.csv", PD_DEALS), "pipedrive")
     assert loaded.accepted["at"].to_list()[2] == utc(2026, 1, 2)
     assert funnel_report(loaded, steps=CRM_STEPS).counts == (3, 2, 1)
+
+
+def test_pipedrive_a_deal_that_never_moved_is_in_its_stage_since_the_last_change(tmp_path):
+    deals = PD_DEALS.replace(
+        "6,80,Qualified,lost,2026-01-02 00:00:00,,",
+        "6,80,Qualified,lost,2026-01-02 00:00:00,2026-01-03 08:00:00,",
+    )
+    flow = write(tmp_path, "flow.csv", PD_FLOW)
+    log = read_export(flow, "pipedrive", PD_IDS, deals=write(tmp_path, "d.csv", deals))
+    assert rows(log.filter(pl.col("lead_id") == "6"), "at", "stage") == [
+        ("2026-01-03T08:00:00Z", "opportunity"),
+        ("2026-01-05T10:00:00Z", "lost"),
+    ]

@@ -8,10 +8,12 @@ Pipedrive: a deal's flow (its stage and status changes), or the deals export.
 a ``status`` change to ``won`` or ``lost`` enters won or lost (a change
 back to ``open`` is a re-opened deal: map ``"open"`` to ``None`` to leave
 it out, or it is rejected as an unknown stage); other fields are ignored.
-With the deals export (``deals=``), the first change's old stage (or the
-current stage of a deal that never moved) is dated by the deal's
-``add_time``; without it that stage has no time and the loader rejects it
-as ``missing-timestamp``.
+With the deals export (``deals=``), the first change's old stage is dated
+by the deal's ``add_time`` (a deal in the flow that never changed stage is
+in its current stage since ``stage_change_time``, or ``add_time`` when that
+is empty), and the deals the flow does not cover are read as a snapshot
+(below); without it that first stage has no time and the loader rejects
+it as ``missing-timestamp``.
 
 **Deals** — ``id``, ``stage_id``, ``status`` (open, won, lost, deleted),
 ``add_time``, ``stage_change_time``, ``won_time``, ``lost_time``, ``value``,
@@ -108,35 +110,43 @@ def entries(frame: Any, deals: Any = None) -> Any:
         .group_by(LEAD_ID, maintain_order=True)
         .agg(pl.col("_old").first().alias(c.CRM_STAGE))
     )
+    undated = first.select(
+        LEAD_ID, pl.lit(None, dtype=pl.String).alias(AT), c.CRM_STAGE, pl.lit(0).alias("_order")
+    ).filter(pl.col(c.CRM_STAGE).is_not_null())
     if deals is None:
-        first = first.select(
-            LEAD_ID,
-            pl.lit(None, dtype=pl.String).alias(AT),
-            c.CRM_STAGE,
-            pl.lit(0).alias("_order"),
-        ).filter(pl.col(c.CRM_STAGE).is_not_null())
-        return pl.concat([first, later])
+        return pl.concat([undated, later])
     table = c.read(deals)
     info = table.select(
         c.text(table, c.pick(table, _ID, what="deal id", crm=NAME)).alias(LEAD_ID),
         _time(table, _ADD).alias("_added"),
+        _time(table, _CHANGE).alias("_changed"),
         c.text(table, c.find(table, _STAGE)).alias("_current"),
         c.text(table, c.find(table, _VALUE)).alias(VALUE),
         c.text(table, c.find(table, _OWNER)).alias(OWNER),
     ).unique(LEAD_ID, keep="first", maintain_order=True)
-    first = (
-        info.join(first, on=LEAD_ID, how="left", maintain_order="left")
+    in_flow = rows.get_column(LEAD_ID).unique().to_list()
+    known = info.get_column(LEAD_ID).to_list()
+    dated = (
+        info.filter(pl.col(LEAD_ID).is_in(in_flow))
+        .join(first, on=LEAD_ID, how="left", maintain_order="left")
         .select(
             LEAD_ID,
-            pl.col("_added").alias(AT),
+            # the stage it was added in, or (never moved) its stage since the last change
+            pl.when(pl.col(c.CRM_STAGE).is_not_null())
+            .then(pl.col("_added"))
+            .otherwise(pl.coalesce("_changed", "_added"))
+            .alias(AT),
             pl.coalesce(c.CRM_STAGE, "_current").alias(c.CRM_STAGE),
             pl.lit(0).alias("_order"),
         )
         .filter(pl.col(c.CRM_STAGE).is_not_null())
     )
-    return pl.concat([first, later]).join(
+    flow_entries = pl.concat([dated, undated.filter(~pl.col(LEAD_ID).is_in(known)), later]).join(
         info.select(LEAD_ID, VALUE, OWNER), on=LEAD_ID, how="left", maintain_order="left"
     )
+    # deals the flow does not cover: what their snapshot says
+    others = _snapshot(table).filter(~pl.col(LEAD_ID).is_in(in_flow))
+    return pl.concat([flow_entries, others], how="diagonal")
 
 
 def _snapshot(frame: Any) -> Any:
