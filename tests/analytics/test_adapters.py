@@ -340,3 +340,31 @@ def test_pipedrive_a_deal_that_never_moved_is_in_its_stage_since_the_last_change
         ("2026-01-03T08:00:00Z", "opportunity"),
         ("2026-01-05T10:00:00Z", "lost"),
     ]
+
+
+def test_odoo_leads_that_never_moved_and_archived_leads(tmp_path):
+    tracking = write(tmp_path, "t.csv", ODOO_TRACKING)
+    leads = write(
+        tmp_path,
+        "crm_lead.csv",
+        "id,create_date,stage_id,date_last_stage_update,active,date_closed\n"
+        "11,2026-01-01 09:00:00,Qualified,2026-01-02 09:00:00,True,\n"
+        "12,2026-01-01 09:00:00,New,,False,2026-01-09 09:00:00\n"
+        "13,2026-01-01 09:00:00,New,,False,\n",
+    )
+    log = read_export(tracking, "odoo", deals=leads)
+    assert rows(
+        log.filter(pl.col("lead_id").is_in(["11", "12", "13"])), "lead_id", "at", "stage"
+    ) == [
+        ("11", "2026-01-02T09:00:00Z", "opportunity"),
+        ("12", "2026-01-01T09:00:00Z", "opportunity"),
+        ("12", "2026-01-09T09:00:00Z", "lost"),
+        ("13", "2026-01-01T09:00:00Z", "opportunity"),
+        ("13", None, "lost"),  # archived, but the export does not say when
+    ]
+    # leads 7 and 8 are tracked but not in this leads export: their first stage has no time
+    assert rows(log.filter(pl.col("at").is_null()), "lead_id", "crm_stage") == [
+        ("13", "Lost"),
+        ("7", "New"),
+        ("8", "New"),
+    ]

@@ -11,11 +11,15 @@ stage), ``old_value_char`` and ``new_value_char`` (the stages' names) and
 only ``crm.lead`` rows are read.
 
 **Leads** (``crm.lead``, optional, ``deals=``) — ``id``, ``create_date``,
-``stage_id`` (the name), ``expected_revenue``, ``user_id``, ``source_id``,
+``stage_id`` (the name), ``date_last_stage_update``, ``active``,
+``date_closed``, ``expected_revenue``, ``user_id``, ``source_id``,
 ``team_id``. With it, the stage a lead was created in (the first change's
-old value, or its current stage if it never moved) is dated by the lead's
-``create_date``; without it that first stage has **no time** and the loader
-rejects it as ``missing-timestamp``. The leads also give ``value``
+old value) is dated by the lead's ``create_date``; a lead with no stage
+change is in its current stage since ``date_last_stage_update`` (or
+``create_date``); an archived lead (``active`` false) whose archiving is
+not in the tracking export is lost at ``date_closed`` (no time if the
+export lacks it). Without the leads, each lead's first stage has **no
+time** and the loader rejects it as ``missing-timestamp``. The leads also give ``value``
 (``expected_revenue``), ``owner`` (``user_id``), ``source`` (``source_id``)
 and ``segment`` (``team_id``).
 
@@ -105,24 +109,40 @@ def entries(frame: Any, deals: Any = None) -> Any:
         .group_by(LEAD_ID, maintain_order=True)
         .agg(pl.col("_old").first().alias(c.CRM_STAGE))
     )
+    undated = first.select(
+        LEAD_ID, pl.lit(None, dtype=pl.String).alias(AT), c.CRM_STAGE, pl.lit(0).alias("_order")
+    ).filter(pl.col(c.CRM_STAGE).is_not_null())
+    later = later.drop("_in")
     if deals is None:
-        first = first.select(LEAD_ID, pl.lit(None, dtype=pl.String).alias(AT), c.CRM_STAGE).filter(
-            pl.col(c.CRM_STAGE).is_not_null()
-        )
-        return pl.concat([first.with_columns(pl.lit(0).alias("_order")), later.drop("_in")])
+        return pl.concat([undated, later])
     leads = _leads(deals)
-    first = (
+    known = leads.get_column(LEAD_ID).to_list()
+    dated = (
         leads.join(first, on=LEAD_ID, how="left", maintain_order="left")
         .select(
             LEAD_ID,
-            pl.col("_created").alias(AT),
+            # the stage it was created in, or (never moved) its stage since the last update
+            pl.when(pl.col(c.CRM_STAGE).is_not_null())
+            .then(pl.col("_created"))
+            .otherwise(pl.coalesce("_stage_update", "_created"))
+            .alias(AT),
             pl.coalesce(c.CRM_STAGE, "_current").alias(c.CRM_STAGE),
             pl.lit(0).alias("_order"),
         )
         .filter(pl.col(c.CRM_STAGE).is_not_null())
     )
+    # archived leads whose archiving the tracking export does not show: lost when closed
+    archived = leads.filter(
+        pl.col("_active").is_in(_FALSE)
+        & ~pl.col(LEAD_ID).is_in(lost_rows.get_column(LEAD_ID).to_list())
+    ).select(
+        LEAD_ID,
+        pl.col("_closed").alias(AT),
+        pl.lit(LOST).alias(c.CRM_STAGE),
+        pl.lit(1).alias("_order"),
+    )
     attributes = leads.select(LEAD_ID, VALUE, OWNER, SOURCE, SEGMENT)
-    return pl.concat([first, later.drop("_in")]).join(
+    return pl.concat([dated, undated.filter(~pl.col(LEAD_ID).is_in(known)), later, archived]).join(
         attributes, on=LEAD_ID, how="left", maintain_order="left"
     )
 
@@ -134,6 +154,13 @@ def _leads(deals: Any) -> Any:
         c.timestamp(c.text(frame, c.find(frame, ("create_date",))), naive_utc=True).alias(
             "_created"
         ),
+        c.timestamp(
+            c.text(frame, c.find(frame, ("date_last_stage_update",))), naive_utc=True
+        ).alias("_stage_update"),
+        c.timestamp(c.text(frame, c.find(frame, ("date_closed",))), naive_utc=True).alias(
+            "_closed"
+        ),
+        c.text(frame, c.find(frame, ("active", "Active"))).alias("_active"),
         c.text(frame, c.find(frame, ("stage_id", "stage_id/name", "Stage"))).alias("_current"),
         c.text(frame, c.find(frame, ("expected_revenue", "Expected Revenue"))).alias(VALUE),
         c.text(frame, c.find(frame, ("user_id", "Salesperson"))).alias(OWNER),
