@@ -368,3 +368,23 @@ def test_odoo_leads_that_never_moved_and_archived_leads(tmp_path):
         ("7", "New"),
         ("8", "New"),
     ]
+
+
+def test_naive_times_of_an_app_export_in_a_given_zone(tmp_path):
+    deals = write(
+        tmp_path,
+        "d.csv",
+        'Record ID,Amount,"Date entered ""Appointment Scheduled (Sales Pipeline)"""\n'
+        "301,10,2026-01-05 09:00\n"
+        "302,20,2026-07-05 09:00:00Z\n",
+    )
+    refused = load_export(deals, "hubspot")
+    assert [r["reason"] for r in refused.rejections()] == ["naive-timestamp"]
+    log = read_export(deals, "hubspot", timezone="Europe/Paris")
+    assert rows(log, "lead_id", "at", "stage", "value") == [
+        ("301", "2026-01-05T08:00:00Z", "opportunity", "10"),
+        ("302", "2026-07-05 09:00:00Z", "opportunity", "20"),  # has its offset: kept
+    ]
+    assert load_export(deals, "hubspot", timezone="Europe/Paris").n_rejected == 0
+    with pytest.raises(ValidationError, match="timezone must be an IANA zone"):
+        read_export(deals, "hubspot", timezone="Mars/Olympus")

@@ -147,3 +147,15 @@ def test_report_options_for_the_report_command(tmp_path):
     )
     assert str(loaded) == "5 rows in: 5 accepted, 0 rejected"
     assert funnel_report(loaded, steps=CRM_STEPS).counts == (2, 1, 1)
+
+
+def test_export_timezone(tmp_path, capsys):
+    export = write(
+        tmp_path, "d.csv", "hs_object_id,hs_date_entered_closedwon\n1,2026-01-05 09:00\n"
+    )
+    log = tmp_path / "log.csv"
+    args = ["import", "hubspot", str(export), "-o", str(log)]
+    assert main([*args, "--export-timezone", "Europe/Paris"]) == 0
+    assert pl.read_csv(log, infer_schema=False)["at"].to_list() == ["2026-01-05T08:00:00Z"]
+    assert main(args) == 0
+    assert "1 rejected: naive-timestamp" in capsys.readouterr().out

@@ -60,6 +60,11 @@ def _mapping_options(parser: Any) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="fail on a CRM stage that is not mapped"
     )
+    parser.add_argument(
+        "--export-timezone",
+        metavar="ZONE",
+        help="zone of the export's times written without an offset (written as UTC)",
+    )
 
 
 def parse_stages(items: Sequence[str]) -> dict[str, str | None]:
@@ -86,7 +91,7 @@ def parse_stages(items: Sequence[str]) -> dict[str, str | None]:
 
 
 def add_report_options(parser: Any) -> None:
-    """Add ``--crm``, ``--stage``, ``--deals`` and ``--strict`` to the ``report`` parser."""
+    """Add the ``--crm`` options (stage, deals, strict, export zone) to ``funnel report``."""
     parser.add_argument(
         "--crm", choices=CRMS, help="FILE is this CRM's stage-history export (see `funnel import`)"
     )
@@ -106,7 +111,12 @@ def load_for_report(args: argparse.Namespace) -> Any:
     from funnel.analytics.adapters import load_export
 
     return load_export(
-        args.file, crm, parse_stages(args.stage), deals=args.deals, strict=args.strict
+        args.file,
+        crm,
+        parse_stages(args.stage),
+        deals=args.deals,
+        strict=args.strict,
+        timezone=args.export_timezone,
     )
 
 
@@ -130,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             parse_stages(args.stage),
             deals=args.deals,
             strict=args.strict,
+            timezone=args.export_timezone,
         )
         checked = load_frame(log)
     except (FunnelError, ValueError) as exc:

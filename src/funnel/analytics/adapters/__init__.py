@@ -112,6 +112,7 @@ def read_export(
     columns: Mapping[str, str] | None = None,
     funnel: Funnel = DEFAULT_FUNNEL,
     strict: bool = False,
+    timezone: str | None = None,
 ) -> Any:
     """
     A CRM export as a (not yet validated) polars event log.
@@ -125,6 +126,11 @@ def read_export(
         columns: Renames ``{name in the export: documented name}`` first.
         funnel: The funnel whose stages the mapping targets.
         strict: Raise on a stage that is not mapped instead of passing it on.
+        timezone: IANA zone of times the export writes without an offset
+            (a Salesforce report or HubSpot app export in the user's zone);
+            they are written as UTC. Odoo and Pipedrive naive times are UTC
+            whatever this says. Without it such times are left as they are
+            and the loader rejects them as ``naive-timestamp``.
 
     Raises:
         LoadError: the file cannot be read or is not an export of *crm*.
@@ -142,7 +148,9 @@ def read_export(
             f"has columns {frame.columns}"
         )
     entries = adapter.entries(frame, deals)
-    return _common.finish(entries, mapping, funnel=funnel, strict=strict, crm=adapter.name)
+    return _common.finish(
+        entries, mapping, funnel=funnel, strict=strict, timezone=timezone, crm=adapter.name
+    )
 
 
 def load_export(
@@ -154,6 +162,7 @@ def load_export(
     columns: Mapping[str, str] | None = None,
     funnel: Funnel = DEFAULT_FUNNEL,
     strict: bool = False,
+    timezone: str | None = None,
 ) -> LoadResult:
     """
     :func:`read_export`, then :func:`funnel.analytics.load_frame`: a validated event log.
@@ -164,6 +173,13 @@ def load_export(
     from funnel.analytics.eventlog import load_frame
 
     log = read_export(
-        path_or_frame, crm, stages, deals=deals, columns=columns, funnel=funnel, strict=strict
+        path_or_frame,
+        crm,
+        stages,
+        deals=deals,
+        columns=columns,
+        funnel=funnel,
+        strict=strict,
+        timezone=timezone,
     )
     return load_frame(log, funnel=funnel)

@@ -30,6 +30,8 @@ OUTPUT = (LEAD_ID, AT, STAGE, CRM_STAGE, VALUE, OWNER, SOURCE, SEGMENT)
 
 #: A naive ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (Odoo, Pipedrive API) timestamp.
 _NAIVE = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
+#: A timestamp that says its offset.
+_OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
 #: Epoch milliseconds (HubSpot).
 _EPOCH_MS = r"^-?\d{9,}$"
 
@@ -113,6 +115,22 @@ def timestamp(expr: pl.Expr, *, naive_utc: bool) -> pl.Expr:
     return result
 
 
+def check_zone(timezone: str | None) -> str | None:
+    """*timezone* if it is an IANA zone name (or ``None``), else a :class:`ValidationError`."""
+    if timezone is None:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ValidationError(
+            f"timezone must be an IANA zone name (e.g. 'Europe/Paris'), got {timezone!r}",
+            field="timezone",
+        ) from exc
+    return timezone
+
+
 def stage_mapping(
     defaults: Mapping[str, str | None], stages: Mapping[str, str | None] | None
 ) -> dict[str, str | None]:
@@ -139,6 +157,7 @@ def finish(
     *,
     funnel: Funnel = DEFAULT_FUNNEL,
     strict: bool = False,
+    timezone: str | None = None,
     crm: str,
 ) -> pl.DataFrame:
     """
@@ -149,7 +168,8 @@ def finish(
     with *strict*, raises here). A stage mapped to ``None`` is left out on
     purpose. Rows are sorted by lead and time (rows without a readable time
     last, in input order) and repeated entries of one stage collapse into
-    the first.
+    the first. With *timezone*, a naive time (no offset) is taken in that
+    zone and written as UTC.
     """
     import polars as pl
 
@@ -179,7 +199,15 @@ def finish(
                 field="stages",
                 allowed=tuple(mapping),
             )
-    parsed, _ = _parse_text_timestamps(entries.get_column(AT), None)
+    parsed, _ = _parse_text_timestamps(entries.get_column(AT), check_zone(timezone))
+    if timezone is not None:
+        naive = pl.col(AT).str.strip_chars().str.contains(_OFFSET).not_() & parsed.is_not_null()
+        entries = entries.with_columns(
+            pl.when(naive)
+            .then(pl.lit(parsed).dt.to_string("%Y-%m-%dT%H:%M:%SZ"))
+            .otherwise(pl.col(AT))
+            .alias(AT)
+        )
     entries = entries.with_columns(
         crm_stage.replace_strict(mapped, default=crm_stage, return_dtype=pl.String).alias(STAGE),
         parsed.alias("_t"),
