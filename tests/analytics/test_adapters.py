@@ -388,3 +388,57 @@ def test_naive_times_of_an_app_export_in_a_given_zone(tmp_path):
     assert load_export(deals, "hubspot", timezone="Europe/Paris").n_rejected == 0
     with pytest.raises(ValidationError, match="timezone must be an IANA zone"):
         read_export(deals, "hubspot", timezone="Mars/Olympus")
+
+
+MINI = """
+[funnel]
+name = "mini"
+version = "1"
+[stages.new]
+name = "New"
+level = "lead"
+initial = true
+[stages.opportunity]
+name = "Opportunity"
+level = "prospect"
+[stages.won]
+name = "Won"
+level = "prospect"
+final = true
+outcome = "won"
+[stages.lost]
+name = "Lost"
+level = "prospect"
+final = true
+outcome = "lost"
+[events.open]
+from = ["new"]
+to = "opportunity"
+guards = ["is_two_way", "is_qualified"]
+[events.win]
+from = ["opportunity"]
+to = "won"
+[events.lose]
+from = ["opportunity"]
+to = "lost"
+"""
+
+
+def test_integer_keys_are_text(tmp_path):
+    flow = write(tmp_path, "flow.csv", PD_FLOW)
+    log = read_export(flow, "pipedrive", {1: "opportunity", 2: "opportunity", 3: "won"})
+    assert log.filter(pl.col("crm_stage") == "3")["stage"].to_list() == ["won"]
+
+
+def test_a_custom_funnel_drops_the_defaults_it_cannot_take(tmp_path):
+    from funnel.io.definition import loads_funnel
+
+    mini = loads_funnel(MINI)
+    path = write(tmp_path, "oh.csv", SF_HISTORY)
+    loaded = load_export(path, "salesforce", funnel=mini)
+    # Negotiation/Review -> stakeholder is a default the funnel lacks: rejected, not mapped
+    assert [(r["lead_id"], r["value"]) for r in loaded.rejections()] == [
+        ("006A", "Negotiation/Review")
+    ]
+    with pytest.raises(ValidationError, match="'stakeholder', not stage"):
+        read_export(path, "salesforce", {"Negotiation/Review": "stakeholder"}, funnel=mini)

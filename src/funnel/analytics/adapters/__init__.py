@@ -106,7 +106,7 @@ def _get(crm: str) -> Adapter:
 def read_export(
     path_or_frame: str | Path | Any,
     crm: str,
-    stages: Mapping[str, str | None] | None = None,
+    stages: Mapping[Any, str | None] | None = None,
     *,
     deals: str | Path | Any = None,
     columns: Mapping[str, str] | None = None,
@@ -138,7 +138,7 @@ def read_export(
             funnel lacks, or (*strict*) a stage is not in the mapping.
     """
     adapter = _get(crm)
-    mapping = _common.stage_mapping(adapter.default_stages, stages)
+    mapping = _common.stage_mapping(adapter.default_stages, stages, funnel)
     frame = _common.read(path_or_frame)
     if columns:
         frame = frame.rename(dict(columns), strict=False)
@@ -156,7 +156,7 @@ def read_export(
 def load_export(
     path_or_frame: str | Path | Any,
     crm: str,
-    stages: Mapping[str, str | None] | None = None,
+    stages: Mapping[Any, str | None] | None = None,
     *,
     deals: str | Path | Any = None,
     columns: Mapping[str, str] | None = None,

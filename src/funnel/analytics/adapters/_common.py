@@ -132,22 +132,41 @@ def check_zone(timezone: str | None) -> str | None:
 
 
 def stage_mapping(
-    defaults: Mapping[str, str | None], stages: Mapping[str, str | None] | None
+    defaults: Mapping[str, str | None],
+    stages: Mapping[Any, str | None] | None,
+    funnel: Funnel = DEFAULT_FUNNEL,
 ) -> dict[str, str | None]:
-    """The defaults overridden by the user's *stages* (``None``: leave that stage out)."""
+    """
+    The defaults overridden by the user's *stages* (``None``: leave that stage out).
+
+    Keys are compared as text (``{3: "won"}`` is ``{"3": "won"}``). A default
+    whose target the funnel lacks is not used (a custom funnel without
+    ``stakeholder``, say); a stage the user maps to a stage the funnel lacks
+    is a :class:`ValidationError`.
+    """
     if stages is not None and not isinstance(stages, Mapping):
         raise ValidationError(
             f"stages must be a mapping {{CRM stage: funnel stage}}, got {type(stages).__name__}",
             field="stages",
         )
-    mapping = dict(defaults)
-    mapping.update(stages or {})
-    for key, value in mapping.items():
+    known = set(funnel.table.stages)
+    mapping = {k: v for k, v in defaults.items() if v is None or v in known}
+    given = {str(k): v for k, v in (stages or {}).items()}
+    for key, value in given.items():
         if value is not None and not isinstance(value, str):
             raise ValidationError(
                 f"stages[{key!r}] must be a funnel stage name or None, got {value!r}",
                 field="stages",
             )
+    bad = sorted({v for v in given.values() if v is not None and v not in known})
+    if bad:
+        raise ValidationError(
+            f"stages maps to {', '.join(map(repr, bad))}, not stage(s) of funnel "
+            f"{funnel.name!r}; its stages are {', '.join(funnel.table.stages)}",
+            field="stages",
+            allowed=tuple(funnel.table.stages),
+        )
+    mapping.update(given)
     return mapping
 
 
@@ -178,14 +197,6 @@ def finish(
     known = set(funnel.table.stages)
     mapped = {k: v for k, v in mapping.items() if v is not None}
     skipped = [k for k, v in mapping.items() if v is None]
-    bad_targets = sorted({v for v in mapped.values() if v not in known})
-    if bad_targets:
-        raise ValidationError(
-            f"stages maps to {', '.join(map(repr, bad_targets))}, not stage(s) of funnel "
-            f"{funnel.name!r}; its stages are {', '.join(funnel.table.stages)}",
-            field="stages",
-            allowed=tuple(funnel.table.stages),
-        )
     crm_stage = pl.col(CRM_STAGE)
     entries = entries.filter(crm_stage.is_null() | ~crm_stage.is_in(skipped))
     if strict:
