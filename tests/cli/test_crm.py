@@ -159,3 +159,12 @@ def test_export_timezone(tmp_path, capsys):
     assert pl.read_csv(log, infer_schema=False)["at"].to_list() == ["2026-01-05T08:00:00Z"]
     assert main(args) == 0
     assert "1 rejected: naive-timestamp" in capsys.readouterr().out
+
+
+def test_parquet_output(tmp_path, capsys):
+    export = write(tmp_path, "oh.csv", SALESFORCE)
+    log = tmp_path / "log.parquet"
+    assert main(["import", "salesforce", str(export), "-o", str(log), "--stage", "Pilot="]) == 0
+    assert pl.read_parquet(log).height == 4
+    assert main(["report", str(log), "--steps", ",".join(CRM_STEPS)]) == 0
+    assert "4 rows in: 4 accepted, 0 rejected" in capsys.readouterr().out

@@ -37,7 +37,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("crm", choices=CRMS, help="the CRM the export comes from")
     parser.add_argument("export", help="the export (CSV)")
     parser.add_argument(
-        "-o", "--output", required=True, metavar="LOG", help="the event log to write"
+        "-o",
+        "--output",
+        required=True,
+        metavar="LOG",
+        help="the event log to write (CSV; Parquet if it ends in .parquet)",
     )
     _mapping_options(parser)
     parser.set_defaults(handler=run)
@@ -147,7 +151,10 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 1
     try:
-        log.write_csv(args.output)
+        if args.output.endswith((".parquet", ".pq")):
+            log.write_parquet(args.output)
+        else:
+            log.write_csv(args.output)
     except OSError as exc:
         err.print(
             f"[red]error:[/red] cannot write {escape(repr(args.output))}: {escape(str(exc))}",
