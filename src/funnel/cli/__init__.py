@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "funnel.cli.demo",
     "funnel.cli.definition",
     "funnel.cli.report",
+    "funnel.cli.crm",
 )
 
 
