@@ -23,7 +23,7 @@ from funnel.analytics import (
 def test_funnel_chart_and_html(log_polars, tmp_path):
     fig = funnel_chart(funnel_report(log_polars))
     assert list(fig.data[0].x) == [5, 4, 3, 3, 2, 2, 2]
-    assert fig.data[0].y[0] == "acquired"
+    assert fig.data[0].y[0] == "Acquired"  # display names
     out = write_chart(fig, tmp_path / "f.html")
     assert "plotly" in out.read_text()[:20000].lower()
     split = funnel_chart(breakdown(log_polars, "source"))
