@@ -85,7 +85,7 @@ def test_breakdown_by_several_columns(engine):
 def test_attribution_is_checked(engine):
     for bad in ("middle", ("step", "sql"), ("touch", "mql"), 3):
         with pytest.raises(ValidationError) as e:
-            breakdown(engine(TOUCHES), "source", steps=STEPS, attribution=bad)
+            breakdown(engine(TOUCHES), "source", steps=STEPS, attribution=bad)  # type: ignore[arg-type]
         assert e.value.field == "attribution"
     with pytest.raises(ValidationError) as e:
         breakdown(engine(TOUCHES), ["source", "source"], steps=STEPS)
