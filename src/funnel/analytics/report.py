@@ -1,13 +1,15 @@
 """
 Funnel reports, breakdowns, cohorts and durations, on any narwhals engine.
 
-Counting rules (compare PostHog, Mixpanel and Amplitude):
+Counting rules (compare PostHog, Mixpanel and Amplitude; the how-to
+``docs/how-to/funnel-types.md`` counts each type by hand):
 
 * The **steps** are an ordered list of stages. By default
-  (:func:`default_steps`): the initial stage, the stages that confer a
-  qualification level (MQL, SQL), the prospect stages that are not final,
-  then the won stages: ``acquired → mql → sql → organisation → opportunity →
-  stakeholder → won`` for the default funnel.
+  (:func:`present_steps`): the funnel's main path (:func:`default_steps`: the
+  initial stage, the stages that confer a qualification level, the prospect
+  stages that are not final, then the won stages, ``acquired → mql → sql →
+  organisation → opportunity → stakeholder → won`` for the default funnel),
+  keeping the stages the log has.
 * ``order="reached"`` (default, an *open* funnel): a lead reached step *k*
   if it entered step *k* **or any later step** (a lead seen in ``won`` also
   passed the stages before it). Every lead with a row in some step counts.
@@ -15,14 +17,31 @@ Counting rules (compare PostHog, Mixpanel and Amplitude):
 * ``order="ordered"`` (PostHog's "ordered", a *closed* funnel): a lead must
   enter step 1, and counts for step *k* only if it entered step *k* at or
   after the time it entered step *k-1*; other stages in between are allowed.
-* ``window``: a conversion window measured from the lead's entry into the
-  funnel (its first step row; in ordered mode, its first step-1 row). Rows
-  later than the window are ignored, for the steps and for won/lost.
+  A stage may repeat in the steps (a repeat needs a later row).
+* ``order="strict"``: as ordered, and the lead's next row in any step's stage
+  must be the next step (no other step event in between).
+* ``order="unordered"``: step *k* counts the leads that did at least *k* of the
+  steps, in any order.
+* In the last three every entry into step 1 is an **attempt** (unordered: every
+  step row); a lead counts for the furthest step an attempt reaches, and the
+  attempt counted is the one that got there first (then the latest start).
+* ``window``: a conversion window from the lead's entry into the funnel (its
+  first step row; in the attempt orders, each attempt's start, so a re-entry
+  into step 1 restarts it). Rows later than the window are ignored, for the
+  steps and for won/lost.
+* ``exclude=[(stage, step_a, step_b)]``: attempts that enter *stage* after step
+  *a* and before step *b* are left out (ordered and strict).
 * **won / lost / open**: a lead is won if it entered a won stage, lost if it
   entered a lost stage (``lost``, ``disqualified``) and was not won, else
   open. The win rate is on closed leads: ``won / (won + lost)``.
-* Breakdowns use **first-touch** attribution: the value of the column on the
-  lead's first step row. Cohorts group leads by the period of that row.
+* Breakdowns use **first-touch** attribution by default: the first non-empty
+  value of the column on the lead's step rows (equal times: the lower
+  ``row``); ``attribution="last"`` or ``("step", stage)`` choose otherwise.
+  Cohorts group leads by the period of their entry.
+* **Values**: a lead's deal value is its last non-empty ``value``; reports sum
+  and average it per step and for the won leads.
+* :func:`time_to_convert` and :func:`step_durations` time the attempts the
+  ordered (or strict) report counts, so they measure exactly its converted leads.
 
 Everything is computed with narwhals expressions (group-by, join); only the
 final small aggregates are pulled into Python. polars, pandas and DuckDB
