@@ -236,3 +236,23 @@ def test_engines_agree_on_every_type(types_log):
     for (_, order), counts in figures.items():
         assert counts == figures[("polars", order)]
     assert datetime(2026, 1, 5, 9, tzinfo=UTC) == T0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcd"), st.integers(0, 12), st.sampled_from(STAGES)),
+        min_size=1,
+        max_size=25,
+    ),
+    st.sampled_from(["ordered", "strict", "unordered"]),
+    st.sampled_from([None, 2, 5]),
+)
+def test_polars_and_pandas_agree_on_every_type(rows, order, days):
+    log = frame([(lead, float(d), s) for lead, d, s in rows])
+    window = None if days is None else days * DAY
+    steps = ["acquired", "mql", "sql", "won"]
+    ours = funnel_report(log, steps=steps, order=order, window=window)
+    theirs = funnel_report(log.to_pandas(), steps=steps, order=order, window=window)
+    assert (ours.counts, ours.won, ours.lost) == (theirs.counts, theirs.won, theirs.lost)
+    assert list(ours.counts) == sorted(ours.counts, reverse=True)
