@@ -986,16 +986,19 @@ def per_lead_checked(
 
 def _checkpoint(frame: Any) -> Any:
     """
-    A DuckDB relation computed now, as a new relation (other engines: *frame* as is).
+    A polars or DuckDB lazy frame computed now, as a new lazy frame (others: as is).
 
-    DuckDB inlines every reuse of a relation into one SQL statement; the joins of
-    an ordered funnel reuse each step's result, and planning the statement grew to
-    seconds at seven steps. Materialising (to Arrow, still in DuckDB's process)
-    keeps each statement one step deep.
+    The joins of the attempt orders reuse each step's result. DuckDB inlines every
+    reuse into one SQL statement (planning it grew to seconds at seven steps), and
+    polars re-ran shared sub-plans (a strict funnel on 450k rows: 45 s; computed step
+    by step: 1 s). Materialising each step (DuckDB: to Arrow, in DuckDB's process)
+    keeps each plan one step deep; the frames kept are per attempt, not per row.
     """
     import narwhals as nw
 
     impl: Any = getattr(frame, "implementation", None)
+    if impl is nw.Implementation.POLARS and isinstance(frame, nw.LazyFrame):
+        return frame.collect().lazy()
     if impl is nw.Implementation.DUCKDB:
         import duckdb
 
