@@ -13,7 +13,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from funnel.analytics.report import Breakdown, Durations, FunnelReport
+from funnel.analytics.report import Breakdown, Durations, FunnelReport, group_label
 from funnel.exceptions import FunnelError, ValidationError
 
 
@@ -34,7 +34,7 @@ def funnel_chart(report: FunnelReport | Breakdown, *, title: str | None = None) 
     go = _plotly()
     fig = go.Figure()
     reports = (
-        [(str(k), r) for k, r in report.reports.items()]
+        [(group_label(k), r) for k, r in report.reports.items()]
         if isinstance(report, Breakdown)
         else [(str(report.label) if report.label is not None else "leads", report)]
     )

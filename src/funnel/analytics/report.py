@@ -395,13 +395,13 @@ class Breakdown:
 
     def __str__(self) -> str:
         steps = self.total.display_names
-        width = max([len(str(self.by)), *(len(_label(k)) for k in self.reports)]) + 2
+        width = max([len(str(self.by)), *(len(group_label(k)) for k in self.reports)]) + 2
         head = f"{self.by:<{width}}" + "".join(f"{s[:11]:>12}" for s in steps)
         head += f"{'won':>8}{'lost':>8}{'open':>8}{'win rate':>10}"
         lines = [head]
         for key, rep in [*self.reports.items(), ("(all)", self.total)]:
             lines.append(
-                f"{_label(key):<{width}}"
+                f"{group_label(key):<{width}}"
                 + "".join(f"{c:>12}" for c in rep.counts)
                 + f"{rep.won:>8}{rep.lost:>8}{rep.open:>8}{_pct(rep.win_rate):>10}"
             )
@@ -413,7 +413,7 @@ class Breakdown:
         body = ""
         for key, rep in [*self.reports.items(), ("(all)", self.total)]:
             body += (
-                f"<tr><td>{html.escape(_label(key))}</td>"
+                f"<tr><td>{html.escape(group_label(key))}</td>"
                 + "".join(f"<td>{c}</td>" for c in rep.counts)
                 + f"<td>{rep.won}</td><td>{rep.lost}</td><td>{rep.open}</td>"
                 f"<td>{_pct(rep.win_rate)}</td></tr>"
@@ -425,7 +425,7 @@ class Breakdown:
         )
 
 
-def _label(key: Any) -> str:
+def group_label(key: Any) -> str:
     """A group key for people: tuples of several columns joined by " / "."""
     if isinstance(key, tuple):
         return " / ".join("–" if k is None else str(k) for k in key)
