@@ -23,7 +23,7 @@ from funnel.analytics import (
 def test_funnel_chart_and_html(log_polars, tmp_path):
     fig = funnel_chart(funnel_report(log_polars))
     assert list(fig.data[0].x) == [5, 4, 3, 3, 2, 2, 2]
-    assert fig.data[0].y[0] == "acquired"
+    assert fig.data[0].y[0] == "Acquired"  # display names
     out = write_chart(fig, tmp_path / "f.html")
     assert "plotly" in out.read_text()[:20000].lower()
     split = funnel_chart(breakdown(log_polars, "source"))
@@ -33,6 +33,20 @@ def test_funnel_chart_and_html(log_polars, tmp_path):
 def test_histogram(log_polars):
     fig = time_to_convert_histogram(time_to_convert(log_polars, "mql", "won"))
     assert sorted(fig.data[0].x) == [19.0, 60.0]
+    assert fig.layout.title.text == "Time to convert: MQL → Won"  # display names
+
+
+def test_histogram_unit_is_checked(log_polars):
+    from funnel import ValidationError
+
+    with pytest.raises(ValidationError) as e:
+        time_to_convert_histogram(time_to_convert(log_polars, "mql", "won"), unit="weeks")
+    assert e.value.field == "unit"
+
+
+def test_breakdown_by_several_columns_names_its_traces(log_polars):
+    fig = funnel_chart(breakdown(log_polars, ["source", "owner"]))
+    assert [t.name for t in fig.data] == ["ads / ann", "ads / bob", "web / ann", "web / bob"]
 
 
 BROWSER = shutil.which("chromium") or shutil.which("google-chrome") or shutil.which("chrome")

@@ -19,7 +19,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from funnel.analytics.charts import funnel_chart, time_to_convert_histogram, write_chart
+    from funnel.analytics.charts import (
+        conversion_trend_chart,
+        funnel_chart,
+        time_to_convert_histogram,
+        write_chart,
+    )
     from funnel.analytics.datasets import load_maven, load_olist
     from funnel.analytics.eventlog import (
         LoadResult,
@@ -35,8 +40,13 @@ if TYPE_CHECKING:
         FunnelReport,
         breakdown,
         cohorts,
+        conversion_trend,
         default_steps,
+        dropped_off,
+        format_duration,
         funnel_report,
+        present_steps,
+        step_durations,
         time_in_stage,
         time_to_convert,
     )
@@ -50,7 +60,11 @@ _WHERE = {
     "ReplayProblem": "replay",
     "breakdown": "report",
     "cohorts": "report",
+    "conversion_trend": "report",
+    "conversion_trend_chart": "charts",
     "default_steps": "report",
+    "dropped_off": "report",
+    "format_duration": "report",
     "funnel_chart": "charts",
     "funnel_report": "report",
     "load_csv": "eventlog",
@@ -59,7 +73,9 @@ _WHERE = {
     "load_olist": "datasets",
     "load_parquet": "eventlog",
     "load_path": "eventlog",
+    "present_steps": "report",
     "replay_log": "replay",
+    "step_durations": "report",
     "time_in_stage": "report",
     "time_to_convert": "report",
     "time_to_convert_histogram": "charts",
@@ -75,7 +91,11 @@ __all__ = (
     "ReplayProblem",
     "breakdown",
     "cohorts",
+    "conversion_trend",
+    "conversion_trend_chart",
     "default_steps",
+    "dropped_off",
+    "format_duration",
     "funnel_chart",
     "funnel_report",
     "load_csv",
@@ -84,7 +104,9 @@ __all__ = (
     "load_olist",
     "load_parquet",
     "load_path",
+    "present_steps",
     "replay_log",
+    "step_durations",
     "time_in_stage",
     "time_to_convert",
     "time_to_convert_histogram",

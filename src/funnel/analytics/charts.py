@@ -1,6 +1,6 @@
 """
-Charts with plotly (the ``salesfunnel[plot]`` extra): a funnel chart and a time-to-convert
-histogram.
+Charts with plotly (the ``salesfunnel[plot]`` extra): a funnel chart, a time-to-convert
+histogram and a conversion trend. Steps are labelled with the stages' display names.
 
 Both return a ``plotly.graph_objects.Figure``; notebooks render it inline.
 :func:`write_chart` saves HTML (always works) or PNG (extra ``salesfunnel[png]``: kaleido and a
@@ -13,8 +13,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from funnel.analytics.report import Breakdown, Durations, FunnelReport
-from funnel.exceptions import FunnelError
+from funnel.analytics.report import Breakdown, Durations, FunnelReport, group_label
+from funnel.exceptions import FunnelError, ValidationError
 
 
 def _plotly() -> Any:
@@ -34,7 +34,7 @@ def funnel_chart(report: FunnelReport | Breakdown, *, title: str | None = None) 
     go = _plotly()
     fig = go.Figure()
     reports = (
-        [(str(k), r) for k, r in report.reports.items()]
+        [(group_label(k), r) for k, r in report.reports.items()]
         if isinstance(report, Breakdown)
         else [(str(report.label) if report.label is not None else "leads", report)]
     )
@@ -42,7 +42,7 @@ def funnel_chart(report: FunnelReport | Breakdown, *, title: str | None = None) 
         fig.add_trace(
             go.Funnel(
                 name=name,
-                y=list(rep.steps),
+                y=list(rep.display_names),
                 x=list(rep.counts),
                 textinfo="value+percent initial+percent previous",
             )
@@ -58,10 +58,18 @@ def time_to_convert_histogram(
     import narwhals as nw
 
     go = _plotly()
-    scale = {"days": 86400.0, "hours": 3600.0, "minutes": 60.0}[unit]
+    scales = {"days": 86400.0, "hours": 3600.0, "minutes": 60.0}
+    if unit not in scales:
+        raise ValidationError(
+            f"unit must be 'days', 'hours' or 'minutes', got {unit!r}",
+            field="unit",
+            allowed=tuple(scales),
+        )
+    scale = scales[unit]
     seconds = nw.from_native(durations.seconds, eager_only=True).get_column("seconds").to_list()
     values = [s / scale for s in seconds if s is not None]
     fig = go.Figure(go.Histogram(x=values, nbinsx=bins, name="leads"))
+    start, end = durations.names or (" | ".join(durations.start), " | ".join(durations.end))
     if durations.median is not None:
         fig.add_vline(
             x=durations.median.total_seconds() / scale,
@@ -69,7 +77,7 @@ def time_to_convert_histogram(
             annotation_text="median",
         )
     fig.update_layout(
-        title=title or f"Time to convert: {'|'.join(durations.start)} → {'|'.join(durations.end)}",
+        title=title or f"Time to convert: {start} → {end}",
         xaxis_title=unit,
         yaxis_title="leads",
     )
@@ -115,3 +123,33 @@ def write_chart(figure: Any, path: str | Path) -> Path:
             ) from exc
         return out
     raise FunnelError(f"chart files must end in .html or .png, got {str(out)!r}")
+
+
+def conversion_trend_chart(trend: Any, *, title: str | None = None) -> Any:
+    """
+    A plotly line chart of a :func:`~funnel.analytics.conversion_trend` frame.
+
+    The conversion rate per entry period (percent), the number of leads that
+    entered in each period on hover.
+    """
+    import narwhals as nw
+
+    go = _plotly()
+    frame = nw.from_native(trend, eager_only=True)
+    periods = frame.get_column("period").to_list()
+    rates = [None if r is None else 100 * r for r in frame.get_column("conversion").to_list()]
+    leads = frame.get_column("leads").to_list()
+    fig = go.Figure(
+        go.Scatter(
+            x=periods,
+            y=rates,
+            mode="lines+markers",
+            name="conversion",
+            customdata=leads,
+            hovertemplate="%{x}: %{y:.1f}% of %{customdata} leads<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title or "Conversion by entry period", xaxis_title="entered", yaxis_title="%"
+    )
+    return fig

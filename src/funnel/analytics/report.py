@@ -1,13 +1,15 @@
 """
 Funnel reports, breakdowns, cohorts and durations, on any narwhals engine.
 
-Counting rules (compare PostHog, Mixpanel and Amplitude):
+Counting rules (compare PostHog, Mixpanel and Amplitude; the how-to
+``docs/how-to/funnel-types.md`` counts each type by hand):
 
 * The **steps** are an ordered list of stages. By default
-  (:func:`default_steps`): the initial stage, the stages that confer a
-  qualification level (MQL, SQL), the prospect stages that are not final,
-  then the won stages: ``acquired → mql → sql → organisation → opportunity →
-  stakeholder → won`` for the default funnel.
+  (:func:`present_steps`): the funnel's main path (:func:`default_steps`: the
+  initial stage, the stages that confer a qualification level, the prospect
+  stages that are not final, then the won stages, ``acquired → mql → sql →
+  organisation → opportunity → stakeholder → won`` for the default funnel),
+  keeping the stages the log has.
 * ``order="reached"`` (default, an *open* funnel): a lead reached step *k*
   if it entered step *k* **or any later step** (a lead seen in ``won`` also
   passed the stages before it). Every lead with a row in some step counts.
@@ -15,14 +17,31 @@ Counting rules (compare PostHog, Mixpanel and Amplitude):
 * ``order="ordered"`` (PostHog's "ordered", a *closed* funnel): a lead must
   enter step 1, and counts for step *k* only if it entered step *k* at or
   after the time it entered step *k-1*; other stages in between are allowed.
-* ``window``: a conversion window measured from the lead's entry into the
-  funnel (its first step row; in ordered mode, its first step-1 row). Rows
-  later than the window are ignored, for the steps and for won/lost.
+  A stage may repeat in the steps (a repeat needs a later row).
+* ``order="strict"``: as ordered, and the lead's next row in any step's stage
+  must be the next step (no other step event in between).
+* ``order="unordered"``: step *k* counts the leads that did at least *k* of the
+  steps, in any order.
+* In the last three every entry into step 1 is an **attempt** (unordered: every
+  step row); a lead counts for the furthest step an attempt reaches, and the
+  attempt counted is the one that got there first (then the latest start).
+* ``window``: a conversion window from the lead's entry into the funnel (its
+  first step row; in the attempt orders, each attempt's start, so a re-entry
+  into step 1 restarts it). Rows later than the window are ignored, for the
+  steps and for won/lost.
+* ``exclude=[(stage, step_a, step_b)]``: attempts that enter *stage* after step
+  *a* and before step *b* are left out (ordered and strict).
 * **won / lost / open**: a lead is won if it entered a won stage, lost if it
   entered a lost stage (``lost``, ``disqualified``) and was not won, else
   open. The win rate is on closed leads: ``won / (won + lost)``.
-* Breakdowns use **first-touch** attribution: the value of the column on the
-  lead's first step row. Cohorts group leads by the period of that row.
+* Breakdowns use **first-touch** attribution by default: the first non-empty
+  value of the column on the lead's step rows (equal times: the lower
+  ``row``); ``attribution="last"`` or ``("step", stage)`` choose otherwise.
+  Cohorts group leads by the period of their entry.
+* **Values**: a lead's deal value is its last non-empty ``value``; reports sum
+  and average it per step and for the won leads.
+* :func:`time_to_convert` and :func:`step_durations` time the attempts the
+  ordered (or strict) report counts, so they measure exactly its converted leads.
 
 Everything is computed with narwhals expressions (group-by, join); only the
 final small aggregates are pulled into Python. polars, pandas and DuckDB
@@ -43,19 +62,24 @@ import narwhals as nw
 from funnel.analytics.eventlog import read_log
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
+    KEY,
+    REACHED,
     ReachedCounts,
+    check_attribution,
+    check_exclude,
     check_order,
     check_window,
     collect,
+    per_lead_checked,
     plain_value,
     reached_per_lead,
     report_steps,
     tally_reached,
 )
 from funnel.exceptions import LoadError, ValidationError
-from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE
+from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, VALUE
 
-Order = Literal["reached", "ordered"]
+Order = Literal["reached", "ordered", "strict", "unordered"]
 
 
 def default_steps(funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
@@ -76,6 +100,38 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.2f}%"
 
 
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.2f}"
+
+
+def format_duration(value: timedelta | None) -> str:
+    """
+    *value* for people: days and hours, hours and minutes, or seconds.
+
+    >>> format_duration(timedelta(days=2, hours=3, minutes=20))
+    '2 d 3 h'
+    >>> format_duration(timedelta(hours=5, minutes=30)), format_duration(timedelta(seconds=42))
+    ('5 h 30 min', '42 s')
+    >>> format_duration(None)
+    '–'
+    """
+    if value is None:
+        return "–"
+    total = value.total_seconds()
+    sign, total = ("-", -total) if total < 0 else ("", total)
+    minutes = round(total / 60)
+    if total >= 86400:
+        hours = round(total / 3600)
+        days, hours = divmod(hours, 24)
+        return f"{sign}{days} d {hours} h" if hours else f"{sign}{days} d"
+    if total >= 3600:
+        hours, minutes = divmod(minutes, 60)
+        return f"{sign}{hours} h {minutes} min" if minutes else f"{sign}{hours} h"
+    if total >= 60:
+        return f"{sign}{minutes} min"
+    return f"{sign}{total:.0f} s"
+
+
 @attrs.frozen(kw_only=True)
 class FunnelReport:
     """
@@ -92,6 +148,12 @@ class FunnelReport:
         label: The group this report is for (breakdowns, cohorts).
         backend: The engine :meth:`to_frame` builds for (``"polars"``,
             ``"pandas"``, ``"pyarrow"``).
+        names: The steps' display names (:meth:`funnel.Funnel.stage_name`).
+        values: Sum of the deal values (the log's ``value`` column) of the
+            leads reaching each step; zeros when the log has no values.
+        valued: How many of those leads have a value.
+        won_value: Sum of the won leads' deal values.
+        won_valued: How many won leads have a value.
     """
 
     steps: tuple[str, ...]
@@ -103,6 +165,33 @@ class FunnelReport:
     window: timedelta | None = None
     label: Any = None
     backend: str = "polars"
+    names: tuple[str, ...] = ()
+    values: tuple[float, ...] = ()
+    valued: tuple[int, ...] = ()
+    won_value: float = 0.0
+    won_valued: int = 0
+
+    @property
+    def display_names(self) -> tuple[str, ...]:
+        """The steps' display names (the stage names when none were given)."""
+        return self.names if len(self.names) == len(self.steps) else self.steps
+
+    @property
+    def average_values(self) -> tuple[float | None, ...]:
+        """Average deal value of the leads reaching each step (over those with a value)."""
+        vs = self.values or (0.0,) * len(self.steps)
+        ns = self.valued or (0,) * len(self.steps)
+        return tuple(v / n if n else None for v, n in zip(vs, ns, strict=True))
+
+    @property
+    def won_average_value(self) -> float | None:
+        """Average deal value of the won leads (over those with a value)."""
+        return self.won_value / self.won_valued if self.won_valued else None
+
+    @property
+    def has_values(self) -> bool:
+        """Whether any lead had a deal value."""
+        return any(self.valued)
 
     @property
     def leads(self) -> int:
@@ -142,21 +231,31 @@ class FunnelReport:
         return _rate(self.won, self.leads)
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per step: step, leads, from_previous, from_first, drop_off."""
+        """
+        One dict per step: step, name, leads, from_previous, from_first, drop_off,
+        value (sum of deal values) and average_value.
+        """
+        vs = self.values or (0.0,) * len(self.steps)
         return [
             {
                 "step": s,
+                "name": n,
                 "leads": c,
                 "from_previous": p,
                 "from_first": f,
                 "drop_off": d,
+                "value": v,
+                "average_value": a,
             }
-            for s, c, p, f, d in zip(
+            for s, n, c, p, f, d, v, a in zip(
                 self.steps,
+                self.display_names,
                 self.counts,
                 self.conversion_from_previous,
                 self.conversion_from_first,
                 self.drop_off,
+                vs,
+                self.average_values,
                 strict=True,
             )
         ]
@@ -164,41 +263,61 @@ class FunnelReport:
     def to_frame(self, backend: str | None = None) -> Any:
         """The per-step table as a native frame (the input's engine, or polars)."""
         rows = self.rows()
-        data = {
-            k: [r[k] for r in rows]
-            for k in ("step", "leads", "from_previous", "from_first", "drop_off")
-        }
+        names = ["step", "name", "leads", "from_previous", "from_first", "drop_off"]
+        if self.has_values:
+            names += ["value", "average_value"]
+        data = {k: [r[k] for r in rows] for k in names}
         return _frame_from_dict(data, backend or self.backend)
 
     def summary(self) -> str:
-        """One line: won, lost, open and the win rates."""
-        return (
+        """One line: won, lost, open and the win rates (and the won value, if any)."""
+        line = (
             f"won {self.won}, lost {self.lost}, open {self.open}; "
             f"win rate on closed {_pct(self.win_rate)}, overall {_pct(self.overall_win_rate)}"
         )
+        if self.has_values:
+            line += (
+                f"; won value {_money(self.won_value)}, average {_money(self.won_average_value)}"
+            )
+        return line
 
     def __str__(self) -> str:
-        head = f"{'step':<14}{'leads':>9}{'from prev':>11}{'from first':>11}{'drop-off':>10}"
+        width = max([14, *(len(n) + 2 for n in self.display_names)])
+        head = f"{'step':<{width}}{'leads':>9}{'from prev':>11}{'from first':>11}{'drop-off':>10}"
+        if self.has_values:
+            head += f"{'value':>14}{'average':>12}"
         lines = [head] if self.label is None else [f"[{self.label}]", head]
         for r in self.rows():
-            lines.append(
-                f"{r['step']:<14}{r['leads']:>9}{_pct(r['from_previous']):>11}"
+            line = (
+                f"{r['name']:<{width}}{r['leads']:>9}{_pct(r['from_previous']):>11}"
                 f"{_pct(r['from_first']):>11}{r['drop_off']:>10}"
             )
+            if self.has_values:
+                line += f"{_money(r['value']):>14}{_money(r['average_value']):>12}"
+            lines.append(line)
         lines.append(self.summary())
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        values = self.has_values
         cells = "".join(
-            f"<tr><td>{html.escape(r['step'])}</td><td>{r['leads']}</td>"
+            f"<tr><td>{html.escape(r['name'])}</td><td>{r['leads']}</td>"
             f"<td>{_pct(r['from_previous'])}</td><td>{_pct(r['from_first'])}</td>"
-            f"<td>{r['drop_off']}</td></tr>"
+            f"<td>{r['drop_off']}</td>"
+            + (
+                f"<td>{_money(r['value'])}</td><td>{_money(r['average_value'])}</td>"
+                if values
+                else ""
+            )
+            + "</tr>"
             for r in self.rows()
         )
         title = "" if self.label is None else f"<b>{html.escape(str(self.label))}</b>"
+        value_head = "<th>value</th><th>average</th>" if values else ""
         return (
             f"{title}<table><thead><tr><th>step</th><th>leads</th><th>from previous</th>"
-            f"<th>from first</th><th>drop-off</th></tr></thead><tbody>{cells}</tbody></table>"
+            f"<th>from first</th><th>drop-off</th>{value_head}</tr></thead>"
+            f"<tbody>{cells}</tbody></table>"
             f"<p>{html.escape(self.summary())}</p>"
         )
 
@@ -209,14 +328,17 @@ class Breakdown:
     One :class:`FunnelReport` per value of a column (or per cohort period).
 
     Attributes:
-        by: The column (or ``"cohort"``).
-        reports: ``{value: report}``, values sorted (``None`` last).
+        by: The column (or ``"cohort"``; several columns: their names joined by ``", "``).
+        reports: ``{value: report}``, values sorted (``None`` last); with several
+            columns the keys are tuples of values.
         total: The report over every lead.
+        columns: The columns broken down by.
     """
 
     by: str
     reports: Mapping[Any, FunnelReport]
     total: FunnelReport
+    columns: tuple[str, ...] = ()
 
     def __getitem__(self, key: Any) -> FunnelReport:
         return self.reports[key]
@@ -272,26 +394,26 @@ class Breakdown:
         ]
 
     def __str__(self) -> str:
-        steps = self.total.steps
-        width = max([len(str(self.by)), *(len(str(k)) for k in self.reports)]) + 2
+        steps = self.total.display_names
+        width = max([len(str(self.by)), *(len(group_label(k)) for k in self.reports)]) + 2
         head = f"{self.by:<{width}}" + "".join(f"{s[:11]:>12}" for s in steps)
         head += f"{'won':>8}{'lost':>8}{'open':>8}{'win rate':>10}"
         lines = [head]
         for key, rep in [*self.reports.items(), ("(all)", self.total)]:
             lines.append(
-                f"{key!s:<{width}}"
+                f"{group_label(key):<{width}}"
                 + "".join(f"{c:>12}" for c in rep.counts)
                 + f"{rep.won:>8}{rep.lost:>8}{rep.open:>8}{_pct(rep.win_rate):>10}"
             )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        steps = self.total.steps
+        steps = self.total.display_names
         head = "".join(f"<th>{html.escape(s)}</th>" for s in steps)
         body = ""
         for key, rep in [*self.reports.items(), ("(all)", self.total)]:
             body += (
-                f"<tr><td>{html.escape(str(key))}</td>"
+                f"<tr><td>{html.escape(group_label(key))}</td>"
                 + "".join(f"<td>{c}</td>" for c in rep.counts)
                 + f"<td>{rep.won}</td><td>{rep.lost}</td><td>{rep.open}</td>"
                 f"<td>{_pct(rep.win_rate)}</td></tr>"
@@ -301,6 +423,13 @@ class Breakdown:
             f"<th>lost</th><th>open</th><th>win rate</th></tr></thead>"
             f"<tbody>{body}</tbody></table>"
         )
+
+
+def group_label(key: Any) -> str:
+    """A group key for people: tuples of several columns joined by " / "."""
+    if isinstance(key, tuple):
+        return " / ".join("–" if k is None else str(k) for k in key)
+    return str(key)
 
 
 @attrs.frozen(kw_only=True)
@@ -317,6 +446,9 @@ class Durations:
         quantiles: ``{q: duration}`` (linear interpolation).
         seconds: Native frame ``lead_id, seconds`` (for histograms).
         groups: Per-group durations when a breakdown column was given.
+        names: Display names of the start and end (:meth:`funnel.Funnel.stage_name`).
+
+    ``str()`` prints the durations in days and hours (or hours and minutes).
     """
 
     start: tuple[str, ...]
@@ -327,19 +459,68 @@ class Durations:
     quantiles: Mapping[float, timedelta]
     seconds: Any = attrs.field(default=None, repr=False)
     groups: Mapping[Any, Durations] = attrs.field(factory=dict, repr=False)
+    names: tuple[str, str] | None = None
 
     def __str__(self) -> str:
-        def fmt(d: timedelta | None) -> str:
-            return "–" if d is None else f"{d.total_seconds() / 86400:.1f} d"
-
+        fmt = format_duration
         qs = ", ".join(f"p{round(q * 100)} {fmt(v)}" for q, v in self.quantiles.items())
+        names = self.names or (" | ".join(self.start), " | ".join(self.end))
         return (
-            f"{'|'.join(self.start)} → {'|'.join(self.end)}: {self.count} leads, "
+            f"{names[0]} → {names[1]}: {self.count} leads, "
             f"median {fmt(self.median)}, mean {fmt(self.mean)}; {qs}"
         )
 
+    def histogram(self, bins: int = 10, unit: Literal["days", "hours"] = "days") -> Any:
+        """
+        The measured durations in *bins* equal-width bins: a native frame.
+
+        Columns ``bin_start`` and ``bin_end`` (in *unit*; a bin holds
+        ``bin_start <= d < bin_end``, the last one also its end) and ``leads``.
+        The bins span the smallest to the largest duration; nothing measured:
+        no rows.
+
+        Raises:
+            ValidationError: *bins* is not a positive int or *unit* is neither
+                ``"days"`` nor ``"hours"``.
+        """
+        if not isinstance(bins, int) or isinstance(bins, bool) or bins < 1:
+            raise ValidationError(f"bins must be a positive int, got {bins!r}", field="bins")
+        values = self.values(unit)
+        starts: list[float] = []
+        ends: list[float] = []
+        counts: list[int] = []
+        if values:
+            lo, hi = min(values), max(values)
+            width = (hi - lo) / bins or 1.0
+            tally = [0] * bins
+            for v in values:
+                tally[min(int((v - lo) / width), bins - 1)] += 1
+            starts = [lo + i * width for i in range(bins)]
+            ends = [lo + (i + 1) * width for i in range(bins)]
+            counts = tally
+        data: dict[str, list[Any]] = {"bin_start": starts, "bin_end": ends, "leads": counts}
+        return _frame_from_dict(data, "polars")
+
+    def values(self, unit: Literal["days", "hours"] = "days") -> list[float]:
+        """The measured durations in *unit*, in lead order."""
+        scale = _unit_seconds(unit)
+        if self.seconds is None:
+            return []
+        column = nw.from_native(self.seconds, eager_only=True).get_column("seconds").to_list()
+        return [s / scale for s in column if s is not None]
+
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _unit_seconds(unit: Any) -> float:
+    if unit == "days":
+        return 86400.0
+    if unit == "hours":
+        return 3600.0
+    raise ValidationError(
+        f"unit must be 'days' or 'hours', got {unit!r}", field="unit", allowed=("days", "hours")
+    )
 
 
 def _frame_from_dict(data: dict[str, list[Any]], backend: str) -> Any:
@@ -383,11 +564,6 @@ def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
     return nwf, funnel, backend
 
 
-def _check_by(by: Any) -> None:
-    if by is not None and not isinstance(by, str):
-        raise ValidationError(f"by must be a column name (str), got {by!r}", field="by")
-
-
 def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:
     import polars as pl
 
@@ -408,6 +584,7 @@ def _needs_replay(nwf: Any) -> bool:
 def _report(
     counts: ReachedCounts | None,
     steps: tuple[str, ...],
+    funnel: Funnel,
     *,
     order: str,
     window: timedelta | None,
@@ -416,14 +593,50 @@ def _report(
 ) -> FunnelReport:
     """A :class:`FunnelReport` of the engine's counts (none: every count zero)."""
     figures = attrs.asdict(counts or ReachedCounts.from_tally(steps, {}, 0, 0), recurse=False)
-    return FunnelReport(**figures, order=order, window=window, label=label, backend=backend)
+    return FunnelReport(
+        **figures,
+        order=order,
+        window=window,
+        label=label,
+        backend=backend,
+        names=tuple(funnel.stage_name(s) for s in steps),
+    )
 
 
 def _sort_key(key: Any) -> tuple[int, Any]:
+    if isinstance(key, tuple):
+        return (0, tuple(_sort_key(k) for k in key))
     return (1, "") if key is None else (0, key)
 
 
 # --------------------------------------------------------------------------- public API
+
+
+def present_steps(log: Any, funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
+    """
+    The default steps of *log*: the funnel's main path, keeping the stages the log has.
+
+    The stages present in the data, in funnel order (a log that never records
+    ``mql`` does not report an empty MQL step). A log with none of the main
+    path's stages gets the whole main path. *log* is a narwhals or native frame
+    with a ``stage`` column.
+
+    >>> import polars as pl
+    >>> present_steps(pl.DataFrame({"stage": ["won", "acquired", "lost", "sql"]}))
+    ('acquired', 'sql', 'won')
+    """
+    frame = log if isinstance(log, nw.DataFrame | nw.LazyFrame) else nw.from_native(log)
+    present = {
+        r[STAGE]
+        for r in collect(frame.select(STAGE).unique()).iter_rows(named=True)
+        if r[STAGE] is not None
+    }
+    return tuple(s for s in funnel.main_path if s in present) or funnel.main_path
+
+
+def _steps(nwf: Any, funnel: Funnel, steps: Sequence[str] | None, order: str) -> tuple[str, ...]:
+    """The checked *steps*, or the log's :func:`present_steps`."""
+    return report_steps(funnel, present_steps(nwf, funnel) if steps is None else steps, order)
 
 
 def funnel_report(
@@ -433,6 +646,7 @@ def funnel_report(
     funnel: Funnel | None = None,
     order: Order = "reached",
     window: timedelta | None = None,
+    exclude: Sequence[tuple[Any, Any, Any]] = (),
 ) -> FunnelReport:
     """
     The funnel report of an event log (see the module docs for the counting rules).
@@ -441,18 +655,25 @@ def funnel_report(
         log: A :class:`~funnel.analytics.LoadResult` or a native frame with
             ``lead_id``, ``at`` and ``stage`` (or ``event``) columns: polars
             (eager or lazy), pandas, pyarrow, DuckDB, ...
-        steps: The ordered steps; default :func:`default_steps`.
+        steps: The ordered steps; default: the stages of the funnel's main
+            path that the log has (:func:`present_steps`). With the orders
+            ``"ordered"`` and ``"strict"`` a stage may repeat.
         funnel: The funnel (default: the load result's, or the default funnel).
-        order: ``"reached"`` (open funnel) or ``"ordered"`` (closed, in order).
-        window: Conversion window from funnel entry.
+        order: ``"reached"`` (open funnel), ``"ordered"`` (closed, in order,
+            other stages in between allowed), ``"strict"`` (no other step's
+            stage in between) or ``"unordered"`` (steps in any order).
+        window: Conversion window from funnel entry (each attempt's, see the module docs).
+        exclude: ``[(stage, step_a, step_b), ...]``: leads that enter *stage*
+            after step *a* and before step *b* are left out (orders
+            ``"ordered"`` and ``"strict"``).
 
     Raises:
         LoadError: *log* is not a frame or lacks a required column.
         ValidationError: *steps* is not a sequence of stage names or names an
-            unknown stage (the message lists the known ones), *order* is neither
-            ``"reached"`` nor ``"ordered"``, or *window* is not a positive
-            :class:`datetime.timedelta` (``window=30`` is refused: say
-            ``timedelta(days=30)``). It is also a :class:`ValueError`.
+            unknown stage (the message lists the known ones), *order* is not
+            one of the four, *window* is not a positive :class:`datetime.timedelta`
+            (``window=30`` is refused: say ``timedelta(days=30)``), or *exclude*
+            is malformed. It is also a :class:`ValueError`.
 
     >>> import polars as pl
     >>> from datetime import datetime, timezone
@@ -467,31 +688,57 @@ def funnel_report(
     check_order(order)
     check_window(window)
     nwf, funnel, backend = _input(log, funnel)
-    steps_t = report_steps(funnel, steps)
-    per = reached_per_lead(nwf, funnel=funnel, steps=steps_t, order=order, window=window)
+    steps_t = _steps(nwf, funnel, steps, order)
+    check_exclude(exclude, steps_t, funnel, order)
+    per = reached_per_lead(
+        nwf,
+        funnel=funnel,
+        steps=steps_t,
+        order=order,
+        window=window,
+        exclude=exclude,
+        value=VALUE in nwf.columns,
+    )
     counts = tally_reached(per, steps_t).get(None)
-    return _report(counts, steps_t, order=order, window=window, backend=backend)
+    return _report(counts, steps_t, funnel, order=order, window=window, backend=backend)
 
 
 def breakdown(
     log: Any,
-    by: str,
+    by: str | Sequence[str],
     *,
     steps: Sequence[str] | None = None,
     funnel: Funnel | None = None,
     order: Order = "reached",
     window: timedelta | None = None,
+    exclude: Sequence[tuple[Any, Any, Any]] = (),
+    attribution: str | tuple[str, str] = "first",
 ) -> Breakdown:
     """
-    One funnel report per value of column *by* (first-touch attribution).
+    One funnel report per value of column *by* (or per combination of several columns).
 
-    Leads whose first step row has no value form the group ``None``.
+    *attribution* says which of a lead's values counts: ``"first"`` (first
+    touch: the first non-empty value on the lead's step rows, in time order,
+    equal times broken by ``row``), ``"last"`` (the last one), or
+    ``("step", stage)`` (the value on the row where the lead entered that
+    step; leads that never did form the group ``None``). Leads with no value
+    form the group ``None``; with several columns the keys are tuples.
 
     Raises:
         LoadError: *by* is not a column of the log.
-        ValidationError: as for :func:`funnel_report`.
+        ValidationError: as for :func:`funnel_report`, or a bad *attribution*.
     """
-    return _grouped(log, by, None, steps=steps, funnel=funnel, order=order, window=window)
+    return _grouped(
+        log,
+        by,
+        None,
+        steps=steps,
+        funnel=funnel,
+        order=order,
+        window=window,
+        exclude=exclude,
+        attribution=attribution,
+    )
 
 
 def cohorts(
@@ -502,6 +749,7 @@ def cohorts(
     funnel: Funnel | None = None,
     order: Order = "reached",
     window: timedelta | None = None,
+    exclude: Sequence[tuple[Any, Any, Any]] = (),
 ) -> Breakdown:
     """
     One funnel report per entry period (``dt.truncate(every)``, e.g. ``"7d"``, ``"1mo"``).
@@ -510,46 +758,167 @@ def cohorts(
 
     The keys are the periods' start times (UTC).
     """
-    return _grouped(log, None, every, steps=steps, funnel=funnel, order=order, window=window)
+    return _grouped(
+        log,
+        None,
+        every,
+        steps=steps,
+        funnel=funnel,
+        order=order,
+        window=window,
+        exclude=exclude,
+        attribution="first",
+    )
+
+
+def _check_by(by: Any) -> tuple[str, ...]:
+    if by is None:
+        return ()
+    if isinstance(by, str):
+        return (by,)
+    if (
+        isinstance(by, Sequence)
+        and by
+        and all(isinstance(b, str) for b in by)
+        and len(set(by)) == len(by)
+    ):
+        return tuple(by)
+    raise ValidationError(
+        f"by must be a column name (str) or a list of distinct names, got {by!r}", field="by"
+    )
 
 
 def _grouped(
     log: Any,
-    by: str | None,
+    by: str | Sequence[str] | None,
     every: str | None,
     *,
     steps: Sequence[str] | None,
     funnel: Funnel | None,
     order: Order,
     window: timedelta | None,
+    exclude: Sequence[tuple[Any, Any, Any]],
+    attribution: Any,
 ) -> Breakdown:
     check_order(order)
     check_window(window)
-    _check_by(by)
+    by_t = _check_by(by)
     if every is not None and not isinstance(every, str):
         raise ValidationError(
             f"every must be a period such as '7d' or '1mo', got {every!r}", field="every"
         )
     nwf, funnel, backend = _input(log, funnel)
-    if by is not None and by not in nwf.columns:
-        raise LoadError(f"no column {by!r} to break down by; has {nwf.columns}")
-    steps_t = report_steps(funnel, steps)
+    missing = [b for b in by_t if b not in nwf.columns]
+    if missing:
+        raise LoadError(f"no column {missing[0]!r} to break down by; has {nwf.columns}")
+    steps_t = _steps(nwf, funnel, steps, order)
+    check_exclude(exclude, steps_t, funnel, order)
+    check_attribution(attribution, steps_t)
     per = reached_per_lead(
-        nwf, funnel=funnel, steps=steps_t, order=order, window=window, by=by, every=every
+        nwf,
+        funnel=funnel,
+        steps=steps_t,
+        order=order,
+        window=window,
+        by=by_t or None,
+        every=every,
+        exclude=exclude,
+        attribution=attribution,
+        value=VALUE in nwf.columns,
     )
     if isinstance(per, nw.LazyFrame) and per.implementation is nw.Implementation.POLARS:
         per = per.collect()  # one plan, read twice below
     keyed = tally_reached(per, steps_t, keyed=True)
     total = tally_reached(per, steps_t).get(None)
     reports = {
-        k: _report(keyed[k], steps_t, order=order, window=window, backend=backend, label=k)
+        k: _report(keyed[k], steps_t, funnel, order=order, window=window, backend=backend, label=k)
         for k in sorted(keyed, key=_sort_key)
     }
     return Breakdown(
-        by=by or "cohort",
+        by=(by_t[0] if len(by_t) == 1 else ", ".join(by_t)) if by_t else "cohort",
+        columns=by_t or ("cohort",),
         reports=reports,
-        total=_report(total, steps_t, order=order, window=window, backend=backend),
+        total=_report(total, steps_t, funnel, order=order, window=window, backend=backend),
     )
+
+
+def conversion_trend(
+    log: Any,
+    every: str = "1mo",
+    *,
+    steps: Sequence[str] | None = None,
+    funnel: Funnel | None = None,
+    order: Order = "reached",
+    window: timedelta | None = None,
+) -> Any:
+    """
+    Conversion rate per period of entry: a native frame, one row per period.
+
+    Columns: ``period`` (start, UTC), ``leads`` (entered the funnel then),
+    ``converted`` (of those, reached the last step), ``conversion``
+    (``converted / leads``). The cohorts of :func:`cohorts`, one number each.
+
+    >>> import polars as pl
+    >>> from datetime import datetime, timezone
+    >>> jan, feb = (datetime(2026, m, 3, tzinfo=timezone.utc) for m in (1, 2))
+    >>> log = pl.DataFrame(dict(lead_id=["a", "a", "b", "c", "c"], at=[jan, feb, jan, feb, feb],
+    ...                         stage=["acquired", "won", "acquired", "acquired", "won"]))
+    >>> trend = conversion_trend(log, steps=["acquired", "won"])
+    >>> [(str(p.date()), n, c, r) for p, n, c, r in trend.rows()]
+    [('2026-01-01', 2, 1, 0.5), ('2026-02-01', 1, 1, 1.0)]
+    """
+    split = cohorts(log, every, steps=steps, funnel=funnel, order=order, window=window)
+    periods = list(split.reports)
+    data: dict[str, list[Any]] = {
+        "period": periods,
+        "leads": [split[p].leads for p in periods],
+        "converted": [split[p].counts[-1] for p in periods],
+        "conversion": [split[p].conversion_from_first[-1] for p in periods],
+    }
+    return _frame_from_dict(data, split.total.backend)
+
+
+def dropped_off(
+    log: Any,
+    step: str | int,
+    *,
+    steps: Sequence[str] | None = None,
+    funnel: Funnel | None = None,
+    order: Order = "reached",
+    window: timedelta | None = None,
+    exclude: Sequence[tuple[Any, Any, Any]] = (),
+) -> list[Any]:
+    """
+    The leads that dropped off at *step*: they reached the step before it, not it.
+
+    *step* is a step name (its first occurrence after the first step) or its
+    index in *steps*; the report's counting rules apply, so
+    ``len(dropped_off(log, k)) == funnel_report(log).drop_off[k]``. Ids sorted.
+
+    Raises:
+        ValidationError: *step* is not a step after the first, or as for :func:`funnel_report`.
+    """
+    check_order(order)
+    check_window(window)
+    nwf, funnel, _backend = _input(log, funnel)
+    steps_t = _steps(nwf, funnel, steps, order)
+    k: int | None = None
+    if isinstance(step, int) and not isinstance(step, bool):
+        k = step if 1 <= step < len(steps_t) else None
+    elif isinstance(step, str) and step in steps_t[1:]:
+        k = steps_t.index(step, 1)
+    if k is None:
+        raise ValidationError(
+            f"step must be a step after the first of {list(steps_t)} (a name or index), "
+            f"got {step!r}",
+            field="step",
+            allowed=steps_t[1:],
+        )
+    per = reached_per_lead(
+        nwf, funnel=funnel, steps=steps_t, order=order, window=window, exclude=exclude
+    )
+    ids = collect(per.filter(nw.col(REACHED) == k - 1).select(LEAD_ID))
+    return sorted(plain_value(v) for v in ids.get_column(LEAD_ID).to_list())
 
 
 def _as_set(stages: Any, funnel: Funnel, name: str) -> tuple[str, ...]:
@@ -617,6 +986,69 @@ def _durations(
     return out
 
 
+def _conversion_order(order: Any) -> str:
+    if order not in ("ordered", "strict"):
+        raise ValidationError(
+            f"order must be 'ordered' or 'strict' for conversion times, got {order!r}",
+            field="order",
+            allowed=("ordered", "strict"),
+        )
+    return str(order)
+
+
+def _measured(
+    nwf: Any,
+    funnel: Funnel,
+    sets: tuple[tuple[str, ...], ...],
+    k: int,
+    *,
+    order: str,
+    window: timedelta | None,
+    by: tuple[str, ...],
+    attribution: Any,
+    quantiles: Sequence[float],
+    exclude: tuple[Any, ...] = (),
+) -> Durations:
+    """The durations from step *k-1* to step *k* of the engine's counted attempts."""
+    per = per_lead_checked(
+        nwf,
+        funnel=funnel,
+        sets=sets,
+        order=order,
+        window=window,
+        by=by,
+        exclude=exclude,
+        attribution=attribution,
+        times=True,
+    )
+    start, end = sets[k - 1], sets[k]
+    conv = per.filter(nw.col(REACHED) >= k).with_columns(
+        (nw.col(f"_at{k}") - nw.col(f"_at{k - 1}")).dt.total_seconds().cast(nw.Float64).alias("_s")
+    )
+    if isinstance(conv, nw.LazyFrame) and conv.implementation is nw.Implementation.POLARS:
+        conv = conv.collect()
+    seconds = collect(conv.select(LEAD_ID, nw.col("_s").alias("seconds")).sort(LEAD_ID))
+    whole = _durations(conv.drop(KEY) if KEY in conv.columns else conv, start, end, quantiles)
+    groups: dict[Any, Durations] = {}
+    if by:
+        found = _durations(conv, start, end, quantiles)
+        groups = {g: found[g] for g in sorted(found, key=_sort_key)}
+    base = whole.get(None) or Durations(
+        start=start, end=end, count=0, median=None, mean=None, quantiles={}
+    )
+    names = (_names(funnel, start), _names(funnel, end))
+    return attrs.evolve(
+        base,
+        seconds=seconds.to_native(),
+        groups={g: attrs.evolve(d, names=names) for g, d in groups.items()},
+        names=names,
+    )
+
+
+def _names(funnel: Funnel, stages: tuple[str, ...]) -> str:
+    return " | ".join(funnel.stage_name(s) for s in stages)
+
+
 def time_to_convert(
     log: Any,
     start: str | Collection[str] | None = None,
@@ -625,18 +1057,30 @@ def time_to_convert(
     by: str | None = None,
     funnel: Funnel | None = None,
     quantiles: Sequence[float] = (0.25, 0.5, 0.75, 0.9),
+    window: timedelta | None = None,
+    order: Literal["ordered", "strict"] = "ordered",
+    attribution: str | tuple[str, str] = "first",
 ) -> Durations:
     """
-    Time from a lead's first entry into *start* to its first entry into *end*.
+    Time from a lead's entry into *start* to its first entry into *end* at or after it.
 
-    Only leads that entered both, *end* not before *start*, are measured.
+    The leads measured are exactly those ``funnel_report(log, steps=[start, end],
+    order="ordered", window=window)`` counts as converted, timed on the same
+    attempt: every entry into *start* starts one (a re-entry restarts the
+    clock), *end* must come at or after it, within *window*; of several
+    converting attempts the first to convert counts, timed from its own start.
+    ``mql`` on day 0, ``acquired`` on day 1 and ``mql`` on day 3 converts
+    ``acquired → mql`` in 2 days.
 
     Args:
         log: As for :func:`funnel_report`.
         start: A stage or stages (default: the first default step).
         end: A stage or stages (default: the won stages).
-        by: Also give per-group durations (first-touch value of this column).
+        by: Also give per-group durations (attributed as for :func:`breakdown`).
         quantiles: Which quantiles to compute (linear interpolation).
+        window: The conversion window (a :class:`datetime.timedelta`).
+        order: ``"ordered"`` (other stages in between allowed) or ``"strict"``.
+        attribution: For *by*, as for :func:`breakdown`.
 
     >>> import polars as pl
     >>> from datetime import datetime, timedelta, timezone
@@ -648,41 +1092,69 @@ def time_to_convert(
     datetime.timedelta(days=3)
     """
     quantiles = _check_quantiles(quantiles)
-    _check_by(by)
+    by_t = _check_by(by)
+    if len(by_t) > 1:
+        raise ValidationError(f"by must be one column name, got {by!r}", field="by")
+    check_window(window)
+    order_s = _conversion_order(order)
     nwf, funnel, _backend = _input(log, funnel)
     start_t = _as_set(start if start is not None else default_steps(funnel)[0], funnel, "start")
     end_t = _as_set(end if end is not None else sorted(funnel.won_stages), funnel, "end")
     if by is not None and by not in nwf.columns:
         raise LoadError(f"no column {by!r} to break down by; has {nwf.columns}")
-    stage = nw.col(STAGE)
-    f = nwf.select(LEAD_ID, AT, STAGE, *([by] if by else [])).with_columns(
-        _ts=nw.when(stage.is_in(list(start_t))).then(nw.col(AT)),
-        _te=nw.when(stage.is_in(list(end_t))).then(nw.col(AT)),
+    return _measured(
+        nwf,
+        funnel,
+        (start_t, end_t),
+        1,
+        order=order_s,
+        window=window,
+        by=by_t,
+        attribution=check_attribution(attribution, ("start", "end")),
+        quantiles=quantiles,
     )
-    per = f.group_by(LEAD_ID).agg(nw.col("_ts").min(), nw.col("_te").min())
-    per = per.filter(~nw.col("_ts").is_null() & ~nw.col("_te").is_null())
-    per = per.filter(nw.col("_te") >= nw.col("_ts")).with_columns(
-        _s=(nw.col("_te") - nw.col("_ts")).dt.total_seconds().cast(nw.Float64)
-    )
-    seconds = collect(per.select(LEAD_ID, nw.col("_s").alias("seconds")).sort(LEAD_ID))
-    whole = _durations(per, start_t, end_t, quantiles).get(None)
-    groups: dict[Any, Durations] = {}
-    if by is not None:
-        t0 = (
-            f.filter(~nw.col("_ts").is_null()).group_by(LEAD_ID).agg(nw.col(AT).min().alias("_t0"))
+
+
+def step_durations(
+    log: Any,
+    *,
+    steps: Sequence[str] | None = None,
+    funnel: Funnel | None = None,
+    order: Literal["ordered", "strict"] = "ordered",
+    window: timedelta | None = None,
+    exclude: Sequence[tuple[Any, Any, Any]] = (),
+    quantiles: Sequence[float] = (0.25, 0.5, 0.75, 0.9),
+) -> tuple[Durations, ...]:
+    """
+    Time to convert per step: one :class:`Durations` per pair of consecutive steps.
+
+    Each lead is timed on the attempt :func:`funnel_report` (same *order*,
+    *window*, *exclude*) counts, so the ``k``-th result measures exactly the
+    ``counts[k + 1]`` leads that reached step ``k + 1``.
+    :meth:`Durations.histogram` bins them.
+    """
+    quantiles = _check_quantiles(quantiles)
+    check_window(window)
+    order_s = _conversion_order(order)
+    nwf, funnel, _backend = _input(log, funnel)
+    steps_t = _steps(nwf, funnel, steps, order_s)
+    excl = check_exclude(exclude, steps_t, funnel, order_s)
+    sets = tuple((s,) for s in steps_t)
+    return tuple(
+        _measured(
+            nwf,
+            funnel,
+            sets,
+            k,
+            order=order_s,
+            window=window,
+            by=(),
+            attribution="first",
+            quantiles=quantiles,
+            exclude=excl,
         )
-        keys = (
-            f.join(t0, on=LEAD_ID, how="inner")
-            .filter(nw.col(AT) == nw.col("_t0"))
-            .group_by(LEAD_ID)
-            .agg(nw.col(by).min().alias("_key"))
-        )
-        found = _durations(per.join(keys, on=LEAD_ID, how="left"), start_t, end_t, quantiles)
-        groups = {k: found[k] for k in sorted(found, key=_sort_key)}
-    base = whole or Durations(
-        start=start_t, end=end_t, count=0, median=None, mean=None, quantiles={}
+        for k in range(1, len(sets))
     )
-    return attrs.evolve(base, seconds=seconds.to_native(), groups=groups)
 
 
 def time_in_stage(

@@ -47,7 +47,7 @@ import attrs
 
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import ValidationError
-from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, TRANSITIONS
+from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, TRANSITIONS, VALUE
 from funnel.spec.table import TransitionTable
 
 if TYPE_CHECKING:
@@ -602,25 +602,33 @@ LOST = "_lost"
 KEY = "_key"
 
 #: How :func:`reached_per_lead` orders a lead's steps.
-ORDERS = ("reached", "ordered")
+ORDERS = ("reached", "ordered", "strict", "unordered")
+#: The orders that follow each lead's attempts step by step (an attempt starts at step 1).
+ATTEMPT_ORDERS = ("ordered", "strict", "unordered")
+#: The step times :func:`reached_per_lead` adds with ``times=True``: ``_at0``, ``_at1``, ...
+STEP_TIME = "_at"
+#: The lead's deal value (the ``value`` column), with ``value=True``.
+VALUE_COL = "_value"
 
 
 def report_steps(
-    funnel: Funnel = DEFAULT_FUNNEL, steps: Iterable[str] | None = None
+    funnel: Funnel = DEFAULT_FUNNEL, steps: Iterable[str] | None = None, order: str = "reached"
 ) -> tuple[str, ...]:
     """
     The steps of a report: *steps* checked against *funnel*, or its default steps.
 
     The default is the funnel's :attr:`~funnel.Funnel.main_path` (initial,
     qualification stages, open prospect stages, won), as
-    ``funnel.analytics.default_steps``. Given steps must be distinct stage names
-    of the funnel, each reachable from the one before (a lead counts as
-    reaching a step when it enters that step or a later one).
+    ``funnel.analytics.default_steps``. With ``order="reached"`` given steps must
+    be distinct stage names of the funnel, each reachable from the one before (a
+    lead counts as reaching a step when it enters that step or a later one). The
+    other orders follow each lead's rows, so any stages of the funnel may be
+    steps, and a stage may repeat (``["mql", "nurturing", "mql"]``).
 
     Raises:
         ValidationError: *steps* is not a sequence of stage names, names an
             unknown stage (the message lists the known ones), repeats one, or
-            does not follow the funnel.
+            does not follow the funnel (``order="reached"``).
 
     >>> report_steps()
     ('acquired', 'mql', 'sql', 'organisation', 'opportunity', 'stakeholder', 'won')
@@ -628,6 +636,8 @@ def report_steps(
     Traceback (most recent call last):
     ...
     funnel.exceptions.ValidationError: ...unknown stage 'sale'; the stages are acquired, mql, ...
+    >>> report_steps(steps=["mql", "nurturing", "mql"], order="ordered")
+    ('mql', 'nurturing', 'mql')
     """
     if steps is None:
         return funnel.main_path
@@ -650,9 +660,14 @@ def report_steps(
                 field="steps",
                 allowed=known,
             )
-    if not steps_t or len(set(steps_t)) != len(steps_t):
+    if not steps_t:
+        raise ValidationError("steps must be stages of the funnel, at least one", field="steps")
+    if order != "reached":
+        return steps_t
+    if len(set(steps_t)) != len(steps_t):
         raise ValidationError(
-            f"steps must be distinct stages of the funnel, at least one; got {list(steps_t)}",
+            f"steps must be distinct stages of the funnel, at least one; got {list(steps_t)} "
+            "(repeated steps need order='ordered' or 'strict')",
             field="steps",
         )
     table = funnel.table
@@ -695,12 +710,95 @@ def check_window(window: Any, name: str = "window") -> timedelta | None:
 
 
 def check_order(order: Any) -> str:
-    """*order* if it is ``"reached"`` or ``"ordered"``, else a :class:`ValidationError`."""
+    """*order* if it is one of :data:`ORDERS`, else a :class:`ValidationError`."""
     if not isinstance(order, str) or order not in ORDERS:
         raise ValidationError(
-            f"order must be 'reached' or 'ordered', got {order!r}", field="order", allowed=ORDERS
+            f"order must be one of {', '.join(repr(o) for o in ORDERS)}, got {order!r}",
+            field="order",
+            allowed=ORDERS,
         )
     return order
+
+
+#: One checked exclusion: the excluded stages, and the step indices it lies between.
+Exclusion = tuple[tuple[str, ...], int, int]
+
+
+def check_exclude(
+    exclude: Any, steps: Sequence[str], funnel: Funnel = DEFAULT_FUNNEL, order: str = "ordered"
+) -> tuple[Exclusion, ...]:
+    """
+    *exclude* as ``((stages, from_step, to_step), ...)``, step indices 0-based.
+
+    Each item is ``(stage, step_a, step_b)``: a lead's attempt is excluded when
+    it enters *stage* (a stage name or a collection of them) after reaching
+    step *a* and before reaching step *b* (or, if it never reaches *b*, at any
+    later time within the window). Steps are named (the first *a*, then the
+    first *b* after it) or given as indices.
+
+    Raises:
+        ValidationError: *exclude* is malformed, names unknown stages or steps,
+            *b* is not after *a*, or the order is ``"reached"`` or ``"unordered"``.
+
+    >>> check_exclude([("nurturing", "mql", "sql")], ("acquired", "mql", "sql"))
+    ((('nurturing',), 1, 2),)
+    """
+    if exclude is None or (isinstance(exclude, Sequence) and not exclude):
+        return ()
+    if isinstance(exclude, str | bytes) or not isinstance(exclude, Iterable):
+        raise ValidationError(
+            f"exclude must be a list of (stage, from_step, to_step), got {exclude!r}",
+            field="exclude",
+        )
+    if order not in ("ordered", "strict"):
+        raise ValidationError(
+            f"exclude needs order='ordered' or 'strict' (steps in time order), got {order!r}",
+            field="exclude",
+        )
+    out: list[Exclusion] = []
+    for item in exclude:
+        if not isinstance(item, tuple | list) or len(item) != 3:
+            raise ValidationError(
+                f"exclude items must be (stage, from_step, to_step), got {item!r}",
+                field="exclude",
+            )
+        what, a, b = item
+        stages = (what,) if isinstance(what, str) else tuple(what)
+        unknown = [s for s in stages if s not in funnel.stages]
+        if not stages or unknown:
+            raise ValidationError(
+                f"exclude: not stages of the funnel: {unknown or list(stages)}; "
+                f"the stages are {', '.join(funnel.stages)}",
+                field="exclude",
+                allowed=funnel.stages,
+            )
+        i = _step_index(a, steps, 0)
+        j = _step_index(b, steps, i + 1)
+        if i >= j:
+            raise ValidationError(
+                f"exclude: step {b!r} must come after step {a!r} in steps {list(steps)}",
+                field="exclude",
+            )
+        out.append((stages, i, j))
+    return tuple(out)
+
+
+def _step_index(step: Any, steps: Sequence[str], after: int) -> int:
+    if isinstance(step, int) and not isinstance(step, bool):
+        if 0 <= step < len(steps):
+            return step
+    elif isinstance(step, str):
+        for k in range(after, len(steps)):
+            if steps[k] == step:
+                return k
+    raise ValidationError(
+        f"exclude: {step!r} is not a step of {list(steps)} (give a step name or index)",
+        field="exclude",
+    )
+
+
+def _as_sets(steps: Sequence[str | Sequence[str]]) -> tuple[tuple[str, ...], ...]:
+    return tuple((s,) if isinstance(s, str) else tuple(s) for s in steps)
 
 
 def reached_per_lead(
@@ -710,79 +808,384 @@ def reached_per_lead(
     steps: Iterable[str] | None = None,
     order: str = "reached",
     window: timedelta | None = None,
-    by: str | None = None,
+    by: str | Sequence[str] | None = None,
     every: str | None = None,
+    exclude: Any = (),
+    attribution: Any = "first",
+    times: bool = False,
+    value: bool = False,
 ) -> Any:
     """
     One row per lead in the funnel: the per-lead figures every report derives from.
 
-    *log* is a stage log (``lead_id``, ``at``, ``stage`` [, *by*]) as a native
-    frame or a narwhals one: polars (eager or lazy), pandas, DuckDB, Dask,
-    PySpark. Returns a narwhals frame (lazy for lazy engines) with ``lead_id``,
-    :data:`ENTERED` (the time the lead entered the funnel: its first step row,
-    in ordered mode its first step-1 row), :data:`REACHED` (the index of the
-    highest step reached), :data:`WON` and :data:`LOST` (1 if it entered a won,
-    a lost stage, within the window), and :data:`KEY` with *by* (the value on
-    the lead's first step row) or *every* (the entry period, ``dt.truncate``).
+    *log* is a stage log (``lead_id``, ``at``, ``stage`` [, ``row``, *by*]) as a
+    native frame or a narwhals one: polars (eager or lazy), pandas, DuckDB,
+    Dask, PySpark. Returns a narwhals frame (lazy for lazy engines) with
+    ``lead_id``, :data:`ENTERED` (when the lead entered the funnel: its first
+    step row; in the other orders, the start of its counted attempt),
+    :data:`REACHED` (the index of the highest step reached), :data:`WON` and
+    :data:`LOST` (1 if it entered a won, a lost stage, within the window), and
+    :data:`KEY` (``_key``, ``_key1``, ... for several *by* columns) with the
+    attributed value of *by*, or the entry period of *every* (``dt.truncate``).
+    ``times=True`` adds ``_at0``, ``_at1``, ... (when the counted attempt entered
+    each step; ordered and strict orders), ``value=True`` the lead's deal value
+    (its last non-empty ``value``).
 
-    *order* and *window* are the counting rules of ``funnel.analytics.funnel_report``.
+    Orders (``funnel.analytics.funnel_report`` documents them): ``"reached"``
+    (open funnel), ``"ordered"``, ``"strict"``, ``"unordered"``. In the last three
+    every entry into step 1 starts an attempt with its own *window*; a lead counts
+    for the furthest step any attempt reaches (ties: the attempt that got there
+    first, then the latest start: a re-entry into step 1 restarts the window).
 
     Raises:
-        ValidationError: bad *steps*, *order* or *window*.
+        ValidationError: bad *steps*, *order*, *window*, *exclude* or *attribution*.
     """
     import narwhals as nw
 
-    steps_t = report_steps(funnel, steps)
     check_order(order)
+    steps_t = report_steps(funnel, steps, order)
     check_window(window)
+    excl = check_exclude(exclude, steps_t, funnel, order)
     nwf = _planned(log if isinstance(log, nw.DataFrame | nw.LazyFrame) else nw.from_native(log))
-    extra = [by] if by is not None and by not in (LEAD_ID, AT) else []
+    return per_lead_checked(
+        nwf,
+        funnel=funnel,
+        sets=_as_sets(steps_t),
+        order=order,
+        window=window,
+        by=_by_columns(by),
+        every=every,
+        exclude=excl,
+        attribution=check_attribution(attribution, steps_t),
+        times=times,
+        value=value,
+    )
+
+
+def _by_columns(by: str | Sequence[str] | None) -> tuple[str, ...]:
+    if by is None:
+        return ()
+    if isinstance(by, str):
+        return (by,)
+    if not isinstance(by, Sequence) or not by or not all(isinstance(b, str) for b in by):
+        raise ValidationError(
+            f"by must be a column name or a list of them, got {by!r}", field="by"
+        )
+    return tuple(by)
+
+
+#: What a breakdown attributes a lead to: its first or last non-empty value, or a step's.
+ATTRIBUTIONS = ("first", "last")
+
+
+def check_attribution(attribution: Any, steps: Sequence[str]) -> str | tuple[str, int]:
+    """
+    ``"first"``, ``"last"``, or ``("step", index)`` for ``("step", stage_or_index)``.
+
+    Raises:
+        ValidationError: anything else, or a step that is not one of *steps*.
+    """
+    if isinstance(attribution, str) and attribution in ATTRIBUTIONS:
+        return attribution
+    if (
+        isinstance(attribution, tuple | list)
+        and len(attribution) == 2
+        and attribution[0] == "step"
+    ):
+        target = attribution[1]
+        if isinstance(target, str) and target in steps:
+            return ("step", list(steps).index(target))
+        if isinstance(target, int) and not isinstance(target, bool) and 0 <= target < len(steps):
+            return ("step", target)
+    raise ValidationError(
+        "attribution must be 'first', 'last' or ('step', a step of the report), "
+        f"got {attribution!r}",
+        field="attribution",
+        allowed=(*ATTRIBUTIONS, "('step', <step>)"),
+    )
+
+
+def per_lead_checked(
+    nwf: Any,
+    *,
+    funnel: Funnel,
+    sets: tuple[tuple[str, ...], ...],
+    order: str,
+    window: timedelta | None,
+    by: tuple[str, ...] = (),
+    every: str | None = None,
+    exclude: tuple[Exclusion, ...] = (),
+    attribution: str | tuple[str, int] = "first",
+    times: bool = False,
+    value: bool = False,
+) -> Any:
+    """:func:`reached_per_lead` on checked arguments; a step may be several stages."""
+    import narwhals as nw
+
+    has_row = ROW in nwf.columns
+    extra = [c for c in dict.fromkeys(by) if c not in (LEAD_ID, AT, STAGE, ROW)]
+    if value and VALUE not in extra and VALUE in nwf.columns:
+        extra.append(VALUE)
     stage = nw.col(STAGE)
-    f = nwf.select(LEAD_ID, AT, STAGE, *extra).with_columns(
-        # -1: not a step (no nulls: Dask's int64 holds none)
-        stage.replace_strict(
-            {s: i for i, s in enumerate(steps_t)}, default=-1, return_dtype=nw.Int64
-        ).alias("_step"),
+    every_stage = sorted({s for group in sets for s in group})
+    f = nwf.select(LEAD_ID, AT, STAGE, *([ROW] if has_row else []), *extra).with_columns(
         stage.is_in(sorted(funnel.won_stages)).cast(nw.Int64).alias(WON),
         stage.is_in(sorted(funnel.lost_stages)).cast(nw.Int64).alias(LOST),
     )
-    step = nw.col("_step")
     outcome = (nw.col(WON).max(), nw.col(LOST).max())
-    if order == "reached" and window is None and by is None:
-        # fast path: one group-by, no join
-        marked = f.with_columns(nw.when(step >= 0).then(nw.col(AT)).alias("_ts"))
-        per = (
-            marked.group_by(LEAD_ID)
-            .agg(nw.col("_ts").min().alias(ENTERED), step.max().alias(REACHED), *outcome)
-            .filter(nw.col(REACHED) >= 0)
+    if order == "reached":
+        f = f.with_columns(
+            # -1: not a step (no nulls: Dask's int64 holds none)
+            stage.replace_strict(
+                {s[0]: i for i, s in enumerate(sets)}, default=-1, return_dtype=nw.Int64
+            ).alias("_step"),
         )
-        return _with_period(per, every)
-    entries = f.filter(step == 0) if order == "ordered" else f.filter(step >= 0)
-    t0 = entries.group_by(LEAD_ID).agg(nw.col(AT).min().alias(ENTERED))
-    g = _in_window(f.join(t0, on=LEAD_ID, how="inner"), window)
-    per = g.group_by(LEAD_ID).agg(nw.col(ENTERED).min(), step.max().alias(REACHED), *outcome)
-    if order == "ordered":
-        prev = t0.with_columns(nw.col(ENTERED).alias("_tprev"))
-        reached = [t0.select(LEAD_ID, nw.lit(0, dtype=nw.Int64).alias("_k"))]
-        for k in range(1, len(steps_t)):
-            cand = _in_window(
-                f.filter(step == k).select(LEAD_ID, AT).join(prev, on=LEAD_ID, how="inner"),
-                window,
-            ).filter(nw.col(AT) >= nw.col("_tprev"))
-            prev = cand.group_by(LEAD_ID).agg(
-                nw.col(AT).min().alias("_tprev"), nw.col(ENTERED).min()
+        step = nw.col("_step")
+        if window is None:
+            # one group-by, no join
+            marked = f.with_columns(nw.when(step >= 0).then(nw.col(AT)).alias("_ts"))
+            per = (
+                marked.group_by(LEAD_ID)
+                .agg(nw.col("_ts").min().alias(ENTERED), step.max().alias(REACHED), *outcome)
+                .filter(nw.col(REACHED) >= 0)
             )
-            reached.append(prev.select(LEAD_ID, nw.lit(k, dtype=nw.Int64).alias("_k")))
-        ordered = nw.concat(reached).group_by(LEAD_ID).agg(nw.col("_k").max().alias(REACHED))
-        per = per.drop(REACHED).join(ordered, on=LEAD_ID, how="inner")
-    if by is not None:
-        keys = (
-            g.filter(nw.col(AT) == nw.col(ENTERED))
-            .group_by(LEAD_ID)
-            .agg(nw.col(by).min().alias(KEY))
+        else:
+            t0 = f.filter(step >= 0).group_by(LEAD_ID).agg(nw.col(AT).min().alias(ENTERED))
+            g = _in_window(f.join(t0, on=LEAD_ID, how="inner"), window)
+            per = g.group_by(LEAD_ID).agg(
+                nw.col(ENTERED).min(), step.max().alias(REACHED), *outcome
+            )
+    else:
+        f = _checkpoint(f)
+        chain = _attempts(f, sets, order, window, has_row)
+        chain = _exclude(chain, f, exclude, window)
+        chosen = _checkpoint(_choose(chain, len(sets), order))
+        g = _in_window(f.join(chosen.select(LEAD_ID, ENTERED), on=LEAD_ID, how="inner"), window)
+        outcomes = g.group_by(LEAD_ID).agg(*outcome)
+        keep = [LEAD_ID, ENTERED, REACHED]
+        if times:
+            keep += [f"{STEP_TIME}{k}" for k in range(len(sets))]
+        per = chosen.select(*keep).join(outcomes, on=LEAD_ID, how="inner")
+    if by:
+        touch = f.filter(stage.is_in(every_stage))
+        for i, column in enumerate(by):
+            name = KEY if i == 0 else f"{KEY}{i}"
+            if isinstance(attribution, tuple):
+                picked = _step_touch(touch, per, column, sets, attribution[1], order, has_row)
+            else:
+                picked = _touch(touch, column, attribution, has_row)
+            per = per.join(picked.rename({column: name}), on=LEAD_ID, how="left")
+    if value:
+        if VALUE in f.columns:
+            valued = _touch(f, VALUE, "last", has_row)
+            per = per.join(valued.rename({VALUE: VALUE_COL}), on=LEAD_ID, how="left")
+        else:
+            per = per.with_columns(nw.lit(None, dtype=nw.Float64).alias(VALUE_COL))
+    return _with_period(per, every) if not by else per
+
+
+def _checkpoint(frame: Any) -> Any:
+    """
+    A polars or DuckDB lazy frame computed now, as a new lazy frame (others: as is).
+
+    The joins of the attempt orders reuse each step's result. DuckDB inlines every
+    reuse into one SQL statement (planning it grew to seconds at seven steps), and
+    polars re-ran shared sub-plans (a strict funnel on 450k rows: 45 s; computed step
+    by step: 1 s). Materialising each step (DuckDB: to Arrow, in DuckDB's process)
+    keeps each plan one step deep; the frames kept are per attempt, not per row.
+    """
+    import narwhals as nw
+
+    impl: Any = getattr(frame, "implementation", None)
+    if impl is nw.Implementation.POLARS and isinstance(frame, nw.LazyFrame):
+        return frame.collect().lazy()
+    if impl is nw.Implementation.DUCKDB:
+        import duckdb
+
+        table = frame.collect(backend="pyarrow").to_native()
+        return nw.from_native(duckdb.from_arrow(table))
+    return frame
+
+
+def _attempts(
+    f: Any, sets: tuple[tuple[str, ...], ...], order: str, window: timedelta | None, has_row: bool
+) -> Any:
+    """
+    One row per attempt (``lead_id``, ``_a`` its start, ``_s`` its key, ``_at0``, ``_at1``, ...).
+
+    An attempt starts at each row of step 1; ``_atk`` is when it entered step *k*
+    (null: not reached). Ordered: the first row of step *k* at or after step
+    *k-1* (strictly after when the step repeats a stage of the one before);
+    strict: the next step row of the lead must be step *k*; unordered: the first
+    row of step *k* at or after the start, in any order.
+    """
+    import narwhals as nw
+
+    stage = nw.col(STAGE)
+    at = nw.col(AT)
+    secs = None if window is None else window.total_seconds()
+
+    def in_window(frame: Any) -> Any:
+        if secs is None:
+            return frame
+        return frame.filter((at - nw.col("_a")).dt.total_seconds() <= secs)
+
+    n = len(sets)
+    if order == "ordered":
+        starts = f.filter(stage.is_in(list(sets[0]))).select(LEAD_ID, AT).unique()
+        chain = starts.select(LEAD_ID, at.alias("_a"), at.alias("_s"), at.alias("_at0"))
+        prev = chain.select(LEAD_ID, "_a", "_s", nw.col("_at0").alias("_tp"))
+        for k in range(1, n):
+            rows = f.filter(stage.is_in(list(sets[k]))).select(LEAD_ID, AT)
+            cand = rows.join(prev, on=LEAD_ID, how="inner")
+            later = at > nw.col("_tp") if set(sets[k]) & set(sets[k - 1]) else at >= nw.col("_tp")
+            cand = in_window(cand.filter(later))
+            got = _checkpoint(
+                cand.group_by(LEAD_ID, "_s").agg(nw.col("_a").min(), at.min().alias("_tp"))
+            )
+            chain = chain.join(
+                got.select(LEAD_ID, "_s", nw.col("_tp").alias(f"_at{k}")),
+                on=[LEAD_ID, "_s"],
+                how="left",
+            )
+            prev = got
+        return _checkpoint(chain)
+    steps_only = f.filter(stage.is_in(sorted({s for g in sets for s in g})))
+    if order == "strict":
+        order_by = [AT, ROW] if has_row else [AT, STAGE]
+        numbered = steps_only.with_columns(nw.lit(1, dtype=nw.Int64).alias("_one")).with_columns(
+            nw.col("_one").cum_sum().over(LEAD_ID, order_by=order_by).cast(nw.Int64).alias("_n")
         )
-        return per.join(keys, on=LEAD_ID, how="left")
-    return _with_period(per, every)
+        chain = numbered.filter(stage.is_in(list(sets[0]))).select(
+            LEAD_ID, at.alias("_a"), nw.col("_n").alias("_s"), at.alias("_at0")
+        )
+        prev = chain.select(LEAD_ID, "_a", "_s")
+        for k in range(1, n):
+            rows = numbered.filter(stage.is_in(list(sets[k]))).select(LEAD_ID, AT, "_n")
+            want = prev.with_columns((nw.col("_s") + k).alias("_n"))
+            cand = in_window(rows.join(want, on=[LEAD_ID, "_n"], how="inner"))
+            got = _checkpoint(cand.select(LEAD_ID, "_a", "_s", at.alias(f"_at{k}")))
+            chain = chain.join(got.drop("_a"), on=[LEAD_ID, "_s"], how="left")
+            prev = got.select(LEAD_ID, "_a", "_s")
+        return _checkpoint(chain)
+    # unordered: every step row starts an attempt; count the steps done from it
+    starts = steps_only.select(LEAD_ID, at.alias("_a")).unique()
+    pairs = in_window(
+        steps_only.select(LEAD_ID, AT, STAGE)
+        .join(starts, on=LEAD_ID, how="inner")
+        .filter(at >= nw.col("_a"))
+    )
+    pairs = pairs.with_columns(
+        *(nw.when(stage.is_in(list(sets[k]))).then(at).alias(f"_u{k}") for k in range(n))
+    )
+    return (
+        pairs.group_by(LEAD_ID, "_a")
+        .agg(*(nw.col(f"_u{k}").min().alias(f"_at{k}") for k in range(n)))
+        .with_columns(nw.col("_a").alias("_s"))
+    )
+
+
+def _exclude(chain: Any, f: Any, exclude: tuple[Exclusion, ...], window: timedelta | None) -> Any:
+    """*chain* without the attempts that entered an excluded stage between its two steps."""
+    import narwhals as nw
+
+    for stages, i, j in exclude:
+        x = nw.col("_x")
+        ti, tj = nw.col(f"_at{i}"), nw.col(f"_at{j}")
+        open_end = tj.is_null()
+        if window is not None:
+            open_end = open_end & ((x - nw.col("_a")).dt.total_seconds() <= window.total_seconds())
+        hits = (
+            f.filter(nw.col(STAGE).is_in(list(stages)))
+            .select(LEAD_ID, nw.col(AT).alias("_x"))
+            .join(chain.select(LEAD_ID, "_a", "_s", f"_at{i}", f"_at{j}"), on=LEAD_ID, how="inner")
+            .filter(~ti.is_null() & (x > ti) & (open_end | (x < tj)))
+            .select(LEAD_ID, "_s")
+            .unique()
+        )
+        chain = chain.join(hits, on=[LEAD_ID, "_s"], how="anti")
+    return chain
+
+
+def _choose(chain: Any, n: int, order: str) -> Any:
+    """
+    Each lead's counted attempt: the furthest step, then the earliest there, then the latest start.
+    """
+    import narwhals as nw
+
+    steps_done: Any = nw.lit(-1, dtype=nw.Int64)
+    for k in range(n):
+        steps_done = steps_done + (~nw.col(f"_at{k}").is_null()).cast(nw.Int64)
+    chain = chain.with_columns(steps_done.alias(REACHED))
+    if order != "unordered":
+        # the time of the last step reached (nw.coalesce misaligned Dask partitions)
+        last: Any = nw.col("_at0")
+        for k in range(1, n):
+            last = nw.when(nw.col(REACHED) == k).then(nw.col(f"_at{k}")).otherwise(last)
+        chain = chain.with_columns(last.alias("_tend"))
+    else:
+        chain = chain.with_columns(nw.col("_a").alias("_tend"))
+    chain = _checkpoint(chain)
+    reached = chain.group_by(LEAD_ID).agg(nw.col(REACHED).max().alias("_best"))
+    chain = chain.join(reached, on=LEAD_ID, how="inner").filter(nw.col(REACHED) == nw.col("_best"))
+    chain = _checkpoint(chain.drop("_best"))
+    if order != "unordered":
+        first = chain.group_by(LEAD_ID).agg(nw.col("_tend").min().alias("_first"))
+        chain = chain.join(first, on=LEAD_ID, how="inner").filter(
+            nw.col("_tend") == nw.col("_first")
+        )
+        chain = _checkpoint(chain.drop("_first"))
+    latest = chain.group_by(LEAD_ID).agg(nw.col("_a").max().alias("_latest"))
+    chain = chain.join(latest, on=LEAD_ID, how="inner").filter(nw.col("_a") == nw.col("_latest"))
+    chain = _checkpoint(chain.drop("_latest"))
+    cols = [REACHED, *(f"_at{k}" for k in range(n))]
+    return chain.group_by(LEAD_ID).agg(
+        nw.col("_a").min().alias(ENTERED), *(nw.col(c).min() for c in cols)
+    )
+
+
+def _non_empty(column: str, frame: Any) -> Any:
+    import narwhals as nw
+
+    ok = ~nw.col(column).is_null()
+    if frame.collect_schema()[column] == nw.String:
+        ok = ok & (nw.col(column) != "")
+    return ok
+
+
+def _touch(rows: Any, column: str, which: str, has_row: bool) -> Any:
+    """``lead_id, column``: each lead's first (or last) non-empty value, ties broken by row."""
+    import narwhals as nw
+
+    picked = rows.filter(_non_empty(column, rows))
+    keys = [AT, ROW] if has_row else [AT]
+    for key in keys:
+        agg = nw.col(key).min() if which == "first" else nw.col(key).max()
+        best = picked.group_by(LEAD_ID).agg(agg.alias("_best"))
+        picked = picked.join(best, on=LEAD_ID, how="inner").filter(nw.col(key) == nw.col("_best"))
+        picked = picked.drop("_best")
+    # without a row column, equal times fall back to the smallest value
+    return picked.group_by(LEAD_ID).agg(nw.col(column).min())
+
+
+def _step_touch(
+    rows: Any,
+    per: Any,
+    column: str,
+    sets: tuple[tuple[str, ...], ...],
+    k: int,
+    order: str,
+    has_row: bool,
+) -> Any:
+    """``lead_id, column``: the value on the lead's row entering step *k* (none: not reached)."""
+    import narwhals as nw
+
+    at_step = rows.filter(nw.col(STAGE).is_in(list(sets[k])))
+    if order in ("ordered", "strict") and f"_at{k}" in per.columns:
+        when = per.select(LEAD_ID, nw.col(f"_at{k}").alias("_when"))
+        at_step = at_step.join(when, on=LEAD_ID, how="inner").filter(nw.col(AT) == nw.col("_when"))
+        at_step = at_step.drop("_when")
+    return _touch(at_step, column, "first", has_row)
 
 
 def _planned(nwf: Any) -> Any:
@@ -826,11 +1229,12 @@ def _with_period(per: Any, every: str | None) -> Any:
 @attrs.frozen(kw_only=True)
 class ReachedCounts:
     """
-    Distinct leads reaching each step (an open funnel), and outcomes.
+    Distinct leads reaching each step, and outcomes.
 
-    A lead reached step *k* if it entered step *k* or any later step; won
-    if it entered a won stage; lost if it entered a lost stage and was not
-    won. Only leads with a row in some step count. These are the figures of
+    A lead reached step *k* if it entered step *k* or any later step (open
+    funnel; the other orders: see :func:`reached_per_lead`); won if it entered
+    a won stage; lost if it entered a lost stage and was not won. Only leads
+    with a row in some step count. These are the figures of
     ``funnel.analytics.funnel_report(log)`` (``order="reached"``, no window).
 
     Attributes:
@@ -839,6 +1243,11 @@ class ReachedCounts:
         won: Leads that entered a won stage.
         lost: Leads that entered a lost stage and were not won.
         open: The others.
+        values: The sum of the deal values of the leads reaching each step
+            (leads with no value add nothing; all zero when values were not asked for).
+        valued: How many of them have a value.
+        won_value: The sum of the won leads' values.
+        won_valued: How many won leads have a value.
     """
 
     steps: tuple[str, ...]
@@ -846,6 +1255,10 @@ class ReachedCounts:
     won: int
     lost: int
     open: int
+    values: tuple[float, ...] = ()
+    valued: tuple[int, ...] = ()
+    won_value: float = 0.0
+    won_valued: int = 0
 
     @property
     def conversion(self) -> tuple[float | None, ...]:
@@ -857,15 +1270,30 @@ class ReachedCounts:
 
     @classmethod
     def from_tally(
-        cls, steps: Sequence[str], reached: Mapping[int, int], won: int, lost: int
+        cls,
+        steps: Sequence[str],
+        reached: Mapping[int, int],
+        won: int,
+        lost: int,
+        value: Mapping[int, tuple[float, int]] | None = None,
+        won_value: tuple[float, int] = (0.0, 0),
     ) -> ReachedCounts:
-        """Build from ``{highest step index: leads}`` and the won / lost-only totals."""
+        """Build from ``{highest step index: leads}``, the won / lost-only totals and values."""
         counts: list[int] = []
-        running = 0
+        sums: list[float] = []
+        ns: list[int] = []
+        running, total_v, total_n = 0, 0.0, 0
         for k in reversed(range(len(steps))):
             running += int(reached.get(k, 0))
+            v, nv = (value or {}).get(k, (0.0, 0))
+            total_v += float(v)
+            total_n += int(nv)
             counts.append(running)
+            sums.append(total_v)
+            ns.append(total_n)
         counts.reverse()
+        sums.reverse()
+        ns.reverse()
         total = counts[0] if counts else 0
         return cls(
             steps=tuple(steps),
@@ -873,7 +1301,17 @@ class ReachedCounts:
             won=int(won),
             lost=int(lost),
             open=total - int(won) - int(lost),
+            values=tuple(sums),
+            valued=tuple(ns),
+            won_value=float(won_value[0]),
+            won_valued=int(won_value[1]),
         )
+
+
+def key_columns(per: Any) -> list[str]:
+    """The :data:`KEY` columns of a :func:`reached_per_lead` frame, in order."""
+    cols = list(per.columns)
+    return [c for c in cols if c == KEY or (c.startswith(KEY) and c[len(KEY) :].isdigit())]
 
 
 def tally_reached(
@@ -883,33 +1321,60 @@ def tally_reached(
     The counts of a :func:`reached_per_lead` frame: ``{key: ReachedCounts}``.
 
     Without *keyed* the only key is ``None``; with it, one per value of
-    :data:`KEY` (``None`` for a missing value). One group-by, then a few numbers
-    leave the engine. An empty frame gives ``{}``.
+    :data:`KEY` (``None`` for a missing value; a tuple of values for several
+    key columns). One group-by, then a few numbers leave the engine. An empty
+    frame gives ``{}``.
     """
     import narwhals as nw
 
-    keys = [KEY, REACHED] if keyed else [REACHED]
+    kcols = key_columns(per) if keyed else []
+    keys = [*kcols, REACHED]
     lost_only = ((nw.col(LOST) == 1) & (nw.col(WON) == 0)).cast(nw.Int64)
-    agg = (
-        per.with_columns(lost_only.alias("_lost_only"))
-        .group_by(keys)
-        .agg(
-            nw.len().alias("_n"),
-            nw.col(WON).sum().alias("_nw"),
-            nw.col("_lost_only").sum().alias("_nl"),
+    aggs = [
+        nw.len().alias("_n"),
+        nw.col(WON).sum().alias("_nw"),
+        nw.col("_lost_only").sum().alias("_nl"),
+    ]
+    frame = per.with_columns(lost_only.alias("_lost_only"))
+    has_value = VALUE_COL in per.columns
+    if has_value:
+        v = nw.col(VALUE_COL)
+        frame = frame.with_columns(
+            v.fill_null(0.0).cast(nw.Float64).alias("_v"),
+            (~v.is_null()).cast(nw.Int64).alias("_hv"),
+            (v.fill_null(0.0).cast(nw.Float64) * nw.col(WON)).alias("_wv"),
+            ((~v.is_null()).cast(nw.Int64) * nw.col(WON)).alias("_whv"),
         )
-    )
-    tally: dict[Any, tuple[dict[int, int], list[int]]] = {}
+        aggs += [nw.col(c).sum() for c in ("_v", "_hv", "_wv", "_whv")]
+    agg = frame.group_by(keys).agg(*aggs)
+    tally: dict[Any, tuple[dict[int, int], list[float], dict[int, tuple[float, int]]]] = {}
     for row in collect(agg).iter_rows(named=True):
-        key = plain_value(row[KEY]) if keyed else None
-        reached, outcome = tally.setdefault(key, ({}, [0, 0]))
+        if not keyed:
+            key = None
+        elif len(kcols) == 1:
+            key = plain_value(row[KEY])
+        else:
+            key = tuple(plain_value(row[c]) for c in kcols)
+        reached, outcome, values = tally.setdefault(key, ({}, [0, 0, 0.0, 0], {}))
         k = int(row[REACHED])
         reached[k] = reached.get(k, 0) + int(row["_n"])
         outcome[0] += int(row["_nw"] or 0)
         outcome[1] += int(row["_nl"] or 0)
+        if has_value:
+            old_v, old_n = values.get(k, (0.0, 0))
+            values[k] = (old_v + float(row["_v"] or 0.0), old_n + int(row["_hv"] or 0))
+            outcome[2] += float(row["_wv"] or 0.0)
+            outcome[3] += int(row["_whv"] or 0)
     return {
-        key: ReachedCounts.from_tally(steps, reached, won, lost)
-        for key, (reached, (won, lost)) in tally.items()
+        key: ReachedCounts.from_tally(
+            steps,
+            reached,
+            int(won),
+            int(lost),
+            values,
+            (float(wv), int(wn)),
+        )
+        for key, (reached, (won, lost, wv, wn), values) in tally.items()
     }
 
 
