@@ -10,7 +10,8 @@ on first use, so importing this package is cheap.
 * :mod:`~funnel.analytics.replay` – each lead's current stage and history;
 * :mod:`~funnel.analytics.report` – funnel reports, breakdowns, cohorts, durations;
 * :mod:`~funnel.analytics.charts` – plotly funnel chart and time-to-convert histogram;
-* :mod:`~funnel.analytics.datasets` – adapters for the Maven CRM and Olist datasets.
+* :mod:`~funnel.analytics.datasets` – adapters for the Maven CRM and Olist datasets;
+* :mod:`~funnel.analytics.adapters` – Salesforce, HubSpot, Odoo and Pipedrive exports.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from funnel.analytics.adapters import load_export, read_export
     from funnel.analytics.charts import (
         conversion_trend_chart,
         funnel_chart,
@@ -68,12 +70,14 @@ _WHERE = {
     "funnel_chart": "charts",
     "funnel_report": "report",
     "load_csv": "eventlog",
+    "load_export": "adapters",
     "load_frame": "eventlog",
     "load_maven": "datasets",
     "load_olist": "datasets",
     "load_parquet": "eventlog",
     "load_path": "eventlog",
     "present_steps": "report",
+    "read_export": "adapters",
     "replay_log": "replay",
     "step_durations": "report",
     "time_in_stage": "report",
@@ -99,12 +103,14 @@ __all__ = (
     "funnel_chart",
     "funnel_report",
     "load_csv",
+    "load_export",
     "load_frame",
     "load_maven",
     "load_olist",
     "load_parquet",
     "load_path",
     "present_steps",
+    "read_export",
     "replay_log",
     "step_durations",
     "time_in_stage",
