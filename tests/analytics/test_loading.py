@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import duckdb
 import narwhals as nw
@@ -21,7 +23,7 @@ T = datetime(2026, 3, 1, tzinfo=UTC)
 STAGES = ["acquired", "mql", "sql", "nurturing", "opportunity", "won", "lost", "limbo", None]
 
 
-def _frame(rows: list[tuple[object, object, object]]) -> pl.DataFrame:
+def _frame(rows: Sequence[tuple[Any, Any, Any]]) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "lead_id": [r[0] for r in rows],
@@ -32,14 +34,14 @@ def _frame(rows: list[tuple[object, object, object]]) -> pl.DataFrame:
     )
 
 
-def _content(frame: object, drop: tuple[str, ...] = ("row",)) -> list[tuple[object, ...]]:
+def _content(frame: Any, drop: tuple[str, ...] = ("row",)) -> list[tuple[object, ...]]:
     """The rows of a frame as a sorted multiset, without *drop* columns."""
     nwf = nw.from_native(frame, eager_only=True)
     keep = [c for c in nwf.columns if c not in drop]
     return sorted((tuple(str(v) for v in r) for r in nwf.select(keep).iter_rows()), key=str)
 
 
-def _verdicts(result, by_row):
+def _verdicts(result: Any, by_row: dict[int, Any]) -> tuple[list[Any], list[Any]]:
     """Rejections and warnings keyed by the content of the row they name."""
     rejects = sorted(
         (str(by_row[r["row"]]), r["column"], r["reason"], str(r["value"]))
