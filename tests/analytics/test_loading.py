@@ -12,7 +12,7 @@ import narwhals as nw
 import pandas as pd
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from funnel import LoadError, ValidationError
@@ -38,7 +38,10 @@ def _content(frame: Any, drop: tuple[str, ...] = ("row",)) -> list[tuple[object,
     """The rows of a frame as a sorted multiset, without *drop* columns."""
     nwf = nw.from_native(frame, eager_only=True)
     keep = [c for c in nwf.columns if c not in drop]
-    return sorted((tuple(str(v) for v in r) for r in nwf.select(keep).iter_rows()), key=str)
+    rows = nwf.select(keep).iter_rows()
+    return sorted(
+        (tuple("None" if v is None or v != v else str(v) for v in r) for r in rows), key=str
+    )
 
 
 def _verdicts(result: Any, by_row: dict[int, Any]) -> tuple[list[Any], list[Any]]:
@@ -87,6 +90,25 @@ def test_any_permutation_gives_the_same_result(rows, seed):
             )
         )
     assert results[0] == results[1]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(["a", "b", None]), times, st.sampled_from(STAGES)),
+        max_size=15,
+    ),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_pandas_gives_the_polars_verdicts_in_any_order(rows, seed):
+    shuffled = rows[:]
+    random.Random(seed).shuffle(shuffled)
+    expected = load_frame(_frame(rows))
+    result = load_frame(_frame(shuffled).to_pandas())
+    assert _content(result.accepted) == _content(expected.accepted)
+    by_row = dict(enumerate(rows, start=1))
+    by_shuffled = dict(enumerate(shuffled, start=1))
+    assert _verdicts(result, by_shuffled) == _verdicts(expected, by_row)
 
 
 def test_newest_first_log_loses_nothing():
