@@ -131,3 +131,26 @@ def test_time_conflicts_are_listed(tmp_path, capsys):
     assert "1 accepted with a warning" in out
     assert "time-conflict" in out
     assert "won 1" in out
+
+
+def test_allow_missing_time(tmp_path, capsys):
+    path = tmp_path / "snapshot.csv"
+    path.write_text("lead_id,at,stage\na,,opportunity\na,2026-01-05T00:00Z,won\nb,,opportunity\n")
+    assert main(["report", str(path)]) == 0
+    assert "3 rows in: 1 accepted, 2 rejected" in capsys.readouterr().out
+    assert main(["report", str(path), "--allow-missing-time"]) == 0
+    out = capsys.readouterr().out
+    assert "3 rows in: 3 accepted, 0 rejected" in out
+    assert "won 1, lost 0, open 1" in out
+
+
+def test_real_maven_export_through_the_cli(shared_data, tmp_path, capsys):
+    from funnel.analytics.datasets import maven_log
+
+    path = tmp_path / "maven.parquet"
+    maven_log(shared_data).reverse().write_parquet(path)  # newest first
+    assert main(["report", str(path), "--timezone", "UTC", "--allow-missing-time"]) == 0
+    out = capsys.readouterr().out
+    assert "23811 rows in: 23811 accepted, 0 rejected" in out
+    assert "won 4238, lost 2473, open 2089; win rate on closed 63.15%" in out
+    assert "organisation" not in out  # default steps: opportunity, stakeholder, won

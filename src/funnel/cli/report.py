@@ -57,6 +57,12 @@ def register(subparsers: Any) -> None:
         "--separator", metavar="CHAR", default=",", help="CSV field separator ('\\t' for tab)"
     )
     parser.add_argument(
+        "--allow-missing-time",
+        action="store_true",
+        help="accept stage rows with no time: they count for the stages reached, "
+        "not for durations or cohorts",
+    )
+    parser.add_argument(
         "--min-accepted",
         metavar="FRACTION",
         type=_fraction,
@@ -196,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
             "timezone": args.timezone,
             "stages": stages or None,
             "date_format": args.date_format,
+            "allow_missing_time": args.allow_missing_time,
         }
         if funnel is not None:
             options["funnel"] = funnel
