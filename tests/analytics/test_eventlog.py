@@ -53,15 +53,29 @@ def test_every_row_is_accepted_or_rejected_with_a_reason(csv_file):
         6: ("stage", "unknown-stage"),
         7: ("event", "unknown-event"),
         8: ("stage", "no-stage-or-event"),
-        9: ("at", "time-backwards"),
         10: ("value", "bad-value"),
     }
     accepted = result.accepted
-    assert accepted["row"].to_list() == [1, 2, 11]
+    assert accepted["row"].to_list() == [1, 2, 9, 11]
     assert accepted.schema["at"] == pl.Datetime("us", "UTC")
     # the +01:00 offset is honoured: 10:00+01:00 is 09:00 UTC
     assert accepted["at"][1] == datetime(2026, 1, 2, 9, tzinfo=UTC)
-    assert accepted["value"].to_list() == [None, 12.5, 3.0]
+    assert accepted["value"].to_list() == [None, 12.5, None, 3.0]
+    # row 9 (sql at 08:00) is earlier than row 1 (acquired at 09:00): a lead
+    # cannot be acquired after it was an SQL, so row 1 is flagged, not dropped
+    assert result.warning_rows() == [
+        {
+            "row": 1,
+            "lead_id": "a",
+            "stage": "acquired",
+            "at": "2026-01-01T09:00:00Z",
+            "other_row": 9,
+            "other_stage": "sql",
+            "other_at": "2026-01-01T08:00:00Z",
+            "reason": "time-conflict",
+        }
+    ]
+    assert accepted["at"][0] is None  # left out of durations and cohorts
 
 
 def test_timezone_makes_naive_text_acceptable(csv_file):
@@ -122,7 +136,8 @@ def test_parquet_and_lazy_inputs(tmp_path, csv_file):
 def test_repr_html_lists_rejections(csv_file):
     html = load_csv(csv_file)._repr_html_()
     assert "missing-id" in html
-    assert "11 rows in: 3 accepted, 8 rejected" in html
+    assert "11 rows in: 4 accepted, 7 rejected; 1 accepted with a warning" in html
+    assert "time-conflict" in html
 
 
 @given(
@@ -154,15 +169,13 @@ def test_rows_in_is_accepted_plus_rejected(rows):
     assert result.rows_in == len(rows) == result.n_accepted + result.n_rejected
     seen = sorted(result.accepted["row"].to_list() + [r["row"] for r in result.rejections()])
     assert seen == list(range(1, len(rows) + 1))
-    # accepted rows of one lead never go back in time
+    # warnings are about accepted rows
     acc = nw.from_native(result.accepted, eager_only=True)
-    for lead in set(acc.get_column("lead_id").to_list()):
-        times = acc.filter(nw.col("lead_id") == lead).get_column("at").to_list()
-        assert times == sorted(times)
+    assert {w["row"] for w in result.warning_rows()} <= set(acc.get_column("row").to_list())
 
 
 def test_html_of_rejections_is_escaped():
-    """Values such as '<' in time-backwards reasons or hostile ids render as text."""
+    """Values such as '<' in rejected values or hostile ids render as text."""
     import polars as pl
 
     from funnel.analytics import load_frame

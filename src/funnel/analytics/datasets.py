@@ -8,9 +8,13 @@ deal with ``deal_stage`` in Prospecting / Engaging / Won / Lost, an
 ``engage_date`` and a ``close_date``. It is a snapshot, so the adapter turns
 each deal into stage rows:
 
-* every deal entered ``opportunity`` (Prospecting) — at its ``engage_date``,
-  or, for deals still prospecting (no date at all), at *as_of* (default: the
-  latest date in the file), the time they were last seen;
+* every deal entered ``opportunity`` (Prospecting). The file records no
+  date for that, so the row has **no time** (null ``at``): it counts for the
+  stages reached and is left out of durations and cohorts. Nothing is
+  invented: the 500 deals still prospecting have no date at all, and
+  engaged deals are not given their engage date for two stages. (Pass
+  *as_of* to date the deals that have no date at all at a time of your
+  choosing, e.g. when the snapshot was taken.)
 * a deal with an ``engage_date`` entered ``stakeholder`` (Engaging) then;
 * a deal with a ``close_date`` entered ``won`` or ``lost`` then.
 
@@ -24,8 +28,11 @@ MQL becomes an ``mql`` row and each deal a ``won`` row after all the MQL rows;
 ``source`` = origin, ``owner`` = the sales rep (``sr_id``), ``segment`` =
 business segment. Times are read as UTC (the data are Brazilian local times;
 ``timezone="America/Sao_Paulo"`` would reject MQLs dated on DST-change days,
-whose midnight does not exist there). One deal has a ``won_date`` before its
-first contact: its row is **rejected** (``time-backwards``), not dropped.
+whose midnight does not exist there). One deal has a ``won_date`` two days
+before its first contact: both rows are **accepted** (the lead counts as won:
+842 wins) and its MQL row is listed in ``LoadResult.warnings``
+(``time-conflict``, with both rows and times); that row's ``at`` is null in
+the accepted frame, so the lead is left out of the MQL → won durations.
 """
 
 from __future__ import annotations
@@ -79,8 +86,7 @@ def maven_log(folder: str | Path, *, as_of: str | None = None) -> Any:
     deals = _read(base / "sales_pipeline.csv").with_row_index("_deal")
     teams = _read(base / "sales_teams.csv").select("sales_agent", "regional_office")
     deals = deals.join(teams, on="sales_agent", how="left", maintain_order="left")
-    if as_of is None:
-        as_of = str(deals["close_date"].drop_nulls().max())
+    undated = pl.lit(as_of, dtype=pl.String)
     common = [
         pl.col("opportunity_id").alias(LEAD_ID),
         pl.col("sales_agent").alias(OWNER),
@@ -92,7 +98,11 @@ def maven_log(folder: str | Path, *, as_of: str | None = None) -> Any:
     prospect = deals.select(
         *common,
         pl.lit("opportunity").alias(STAGE),
-        pl.col("engage_date").fill_null(pl.lit(as_of)).alias(AT),
+        # the source has no date for entering Prospecting
+        pl.when(pl.col("engage_date").is_null() & pl.col("close_date").is_null())
+        .then(undated)
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias(AT),
         pl.lit(None, dtype=pl.String).alias(VALUE),
         pl.lit(0).alias("_seq"),
     )
@@ -120,12 +130,15 @@ def load_maven(
     """
     Load the Maven CRM pipeline as a validated event log (see the module docs).
 
-    Report it with ``steps=MAVEN_STEPS``; "closed" is ``won + lost``.
+    Report it with ``steps=MAVEN_STEPS``; "closed" is ``won + lost``. The
+    ``opportunity`` rows have no time (``allow_missing_time=True``).
 
     Raises:
         LoadError: the files cannot be read.
     """
-    return load_frame(maven_log(folder, as_of=as_of), funnel=funnel, timezone="UTC")
+    return load_frame(
+        maven_log(folder, as_of=as_of), funnel=funnel, timezone="UTC", allow_missing_time=True
+    )
 
 
 def olist_log(folder: str | Path) -> Any:

@@ -23,9 +23,31 @@ they are in with ``timezone=``: a naive datetime *column* raises
 
 Rejection reasons, checked in this order (a row gets the first that applies):
 ``missing-id``, ``missing-timestamp``, ``bad-timestamp``, ``naive-timestamp``,
-``no-stage-or-event``, ``unknown-stage``, ``unknown-event``, ``bad-value``,
-``time-backwards`` (the row is earlier than an accepted earlier row of the
-same lead: rows of one lead must be in time order).
+``no-stage-or-event``, ``unknown-stage``, ``unknown-event``, ``bad-value``.
+
+The order of the rows does not matter: loading any permutation of a log
+accepts the same rows, rejects the same rows and flags the same warnings.
+Each lead's history is its rows sorted by time (ties in file order).
+
+**Time conflicts are warnings, not rejections.** A stage row whose stage
+cannot follow a stage the lead entered strictly *earlier* (an ``mql`` row
+two days after the lead was ``won``, say) is accepted, so it counts for the
+stages reached, and listed in :attr:`LoadResult.warnings` (``time-conflict``)
+with its row and time and the other row and its time. Its ``at`` is set to
+null in :attr:`LoadResult.accepted` (the recorded time is in the warning), so
+that durations and cohorts leave it out. Rows at the same time never conflict.
+
+**Missing times.** With ``allow_missing_time=True`` (the dataset adapters
+use it for snapshot data that has no date for a stage) a *stage* row with no
+time is accepted with a null ``at``: it counts for the stages reached and is
+left out of durations and cohorts (a lead with no dated row falls in the
+``None`` cohort). Event rows still need a time.
+
+Stage names can be mapped on the way in (``stages={"Won": "won"}``); a stage
+that is still unknown after mapping rejects its row (``unknown-stage``, the
+value as written in the file). ``date_format`` parses text times with a
+strptime format (polars' parser): a format without ``%z`` gives local times,
+which need ``timezone=``.
 """
 
 from __future__ import annotations
@@ -39,7 +61,7 @@ import attrs
 import narwhals as nw
 
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import LoadError
+from funnel.exceptions import LoadError, ValidationError
 from funnel.model.eventlog import (
     AT,
     ATTRIBUTES,
@@ -64,16 +86,26 @@ __all__ = (
     "REJECTED_COLUMNS",
     "ROW",
     "STAGE",
+    "WARNING_COLUMNS",
     "LoadResult",
     "load_csv",
     "load_frame",
     "load_parquet",
     "load_path",
+    "present_steps",
     "read_log",
 )
 
 _ISO_OFFSET = r"[+-]\d{2}:?\d{2}$"
 _ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+
+#: Columns of :attr:`LoadResult.warnings`: the row, its lead, its stage and time
+#: (ISO text, UTC), the earlier-stage row it conflicts with, that row's stage and time.
+OTHER_ROW = "other_row"
+OTHER_STAGE = "other_stage"
+OTHER_AT = "other_at"
+WARNING_COLUMNS = (ROW, LEAD_ID, STAGE, AT, OTHER_ROW, OTHER_STAGE, OTHER_AT, REASON)
+TIME_CONFLICT = "time-conflict"
 
 
 @attrs.frozen(kw_only=True)
@@ -88,12 +120,16 @@ class LoadResult:
             ``column``, ``reason``, ``value`` (same frame type).
         rows_in: How many data rows were read.
         funnel: The funnel the stages and events were checked against.
+        warnings: Accepted rows flagged ``time-conflict``, one row each with
+            :data:`WARNING_COLUMNS` (same frame type); ``None`` when the
+            loader did not check (counts as none).
     """
 
     accepted: Any
     rejected: Any
     rows_in: int
     funnel: Funnel = attrs.field(default=DEFAULT_FUNNEL, repr=False)
+    warnings: Any = attrs.field(default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.n_accepted + self.n_rejected != self.rows_in:  # pragma: no cover - invariant
@@ -109,22 +145,72 @@ class LoadResult:
         """Number of rejected rows."""
         return int(nw.from_native(self.rejected, eager_only=True).shape[0])
 
+    @property
+    def n_warnings(self) -> int:
+        """Number of accepted rows flagged with a warning."""
+        if self.warnings is None:
+            return 0
+        return int(nw.from_native(self.warnings, eager_only=True).shape[0])
+
+    def warning_rows(self) -> list[dict[str, Any]]:
+        """The warnings as a list of dicts of plain values (NaN becomes ``None``)."""
+        if self.warnings is None:
+            return []
+        rows = nw.from_native(self.warnings, eager_only=True).iter_rows(named=True)
+        return [{k: None if v != v else v for k, v in row.items()} for row in rows]
+
     def rejections(self) -> list[dict[str, Any]]:
         """The rejected rows as a list of dicts of plain values (NaN becomes ``None``)."""
         rows = nw.from_native(self.rejected, eager_only=True).iter_rows(named=True)
         return [{k: None if v != v else v for k, v in row.items()} for row in rows]
 
     def __str__(self) -> str:
-        return f"{self.rows_in} rows in: {self.n_accepted} accepted, {self.n_rejected} rejected"
+        text = f"{self.rows_in} rows in: {self.n_accepted} accepted, {self.n_rejected} rejected"
+        if self.n_warnings:
+            text += f"; {self.n_warnings} accepted with a warning (time-conflict)"
+        return text
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            "<tr>" + "".join(f"<td>{escape(str(r[c]))}</td>" for c in REJECTED_COLUMNS) + "</tr>"
-            for r in self.rejections()[:20]
+        return (
+            f"<p>{escape(str(self))}</p>"
+            + _html_table(self.rejections()[:20], REJECTED_COLUMNS)
+            + _html_table(self.warning_rows()[:20], WARNING_COLUMNS)
         )
-        head = "".join(f"<th>{c}</th>" for c in REJECTED_COLUMNS)
-        table = f"<table><tr>{head}</tr>{rows}</table>" if rows else ""
-        return f"<p>{escape(str(self))}</p>{table}"
+
+
+def _html_table(rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:
+    if not rows:
+        return ""
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(r[c]))}</td>" for c in names) + "</tr>" for r in rows
+    )
+    head = "".join(f"<th>{c}</th>" for c in names)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def present_steps(log: Any, funnel: Funnel | None = None) -> tuple[str, ...]:
+    """
+    The report steps a log has data for: the funnel's main path, kept where present.
+
+    The steps are the stages of :attr:`~funnel.Funnel.main_path` that some row
+    of *log* (a :class:`LoadResult` or a frame with a ``stage`` column) names,
+    in funnel order; each is reachable from the one before, so they are valid
+    ``steps=`` for the reports. A log with no stage column, or none of the
+    main path's stages, gets the whole main path.
+
+    >>> import polars as pl
+    >>> present_steps(pl.DataFrame({"stage": ["won", "mql", "lost", None]}))
+    ('mql', 'won')
+    """
+    nwf, funnel = read_log(log, funnel)
+    if STAGE not in nwf.columns:
+        return funnel.main_path
+    found = nwf.select(nw.col(STAGE).cast(nw.String)).unique()
+    if isinstance(found, nw.LazyFrame):
+        found = found.collect(backend="polars")
+    present = {v for v in found.get_column(STAGE).to_list() if isinstance(v, str)}
+    steps = tuple(s for s in funnel.main_path if s in present)
+    return steps or funnel.main_path
 
 
 def read_log(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel]:
@@ -154,6 +240,9 @@ def load_csv(
     timezone: str | None = None,
     columns: Mapping[str, str] | None = None,
     separator: str = ",",
+    stages: Mapping[str, str] | None = None,
+    date_format: str | None = None,
+    allow_missing_time: bool = False,
 ) -> LoadResult:
     """
     Load an event log from a CSV file (read with polars, every cell as text).
@@ -163,18 +252,35 @@ def load_csv(
         funnel: Stages and events are checked against this funnel.
         timezone: IANA zone of timestamps written without an offset.
         columns: Renames ``{name in the file: schema name}``.
-        separator: The field separator.
+        separator: The field separator (one character).
+        stages: Stage names ``{name in the file: funnel stage}`` (others kept).
+        date_format: A strptime format for the ``at`` text (default: ISO 8601).
+        allow_missing_time: Accept stage rows with no time (null ``at``).
 
     Raises:
         LoadError: the file cannot be read or lacks a required column.
+        ValidationError: *separator* is not one character, *stages* not a
+            mapping of names.
     """
     import polars as pl
 
+    if not isinstance(separator, str) or len(separator) != 1:
+        raise ValidationError(
+            f"separator must be one character, got {separator!r}", field="separator"
+        )
     try:
         frame = pl.read_csv(path, infer_schema=False, separator=separator)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise LoadError(f"cannot read CSV {str(path)!r}: {exc}") from exc
-    return load_frame(frame, funnel=funnel, timezone=timezone, columns=columns)
+    return load_frame(
+        frame,
+        funnel=funnel,
+        timezone=timezone,
+        columns=columns,
+        stages=stages,
+        date_format=date_format,
+        allow_missing_time=allow_missing_time,
+    )
 
 
 def load_parquet(
@@ -183,9 +289,12 @@ def load_parquet(
     funnel: Funnel = DEFAULT_FUNNEL,
     timezone: str | None = None,
     columns: Mapping[str, str] | None = None,
+    stages: Mapping[str, str] | None = None,
+    date_format: str | None = None,
+    allow_missing_time: bool = False,
 ) -> LoadResult:
     """
-    Load an event log from a Parquet file (read with polars).
+    Load an event log from a Parquet file (read with polars); arguments as :func:`load_csv`.
 
     Raises:
         LoadError: the file cannot be read or lacks a required column.
@@ -196,15 +305,44 @@ def load_parquet(
         frame = pl.read_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise LoadError(f"cannot read Parquet {str(path)!r}: {exc}") from exc
-    return load_frame(frame, funnel=funnel, timezone=timezone, columns=columns)
+    return load_frame(
+        frame,
+        funnel=funnel,
+        timezone=timezone,
+        columns=columns,
+        stages=stages,
+        date_format=date_format,
+        allow_missing_time=allow_missing_time,
+    )
 
 
 def load_path(path: str | Path, **kwargs: Any) -> LoadResult:
-    """Load ``.csv`` or ``.parquet``/``.pq`` by extension (see :func:`load_csv`)."""
+    """
+    Load ``.csv`` or ``.parquet``/``.pq`` by extension (see :func:`load_csv`).
+
+    Keyword arguments go to the loader (``separator`` only to CSV).
+    """
     suffix = Path(path).suffix.lower()
     if suffix in (".parquet", ".pq"):
+        if kwargs.pop("separator", ",") != ",":
+            raise ValidationError("separator applies to CSV files only", field="separator")
         return load_parquet(path, **kwargs)
     return load_csv(path, **kwargs)
+
+
+def _check_stages(stages: Any) -> dict[str, str]:
+    """*stages* as a dict of names, or a :class:`ValidationError` naming the argument."""
+    if stages is None:
+        return {}
+    if not isinstance(stages, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in stages.items()
+    ):
+        raise ValidationError(
+            "stages must map names in the data to stage names (str to str), "
+            f"got {type(stages).__name__}",
+            field="stages",
+        )
+    return dict(stages)
 
 
 def _eager(frame: Any) -> nw.DataFrame[Any]:
@@ -242,10 +380,14 @@ def _from_polars(values: pl.Series, like: nw.DataFrame[Any]) -> nw.Series[Any]:
     return nw.from_native(native, series_only=True)
 
 
-def _parse_text_timestamps(raw: pl.Series, timezone: str | None) -> tuple[pl.Series, pl.Series]:
-    """Parse ISO-8601 text; return (UTC timestamps, problem code or null) as polars series."""
+def _parse_text_timestamps(
+    raw: pl.Series, timezone: str | None, date_format: str | None = None
+) -> tuple[pl.Series, pl.Series]:
+    """Parse ISO-8601 text (or *date_format*); return (UTC timestamps, problem code or null)."""
     import polars as pl
 
+    if date_format is not None:
+        return _parse_formatted(raw, timezone, date_format)
     norm = (
         pl.col("s")
         .str.strip_chars()
@@ -260,6 +402,15 @@ def _parse_text_timestamps(raw: pl.Series, timezone: str | None) -> tuple[pl.Ser
     )
     naive = pl.col("n").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
     has_offset = pl.col("n").str.contains(_ISO_OFFSET)
+    return _verdicts(df, aware, naive, has_offset, timezone)
+
+
+def _verdicts(
+    df: pl.DataFrame, aware: pl.Expr, naive: pl.Expr, has_offset: pl.Expr, timezone: str | None
+) -> tuple[pl.Series, pl.Series]:
+    """Timestamps and problem codes of text ``s`` (normalised ``n``) parsed two ways."""
+    import polars as pl
+
     if timezone is not None:
         local = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
         local = local.dt.convert_time_zone("UTC")
@@ -282,7 +433,38 @@ def _parse_text_timestamps(raw: pl.Series, timezone: str | None) -> tuple[pl.Ser
     return df["_at"], df["problem"]
 
 
-def _timestamps(frame: nw.DataFrame[Any], timezone: str | None) -> nw.DataFrame[Any]:
+def _parse_formatted(
+    raw: pl.Series, timezone: str | None, date_format: str
+) -> tuple[pl.Series, pl.Series]:
+    """Text parsed with a strptime *date_format* by polars (``%z``: aware, else local)."""
+    import polars as pl
+
+    if not isinstance(date_format, str) or "%" not in date_format:
+        raise ValidationError(
+            f"date_format must be a strptime format such as '%d/%m/%Y', got {date_format!r}",
+            field="date_format",
+        )
+    offset = "%z" in date_format or "%:z" in date_format or "%#z" in date_format
+    df = pl.DataFrame({"s": raw.cast(pl.String)}).with_columns(n=pl.col("s").str.strip_chars())
+    text = pl.col("n")
+    if offset:
+        aware = text.str.to_datetime(date_format, strict=False, time_zone="UTC", time_unit="us")
+        naive = pl.lit(None, dtype=pl.Datetime("us"))
+    else:
+        aware = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+        naive = text.str.to_datetime(date_format, strict=False, time_unit="us")
+    try:
+        return _verdicts(df, aware, naive, pl.lit(offset), timezone)
+    except pl.exceptions.PolarsError as exc:
+        raise ValidationError(
+            f"date_format {date_format!r} is not a format polars can parse with: {exc}",
+            field="date_format",
+        ) from exc
+
+
+def _timestamps(
+    frame: nw.DataFrame[Any], timezone: str | None, date_format: str | None = None
+) -> nw.DataFrame[Any]:
     """Replace ``at`` by UTC timestamps and add ``_at_problem`` (code or null)."""
     dtype = frame.schema[AT]
     none = nw.lit(None, dtype=nw.String)
@@ -309,12 +491,15 @@ def _timestamps(frame: nw.DataFrame[Any], timezone: str | None) -> nw.DataFrame[
         return _timestamps(frame.with_columns(nw.col(AT).cast(nw.Datetime("us"))), timezone)
     if dtype in (nw.String,):
         raw = frame.get_column(AT)
-        parsed, problem = _parse_text_timestamps(_to_polars(raw), timezone)
+        parsed, problem = _parse_text_timestamps(_to_polars(raw), timezone, date_format)
         return frame.with_columns(
             _from_polars(parsed.alias(AT), frame),
             _from_polars(problem.alias("_at_problem"), frame),
             raw.alias("_at_text"),
         )
+    if frame.select(nw.col(AT).is_null().all()).item():
+        # an all-null column of another dtype (pandas object, polars Null): no times at all
+        return _timestamps(frame.with_columns(nw.col(AT).cast(nw.String)), timezone, date_format)
     raise LoadError(f"column 'at' must hold timestamps or ISO-8601 text, got {dtype}")
 
 
@@ -324,24 +509,35 @@ def load_frame(
     funnel: Funnel = DEFAULT_FUNNEL,
     timezone: str | None = None,
     columns: Mapping[str, str] | None = None,
+    stages: Mapping[str, str] | None = None,
+    date_format: str | None = None,
+    allow_missing_time: bool = False,
 ) -> LoadResult:
     """
     Validate an event log held in any dataframe narwhals can read.
 
     polars and pandas frames are validated in their own engine and come back
     as the same type; lazy frames (polars lazy, DuckDB, Dask) and pyarrow
-    tables are collected into polars first.
+    tables are collected into polars first. The result does not depend on
+    the order of the rows (see the module docs).
 
     Args:
         frame: The native dataframe.
         funnel: Stages and events are checked against this funnel.
         timezone: IANA zone of naive timestamps (text or datetime).
         columns: Renames ``{name in the frame: schema name}``.
+        stages: Stage names ``{name in the data: funnel stage}``; names not
+            in it are kept as they are.
+        date_format: A strptime format for text in ``at`` (polars' parser).
+        allow_missing_time: Accept *stage* rows with no time (null ``at``):
+            they count for the stages reached, not for durations or cohorts.
 
     Raises:
         LoadError: not a dataframe, a required column is missing, ``row``
             is already a column, or the ``at`` column has naive timestamps
             and no *timezone* was given.
+        ValidationError: *stages* is not a mapping of names, *date_format*
+            not a format.
 
     >>> import polars as pl
     >>> from funnel.analytics import load_frame
@@ -353,6 +549,7 @@ def load_frame(
     >>> result.rejections()[0]["reason"]
     'missing-id'
     """
+    mapping = _check_stages(stages)
     nwf = _eager(frame)
     if columns:
         nwf = nwf.rename(dict(columns))
@@ -370,21 +567,32 @@ def load_frame(
     for name in (STAGE, EVENT):
         if name in names:
             nwf = nwf.with_columns(nw.col(name).cast(nw.String))
-    nwf = _timestamps(nwf, timezone)
+    if STAGE in names:
+        nwf = nwf.with_columns(nw.col(STAGE).alias("_stage_text"))
+        if mapping:
+            nwf = nwf.with_columns(_mapped(nw.col(STAGE), mapping).alias(STAGE))
+    nwf = _timestamps(nwf, timezone, date_format)
 
     text = nw.lit(None, dtype=nw.String)
     lead = nw.col(LEAD_ID)
     stage = nw.col(STAGE) if STAGE in names else text
     event = nw.col(EVENT) if EVENT in names else text
+    at_problem = ~nw.col("_at_problem").is_null()
+    if allow_missing_time:
+        # a stage row with no time is kept (null at); an event row needs one
+        undated = (nw.col("_at_problem") == "missing-timestamp") & ~stage.is_null()
+        if EVENT in names:
+            undated = undated & event.is_null()
+        at_problem = at_problem & ~undated
     checks: list[tuple[nw.Expr, str, str, nw.Expr]] = [
         (lead.is_null() | (lead.str.strip_chars() == ""), "missing-id", LEAD_ID, lead),
-        (~nw.col("_at_problem").is_null(), "", AT, nw.col("_at_text")),
+        (at_problem, "", AT, nw.col("_at_text")),
         (stage.is_null() & event.is_null(), "no-stage-or-event", STAGE, text),
         (
             ~stage.is_null() & ~stage.is_in(list(funnel.table.stages)),
             "unknown-stage",
             STAGE,
-            stage,
+            nw.col("_stage_text") if STAGE in names else text,
         ),
         (
             ~event.is_null() & ~event.is_in(list(funnel.table.events)),
@@ -417,35 +625,129 @@ def load_frame(
     if VALUE in names:
         nwf = nwf.with_columns(nw.col("_value_num").alias(VALUE)).drop("_value_num")
 
-    # Time going backwards within a lead, among rows that passed the checks above.
     ok = nwf.filter(nw.col("_reason").is_null())
-    later = ok.with_columns(_max=nw.col(AT).cum_max().over(LEAD_ID, order_by=ROW)).filter(
-        nw.col(AT) < nw.col("_max")
+    rejected = (
+        nwf.filter(~nw.col("_reason").is_null())
+        .select(
+            nw.col(ROW),
+            nw.col(LEAD_ID),
+            nw.col("_column").alias(COLUMN),
+            nw.col("_reason").alias(REASON),
+            nw.col("_value").alias(VALUE),
+        )
+        .sort(ROW)
     )
-    backwards = later.select(
-        nw.col(ROW),
-        nw.col(LEAD_ID),
-        nw.lit(AT).alias(COLUMN),
-        nw.lit("time-backwards").alias(REASON),
-        (nw.col("_at_text") + nw.lit(" < ") + nw.col("_max").dt.to_string(_ISO_UTC)).alias(VALUE),
-    )
-    bad = nwf.filter(~nw.col("_reason").is_null()).select(
-        nw.col(ROW),
-        nw.col(LEAD_ID),
-        nw.col("_column").alias(COLUMN),
-        nw.col("_reason").alias(REASON),
-        nw.col("_value").alias(VALUE),
-    )
-    rejected = nw.concat([bad, backwards]).sort(ROW)
-    backwards_rows = backwards.get_column(ROW).to_list()
     keep = [ROW, *(c for c in nwf.columns if c in names)]
-    accepted = ok.filter(~nw.col(ROW).is_in(backwards_rows)).select(keep)
+    if STAGE in names:
+        ok, warnings = _time_conflicts(ok, funnel)
+    else:
+        warnings = _no_warnings(ok)
+    accepted = ok.select(keep).sort(ROW)
     return LoadResult(
         accepted=_native(accepted),
         rejected=_native(rejected),
         rows_in=rows_in,
         funnel=funnel,
+        warnings=_native(warnings),
     )
+
+
+def _mapped(col: nw.Expr, mapping: Mapping[str, str]) -> nw.Expr:
+    """*col* with each key of *mapping* replaced by its value (other values kept)."""
+    out: Any = col
+    for old, new in reversed(list(mapping.items())):
+        out = nw.when(col == old).then(nw.lit(new)).otherwise(out)
+    result: nw.Expr = out
+    return result
+
+
+def _unreachable(funnel: Funnel) -> dict[str, list[str]]:
+    """``{stage: stages that cannot come after it}`` for stages that rule some out."""
+    table = funnel.table
+    stages = list(table.stages)
+    out: dict[str, list[str]] = {}
+    for s in stages:
+        reach = table.reachable(s)
+        never = [t for t in stages if t not in reach]
+        if never:
+            out[s] = never
+    return out
+
+
+def _no_warnings(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
+    """An empty warnings frame of *frame*'s engine."""
+    schema: dict[str, Any] = {c: nw.String() for c in WARNING_COLUMNS}
+    schema[ROW] = nw.Int64()
+    schema[OTHER_ROW] = nw.Int64()
+    return nw.from_dict(
+        {c: [] for c in WARNING_COLUMNS}, schema=schema, backend=frame.implementation
+    )
+
+
+def _time_conflicts(
+    ok: nw.DataFrame[Any], funnel: Funnel
+) -> tuple[nw.DataFrame[Any], nw.DataFrame[Any]]:
+    """
+    Flag stage rows that cannot follow a stage their lead entered strictly earlier.
+
+    For each stage *s*, the lead's first time in *s* is computed over all its
+    rows (a group-by, so the file order plays no part); a row whose stage
+    cannot be reached from *s* and whose time is later is a conflict with the
+    first row in the earliest such *s*. Returns the rows (conflicts with a
+    null ``at``) and the warnings frame.
+    """
+    never = _unreachable(funnel)
+    if not never or ok.shape[0] == 0:
+        return ok, _no_warnings(ok)
+    stage = nw.col(STAGE)
+    names = list(never)
+    firsts = ok.with_columns(
+        *(nw.when(stage == s).then(nw.col(AT)).alias(f"_t{i}") for i, s in enumerate(names))
+    )
+    per = firsts.group_by(LEAD_ID).agg(*(nw.col(f"_t{i}").min() for i in range(len(names))))
+    joined = ok.join(per, on=LEAD_ID, how="left")
+    # the earliest conflicting first entry: stage and time (columns, step by step,
+    # so that no expression is nested in the next: pandas evaluates them eagerly)
+    joined = joined.with_columns(
+        nw.lit(None, dtype=nw.String).alias("_ostage"),
+        nw.lit(None, dtype=nw.Datetime("us", "UTC")).alias("_oat"),
+    )
+    for i, s in enumerate(names):
+        t = nw.col(f"_t{i}")
+        hit = stage.is_in(never[s]) & ~t.is_null() & ~nw.col(AT).is_null() & (t < nw.col(AT))
+        better = (hit & (nw.col("_oat").is_null() | (t < nw.col("_oat")))).fill_null(False)
+        joined = joined.with_columns(better.alias("_better")).with_columns(
+            nw.when(nw.col("_better"))
+            .then(nw.lit(s))
+            .otherwise(nw.col("_ostage"))
+            .alias("_ostage"),
+            nw.when(nw.col("_better")).then(t).otherwise(nw.col("_oat")).alias("_oat"),
+        )
+    flagged = joined.filter(~nw.col("_ostage").is_null())
+    if flagged.shape[0] == 0:
+        return ok, _no_warnings(ok)
+    # the other row: the lead's first row in that stage at that time (lowest row number)
+    candidates = ok.select(
+        nw.col(LEAD_ID),
+        stage.alias("_ostage"),
+        nw.col(AT).alias("_oat"),
+        nw.col(ROW).alias(OTHER_ROW),
+    )
+    candidates = candidates.group_by(LEAD_ID, "_ostage", "_oat").agg(nw.col(OTHER_ROW).min())
+    flagged = flagged.join(candidates, on=[LEAD_ID, "_ostage", "_oat"], how="left")
+    warnings = flagged.select(
+        nw.col(ROW),
+        nw.col(LEAD_ID),
+        stage,
+        nw.col(AT).dt.to_string(_ISO_UTC).alias(AT),
+        nw.col(OTHER_ROW).cast(nw.Int64),
+        nw.col("_ostage").alias(OTHER_STAGE),
+        nw.col("_oat").dt.to_string(_ISO_UTC).alias(OTHER_AT),
+        nw.lit(TIME_CONFLICT).alias(REASON),
+    ).sort(ROW)
+    rows = warnings.get_column(ROW).to_list()
+    untimed = nw.when(~nw.col(ROW).is_in(rows)).then(nw.col(AT))
+    return ok.with_columns(untimed.alias(AT)), warnings
 
 
 def _native(frame: nw.DataFrame[Any]) -> Any:

@@ -26,10 +26,49 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--format", choices=("csv", "parquet"), help="default: by extension")
     parser.add_argument("--by", metavar="COLUMN", help="break the report down by a column")
     parser.add_argument(
-        "--steps", metavar="S1,S2,...", help="comma-separated steps (default: main path)"
+        "--steps",
+        metavar="S1,S2,...",
+        help="comma-separated steps (default: the main-path stages present in the data)",
     )
     parser.add_argument(
         "--timezone", metavar="ZONE", help="time zone of timestamps without an offset"
+    )
+    parser.add_argument(
+        "--map",
+        metavar="NAME=STAGE",
+        action="append",
+        default=[],
+        help="map a stage name of the file to a funnel stage (repeat for each)",
+    )
+    parser.add_argument(
+        "--map-file",
+        metavar="FILE",
+        help="stage mapping from a TOML or JSON file ({name = stage}, or a [stages] table)",
+    )
+    parser.add_argument(
+        "--funnel", metavar="FILE", help="funnel definition file (TOML, JSON or YAML)"
+    )
+    parser.add_argument(
+        "--date-format",
+        metavar="FMT",
+        help="strptime format of the times, e.g. %%d/%%m/%%Y (default: ISO 8601)",
+    )
+    parser.add_argument(
+        "--separator", metavar="CHAR", default=",", help="CSV field separator ('\\t' for tab)"
+    )
+    parser.add_argument(
+        "--allow-missing-time",
+        action="store_true",
+        help="accept stage rows with no time: they count for the stages reached, "
+        "not for durations or cohorts",
+    )
+    parser.add_argument(
+        "--min-accepted",
+        metavar="FRACTION",
+        type=_fraction,
+        default=0.0,
+        help="fail (exit 1) when fewer rows than this fraction are accepted "
+        "(default 0: fail only when none is)",
     )
     parser.add_argument("--html", metavar="OUT", help="write the funnel chart as HTML")
     parser.add_argument(
@@ -40,20 +79,133 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}")
+    return value
+
+
+def _separator(text: str) -> str:
+    return {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
+
+
+def stage_map(pairs: list[str], path: str | None) -> dict[str, str]:
+    """
+    The ``--map NAME=STAGE`` pairs and the ``--map-file`` mapping, pairs last (they win).
+
+    Raises:
+        ValidationError: a pair without ``=``, or a file that is not a mapping
+            of names to names.
+        LoadError: the file cannot be read or parsed.
+    """
+    from funnel.exceptions import LoadError, ValidationError
+
+    mapping: dict[str, str] = {}
+    if path is not None:
+        mapping.update(_read_map_file(path))
+    for pair in pairs:
+        name, sep, stage = pair.partition("=")
+        if not sep or not name.strip() or not stage.strip():
+            raise ValidationError(
+                f"--map takes NAME=STAGE (e.g. --map Won=won), got {pair!r}", field="map"
+            )
+        mapping[name.strip()] = stage.strip()
+    if path is not None and not mapping:
+        raise LoadError(f"stage mapping file {path!r} maps nothing")
+    return mapping
+
+
+def _read_map_file(path: str) -> dict[str, str]:
+    import json
+    import tomllib
+    from pathlib import Path
+
+    from funnel.exceptions import LoadError, ValidationError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LoadError(f"cannot read stage mapping file {path!r}: {exc.strerror}") from exc
+    data: object
+    try:
+        data = json.loads(text) if path.lower().endswith(".json") else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise LoadError(f"stage mapping file {path!r} is not valid TOML or JSON: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("stages"), dict):
+        data = data["stages"]
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ValidationError(
+            f"stage mapping file {path!r} must map names to stage names "
+            '(e.g. Won = "won", or the same under [stages])',
+            field="map-file",
+        )
+    return dict(data)
+
+
+#: What to suggest for each kind of rejection, when every row (or too many) fails.
+_HINTS = {
+    "naive-timestamp": "times have no UTC offset: pass --timezone ZONE (e.g. --timezone UTC)",
+    "bad-timestamp": "times are not ISO 8601: pass --date-format FMT (e.g. %d/%m/%Y)",
+    "unknown-stage": "stages are not the funnel's: pass --map NAME=STAGE, --map-file or --funnel",
+    "unknown-event": "events are not the funnel's: pass --funnel FILE",
+    "missing-id": "lead_id is empty: check --separator and the header",
+}
+
+
+def accepted_enough(loaded: Any, minimum: float) -> tuple[bool, str]:
+    """
+    Whether enough rows were accepted, and if not, why (reasons counted, with hints).
+
+    Not enough: no row accepted, or fewer than *minimum* of the rows.
+    """
+    from collections import Counter
+
+    if loaded.rows_in == 0:
+        return False, "the file has no data rows"
+    share = loaded.n_accepted / loaded.rows_in
+    if loaded.n_accepted > 0 and share >= minimum:
+        return True, ""
+    counts = Counter(r["reason"] for r in loaded.rejections())
+    reasons = ", ".join(f"{reason} {n}" for reason, n in counts.most_common())
+    hints = [f"hint: {_HINTS[r]}" for r, _ in counts.most_common() if r in _HINTS]
+    head = (
+        "no row was accepted"
+        if loaded.n_accepted == 0
+        else f"only {100 * share:.1f}% of the rows were accepted (--min-accepted {minimum:g})"
+    )
+    return False, "\n".join([f"{head}; rejected: {reasons}", *hints])
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``funnel report``; returns the exit code (0 ok, 1 error)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from funnel.analytics import eventlog, report
     from funnel.exceptions import FunnelError
-    from funnel.model.eventlog import REJECTED_COLUMNS
 
     out = Console(file=sys.stdout, soft_wrap=True)
-    err = Console(file=sys.stderr)
+    err = Console(file=sys.stderr, soft_wrap=True)
     steps = [s.strip() for s in args.steps.split(",")] if args.steps else None
     try:
+        stages = stage_map(args.map, args.map_file)
+        funnel = _funnel(args.funnel)
+        options: dict[str, Any] = {
+            "timezone": args.timezone,
+            "stages": stages or None,
+            "date_format": args.date_format,
+            "allow_missing_time": args.allow_missing_time,
+        }
+        if funnel is not None:
+            options["funnel"] = funnel
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -63,16 +215,27 @@ def run(args: argparse.Namespace) -> int:
         ) as progress:
             task = progress.add_task(f"loading {args.file}", total=None)
             fmt = args.format or ("parquet" if args.file.endswith((".parquet", ".pq")) else "csv")
-            loader = eventlog.load_parquet if fmt == "parquet" else eventlog.load_csv
-            loaded = loader(args.file, timezone=args.timezone)
-            progress.update(task, description="computing the report")
-            rep = report.funnel_report(loaded, steps=steps)
-            split = report.breakdown(loaded, args.by, steps=steps) if args.by else None
+            if fmt == "parquet":
+                loaded = eventlog.load_parquet(args.file, **options)
+            else:
+                separator = _separator(args.separator)
+                loaded = eventlog.load_csv(args.file, separator=separator, **options)
+            enough, why = accepted_enough(loaded, args.min_accepted)
+            if enough:
+                progress.update(task, description="computing the report")
+                if steps is None:
+                    steps = list(eventlog.present_steps(loaded))
+                rep = report.funnel_report(loaded, steps=steps)
+                split = report.breakdown(loaded, args.by, steps=steps) if args.by else None
     except (FunnelError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 1
 
     out.print(str(loaded))
+    if not enough:
+        _rejections(loaded, out)
+        err.print(f"[red]error:[/red] {escape(why)}", highlight=False)
+        return 1
     table = Table(title=f"Funnel: {args.file}")
     for name in ("step", "leads", "from previous", "from first", "drop-off"):
         table.add_column(name, justify="left" if name == "step" else "right")
@@ -103,14 +266,38 @@ def run(args: argparse.Namespace) -> int:
                 report._pct(sub.win_rate),
             )
         out.print(by_table)
-    if loaded.n_rejected:
-        rejected = Table(title=f"Rejected rows ({loaded.n_rejected}; first 20)")
-        for name in REJECTED_COLUMNS:
-            rejected.add_column(name)
-        for r in loaded.rejections()[:20]:
-            rejected.add_row(*(str(r[k]) for k in REJECTED_COLUMNS))
-        out.print(rejected)
+    _rejections(loaded, out)
     return _charts(args, split or rep, out, err)
+
+
+def _funnel(path: str | None) -> Any:
+    """The funnel of ``--funnel FILE``, or ``None``."""
+    if path is None:
+        return None
+    from funnel.io.definition import load_funnel
+
+    return load_funnel(path)
+
+
+def _rejections(loaded: Any, out: Any) -> None:
+    """Print the rejected rows and the warnings (first 20 of each)."""
+    from rich.table import Table
+
+    from funnel.analytics.eventlog import WARNING_COLUMNS
+    from funnel.model.eventlog import REJECTED_COLUMNS
+
+    for title, count, rows, names in (
+        ("Rejected rows", loaded.n_rejected, loaded.rejections(), REJECTED_COLUMNS),
+        ("Accepted with a warning", loaded.n_warnings, loaded.warning_rows(), WARNING_COLUMNS),
+    ):
+        if not count:
+            continue
+        table = Table(title=f"{title} ({count}; first 20)")
+        for name in names:
+            table.add_column(name)
+        for r in rows[:20]:
+            table.add_row(*(str(r[k]) for k in names))
+        out.print(table)
 
 
 def _charts(args: argparse.Namespace, rep: Any, out: Any, err: Any) -> int:
