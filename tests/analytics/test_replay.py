@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from funnel import LoadError
 from funnel.analytics import load_frame
@@ -63,3 +65,25 @@ def test_frames():
 def test_bad_input():
     with pytest.raises(LoadError):
         replay_log(pd.DataFrame({"lead_id": ["a"]}))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_an_event_log_gives_the_same_replay_in_any_row_order(data):
+    """replay_log walked rows in file order: a shuffled event log gave other stages."""
+    import polars as pl
+
+    from funnel.analytics import replay_log
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    road = ["mark_mql", "mark_sql", "convert", "open_opportunity", "engage_stakeholder", "win"]
+    rows = []
+    for lead in range(data.draw(st.integers(1, 6))):
+        steps = data.draw(st.integers(0, len(road)))
+        for i, event in enumerate(road[:steps]):
+            rows.append({"lead_id": f"L{lead}", "at": t0 + timedelta(days=i), "event": event})
+    if not rows:
+        return
+    frame = pl.DataFrame(rows)
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=data.draw(st.integers(0, 10**6)))
+    assert replay_log(shuffled).current == replay_log(frame).current

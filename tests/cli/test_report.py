@@ -78,3 +78,19 @@ def test_import_funnel_and_cli_stay_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_values_with_markup_and_escapes_print_as_typed(tmp_path, capsys):
+    """`[/]` in a value crashed with rich's MarkupError; `[bold]` was interpreted; ESC passed."""
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "lead_id,at,stage,source\n"
+        "a,2026-01-01T00:00:00Z,acquired,[/]\n"
+        "b,2026-01-01T00:00:00Z,acquired,[bold]x\x1b[31m\n"
+        "b,2026-01-02T00:00:00Z,mql,[bold]x\x1b[31m\n"
+    )
+    assert main(["report", str(path), "--by", "source"]) == 0
+    out = capsys.readouterr().out
+    assert "[/]" in out
+    assert "[bold]x" in out
+    assert "\x1b" not in out

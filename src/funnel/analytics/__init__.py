@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         load_frame,
         load_parquet,
         load_path,
+        present_steps,
     )
     from funnel.analytics.replay import Replay, ReplayProblem, replay_log
     from funnel.analytics.report import (
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
         dropped_off,
         format_duration,
         funnel_report,
-        present_steps,
         step_durations,
         time_in_stage,
         time_to_convert,
@@ -76,7 +76,7 @@ _WHERE = {
     "load_olist": "datasets",
     "load_parquet": "eventlog",
     "load_path": "eventlog",
-    "present_steps": "report",
+    "present_steps": "eventlog",
     "read_export": "adapters",
     "replay_log": "replay",
     "step_durations": "report",

@@ -140,10 +140,15 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
     ('mql', ['illegal-event'])
     """
     nwf, funnel = read_log(log, funnel)
+    # Each lead's rows in time order, ties (and rows without a time, first) in file order:
+    # the result does not depend on how the file was sorted.
+    if ROW not in nwf.columns and isinstance(nwf, nw.DataFrame):
+        nwf = nwf.with_row_index(ROW).with_columns(nw.col(ROW) + 1)
+    order = [AT, ROW] if ROW in nwf.columns else [AT]
+    if AT in nwf.columns:
+        nwf = nwf.sort(order, nulls_last=False)
     if isinstance(nwf, nw.LazyFrame):
-        nwf = nwf.sort(ROW if ROW in nwf.columns else AT).collect(backend="polars")
-    elif ROW in nwf.columns:
-        nwf = nwf.sort(ROW)
+        nwf = nwf.collect(backend="polars")
     cols = nwf.columns
     if LEAD_ID not in cols or AT not in cols or (STAGE not in cols and EVENT not in cols):
         raise LoadError(f"event log lacks lead_id, at, or stage/event; has {cols}")

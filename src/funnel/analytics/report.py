@@ -59,7 +59,7 @@ from typing import Any, Literal
 import attrs
 import narwhals as nw
 
-from funnel.analytics.eventlog import read_log
+from funnel.analytics.eventlog import present_steps, read_log
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
     KEY,
@@ -610,28 +610,6 @@ def _sort_key(key: Any) -> tuple[int, Any]:
 
 
 # --------------------------------------------------------------------------- public API
-
-
-def present_steps(log: Any, funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
-    """
-    The default steps of *log*: the funnel's main path, keeping the stages the log has.
-
-    The stages present in the data, in funnel order (a log that never records
-    ``mql`` does not report an empty MQL step). A log with none of the main
-    path's stages gets the whole main path. *log* is a narwhals or native frame
-    with a ``stage`` column.
-
-    >>> import polars as pl
-    >>> present_steps(pl.DataFrame({"stage": ["won", "acquired", "lost", "sql"]}))
-    ('acquired', 'sql', 'won')
-    """
-    frame = log if isinstance(log, nw.DataFrame | nw.LazyFrame) else nw.from_native(log)
-    present = {
-        r[STAGE]
-        for r in collect(frame.select(STAGE).unique()).iter_rows(named=True)
-        if r[STAGE] is not None
-    }
-    return tuple(s for s in funnel.main_path if s in present) or funnel.main_path
 
 
 def _steps(nwf: Any, funnel: Funnel, steps: Sequence[str] | None, order: str) -> tuple[str, ...]:

@@ -76,6 +76,9 @@ def register(subparsers: Any) -> None:
         metavar="OUT",
         help="write the funnel chart as PNG (salesfunnel[png]: kaleido and Chromium)",
     )
+    from funnel.cli import crm  # the --crm options: FILE is a CRM's stage-history export
+
+    crm.add_report_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -185,7 +188,6 @@ def accepted_enough(loaded: Any, minimum: float) -> tuple[bool, str]:
 def run(args: argparse.Namespace) -> int:
     """Run ``funnel report``; returns the exit code (0 ok, 1 error)."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -215,7 +217,12 @@ def run(args: argparse.Namespace) -> int:
         ) as progress:
             task = progress.add_task(f"loading {args.file}", total=None)
             fmt = args.format or ("parquet" if args.file.endswith((".parquet", ".pq")) else "csv")
-            if fmt == "parquet":
+            from funnel.cli import crm
+
+            from_crm = crm.load_for_report(args)
+            if from_crm is not None:
+                loaded = from_crm
+            elif fmt == "parquet":
                 loaded = eventlog.load_parquet(args.file, **options)
             else:
                 separator = _separator(args.separator)
@@ -228,37 +235,37 @@ def run(args: argparse.Namespace) -> int:
                 rep = report.funnel_report(loaded, steps=steps)
                 split = report.breakdown(loaded, args.by, steps=steps) if args.by else None
     except (FunnelError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        err.print(_error(str(exc)), highlight=False)
         return 1
 
     out.print(str(loaded))
     if not enough:
         _rejections(loaded, out)
-        err.print(f"[red]error:[/red] {escape(why)}", highlight=False)
+        err.print(_error(why), highlight=False)
         return 1
-    table = Table(title=f"Funnel: {args.file}")
+    table = Table(title=plain(f"Funnel: {args.file}"))
     for name in ("step", "leads", "from previous", "from first", "drop-off"):
         table.add_column(name, justify="left" if name == "step" else "right")
     for row in rep.rows():
         table.add_row(
-            row["step"],
+            plain(row["name"]),
             str(row["leads"]),
             report._pct(row["from_previous"]),
             report._pct(row["from_first"]),
             str(row["drop_off"]),
         )
     out.print(table)
-    out.print(rep.summary())
+    out.print(plain(rep.summary()))
     if split is not None:
-        by_table = Table(title=f"By {args.by} (first touch)")
-        by_table.add_column(args.by)
-        for step in rep.steps:
-            by_table.add_column(step, justify="right")
+        by_table = Table(title=plain(f"By {args.by}"))
+        by_table.add_column(plain(args.by))
+        for name in rep.display_names:
+            by_table.add_column(plain(name), justify="right")
         for name in ("won", "lost", "open", "win rate"):
             by_table.add_column(name, justify="right")
         for key, sub in [*split.reports.items(), ("(all)", split.total)]:
             by_table.add_row(
-                str(key),
+                plain(key),
                 *(str(c) for c in sub.counts),
                 str(sub.won),
                 str(sub.lost),
@@ -268,6 +275,32 @@ def run(args: argparse.Namespace) -> int:
         out.print(by_table)
     _rejections(loaded, out)
     return _charts(args, split or rep, out, err)
+
+
+def plain(value: object) -> Any:
+    r"""
+    *value* as literal terminal text: no rich markup, no control or escape sequences.
+
+    Values come from the user's file (stage names, ids, sources): ``[bold]`` must print
+    as typed, ``[/]`` must not crash, and an ESC byte must not reach the terminal.
+
+    >>> plain("[bold]x[/] \x1b[31m").plain
+    '[bold]x[/] \\x1b[31m'
+    """
+    from rich.text import Text
+
+    text = "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+        for c in str(value)
+    )
+    return Text(text)
+
+
+def _error(message: str) -> Any:
+    """``error: message`` in red, the message as literal text."""
+    from rich.text import Text
+
+    return Text.assemble(("error: ", "red"), plain(message))
 
 
 def _funnel(path: str | None) -> Any:
@@ -292,11 +325,11 @@ def _rejections(loaded: Any, out: Any) -> None:
     ):
         if not count:
             continue
-        table = Table(title=f"{title} ({count}; first 20)")
+        table = Table(title=plain(f"{title} ({count}; first 20)"))
         for name in names:
             table.add_column(name)
         for r in rows[:20]:
-            table.add_row(*(str(r[k]) for k in names))
+            table.add_row(*(plain(r[k]) for k in names))
         out.print(table)
 
 
@@ -314,8 +347,8 @@ def _charts(args: argparse.Namespace, rep: Any, out: Any, err: Any) -> int:
         try:
             written = write_chart(fig, target)
         except FunnelError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(_error(str(exc)), highlight=False)
             code = 1
         else:
-            out.print(f"chart written to {written}")
+            out.print(plain(f"chart written to {written}"), highlight=False)
     return code

@@ -196,9 +196,21 @@ def histories_from_replay(replay: Any) -> dict[str, tuple[tuple[str, datetime], 
     typing, so this module imports no dataframe library.
     """
     out: dict[str, tuple[tuple[str, datetime], ...]] = {}
+    undated: list[str] = []
     for lead_id, (stage, at, _row) in replay.entered.items():
         changes = replay.history(lead_id)
-        out[lead_id] = ((stage, at), *((c.to_stage, c.at) for c in changes))
+        visits = ((stage, at), *((c.to_stage, c.at) for c in changes))
+        if any(when is None for _, when in visits):
+            undated.append(str(lead_id))
+            continue
+        out[lead_id] = visits
+    if undated:
+        raise SimulationError(
+            f"{len(undated)} lead(s) entered a stage at an unknown time (e.g. lead "
+            f"{undated[0]!r}); a chain needs every time: date those rows (an assumption you "
+            "state, e.g. fill each lead's missing time with its first known time) or leave "
+            "those leads out of the log"
+        )
     return out
 
 
