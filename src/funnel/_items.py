@@ -48,3 +48,21 @@ def typed_tuple(
                 field=field,
             )
     return out  # type: ignore[return-value]  # every item was checked above
+
+
+def nesting_depth(data: object) -> int:
+    """
+    How deeply *data* nests in dicts and lists, walked without recursion.
+
+    >>> nesting_depth({"a": [1, {"b": []}]}), nesting_depth(3)
+    (4, 0)
+    """
+    deepest = 0
+    todo: list[tuple[object, int]] = [(data, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            values = item.values() if isinstance(item, dict) else item
+            todo.extend((v, depth + 1) for v in values)
+    return deepest

@@ -51,6 +51,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
+from funnel._items import nesting_depth
 from funnel.engine.funnel import Funnel, resolve_funnel
 from funnel.exceptions import SerializationError, ValidationError
 from funnel.model.contact import Company, Consent, Contact
@@ -346,7 +347,7 @@ def loads(text: str | bytes, *, funnel: Funnel | None = None) -> Lead | Prospect
         raise SerializationError(
             f"a value cannot be read ({type(exc).__name__}, e.g. an integer over 4,300 digits)"
         ) from None
-    if _depth(document) > MAX_DOCUMENT_DEPTH:
+    if nesting_depth(document) > MAX_DOCUMENT_DEPTH:
         raise SerializationError(f"the document nests deeper than {MAX_DOCUMENT_DEPTH} levels")
     return from_dict(document, funnel=funnel)
 
@@ -354,19 +355,6 @@ def loads(text: str | bytes, *, funnel: Funnel | None = None) -> Lead | Prospect
 #: Caps on a record document: its size in characters and how deeply it nests.
 MAX_DOCUMENT_SIZE = 16 * 1024 * 1024
 MAX_DOCUMENT_DEPTH = 32
-
-
-def _depth(data: object) -> int:
-    """How deeply *data* nests (dicts and lists), walked without recursion."""
-    deepest = 0
-    todo: list[tuple[object, int]] = [(data, 1)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            values = item.values() if isinstance(item, dict) else item
-            todo.extend((v, depth + 1) for v in values)
-    return deepest
 
 
 def _no_constant(name: str) -> None:

@@ -170,6 +170,33 @@ def stage_mapping(
     return mapping
 
 
+def first_stage_rows(
+    deals: pl.DataFrame, first: pl.DataFrame, *, created: str, updated: str
+) -> pl.DataFrame:
+    """
+    The row of the stage each deal was created in, dated from the deals export.
+
+    *first* holds, per deal, the stage its first recorded change left
+    (``crm_stage``); a deal that never moved is in its current stage
+    (``_current``) since its last stage update (*updated*, else *created*).
+    """
+    import polars as pl
+
+    return (
+        deals.join(first, on=LEAD_ID, how="left", maintain_order="left")
+        .select(
+            LEAD_ID,
+            pl.when(pl.col(CRM_STAGE).is_not_null())
+            .then(pl.col(created))
+            .otherwise(pl.coalesce(updated, created))
+            .alias(AT),
+            pl.coalesce(CRM_STAGE, "_current").alias(CRM_STAGE),
+            pl.lit(0).alias("_order"),
+        )
+        .filter(pl.col(CRM_STAGE).is_not_null())
+    )
+
+
 def finish(
     entries: pl.DataFrame,
     mapping: Mapping[str, str | None],

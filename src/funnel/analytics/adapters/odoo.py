@@ -117,20 +117,7 @@ def entries(frame: Any, deals: Any = None) -> Any:
         return pl.concat([undated, later])
     leads = _leads(deals)
     known = leads.get_column(LEAD_ID).to_list()
-    dated = (
-        leads.join(first, on=LEAD_ID, how="left", maintain_order="left")
-        .select(
-            LEAD_ID,
-            # the stage it was created in, or (never moved) its stage since the last update
-            pl.when(pl.col(c.CRM_STAGE).is_not_null())
-            .then(pl.col("_created"))
-            .otherwise(pl.coalesce("_stage_update", "_created"))
-            .alias(AT),
-            pl.coalesce(c.CRM_STAGE, "_current").alias(c.CRM_STAGE),
-            pl.lit(0).alias("_order"),
-        )
-        .filter(pl.col(c.CRM_STAGE).is_not_null())
-    )
+    dated = c.first_stage_rows(leads, first, created="_created", updated="_stage_update")
     # archived leads whose archiving the tracking export does not show: lost when closed
     archived = leads.filter(
         pl.col("_active").is_in(_FALSE)

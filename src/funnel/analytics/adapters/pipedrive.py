@@ -126,20 +126,8 @@ def entries(frame: Any, deals: Any = None) -> Any:
     ).unique(LEAD_ID, keep="first", maintain_order=True)
     in_flow = rows.get_column(LEAD_ID).unique().to_list()
     known = info.get_column(LEAD_ID).to_list()
-    dated = (
-        info.filter(pl.col(LEAD_ID).is_in(in_flow))
-        .join(first, on=LEAD_ID, how="left", maintain_order="left")
-        .select(
-            LEAD_ID,
-            # the stage it was added in, or (never moved) its stage since the last change
-            pl.when(pl.col(c.CRM_STAGE).is_not_null())
-            .then(pl.col("_added"))
-            .otherwise(pl.coalesce("_changed", "_added"))
-            .alias(AT),
-            pl.coalesce(c.CRM_STAGE, "_current").alias(c.CRM_STAGE),
-            pl.lit(0).alias("_order"),
-        )
-        .filter(pl.col(c.CRM_STAGE).is_not_null())
+    dated = c.first_stage_rows(
+        info.filter(pl.col(LEAD_ID).is_in(in_flow)), first, created="_added", updated="_changed"
     )
     flow_entries = pl.concat([dated, undated.filter(~pl.col(LEAD_ID).is_in(known)), later]).join(
         info.select(LEAD_ID, VALUE, OWNER), on=LEAD_ID, how="left", maintain_order="left"

@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from funnel._items import nesting_depth
 from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationError
 from funnel.io.definition.locate import Format, KeyPath, Locator, dotted
 from funnel.model.qualification import (
@@ -826,7 +827,7 @@ def parse(text: str, format: Format = "toml", source: str | None = None) -> Any:
             else f"invalid {format.upper()}: a value cannot be read ({type(exc).__name__})",
         )
         raise DefinitionError([problem], source=source) from None
-    if _depth(data) > MAX_DEFINITION_DEPTH:
+    if nesting_depth(data) > MAX_DEFINITION_DEPTH:
         problem = DefinitionProblem(
             "too-deep", f"the definition nests deeper than {MAX_DEFINITION_DEPTH} levels"
         )
@@ -839,21 +840,6 @@ MAX_DEFINITION_CHARS = 2_000_000
 MAX_DEFINITION_DEPTH = 16
 MAX_STAGES = 5_000
 MAX_TRANSITIONS = 50_000
-
-
-def _depth(data: Any) -> int:
-    """How deeply *data* nests (dicts and lists), walked without recursion."""
-    deepest = 0
-    todo: list[tuple[Any, int]] = [(data, 1)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, depth)
-            todo.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, depth)
-            todo.extend((v, depth + 1) for v in item)
-    return deepest
 
 
 def _parse(text: str, format: Format, source: str | None) -> Any:
