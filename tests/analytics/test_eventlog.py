@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnel import LoadError
+from funnel import FunnelError, LoadError
+from funnel import analytics as fa
 from funnel.analytics import LoadResult, load_csv, load_frame, load_parquet, load_path
 
 CSV = """lead_id,at,stage,event,source,value
@@ -191,3 +192,75 @@ def test_html_of_rejections_is_escaped():
     assert "<script>" not in html
     assert "<img" not in html
     assert "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+# -- boundaries (issue 13): every third-party error becomes a typed funnel error --------
+
+
+def _one(**columns: object) -> pl.DataFrame:
+    base: dict[str, object] = {
+        "lead_id": ["a"],
+        "at": ["2026-01-01T00:00Z"],
+        "stage": ["acquired"],
+    }
+    base.update(columns)
+    return pl.DataFrame(base)
+
+
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        (lambda: fa.load_frame(_one(), timezone="Mars/Olympus"), "unknown time zone"),
+        (lambda: fa.load_frame(_one(), timezone=""), "IANA zone name"),
+        (lambda: fa.load_frame(_one(), columns={"nope": "lead_id"}), "which the frame lacks"),
+        (
+            lambda: fa.load_frame(_one(id=["b"]), columns={"id": "lead_id"}),
+            "which the frame already has",
+        ),
+        (lambda: fa.load_frame(_one(lead_id=[["a"]])), "lead ids must be text"),
+        (lambda: fa.load_frame(_one(lead_id=[b"a"])), "lead ids must be text"),
+        (lambda: fa.load_frame(_one(_reason=["mine"])), "start with '_'"),
+    ],
+    ids=[
+        "unknown-zone",
+        "empty-zone",
+        "missing-column",
+        "duplicate-column",
+        "list-id",
+        "binary-id",
+        "reserved-column",
+    ],
+)
+def test_bad_input_is_a_typed_error(make, error):
+    with pytest.raises(FunnelError, match=error):
+        make()
+
+
+def test_pandas_naive_times_in_a_dst_gap_are_a_load_error():
+    """An AttributeError/ValueError escaped for naive pandas datetimes in a DST gap."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"lead_id": ["a"], "at": [datetime(2026, 3, 8, 2, 30)], "stage": ["acquired"]}  # noqa: DTZ001
+    )
+    with pytest.raises(FunnelError):
+        fa.load_frame(frame, timezone="America/New_York")
+
+
+def test_whole_number_ids_with_a_gap_keep_their_text():
+    """Integer ids in a pandas column with a gap became '1.0'."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"lead_id": [1, None, 3], "at": ["2026-01-01T00:00Z"] * 3, "stage": ["acquired"] * 3}
+    )
+    loaded = fa.load_frame(frame)
+    assert sorted(loaded.accepted["lead_id"].tolist()) == ["1", "3"]
+    assert loaded.n_rejected == 1
+
+
+def test_a_time_that_cannot_be_expressed_in_utc_is_a_bad_timestamp():
+    """0001-01-01T00:00+14:00 was accepted, then crashed replay_log."""
+    loaded = fa.load_frame(_one(at=["0001-01-01T00:00+14:00"]))
+    assert loaded.n_rejected == 1
+    assert loaded.rejections()[0]["reason"] == "bad-timestamp"

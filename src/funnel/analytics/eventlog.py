@@ -52,7 +52,7 @@ which need ``timezone=``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,7 +61,7 @@ import attrs
 import narwhals as nw
 
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import LoadError, ValidationError
+from funnel.exceptions import FunnelError, LoadError, ValidationError
 from funnel.model.eventlog import (
     AT,
     ATTRIBUTES,
@@ -503,6 +503,74 @@ def _timestamps(
     raise LoadError(f"column 'at' must hold timestamps or ISO-8601 text, got {dtype}")
 
 
+#: Packages whose exceptions the loader turns into a LoadError.
+_ENGINES = frozenset({"polars", "pandas", "pyarrow", "duckdb", "narwhals", "dask"})
+
+
+def _check_zone(timezone: str | None) -> None:
+    """Refuse a time zone that is not an IANA name (``""`` was silently UTC)."""
+    if timezone is None:
+        return
+    import zoneinfo
+
+    if not isinstance(timezone, str) or not timezone.strip():
+        raise ValidationError(
+            "timezone must be an IANA zone name such as 'Europe/Paris' or 'UTC'",
+            field="timezone",
+        )
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            f"unknown time zone {timezone!r}; use an IANA name such as 'Europe/Paris'",
+            field="timezone",
+        ) from None
+
+
+def _check_columns(columns: Mapping[str, str], present: Sequence[str]) -> dict[str, str]:
+    """The renames of ``columns=``, refused when they name a missing or a taken column."""
+    if not isinstance(columns, Mapping):
+        raise ValidationError(
+            "columns must map names in the frame to schema names", field="columns"
+        )
+    targets: dict[str, str] = {}
+    for source, target in columns.items():
+        if source not in present:
+            raise ValidationError(
+                f"columns= renames {source!r}, which the frame lacks; it has {list(present)}",
+                field="columns",
+            )
+        if target in present and target != source and target not in columns:
+            raise ValidationError(
+                f"columns= renames {source!r} to {target!r}, which the frame already has",
+                field="columns",
+            )
+        if target in targets:
+            raise ValidationError(
+                f"columns= renames both {targets[target]!r} and {source!r} to {target!r}",
+                field="columns",
+            )
+        targets[target] = source
+    return dict(columns)
+
+
+def _id_text(nwf: Any) -> Any:
+    """Lead ids as text: whole-number floats (pandas ids with a gap) without ``.0``."""
+    dtype = nwf.schema[LEAD_ID]
+    if dtype in (nw.List, nw.Struct, nw.Array, nw.Binary) or isinstance(
+        dtype, nw.List | nw.Struct | nw.Array
+    ):
+        raise ValidationError(
+            f"lead ids must be text or whole numbers, got {dtype}", field=LEAD_ID
+        )
+    col = nw.col(LEAD_ID)
+    if dtype.is_float():
+        whole = col.is_null() | (col == col.round(0))
+        if bool(nwf.select(whole.all()).item()):
+            return col.cast(nw.String).str.replace(r"\.0$", "")
+    return col.cast(nw.String)
+
+
 def load_frame(
     frame: Any,
     *,
@@ -550,9 +618,16 @@ def load_frame(
     'missing-id'
     """
     mapping = _check_stages(stages)
+    _check_zone(timezone)
     nwf = _eager(frame)
     if columns:
-        nwf = nwf.rename(dict(columns))
+        nwf = nwf.rename(_check_columns(columns, nwf.columns))
+    reserved = sorted(c for c in nwf.columns if str(c).startswith("_"))
+    if reserved:
+        raise LoadError(
+            f"column(s) {reserved} start with '_', which the loader keeps for its own "
+            "columns; rename them (columns=...)"
+        )
     names = set(nwf.columns)
     missing = [c for c in (LEAD_ID, AT) if c not in names]
     if STAGE not in names and EVENT not in names:
@@ -563,7 +638,7 @@ def load_frame(
         raise LoadError("the input already has a 'row' column; rename it (columns=...)")
     rows_in = int(nwf.shape[0])
     nwf = nwf.with_row_index(ROW).with_columns((nw.col(ROW) + 1).cast(nw.Int64))
-    nwf = nwf.with_columns(nw.col(LEAD_ID).cast(nw.String))
+    nwf = nwf.with_columns(_id_text(nwf))
     for name in (STAGE, EVENT):
         if name in names:
             nwf = nwf.with_columns(nw.col(name).cast(nw.String))
@@ -571,7 +646,30 @@ def load_frame(
         nwf = nwf.with_columns(nw.col(STAGE).alias("_stage_text"))
         if mapping:
             nwf = nwf.with_columns(_mapped(nw.col(STAGE), mapping).alias(STAGE))
-    nwf = _timestamps(nwf, timezone, date_format)
+    try:
+        nwf = _timestamps(nwf, timezone, date_format)
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        if isinstance(exc, FunnelError):
+            raise
+        raise LoadError(
+            f"cannot read the timestamps ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+        ) from None
+    except Exception as exc:  # the engines' own errors (polars ComputeError, ...)
+        if isinstance(exc, FunnelError) or type(exc).__module__.split(".")[0] not in _ENGINES:
+            raise
+        raise LoadError(
+            f"cannot read the timestamps ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+        ) from None
+    # Times that cannot be expressed in UTC are bad timestamps, not later crashes.
+    out_of_range = ~nw.col(AT).is_null() & (
+        (nw.col(AT).dt.year() < 1) | (nw.col(AT).dt.year() > 9998)
+    )
+    nwf = nwf.with_columns(
+        nw.when(out_of_range)
+        .then(nw.lit("bad-timestamp"))
+        .otherwise(nw.col("_at_problem"))
+        .alias("_at_problem")
+    )
 
     text = nw.lit(None, dtype=nw.String)
     lead = nw.col(LEAD_ID)
