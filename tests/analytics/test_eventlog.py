@@ -264,3 +264,25 @@ def test_a_time_that_cannot_be_expressed_in_utc_is_a_bad_timestamp():
     loaded = fa.load_frame(_one(at=["0001-01-01T00:00+14:00"]))
     assert loaded.n_rejected == 1
     assert loaded.rejections()[0]["reason"] == "bad-timestamp"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"lead_id,at,stage\na,2026-01-01T00:00Z,acquired\nb\xe9,2026-01-01T00:00Z,acquired\n",
+            r"line 3 is not UTF-8 \(byte 0xe9 at column 2\)",
+        ),
+        (
+            b'lead_id,at,stage\n"a\nb",2026-01-01T00:00Z,acquired\nc,2026-01-01T00:00Z,mql,x\n',
+            r"line 4 has 4 field\(s\), the header has 3",
+        ),
+    ],
+    ids=["latin-1-byte", "ragged-line"],
+)
+def test_an_unreadable_csv_names_the_line(tmp_path, content, message):
+    """A latin-1 byte or a ragged line refused the file without naming the line."""
+    path = tmp_path / "log.csv"
+    path.write_bytes(content)
+    with pytest.raises(LoadError, match=message):
+        load_csv(path)

@@ -271,7 +271,9 @@ def load_csv(
     try:
         frame = pl.read_csv(path, infer_schema=False, separator=separator)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise LoadError(f"cannot read CSV {str(path)!r}: {exc}") from exc
+        where = _csv_problem(path, separator) if not isinstance(exc, OSError) else None
+        detail = where or str(exc).splitlines()[0]
+        raise LoadError(f"cannot read CSV {str(path)!r}: {detail}") from None
     return load_frame(
         frame,
         funnel=funnel,
@@ -501,6 +503,30 @@ def _timestamps(
         # an all-null column of another dtype (pandas object, polars Null): no times at all
         return _timestamps(frame.with_columns(nw.col(AT).cast(nw.String)), timezone, date_format)
     raise LoadError(f"column 'at' must hold timestamps or ISO-8601 text, got {dtype}")
+
+
+def _csv_problem(path: str | Path, separator: str) -> str | None:
+    """The first line of *path* that is not UTF-8 or has another number of fields."""
+    import csv
+    import io
+
+    raw = Path(path).read_bytes()
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return (
+                f"line {number} is not UTF-8 (byte 0x{line[exc.start]:02x} at column "
+                f"{exc.start + 1}); save the file as UTF-8"
+            )
+    rows = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=separator)
+    width = None
+    for row in rows:
+        if width is None:
+            width = len(row)
+        elif row and len(row) != width:
+            return f"line {rows.line_num} has {len(row)} field(s), the header has {width}"
+    return None
 
 
 #: Packages whose exceptions the loader turns into a LoadError.
