@@ -33,7 +33,7 @@ from funnel.model.qualification import (
 )
 from funnel.model.records import Level, QualificationLevel
 from funnel.spec.communication import DEFAULT_COMMUNICATION, CommunicationPolicy
-from funnel.spec.guards import GUARDS, GuardRegistry
+from funnel.spec.guards import CONVERSION_RULE, GUARDS, GuardRegistry
 from funnel.spec.machine import FunnelStateMachine
 from funnel.spec.table import Edge, TransitionTable, derive_table
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from funnel.model.records import FunnelRecord
 
 #: Guards every lead -> prospect edge must carry.
-CONVERSION_GUARDS = frozenset({("is_two_way", True), ("is_qualified", True)})
+CONVERSION_GUARDS = frozenset((name, True) for name in CONVERSION_RULE)
 
 
 def _levels(machine: type[FunnelStateMachine]) -> Mapping[str, Level]:

@@ -170,6 +170,33 @@ def stage_mapping(
     return mapping
 
 
+def first_stages(stage_rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """
+    Per deal, the stage its first recorded change left, and that stage as an undated row.
+
+    *stage_rows* are a flow's stage changes (``lead_id``, ``at`` as text, ``_old``,
+    ``_in`` the input order); the first is the earliest, ties in input order.
+    Returns ``first`` (``lead_id``, ``crm_stage``) and the entry rows without a
+    time (``lead_id``, ``at`` null, ``crm_stage``, ``_order`` 0): the export names
+    the stage a deal was created in but does not date it.
+    """
+    import polars as pl
+
+    from funnel.analytics.eventlog import _parse_text_timestamps
+
+    parsed, _ = _parse_text_timestamps(stage_rows.get_column(AT), None)
+    first = (
+        stage_rows.with_columns(parsed.alias("_t"))
+        .sort([LEAD_ID, "_t", "_in"], nulls_last=True, maintain_order=True)
+        .group_by(LEAD_ID, maintain_order=True)
+        .agg(pl.col("_old").first().alias(CRM_STAGE))
+    )
+    undated = first.select(
+        LEAD_ID, pl.lit(None, dtype=pl.String).alias(AT), CRM_STAGE, pl.lit(0).alias("_order")
+    ).filter(pl.col(CRM_STAGE).is_not_null())
+    return first, undated
+
+
 def first_stage_rows(
     deals: pl.DataFrame, first: pl.DataFrame, *, created: str, updated: str
 ) -> pl.DataFrame:

@@ -67,8 +67,6 @@ def entries(frame: Any, deals: Any = None) -> Any:
     """The stage entries of tracking values (and, if given, the leads export)."""
     import polars as pl
 
-    from funnel.analytics.eventlog import _parse_text_timestamps
-
     if kind(frame) is None:
         raise LoadError(
             "not an Odoo mail.tracking.value export (mail_message_id.res_id, field, "
@@ -102,16 +100,7 @@ def entries(frame: Any, deals: Any = None) -> Any:
             lost_rows.select(LEAD_ID, AT, pl.lit(LOST).alias(c.CRM_STAGE), "_in"),
         ]
     ).with_columns(pl.lit(1).alias("_order"))
-    parsed, _ = _parse_text_timestamps(stage_rows.get_column(AT), None)
-    first = (
-        stage_rows.with_columns(parsed.alias("_t"))
-        .sort([LEAD_ID, "_t", "_in"], nulls_last=True, maintain_order=True)
-        .group_by(LEAD_ID, maintain_order=True)
-        .agg(pl.col("_old").first().alias(c.CRM_STAGE))
-    )
-    undated = first.select(
-        LEAD_ID, pl.lit(None, dtype=pl.String).alias(AT), c.CRM_STAGE, pl.lit(0).alias("_order")
-    ).filter(pl.col(c.CRM_STAGE).is_not_null())
+    first, undated = c.first_stages(stage_rows)
     later = later.drop("_in")
     if deals is None:
         return pl.concat([undated, later])

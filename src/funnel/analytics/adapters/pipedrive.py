@@ -87,7 +87,6 @@ def entries(frame: Any, deals: Any = None) -> Any:
             "not a Pipedrive deal flow (deal_id, field_key, old_value, new_value, log_time) "
             f"nor a deals export (id, stage_id, add_time, status, ...); has {frame.columns}"
         )
-    from funnel.analytics.eventlog import _parse_text_timestamps
 
     lead = c.pick(frame, ("deal_id", "item_id", "id"), what="deal id", crm=NAME)
     rows = frame.select(
@@ -103,16 +102,7 @@ def entries(frame: Any, deals: Any = None) -> Any:
     later = pl.concat([stage_rows, status_rows]).select(
         LEAD_ID, AT, pl.col("_new").alias(c.CRM_STAGE), pl.lit(1).alias("_order")
     )
-    parsed, _ = _parse_text_timestamps(stage_rows.get_column(AT), None)
-    first = (
-        stage_rows.with_columns(parsed.alias("_t"))
-        .sort([LEAD_ID, "_t", "_in"], nulls_last=True, maintain_order=True)
-        .group_by(LEAD_ID, maintain_order=True)
-        .agg(pl.col("_old").first().alias(c.CRM_STAGE))
-    )
-    undated = first.select(
-        LEAD_ID, pl.lit(None, dtype=pl.String).alias(AT), c.CRM_STAGE, pl.lit(0).alias("_order")
-    ).filter(pl.col(c.CRM_STAGE).is_not_null())
+    first, undated = c.first_stages(stage_rows)
     if deals is None:
         return pl.concat([undated, later])
     table = c.read(deals)
