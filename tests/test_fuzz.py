@@ -234,3 +234,33 @@ def test_a_profile_revenue_that_is_no_amount_is_a_definition_problem(value):
     with pytest.raises(funnel.DefinitionError) as err:
         loads_funnel(text)
     assert any(p.key == "icp.min_revenue" for p in err.value.problems)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=st.sampled_from(PATHS), value=json_values)
+def test_a_document_that_loads_is_stored_and_read_back_or_refused_typed(store, path, value):
+    """Loader to store: whatever loads() accepts, the store keeps intact or refuses typed."""
+    text = json.dumps(_put(DOCUMENT, path, value))
+    try:
+        record = loads(text)
+    except FunnelError:
+        return
+    import uuid
+
+    import attrs
+
+    record = attrs.evolve(record, id=uuid.uuid4().hex)  # examples share one store
+    try:
+        store.add(record)
+    except FunnelError as exc:
+        refused: FunnelError | None = exc
+    else:
+        refused = None
+    if refused is not None:
+        assert "zed.quux" not in str(refused)
+        assert record.id not in store
+        return
+    assert store.get(record.id).record == record
+    assert store.history(record.id) == record.history

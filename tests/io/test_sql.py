@@ -349,3 +349,160 @@ def test_create_schema_completes_a_half_made_schema(store: SqlStore) -> None:
     store.add(funnel.advance(_lead(), "nurture", at=T0 + timedelta(days=1)))
     with pytest.raises(sa.exc.DBAPIError), store.engine.begin() as conn:
         conn.execute(sa.text(f'DELETE FROM "{name}"'))
+
+
+# -- what PostgreSQL refuses is refused first, as a typed error (issue 13, item 3) ----------
+#
+# SQLite accepts most of these, so a test suite on SQLite alone passed while production failed
+# with a driver DataError. Each case runs on both databases.
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: _lead("a\x00b"), "id"),
+        (lambda: _lead("a\ud800b"), "id"),
+        (lambda: attrs_evolve(_lead(), source="web\x00form"), "source"),
+        (lambda: attrs_evolve(_lead(), source="web\udfffform"), "source"),
+        (
+            lambda: Touch(id="t", at=T0, direction="inbound", channel="email", note="a\x00"),
+            "note",
+        ),
+        (lambda: Contact(name="Ada", email="ada\x00@acme.example"), "email"),
+        (lambda: Contact(name="Ada", phone="+44\ud800"), "phone"),
+        (
+            lambda: _lead(record_id="L1").__class__(
+                id="L1",
+                contact=Contact(name="Ada"),
+                source="x",
+                created_at=datetime(2026, 3, 1, tzinfo=_offset(seconds=19800 + 30)),
+            ),
+            "created_at",
+        ),
+    ],
+    ids=[
+        "nul-in-id",
+        "surrogate-in-id",
+        "nul-in-source",
+        "surrogate-in-source",
+        "nul-in-touch-note",
+        "nul-in-email",
+        "surrogate-in-phone",
+        "offset-with-seconds",
+    ],
+)
+def test_text_and_times_postgres_cannot_hold_are_refused_at_construction(
+    store: SqlStore, make: object, field: str
+) -> None:
+    from funnel import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        make()  # type: ignore[operator]
+    assert err.value.field == field
+    assert "acme" not in str(err.value)
+    assert list(store.ids()) == []
+
+
+def test_the_longest_id_and_stage_names_are_stored_and_one_more_is_refused(
+    store: SqlStore,
+) -> None:
+    from funnel import ValidationError
+    from funnel.io.sql import MAX_ID
+
+    longest = _lead("i" * MAX_ID)
+    store.add(longest)
+    assert store.get(longest.id).record == longest
+    with pytest.raises(ValidationError, match=f"id has {MAX_ID + 1} characters") as err:
+        store.add(_lead("i" * (MAX_ID + 1)))
+    assert err.value.field == "id"
+    assert len(store.ids()) == 1
+
+
+@pytest.mark.parametrize("name", ["stage", "event"])
+def test_a_funnel_whose_names_do_not_fit_the_columns_is_refused_by_the_store(
+    store: SqlStore, name: str
+) -> None:
+    """A 101-character stage or event name saved on SQLite and failed on PostgreSQL."""
+    from funnel import ValidationError, loads_funnel
+    from funnel.io.sql import MAX_NAME
+
+    long = "s" * (MAX_NAME + 1)
+    stage = long if name == "stage" else "new"
+    event = long if name == "event" else "go"
+    text = f"""
+[funnel]
+name = "long"
+version = "1"
+[stages.{stage}]
+name = "Start"
+level = "lead"
+initial = true
+[stages.done]
+name = "Done"
+level = "lead"
+final = true
+[events.{event}]
+from = ["{stage}"]
+to = "done"
+"""
+    definition = loads_funnel(text)
+    with pytest.raises(ValidationError, match=f"at most {MAX_NAME}") as err:
+        SqlStore(store.engine, prefix="long_", funnel=definition)
+    assert err.value.field == f"funnel.{name}s"
+
+
+def test_the_last_version_is_refused_before_the_database(store: SqlStore) -> None:
+    """An expected_version of 2**31-1 overflowed PostgreSQL's integer column."""
+    from funnel import ValidationError
+    from funnel.io.sql import MAX_VERSION
+
+    store.add(_lead())
+    for version in (MAX_VERSION, MAX_VERSION + 1, 0, -1):
+        with pytest.raises(ValidationError, match="expected_version"):
+            store.save(_lead(), version)
+    with store.engine.begin() as conn:  # a record saved two billion times
+        conn.execute(store.records.update().values(version=MAX_VERSION - 1))
+    assert store.save(_lead(), MAX_VERSION - 1).version == MAX_VERSION
+    with pytest.raises(ValidationError, match="cannot be saved again") as err:
+        store.save(_lead(), MAX_VERSION)
+    assert err.value.field == "expected_version"
+    assert store.get("L1").version == MAX_VERSION
+
+
+@pytest.mark.parametrize("record_id", ["a\x00b", "a\ud800b", "x" * 300, "", "'; DROP TABLE x; --"])
+def test_looking_up_any_id_gives_an_answer_or_a_typed_error(
+    store: SqlStore, record_id: str
+) -> None:
+    """A NUL in a looked-up id raised a driver DataError on PostgreSQL."""
+    assert record_id not in store
+    with pytest.raises(RecordNotFound):
+        store.get(record_id)
+    with pytest.raises(RecordNotFound):
+        store.history(record_id)
+
+
+def attrs_evolve(record: Lead, **changes: object) -> Lead:
+    import attrs
+
+    return attrs.evolve(record, **changes)  # type: ignore[arg-type]
+
+
+def _offset(*, seconds: int) -> object:
+    from datetime import timezone
+
+    return timezone(timedelta(seconds=seconds))
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"kind": "leads"}, "kind"), ({"stage": "a\x00"}, "stage"), ({"stage": "nope"}, "stage")],
+)
+def test_listing_by_an_unknown_kind_or_stage_is_a_typed_error(
+    store: SqlStore, options: dict[str, str], field: str
+) -> None:
+    from funnel import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        store.ids(**options)  # type: ignore[arg-type]
+    assert err.value.field == field
+    assert store.ids(stage="acquired") == []

@@ -51,6 +51,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
+from funnel._fields import text_problem
 from funnel.engine.funnel import Funnel, resolve_funnel
 from funnel.exceptions import (
     PersistenceError,
@@ -110,6 +111,7 @@ class SqlStore:
                 field="prefix",
             )
         self.funnel: Funnel = resolve_funnel(funnel)
+        _check_names_fit(self.funnel)
         self.engine: Engine = sa.create_engine(engine) if isinstance(engine, str) else engine
         self.metadata = sa.MetaData()
         document_type = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -222,6 +224,8 @@ class SqlStore:
             SerializationError: the stored document cannot be read (its path
                 and the record id are in the message).
         """
+        if not _could_be_stored(record_id, MAX_ID):
+            raise RecordNotFound(record_id)
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(self.records.c.document, self.records.c.version).where(
@@ -245,6 +249,8 @@ class SqlStore:
         Raises:
             RecordNotFound: no record has this id.
         """
+        if not _could_be_stored(record_id, MAX_ID):
+            raise RecordNotFound(record_id)
         with self.engine.connect() as conn:
             exists = conn.execute(
                 sa.select(self.records.c.id).where(self.records.c.id == record_id)
@@ -255,7 +261,22 @@ class SqlStore:
         return tuple(_change(row) for row in rows)
 
     def ids(self, *, kind: str | None = None, stage: str | None = None) -> list[str]:
-        """Stored record ids, sorted; optionally only one kind or one stage."""
+        """
+        Stored record ids, sorted; optionally only one kind or one stage.
+
+        Raises:
+            ValidationError: *kind* is not ``"lead"`` or ``"prospect"``, or
+                *stage* is not a stage of the store's funnel.
+        """
+        if kind is not None and kind not in ("lead", "prospect"):
+            raise ValidationError(
+                f"kind must be 'lead' or 'prospect', got {_shown(kind)}", field="kind"
+            )
+        if stage is not None and (not isinstance(stage, str) or stage not in self.funnel.stages):
+            raise ValidationError(
+                f"stage {_shown(stage)} is not a stage of funnel {self.funnel.name!r}",
+                field="stage",
+            )
         query = sa.select(self.records.c.id).order_by(self.records.c.id)
         if kind is not None:
             query = query.where(self.records.c.kind == kind)
@@ -265,7 +286,7 @@ class SqlStore:
             return list(conn.execute(query).scalars())
 
     def __contains__(self, record_id: object) -> bool:
-        if not isinstance(record_id, str):
+        if not _could_be_stored(record_id, MAX_ID):
             return False
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -332,10 +353,14 @@ class SqlStore:
                 field="expected_version",
             )
         if not 1 <= expected_version < MAX_VERSION:
-            raise ValidationError(
-                f"expected_version must be from 1 to {MAX_VERSION - 1}, got {expected_version}",
-                field="expected_version",
+            why = (
+                f"{kind} {record.id!r}: expected_version {MAX_VERSION} is the last version "
+                "a store keeps; the record cannot be saved again"
+                if expected_version == MAX_VERSION
+                else f"expected_version must be from 1 to {MAX_VERSION - 1}, "
+                f"got {expected_version}"
             )
+            raise ValidationError(why, record=f"{kind} {record.id!r}", field="expected_version")
         c = self.records.c
         conditions = [c.id == record.id, c.version == expected_version]
         if kind == "lead":
@@ -516,6 +541,30 @@ def _check_fits(record: Record) -> None:
                 record=f"{owner} {record.id!r}",
                 field=field,
             )
+
+
+def _could_be_stored(value: object, longest: int) -> bool:
+    """Whether *value* could be in a text column of *longest* characters (no NUL, no surrogate)."""
+    return isinstance(value, str) and len(value) <= longest and text_problem(value) is None
+
+
+def _shown(value: object) -> str:
+    """A short, safe rendering of a looked-up name for an error message."""
+    if isinstance(value, str) and _could_be_stored(value, MAX_NAME):
+        return repr(value)
+    return f"of type {type(value).__name__}" if not isinstance(value, str) else "(unstorable text)"
+
+
+def _check_names_fit(funnel: Funnel) -> None:
+    """Refuse a funnel whose stage or event names do not fit the store's columns."""
+    for field, names in (("funnel.stages", funnel.stages), ("funnel.events", funnel.table.events)):
+        for name in names:
+            if len(name) > MAX_NAME:
+                raise ValidationError(
+                    f"funnel {funnel.name!r} cannot be stored: a name in {field[7:]} has "
+                    f"{len(name)} characters; the store keeps at most {MAX_NAME}",
+                    field=field,
+                )
 
 
 #: Table prefixes: they name tables and triggers, so only plain identifiers.

@@ -95,7 +95,9 @@ def test_toml_is_written_by_tomlkit_and_parses_back() -> None:
 
 
 def test_header_comment_cannot_be_injected() -> None:
-    sneaky = attrs.evolve(DEFAULT_FUNNEL, version="1\n[stages.x]", name="a\r\nb\u2028c\x00")
+    sneaky = attrs.evolve(
+        DEFAULT_FUNNEL, version="1\n[stages.x]\x7f", name="a\r\nb\u2028c\x00\x7f\x1b[31m"
+    )
     text = dump_funnel(sneaky)
     header = text.splitlines()[0]
     assert header.startswith("# Funnel definition ")
@@ -104,7 +106,9 @@ def test_header_comment_cannot_be_injected() -> None:
     assert text.split("\n[funnel]\n")[0].strip() == header  # the header is one line
     again = loads_funnel(text)
     assert again == sneaky
-    assert again.version == "1\n[stages.x]"
+    assert again.version == "1\n[stages.x]\x7f"
+    assert "\x7f" not in header  # DEL and ESC are escaped too
+    assert "\x1b" not in header
 
 
 def test_missing_tomlkit_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
