@@ -1,5 +1,5 @@
 """
-The performance benchmarks of issue 7; writes ``benchmarks/results.json``.
+The performance benchmarks (issues 7 and 14); writes ``benchmarks/results.json``.
 
     uv run python benchmarks/run.py                      # 1M and 10M events (the real run)
     uv run python benchmarks/run.py --sizes 100000 --out /tmp/results.json   # a quick check
@@ -17,353 +17,33 @@ Goals (each a ratio or value measured in this one run):
   the dict baseline is recorded beside it.
 
 Timings are medians of ``--repeat`` runs, candidates alternating, with
-``gc.collect()`` before each run.
+``gc.collect()`` before each run. Each workload lives in its own module
+(``bench_replay``, ``bench_report``, ``bench_startup``, ...); ``benchmarks/common.py``
+holds the race, the spread and the result entries.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import platform
-import statistics
-import subprocess
 import sys
 import time
-import tracemalloc
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import generate
-from funnel import DEFAULT_FUNNEL, Contact, Funnel, Lead
-from funnel.engine.replay import bulk_replay, bulk_replay_columns, reached_polars, report_steps
-from funnel.model.eventlog import EVENT, LEAD_ID, STAGE
-from funnel.spec.guards import GUARDS, Guard, GuardContext, GuardRegistry
-from funnel.spec.machine import Cursor, GuardListener, SalesFunnel
+from benchmarks.bench_replay import bench_replay
+from benchmarks.bench_report import bench_report
+from benchmarks.bench_startup import bench_import, bench_memory
+from benchmarks.common import entry, log, timed
 
 HERE = Path(__file__).resolve().parent
-HEAVY = (
-    "polars",
-    "narwhals",
-    "pandas",
-    "pyarrow",
-    "duckdb",
-    "plotly",
-    "sqlalchemy",
-    "pydot",
-    "dask",
-)
-
-
-def log(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    gc.collect()
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
-
-
-def race(candidates: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
-    """Median seconds per candidate, alternating candidates each round."""
-    times: dict[str, list[float]] = {k: [] for k in candidates}
-    for _ in range(repeat):
-        for name, fn in candidates.items():
-            seconds, _ = timed(fn)
-            times[name].append(seconds)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
-def entry(
-    name: str,
-    goal: str,
-    met: bool | None,
-    *,
-    ratio: float | None = None,
-    value: float | None = None,
-    unit: str | None = None,
-    extra: dict[str, Any] | None = None,
-    **detail: Any,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": name}
-    if ratio is not None:
-        out["ratio"] = round(ratio, 3)
-    if value is not None:
-        out["value"] = round(value, 3)
-    if unit:
-        out["unit"] = unit
-    out["goal"] = goal
-    out["met"] = met
-    out.update(detail)
-    out.update(extra or {})
-    return out
-
-
-# --------------------------------------------------------------------------- replay
-
-
-def dict_baseline(
-    leads: Sequence[str], events: Sequence[str], table: dict[tuple[str, str], str], initial: str
-) -> dict[str, str]:
-    """The simplest hand-written dict transition table loop: state per lead in a dict."""
-    state: dict[str, str] = {}
-    for lead, event in zip(leads, events, strict=True):
-        stage = state.get(lead, initial)
-        state[lead] = table.get((stage, event), stage)
-    return state
-
-
-def _always(name: str) -> Guard:
-    return Guard(name, "benchmark: the log records accepted events", lambda r, c: ())
-
-
-def psm_replay(groups: list[tuple[str, list[str]]]) -> dict[str, str]:
-    """One python-statemachine instance per lead, every event sent to it."""
-    from statemachine.exceptions import TransitionNotAllowed
-
-    # A log records accepted events: every guard passes, as in bulk_replay's default table.
-    accepting = Funnel(machine=SalesFunnel, guards=GuardRegistry(_always(name) for name in GUARDS))
-    ctx = GuardContext(funnel=accepting, at=datetime(2026, 1, 1, tzinfo=UTC))
-    out: dict[str, str] = {}
-    for lead, events in groups:
-        cursor = Cursor(record=None, stage=DEFAULT_FUNNEL.initial, ctx=ctx)
-        sm = SalesFunnel(model=cursor, state_field="stage", listeners=[GuardListener(cursor)])
-        for event in events:
-            with contextlib.suppress(TransitionNotAllowed):
-                sm.send(event)
-        out[lead] = cursor.stage
-    return out
-
-
-def bench_replay(
-    frame: Any, repeat: int, psm_leads: int
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    import polars as pl
-
-    ev = frame.filter(pl.col(EVENT).is_not_null())
-    leads: list[str] = ev[LEAD_ID].to_list()
-    events: list[str] = ev[EVENT].to_list()
-    n = len(events)
-    table = DEFAULT_FUNNEL.table.as_dict()
-    initial = DEFAULT_FUNNEL.initial
-    bulk = bulk_replay(leads, events)
-    base = dict_baseline(leads, events, table, initial)
-    assert bulk.final == base, "bulk replay and the dict baseline disagree"
-    expected = dict(
-        frame.group_by(LEAD_ID, maintain_order=True).agg(pl.col(STAGE).last()).iter_rows()
-    )
-    assert all(bulk.final[k] == v for k, v in expected.items() if k in bulk.final)
-    cols = bulk_replay_columns(frame).to_result()
-    assert (cols.final, cols.transitions) == (bulk.final, bulk.transitions), "columns disagree"
-    assert [(r.lead_id, r.stage, r.event) for r in cols.rejects] == [
-        (r.lead_id, r.stage, r.event) for r in bulk.rejects
-    ], "columns reject other events"
-
-    def dict_from_frame() -> dict[str, str]:
-        """The dict baseline starting from the frame, as bulk_replay_columns does."""
-        e = frame.filter(pl.col(EVENT).is_not_null())
-        return dict_baseline(e[LEAD_ID].to_list(), e[EVENT].to_list(), table, initial)
-
-    times = race(
-        {
-            "bulk_replay": lambda: bulk_replay(leads, events),
-            "dict_baseline": lambda: dict_baseline(leads, events, table, initial),
-            "bulk_replay_columns": lambda: bulk_replay_columns(frame),
-            "dict_from_frame": dict_from_frame,
-        },
-        repeat,
-    )
-    out: dict[str, Any] = {
-        "events": n,
-        "leads": len(bulk.final),
-        "rejects": len(bulk.rejects),
-        "bulk_s": times["bulk_replay"],
-        "dict_s": times["dict_baseline"],
-        "columns_s": times["bulk_replay_columns"],
-        "dict_from_frame_s": times["dict_from_frame"],
-        "bulk_us_per_event": 1e6 * times["bulk_replay"] / n,
-        "dict_us_per_event": 1e6 * times["dict_baseline"] / n,
-        "columns_us_per_event": 1e6 * times["bulk_replay_columns"] / n,
-        "dict_from_frame_us_per_event": 1e6 * times["dict_from_frame"] / n,
-    }
-    psm: dict[str, Any] | None = None
-    if psm_leads:
-        first = ev.select(pl.col(LEAD_ID).unique(maintain_order=True).head(psm_leads))
-        sample = ev.join(first, on=LEAD_ID, how="semi", maintain_order="left")
-        groups = [
-            (k, v)
-            for k, v in sample.group_by(LEAD_ID, maintain_order=True)
-            .agg(pl.col(EVENT))
-            .iter_rows()
-        ]
-        s_leads = sample[LEAD_ID].to_list()
-        s_events = sample[EVENT].to_list()
-        psm_final = psm_replay(groups)
-        assert psm_final == bulk_replay(s_leads, s_events).final, "psm and bulk disagree"
-        t_psm = statistics.median(timed(lambda: psm_replay(groups))[0] for _ in range(repeat))
-        t_bulk = race({"b": lambda: bulk_replay(s_leads, s_events)}, max(repeat, 5))["b"]
-        m = len(s_events)
-        psm = {
-            "sample_leads": len(groups),
-            "sample_events": m,
-            "psm_us_per_event": 1e6 * t_psm / m,
-            "bulk_us_per_event_sample": 1e6 * t_bulk / m,
-            "bulk_us_per_event_full_log": out["bulk_us_per_event"],
-            "psm_us_per_lead": 1e6 * t_psm / len(groups),
-        }
-    return out, psm
-
-
-# --------------------------------------------------------------------------- report
-
-
-def hand_polars(frame: Any) -> tuple[list[int], int, int]:
-    """A hand-written polars query: distinct leads reaching each step, won, lost-not-won."""
-    import polars as pl
-
-    steps = report_steps()
-    per = (
-        frame.lazy()
-        .group_by(LEAD_ID)
-        .agg(
-            pl.col(STAGE)
-            .replace_strict(
-                {s: i for i, s in enumerate(steps)}, default=None, return_dtype=pl.Int8
-            )
-            .max()
-            .alias("k"),
-            (pl.col(STAGE) == "won").any().alias("w"),
-            pl.col(STAGE).is_in(["lost", "disqualified"]).any().alias("l"),
-        )
-        .filter(pl.col("k").is_not_null())
-        .collect()
-    )
-    k = per["k"]
-    counts = [int((k >= i).sum()) for i in range(len(steps))]
-    won = int(per["w"].sum())
-    lost = int((per["l"] & ~per["w"]).sum())
-    return counts, won, lost
-
-
-def bench_report(frame: Any, repeat: int) -> dict[str, Any]:
-    from funnel.analytics import funnel_report
-
-    hand = hand_polars(frame)
-    candidates: dict[str, Callable[[], Any]] = {
-        "hand_polars": lambda: hand_polars(frame),
-        "funnel.engine.replay.reached_polars": lambda: reached_polars(frame),
-    }
-    out: dict[str, Any] = {
-        "rows": frame.height,
-        "counts": hand[0],
-        "won": hand[1],
-        "lost": hand[2],
-    }
-    mine = reached_polars(frame)
-    assert (list(mine.counts), mine.won, mine.lost) == hand, (mine, hand)
-    try:
-        rep = funnel_report(frame)
-        agree = (list(rep.counts), rep.won, rep.lost) == hand
-        out["analytics_agrees"] = agree
-        if agree:
-            candidates["funnel.analytics.funnel_report"] = lambda: funnel_report(frame)
-    except Exception as exc:  # analytics is developed in parallel; record, don't crash
-        out["analytics_error"] = f"{type(exc).__name__}: {exc}"
-    times = race(candidates, repeat)
-    out.update({f"{k}_s": v for k, v in times.items()})
-    return out
-
-
-# --------------------------------------------------------------------------- import, memory
-
-
-def bench_import(runs: int) -> dict[str, Any]:
-    exe = sys.executable
-
-    def one(code: str) -> float:
-        t = time.perf_counter()
-        subprocess.run([exe, "-c", code], check=True)
-        return time.perf_counter() - t
-
-    one("import funnel")  # warm the disk cache and .pyc files
-    pass_t, funnel_t = [], []
-    for _ in range(runs):
-        pass_t.append(one("pass"))
-        funnel_t.append(one("import funnel"))
-    probe = subprocess.run(
-        [
-            exe,
-            "-c",
-            f"import sys, funnel; print(','.join(m for m in {HEAVY!r} if m in sys.modules))",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    importtime = subprocess.run(
-        [exe, "-X", "importtime", "-c", "import funnel"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stderr
-    cumulative = 0
-    for line in importtime.splitlines():
-        parts = line.split("|")
-        if len(parts) == 3 and parts[2].strip() == "funnel":
-            cumulative = int(parts[1])
-    startup = statistics.median(pass_t)
-    total = statistics.median(funnel_t)
-    return {
-        "python_startup_ms": 1e3 * startup,
-        "python_import_funnel_ms": 1e3 * total,
-        "import_ms": 1e3 * (total - startup),
-        "importtime_cumulative_ms": cumulative / 1e3,
-        "heavy_modules_imported": [m for m in probe.split(",") if m],
-        "runs": runs,
-    }
-
-
-def bench_memory(n: int = 100_000) -> dict[str, Any]:
-    """tracemalloc bytes per Lead: the record plus its own id; shared contact and time."""
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    shared = Contact(name="Ada")
-    out: dict[str, Any] = {"leads": n}
-
-    def measure(make: Callable[[int], Any]) -> float:
-        keep: list[Any] = [None] * n
-        gc.collect()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        for i in range(n):
-            keep[i] = make(i)
-        after = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-        del keep
-        gc.collect()
-        return (after - before) / n
-
-    out["lead_bytes"] = measure(
-        lambda i: Lead(id=f"L{i:08d}", contact=shared, source="list", created_at=t0)
-    )
-    out["lead_with_own_contact_bytes"] = measure(
-        lambda i: Lead(
-            id=f"L{i:08d}",
-            contact=Contact(name=f"Person {i:08d}"),
-            source="list",
-            created_at=t0 + timedelta(seconds=i),
-        )
-    )
-    return out
-
-
-# --------------------------------------------------------------------------- main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
