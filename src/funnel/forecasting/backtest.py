@@ -31,6 +31,7 @@ Models (``models=``):
 * ``"simulation"`` - :func:`~funnel.forecasting.pipeline.simulate_pipeline`
   (real ages, observed durations, recent arrivals, parameter uncertainty).
 
+A log without a ``value`` column gets no value figures (nulls, not zeros).
 The result is a frame (polars by default, ``backend="pandas"`` on request), one
 row per cut-off, model and scope; :func:`backtest_chart` draws it.
 """
@@ -407,6 +408,9 @@ def backtest(
                         actual["total_value"],
                     )
                 )
+    if not values:  # the log has no values: no value forecast, rather than zeros
+        money = [c for c in BACKTEST_COLUMNS if "value" in c]
+        rows = [{**r, **dict.fromkeys(money)} for r in rows]
     return to_frame({c: [r[c] for r in rows] for c in BACKTEST_COLUMNS}, backend)
 
 

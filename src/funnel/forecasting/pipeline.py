@@ -274,7 +274,10 @@ def _supported_age(fit: StageSurvival, stage: str, age: float, memo: dict[Any, f
     key = (stage, age)
     if key not in memo:
         curve = fit.curves.get(stage)
-        memo[key] = age if curve is None else fit._supported(curve, age)
+        last = None if curve is None else curve.last_exit
+        stale = curve is None or last is None or age > last
+        # a stale deal keeps its age (it stays open); a thin age is read at the oldest supported
+        memo[key] = age if stale or curve is None else fit._supported(curve, age)
     return memo[key]
 
 

@@ -34,7 +34,8 @@ the stage has no hazard left, so a deal older than every observed exit
 (:meth:`StageSurvival.stale_after`) gets 0: stale deals age out.
 
 **Minimum-sample rule.** A conditional estimate at age *a* rests on the spells
-still at risk at *a*. When fewer than ``min_samples`` are, the deal is valued
+still at risk at *a*. When fewer than ``min_samples`` are (and the deal is not
+stale), the deal is valued
 at the oldest age that still has ``min_samples`` at risk (its row says
 ``capped``); a stage with fewer than ``min_samples`` spells in all has no
 estimate (:class:`~funnel.exceptions.InsufficientHistory`).
@@ -214,8 +215,9 @@ def fit_curve(
             continue
         entry = 0.0
         if observed_from is not None and sp.entered < observed_from:
-            entry = _days(observed_from - sp.entered)
-            if sp.age <= entry:
+            # an exit at the very start of the window is observed: enter just before it
+            entry = _days(observed_from - sp.entered) - 1e-9
+            if sp.age < entry:
                 continue
         rows.append((entry, sp.age, sp.target, w))
     by_entry = sorted((r[0], r[3]) for r in rows)
@@ -386,12 +388,14 @@ class StageSurvival:
         if horizon <= timedelta(0):
             raise ForecastError(f"horizon must be positive, got {horizon}", field="horizon")
         curve = self._curve(stage, record)
+        last = curve.last_exit
+        if last is None or age > last:
+            # stale: no deal was ever seen leaving the stage this late
+            return WinEstimate(stage, age, 0.0, curve.risk_set(age), age, False, True)
         used = self._supported(curve, age)
         p = self._win(stage, used, _days(horizon), 0, {})
-        last = curve.last_exit
-        stale = last is None or age > last
         return WinEstimate(
-            stage, age, min(max(p, 0.0), 1.0), curve.risk_set(used), used, used < age, stale
+            stage, age, min(max(p, 0.0), 1.0), curve.risk_set(used), used, used < age, False
         )
 
     def win_probability(
