@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 import pytest
@@ -37,7 +38,7 @@ def values() -> dict[str, list[tuple[datetime | None, float | None]]]:
 
 class TestSimulatePipeline:
     def test_same_seed_same_result(self) -> None:
-        kw = {
+        kw: dict[str, Any] = {
             "cutoff": day(90),
             "horizon": H,
             "won_stages": WON,
@@ -111,7 +112,7 @@ class TestSimulatePipeline:
                 start = 7 * w + k * 0.25
                 end = ("won", day(start + 10)) if i % 2 == 0 else ("lost", day(start + 4))
                 clumpy[f"D{i:03d}"] = [("sql", day(start)), end]
-        kw = {
+        kw: dict[str, Any] = {
             "cutoff": day(139.9),
             "horizon": H,
             "won_stages": WON,
@@ -204,7 +205,7 @@ class TestBacktest:
     def test_no_leakage_from_after_the_cutoff(self) -> None:
         """Flip every outcome after the cut-off: forecasts stay, actuals change."""
         cut = "2026-03-31"
-        kw = {
+        kw: dict[str, Any] = {
             "horizon": H,
             "runs": 40,
             "draws": 10,

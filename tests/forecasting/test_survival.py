@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from funnel.exceptions import ForecastError, InsufficientHistory
 from funnel.forecasting import stage_survival
 from funnel.forecasting.forecast import Deal, weighted_pipeline
-from funnel.forecasting.survival import spells_at
+from funnel.forecasting.survival import StageSurvival, spells_at
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 WON, LOST = {"won"}, {"lost"}
@@ -33,7 +34,8 @@ def book(open_n: int = 40) -> dict[str, list[tuple[str, datetime | None]]]:
     return h
 
 
-def fit(h, cutoff=day(60), **kw):
+def fit(h: Any, cutoff: datetime | None = None, **kw: Any) -> StageSurvival:
+    cutoff = day(60) if cutoff is None else cutoff
     return stage_survival(h, cutoff=cutoff, won_stages=WON, lost_stages=LOST, **kw)
 
 

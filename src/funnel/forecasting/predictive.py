@@ -634,11 +634,13 @@ class ScoringEvaluation:
     train: int
     test: int
 
-    def metric(self, model: str, name: str) -> object:
+    def metric(self, model: str, name: str) -> float:
         """One figure, e.g. ``metric("pls", "auc")``."""
         for row in self.rows:
             if row["model"] == model:
-                return row[name]
+                value = row[name]
+                assert isinstance(value, int | float), name
+                return float(value)
         raise PredictiveError(f"no model {model!r} in {[r['model'] for r in self.rows]}")
 
     def best_baseline(self, name: str = "brier") -> Mapping[str, object]:
