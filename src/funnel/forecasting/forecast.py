@@ -160,6 +160,24 @@ class StageProbabilities:
             for e in self.stages.values()
         ]
 
+    def to_frame(self, backend: str = "polars") -> Any:
+        """One row per stage (probability as a float, null when insufficient)."""
+        from funnel.forecasting._frames import to_frame
+
+        entries = list(self.stages.values())
+        return to_frame(
+            {
+                "stage": [e.stage for e in entries],
+                "reached": [e.reached for e in entries],
+                "won": [e.won for e in entries],
+                "probability": [
+                    None if e.probability is None else float(e.probability) for e in entries
+                ],
+                "source": [e.source for e in entries],
+            },
+            backend,
+        )
+
 
 def stage_probabilities(
     paths: Iterable[Sequence[str]],
