@@ -85,6 +85,24 @@ def test_maven_backtest(shared_data: Path) -> None:
         )
 
 
+def test_maven_survival_sensitivity(shared_data: Path) -> None:
+    """The other fitting windows and no truncation, as quoted in forecasting.md."""
+    from datetime import timedelta
+
+    from funnel.analytics.datasets import load_maven
+
+    log = load_maven(shared_data)
+
+    def errors(**kw: Any) -> list[float]:
+        frame = backtest(log, CUTOFFS, models=("survival",), **kw)
+        return [round(e, 3) for e in frame["wins_error"].to_list()]
+
+    assert errors() == [0.639, 0.164, 0.43]
+    assert errors(window=None) == [0.639, 0.353, 0.663]
+    assert errors(window=timedelta(days=180)) == [0.639, 0.353, 0.507]
+    assert errors(observed_from=None) == [0.431, 0.164, 0.43]
+
+
 def test_olist_backtest_open_leads(shared_data: Path) -> None:
     """No lost stage: the weighted pipeline values every open MQL at 1; survival does not."""
     from funnel.analytics.datasets import load_olist
