@@ -52,6 +52,7 @@ from funnel.forecasting.survival import (
     Visit,
     dated_visits,
     first_outcome,
+    spells_at,
     stage_survival,
 )
 
@@ -340,6 +341,7 @@ def simulate_pipeline(
     finals = won_set | lost_set
     start = fit_start(histories, cutoff, window, observed_from, finals)
     limit = horizon.total_seconds() / DAY
+    spells = spells_at(histories, cutoff, finals=finals)
     base = stage_survival(
         histories,
         cutoff=cutoff,
@@ -347,6 +349,7 @@ def simulate_pipeline(
         lost_stages=lost_set,
         min_samples=min_samples,
         observed_from=start,
+        spells=spells,
     )
     deals = open_deals_at(histories, cutoff, finals=finals, values=values)
     memo: dict[Any, float] = {}
@@ -384,6 +387,7 @@ def simulate_pipeline(
                 min_samples=min_samples,
                 observed_from=start,
                 weights=weights,
+                spells=spells,
             )
             draw_rates = {
                 s: sum(prng.choice(c) for _ in range(weeks)) / (7.0 * weeks)

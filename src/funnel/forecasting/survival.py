@@ -457,6 +457,7 @@ def stage_survival(
     min_samples: int = 30,
     observed_from: datetime | None = None,
     weights: Mapping[str, float] | None = None,
+    spells: Sequence[Spell] | None = None,
 ) -> StageSurvival:
     """
     Fit the exit curves of every open stage on what was known at *cutoff*.
@@ -471,6 +472,8 @@ def stage_survival(
         min_samples: The floor of the minimum-sample rule.
         observed_from: Left truncation: exits before it were not recorded.
         weights: Lead -> weight (a bootstrap draw); default 1 each.
+        spells: The spells of *histories* at *cutoff* (:func:`spells_at`), when
+            already computed (refitting many weighted draws).
 
     >>> from datetime import datetime, timedelta, timezone
     >>> d = lambda n: datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=n)
@@ -491,7 +494,8 @@ def stage_survival(
     lost_set = frozenset(DEFAULT_FUNNEL.lost_stages if lost_stages is None else lost_stages)
     if observed_from is not None:
         observed_from = require_aware(observed_from, "observed_from")
-    spells = spells_at(histories, cutoff, finals=won_set | lost_set)
+    if spells is None:
+        spells = spells_at(histories, cutoff, finals=won_set | lost_set)
     stages = dict.fromkeys(sp.stage for sp in spells)
     curves = {
         s: fit_curve(s, spells, observed_from=observed_from, weights=weights) for s in stages
