@@ -13,8 +13,8 @@ of its own parameters:
   older than every exit ever seen stays open (stale); the minimum-sample rule
   reads an under-supported age at the oldest supported one.
 * **Arrivals from the recent window.** New leads enter the stages where dated
-  histories start, at the rate seen over ``arrival_window`` before the
-  cut-off (a Poisson stream, uniform in time), and walk the same curves from
+  histories start, at the rate seen over the full weeks of ``arrival_window``
+  before the cut-off (a Poisson stream, uniform in time), and walk the same curves from
   age 0 with the time left.
 * **Parameter uncertainty.** ``draws`` parameter sets are drawn; each is a
   *Bayesian bootstrap* of the history (every lead gets an ``Exp(1)`` weight,
@@ -316,7 +316,7 @@ def simulate_pipeline(
         observed_from: Left truncation: exits before it were not recorded
             (``"first-outcome"``: the first won or lost row in the history).
         arrival_window: The recent window arrival rates are read from
-            (default: *horizon*).
+            (default: *horizon*), in whole weeks (its last full 7-day blocks).
         arrivals: Whether new leads arrive during the horizon.
         runs: Monte Carlo runs.
         draws: Parameter draws (``runs // draws`` runs each).
