@@ -123,6 +123,39 @@ def test_olist_backtest_open_leads(shared_data: Path) -> None:
     assert set(_figures(frame, "survival", "open", "forecast_value")) == {None}
 
 
+@pytest.mark.slow
+def test_olist_backtest_simulation(shared_data: Path) -> None:
+    """The Olist simulation and chain figures quoted in simulation.md."""
+    from funnel.analytics.datasets import load_olist
+
+    frame = backtest(
+        load_olist(shared_data),
+        ["2018-01-31", "2018-03-31", "2018-05-31"],
+        models=("markov", "simulation"),
+        runs=200,
+        draws=50,
+        seed=0,
+    )
+    assert _figures(frame, "simulation", "total", "actual_wins") == [467, 386, 124]
+    assert [round(x) for x in _figures(frame, "simulation", "total", "forecast_wins")] == [
+        149,
+        393,
+        501,
+    ]
+    assert [round(x) for x in _figures(frame, "simulation", "total", "wins_low")] == [99, 347, 448]
+    assert [round(x) for x in _figures(frame, "simulation", "total", "wins_high")] == [
+        200,
+        444,
+        556,
+    ]
+    assert _figures(frame, "simulation", "total", "wins_inside") == [False, True, False]
+    assert [round(x) for x in _figures(frame, "markov", "total", "forecast_wins")] == [
+        3997,
+        6280,
+        8585,
+    ]
+
+
 def test_scoring_on_a_time_split(shared_data: Path) -> None:
     """Maven: PLS adds nothing over the base rate; Olist: nothing over the landing page."""
     base = shared_data / "maven_crm"
