@@ -168,3 +168,13 @@ def test_non_finite_values_are_refused_with_the_field(bad: object) -> None:
 
     with pytest.raises(match="value must be a finite number"):
         Deal(id="x", value=bad, stage="sql")  # type: ignore[arg-type]
+
+
+def test_stage_probabilities_as_a_frame() -> None:
+    paths = [["mql", "sql", "won"]] * 3 + [["mql", "lost"]] * 2
+    probs = stage_probabilities(paths, won_stages={"won"}, lost_stages={"lost"}, min_samples=4)
+    frame = probs.to_frame()
+    assert frame["stage"].to_list() == ["mql", "sql"]
+    assert frame["probability"].to_list() == [0.6, None]
+    assert frame["source"].to_list() == ["history", "insufficient_history"]
+    assert probs.to_frame(backend="pandas").shape == (2, 5)

@@ -241,3 +241,13 @@ def test_quantile() -> None:
     assert quantile([5], 0.9) == 5
     with pytest.raises(SimulationError):
         quantile([], 0.5)
+
+
+def test_chain_and_result_as_frames(chain) -> None:
+    frame = chain.to_frame()
+    assert frame.columns == ["source", "target", "probability", "count", "median_days"]
+    assert frame.height == len(chain.rows())
+    result = simulate(chain, starting={"mql": 10}, horizon=timedelta(days=30), runs=5, seed=2)
+    runs = result.to_frame()
+    assert runs["won"].to_list() == list(result.won)
+    assert runs["arrived"].to_list() == [0] * 5

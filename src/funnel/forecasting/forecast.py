@@ -16,14 +16,20 @@ Weighted pipeline and forecast, in :class:`~decimal.Decimal` money.
   leads gets no probability ("insufficient history"): a declared fallback is
   used if given, otherwise asking for it raises :class:`InsufficientHistory`.
   Textbook defaults (10/25/50/75/90 %) are never invented.
+* **With a horizon** (``weighted_pipeline(..., horizon=, at=)`` and a
+  :class:`~funnel.forecasting.survival.StageSurvival`): each open deal is
+  weighed by its chance of winning *within the horizon given its age in
+  stage*, so a deal that has sat in its stage longer than any deal ever left
+  it weighs nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -31,6 +37,9 @@ from funnel._money import to_decimal
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import ForecastError, InsufficientHistory, ValidationError
 from funnel.model.records import Lead, Prospect
+
+if TYPE_CHECKING:
+    from funnel.forecasting.survival import StageSurvival
 
 CENT = Decimal("0.01")
 Money = Decimal | int | float | str
@@ -56,7 +65,7 @@ def _probability(value: Money, what: str, record: str | None = None) -> Decimal:
 @attrs.frozen(kw_only=True)
 class Deal:
     """
-    A plain deal row: an id, a value and a stage.
+    A plain deal row: an id, a value, a stage and (optionally) when it entered that stage.
 
     >>> Deal(id="D1", value=1200.5, stage="Engaging").value
     Decimal('1200.5')
@@ -65,6 +74,7 @@ class Deal:
     id: str
     value: Decimal = attrs.field(converter=to_money)
     stage: str
+    entered: datetime | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.value < 0:
@@ -149,6 +159,24 @@ class StageProbabilities:
             }
             for e in self.stages.values()
         ]
+
+    def to_frame(self, backend: str = "polars") -> Any:
+        """One row per stage (probability as a float, null when insufficient)."""
+        from funnel.forecasting._frames import to_frame
+
+        entries = list(self.stages.values())
+        return to_frame(
+            {
+                "stage": [e.stage for e in entries],
+                "reached": [e.reached for e in entries],
+                "won": [e.won for e in entries],
+                "probability": [
+                    None if e.probability is None else float(e.probability) for e in entries
+                ],
+                "source": [e.source for e in entries],
+            },
+            backend,
+        )
 
 
 def stage_probabilities(
@@ -292,10 +320,29 @@ class Forecast:
         """One dict per deal, for a table or a dataframe."""
         return [attrs.asdict(line) for line in self.lines]
 
+    def to_frame(self, backend: str = "polars") -> Any:
+        """
+        One row per deal (``id``, ``stage``, ``value``, ``probability``, ``weighted``,
+        ``status``) as a polars (or pandas) frame; money as floats.
+        """
+        from funnel.forecasting._frames import to_frame
 
-def _deal_fields(deal: Deal | Prospect) -> tuple[str, Decimal, str]:
+        return to_frame(
+            {
+                "id": [ln.id for ln in self.lines],
+                "stage": [ln.stage for ln in self.lines],
+                "value": [float(ln.value) for ln in self.lines],
+                "probability": [float(ln.probability) for ln in self.lines],
+                "weighted": [float(ln.weighted) for ln in self.lines],
+                "status": [ln.status for ln in self.lines],
+            },
+            backend,
+        )
+
+
+def _deal_fields(deal: Deal | Prospect) -> tuple[str, Decimal, str, datetime | None]:
     if isinstance(deal, Deal):
-        return deal.id, deal.value, deal.stage
+        return deal.id, deal.value, deal.stage, deal.entered
     if isinstance(deal, Prospect):
         if deal.value is None:
             raise ForecastError(
@@ -303,16 +350,19 @@ def _deal_fields(deal: Deal | Prospect) -> tuple[str, Decimal, str]:
                 record=deal.id,
                 field="value",
             )
-        return deal.id, deal.value, deal.stage
+        entered = deal.history[-1].at if deal.history else deal.created_at
+        return deal.id, deal.value, deal.stage, entered
     raise ValidationError(f"expected Deal or Prospect, got {type(deal).__name__}: {deal!r}")
 
 
 def weighted_pipeline(
     deals: Iterable[Deal | Prospect],
-    probabilities: StageProbabilities | Mapping[str, Money],
+    probabilities: StageProbabilities | StageSurvival | Mapping[str, Money],
     *,
     funnel: Funnel = DEFAULT_FUNNEL,
     rounding: str = ROUND_HALF_EVEN,
+    horizon: timedelta | None = None,
+    at: datetime | None = None,
 ) -> Forecast:
     """
     Weigh each deal by its stage's probability, rounding per deal.
@@ -324,9 +374,17 @@ def weighted_pipeline(
             lost stages are those of *funnel*.
         funnel: Gives won/lost stages for a plain mapping.
         rounding: A :mod:`decimal` rounding mode for each deal's cents.
+        horizon: With a :class:`~funnel.forecasting.survival.StageSurvival`:
+            weigh each open deal by its chance of winning within this horizon
+            given its age in stage (``at`` minus when it entered its stage;
+            :attr:`Deal.entered`, or a prospect's last change). The
+            probability is kept to 6 decimals.
+        at: The moment of the forecast (needed with *horizon*).
 
     Raises:
-        ForecastError: a deal without value, or a stage without probability.
+        ForecastError: a deal without value, or a stage without probability;
+            a horizon without time-aware probabilities or without *at*, or an
+            open deal that does not say when it entered its stage.
         InsufficientHistory: a stage whose history is below the floor.
 
     >>> deals = [Deal(id="A", value="1000", stage="sql"), Deal(id="B", value="0.25", stage="sql"),
@@ -337,6 +395,10 @@ def weighted_pipeline(
     >>> fc.total
     Decimal('1000.12')
     """
+    from funnel.forecasting.survival import StageSurvival
+
+    if isinstance(probabilities, StageSurvival) or horizon is not None:
+        return _weighted_within(deals, probabilities, horizon, at, rounding)
     if isinstance(probabilities, StageProbabilities):
         table = probabilities
         plain = False
@@ -354,7 +416,7 @@ def weighted_pipeline(
     closed = table.won_stages | table.lost_stages
     lines: list[ForecastLine] = []
     for deal in deals:
-        deal_id, value, stage = _deal_fields(deal)
+        deal_id, value, stage, _ = _deal_fields(deal)
         if plain and stage not in table.stages and stage not in closed:
             raise ForecastError(
                 f"deal {deal_id!r}: no probability for stage {stage!r}",
@@ -367,6 +429,59 @@ def weighted_pipeline(
             status = "won"
         elif stage in table.lost_stages:
             status = "lost"
+        weighted = (value * p).quantize(CENT, rounding=rounding)
+        lines.append(ForecastLine(deal_id, stage, value, p, weighted, status))
+    return Forecast(lines=tuple(lines), rounding=rounding)
+
+
+def _weighted_within(
+    deals: Iterable[Deal | Prospect],
+    probabilities: object,
+    horizon: timedelta | None,
+    at: datetime | None,
+    rounding: str,
+) -> Forecast:
+    """The weighted pipeline with time-aware probabilities (see :func:`weighted_pipeline`)."""
+    from funnel._time import require_aware
+    from funnel.forecasting.survival import StageSurvival
+
+    if not isinstance(probabilities, StageSurvival):
+        raise ForecastError(
+            "a horizon needs time-aware probabilities: pass a StageSurvival "
+            "(funnel.forecasting.stage_survival), not per-stage probabilities",
+            field="horizon",
+        )
+    if horizon is None or at is None:
+        raise ForecastError(
+            "time-aware probabilities need horizon= and at= (the moment of the forecast)",
+            field="horizon" if horizon is None else "at",
+        )
+    at = require_aware(at, "at")
+    lines: list[ForecastLine] = []
+    for deal in deals:
+        deal_id, value, stage, entered = _deal_fields(deal)
+        status: Literal["open", "won", "lost"] = "open"
+        if stage in probabilities.won_stages:
+            status, p = "won", Decimal(1)
+        elif stage in probabilities.lost_stages:
+            status, p = "lost", Decimal(0)
+        else:
+            if entered is None:
+                raise ForecastError(
+                    f"deal {deal_id!r}: a time-aware forecast needs when it entered "
+                    f"stage {stage!r} (Deal.entered)",
+                    record=deal_id,
+                    field="entered",
+                )
+            age = (at - require_aware(entered, "entered", record=deal_id)).total_seconds() / 86400
+            if age < 0:
+                raise ForecastError(
+                    f"deal {deal_id!r} entered its stage after at={at.isoformat()}",
+                    record=deal_id,
+                    field="entered",
+                )
+            q = probabilities.win_probability(stage, age, horizon, record=deal_id)
+            p = Decimal(f"{q:.6f}")
         weighted = (value * p).quantize(CENT, rounding=rounding)
         lines.append(ForecastLine(deal_id, stage, value, p, weighted, status))
     return Forecast(lines=tuple(lines), rounding=rounding)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 
 import attrs
 
@@ -442,4 +443,339 @@ def brier_score(probabilities: Sequence[float], labels: Sequence[bool]) -> float
         raise PredictiveError("brier_score needs as many probabilities as labels, at least one")
     return sum((p - float(y)) ** 2 for p, y in zip(probabilities, labels, strict=True)) / len(
         labels
+    )
+
+
+def log_loss(probabilities: Sequence[float], labels: Sequence[bool], eps: float = 1e-6) -> float:
+    """
+    The mean negative log-likelihood of the outcomes (lower is better), clipped at *eps*.
+
+    >>> round(log_loss([0.5, 0.5], [True, False]), 4)
+    0.6931
+    """
+    if len(probabilities) != len(labels) or not labels:
+        raise PredictiveError("log_loss needs as many probabilities as labels, at least one")
+    total = 0.0
+    for p, y in zip(probabilities, labels, strict=True):
+        q = min(max(p, eps), 1 - eps)
+        total -= math.log(q if y else 1 - q)
+    return total / len(labels)
+
+
+@attrs.frozen
+class ReliabilityBin:
+    """
+    One bin of a reliability curve.
+
+    Attributes:
+        low: The bin's lower edge (inclusive).
+        high: Its upper edge (exclusive, but 1 is in the last bin).
+        count: Predictions in the bin.
+        mean_predicted: Their mean probability.
+        observed: The share of them won.
+    """
+
+    low: float
+    high: float
+    count: int
+    mean_predicted: float
+    observed: float
+
+
+def reliability(
+    probabilities: Sequence[float], labels: Sequence[bool], *, bins: int = 10
+) -> tuple[ReliabilityBin, ...]:
+    """
+    A reliability curve: equal-width bins of predicted probability, each with its win rate.
+
+    A calibrated model has ``observed ≈ mean_predicted`` in every bin. Empty
+    bins are left out.
+
+    >>> [(b.count, b.observed) for b in reliability([0.1, 0.15, 0.9], [False, True, True], bins=2)]
+    [(2, 0.5), (1, 1.0)]
+    """
+    if len(probabilities) != len(labels) or not labels:
+        raise PredictiveError("reliability needs as many probabilities as labels, at least one")
+    if bins < 1:
+        raise PredictiveError(f"bins must be >= 1, got {bins}")
+    groups: dict[int, list[tuple[float, bool]]] = {}
+    for p, y in zip(probabilities, labels, strict=True):
+        k = min(int(p * bins), bins - 1)
+        groups.setdefault(k, []).append((p, y))
+    return tuple(
+        ReliabilityBin(
+            k / bins,
+            (k + 1) / bins,
+            len(g),
+            sum(p for p, _ in g) / len(g),
+            sum(1 for _, y in g if y) / len(g),
+        )
+        for k, g in sorted(groups.items())
+    )
+
+
+@attrs.frozen(kw_only=True)
+class FieldWinRate:
+    """
+    A baseline: the smoothed win rate of a lead's value of one field.
+
+    ``rate(v) = (won(v) + weight * base) / (n(v) + weight)``: a value seen
+    rarely stays near the base rate; an unseen or missing value gets the base rate.
+
+    Attributes:
+        field: The field.
+        base: The training win rate.
+        weight: The smoothing weight (pseudo-leads at the base rate).
+        rates: Value -> smoothed win rate.
+    """
+
+    field: str
+    base: float
+    weight: float
+    rates: Mapping[object, float]
+
+    def predict(self, values: Mapping[str, object]) -> float:
+        """The win rate of *values*' value of :attr:`field` (the base rate if unseen)."""
+        items = _expand(values.get(self.field))
+        known = [self.rates[v] for v in items if v in self.rates]
+        return sum(known) / len(known) if known else self.base
+
+
+def field_win_rate(
+    rows: Sequence[TrainingRow], field: str, *, weight: float = 10.0
+) -> FieldWinRate:
+    """
+    Fit a :class:`FieldWinRate` baseline on *rows*.
+
+    Raises:
+        PredictiveError: no rows.
+
+    >>> rows = [TrainingRow(values={"src": "web"}, won=True)] * 3 + [
+    ...     TrainingRow(values={"src": "ads"}, won=False)]
+    >>> baseline = field_win_rate(rows, "src", weight=1)
+    >>> baseline.predict({"src": "web"}), baseline.predict({"src": "tv"})   # (3 + .75) / 4
+    (0.9375, 0.75)
+    """
+    if not rows:
+        raise PredictiveError("no training rows: insufficient history")
+    base = sum(1 for r in rows if r.won) / len(rows)
+    counts: dict[object, list[int]] = {}
+    for row in rows:
+        for v in _expand(row.values.get(field)):
+            c = counts.setdefault(v, [0, 0])
+            c[0] += row.won
+            c[1] += 1
+    rates = {v: (w + weight * base) / (n + weight) for v, (w, n) in counts.items()}
+    return FieldWinRate(field=field, base=base, weight=weight, rates=MappingProxyType(rates))
+
+
+def time_split(
+    rows: Sequence[TrainingRow], times: Sequence[object], cutoff: object
+) -> tuple[list[TrainingRow], list[TrainingRow]]:
+    """
+    Rows whose time is at or before *cutoff* (train) and after it (test).
+
+    Times are anything comparable (datetimes, ISO dates as text); a row
+    without a time (``None``) is in neither, and is counted by no metric.
+
+    Raises:
+        PredictiveError: the lengths differ.
+    """
+    if len(rows) != len(times):
+        raise PredictiveError(f"{len(rows)} rows but {len(times)} times")
+    train = [r for r, t in zip(rows, times, strict=True) if t is not None and t <= cutoff]  # type: ignore[operator]
+    test = [r for r, t in zip(rows, times, strict=True) if t is not None and t > cutoff]  # type: ignore[operator]
+    return train, test
+
+
+def _lift(scores: Sequence[float], labels: Sequence[bool], share: float = 0.1) -> float:
+    """
+    The expected win rate of the top *share* by score over the overall win rate.
+
+    Ties are broken at random in expectation: the tie group straddling the cut
+    counts with its mean win rate, so a constant score has a lift of exactly 1.
+    """
+    overall = sum(labels) / len(labels)
+    if overall == 0:
+        return float("nan")
+    want = max(1.0, share * len(scores))
+    groups: dict[float, list[bool]] = {}
+    for s, y in zip(scores, labels, strict=True):
+        groups.setdefault(s, []).append(y)
+    taken = won = 0.0
+    for s in sorted(groups, reverse=True):
+        g = groups[s]
+        take = min(float(len(g)), want - taken)
+        won += take * sum(g) / len(g)
+        taken += take
+        if taken >= want:
+            break
+    return (won / taken) / overall
+
+
+@attrs.frozen(kw_only=True)
+class ScoringEvaluation:
+    """
+    How a predictive model does on held-out leads, against two baselines.
+
+    Attributes:
+        rows: One mapping per model (``"base rate"``, ``"win rate: <field>"`` for
+            every field, ``"pls"``): ``n``, ``auc``, ``brier``, ``brier_skill``
+            (``1 - brier / brier(base rate)``: > 0 beats the base rate),
+            ``log_loss``, ``lift_top10`` (win rate of the top 10 % over the
+            overall one), ``mean_predicted``, ``observed``.
+        reliability: The model's reliability curve on the test leads.
+        train: Training leads.
+        test: Test leads.
+    """
+
+    rows: tuple[Mapping[str, object], ...]
+    reliability: tuple[ReliabilityBin, ...]
+    train: int
+    test: int
+
+    def metric(self, model: str, name: str) -> float:
+        """One figure, e.g. ``metric("pls", "auc")``."""
+        for row in self.rows:
+            if row["model"] == model:
+                value = row[name]
+                assert isinstance(value, int | float), name
+                return float(value)
+        raise PredictiveError(f"no model {model!r} in {[r['model'] for r in self.rows]}")
+
+    def best_baseline(self, name: str = "brier") -> Mapping[str, object]:
+        """The per-field baseline with the lowest *name* (Brier by default)."""
+        base = [r for r in self.rows if str(r["model"]).startswith("win rate")]
+        if not base:
+            raise PredictiveError("no per-field baseline was evaluated")
+        return min(base, key=lambda r: float(r[name]))  # type: ignore[arg-type]
+
+    def to_frame(self, backend: str = "polars") -> Any:
+        """The metrics, one row per model."""
+        from funnel.forecasting._frames import rows_to_columns, to_frame
+
+        names = (
+            "model",
+            "n",
+            "auc",
+            "brier",
+            "brier_skill",
+            "log_loss",
+            "lift_top10",
+            "mean_predicted",
+            "observed",
+        )
+        return to_frame(rows_to_columns(self.rows, names), backend)
+
+    def reliability_frame(self, backend: str = "polars") -> Any:
+        """The reliability curve, one row per bin."""
+        from funnel.forecasting._frames import to_frame
+
+        return to_frame(
+            {
+                "low": [b.low for b in self.reliability],
+                "high": [b.high for b in self.reliability],
+                "count": [b.count for b in self.reliability],
+                "mean_predicted": [b.mean_predicted for b in self.reliability],
+                "observed": [b.observed for b in self.reliability],
+            },
+            backend,
+        )
+
+    def chart(self, *, title: str | None = None) -> Any:
+        """A plotly reliability diagram (observed against predicted, the diagonal dashed)."""
+        from funnel.forecasting._frames import plotly
+
+        go = plotly()
+        fig = go.Figure()
+        fig.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[0, 1],
+                mode="lines",
+                name="calibrated",
+                line={"dash": "dash", "color": "grey"},
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[b.mean_predicted for b in self.reliability],
+                y=[b.observed for b in self.reliability],
+                mode="markers+lines",
+                name="model",
+                text=[f"{b.count} leads" for b in self.reliability],
+            )
+        )
+        fig.update_layout(
+            title=title or "Reliability curve (held-out leads)",
+            xaxis_title="mean predicted probability",
+            yaxis_title="share won",
+        )
+        return fig
+
+
+def evaluate_scoring(
+    model: PLSModel,
+    train: Sequence[TrainingRow],
+    test: Sequence[TrainingRow],
+    *,
+    stage: str | None = None,
+    fields: Sequence[str] | None = None,
+    weight: float = 10.0,
+    bins: int = 10,
+) -> ScoringEvaluation:
+    """
+    Judge *model* on *test* against the base rate and per-field win rates fitted on *train*.
+
+    Split by time (:func:`time_split`: train on what closed before a cut-off,
+    test on what closed after), not at random, to judge what the model would
+    have done.
+
+    Args:
+        model: The trained model (on *train*).
+        train: Its training rows (for the baselines).
+        test: The held-out rows.
+        stage: The stage every test lead is predicted in (``None`` for a model
+            without stages).
+        fields: The per-field baselines (default: the model's fields).
+        weight: The baselines' smoothing weight.
+        bins: Bins of the reliability curve.
+
+    Raises:
+        PredictiveError: no training or test rows, or a test set of one class.
+    """
+    if not train or not test:
+        raise PredictiveError("evaluate_scoring needs training and test rows")
+    labels = [r.won for r in test]
+    base = sum(1 for r in train if r.won) / len(train)
+    scored: list[tuple[str, list[float]]] = [("base rate", [base] * len(test))]
+    for field in fields if fields is not None else model.fields:
+        baseline = field_win_rate(train, field, weight=weight)
+        scored.append((f"win rate: {field}", [baseline.predict(r.values) for r in test]))
+    pls = [model.predict(r.values, stage=stage).fraction for r in test]
+    scored.append(("pls", pls))
+    base_brier = brier_score([base] * len(test), labels)
+    rows = []
+    for name, ps in scored:
+        b = brier_score(ps, labels)
+        rows.append(
+            MappingProxyType(
+                {
+                    "model": name,
+                    "n": len(test),
+                    "auc": roc_auc(ps, labels),
+                    "brier": b,
+                    "brier_skill": 1 - b / base_brier if base_brier else float("nan"),
+                    "log_loss": log_loss(ps, labels),
+                    "lift_top10": _lift(ps, labels),
+                    "mean_predicted": sum(ps) / len(ps),
+                    "observed": sum(labels) / len(labels),
+                }
+            )
+        )
+    return ScoringEvaluation(
+        rows=tuple(rows),
+        reliability=reliability(pls, labels, bins=bins),
+        train=len(train),
+        test=len(test),
     )

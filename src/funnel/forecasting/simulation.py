@@ -186,6 +186,18 @@ class MarkovChain:
                 )
         return out
 
+    def to_frame(self, backend: str = "polars") -> Any:
+        """:meth:`rows` as a polars (or pandas) frame."""
+        rows = self.rows()
+        names = ("source", "target", "probability", "count", "median_days")
+        return _frame({n: [r[n] for r in rows] for n in names}, backend)
+
+
+def _frame(columns: Mapping[str, Sequence[object]], backend: str) -> Any:
+    from funnel.forecasting._frames import to_frame
+
+    return to_frame(columns, backend)
+
 
 def histories_from_replay(replay: Any) -> dict[str, tuple[tuple[str, datetime], ...]]:
     """
@@ -380,6 +392,19 @@ class SimulationResult:
     def days_to_win_quantiles(self, qs: Iterable[float] = (0.1, 0.5, 0.9)) -> tuple[float, ...]:
         """Quantiles of the days to win (over every simulated win)."""
         return tuple(quantile(self.days_to_win, q) for q in qs)
+
+    def to_frame(self, backend: str = "polars") -> Any:
+        """One row per run: ``run``, ``won``, ``lost``, ``arrived``."""
+        arrived = self.arrived or (0,) * self.runs
+        return _frame(
+            {
+                "run": list(range(self.runs)),
+                "won": list(self.won),
+                "lost": list(self.lost),
+                "arrived": list(arrived),
+            },
+            backend,
+        )
 
 
 def _starting(starting: Mapping[str, int] | Iterable[str], chain: MarkovChain) -> list[str]:

@@ -1,0 +1,512 @@
+"""
+Pipeline simulation from real ages in stage, observed durations and recent arrivals.
+
+:func:`simulate_pipeline` answers "how many wins (and how much value) in the
+next *horizon*?" at a cut-off, with an interval that carries the uncertainty
+of its own parameters:
+
+* **Open deals start where they are.** Each deal open at the cut-off starts
+  in its stage *at its real age there*; its exit (when, and to where) is drawn
+  from the stage's Aalen-Johansen curve (:mod:`funnel.forecasting.survival`)
+  *conditional on having already lasted that long*. Durations are the
+  observed ones, censoring included: no distribution shape, no rate. A deal
+  older than every exit ever seen stays open (stale); the minimum-sample rule
+  reads an under-supported age at the oldest supported one.
+* **Arrivals from the recent window.** New leads enter the stages where dated
+  histories start, at the rate seen over the full weeks of ``arrival_window``
+  before the cut-off (a Poisson stream, uniform in time), and walk the same curves from
+  age 0 with the time left.
+* **Parameter uncertainty.** ``draws`` parameter sets are drawn; each is a
+  *Bayesian bootstrap* of the history (every lead gets an ``Exp(1)`` weight,
+  i.e. Dirichlet(1, ..., 1) weights over leads, and the curves are refitted
+  with them) and a bootstrap of the window's weekly arrival counts (so the
+  week-to-week variation of arrivals, not only Poisson noise, enters the
+  interval). ``runs // draws`` Monte Carlo runs use each set. With
+  ``uncertainty="none"`` every run uses the point estimate (Monte Carlo noise
+  only, for comparison).
+
+Every draw uses ``random.Random(f"{seed}:...")``: the same seed gives the same result.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import math
+import random
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import attrs
+
+from funnel._time import require_aware
+from funnel.engine.funnel import DEFAULT_FUNNEL
+from funnel.exceptions import ForecastError, InsufficientHistory, SimulationError
+from funnel.forecasting._frames import plotly, to_frame
+from funnel.forecasting.simulation import quantile
+from funnel.forecasting.survival import (
+    DAY,
+    StageCurve,
+    StageSurvival,
+    Visit,
+    dated_visits,
+    first_outcome,
+    spells_at,
+    stage_survival,
+)
+
+
+@attrs.frozen
+class OpenDeal:
+    """
+    A deal open at the cut-off.
+
+    Attributes:
+        id: Its id.
+        stage: Its stage then.
+        age: Days it had spent in that stage.
+        value: Its value if known then, else ``None`` (the default value is used).
+    """
+
+    id: str
+    stage: str
+    age: float
+    value: float | None = None
+
+
+def open_deals_at(
+    histories: Mapping[str, Sequence[Visit]],
+    cutoff: datetime,
+    *,
+    finals: Collection[str],
+    values: Mapping[str, Sequence[tuple[datetime | None, float | None]]] | None = None,
+) -> list[OpenDeal]:
+    """
+    The deals open at *cutoff*: a dated visit at or before it, none of them final.
+
+    *values* (lead -> (time, value) rows) gives each deal the last value known
+    at the cut-off; a value recorded later (on the row that closed it, say) is
+    not known then and is not used.
+    """
+    out: list[OpenDeal] = []
+    for lead, visits in histories.items():
+        dated = dated_visits(visits, cutoff)
+        if not dated or dated[-1][0] in finals:
+            continue
+        stage, entered = dated[-1]
+        known = [
+            v
+            for at, v in (values or {}).get(lead, ())
+            if v is not None and at is not None and at <= cutoff
+        ]
+        out.append(
+            OpenDeal(
+                str(lead),
+                stage,
+                (cutoff - entered).total_seconds() / DAY,
+                known[-1] if known else None,
+            )
+        )
+    return out
+
+
+def arrival_times(
+    histories: Mapping[str, Sequence[Visit]], cutoff: datetime, window: timedelta
+) -> dict[str, list[float]]:
+    """Per entry stage, the days before *cutoff* at which leads first appeared within *window*."""
+    out: dict[str, list[float]] = {}
+    start = cutoff - window
+    for visits in histories.values():
+        dated = dated_visits(visits, None)
+        if not dated:
+            continue
+        stage, at = dated[0]
+        if start < at <= cutoff:
+            out.setdefault(stage, []).append((cutoff - at).total_seconds() / DAY)
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class PipelineForecast:
+    """
+    The runs of :func:`simulate_pipeline`.
+
+    Attributes:
+        cutoff: The cut-off.
+        horizon: The horizon.
+        runs: How many runs.
+        seed: The seed.
+        uncertainty: ``"bootstrap"`` or ``"none"``.
+        open_deals: Deals open at the cut-off.
+        open_won: Per run, wins among the open deals.
+        arrival_won: Per run, wins among the arrivals.
+        arrivals: Per run, how many leads arrived.
+        won_value: Per run, the value won (open deals and arrivals).
+        open_won_value: Per run, the value won among the open deals.
+        arrival_rates: Entry stage -> leads per day (point estimate).
+        default_value: The value given to a won deal whose value was unknown.
+    """
+
+    cutoff: datetime
+    horizon: timedelta
+    runs: int
+    seed: int
+    uncertainty: str
+    open_deals: int
+    open_won: tuple[int, ...]
+    arrival_won: tuple[int, ...]
+    arrivals: tuple[int, ...]
+    won_value: tuple[float, ...]
+    open_won_value: tuple[float, ...]
+    arrival_rates: Mapping[str, float]
+    default_value: float
+
+    @property
+    def total_won(self) -> tuple[int, ...]:
+        """Per run, all wins (open deals plus arrivals)."""
+        return tuple(a + b for a, b in zip(self.open_won, self.arrival_won, strict=True))
+
+    def interval(
+        self, what: Literal["open", "total", "value", "open_value"] = "total", level: float = 0.9
+    ) -> tuple[float, float, float]:
+        """The mean and the central *level* interval of *what*."""
+        series: Sequence[float] = {
+            "open": self.open_won,
+            "total": self.total_won,
+            "value": self.won_value,
+            "open_value": self.open_won_value,
+        }[what]
+        tail = (1 - level) / 2
+        return (
+            sum(series) / len(series),
+            quantile(series, tail),
+            quantile(series, 1 - tail),
+        )
+
+    def summary(self, *, level: float = 0.9, backend: str = "polars") -> Any:
+        """A frame: per quantity (open wins, total wins, value), mean, low and high."""
+        names = ("open", "total", "open_value", "value")
+        rows = [self.interval(n, level) for n in names]  # type: ignore[arg-type]
+        return to_frame(
+            {
+                "quantity": ["open_wins", "total_wins", "open_value", "total_value"],
+                "mean": [r[0] for r in rows],
+                "low": [r[1] for r in rows],
+                "high": [r[2] for r in rows],
+                "level": [level] * len(rows),
+            },
+            backend,
+        )
+
+    def to_frame(self, backend: str = "polars") -> Any:
+        """A frame with one row per run."""
+        return to_frame(
+            {
+                "run": list(range(self.runs)),
+                "open_won": list(self.open_won),
+                "arrival_won": list(self.arrival_won),
+                "total_won": list(self.total_won),
+                "arrivals": list(self.arrivals),
+                "won_value": list(self.won_value),
+            },
+            backend,
+        )
+
+    def chart(self, *, title: str | None = None) -> Any:
+        """A plotly histogram of total wins per run, with the 90 % interval marked."""
+        go = plotly()
+        mean, low, high = self.interval("total")
+        fig = go.Figure(go.Histogram(x=list(self.total_won), name="total wins"))
+        for x, label in ((low, "5 %"), (mean, "mean"), (high, "95 %")):
+            fig.add_vline(x=x, line_dash="dash", annotation_text=label)
+        fig.update_layout(
+            title=title or f"Wins in the {self.horizon.days} days after {self.cutoff:%Y-%m-%d}",
+            xaxis_title="wins",
+            yaxis_title="runs",
+        )
+        return fig
+
+
+class _Sampler:
+    """Draws exits from fitted curves, conditional on the age reached."""
+
+    def __init__(self, fit: StageSurvival) -> None:
+        self.fit = fit
+        self.neg: dict[str, tuple[float, ...]] = {
+            s: tuple(-x for x in c.survival) for s, c in fit.curves.items()
+        }
+
+    def walk(self, stage: str, age: float, left: float, rng: random.Random) -> bool:
+        """Whether a deal in *stage* at *age* is won within *left* days."""
+        fit = self.fit
+        elapsed = 0.0
+        for _ in range(64):
+            if stage in fit.won_stages:
+                return True
+            curve: StageCurve | None = fit.curves.get(stage)
+            if stage in fit.lost_stages or curve is None:
+                return False
+            s_a = curve.survival_at(age)
+            if s_a <= 0.0:
+                return False
+            lo = bisect.bisect_right(curve.times, age)
+            target = -s_a * (1.0 - rng.random())
+            j = bisect.bisect_left(self.neg[stage], target, lo)
+            if j >= len(curve.times):
+                return False  # no exit in the observed support: stays open
+            elapsed += curve.times[j] - age
+            if elapsed > left:
+                return False
+            exits = curve.exits[j]
+            pick = rng.random() * sum(exits.values())
+            acc = 0.0
+            nxt = stage
+            for t, d in exits.items():
+                acc += d
+                nxt = t
+                if pick < acc:
+                    break
+            stage, age = nxt, 0.0
+        return False
+
+
+def _supported_age(fit: StageSurvival, stage: str, age: float, memo: dict[Any, float]) -> float:
+    key = (stage, age)
+    if key not in memo:
+        curve = fit.curves.get(stage)
+        last = None if curve is None else curve.last_exit
+        stale = curve is None or last is None or age > last
+        # a stale deal keeps its age (it stays open); a thin age is read at the oldest supported
+        memo[key] = age if stale or curve is None else fit._supported(curve, age)
+    return memo[key]
+
+
+def simulate_pipeline(
+    histories: Mapping[str, Sequence[Visit]],
+    *,
+    cutoff: datetime,
+    horizon: timedelta,
+    won_stages: Collection[str] | None = None,
+    lost_stages: Collection[str] | None = None,
+    values: Mapping[str, Sequence[tuple[datetime | None, float | None]]] | None = None,
+    window: timedelta | None = None,
+    observed_from: datetime | Literal["first-outcome"] | None = None,
+    arrival_window: timedelta | None = None,
+    arrivals: bool = True,
+    runs: int = 500,
+    draws: int = 100,
+    seed: int = 0,
+    min_samples: int = 30,
+    uncertainty: Literal["bootstrap", "none"] = "bootstrap",
+) -> PipelineForecast:
+    """
+    Simulate the wins of the *horizon* after *cutoff* (see the module docs).
+
+    Args:
+        histories: Lead id -> (stage, entered_at) visits; only what is dated
+            at or before *cutoff* is used to fit and to start.
+        cutoff: When the forecast is made.
+        horizon: How far ahead.
+        won_stages: Stages meaning won (default: the default funnel's).
+        lost_stages: Stages meaning lost (default: the default funnel's).
+        values: Lead -> (time, value) rows, for the value forecast.
+        window: Fit the curves on the exits and exposure of this recent window
+            only (period analysis); ``None``: all history.
+        observed_from: Left truncation: exits before it were not recorded
+            (``"first-outcome"``: the first won or lost row in the history).
+        arrival_window: The recent window arrival rates are read from
+            (default: *horizon*), in whole weeks (its last full 7-day blocks).
+        arrivals: Whether new leads arrive during the horizon.
+        runs: Monte Carlo runs.
+        draws: Parameter draws (``runs // draws`` runs each).
+        seed: The seed.
+        min_samples: The floor of the minimum-sample rule.
+        uncertainty: ``"bootstrap"`` (parameter draws) or ``"none"``.
+
+    Raises:
+        SimulationError: runs or draws < 1, a horizon that is not positive,
+            an unknown *uncertainty*.
+        InsufficientHistory: an open deal's stage has too little history.
+    """
+    cutoff = require_aware(cutoff, "cutoff")
+    if runs < 1 or draws < 1:
+        raise SimulationError(f"runs and draws must be >= 1, got {runs} and {draws}")
+    if horizon <= timedelta(0):
+        raise SimulationError(f"horizon must be positive, got {horizon}")
+    if uncertainty not in ("bootstrap", "none"):
+        raise SimulationError(f"uncertainty must be 'bootstrap' or 'none', got {uncertainty!r}")
+    won_set = frozenset(DEFAULT_FUNNEL.won_stages if won_stages is None else won_stages)
+    lost_set = frozenset(DEFAULT_FUNNEL.lost_stages if lost_stages is None else lost_stages)
+    finals = won_set | lost_set
+    start = fit_start(histories, cutoff, window, observed_from, finals)
+    limit = horizon.total_seconds() / DAY
+    spells = spells_at(histories, cutoff, finals=finals)
+    base = stage_survival(
+        histories,
+        cutoff=cutoff,
+        won_stages=won_set,
+        lost_stages=lost_set,
+        min_samples=min_samples,
+        observed_from=start,
+        spells=spells,
+    )
+    deals = open_deals_at(histories, cutoff, finals=finals, values=values)
+    memo: dict[Any, float] = {}
+    starts: list[tuple[str, float, float | None]] = []
+    for deal in deals:
+        curve = base.curves.get(deal.stage)
+        if curve is None or curve.spells < min_samples:
+            raise InsufficientHistory(
+                deal.stage, 0 if curve is None else curve.spells, min_samples, deal.id
+            )
+        starts.append((deal.stage, _supported_age(base, deal.stage, deal.age, memo), deal.value))
+    default_value = _mean_won_value(histories, values, cutoff, won_set)
+    a_window = arrival_window or horizon
+    entry = arrival_times(histories, cutoff, a_window) if arrivals else {}
+    weeks = max(1, int(a_window.total_seconds() / DAY // 7))
+    weekly = {s: _weekly(ages, weeks) for s, ages in entry.items()}
+    rates = {s: sum(c) / (7.0 * weeks) for s, c in weekly.items()}
+    leads = sorted(histories, key=str)
+    per_draw = max(1, runs // draws)
+    n_draws = math.ceil(runs / per_draw)
+    open_won: list[int] = []
+    arrival_won: list[int] = []
+    arrived: list[int] = []
+    value_won: list[float] = []
+    open_value: list[float] = []
+    for d in range(n_draws):
+        if uncertainty == "bootstrap":
+            prng = random.Random(f"{seed}:params:{d}")
+            weights = {lead: prng.expovariate(1.0) for lead in leads}
+            fit = stage_survival(
+                histories,
+                cutoff=cutoff,
+                won_stages=won_set,
+                lost_stages=lost_set,
+                min_samples=min_samples,
+                observed_from=start,
+                weights=weights,
+                spells=spells,
+            )
+            draw_rates = {
+                s: sum(prng.choice(c) for _ in range(weeks)) / (7.0 * weeks)
+                for s, c in weekly.items()
+            }
+        else:
+            fit, draw_rates = base, rates
+        sampler = _Sampler(fit)
+        for r in range(per_draw):
+            run = d * per_draw + r
+            if run >= runs:
+                break
+            rng = random.Random(f"{seed}:{run}")
+            won = 0
+            val = 0.0
+            for stage, age, value in starts:
+                if sampler.walk(stage, age, limit, rng):
+                    won += 1
+                    val += default_value if value is None else value
+            arng = random.Random(f"{seed}:{run}:arrivals")
+            new = 0
+            new_won = 0
+            new_val = 0.0
+            for stage, rate in draw_rates.items():
+                for _ in range(_poisson_count(arng, rate * limit)):
+                    new += 1
+                    if sampler.walk(stage, 0.0, limit * arng.random(), arng):
+                        new_won += 1
+                        new_val += default_value
+            open_won.append(won)
+            arrival_won.append(new_won)
+            arrived.append(new)
+            open_value.append(val)
+            value_won.append(val + new_val)
+    return PipelineForecast(
+        cutoff=cutoff,
+        horizon=horizon,
+        runs=runs,
+        seed=seed,
+        uncertainty=uncertainty,
+        open_deals=len(deals),
+        open_won=tuple(open_won),
+        arrival_won=tuple(arrival_won),
+        arrivals=tuple(arrived),
+        won_value=tuple(value_won),
+        open_won_value=tuple(open_value),
+        arrival_rates=rates,
+        default_value=default_value,
+    )
+
+
+def fit_start(
+    histories: Mapping[str, Sequence[Visit]],
+    cutoff: datetime,
+    window: timedelta | None,
+    observed_from: datetime | Literal["first-outcome"] | None,
+    finals: Collection[str],
+) -> datetime | None:
+    """Where the fitted exposure starts: the later of the window's start and *observed_from*."""
+    starts: list[datetime] = []
+    if window is not None:
+        if window <= timedelta(0):
+            raise ForecastError(f"window must be positive, got {window}", field="window")
+        starts.append(cutoff - window)
+    if observed_from == "first-outcome":
+        known = {
+            k: [v for v in vs if v[1] is not None and v[1] <= cutoff]
+            for k, vs in histories.items()
+        }
+        with contextlib.suppress(ForecastError):
+            starts.append(first_outcome(known, finals))
+    elif observed_from is not None:
+        starts.append(require_aware(observed_from, "observed_from"))
+    return max(starts) if starts else None
+
+
+def _weekly(ages: Iterable[float], weeks: int) -> list[int]:
+    """Counts per 7-day block before the cut-off (the last *weeks* full blocks)."""
+    counts = [0] * weeks
+    for age in ages:
+        k = int(age // 7)
+        if k < weeks:
+            counts[k] += 1
+    return counts
+
+
+def _poisson_count(rng: random.Random, mean: float) -> int:
+    """A Poisson(*mean*) count (normal approximation above 500, exact below)."""
+    if mean <= 0:
+        return 0
+    if mean > 500:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit = math.exp(-mean)
+    k, p = 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+def _mean_won_value(
+    histories: Mapping[str, Sequence[Visit]],
+    values: Mapping[str, Sequence[tuple[datetime | None, float | None]]] | None,
+    cutoff: datetime,
+    won: Collection[str],
+) -> float:
+    """The mean value of the deals won at or before *cutoff* (0 without values)."""
+    if not values:
+        return 0.0
+    found: list[float] = []
+    for lead, visits in histories.items():
+        dated = dated_visits(visits, cutoff)
+        if not dated or dated[-1][0] not in won:
+            continue
+        known = [
+            v
+            for at, v in values.get(lead, ())
+            if v is not None and at is not None and at <= cutoff
+        ]
+        if known:
+            found.append(known[-1])
+    return sum(found) / len(found) if found else 0.0

@@ -1,0 +1,509 @@
+"""
+Time-aware stage probabilities: the chance a deal wins *within a horizon*, given its age in stage.
+
+A stage probability that ignores time ("63 % of deals that reached Engaging were
+won") values a deal that entered Engaging yesterday like one that has sat there
+for a year, and says nothing about *when* it wins. This module estimates, per
+stage, how deals leave it and when, with the deals still open counted as what
+they are: **censored** (still there at the cut-off, outcome unknown).
+
+**Spells.** Each lead's dated stage visits, up to the cut-off, give spells: the
+stage, when the lead entered it, and either when it left and where to, or (the
+last, still open) that it was still there at the cut-off. Undated rows (a
+snapshot that does not say when a stage was entered) cannot be placed in time
+and are not used; a lead with no dated row at or before the cut-off is not
+known then.
+
+**Estimator** (per stage, :class:`StageCurve`). The Aalen-Johansen estimator of
+competing risks, the exits being the stage's targets (won, lost, or another open
+stage), on the time since the lead entered the stage ("age"). At each distinct
+exit age ``t`` with ``n(t)`` spells at risk and ``d_c(t)`` exits to ``c``:
+``S(t) = S(t-) (1 - d(t) / n(t))`` (Kaplan-Meier survival in the stage) and
+``F_c(t) = F_c(t-) + S(t-) d_c(t) / n(t)`` (cumulative incidence of ``c``). With
+``observed_from`` (delayed entry, *left truncation*) a spell only counts as at
+risk from the age it had at that moment: use it when the log records no exit
+before some date although leads were in the stage before it (the deals that
+closed earlier are missing, as in the Maven file).
+
+**Win within a horizon** (:meth:`StageSurvival.win_probability`). For a deal in
+stage *s* at age *a*, the chance it is won within *h* days is the incidence of
+"won" in ``(a, a + h]`` divided by ``S(a)``, plus, for each exit to another open
+stage *s'* at age *u*, that exit's incidence times the chance of winning from
+*s'* (age 0) in the ``a + h - u`` days left. After the last exit ever observed
+the stage has no hazard left, so a deal older than every observed exit
+(:meth:`StageSurvival.stale_after`) gets 0: stale deals age out.
+
+**Minimum-sample rule.** A conditional estimate at age *a* rests on the spells
+still at risk at *a*. When fewer than ``min_samples`` are (and the deal is not
+stale), the deal is valued
+at the oldest age that still has ``min_samples`` at risk (its row says
+``capped``); a stage with fewer than ``min_samples`` spells in all has no
+estimate (:class:`~funnel.exceptions.InsufficientHistory`).
+
+Weights (for a Bayesian bootstrap, see :mod:`funnel.forecasting.pipeline`) are
+per lead: every spell of a lead gets its weight.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from funnel._time import require_aware
+from funnel.engine.funnel import DEFAULT_FUNNEL
+from funnel.exceptions import ForecastError, InsufficientHistory
+from funnel.forecasting._frames import to_frame
+
+DAY = 86400.0
+#: How deep a win can be looked for through moves to other open stages.
+MAX_DEPTH = 8
+
+#: A dated stage visit: (stage, entered at); ``None`` for an undated row.
+Visit = tuple[str, datetime | None]
+
+
+@attrs.frozen
+class Spell:
+    """
+    One stay of one lead in one open stage, as known at a cut-off.
+
+    Attributes:
+        lead: The lead's id.
+        stage: The stage.
+        entered: When the lead entered it.
+        age: Days from entering to leaving, or to the cut-off while still there.
+        target: The stage it went to next; ``None`` while still there (censored).
+    """
+
+    lead: str
+    stage: str
+    entered: datetime
+    age: float
+    target: str | None
+
+
+def _days(delta: timedelta) -> float:
+    return delta.total_seconds() / DAY
+
+
+def dated_visits(visits: Iterable[Visit], cutoff: datetime | None) -> list[tuple[str, datetime]]:
+    """The dated visits at or before *cutoff* (all when ``None``), oldest first, ties kept."""
+    kept = [(s, at) for s, at in visits if at is not None and (cutoff is None or at <= cutoff)]
+    kept.sort(key=lambda v: v[1])
+    out: list[tuple[str, datetime]] = []
+    for stage, at in kept:
+        if out and out[-1][0] == stage:
+            continue
+        out.append((stage, at))
+    return out
+
+
+def spells_at(
+    histories: Mapping[str, Sequence[Visit]],
+    cutoff: datetime,
+    *,
+    finals: Collection[str],
+) -> list[Spell]:
+    """
+    Every spell in an open stage known at *cutoff* (see the module docs).
+
+    Raises:
+        ValidationError: *cutoff* or a visit time is naive.
+    """
+    cutoff = require_aware(cutoff, "cutoff")
+    spells: list[Spell] = []
+    for lead, visits in histories.items():
+        dated = dated_visits(visits, cutoff)
+        for (s, t0), (t, t1) in itertools.pairwise(dated):
+            if s not in finals:
+                spells.append(Spell(str(lead), s, t0, _days(t1 - t0), t))
+        if dated and dated[-1][0] not in finals:
+            s, t0 = dated[-1]
+            spells.append(Spell(str(lead), s, t0, _days(cutoff - t0), None))
+    return spells
+
+
+@attrs.frozen(kw_only=True)
+class StageCurve:
+    """
+    The Aalen-Johansen estimate of how deals leave one stage.
+
+    Attributes:
+        stage: The stage.
+        times: The distinct exit ages (days), ascending.
+        at_risk: Weighted spells at risk at each exit age.
+        exits: At each exit age, target stage -> weighted exits.
+        survival: ``S(t)``, the chance of still being in the stage just after each age.
+        spells: Spells in the stage (open ones included).
+        entries: Sorted entry ages of the spells (0, or the age at ``observed_from``).
+        ends: Sorted exit or censoring ages of the spells.
+        entry_weights: Cumulative weights along ``entries``.
+        end_weights: Cumulative weights along ``ends``.
+        breaks: The ages where the risk set changes (entries and ends), ascending.
+    """
+
+    stage: str
+    times: tuple[float, ...]
+    at_risk: tuple[float, ...]
+    exits: tuple[Mapping[str, float], ...]
+    survival: tuple[float, ...]
+    spells: int
+    entries: tuple[float, ...] = attrs.field(repr=False)
+    ends: tuple[float, ...] = attrs.field(repr=False)
+    entry_weights: tuple[float, ...] = attrs.field(repr=False)
+    end_weights: tuple[float, ...] = attrs.field(repr=False)
+    breaks: tuple[float, ...] = attrs.field(repr=False, default=())
+
+    def survival_at(self, age: float) -> float:
+        """``S(age)``: still in the stage just after *age* (1 before the first exit)."""
+        j = bisect.bisect_right(self.times, age)
+        return 1.0 if j == 0 else self.survival[j - 1]
+
+    def risk_set(self, age: float) -> float:
+        """Weighted spells at risk just after *age* (entered by then, not yet left)."""
+        i = bisect.bisect_right(self.entries, age)
+        k = bisect.bisect_right(self.ends, age)
+        entered = self.entry_weights[i - 1] if i else 0.0
+        ended = self.end_weights[k - 1] if k else 0.0
+        return entered - ended
+
+    @property
+    def last_exit(self) -> float | None:
+        """The oldest age at which a deal was ever seen leaving (``None``: never)."""
+        return self.times[-1] if self.times else None
+
+    def incidence(self, target: str, start: float, end: float) -> float:
+        """The unconditional incidence of exits to *target* in ``(start, end]``."""
+        lo = bisect.bisect_right(self.times, start)
+        hi = bisect.bisect_right(self.times, end)
+        total = 0.0
+        previous = 1.0 if lo == 0 else self.survival[lo - 1]
+        for j in range(lo, hi):
+            d = self.exits[j].get(target, 0.0)
+            if d:
+                total += previous * d / self.at_risk[j]
+            previous = self.survival[j]
+        return total
+
+
+def fit_curve(
+    stage: str,
+    spells: Sequence[Spell],
+    *,
+    observed_from: datetime | None = None,
+    weights: Mapping[str, float] | None = None,
+) -> StageCurve:
+    """
+    The :class:`StageCurve` of *stage* from its *spells* (others are ignored).
+
+    A spell that ended before *observed_from* is outside the observed window
+    and is left out; one that started before it enters the risk set at the
+    age it had then. *weights* (lead -> weight, default 1) weigh each lead.
+    """
+    rows: list[tuple[float, float, str | None, float]] = []
+    for sp in spells:
+        if sp.stage != stage:
+            continue
+        w = 1.0 if weights is None else weights.get(sp.lead, 0.0)
+        if w <= 0.0:
+            continue
+        entry = 0.0
+        if observed_from is not None and sp.entered < observed_from:
+            # an exit at the very start of the window is observed: enter just before it
+            entry = _days(observed_from - sp.entered) - 1e-9
+            if sp.age < entry:
+                continue
+        rows.append((entry, sp.age, sp.target, w))
+    by_entry = sorted((r[0], r[3]) for r in rows)
+    by_end = sorted((r[1], r[3]) for r in rows)
+    entries = tuple(e for e, _ in by_entry)
+    ends = tuple(e for e, _ in by_end)
+    entry_weights = tuple(itertools.accumulate(w for _, w in by_entry))
+    end_weights = tuple(itertools.accumulate(w for _, w in by_end))
+    events: dict[float, dict[str, float]] = {}
+    for _, age, target, w in rows:
+        if target is not None:
+            slot = events.setdefault(age, {})
+            slot[target] = slot.get(target, 0.0) + w
+    times = tuple(sorted(events))
+    at_risk: list[float] = []
+    survival: list[float] = []
+    s = 1.0
+    for t in times:
+        # at risk at t: entered strictly before t, and not ended before t
+        i = bisect.bisect_left(entries, t)
+        k = bisect.bisect_left(ends, t)
+        n = (entry_weights[i - 1] if i else 0.0) - (end_weights[k - 1] if k else 0.0)
+        d = sum(events[t].values())
+        n = max(n, d)
+        at_risk.append(n)
+        s *= 1.0 - d / n
+        survival.append(max(s, 0.0))
+    return StageCurve(
+        stage=stage,
+        times=times,
+        at_risk=tuple(at_risk),
+        exits=tuple(MappingProxyType(events[t]) for t in times),
+        survival=tuple(survival),
+        spells=len(rows),
+        entries=entries,
+        ends=ends,
+        entry_weights=entry_weights,
+        end_weights=end_weights,
+        breaks=tuple(sorted({0.0, *entries, *ends})),
+    )
+
+
+@attrs.frozen
+class WinEstimate:
+    """
+    The chance one deal wins within the horizon, and what it rests on.
+
+    Attributes:
+        stage: Its stage.
+        age: Its age in the stage (days).
+        probability: The chance of winning within the horizon.
+        at_risk: History spells at risk at the age used.
+        used_age: The age the estimate was read at (the oldest supported one
+            when the deal's own age has fewer than ``min_samples`` at risk).
+        capped: Whether ``used_age < age`` (the minimum-sample rule applied).
+        stale: Whether the deal is older than every exit ever observed from its stage.
+    """
+
+    stage: str
+    age: float
+    probability: float
+    at_risk: float
+    used_age: float
+    capped: bool
+    stale: bool
+
+
+@attrs.frozen(kw_only=True)
+class StageSurvival:
+    """
+    Per-stage exit curves: time-aware probabilities of winning within a horizon.
+
+    Build it with :func:`stage_survival`.
+
+    Attributes:
+        curves: Stage -> :class:`StageCurve` (open stages only).
+        won_stages: Stages meaning won.
+        lost_stages: Stages meaning lost.
+        min_samples: The sample floor of the minimum-sample rule.
+        observed_from: The start of the observed window (left truncation), if any.
+    """
+
+    curves: Mapping[str, StageCurve]
+    won_stages: frozenset[str]
+    lost_stages: frozenset[str]
+    min_samples: int
+    observed_from: datetime | None = None
+
+    @property
+    def finals(self) -> frozenset[str]:
+        """Won and lost stages."""
+        return self.won_stages | self.lost_stages
+
+    def stale_after(self, stage: str) -> float | None:
+        """The age (days) after which no deal was ever seen leaving *stage*."""
+        curve = self.curves.get(stage)
+        return None if curve is None else curve.last_exit
+
+    def _curve(self, stage: str, record: str | None) -> StageCurve:
+        curve = self.curves.get(stage)
+        if curve is None or curve.spells < self.min_samples:
+            raise InsufficientHistory(
+                stage, 0 if curve is None else curve.spells, self.min_samples, record
+            )
+        return curve
+
+    def _supported(self, curve: StageCurve, age: float) -> float:
+        """The oldest age <= *age* with at least ``min_samples`` spells at risk."""
+        if curve.risk_set(age) >= self.min_samples:
+            return age
+        j = bisect.bisect_right(curve.breaks, age)
+        for x in reversed(curve.breaks[:j]):
+            if curve.risk_set(x) >= self.min_samples:
+                return x
+        return 0.0
+
+    def _win(
+        self, stage: str, age: float, days: float, depth: int, memo: dict[Any, float]
+    ) -> float:
+        if stage in self.won_stages:
+            return 1.0
+        if stage in self.lost_stages or days <= 0 or depth > MAX_DEPTH:
+            return 0.0
+        key = (stage, age, days)
+        if key in memo:
+            return memo[key]
+        curve = self.curves.get(stage)
+        if curve is None:
+            memo[key] = 0.0
+            return 0.0
+        s_a = curve.survival_at(age)
+        if s_a <= 0.0:
+            memo[key] = 0.0
+            return 0.0
+        lo = bisect.bisect_right(curve.times, age)
+        hi = bisect.bisect_right(curve.times, age + days)
+        total = 0.0
+        previous = s_a
+        for j in range(lo, hi):
+            t = curve.times[j]
+            n = curve.at_risk[j]
+            for target, d in curve.exits[j].items():
+                share = previous * d / n
+                if target in self.won_stages:
+                    total += share
+                elif target not in self.lost_stages:
+                    total += share * self._win(target, 0.0, age + days - t, depth + 1, memo)
+            previous = curve.survival[j]
+        value = total / s_a
+        memo[key] = value
+        return value
+
+    def estimate(
+        self, stage: str, age: float, horizon: timedelta, *, record: str | None = None
+    ) -> WinEstimate:
+        """
+        The chance a deal in *stage*, *age* days old there, wins within *horizon*.
+
+        Raises:
+            InsufficientHistory: the stage has fewer than ``min_samples`` spells.
+            ForecastError: a negative age or a horizon that is not positive.
+        """
+        if stage in self.finals:
+            p = 1.0 if stage in self.won_stages else 0.0
+            return WinEstimate(stage, age, p, 0.0, age, False, False)
+        if not age >= 0:
+            raise ForecastError(f"age must be >= 0 days, got {age!r}", record=record, field="age")
+        if horizon <= timedelta(0):
+            raise ForecastError(f"horizon must be positive, got {horizon}", field="horizon")
+        curve = self._curve(stage, record)
+        last = curve.last_exit
+        if last is None or age > last:
+            # stale: no deal was ever seen leaving the stage this late
+            return WinEstimate(stage, age, 0.0, curve.risk_set(age), age, False, True)
+        used = self._supported(curve, age)
+        p = self._win(stage, used, _days(horizon), 0, {})
+        return WinEstimate(
+            stage, age, min(max(p, 0.0), 1.0), curve.risk_set(used), used, used < age, False
+        )
+
+    def win_probability(
+        self, stage: str, age: float, horizon: timedelta, *, record: str | None = None
+    ) -> float:
+        """:meth:`estimate`'s probability alone."""
+        return self.estimate(stage, age, horizon, record=record).probability
+
+    def table(
+        self,
+        horizon: timedelta,
+        *,
+        ages: Sequence[float] = (0, 7, 14, 30, 60, 90, 120, 180, 365),
+        backend: str = "polars",
+    ) -> Any:
+        """
+        A frame: per stage and age, the chance of winning within *horizon*.
+
+        Columns ``stage``, ``age_days``, ``win_probability``, ``at_risk``,
+        ``capped``, ``stale``. Stages below the floor are left out.
+        """
+        rows: list[WinEstimate] = []
+        for stage, curve in self.curves.items():
+            if curve.spells < self.min_samples:
+                continue
+            rows.extend(self.estimate(stage, float(a), horizon) for a in ages)
+        return to_frame(
+            {
+                "stage": [r.stage for r in rows],
+                "age_days": [r.age for r in rows],
+                "win_probability": [r.probability for r in rows],
+                "at_risk": [r.at_risk for r in rows],
+                "capped": [r.capped for r in rows],
+                "stale": [r.stale for r in rows],
+            },
+            backend,
+        )
+
+
+def first_outcome(histories: Mapping[str, Sequence[Visit]], finals: Collection[str]) -> datetime:
+    """
+    The time of the first won or lost row in *histories*.
+
+    Raises:
+        ForecastError: no lead ever closed.
+    """
+    times = [at for visits in histories.values() for s, at in visits if s in finals and at]
+    if not times:
+        raise ForecastError("no won or lost row: cannot date the first outcome")
+    return min(times)
+
+
+def stage_survival(
+    histories: Mapping[str, Sequence[Visit]],
+    *,
+    cutoff: datetime,
+    won_stages: Collection[str] | None = None,
+    lost_stages: Collection[str] | None = None,
+    min_samples: int = 30,
+    observed_from: datetime | None = None,
+    weights: Mapping[str, float] | None = None,
+    spells: Sequence[Spell] | None = None,
+) -> StageSurvival:
+    """
+    Fit the exit curves of every open stage on what was known at *cutoff*.
+
+    Args:
+        histories: Lead id -> its (stage, entered_at) visits; an undated
+            visit (``None``) is not used. Visits after *cutoff* are ignored,
+            so the same histories serve every cut-off of a back-test.
+        cutoff: The moment the forecast is made (aware).
+        won_stages: Stages meaning won (default: the default funnel's).
+        lost_stages: Stages meaning lost (default: the default funnel's).
+        min_samples: The floor of the minimum-sample rule.
+        observed_from: Left truncation: exits before it were not recorded.
+        weights: Lead -> weight (a bootstrap draw); default 1 each.
+        spells: The spells of *histories* at *cutoff* (:func:`spells_at`), when
+            already computed (refitting many weighted draws).
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> d = lambda n: datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=n)
+    >>> h = {f"W{i}": [("sql", d(i)), ("won", d(i + 10))] for i in range(30)}
+    >>> h |= {f"L{i}": [("sql", d(i)), ("lost", d(i + 5))] for i in range(30)}
+    >>> h |= {f"O{i}": [("sql", d(i))] for i in range(40)}      # still open at the cut-off
+    >>> fit = stage_survival(h, cutoff=d(60), won_stages={"won"}, lost_stages={"lost"})
+    >>> # at 5 days 30 of 100 are lost (S = 0.7); at 10 days 30 of the 70 left are won
+    >>> round(fit.win_probability("sql", 0, timedelta(days=30)), 3)
+    0.3
+    >>> round(fit.win_probability("sql", 7, timedelta(days=30)), 3)   # past the losses: 0.3 / 0.7
+    0.429
+    >>> fit.estimate("sql", 40, timedelta(days=30)).stale     # older than every exit
+    True
+    """
+    cutoff = require_aware(cutoff, "cutoff")
+    won_set = frozenset(DEFAULT_FUNNEL.won_stages if won_stages is None else won_stages)
+    lost_set = frozenset(DEFAULT_FUNNEL.lost_stages if lost_stages is None else lost_stages)
+    if observed_from is not None:
+        observed_from = require_aware(observed_from, "observed_from")
+    if spells is None:
+        spells = spells_at(histories, cutoff, finals=won_set | lost_set)
+    stages = dict.fromkeys(sp.stage for sp in spells)
+    curves = {
+        s: fit_curve(s, spells, observed_from=observed_from, weights=weights) for s in stages
+    }
+    return StageSurvival(
+        curves=MappingProxyType(curves),
+        won_stages=won_set,
+        lost_stages=lost_set,
+        min_samples=min_samples,
+        observed_from=observed_from,
+    )

@@ -1,0 +1,210 @@
+"""
+The back-test figures quoted in docs/how-to/forecasting.md and simulation.md, and the
+scoring figures of docs/how-to/scoring.md, on the real datasets in ../shared/data.
+
+Issue 15's "done when" asks, on the Maven log at 2017-03-31, 2017-06-30 and 2017-09-30
+with a 90-day horizon: the pipeline forecast of wins among open deals within 15 % of the
+actual, and the simulation's total within 15 % with the actual inside its 90 % interval at
+least twice. These tests pin what the models do measure; where that misses the target,
+the docs say so with these numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from funnel.forecasting import backtest, evaluate_scoring, time_split
+from funnel.forecasting.predictive import TrainingRow, train_pls
+
+pytest.importorskip("polars")
+
+CUTOFFS = ["2017-03-31", "2017-06-30", "2017-09-30"]
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _figures(frame: Any, model: str, scope: str, column: str) -> list[Any]:
+    import polars as pl
+
+    rows = frame.filter(pl.col("model") == model, pl.col("scope") == scope)
+    out: list[Any] = rows[column].to_list()
+    return out
+
+
+@pytest.mark.slow
+def test_maven_backtest(shared_data: Path) -> None:
+    from funnel.analytics.datasets import load_maven
+
+    frame = backtest(load_maven(shared_data), CUTOFFS, runs=200, draws=50, seed=0)
+    assert _figures(frame, "weighted", "open", "open_deals") == [1330, 1686, 2409]
+    assert _figures(frame, "weighted", "open", "actual_wins") == [609, 597, 541]
+    assert _figures(frame, "simulation", "total", "actual_wins") == [1238, 1219, 1150]
+
+    def errors(model: str, scope: str) -> list[float]:
+        return [round(e, 3) for e in _figures(frame, model, scope, "wins_error")]
+
+    # the classic weighted pipeline: 1092, 1123, 1551 wins forecast (+79 %, +88 %, +187 %)
+    assert errors("weighted", "open") == [0.792, 0.882, 1.866]
+    # time-aware: 998, 695, 774 (+64 %, +16 %, +43 %): closer, but not within 15 %
+    assert errors("survival", "open") == [0.639, 0.164, 0.43]
+    assert errors("simulation", "open") == [0.622, 0.162, 0.431]
+    # the old chain: open deals as if new, arrivals over all history
+    assert errors("markov", "total") == [-0.156, 0.054, 0.505]
+    assert _figures(frame, "markov", "total", "wins_inside") == [False, False, False]
+    # the simulation's total: 1443, 1272, 1364 (+16.6 %, +4.4 %, +18.6 %); inside once
+    assert errors("simulation", "total") == [0.166, 0.044, 0.186]
+    assert _figures(frame, "simulation", "total", "wins_inside") == [False, True, False]
+    assert [round(x) for x in _figures(frame, "simulation", "total", "wins_low")] == [
+        1333,
+        1205,
+        1254,
+    ]
+    assert [round(x) for x in _figures(frame, "simulation", "total", "wins_high")] == [
+        1556,
+        1344,
+        1480,
+    ]
+    # value: the simulation's total value is within 2.1 %, 4.5 %, 19.5 %
+    assert [round(e, 3) for e in _figures(frame, "simulation", "total", "value_error")] == [
+        0.021,
+        0.045,
+        0.195,
+    ]
+    # every time-aware model beats the weighted pipeline at every cut-off
+    for new in ("survival", "simulation"):
+        assert all(
+            abs(a) < abs(b)
+            for a, b in zip(errors(new, "open"), errors("weighted", "open"), strict=False)
+        )
+
+
+def test_maven_survival_sensitivity(shared_data: Path) -> None:
+    """The other fitting windows and no truncation, as quoted in forecasting.md."""
+    from datetime import timedelta
+
+    from funnel.analytics.datasets import load_maven
+
+    log = load_maven(shared_data)
+
+    def errors(**kw: Any) -> list[float]:
+        frame = backtest(log, CUTOFFS, models=("survival",), **kw)
+        return [round(e, 3) for e in frame["wins_error"].to_list()]
+
+    assert errors() == [0.639, 0.164, 0.43]
+    assert errors(window=None) == [0.639, 0.353, 0.663]
+    assert errors(window=timedelta(days=180)) == [0.639, 0.353, 0.507]
+    assert errors(observed_from=None) == [0.431, 0.164, 0.43]
+
+
+def test_olist_backtest_open_leads(shared_data: Path) -> None:
+    """No lost stage: the weighted pipeline values every open MQL at 1; survival does not."""
+    from funnel.analytics.datasets import load_olist
+
+    frame = backtest(
+        load_olist(shared_data),
+        ["2018-01-31", "2018-03-31", "2018-05-31"],
+        models=("weighted", "survival"),
+    )
+    assert _figures(frame, "weighted", "open", "forecast_wins") == [3067.0, 5009.0, 7335.0]
+    assert _figures(frame, "survival", "open", "actual_wins") == [85, 121, 124]
+    assert [round(x, 1) for x in _figures(frame, "survival", "open", "forecast_wins")] == [
+        38.7,
+        88.7,
+        139.1,
+    ]
+    # the log has no values: value columns are null, not zeros
+    assert set(_figures(frame, "survival", "open", "forecast_value")) == {None}
+
+
+@pytest.mark.slow
+def test_olist_backtest_simulation(shared_data: Path) -> None:
+    """The Olist simulation and chain figures quoted in simulation.md."""
+    from funnel.analytics.datasets import load_olist
+
+    frame = backtest(
+        load_olist(shared_data),
+        ["2018-01-31", "2018-03-31", "2018-05-31"],
+        models=("markov", "simulation"),
+        runs=200,
+        draws=50,
+        seed=0,
+    )
+    assert _figures(frame, "simulation", "total", "actual_wins") == [467, 386, 124]
+    assert [round(x) for x in _figures(frame, "simulation", "total", "forecast_wins")] == [
+        149,
+        393,
+        501,
+    ]
+    assert [round(x) for x in _figures(frame, "simulation", "total", "wins_low")] == [99, 347, 448]
+    assert [round(x) for x in _figures(frame, "simulation", "total", "wins_high")] == [
+        200,
+        444,
+        556,
+    ]
+    assert _figures(frame, "simulation", "total", "wins_inside") == [False, True, False]
+    assert [round(x) for x in _figures(frame, "markov", "total", "forecast_wins")] == [
+        3997,
+        6280,
+        8585,
+    ]
+
+
+def test_scoring_on_a_time_split(shared_data: Path) -> None:
+    """Maven: PLS adds nothing over the base rate; Olist: nothing over the landing page."""
+    base = shared_data / "maven_crm"
+    sectors = {r["account"]: r["sector"] for r in _read(base / "accounts.csv")}
+    offices = {r["sales_agent"]: r["regional_office"] for r in _read(base / "sales_teams.csv")}
+    deals = [d for d in _read(base / "sales_pipeline.csv") if d["deal_stage"] in ("Won", "Lost")]
+    rows = [
+        TrainingRow(
+            values={
+                "product": d["product"].replace(" ", ""),
+                "sector": sectors.get(d["account"]) or None,
+                "regional_office": offices[d["sales_agent"]],
+            },
+            won=d["deal_stage"] == "Won",
+            stage="Engaging",
+        )
+        for d in deals
+    ]
+    train, test = time_split(rows, [d["close_date"] for d in deals], "2017-09-30")
+    assert (len(train), len(test)) == (4726, 1985)
+    model = train_pls(train, stages=("Prospecting", "Engaging"))
+    ev = evaluate_scoring(model, train, test, stage="Engaging")
+    assert round((ev.metric("pls", "auc")), 3) == 0.488
+    assert round((ev.metric("pls", "brier")), 4) == 0.2424
+    assert round((ev.metric("base rate", "brier")), 4) == 0.2412
+    assert ev.metric("pls", "brier_skill") < 0  # worse than the base rate
+    assert round(ev.best_baseline()["brier"], 4) == 0.2413  # type: ignore[call-overload]
+    assert round((ev.metric("pls", "lift_top10")), 2) == 0.93
+    assert ev.to_frame().height == 5
+    assert sum(ev.reliability_frame()["count"]) == 1985
+
+    olist = shared_data / "olist"
+    won = {d["mql_id"] for d in _read(olist / "olist_closed_deals_dataset.csv")}
+    mqls = _read(olist / "olist_marketing_qualified_leads_dataset.csv")
+    orows = [
+        TrainingRow(
+            values={"origin": q["origin"] or None, "landing_page": q["landing_page_id"]},
+            won=q["mql_id"] in won,
+        )
+        for q in mqls
+    ]
+    otrain, otest = time_split(orows, [q["first_contact_date"] for q in mqls], "2018-02-28")
+    assert (len(otrain), len(otest)) == (4171, 3829)
+    omodel = train_pls(otrain, fields=["origin", "landing_page"], min_samples=30)
+    oev = evaluate_scoring(omodel, otrain, otest)
+    assert round((oev.metric("pls", "auc")), 3) == 0.657
+    assert round((oev.metric("win rate: landing_page", "auc")), 3) == 0.647
+    assert round((oev.metric("pls", "brier")), 4) == 0.1066
+    assert round((oev.metric("win rate: landing_page", "brier")), 4) == 0.1067
+    assert round((oev.metric("base rate", "brier")), 4) == 0.1111
+    assert round((oev.metric("pls", "lift_top10")), 2) == 1.82
+    assert round((oev.metric("win rate: landing_page", "lift_top10")), 2) == 1.73

@@ -1,0 +1,193 @@
+"""Time-aware stage probabilities: Aalen-Johansen with censoring, truncation, floors, ageing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from funnel.exceptions import ForecastError, InsufficientHistory
+from funnel.forecasting import stage_survival
+from funnel.forecasting.forecast import Deal, weighted_pipeline
+from funnel.forecasting.survival import StageSurvival, spells_at
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+WON, LOST = {"won"}, {"lost"}
+H30 = timedelta(days=30)
+
+
+def day(n: float) -> datetime:
+    return T0 + timedelta(days=n)
+
+
+def book(open_n: int = 40) -> dict[str, list[tuple[str, datetime | None]]]:
+    """30 won after 10 days, 30 lost after 5, *open_n* still open (entered days 0..)."""
+    h: dict[str, list[tuple[str, datetime | None]]] = {}
+    for i in range(30):
+        h[f"W{i}"] = [("sql", day(i)), ("won", day(i + 10))]
+        h[f"L{i}"] = [("sql", day(i)), ("lost", day(i + 5))]
+    for i in range(open_n):
+        h[f"O{i}"] = [("sql", day(i))]
+    return h
+
+
+def fit(h: Any, cutoff: datetime | None = None, **kw: Any) -> StageSurvival:
+    cutoff = day(60) if cutoff is None else cutoff
+    return stage_survival(h, cutoff=cutoff, won_stages=WON, lost_stages=LOST, **kw)
+
+
+class TestEstimator:
+    def test_censored_deals_stay_in_the_risk_set(self) -> None:
+        """100 at risk: 30 lost at 5 days (S = 0.7), then 30 of 70 won at 10: 0.3 won."""
+        f = fit(book())
+        curve = f.curves["sql"]
+        assert curve.times == (5.0, 10.0)
+        assert curve.at_risk == (100.0, 70.0)
+        assert curve.survival == pytest.approx((0.7, 0.4))
+        assert f.win_probability("sql", 0, H30) == pytest.approx(0.3)
+
+    def test_open_deals_left_out_would_overstate(self) -> None:
+        """Without the 40 open deals the same exits give 0.5: censoring matters."""
+        assert fit(book(open_n=0)).win_probability("sql", 0, H30) == pytest.approx(0.5)
+
+    def test_age_conditions_the_estimate(self) -> None:
+        f = fit(book())
+        assert f.win_probability("sql", 7, H30) == pytest.approx(0.3 / 0.7)
+        # horizon too short to reach the wins at 10 days
+        assert f.win_probability("sql", 0, timedelta(days=9)) == 0.0
+
+    def test_stale_deals_age_out(self) -> None:
+        """Older than every exit ever seen: probability 0, flagged stale."""
+        est = fit(book()).estimate("sql", 40, H30)
+        assert est.probability == 0.0
+        assert est.stale
+        assert not fit(book()).estimate("sql", 3, H30).stale
+
+    def test_nothing_after_the_cutoff_is_used(self) -> None:
+        """The wins at 10 days fall after the cut-off at day 9.5 for some leads: censored."""
+        early = fit(book(), cutoff=day(9.5))
+        # only exits dated <= day 9.5 count; the future rows change nothing
+        h = book()
+        h["W0"] = [("sql", day(0)), ("lost", day(9.9))]  # a different future
+        assert fit(h, cutoff=day(9.5)).curves["sql"] == early.curves["sql"]
+        assert early.curves["sql"].times == (5.0,)
+
+    def test_undated_rows_are_not_used(self) -> None:
+        h = book()
+        h["U"] = [("mql", None), ("sql", None)]
+        assert fit(h).curves == fit(book()).curves
+        assert all(sp.lead != "U" for sp in spells_at(h, day(60), finals=WON | LOST))
+
+    def test_left_truncation(self) -> None:
+        """observed_from=day 8: the losses (days 5-34) before day 8 are outside the window."""
+        f = fit(book(), observed_from=day(8))
+        curve = f.curves["sql"]
+        # the lost spells of leads 0, 1, 2 ended (days 5, 6, 7) before day 8: outside
+        assert curve.spells == 100 - 3
+        # a lead entered on day i < 8 joins the risk set at age 8 - i (just before it, so
+        # lead 3's loss on day 8 itself is observed): at age 5, the leads i >= 3 of each kind
+        assert curve.at_risk[0] == 27 + 27 + 37
+        assert curve.exits[0] == {"lost": 27.0}
+
+    def test_moves_through_other_open_stages(self) -> None:
+        """mql -> sql after 2 days, sql -> won after 10: a win 12 days after entering mql."""
+        h = {f"D{i}": [("mql", day(0)), ("sql", day(2)), ("won", day(12))] for i in range(30)}
+        f = fit(h, cutoff=day(20))
+        assert f.win_probability("mql", 0, timedelta(days=12)) == pytest.approx(1.0)
+        assert f.win_probability("mql", 0, timedelta(days=11)) == 0.0
+        assert f.win_probability("sql", 0, timedelta(days=10)) == pytest.approx(1.0)
+
+    def test_weights_weigh_leads(self) -> None:
+        weights = {k: (0.0 if k.startswith("L") else 1.0) for k in book()}
+        assert fit(book(), weights=weights).win_probability("sql", 0, H30) == pytest.approx(
+            30 / 70
+        )
+
+    def test_table_is_a_frame(self) -> None:
+        frame = fit(book()).table(H30, ages=(0, 7, 40))
+        assert frame.columns == [
+            "stage",
+            "age_days",
+            "win_probability",
+            "at_risk",
+            "capped",
+            "stale",
+        ]
+        assert frame["win_probability"].round(4).to_list() == [0.3, 0.4286, 0.0]
+        assert fit(book()).table(H30, ages=(0,), backend="pandas").shape == (1, 6)
+
+
+class TestMinimumSamples:
+    def test_thin_ages_are_read_at_the_oldest_supported_age(self) -> None:
+        """Past 5 days 70 spells remain at risk; with a floor of 71 age 8 is read earlier."""
+        f = fit(book(), min_samples=71)
+        est = f.estimate("sql", 8, H30)
+        assert est.capped
+        assert est.used_age < 5
+        assert est.at_risk >= 71
+        assert est.probability == pytest.approx(0.3)
+        assert not fit(book(), min_samples=70).estimate("sql", 8, H30).capped
+
+    def test_stale_beats_the_floor(self) -> None:
+        """Older than every exit, on thin history: still 0, not re-read as a young deal."""
+        est = fit(book(), min_samples=71).estimate("sql", 25, H30)
+        assert est.stale
+        assert est.probability == 0.0
+
+    def test_a_stage_below_the_floor_refuses(self) -> None:
+        with pytest.raises(InsufficientHistory) as info:
+            fit(book(), min_samples=500).estimate("sql", 0, H30, record="D1")
+        assert info.value.stage == "sql"
+        assert info.value.record == "D1"
+
+    def test_bad_age_and_horizon(self) -> None:
+        f = fit(book())
+        with pytest.raises(ForecastError, match="age"):
+            f.estimate("sql", -1, H30)
+        with pytest.raises(ForecastError, match="horizon"):
+            f.estimate("sql", 0, timedelta(0))
+
+
+@given(
+    age=st.floats(min_value=0, max_value=80),
+    h1=st.integers(min_value=1, max_value=60),
+    extra=st.integers(min_value=0, max_value=60),
+)
+def test_probability_is_a_probability_and_grows_with_the_horizon(age, h1, extra) -> None:
+    f = FIT
+    p1 = f.win_probability("sql", age, timedelta(days=h1))
+    p2 = f.win_probability("sql", age, timedelta(days=h1 + extra))
+    assert 0.0 <= p1 <= p2 + 1e-12 <= 1.0 + 1e-12
+
+
+FIT = fit(book())
+
+
+class TestWeightedPipelineWithHorizon:
+    def test_each_deal_at_its_age(self) -> None:
+        at = day(60)
+        deals = [
+            Deal(id="new", value=1000, stage="sql", entered=at),
+            Deal(id="week", value=1000, stage="sql", entered=at - timedelta(days=7)),
+            Deal(id="stale", value=1000, stage="sql", entered=at - timedelta(days=40)),
+            Deal(id="done", value=500, stage="won"),
+        ]
+        fc = weighted_pipeline(deals, FIT, horizon=H30, at=at)
+        assert [str(ln.weighted) for ln in fc.lines] == ["300.00", "428.57", "0.00", "500.00"]
+        assert fc.to_frame()["weighted"].to_list() == [300.0, 428.57, 0.0, 500.0]
+
+    def test_needs_at_and_entered_and_a_survival_model(self) -> None:
+        deal = Deal(id="D", value=10, stage="sql")
+        with pytest.raises(ForecastError, match="at="):
+            weighted_pipeline([deal], FIT, horizon=H30)
+        with pytest.raises(ForecastError, match="entered") as info:
+            weighted_pipeline([deal], FIT, horizon=H30, at=day(60))
+        assert info.value.record == "D"
+        with pytest.raises(ForecastError, match="StageSurvival"):
+            weighted_pipeline([deal], {"sql": 0.5}, horizon=H30, at=day(60))
+        late = Deal(id="E", value=10, stage="sql", entered=day(61))
+        with pytest.raises(ForecastError, match="after"):
+            weighted_pipeline([late], FIT, horizon=H30, at=day(60))
