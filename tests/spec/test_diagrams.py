@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
-import re
 import textwrap
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -157,7 +157,8 @@ def test_missing_dot_raises_with_hint_and_reprs_fall_back(
     assert try_svg(DEFAULT_FUNNEL) is None
     assert DEFAULT_FUNNEL._repr_svg_() is None
     page = DEFAULT_FUNNEL._repr_html_()
-    assert re.search(r'<pre class="mermaid" id="funnel-mermaid-[0-9a-f]{12}">stateDiagram-v2', page)
+    pre = r'<pre class="mermaid" id="funnel-mermaid-[0-9a-f]{12}">stateDiagram-v2'
+    assert re.search(pre, page)
     assert '<script type="module">' in page  # mermaid.js draws it in the browser
     assert "&gt;" in page  # the arrows are escaped
     assert "```mermaid" in DEFAULT_FUNNEL._repr_markdown_()

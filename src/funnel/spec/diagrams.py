@@ -201,7 +201,11 @@ def dot_graph(funnel: Funnel) -> Any:
         newrank="true",
     )
     graph.set_node_defaults(
-        shape="box", style="rounded,filled", fontname="Helvetica", fontsize="14", margin="0.15,0.06"
+        shape="box",
+        style="rounded,filled",
+        fontname="Helvetica",
+        fontsize="14",
+        margin="0.15,0.06",
     )
     graph.set_edge_defaults(fontname="Helvetica", fontsize="12", color="#546e7a")
     graph.add_node(pydot.Node("__start__", shape="point", width="0.15", label=""))
@@ -245,8 +249,8 @@ def dot_graph(funnel: Funnel) -> Any:
             continue
         join = f"__join_{number}__"
         node = pydot.Node(join, shape="point", width="0.08", label="", color="#546e7a")
-        level = _level_of(funnel, (*sources, target))
-        (clusters[level] if level in clusters else graph).add_node(node)
+        home = _level_of(funnel, (*sources, target))  # inside the level all of them share
+        clusters.get(home or "", graph).add_node(node)
         for source in sources:
             graph.add_edge(pydot.Edge(source, join, arrowhead="none"))
         graph.add_edge(pydot.Edge(join, target, label=label))
@@ -311,9 +315,7 @@ def html(funnel: Funnel) -> str:
     title = _html.escape(f"{funnel.name} v{funnel.version}")
     if image is not None:
         start = image.find("<svg")  # drop the XML declaration and DOCTYPE inside HTML
-        body = image[max(start, 0) :].replace(
-            "<svg", '<svg style="max-width:100%;height:auto"', 1
-        )
+        body = image[max(start, 0) :].replace("<svg", '<svg style="max-width:100%;height:auto"', 1)
         return f'<div class="funnel-diagram" title="{title}">{body}</div>'
     node = f"funnel-mermaid-{uuid.uuid4().hex[:12]}"
     return (
