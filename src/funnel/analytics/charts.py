@@ -319,7 +319,7 @@ def _facets(split: Breakdown, groups: list[tuple[str, FunnelReport]], *, title: 
         rows=rows,
         cols=columns,
         shared_yaxes=True,
-        subplot_titles=[f"{name} ({rep.leads} leads)" for name, rep in groups],
+        subplot_titles=[f"{name} ({rep.leads})" for name, rep in groups],
         horizontal_spacing=0.03,
         vertical_spacing=min(0.12, 0.5 / rows),
     )
@@ -336,8 +336,9 @@ def _facets(split: Breakdown, groups: list[tuple[str, FunnelReport]], *, title: 
             row=i // columns + 1,
             col=i % columns + 1,
         )
+    fig.update_annotations(font_size=12)  # the panels' titles
     fig.update_layout(
-        title=title or f"Funnel by {split.by}",
+        title=title or f"Funnel by {split.by} (leads)",
         height=max(360, 80 + rows * (90 + 46 * len(steps))),
     )
     return fig
