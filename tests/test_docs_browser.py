@@ -6,7 +6,9 @@ shared with the no-warnings test), served on loopback, and opened in Chromium (t
 package; ``.ci/run`` installs it). A page fails on any JavaScript error (uncaught exceptions,
 ``console.error``, resources that failed to load), on a plotly chart that did not draw (a
 ``.plotly-graph-div`` without its ``.main-svg``), and on a blank page. Screenshots of every
-page are saved for people to look at; the folder is printed (``pytest -s`` shows it).
+page are saved for people to look at, in a new folder ``funnel-docs-screenshots-*`` of the
+system's temporary folder (or ``$FUNNEL_SCREENSHOTS``); its path is printed (``pytest -s -p
+no:xdist`` shows it) and named in every failure.
 
 Chromium is driven through ``--remote-debugging-pipe`` (file descriptors 3 and 4), so no
 websocket library or browser-automation package is needed. Tests skip, saying why, where no
@@ -24,6 +26,7 @@ import os
 import select
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -292,8 +295,13 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
 
 
 @pytest.fixture(scope="module")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("FUNNEL_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+def screenshots() -> Path:
+    """
+    A new folder for this run's screenshots, kept after the run (pytest's own temporary folders
+    are pruned as soon as other runs start); ``$FUNNEL_SCREENSHOTS`` chooses another.
+    """
+    chosen = os.environ.get("FUNNEL_SCREENSHOTS")
+    folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="funnel-docs-screenshots-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"\ndocs screenshots: {folder}")  # noqa: T201
     return folder
@@ -324,8 +332,8 @@ def test_page_draws_without_errors(chromium: Chromium, site: str, screenshots: P
         screenshots / (page.replace("/", "-").removesuffix(".html") + ".png")
     )
     print(f"{page}: {survey} -> {shot}")  # noqa: T201
-    assert chromium.errors() == []
-    assert survey["text"] > 300, f"{page} looks blank"
+    assert chromium.errors() == [], f"{page} (screenshot: {shot})"
+    assert survey["text"] > 300, f"{page} looks blank (screenshot: {shot})"
     charts, diagrams = PAGES[page]
     assert survey["charts"] >= charts
     assert survey["drawn"] == survey["charts"], f"{page}: charts that did not draw: {survey}"
