@@ -107,3 +107,19 @@ def test_docs_build_without_warnings(docs_build: DocsBuild):
     assert notebook.count('class="plotly-graph-div"') >= 6  # executed: the charts are there
     assert "_static/plotly.min.js" in notebook
     assert (docs_build.html / "_static" / "plotly.min.js").stat().st_size > 1_000_000
+
+
+@pytest.mark.slow
+def test_reference_documents_every_layer_with_summary_tables(docs_build: DocsBuild):
+    """Each module of the reference opens with a summary table; forecasting is indexed too."""
+    api = (docs_build.html / "reference" / "api.html").read_text(encoding="utf-8")
+    for module in ("scoring", "predictive", "forecast", "simulation"):
+        start = api.index(f'id="module-funnel.forecasting.{module}"')
+        section = api[start : api.find('id="module-', start + 1)]
+        assert 'class="autosummary' in section, module
+    assert 'id="funnel.forecasting.simulation.simulate"' in api  # indexed, linkable
+    assert 'id="funnel.forecasting.forecast.Forecast"' in api
+    genindex = (docs_build.html / "genindex.html").read_text(encoding="utf-8")
+    assert "funnel.forecasting.scoring.score" in genindex
+    analytics = (docs_build.html / "reference" / "analytics.html").read_text(encoding="utf-8")
+    assert 'id="funnel.analytics.charts.cohort_heatmap"' in analytics
