@@ -113,7 +113,9 @@ def test_breakdown_is_grouped_side_by_side_not_stacked(log_polars):
     assert [t.name for t in fig.data] == ["ads", "web"]
     ads = split["ads"]
     # percent of the group's own first step, so groups of any size compare
-    assert list(fig.data[0].x) == [pytest.approx(100 * v) for v in ads.conversion_from_first]
+    assert list(fig.data[0].x) == [
+        pytest.approx(100 * v) for v in ads.conversion_from_first if v is not None
+    ]
     assert [c for c, _ in fig.data[0].customdata] == list(ads.counts)
     assert list(fig.data[0].y) == list(split.total.display_names)
     counted = funnel_chart(split, measure="leads")
@@ -271,3 +273,33 @@ def test_without_plotly_every_chart_says_what_to_install(tmp_path):
     assert len(lines) == 5
     for line in lines:
         assert line.endswith('pip install "salesfunnel[plot]"'), line
+
+
+@pytest.mark.slow
+def test_a_notebook_shows_the_missing_extra_in_one_line():
+    """In a real kernel: no traceback for a missing plotly, just the line saying what to do."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    nb.cells = [
+        nbformat.v4.new_code_cell(  # type: ignore[no-untyped-call]
+            'import sys\nsys.modules["plotly"] = None\n'
+            "from funnel import analytics as fa\nimport polars as pl\n"
+            "from datetime import datetime, timezone\n"
+            "t = datetime(2026, 1, 5, tzinfo=timezone.utc)\n"
+            'log = pl.DataFrame({"lead_id": ["a"], "at": [t], "stage": ["acquired"]})'
+        ),
+        nbformat.v4.new_code_cell(  # type: ignore[no-untyped-call]
+            "fa.funnel_chart(fa.funnel_report(log))"
+        ),
+    ]
+    client = NotebookClient(nb, kernel_name="python3", timeout=120)
+    with pytest.raises(CellExecutionError):
+        client.execute()
+    (error,) = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    assert error.ename == "FunnelError"
+    assert error.traceback == [
+        'FunnelError: charts need plotly, which is not installed: pip install "salesfunnel[plot]"'
+    ]

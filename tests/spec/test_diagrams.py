@@ -152,8 +152,10 @@ def test_missing_dot_raises_with_hint_and_reprs_fall_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PATH", "")
-    with pytest.raises(DiagramError, match="apt-get install graphviz"):
+    with pytest.raises(DiagramError, match="apt-get install graphviz") as info:
         svg(DEFAULT_FUNNEL)
+    # a notebook shows it as one line (IPython's _render_traceback_), not a traceback
+    assert info.value._render_traceback_() == [f"DiagramError: {info.value}"]  # type: ignore[attr-defined]
     assert try_svg(DEFAULT_FUNNEL) is None
     assert DEFAULT_FUNNEL._repr_svg_() is None
     page = DEFAULT_FUNNEL._repr_html_()

@@ -40,11 +40,23 @@ NONE_LABEL = "(none)"
 MAX_GROUPED = 6
 
 
+def missing_extra(message: str) -> FunnelError:
+    """
+    The error for an optional dependency that is not installed: *message* says what to install.
+
+    Raised ``from None`` (no chained ``ImportError``), and shown by IPython and Jupyter as one
+    line, ``FunnelError: <message>``, instead of a traceback.
+    """
+    error = FunnelError(message)
+    error._render_traceback_ = lambda: [f"FunnelError: {message}"]  # type: ignore[attr-defined]
+    return error
+
+
 def _plotly() -> Any:
     try:
         import plotly.graph_objects as go
     except ImportError:
-        raise FunnelError(f"charts need plotly, which is not installed: {PLOT_HINT}") from None
+        raise missing_extra(f"charts need plotly, which is not installed: {PLOT_HINT}") from None
     return go
 
 
@@ -59,7 +71,7 @@ def _narwhals() -> Any:
     try:
         import narwhals as nw
     except ImportError:
-        raise FunnelError(
+        raise missing_extra(
             'charts of frames need narwhals: pip install "salesfunnel[analytics]"'
         ) from None
     return nw

@@ -124,13 +124,20 @@ def find_dot() -> str | None:
     return shutil.which("dot")
 
 
+def _missing(message: str) -> DiagramError:
+    """A DiagramError that IPython and Jupyter show as one line, not a traceback."""
+    error = DiagramError(message)
+    error._render_traceback_ = lambda: [f"DiagramError: {message}"]  # type: ignore[attr-defined]
+    return error
+
+
 def _pydot() -> Any:
     try:
         import pydot
-    except ImportError as exc:
-        raise DiagramError(
+    except ImportError:
+        raise _missing(
             f"SVG diagrams need pydot, which is not installed: {INSTALL_HINT}"
-        ) from exc
+        ) from None
     return pydot
 
 
@@ -268,7 +275,7 @@ def svg(funnel: Funnel) -> str:
     graph = dot_graph(funnel)
     dot = find_dot()
     if dot is None:
-        raise DiagramError(f"SVG diagrams need Graphviz's 'dot' program on PATH: {INSTALL_HINT}")
+        raise _missing(f"SVG diagrams need Graphviz's 'dot' program on PATH: {INSTALL_HINT}")
     try:
         data = graph.create(prog=dot, format="svg")
     except (OSError, AssertionError) as exc:
