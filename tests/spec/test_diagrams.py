@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 
 from funnel import DEFAULT_FUNNEL
 from funnel.exceptions import DiagramError
 from funnel.io.definition import loads_funnel
-from funnel.spec.diagrams import dot_graph, edge_label, html, mermaid, svg, try_svg
+from funnel.spec.diagrams import (
+    dot_graph,
+    edge_label,
+    html,
+    merged_edges,
+    mermaid,
+    svg,
+    try_svg,
+)
 from tests.helpers import ACME
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")
@@ -66,7 +76,63 @@ def test_dot_graph_has_clusters_nodes_and_edges() -> None:
     graph = dot_graph(DEFAULT_FUNNEL)
     clusters = {g.get_name() for g in graph.get_subgraphs()}
     assert clusters == {"cluster_level_lead", "cluster_level_prospect"}
-    assert len(graph.get_edges()) == len(DEFAULT_FUNNEL.table.edges) + 1  # plus the start arrow
+    assert graph.get_rankdir() == "TB"  # top to bottom: leads above prospects
+
+
+def _drawn(graph: Any) -> set[tuple[str, str]]:
+    """Every (source, target) the drawing connects, junctions followed through."""
+    edges = list(graph.get_edges())
+    for sub in graph.get_subgraphs():
+        edges += sub.get_edges()
+    into: dict[str, list[str]] = {}
+    out: dict[str, list[str]] = {}
+    for e in edges:
+        out.setdefault(e.get_source(), []).append(e.get_destination())
+        into.setdefault(e.get_destination(), []).append(e.get_source())
+    pairs = set()
+    for source, targets in out.items():
+        if source.startswith("__"):
+            continue
+        for target in targets:
+            for final in out.get(target, []) if target.startswith("__join") else [target]:
+                pairs.add((source, final))
+    return pairs
+
+
+def test_every_transition_is_drawn_once_and_nothing_else() -> None:
+    """Merging keeps every transition: following junctions gives back the table's edges."""
+    for funnel in (DEFAULT_FUNNEL, loads_funnel(ACME)):
+        graph = dot_graph(funnel)
+        expected = {(e.source, e.target) for e in funnel.table.edges}
+        assert _drawn(graph) == expected
+
+
+def test_fan_in_edges_are_merged_with_one_label() -> None:
+    """disqualify [has_reason] from four lead stages: one labelled edge, not four."""
+    graph = dot_graph(DEFAULT_FUNNEL)
+    text = graph.to_string()
+    assert text.count("disqualify\\n[has_reason]") == 1
+    assert text.count("convert\\n[is_two_way, is_qualified]") == 1
+    labelled = [e for e in graph.get_edges() if e.get_label()]
+    # 23 transitions in the table, drawn as 10 labelled edges
+    assert len(DEFAULT_FUNNEL.table.edges) == 23
+    assert len(labelled) == len(merged_edges(DEFAULT_FUNNEL)) == 10
+
+
+def test_parallel_events_between_two_stages_share_one_edge() -> None:
+    text = ACME.replace(
+        '[events.sign]\nfrom = "proposal"\nto = "customer"',
+        '[events.sign]\nfrom = "proposal"\nto = "customer"\n\n'
+        '[events.sign_online]\nfrom = "proposal"\nto = "customer"',
+    )
+    funnel = loads_funnel(text)
+    assert [e.event for e in funnel.table.edges if e.source == "proposal"].count("sign") == 1
+    merged = [m for m in merged_edges(funnel) if m[0] == ("proposal",) and m[1] == "customer"]
+    assert len(merged) == 1
+    assert [e.event for e in merged[0][2]] == ["sign", "sign_online"]
+    to_customer = [e for e in dot_graph(funnel).get_edges() if e.get_destination() == "customer"]
+    assert len(to_customer) == 1
+    assert to_customer[0].get_label() == "sign\\nsign_online"
 
 
 @needs_dot
@@ -77,19 +143,25 @@ def test_svg_is_well_formed_and_names_every_stage() -> None:
     for stage in DEFAULT_FUNNEL.stages:
         assert f">{DEFAULT_FUNNEL.stage_name(stage)}<" in image
     assert DEFAULT_FUNNEL._repr_svg_() == image
-    assert html(DEFAULT_FUNNEL).startswith('<div class="funnel-diagram" title="sources v1"><svg')
+    assert html(DEFAULT_FUNNEL).startswith(
+        '<div class="funnel-diagram" title="sources v1"><svg style="max-width:100%;height:auto"'
+    )
 
 
 def test_missing_dot_raises_with_hint_and_reprs_fall_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PATH", "")
-    with pytest.raises(DiagramError, match="apt-get install graphviz"):
+    with pytest.raises(DiagramError, match="apt-get install graphviz") as info:
         svg(DEFAULT_FUNNEL)
+    # a notebook shows it as one line (IPython's _render_traceback_), not a traceback
+    assert info.value._render_traceback_() == [f"DiagramError: {info.value}"]  # type: ignore[attr-defined]
     assert try_svg(DEFAULT_FUNNEL) is None
     assert DEFAULT_FUNNEL._repr_svg_() is None
     page = DEFAULT_FUNNEL._repr_html_()
-    assert '<pre class="mermaid">stateDiagram-v2' in page
+    pre = r'<pre class="mermaid" id="funnel-mermaid-[0-9a-f]{12}">stateDiagram-v2'
+    assert re.search(pre, page)
+    assert '<script type="module">' in page  # mermaid.js draws it in the browser
     assert "&gt;" in page  # the arrows are escaped
     assert "```mermaid" in DEFAULT_FUNNEL._repr_markdown_()
 
@@ -103,7 +175,7 @@ def test_missing_pydot_in_a_fresh_interpreter() -> None:
         from funnel.exceptions import DiagramError
         f = funnel.DEFAULT_FUNNEL
         assert f._repr_svg_() is None
-        assert '<pre class="mermaid">' in f._repr_html_()
+        assert '<pre class="mermaid" id=' in f._repr_html_()
         assert f.mermaid().startswith("stateDiagram-v2")
         try:
             f.svg()

@@ -1,63 +1,425 @@
 """
-Charts with plotly (the ``salesfunnel[plot]`` extra): a funnel chart, a time-to-convert
-histogram and a conversion trend. Steps are labelled with the stages' display names.
+Charts with plotly (the ``salesfunnel[plot]`` extra); steps carry the stages' display names.
 
-Both return a ``plotly.graph_objects.Figure``; notebooks render it inline.
+* :func:`funnel_chart` – one funnel; a :class:`~funnel.analytics.Breakdown` as grouped bars
+  (percent of each group's first step, side by side) or small multiples, one funnel per group;
+* :func:`cohort_heatmap` – entry period × step, the percent of each cohort reaching the step;
+* :func:`conversion_trend_chart` – a :func:`~funnel.analytics.conversion_trend` as a line;
+* :func:`time_to_convert_histogram` – a :func:`~funnel.analytics.time_to_convert` distribution.
+
+Each returns a ``plotly.graph_objects.Figure``; notebooks render it inline. Periods are
+labelled ``2016-10`` (months), ``2016-Q4`` (quarters), ``2016-W40`` (ISO weeks),
+``2016-10-03`` (days) or ``2016`` (years): see :func:`period_label`.
 :func:`write_chart` saves HTML (always works) or PNG (extra ``salesfunnel[png]``: kaleido and a
 Chrome or Chromium browser).
+
+Without plotly every chart function raises one :class:`~funnel.exceptions.FunnelError` saying
+what to install (``pip install "salesfunnel[plot]"``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from funnel.analytics.report import Breakdown, Durations, FunnelReport, group_label
 from funnel.exceptions import FunnelError, ValidationError
+
+#: What to run when plotly is missing.
+PLOT_HINT = 'pip install "salesfunnel[plot]"'
+
+#: The label of the group of leads without a value (or, in cohorts, without an entry time).
+NONE_LABEL = "(none)"
+
+#: At most this many groups side by side in one grouped bar chart; more become small multiples.
+MAX_GROUPED = 6
+
+
+def missing_extra(message: str) -> FunnelError:
+    """
+    The error for an optional dependency that is not installed: *message* says what to install.
+
+    Raised ``from None`` (no chained ``ImportError``), and shown by IPython and Jupyter as one
+    line, ``FunnelError: <message>``, instead of a traceback.
+    """
+    error = FunnelError(message)
+    error._render_traceback_ = lambda: [f"FunnelError: {message}"]  # type: ignore[attr-defined]
+    return error
 
 
 def _plotly() -> Any:
     try:
         import plotly.graph_objects as go
-    except ModuleNotFoundError as exc:  # pragma: no cover - plotly is installed in CI
-        raise FunnelError("charts need plotly: pip install 'salesfunnel[plot]'") from exc
+    except ImportError:
+        raise missing_extra(f"charts need plotly, which is not installed: {PLOT_HINT}") from None
     return go
 
 
-def funnel_chart(report: FunnelReport | Breakdown, *, title: str | None = None) -> Any:
-    """
-    A plotly funnel chart: leads per step, with percent of first and of previous.
+def _subplots() -> Any:
+    _plotly()
+    from plotly.subplots import make_subplots
 
-    A :class:`~funnel.analytics.Breakdown` gives one trace per group.
+    return make_subplots
+
+
+def _narwhals() -> Any:
+    try:
+        import narwhals as nw
+    except ImportError:
+        raise missing_extra(
+            'charts of frames need narwhals: pip install "salesfunnel[analytics]"'
+        ) from None
+    return nw
+
+
+# -- period labels ---------------------------------------------------------------------------
+
+_EVERY = re.compile(r"^\s*(\d+)\s*(mo|ns|us|ms|[smhdwqy])\s*$")
+#: Grain of a period: how its start is written.
+Grain = Literal["year", "quarter", "month", "week", "day", "time"]
+
+
+def _grain_of_every(every: str) -> Grain:
+    found = _EVERY.match(every)
+    if found is None:
+        raise ValidationError(
+            f"every must be a period such as '1mo', '1q', '1w' or '7d', got {every!r}",
+            field="every",
+        )
+    n, unit = int(found.group(1)), found.group(2)
+    if unit == "y" or (unit == "mo" and n % 12 == 0):
+        return "year"
+    if unit == "q" or (unit == "mo" and n % 3 == 0):
+        return "quarter"
+    if unit == "mo":
+        return "month"
+    if unit == "w":
+        return "week"
+    if unit == "d":
+        return "day"
+    return "time"
+
+
+def _is_midnight(value: datetime) -> bool:
+    return (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0)
+
+
+def _infer_grain(values: Sequence[datetime | date]) -> Grain:
+    """The coarsest grain every value starts a period of (weeks, quarters, years need two)."""
+    stamps = [
+        v if isinstance(v, datetime) else datetime(v.year, v.month, v.day, tzinfo=UTC)
+        for v in values
+    ]
+    if not all(_is_midnight(v) for v in stamps):
+        return "time"
+    several = len(stamps) >= 2
+    if all(v.day == 1 for v in stamps):
+        if several and all(v.month == 1 for v in stamps):
+            return "year"
+        if several and all(v.month in (1, 4, 7, 10) for v in stamps):
+            return "quarter"
+        return "month"
+    if several and all(v.weekday() == 0 for v in stamps):
+        return "week"
+    return "day"
+
+
+def _format(value: datetime | date, grain: Grain) -> str:
+    if grain == "year":
+        return f"{value.year}"
+    if grain == "quarter":
+        return f"{value.year}-Q{(value.month - 1) // 3 + 1}"
+    if grain == "month":
+        return f"{value.year}-{value.month:02d}"
+    if grain == "week":
+        year, week, _ = value.isocalendar()
+        return f"{year}-W{week:02d}"
+    if grain == "day" or not isinstance(value, datetime):
+        return f"{value.year}-{value.month:02d}-{value.day:02d}"
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def period_labels(keys: Sequence[Any], every: str | None = None) -> list[str]:
+    """
+    Labels for cohort keys: period starts written at their grain, other keys as text.
+
+    *every* is the period the keys were cut by (``"1mo"``, ``"3mo"`` or ``"1q"``,
+    ``"1w"``, ``"7d"``, ``"1y"``); without it the grain is inferred from the keys
+    themselves (first days of quarter months are quarters, Mondays are weeks, ...).
+    Keys that are not dates (a breakdown by source) are written by
+    :func:`~funnel.analytics.report.group_label`; ``None`` is ``"(none)"``.
+
+    >>> from datetime import datetime, timezone
+    >>> months = [datetime(2016, m, 1, tzinfo=timezone.utc) for m in (10, 11, 12)]
+    >>> period_labels(months)
+    ['2016-10', '2016-11', '2016-12']
+    >>> period_labels([datetime(2016, 10, 1), datetime(2017, 1, 1)])
+    ['2016-Q4', '2017-Q1']
+    >>> period_labels(months, every="1mo")
+    ['2016-10', '2016-11', '2016-12']
+    >>> period_labels([datetime(2016, 10, 3), datetime(2016, 10, 10)], every="1w")
+    ['2016-W40', '2016-W41']
+    >>> period_labels(["web", None, ("ads", "ann")])
+    ['web', '(none)', 'ads / ann']
+
+    Raises:
+        ValidationError: *every* is not a period.
+    """
+    keys = list(keys)
+    given = _grain_of_every(every) if every is not None else None
+    dates = [k for k in keys if isinstance(k, date)]
+    if not dates:
+        return [NONE_LABEL if k is None else group_label(k) for k in keys]
+    grain = given or _infer_grain(dates)
+    return [
+        _format(k, grain) if isinstance(k, date) else (NONE_LABEL if k is None else group_label(k))
+        for k in keys
+    ]
+
+
+def period_label(key: Any, every: str | None = None) -> str:
+    """
+    One cohort key as :func:`period_labels` writes it (alone, a first of the month is a month).
+
+    >>> from datetime import datetime, timezone
+    >>> period_label(datetime(2016, 10, 1, tzinfo=timezone.utc))
+    '2016-10'
+    >>> period_label(datetime(2016, 10, 1, tzinfo=timezone.utc), every="3mo")
+    '2016-Q4'
+    """
+    return period_labels([key], every)[0]
+
+
+# -- charts ----------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100 * value
+
+
+def _named(split: Breakdown, every: str | None) -> list[tuple[str, FunnelReport]]:
+    keys = list(split.reports)
+    return list(zip(period_labels(keys, every), split.reports.values(), strict=True))
+
+
+def funnel_chart(
+    report: FunnelReport | Breakdown,
+    *,
+    title: str | None = None,
+    layout: Literal["auto", "grouped", "facets"] = "auto",
+    measure: Literal["percent", "leads"] = "percent",
+    every: str | None = None,
+) -> Any:
+    """
+    A plotly funnel: leads per step, with percent of first and of previous.
+
+    A :class:`~funnel.analytics.Breakdown` is drawn so its groups compare:
+    ``layout="grouped"`` puts them side by side, one bar per group on each step
+    (*measure* ``"percent"``: of the group's first step, so groups of different
+    sizes compare; ``"leads"``: counts); ``"facets"`` draws small multiples, one
+    funnel per group. ``"auto"`` groups up to :data:`MAX_GROUPED` groups and
+    draws more as small multiples. Cohort periods are labelled as
+    :func:`period_labels` says (*every*: the period the cohorts were cut by).
+
+    Raises:
+        FunnelError: plotly is not installed (``pip install "salesfunnel[plot]"``).
+        ValidationError: an unknown *layout* or *measure*.
     """
     go = _plotly()
-    fig = go.Figure()
-    reports = (
-        [(group_label(k), r) for k, r in report.reports.items()]
-        if isinstance(report, Breakdown)
-        else [(str(report.label) if report.label is not None else "leads", report)]
+    if layout not in ("auto", "grouped", "facets"):
+        raise ValidationError(
+            f"layout must be 'auto', 'grouped' or 'facets', got {layout!r}",
+            field="layout",
+            allowed=("auto", "grouped", "facets"),
+        )
+    if measure not in ("percent", "leads"):
+        raise ValidationError(
+            f"measure must be 'percent' or 'leads', got {measure!r}",
+            field="measure",
+            allowed=("percent", "leads"),
+        )
+    if isinstance(report, Breakdown):
+        groups = _named(report, every)
+        facets = layout == "facets" or (layout == "auto" and len(groups) > MAX_GROUPED)
+        if facets:
+            return _facets(report, groups, title=title)
+        return _grouped_bars(go, report, groups, title=title, measure=measure)
+    name = str(report.label) if report.label is not None else "leads"
+    fig = go.Figure(
+        go.Funnel(
+            name=name,
+            y=list(report.display_names),
+            x=list(report.counts),
+            textinfo="value+percent initial+percent previous",
+        )
     )
-    for name, rep in reports:
+    fig.update_layout(title=title or "Funnel", showlegend=False)
+    return fig
+
+
+def _grouped_bars(
+    go: Any,
+    split: Breakdown,
+    groups: list[tuple[str, FunnelReport]],
+    *,
+    title: str | None,
+    measure: str,
+) -> Any:
+    steps = list(split.total.display_names)
+    fig = go.Figure()
+    for name, rep in groups:
+        shares = [_percent(v) for v in rep.conversion_from_first]
+        fig.add_trace(
+            go.Bar(
+                name=name,
+                y=steps,
+                x=shares if measure == "percent" else list(rep.counts),
+                orientation="h",
+                text=[_pct(v) for v in rep.conversion_from_first]
+                if measure == "percent"
+                else [str(c) for c in rep.counts],
+                textposition="outside",
+                textfont={"size": 12},
+                customdata=list(
+                    zip(rep.counts, [_pct(v) for v in rep.conversion_from_first], strict=True)
+                ),
+                hovertemplate=(
+                    f"{_escape(name)} · %{{y}}: %{{customdata[0]}} leads "
+                    "(%{customdata[1]} of the group)<extra></extra>"
+                ),
+            )
+        )
+    per_step = 22 * len(groups) + 34
+    fig.update_layout(
+        title=title or f"Funnel by {split.by}",
+        barmode="group",
+        height=max(360, 130 + per_step * len(steps)),
+        legend={"title": {"text": split.by}, "traceorder": "normal"},
+        xaxis={
+            "title": "% of the group's first step" if measure == "percent" else "leads",
+            "range": [0, 112] if measure == "percent" else None,
+        },
+        yaxis={"autorange": "reversed", "title": None},
+        bargap=0.25,
+        bargroupgap=0.05,
+    )
+    for trace, (name, _) in zip(fig.data, groups, strict=True):
+        trace.legendgroup = name
+    return fig
+
+
+def _escape(text: str) -> str:
+    """*text* safe in a plotly hover template (which reads %{...} and HTML)."""
+    return text.replace("%", "%%").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _facets(split: Breakdown, groups: list[tuple[str, FunnelReport]], *, title: str | None) -> Any:
+    go = _plotly()
+    make_subplots = _subplots()
+    columns = min(3, len(groups)) or 1
+    rows = max(1, math.ceil(len(groups) / columns))
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        shared_yaxes=True,
+        subplot_titles=[f"{name} ({rep.leads})" for name, rep in groups],
+        horizontal_spacing=0.03,
+        vertical_spacing=min(0.12, 0.5 / rows),
+    )
+    steps = list(split.total.display_names)
+    for i, (name, rep) in enumerate(groups):
         fig.add_trace(
             go.Funnel(
                 name=name,
-                y=list(rep.display_names),
+                y=steps,
                 x=list(rep.counts),
-                textinfo="value+percent initial+percent previous",
-            )
+                textinfo="value+percent initial",
+                showlegend=False,
+            ),
+            row=i // columns + 1,
+            col=i % columns + 1,
         )
-    fig.update_layout(title=title or "Funnel", showlegend=isinstance(report, Breakdown))
+    fig.update_annotations(font_size=12)  # the panels' titles
+    fig.update_layout(
+        title=title or f"Funnel by {split.by} (leads)",
+        height=max(360, 80 + rows * (90 + 46 * len(steps))),
+    )
+    return fig
+
+
+def cohort_heatmap(
+    split: Breakdown,
+    *,
+    every: str | None = None,
+    title: str | None = None,
+) -> Any:
+    """
+    A heatmap of a :func:`~funnel.analytics.cohorts` result: entry period × step.
+
+    Each cell is the percent of the period's leads that reached the step (of the
+    cohort's first step), written in the cell; hovering shows the lead count. Rows
+    are the periods, oldest on top, labelled by :func:`period_labels` (*every*:
+    the period the cohorts were cut by, e.g. ``"3mo"``, when the labels should not
+    be inferred). Any other breakdown draws the same way, one row per group.
+
+    Raises:
+        FunnelError: plotly is not installed (``pip install "salesfunnel[plot]"``).
+    """
+    go = _plotly()
+    groups = _named(split, every)
+    steps = list(split.total.display_names)
+    z = [[_percent(v) for v in rep.conversion_from_first] for _, rep in groups]
+    text = [[_pct(v) for v in rep.conversion_from_first] for _, rep in groups]
+    counts = [list(rep.counts) for _, rep in groups]
+    rows = [f"{name} ({rep.leads})" for name, rep in groups]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=steps,
+            y=rows,
+            text=text,
+            texttemplate="%{text}",
+            customdata=counts,
+            hovertemplate="%{y} · %{x}: %{customdata} leads (%{text})<extra></extra>",
+            colorscale="Blues",
+            zmin=0,
+            zmax=100,
+            colorbar={"title": {"text": "%"}, "ticksuffix": "%"},
+            xgap=1,
+            ygap=1,
+        )
+    )
+    label = "entry period" if split.by == "cohort" else split.by
+    fig.update_layout(
+        title=title or ("Cohorts: % reaching each step" if split.by == "cohort" else None),
+        height=max(320, 140 + 30 * len(rows)),
+        xaxis={"side": "top", "title": None},
+        yaxis={"autorange": "reversed", "title": f"{label} (leads)", "type": "category"},
+    )
     return fig
 
 
 def time_to_convert_histogram(
     durations: Durations, *, bins: int = 30, unit: str = "days", title: str | None = None
 ) -> Any:
-    """A plotly histogram of a :func:`~funnel.analytics.time_to_convert` result."""
-    import narwhals as nw
+    """
+    A plotly histogram of a :func:`~funnel.analytics.time_to_convert` result.
 
+    Raises:
+        FunnelError: plotly is not installed (``pip install "salesfunnel[plot]"``).
+        ValidationError: *unit* is not ``"days"``, ``"hours"`` or ``"minutes"``.
+    """
     go = _plotly()
+    nw = _narwhals()
     scales = {"days": 86400.0, "hours": 3600.0, "minutes": 60.0}
     if unit not in scales:
         raise ValidationError(
@@ -80,6 +442,79 @@ def time_to_convert_histogram(
         title=title or f"Time to convert: {start} → {end}",
         xaxis_title=unit,
         yaxis_title="leads",
+    )
+    return fig
+
+
+def conversion_trend_chart(
+    trend: Any, *, every: str | None = None, title: str | None = None
+) -> Any:
+    """
+    A plotly line chart of a :func:`~funnel.analytics.conversion_trend` frame.
+
+    The conversion rate per entry period (percent) as a line over bars of the
+    leads that entered in each period (right axis). Periods are labelled by
+    :func:`period_labels` (*every*: the period the trend was cut by).
+
+    Raises:
+        FunnelError: plotly is not installed (``pip install "salesfunnel[plot]"``).
+    """
+    go = _plotly()
+    nw = _narwhals()
+    frame = nw.from_native(trend, eager_only=True)
+    keys = frame.get_column("period").to_list()
+    periods = period_labels(keys, every)
+    rates = [_percent(r) for r in frame.get_column("conversion").to_list()]
+    leads = frame.get_column("leads").to_list()
+    dated = [k is not None for k in keys]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[p for p, d in zip(periods, dated, strict=True) if d],
+            y=[r for r, d in zip(rates, dated, strict=True) if d],
+            mode="lines+markers",
+            name="conversion",
+            yaxis="y2",  # the overlaying axis: the line is drawn over the bars
+            customdata=[n for n, d in zip(leads, dated, strict=True) if d],
+            hovertemplate="%{x}: %{y:.1f}% of %{customdata} leads<extra></extra>",
+            line={"width": 3},
+        )
+    )
+    if not all(dated):  # leads without an entry time: a point of their own, off the line
+        fig.add_trace(
+            go.Scatter(
+                x=[p for p, d in zip(periods, dated, strict=True) if not d],
+                y=[r for r, d in zip(rates, dated, strict=True) if not d],
+                mode="markers",
+                name=f"{NONE_LABEL}: no entry time",
+                yaxis="y2",
+                customdata=[n for n, d in zip(leads, dated, strict=True) if not d],
+                hovertemplate="%{x}: %{y:.1f}% of %{customdata} leads<extra></extra>",
+                marker={"symbol": "x", "size": 10},
+            )
+        )
+    fig.add_trace(
+        go.Bar(
+            x=periods,
+            y=leads,
+            name="leads entered",
+            marker={"color": "rgba(120, 144, 156, 0.3)"},
+            hovertemplate="%{x}: %{y} leads entered<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title or "Conversion by entry period",
+        xaxis={"title": "entered", "type": "category"},
+        yaxis={"title": "leads entered", "side": "right", "showgrid": False},
+        yaxis2={
+            "title": "% converted",
+            "overlaying": "y",
+            "side": "left",
+            "range": [0, 105],
+            "dtick": 20,
+            "ticksuffix": "%",
+        },
+        legend={"orientation": "h", "y": -0.2},
     )
     return fig
 
@@ -123,33 +558,3 @@ def write_chart(figure: Any, path: str | Path) -> Path:
             ) from exc
         return out
     raise FunnelError(f"chart files must end in .html or .png, got {str(out)!r}")
-
-
-def conversion_trend_chart(trend: Any, *, title: str | None = None) -> Any:
-    """
-    A plotly line chart of a :func:`~funnel.analytics.conversion_trend` frame.
-
-    The conversion rate per entry period (percent), the number of leads that
-    entered in each period on hover.
-    """
-    import narwhals as nw
-
-    go = _plotly()
-    frame = nw.from_native(trend, eager_only=True)
-    periods = frame.get_column("period").to_list()
-    rates = [None if r is None else 100 * r for r in frame.get_column("conversion").to_list()]
-    leads = frame.get_column("leads").to_list()
-    fig = go.Figure(
-        go.Scatter(
-            x=periods,
-            y=rates,
-            mode="lines+markers",
-            name="conversion",
-            customdata=leads,
-            hovertemplate="%{x}: %{y:.1f}% of %{customdata} leads<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title=title or "Conversion by entry period", xaxis_title="entered", yaxis_title="%"
-    )
-    return fig

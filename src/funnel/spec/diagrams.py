@@ -14,7 +14,13 @@ level (lead, prospect); edges carry the event and its guards
   ``apt-get install graphviz``); without them it raises
   :class:`~funnel.exceptions.DiagramError` saying what to install.
 * :func:`try_svg` and :func:`html` back the notebook reprs of
-  :class:`~funnel.Funnel`: they never raise, and fall back to mermaid.
+  :class:`~funnel.Funnel`: they never raise, and fall back to mermaid drawn
+  in the browser by mermaid.js.
+
+Both read top to bottom, lead stages above prospect stages. The SVG merges
+edges (:func:`merged_edges`): an event that reaches one stage from several
+(``disqualify`` from every lead stage) is drawn once, from a junction its
+sources meet at, so a funnel of ten stages stays legible at 800 px wide.
 
 pydot is imported only inside :func:`dot_graph`, so ``import funnel`` does not
 import it.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import html as _html
 import shutil
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from funnel.exceptions import DiagramError
@@ -86,13 +93,13 @@ def mermaid(funnel: Funnel) -> str:
 
     >>> print("\\n".join(mermaid(funnel.DEFAULT_FUNNEL).splitlines()[:4]))
     stateDiagram-v2
-        direction LR
+        direction TB
         state "Lead (top of funnel)" as lead_level {
             state "Acquired" as acquired
     """
     table = funnel.table
     taken = set(table.stages)
-    lines = ["stateDiagram-v2", "    direction LR"]
+    lines = ["stateDiagram-v2", "    direction TB"]
     for level in ("lead", "prospect"):
         stages = [s for s in table.stages if funnel.machine.levels.get(s) == level]
         if not stages:
@@ -117,13 +124,20 @@ def find_dot() -> str | None:
     return shutil.which("dot")
 
 
+def _missing(message: str) -> DiagramError:
+    """A DiagramError that IPython and Jupyter show as one line, not a traceback."""
+    error = DiagramError(message)
+    error._render_traceback_ = lambda: [f"DiagramError: {message}"]  # type: ignore[attr-defined]
+    return error
+
+
 def _pydot() -> Any:
     try:
         import pydot
-    except ImportError as exc:
-        raise DiagramError(
+    except ImportError:
+        raise _missing(
             f"SVG diagrams need pydot, which is not installed: {INSTALL_HINT}"
-        ) from exc
+        ) from None
     return pydot
 
 
@@ -131,9 +145,49 @@ _OUTCOME_COLOURS = {"won": "#c8e6c9", "lost": "#ffcdd2"}
 _LEVEL_COLOURS = {"lead": "#e3f2fd", "prospect": "#fff3e0"}
 
 
+def _dot_label(edge: Edge) -> str:
+    """The event on one line, its guards in brackets on the next (narrow labels read at 800 px)."""
+    guards = guard_label(edge)
+    return f"{edge.event}\\n[{guards}]" if guards else edge.event
+
+
+def merged_edges(funnel: Funnel) -> list[tuple[tuple[str, ...], str, tuple[Edge, ...]]]:
+    """
+    The funnel's edges as drawn: ``(sources, target, edges)``, in table order.
+
+    One event with the same guards into the same target from several stages
+    (``disqualify [has_reason]`` from every lead stage) is drawn once, its
+    sources joined first; several events between the same stages share one
+    edge, one label line each. *edges* holds one edge per event drawn.
+
+    >>> merged = merged_edges(funnel.DEFAULT_FUNNEL)
+    >>> [(sources, [edge_label(e) for e in edges]) for sources, target, edges in merged
+    ...  if target == "organisation"]
+    [(('acquired', 'mql', 'sql', 'nurturing'), ['convert [is_two_way, is_qualified]'])]
+    """
+    fan_in: dict[tuple[str, str, tuple[tuple[str, bool], ...]], list[Edge]] = {}
+    for edge in funnel.table.edges:
+        fan_in.setdefault((edge.event, edge.target, edge.guards), []).append(edge)
+    drawn: dict[tuple[tuple[str, ...], str], list[Edge]] = {}
+    for edges in fan_in.values():
+        sources = tuple(e.source for e in edges)
+        drawn.setdefault((sources, edges[0].target), []).append(edges[0])
+    return [(sources, target, tuple(edges)) for (sources, target), edges in drawn.items()]
+
+
+def _level_of(funnel: Funnel, stages: tuple[str, ...]) -> str | None:
+    levels = {funnel.machine.levels.get(s) for s in stages}
+    return levels.pop() if len(levels) == 1 else None
+
+
 def dot_graph(funnel: Funnel) -> Any:
     """
     The funnel as a ``pydot.Dot`` graph (needs pydot, not Graphviz).
+
+    Drawn top to bottom, lead stages in a cluster above the prospect stages;
+    the edges of :func:`merged_edges`: an event reaching one stage from
+    several is drawn once, from a small junction its sources join at, and
+    events between the same two stages share one edge and one label.
 
     Raises:
         DiagramError: pydot is not installed.
@@ -144,14 +198,25 @@ def dot_graph(funnel: Funnel) -> Any:
     graph = pydot.Dot(
         graph_name="funnel",
         graph_type="digraph",
-        rankdir="LR",
+        rankdir="TB",
         label=f"{funnel.name} v{funnel.version}",
         labelloc="t",
         fontname="Helvetica",
+        fontsize="16",
+        nodesep="0.35",
+        ranksep="0.35",
+        newrank="true",
     )
-    graph.set_node_defaults(shape="box", style="rounded,filled", fontname="Helvetica")
-    graph.set_edge_defaults(fontname="Helvetica", fontsize="10")
+    graph.set_node_defaults(
+        shape="box",
+        style="rounded,filled",
+        fontname="Helvetica",
+        fontsize="14",
+        margin="0.15,0.06",
+    )
+    graph.set_edge_defaults(fontname="Helvetica", fontsize="12", color="#546e7a")
     graph.add_node(pydot.Node("__start__", shape="point", width="0.15", label=""))
+    clusters: dict[str, Any] = {}
     for level in ("lead", "prospect"):
         stages = [s for s in table.stages if levels.get(s) == level]
         if not stages:
@@ -159,9 +224,11 @@ def dot_graph(funnel: Funnel) -> Any:
         cluster = pydot.Cluster(
             f"level_{level}",
             label=_LEVEL_NAMES[level],
+            labeljust="l",
             style="filled",
             fillcolor=_LEVEL_COLOURS[level],
             color="#90a4ae",
+            fontsize="14",
         )
         for stage in stages:
             outcome = funnel.machine.outcomes.get(stage, "")
@@ -173,10 +240,27 @@ def dot_graph(funnel: Funnel) -> Any:
                     peripheries="2" if stage in table.finals else "1",
                 )
             )
+        clusters[level] = cluster
         graph.add_subgraph(cluster)
     graph.add_edge(pydot.Edge("__start__", table.initial))
-    for edge in table.edges:
-        graph.add_edge(pydot.Edge(edge.source, edge.target, label=edge_label(edge)))
+    order = {stage: i for i, stage in enumerate(table.stages)}
+    for number, (sources, target, edges) in enumerate(merged_edges(funnel)):
+        label = "\\n".join(_dot_label(e) for e in edges)
+        if len(sources) == 1:
+            back = order[target] < order[sources[0]]  # keep "down" the funnel's direction
+            graph.add_edge(
+                pydot.Edge(
+                    sources[0], target, label=label, **({"constraint": "false"} if back else {})
+                )
+            )
+            continue
+        join = f"__join_{number}__"
+        node = pydot.Node(join, shape="point", width="0.08", label="", color="#546e7a")
+        home = _level_of(funnel, (*sources, target))  # inside the level all of them share
+        clusters.get(home or "", graph).add_node(node)
+        for source in sources:
+            graph.add_edge(pydot.Edge(source, join, arrowhead="none"))
+        graph.add_edge(pydot.Edge(join, target, label=label))
     return graph
 
 
@@ -191,7 +275,7 @@ def svg(funnel: Funnel) -> str:
     graph = dot_graph(funnel)
     dot = find_dot()
     if dot is None:
-        raise DiagramError(f"SVG diagrams need Graphviz's 'dot' program on PATH: {INSTALL_HINT}")
+        raise _missing(f"SVG diagrams need Graphviz's 'dot' program on PATH: {INSTALL_HINT}")
     try:
         data = graph.create(prog=dot, format="svg")
     except (OSError, AssertionError) as exc:
@@ -207,19 +291,42 @@ def try_svg(funnel: Funnel) -> str | None:
         return None
 
 
+#: Where the notebook view loads mermaid from when Graphviz is missing (ES module build).
+MERMAID_JS = "https://cdn.jsdelivr.net/npm/mermaid@11/dist/mermaid.esm.min.mjs"
+
+_MERMAID_LOADER = """<script type="module">
+const node = document.getElementById("{id}");
+if (node && !node.dataset.processed) {{
+  try {{
+    const mermaid = window.mermaid ?? (await import("{src}")).default;
+    mermaid.initialize({{ startOnLoad: false }});
+    await mermaid.run({{ nodes: [node] }});
+  }} catch (error) {{
+    node.title = "mermaid.js could not be loaded; install Graphviz for an offline picture";
+  }}
+}}
+</script>"""
+
+
 def html(funnel: Funnel) -> str:
     """
-    HTML for notebooks: the SVG if it can be drawn, else the mermaid text.
+    HTML for notebooks: the SVG if it can be drawn, else mermaid drawn in the browser.
 
-    The mermaid fallback is a ``<pre class="mermaid">`` block, which pages
-    loading mermaid.js render and everything else shows as text.
+    The SVG scales down to the width of the page. Without pydot or Graphviz
+    the diagram is a ``<pre class="mermaid">`` block with a small script that
+    renders it with mermaid.js (the page's own, else :data:`MERMAID_JS`);
+    where no script runs or mermaid cannot be loaded it stays readable text.
+    Never raises.
     """
     image = try_svg(funnel)
     title = _html.escape(f"{funnel.name} v{funnel.version}")
     if image is not None:
         start = image.find("<svg")  # drop the XML declaration and DOCTYPE inside HTML
-        return f'<div class="funnel-diagram" title="{title}">{image[max(start, 0) :]}</div>'
+        body = image[max(start, 0) :].replace("<svg", '<svg style="max-width:100%;height:auto"', 1)
+        return f'<div class="funnel-diagram" title="{title}">{body}</div>'
+    node = f"funnel-mermaid-{uuid.uuid4().hex[:12]}"
     return (
         f'<div class="funnel-diagram" title="{title}">'
-        f'<pre class="mermaid">{_html.escape(mermaid(funnel))}</pre></div>'
+        f'<pre class="mermaid" id="{node}">{_html.escape(mermaid(funnel))}</pre>'
+        f"{_MERMAID_LOADER.format(id=node, src=MERMAID_JS)}</div>"
     )
