@@ -125,7 +125,9 @@ def test_cli_diagram_dot_to_stdout(acme_file: Path, capsys: pytest.CaptureFixtur
     assert main(["diagram", str(acme_file), "--format", "dot"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("digraph funnel {")
-    assert "ready -> discovery" in out
+    # convert reaches discovery from several stages: one junction, one labelled edge
+    assert "ready -> __join_" in out
+    assert '-> discovery [label="convert\\n[is_two_way, is_qualified]"]' in out
 
 
 @pytest.mark.parametrize("name", ["acme.png", "acme.pdf", "acme"])

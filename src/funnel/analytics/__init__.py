@@ -22,8 +22,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from funnel.analytics.adapters import load_export, read_export
     from funnel.analytics.charts import (
+        cohort_heatmap,
         conversion_trend_chart,
         funnel_chart,
+        period_label,
+        period_labels,
         time_to_convert_histogram,
         write_chart,
     )
@@ -61,6 +64,7 @@ _WHERE = {
     "Replay": "replay",
     "ReplayProblem": "replay",
     "breakdown": "report",
+    "cohort_heatmap": "charts",
     "cohorts": "report",
     "conversion_trend": "report",
     "conversion_trend_chart": "charts",
@@ -76,6 +80,8 @@ _WHERE = {
     "load_olist": "datasets",
     "load_parquet": "eventlog",
     "load_path": "eventlog",
+    "period_label": "charts",
+    "period_labels": "charts",
     "present_steps": "eventlog",
     "read_export": "adapters",
     "replay_log": "replay",
@@ -94,6 +100,7 @@ __all__ = (
     "Replay",
     "ReplayProblem",
     "breakdown",
+    "cohort_heatmap",
     "cohorts",
     "conversion_trend",
     "conversion_trend_chart",
@@ -109,6 +116,8 @@ __all__ = (
     "load_olist",
     "load_parquet",
     "load_path",
+    "period_label",
+    "period_labels",
     "present_steps",
     "read_export",
     "replay_log",
