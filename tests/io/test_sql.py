@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import pytest
 import sqlalchemy as sa
@@ -487,7 +487,7 @@ def attrs_evolve(record: Lead, **changes: object) -> Lead:
     return attrs.evolve(record, **changes)  # type: ignore[arg-type]
 
 
-def _offset(*, seconds: int) -> object:
+def _offset(*, seconds: int) -> tzinfo:
     from datetime import timezone
 
     return timezone(timedelta(seconds=seconds))
@@ -503,6 +503,6 @@ def test_listing_by_an_unknown_kind_or_stage_is_a_typed_error(
     from funnel import ValidationError
 
     with pytest.raises(ValidationError) as err:
-        store.ids(**options)  # type: ignore[arg-type]
+        store.ids(**options)
     assert err.value.field == field
     assert store.ids(stage="acquired") == []

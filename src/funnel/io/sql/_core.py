@@ -52,7 +52,7 @@ class Versioned(NamedTuple):
     version: int
 
 
-class Explain(Exception):  # noqa: N818 - internal control flow, never reaches a caller
+class Explain(Exception):  # internal control flow: never reaches a caller
     """
     Raised inside a write when the typed answer needs a fresh look after the rollback.
 
@@ -238,9 +238,7 @@ class StoreCore:
         self._append(conn, record.id, record.history[len(stored) :], start=len(stored))
         return Versioned(record, expected_version + 1)
 
-    def _save_many(
-        self, conn: Connection, items: Iterable[tuple[Record, int]]
-    ) -> list[Versioned]:
+    def _save_many(self, conn: Connection, items: Iterable[tuple[Record, int]]) -> list[Versioned]:
         batch = _listed(items, "save_many", "(record, expected_version) pairs")
         kinds: list[str] = []
         seen: dict[str, int] = {}
@@ -276,16 +274,14 @@ class StoreCore:
         params = []
         for (record, expected), kind in zip(batch, kinds, strict=True):
             values = _record_row(record, kind, expected + 1)
-            params.append(
-                {f"b_{k}": v for k, v in values.items()} | {"b_expected": expected}
-            )
+            params.append({f"b_{k}": v for k, v in values.items()} | {"b_expected": expected})
         c = self.records.c
         update = (
             sa.update(self.records)
             .where(c.id == sa.bindparam("b_id"), c.version == sa.bindparam("b_expected"))
             .values(
-                {k: sa.bindparam(f"b_{k}") for k in ("kind", "stage", "version", "document")},
-                updated_at=sa.func.current_timestamp(),
+                {k: sa.bindparam(f"b_{k}") for k in ("kind", "stage", "version", "document")}
+                | {"updated_at": sa.func.current_timestamp()}
             )
         )
         result = conn.execute(update, params)
@@ -312,7 +308,9 @@ class StoreCore:
         stored = {row.id: row.version for row in self._rows(conn, [p[0] for p in pairs])}
         for i, (record_id, expected) in enumerate(pairs):
             if stored.get(record_id) != expected:
-                return _at(StaleWriteError(record_id, expected, stored.get(record_id)), "save_many", i)
+                return _at(
+                    StaleWriteError(record_id, expected, stored.get(record_id)), "save_many", i
+                )
         record_id, expected = pairs[0]  # pragma: no cover - a rival wrote and was undone
         return _at(StaleWriteError(record_id, expected, None), "save_many", 0)  # pragma: no cover
 
@@ -493,7 +491,7 @@ def _at(error: E, call: str, position: int) -> E:
     where = f"{call} refused the batch at position {position}"
     if isinstance(error, ValidationError):
         moved: FunnelError = ValidationError(
-            f"{where}: {error.args[0]}; nothing was written",
+            f"{where} (nothing was written): {error.args[0]}",
             record=error.record,
             field=error.field,
             allowed=error.allowed,
@@ -501,11 +499,11 @@ def _at(error: E, call: str, position: int) -> E:
     elif isinstance(error, StaleWriteError | RecordNotFound):
         moved = error
     elif type(error) is PersistenceError:
-        moved = PersistenceError(f"{where}: {error.args[0]}; nothing was written")
+        moved = PersistenceError(f"{where} (nothing was written): {error.args[0]}")
     else:  # pragma: no cover - every error of the checks is one of the above
         moved = error
     if isinstance(moved, StaleWriteError):
-        moved.args = (f"{where}: {moved.args[0]}; nothing was written",)
+        moved.args = (f"{where} (nothing was written): {moved.args[0]}",)
     moved.add_note(f"{where}; nothing in the batch was written")
     return moved  # type: ignore[return-value]
 
