@@ -94,9 +94,18 @@ class Tables:
 def core_rows(records: list[Any], version: int) -> tuple[list[dict[str, Any]], list[Any]]:
     """What a competent hand-written writer sends: the documents and the transition rows."""
     from funnel.io.serialize import to_dict
+    from funnel.io.sql._core import history_digest
 
     rows = [
-        {"id": r.id, "kind": "lead", "stage": r.stage, "version": version, "document": to_dict(r)}
+        {
+            "id": r.id,
+            "kind": "lead",
+            "stage": r.stage,
+            "version": version,
+            "document": to_dict(r),
+            "changes": len(r.history),
+            "history_digest": history_digest(r.history),
+        }
         for r in records
     ]
     return rows, records
@@ -150,7 +159,10 @@ def core_save_many(store: Any, records: list[Any]) -> None:
         sa.update(store.records)
         .where(c.id == sa.bindparam("b_id"), c.version == sa.bindparam("b_expected"))
         .values(
-            {k: sa.bindparam(f"b_{k}") for k in ("kind", "stage", "version", "document")}
+            {
+                k: sa.bindparam(f"b_{k}")
+                for k in ("kind", "stage", "version", "document", "changes", "history_digest")
+            }
             | {"updated_at": sa.func.current_timestamp()}
         )
     )

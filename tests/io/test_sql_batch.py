@@ -207,13 +207,13 @@ def test_a_writer_between_the_batch_read_and_write_refuses_the_batch(
     real = store._rows
     rival = _nurtured(batch[1])
 
-    def rows_then_rival(conn: sa.Connection, ids: list[str]) -> list[object]:
-        rows = list(real(conn, ids))
+    def read_then_rival(conn: sa.Connection, ids: list[str]) -> object:
+        read = list(real(conn, ids))
         monkeypatch.setattr(store, "_rows", real)
         store.save(rival, 1)  # on its own connection, committed
-        return rows
+        return read
 
-    monkeypatch.setattr(store, "_rows", rows_then_rival)
+    monkeypatch.setattr(store, "_rows", read_then_rival)
     with pytest.raises(StaleWriteError, match="position 1") as err:
         store.save_many([(funnel.add_touch(r, _touch("t9", 2)), 1) for r in batch])
     assert (err.value.record_id, err.value.actual) == ("L1", 2)
@@ -236,3 +236,16 @@ def test_add_many_of_any_records_equals_adding_each(batch: list[funnel.Lead]) ->
     for record in batch:
         assert many.get(record.id) == one.get(record.id) == (record, 1)
         assert many.history(record.id) == one.history(record.id) == record.history
+
+
+def test_the_transition_rows_decide_when_the_digest_disagrees(store: SqlStore) -> None:
+    """The digest is a shortcut: a wrong one never refuses a true extension of the log."""
+    batch = _stored(store, 2)
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(store.records).values(history_digest="0" * 64))
+    store.save(_nurtured(batch[0]), 1)
+    store.save_many([(_nurtured(batch[1]), 1)])
+    assert [len(store.history(r.id)) for r in batch] == [2, 2]
+    forged = attrs.evolve(_nurtured(batch[1]), history=())
+    with pytest.raises(PersistenceError, match="append-only"):
+        store.save(forged, 2)

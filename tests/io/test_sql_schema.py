@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -101,7 +101,7 @@ def test_transition_times_are_timestamps_that_read_back_as_given(store: SqlStore
     assert isinstance(types["at"], sa.DateTime)
     # SQL sees instants: ordering and comparing with a UTC bound works on the column.
     t = store.transitions.c
-    bound = datetime(2026, 3, 1, 9, 45, tzinfo=timezone.utc)
+    bound = datetime(2026, 3, 1, 9, 45, tzinfo=UTC)
     with store.engine.connect() as conn:
         later = conn.execute(sa.select(t.event).where(t.at > bound).order_by(t.at)).scalars()
         assert list(later) == ["mark_mql"]
@@ -116,7 +116,7 @@ def test_history_is_compared_by_instant_and_offset_is_kept_on_save(store: SqlSto
     tokyo = timezone(timedelta(hours=9))
     lead = funnel.advance(_lead(), "nurture", at=datetime(2026, 3, 2, 9, tzinfo=tokyo))
     store.add(lead)
-    lead = funnel.advance(lead, "mark_mql", at=datetime(2026, 3, 2, 1, tzinfo=timezone.utc))
+    lead = funnel.advance(lead, "mark_mql", at=datetime(2026, 3, 2, 1, tzinfo=UTC))
     store.save(lead, 1)
     assert [c.at.utcoffset() for c in store.history("L1")] == [
         timedelta(hours=9),

@@ -9,8 +9,10 @@ one code path and send the same statements.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
@@ -40,6 +42,9 @@ from funnel.model.records import Lead, Prospect
 
 Record = Lead | Prospect
 E = TypeVar("E", bound=FunnelError)
+
+#: The columns a save writes (besides ``updated_at``).
+_WRITTEN = ("kind", "stage", "version", "document", "changes", "history_digest")
 
 #: Ids per ``IN (...)`` list: well under SQLite's and PostgreSQL's limits on parameters.
 CHUNK = 500
@@ -219,7 +224,9 @@ class StoreCore:
         if kind == "lead":
             conditions.append(c.kind == "lead")
         before = conn.execute(
-            sa.select(c.stage, c.kind).where(c.id == record.id, c.version == expected_version)
+            sa.select(c.stage, c.kind, c.changes, c.history_digest).where(
+                c.id == record.id, c.version == expected_version
+            )
         ).first()
         row = _record_row(record, kind, expected_version + 1)
         del row["id"]
@@ -230,12 +237,12 @@ class StoreCore:
         )
         if result.rowcount != 1:
             self._refusal(conn, record, expected_version)
-        # The row is now locked by this transaction: the stored history cannot move.
-        stored = tuple(_change(r) for r in conn.execute(self._history_query([record.id])))
-        _check_extends(record, stored)
+        # The row is now locked by this transaction: the stored history cannot move, and
+        # ``before`` was read at the very version the UPDATE matched.
+        count = self._check_extends(conn, record, before)
         if before is not None:
-            self._check_moves(record, stored, before.stage, before.kind)
-        self._append(conn, record.id, record.history[len(stored) :], start=len(stored))
+            self._check_moves(record, count, before.stage, before.kind)
+        self._append(conn, record.id, record.history[count:], start=count)
         return Versioned(record, expected_version + 1)
 
     def _save_many(self, conn: Connection, items: Iterable[tuple[Record, int]]) -> list[Versioned]:
@@ -261,8 +268,12 @@ class StoreCore:
             kinds.append(kind)
         if not batch:
             return []
-        ids = [record.id for record, _ in batch]
-        stored = {row.id: row for row in self._rows(conn, ids)}
+        # The stored rows, read before the UPDATE: every transition is appended with a
+        # version bump, so what is read here (stage, kind, history digest) is the state of
+        # the version the UPDATE requires; a writer in between makes the UPDATE miss.
+        stored = {row.id: row for row in self._rows(conn, [record.id for record, _ in batch])}
+        new: list[dict[str, Any]] = []
+        params: list[dict[str, Any]] = []
         for i, ((record, expected), kind) in enumerate(zip(batch, kinds, strict=True)):
             row = stored.get(record.id)
             if row is None:
@@ -271,8 +282,9 @@ class StoreCore:
                 raise _at(StaleWriteError(record.id, expected, row.version), "save_many", i)
             if kind == "lead" and row.kind != "lead":
                 raise _at(_never_back(record.id, row.kind), "save_many", i)
-        params = []
-        for (record, expected), kind in zip(batch, kinds, strict=True):
+            count = _in_batch("save_many", i, self._check_extends, conn, record, row)
+            _in_batch("save_many", i, self._check_moves, record, count, row.stage, row.kind)
+            new.extend(_change_rows(record.id, record.history[count:], count))
             values = _record_row(record, kind, expected + 1)
             params.append({f"b_{k}": v for k, v in values.items()} | {"b_expected": expected})
         c = self.records.c
@@ -280,7 +292,7 @@ class StoreCore:
             sa.update(self.records)
             .where(c.id == sa.bindparam("b_id"), c.version == sa.bindparam("b_expected"))
             .values(
-                {k: sa.bindparam(f"b_{k}") for k in ("kind", "stage", "version", "document")}
+                {k: sa.bindparam(f"b_{k}") for k in _WRITTEN}
                 | {"updated_at": sa.func.current_timestamp()}
             )
         )
@@ -288,18 +300,6 @@ class StoreCore:
         if result.rowcount != len(batch):  # another writer came between our read and write
             pairs = [(record.id, expected) for record, expected in batch]
             raise Explain(lambda c: self._raced(c, pairs))
-        # Every row is now locked by this transaction: the stored histories cannot move.
-        histories: dict[str, list[StageChange]] = {record_id: [] for record_id in ids}
-        for chunk in _chunks(ids):
-            for r in conn.execute(self._history_query(chunk)):
-                histories[r.record_id].append(_change(r))
-        new: list[dict[str, Any]] = []
-        for i, (record, _) in enumerate(batch):
-            history = tuple(histories[record.id])
-            row = stored[record.id]
-            _in_batch("save_many", i, _check_extends, record, history)
-            _in_batch("save_many", i, self._check_moves, record, history, row.stage, row.kind)
-            new.extend(_change_rows(record.id, record.history[len(history) :], len(history)))
         if new:
             conn.execute(sa.insert(self.transitions), new)
         return [Versioned(record, expected + 1) for record, expected in batch]
@@ -346,11 +346,13 @@ class StoreCore:
     # -- helpers -----------------------------------------------------------------------
 
     def _rows(self, conn: Connection, ids: Sequence[str]) -> Iterator[Any]:
-        """id, version, kind and stage of the stored records among *ids*."""
+        """id, version, kind, stage, changes and history_digest of the records among *ids*."""
         c = self.records.c
         for chunk in _chunks(ids):
             yield from conn.execute(
-                sa.select(c.id, c.version, c.kind, c.stage).where(c.id.in_(chunk))
+                sa.select(c.id, c.version, c.kind, c.stage, c.changes, c.history_digest).where(
+                    c.id.in_(chunk)
+                )
             )
 
     def _history_query(self, record_ids: Sequence[str]) -> sa.Select[Any]:
@@ -368,15 +370,13 @@ class StoreCore:
         if changes:
             conn.execute(sa.insert(self.transitions), _change_rows(record_id, changes, start))
 
-    def _check_moves(
-        self, record: Record, stored: tuple[StageChange, ...], stage: str, kind: str
-    ) -> None:
+    def _check_moves(self, record: Record, count: int, stage: str, kind: str) -> None:
         """
         The store saves only what the machine did: a stage or kind changes with a
         transition, and the first new transition starts at the stored stage.
         """
         owner = f"{kind_of(record)} {record.id!r}"
-        new = record.history[len(stored) :]
+        new = record.history[count:]
         if not new:
             if record.stage != stage or kind_of(record) != kind:
                 raise PersistenceError(
@@ -400,6 +400,26 @@ class StoreCore:
                 f"cannot save {owner}: a stored lead becomes a prospect only through a "
                 "conversion among its new transitions"
             )
+
+    def _check_extends(self, conn: Connection, record: Record, row: Any) -> int:
+        """
+        How many of the record's changes are stored; refuse it if its history does not
+        start with them.
+
+        *row* is the stored record's row (``changes``, ``history_digest``) read at the
+        version being replaced. When the digest of the record's first ``changes`` changes
+        is the stored one, the history extends the stored one; otherwise the transition
+        rows themselves decide (and the refusal says which change differs).
+        """
+        if (
+            row is not None
+            and len(record.history) >= row.changes
+            and history_digest(record.history[: row.changes]) == row.history_digest
+        ):
+            return int(row.changes)
+        stored = conn.execute(self._history_query([record.id])).all()
+        _check_rows(record, stored)
+        return len(stored)
 
     def _refusal(self, conn: Connection, record: Record, expected: int) -> None:
         c = self.records.c
@@ -425,7 +445,27 @@ def _record_row(record: Record, kind: str, version: int) -> dict[str, Any]:
         "stage": record.stage,
         "version": version,
         "document": to_dict(record),
+        "changes": len(record.history),
+        "history_digest": history_digest(record.history),
     }
+
+
+def history_digest(history: Sequence[StageChange]) -> str:
+    """
+    SHA-256 of a history as the store compares it: stages, event, instant (UTC) and reason.
+
+    Kept on the record's row beside ``changes`` (how many transitions it has), so that a
+    save checks that a history extends the stored one without reading it back.
+    """
+    canonical = json.dumps(
+        [
+            [ch.from_stage, ch.to_stage, ch.event, ch.at.astimezone(UTC).isoformat(), ch.why]
+            for ch in history
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _change_rows(
@@ -574,7 +614,13 @@ def _check_names_fit(funnel: Funnel) -> None:
                 )
 
 
-def _check_extends(record: Record, stored: tuple[StageChange, ...]) -> None:
+def _check_rows(record: Record, stored: Sequence[Any]) -> None:
+    """
+    Refuse a record whose history does not start with the *stored* transition rows.
+
+    Rows are compared field by field as :class:`StageChange` compares (times as instants),
+    without building a ``StageChange`` per stored row.
+    """
     owner = f"{kind_of(record)} {record.id!r}"
     if len(record.history) < len(stored):
         raise PersistenceError(
@@ -582,7 +628,13 @@ def _check_extends(record: Record, stored: tuple[StageChange, ...]) -> None:
             f"{len(stored)} are stored; history is append-only"
         )
     for seq, (mine, theirs) in enumerate(zip(record.history, stored, strict=False)):
-        if mine != theirs:
+        if (mine.from_stage, mine.to_stage, mine.event, mine.at, mine.why) != (
+            theirs.from_stage,
+            theirs.to_stage,
+            theirs.event,
+            theirs.at,
+            theirs.why,
+        ):
             raise PersistenceError(
                 f"cannot save {owner}: history[{seq}] differs from the stored transition "
                 f"({mine.from_stage} -> {mine.to_stage} at {mine.at.isoformat()} vs "

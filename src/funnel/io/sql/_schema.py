@@ -124,6 +124,10 @@ def funnel_tables(metadata: sa.MetaData, *, prefix: str = "funnel_") -> FunnelTa
             nullable=False,
             server_default=sa.func.current_timestamp(),
         ),
+        # How many transitions the record has, and the SHA-256 of its history as stored:
+        # a save checks that a history extends the stored one without reading it back.
+        sa.Column("changes", sa.Integer, nullable=False),
+        sa.Column("history_digest", sa.String(64), nullable=False),
         # Named here (not by a naming convention of the metadata) as in the shipped
         # Alembic revision, so that autogenerate finds nothing to change.
         sa.PrimaryKeyConstraint("id", name=f"pk_{prefix}records"),

@@ -43,6 +43,8 @@ def upgrade() -> None:
             nullable=False,
             server_default=sa.func.current_timestamp(),
         ),
+        sa.Column("changes", sa.Integer(), nullable=False),
+        sa.Column("history_digest", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=f"pk_{p}records"),
     )
     op.create_index(f"ix_{p}records_stage", f"{p}records", ["stage"])
