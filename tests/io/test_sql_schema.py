@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import funnel
 from funnel import PersistenceError, StageChange, ValidationError
 from funnel.io.sql import SqlStore, funnel_tables
-from tests.io.test_sql import T0, WRITERS, _lead, _touch, postgres_url, store
+from tests.io.test_sql import T0, _lead, postgres_url, run_writers, store
 
 __all__ = ("postgres_url", "store")  # fixtures, imported for pytest
 
@@ -203,25 +203,7 @@ def test_an_in_memory_store_from_a_url_is_one_database_for_every_thread() -> Non
     store = SqlStore("sqlite://")
     store.create_schema()
     store.add(_lead())
-    barrier = threading.Barrier(WRITERS)
-    errors: list[BaseException] = []
-
-    def writer(n: int) -> None:
-        try:
-            barrier.wait()
-            store.transact("L1", lambda r: funnel.add_touch(r, _touch(f"w{n}", n + 1)))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    record, version = store.get("L1")
-    assert {t.id for t in record.touches} == {"f1"} | {f"w{n}" for n in range(WRITERS)}
-    assert version == 1 + WRITERS
+    run_writers(store)
     store.engine.dispose()
 
 

@@ -13,9 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from funnel.engine.funnel import Funnel
 from funnel.exceptions import FunnelError
-from funnel.io.sql._core import Explain, Record, StoreCore, Versioned
-from funnel.io.sql._schema import check_prefix
-from funnel.io.sql._sync import engine_options, engine_url, memory_sqlite
+from funnel.io.sql._core import Explain, Record, StoreCore, Versioned, memory_sqlite, open_engine
 from funnel.model.history import StageChange
 
 T = TypeVar("T")
@@ -61,12 +59,8 @@ class AsyncSqlStore(StoreCore):
         funnel: Funnel | None = None,
         metadata: sa.MetaData | None = None,
     ) -> None:
-        check_prefix(prefix)
-        url = engine_url(engine, AsyncEngine)
         super().__init__(prefix=prefix, funnel=funnel, metadata=metadata)
-        self.engine: AsyncEngine = (
-            create_async_engine(url, **engine_options(url)) if url is not None else engine  # type: ignore[assignment]
-        )
+        self.engine: AsyncEngine = open_engine(engine, AsyncEngine, create_async_engine)
         shared = memory_sqlite(self.engine.url) and isinstance(
             self.engine.pool, sa.pool.StaticPool
         )

@@ -42,6 +42,7 @@ from funnel.model.records import Lead, Prospect
 
 Record = Lead | Prospect
 E = TypeVar("E", bound=FunnelError)
+EngineT = TypeVar("EngineT")
 
 #: The columns a save writes (besides ``updated_at``).
 _WRITTEN = ("kind", "stage", "version", "document", "changes", "history_digest")
@@ -77,6 +78,48 @@ def kind_of(record: object) -> str:
     if isinstance(record, Prospect):
         return "prospect"
     raise ValidationError(f"expected a Lead or a Prospect, got {type(record).__name__}")
+
+
+def memory_sqlite(url: sa.URL) -> bool:
+    """Whether *url* names an in-memory SQLite database (one per connection)."""
+    return url.get_backend_name() == "sqlite" and (
+        url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+    )
+
+
+def engine_options(url: sa.URL) -> dict[str, Any]:
+    """
+    What ``create_engine`` needs for *url*: an in-memory SQLite database is one
+    connection shared by every thread (``StaticPool``), not one empty database per thread.
+    """
+    if memory_sqlite(url):
+        return {"poolclass": sa.pool.StaticPool, "connect_args": {"check_same_thread": False}}
+    return {}
+
+
+def open_engine(engine: object, kind: type[EngineT], create: Callable[..., EngineT]) -> EngineT:
+    """*engine* itself, or the engine ``create(url, ...)`` makes from a URL; refuse others."""
+    url = _engine_url(engine, kind)
+    if url is None:
+        return engine  # type: ignore[return-value]
+    return create(url, **engine_options(url))
+
+
+def _engine_url(engine: object, kind: type) -> sa.URL | None:
+    """The URL to create an engine from, ``None`` for an engine; refuse anything else."""
+    if isinstance(engine, str | sa.URL):
+        try:
+            return sa.make_url(engine)
+        except sa.exc.ArgumentError:
+            raise ValidationError(
+                "engine is not a database URL (e.g. 'sqlite:///funnel.db')", field="engine"
+            ) from None
+    if not isinstance(engine, kind):
+        raise ValidationError(
+            f"engine must be a SQLAlchemy {kind.__name__} or a URL, got {type(engine).__name__}",
+            field="engine",
+        )
+    return None
 
 
 class StoreCore:

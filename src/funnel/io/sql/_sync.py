@@ -11,46 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from funnel.engine.funnel import Funnel
-from funnel.exceptions import FunnelError, PersistenceError, ValidationError
-from funnel.io.sql._core import Explain, Record, StoreCore, Versioned
-from funnel.io.sql._schema import check_prefix
+from funnel.exceptions import FunnelError, PersistenceError
+from funnel.io.sql._core import Explain, Record, StoreCore, Versioned, memory_sqlite, open_engine
 from funnel.model.history import StageChange
 
 T = TypeVar("T")
-
-
-def memory_sqlite(url: sa.URL) -> bool:
-    """Whether *url* names an in-memory SQLite database (one per connection)."""
-    return url.get_backend_name() == "sqlite" and (
-        url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
-    )
-
-
-def engine_options(url: sa.URL) -> dict[str, Any]:
-    """
-    What ``create_engine`` needs for *url*: an in-memory SQLite database is one
-    connection shared by every thread (``StaticPool``), not one empty database per thread.
-    """
-    if memory_sqlite(url):
-        return {"poolclass": sa.pool.StaticPool, "connect_args": {"check_same_thread": False}}
-    return {}
-
-
-def engine_url(engine: object, kind: type) -> sa.URL | None:
-    """The URL to create an engine from, ``None`` for an engine; refuse anything else."""
-    if isinstance(engine, str | sa.URL):
-        try:
-            return sa.make_url(engine)
-        except sa.exc.ArgumentError:
-            raise ValidationError(
-                "engine is not a database URL (e.g. 'sqlite:///funnel.db')", field="engine"
-            ) from None
-    if not isinstance(engine, kind):
-        raise ValidationError(
-            f"engine must be a SQLAlchemy {kind.__name__} or a URL, got {type(engine).__name__}",
-            field="engine",
-        )
-    return None
 
 
 class SqlStore(StoreCore):
@@ -87,12 +52,8 @@ class SqlStore(StoreCore):
         funnel: Funnel | None = None,
         metadata: sa.MetaData | None = None,
     ) -> None:
-        check_prefix(prefix)
-        url = engine_url(engine, Engine)
         super().__init__(prefix=prefix, funnel=funnel, metadata=metadata)
-        self.engine: Engine = (
-            sa.create_engine(url, **engine_options(url)) if url is not None else engine  # type: ignore[assignment]
-        )
+        self.engine: Engine = open_engine(engine, Engine, sa.create_engine)
         memory = memory_sqlite(self.engine.url)
         pool = self.engine.pool
         self._lock = threading.RLock() if memory and isinstance(pool, sa.pool.StaticPool) else None
