@@ -608,29 +608,20 @@ def _check_version(record: Record, kind: str, expected_version: object) -> None:
 
 
 def _check_fits(record: Record) -> None:
-    """Refuse, before the database does, what its columns cannot hold."""
-    owner = f"{type(record).__name__}"
+    """
+    Refuse, before the database does, what its columns cannot hold.
+
+    Only the id can be too long: the record's stage and every history step are names of
+    the store's funnel (``Funnel.check`` runs first), and those fit (checked once, when the
+    store is made).
+    """
     if len(record.id) > MAX_ID:
+        owner = type(record).__name__
         raise ValidationError(
             f"{owner}: id has {len(record.id)} characters; the store keeps at most {MAX_ID}",
             record=owner,
             field="id",
         )
-    names = [("stage", record.stage)]
-    for i, change in enumerate(record.history):
-        names += [
-            (f"history[{i}].from_stage", change.from_stage),
-            (f"history[{i}].to_stage", change.to_stage),
-            (f"history[{i}].event", change.event),
-        ]
-    for field, value in names:
-        if len(value) > MAX_NAME:
-            raise ValidationError(
-                f"{owner} {record.id!r}: {field} has {len(value)} characters; the store keeps "
-                f"at most {MAX_NAME}",
-                record=f"{owner} {record.id!r}",
-                field=field,
-            )
 
 
 def _could_be_stored(value: object, longest: int) -> bool:
