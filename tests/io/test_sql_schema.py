@@ -233,3 +233,20 @@ def test_an_engine_that_is_no_engine_is_a_typed_error(engine: object) -> None:
     with pytest.raises(ValidationError) as err:
         SqlStore(engine)  # type: ignore[arg-type]
     assert err.value.field == "engine"
+
+
+def test_tables_of_the_old_schema_are_named_not_used(engine: sa.Engine) -> None:
+    """funnel 0.1's create_schema made transitions.at a VARCHAR(40) with no offset column."""
+    prefix = _prefix()
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f'CREATE TABLE "{prefix}records" (id VARCHAR(255) PRIMARY KEY, kind VARCHAR(16) '
+                "NOT NULL, stage VARCHAR(100) NOT NULL, version INTEGER NOT NULL, document "
+                "TEXT NOT NULL, updated_at TIMESTAMP NOT NULL)"
+            )
+        )
+    store = SqlStore(engine, prefix=prefix)
+    with pytest.raises(PersistenceError, match=r"\['changes', 'history_digest'\].*funnel 0\.1"):
+        store.create_schema()
+    assert f"{prefix}transitions" not in sa.inspect(engine).get_table_names()

@@ -140,6 +140,20 @@ class StoreCore:
         return present_triggers(conn, self.transitions.name)
 
     def _create_schema(self, conn: Connection) -> None:
+        inspector = sa.inspect(conn)
+        existing = set(inspector.get_table_names())
+        for table in (self.records, self.transitions):
+            if table.name not in existing:
+                continue
+            present_columns = {c["name"] for c in inspector.get_columns(table.name)}
+            lacking = [c.name for c in table.columns if c.name not in present_columns]
+            if lacking:
+                raise PersistenceError(
+                    f"table {table.name!r} exists without the column(s) {lacking}: it was "
+                    "made by funnel 0.1 (whose transitions.at was text, with no offset, count "
+                    "or digest columns) or by someone else; copy its records into a store "
+                    "with another prefix, or migrate it by hand"
+                )
         self.metadata.create_all(conn, tables=[self.records, self.transitions])
         wanted = trigger_ddl(self.transitions.name, conn.dialect.name)
         present = self._triggers(conn)
