@@ -94,7 +94,7 @@ class Tables:
 def core_rows(records: list[Any], version: int) -> tuple[list[dict[str, Any]], list[Any]]:
     """What a competent hand-written writer sends: the documents and the transition rows."""
     from funnel.io.serialize import to_dict
-    from funnel.io.sql._core import history_digest
+    from funnel.io.sql._core import history_digests
 
     rows = [
         {
@@ -104,7 +104,7 @@ def core_rows(records: list[Any], version: int) -> tuple[list[dict[str, Any]], l
             "version": version,
             "document": to_dict(r),
             "changes": len(r.history),
-            "history_digest": history_digest(r.history),
+            "history_digest": history_digests(r.history)[-1],
         }
         for r in records
     ]

@@ -10,7 +10,6 @@ one code path and send the same statements.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple, TypeVar
@@ -285,7 +284,8 @@ class StoreCore:
                 c.id == record.id, c.version == expected_version
             )
         ).first()
-        row = _record_row(record, kind, expected_version + 1)
+        digests = history_digests(record.history)
+        row = _record_row(record, kind, expected_version + 1, digests)
         del row["id"]
         result = conn.execute(
             sa.update(self.records)
@@ -296,7 +296,7 @@ class StoreCore:
             self._refusal(conn, record, expected_version)
         # The row is now locked by this transaction: the stored history cannot move, and
         # ``before`` was read at the very version the UPDATE matched.
-        count = self._check_extends(conn, record, before)
+        count = self._check_extends(conn, record, before, digests)
         if before is not None:
             self._check_moves(record, count, before.stage, before.kind)
         self._append(conn, record.id, record.history[count:], start=count)
@@ -339,10 +339,11 @@ class StoreCore:
                 raise _at(StaleWriteError(record.id, expected, row.version), "save_many", i)
             if kind == "lead" and row.kind != "lead":
                 raise _at(_never_back(record.id, row.kind), "save_many", i)
-            count = _in_batch("save_many", i, self._check_extends, conn, record, row)
+            digests = history_digests(record.history)
+            count = _in_batch("save_many", i, self._check_extends, conn, record, row, digests)
             _in_batch("save_many", i, self._check_moves, record, count, row.stage, row.kind)
             new.extend(_change_rows(record.id, record.history[count:], count))
-            values = _record_row(record, kind, expected + 1)
+            values = _record_row(record, kind, expected + 1, digests)
             params.append({f"b_{k}": v for k, v in values.items()} | {"b_expected": expected})
         c = self.records.c
         update = (
@@ -458,7 +459,9 @@ class StoreCore:
                 "conversion among its new transitions"
             )
 
-    def _check_extends(self, conn: Connection, record: Record, row: Any) -> int:
+    def _check_extends(
+        self, conn: Connection, record: Record, row: Any, digests: list[str]
+    ) -> int:
         """
         How many of the record's changes are stored; refuse it if its history does not
         start with them.
@@ -471,7 +474,7 @@ class StoreCore:
         if (
             row is not None
             and len(record.history) >= row.changes
-            and history_digest(record.history[: row.changes]) == row.history_digest
+            and digests[row.changes] == row.history_digest
         ):
             return int(row.changes)
         stored = conn.execute(self._history_query([record.id])).all()
@@ -495,7 +498,9 @@ def _never_back(record_id: str, kind: str) -> PersistenceError:
     )
 
 
-def _record_row(record: Record, kind: str, version: int) -> dict[str, Any]:
+def _record_row(
+    record: Record, kind: str, version: int, digests: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "id": record.id,
         "kind": kind,
@@ -503,26 +508,24 @@ def _record_row(record: Record, kind: str, version: int) -> dict[str, Any]:
         "version": version,
         "document": to_dict(record),
         "changes": len(record.history),
-        "history_digest": history_digest(record.history),
+        "history_digest": (digests or history_digests(record.history))[-1],
     }
 
 
-def history_digest(history: Sequence[StageChange]) -> str:
+def history_digests(history: Sequence[StageChange]) -> list[str]:
     """
-    SHA-256 of a history as the store compares it: stages, event, instant (UTC) and reason.
+    The digest of each prefix of *history*: ``digests[k]`` stands for its first *k* changes.
 
-    Kept on the record's row beside ``changes`` (how many transitions it has), so that a
-    save checks that a history extends the stored one without reading it back.
+    A chain of SHA-256 over the changes as the store compares them (stages, event, the
+    instant in UTC, reason). The last one is kept on the record's row beside ``changes``
+    (how many transitions it has), so that a save checks that a history extends the stored
+    one without reading the stored one back.
     """
-    canonical = json.dumps(
-        [
-            [ch.from_stage, ch.to_stage, ch.event, ch.at.astimezone(UTC).isoformat(), ch.why]
-            for ch in history
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    digests = [""]
+    for ch in history:
+        link = (ch.from_stage, ch.to_stage, ch.event, ch.at.astimezone(UTC).isoformat(), ch.why)
+        digests.append(hashlib.sha256(f"{digests[-1]}\n{link!r}".encode()).hexdigest())
+    return digests
 
 
 def _change_rows(
