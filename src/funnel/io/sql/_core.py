@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from funnel._fields import text_problem
@@ -406,12 +407,13 @@ class StoreCore:
     def _rows(self, conn: Connection, ids: Sequence[str]) -> Iterator[Any]:
         """id, version, kind, stage, changes and history_digest of the records among *ids*."""
         c = self.records.c
+        query = sa.select(c.id, c.version, c.kind, c.stage, c.changes, c.history_digest)
+        if conn.dialect.name == "postgresql":  # one round trip: the ids as one array
+            ids_param = sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(sa.String))
+            yield from conn.execute(query.where(c.id == sa.any_(ids_param)))
+            return
         for chunk in _chunks(ids):
-            yield from conn.execute(
-                sa.select(c.id, c.version, c.kind, c.stage, c.changes, c.history_digest).where(
-                    c.id.in_(chunk)
-                )
-            )
+            yield from conn.execute(query.where(c.id.in_(chunk)))
 
     def _history_query(self, record_ids: Sequence[str]) -> sa.Select[Any]:
         t = self.transitions.c
