@@ -41,6 +41,7 @@ from benchmarks import generate
 from benchmarks.bench_replay import bench_replay
 from benchmarks.bench_report import bench_report
 from benchmarks.bench_startup import bench_import, bench_memory
+from benchmarks.bench_store import bench_store
 from benchmarks.common import entry, log, timed
 
 HERE = Path(__file__).resolve().parent
@@ -206,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 hand_polars_growth=round(growth(report, "hand_polars_s", "rows"), 3),
             )
         )
+    log("store writes ...")
+    results.extend(bench_store(max(args.repeat, 7)))
     doc = {
         "command": "uv run python benchmarks/run.py " + " ".join(argv or sys.argv[1:]),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

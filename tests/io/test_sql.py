@@ -204,8 +204,8 @@ def _touch(touch_id: str, minutes: int) -> Touch:
     )
 
 
-def test_concurrent_writers_lose_no_update(store: SqlStore) -> None:
-    store.add(_lead())
+def run_writers(store: SqlStore) -> None:
+    """WRITERS threads, started together, each add a touch to L1 through transact()."""
     barrier = threading.Barrier(WRITERS)
     errors: list[BaseException] = []
 
@@ -225,6 +225,11 @@ def test_concurrent_writers_lose_no_update(store: SqlStore) -> None:
     record, version = store.get("L1")
     assert {t.id for t in record.touches} == {"f1"} | {f"w{n}" for n in range(WRITERS)}
     assert version == 1 + WRITERS
+
+
+def test_concurrent_writers_lose_no_update(store: SqlStore) -> None:
+    store.add(_lead())
+    run_writers(store)
 
 
 def test_unreadable_document_names_the_record(store: SqlStore) -> None:
