@@ -125,7 +125,7 @@ class TestPeriodAnalysis:
 
     @staticmethod
     def drifting() -> dict[str, list[tuple[str, datetime | None]]]:
-        """Cut-off day 100, window 30 (from day 70): an old regime of slow losses, then a new one."""
+        """Cut-off day 100, window 30 (from day 70): an old regime of slow losses, then a new."""
         h: dict[str, list[tuple[str, datetime | None]]] = {}
         for i in range(30):
             h[f"A{i}"] = [("sql", day(0)), ("lost", day(50))]  # ended before the window
