@@ -126,7 +126,11 @@ def test_maven_period_analysis_and_the_cohorts(shared_data: Path) -> None:
     july = [d for d in deals if (cutoff - timedelta(days=d.age)).month == 7]
     assert len(july) == 454
     q4 = cutoff + timedelta(days=90)
-    won = [d for d in deals if any(s == "won" and cutoff < at <= q4 for s, at in histories[d.id])]
+    won = [
+        d
+        for d in deals
+        if any(s == "won" and at is not None and cutoff < at <= q4 for s, at in histories[d.id])
+    ]
     assert len(won) == 36  # 7 %
     fit = stage_survival(
         histories,
