@@ -127,6 +127,56 @@ class TestSimulatePipeline:
         lo, hi = wide.interval("total")[1:], narrow.interval("total")[1:]
         assert lo[1] - lo[0] > hi[1] - hi[0]
 
+    @staticmethod
+    def clumpy() -> dict[str, list[tuple[str, datetime | None]]]:
+        """14 deals in every other week, none between."""
+        out: dict[str, list[tuple[str, datetime | None]]] = {}
+        for w in range(0, 20, 2):
+            for k in range(14):
+                i = w * 14 + k
+                start = 7 * w + k * 0.25
+                end = ("won", day(start + 10)) if i % 2 == 0 else ("lost", day(start + 4))
+                out[f"D{i:03d}"] = [("sql", day(start)), end]
+        return out
+
+    def test_weekly_arrival_noise_is_as_overdispersed_as_the_window(self) -> None:
+        """
+        Weekly counts 14, 0, 14, 0 (mean 7, variance 65): a Poisson count of 30 arrivals has a
+        variance near 30, the negative binomial one near 30 / 7 x 65 = 280.
+        """
+        kw: dict[str, Any] = {
+            "cutoff": day(139.9),
+            "horizon": H,
+            "won_stages": WON,
+            "lost_stages": LOST,
+            "runs": 400,
+            "draws": 1,
+            "seed": 2,
+            "uncertainty": "none",
+        }
+        poisson = simulate_pipeline(self.clumpy(), **kw)
+        weekly = simulate_pipeline(self.clumpy(), arrival_noise="weekly", **kw)
+        for r in (poisson, weekly):
+            assert 26 < statistics.mean(r.arrivals) < 34
+        assert statistics.variance(poisson.arrivals) < 45
+        assert statistics.variance(weekly.arrivals) > 150
+
+    def test_weekly_arrival_noise_is_poisson_when_weeks_are_even(self) -> None:
+        """A deal a day: 7 every week, no over-dispersion, the same runs as Poisson."""
+        kw: dict[str, Any] = {
+            "cutoff": day(119.5),
+            "horizon": H,
+            "won_stages": WON,
+            "lost_stages": LOST,
+            "runs": 40,
+            "draws": 4,
+        }
+        assert simulate_pipeline(histories(), arrival_noise="weekly", **kw) == (
+            simulate_pipeline(histories(), **kw)
+        )
+        with pytest.raises(SimulationError, match="arrival_noise"):
+            simulate_pipeline(histories(), arrival_noise="gamma", **kw)  # type: ignore[arg-type]
+
     def test_frames_and_chart(self) -> None:
         result = simulate_pipeline(
             histories(),

@@ -120,6 +120,51 @@ class TestEstimator:
         assert fit(book()).table(H30, ages=(0,), backend="pandas").shape == (1, 6)
 
 
+class TestPeriodAnalysis:
+    """``window=``: only the exposure and exits inside the last *window* before the cut-off."""
+
+    @staticmethod
+    def drifting() -> dict[str, list[tuple[str, datetime | None]]]:
+        """Cut-off day 100, window 30 (from day 70): an old regime of slow losses, then a new."""
+        h: dict[str, list[tuple[str, datetime | None]]] = {}
+        for i in range(30):
+            h[f"A{i}"] = [("sql", day(0)), ("lost", day(50))]  # ended before the window
+            h[f"B{i}"] = [("sql", day(60)), ("won", day(80))]  # in the window from age 10
+            h[f"D{i}"] = [("sql", day(75)), ("lost", day(80))]  # lost at 5 days
+        for i in range(40):
+            h[f"C{i}"] = [("sql", day(85))]  # open at the cut-off, 15 days old
+        return h
+
+    def test_hand_computed_period_table(self) -> None:
+        """
+        Period: at age 5, 30 D + 40 C at risk (B enters at age 10), 30 lost: S = 40/70;
+        at age 20 only the 30 B are left and win: 40/70 won within 30 days. All history
+        instead: 30 of 130 lost at 5, then 30 of 60 (A and B) won at 20: 100/130 x 1/2.
+        """
+        f = fit(self.drifting(), cutoff=day(100), window=H30)
+        curve = f.curves["sql"]
+        assert curve.spells == 100  # the 30 A spells lie wholly before the window
+        assert curve.times == (5.0, 20.0)
+        assert curve.at_risk == (70.0, 30.0)
+        assert f.win_probability("sql", 0, H30) == pytest.approx(40 / 70)
+        whole = fit(self.drifting(), cutoff=day(100))
+        assert whole.win_probability("sql", 0, H30) == pytest.approx(100 / 130 / 2)
+
+    def test_window_is_left_truncation_at_its_start(self) -> None:
+        h = self.drifting()
+        by_window = fit(h, cutoff=day(100), window=H30)
+        assert by_window.observed_from == day(70)
+        assert by_window.curves == fit(h, cutoff=day(100), observed_from=day(70)).curves
+        # with both, the later start wins
+        later = fit(h, cutoff=day(100), window=timedelta(days=90), observed_from=day(70))
+        assert later.observed_from == day(70)
+
+    def test_window_must_be_positive(self) -> None:
+        with pytest.raises(ForecastError, match="window must be positive") as info:
+            fit(book(), window=timedelta(0))
+        assert info.value.field == "window"
+
+
 class TestMinimumSamples:
     def test_thin_ages_are_read_at_the_oldest_supported_age(self) -> None:
         """Past 5 days 70 spells remain at risk; with a floor of 71 age 8 is read earlier."""

@@ -231,6 +231,7 @@ def backtest(
     window: timedelta | Literal["horizon"] | None = "horizon",
     observed_from: datetime | Literal["first-outcome"] | None = "first-outcome",
     min_samples: int = 30,
+    arrival_noise: Literal["poisson", "weekly"] = "poisson",
     runs: int = 500,
     draws: int = 100,
     seed: int = 0,
@@ -253,6 +254,9 @@ def backtest(
             (``"first-outcome"``: exits are taken as recorded from the first
             won or lost row in the log known at the cut-off).
         min_samples: The floor of the minimum-sample rules.
+        arrival_noise: Arrival counts of ``simulation``: ``"poisson"`` or
+            ``"weekly"`` (as over-dispersed as the recent weeks; see
+            :func:`~funnel.forecasting.simulate_pipeline`).
         runs: Monte Carlo runs (``markov``, ``simulation``).
         draws: Parameter draws of ``simulation``.
         seed: The seed.
@@ -381,6 +385,7 @@ def backtest(
                     draws=draws,
                     seed=seed,
                     min_samples=min_samples,
+                    arrival_noise=arrival_noise,
                 )
                 rows.append(
                     _row(

@@ -15,7 +15,12 @@ of its own parameters:
 * **Arrivals from the recent window.** New leads enter the stages where dated
   histories start, at the rate seen over the full weeks of ``arrival_window``
   before the cut-off (a Poisson stream, uniform in time), and walk the same curves from
-  age 0 with the time left.
+  age 0 with the time left. With ``arrival_noise="weekly"`` the stream is
+  over-dispersed as the window's weeks were: each future week's rate is a
+  gamma draw whose spread reproduces the observed week-to-week variance (a
+  gamma-Poisson, i.e. negative-binomial, count of variance ``v`` a week where
+  the window's weekly counts had mean ``m`` and variance ``v > m``; Poisson
+  when ``v <= m``).
 * **Parameter uncertainty.** ``draws`` parameter sets are drawn; each is a
   *Bayesian bootstrap* of the history (every lead gets an ``Exp(1)`` weight,
   i.e. Dirichlet(1, ..., 1) weights over leads, and the curves are refitted
@@ -294,6 +299,7 @@ def simulate_pipeline(
     observed_from: datetime | Literal["first-outcome"] | None = None,
     arrival_window: timedelta | None = None,
     arrivals: bool = True,
+    arrival_noise: Literal["poisson", "weekly"] = "poisson",
     runs: int = 500,
     draws: int = 100,
     seed: int = 0,
@@ -318,6 +324,9 @@ def simulate_pipeline(
         arrival_window: The recent window arrival rates are read from
             (default: *horizon*), in whole weeks (its last full 7-day blocks).
         arrivals: Whether new leads arrive during the horizon.
+        arrival_noise: ``"poisson"`` (a Poisson count around the rate) or
+            ``"weekly"`` (negative binomial, as over-dispersed as the window's
+            weekly counts; see the module docs).
         runs: Monte Carlo runs.
         draws: Parameter draws (``runs // draws`` runs each).
         seed: The seed.
@@ -326,7 +335,7 @@ def simulate_pipeline(
 
     Raises:
         SimulationError: runs or draws < 1, a horizon that is not positive,
-            an unknown *uncertainty*.
+            an unknown *uncertainty* or *arrival_noise*.
         InsufficientHistory: an open deal's stage has too little history.
     """
     cutoff = require_aware(cutoff, "cutoff")
@@ -336,6 +345,10 @@ def simulate_pipeline(
         raise SimulationError(f"horizon must be positive, got {horizon}")
     if uncertainty not in ("bootstrap", "none"):
         raise SimulationError(f"uncertainty must be 'bootstrap' or 'none', got {uncertainty!r}")
+    if arrival_noise not in ("poisson", "weekly"):
+        raise SimulationError(
+            f"arrival_noise must be 'poisson' or 'weekly', got {arrival_noise!r}"
+        )
     won_set = frozenset(DEFAULT_FUNNEL.won_stages if won_stages is None else won_stages)
     lost_set = frozenset(DEFAULT_FUNNEL.lost_stages if lost_stages is None else lost_stages)
     finals = won_set | lost_set
@@ -367,6 +380,7 @@ def simulate_pipeline(
     weeks = max(1, int(a_window.total_seconds() / DAY // 7))
     weekly = {s: _weekly(ages, weeks) for s, ages in entry.items()}
     rates = {s: sum(c) / (7.0 * weeks) for s, c in weekly.items()}
+    shapes = {s: _gamma_shape(c) for s, c in weekly.items()} if arrival_noise == "weekly" else {}
     leads = sorted(histories, key=str)
     per_draw = max(1, runs // draws)
     n_draws = math.ceil(runs / per_draw)
@@ -412,7 +426,13 @@ def simulate_pipeline(
             new_won = 0
             new_val = 0.0
             for stage, rate in draw_rates.items():
-                for _ in range(_poisson_count(arng, rate * limit)):
+                mean = rate * limit
+                shape = shapes.get(stage)
+                if shape is not None and mean > 0:
+                    # the sum of limit / 7 weeks, each Gamma(shape, 7 rate / shape)
+                    k = shape * limit / 7.0
+                    mean = arng.gammavariate(k, mean / k)
+                for _ in range(_poisson_count(arng, mean)):
                     new += 1
                     if sampler.walk(stage, 0.0, limit * arng.random(), arng):
                         new_won += 1
@@ -472,6 +492,18 @@ def _weekly(ages: Iterable[float], weeks: int) -> list[int]:
         if k < weeks:
             counts[k] += 1
     return counts
+
+
+def _gamma_shape(counts: Sequence[int]) -> float | None:
+    """
+    The gamma shape ``m**2 / (v - m)`` of weekly *counts* with mean ``m`` and
+    variance ``v`` (``None``: not over-dispersed, or fewer than two weeks).
+    """
+    if len(counts) < 2:
+        return None
+    m = sum(counts) / len(counts)
+    v = sum((c - m) ** 2 for c in counts) / (len(counts) - 1)
+    return m * m / (v - m) if v > m > 0 else None
 
 
 def _poisson_count(rng: random.Random, mean: float) -> int:

@@ -25,6 +25,16 @@ risk from the age it had at that moment: use it when the log records no exit
 before some date although leads were in the stage before it (the deals that
 closed earlier are missing, as in the Maven file).
 
+**Period analysis** (``window=``, Brenner's period life table). Instead of
+all history, fit on what happened inside a recent calendar window
+``(cutoff - window, cutoff]``: every spell contributes only the part of its
+time in the stage that lies inside the window (it enters the risk set at the
+age it had at the window's start, left-truncated there, and leaves at its exit
+or at the cut-off), and only exits inside the window count. The hazard at each
+age is then the recent one, whatever cohort the deals came from: the remedy
+for a closing rate that drifts in calendar time. It is left truncation at
+``cutoff - window``.
+
 **Win within a horizon** (:meth:`StageSurvival.win_probability`). For a deal in
 stage *s* at age *a*, the chance it is won within *h* days is the incidence of
 "won" in ``(a, a + h]`` divided by ``S(a)``, plus, for each exit to another open
@@ -456,6 +466,7 @@ def stage_survival(
     lost_stages: Collection[str] | None = None,
     min_samples: int = 30,
     observed_from: datetime | None = None,
+    window: timedelta | None = None,
     weights: Mapping[str, float] | None = None,
     spells: Sequence[Spell] | None = None,
 ) -> StageSurvival:
@@ -471,9 +482,17 @@ def stage_survival(
         lost_stages: Stages meaning lost (default: the default funnel's).
         min_samples: The floor of the minimum-sample rule.
         observed_from: Left truncation: exits before it were not recorded.
+        window: Period analysis: fit on the exposure and exits inside the
+            last *window* before *cutoff* only (every spell counts from the age
+            it had at the window's start; see the module docs). With
+            *observed_from* too, the later of the two starts is used.
         weights: Lead -> weight (a bootstrap draw); default 1 each.
         spells: The spells of *histories* at *cutoff* (:func:`spells_at`), when
             already computed (refitting many weighted draws).
+
+    Raises:
+        ValidationError: *cutoff*, *observed_from* or a visit time is naive.
+        ForecastError: a *window* that is not positive.
 
     >>> from datetime import datetime, timedelta, timezone
     >>> d = lambda n: datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=n)
@@ -494,6 +513,11 @@ def stage_survival(
     lost_set = frozenset(DEFAULT_FUNNEL.lost_stages if lost_stages is None else lost_stages)
     if observed_from is not None:
         observed_from = require_aware(observed_from, "observed_from")
+    if window is not None:
+        if window <= timedelta(0):
+            raise ForecastError(f"window must be positive, got {window}", field="window")
+        start = cutoff - window
+        observed_from = start if observed_from is None else max(observed_from, start)
     if spells is None:
         spells = spells_at(histories, cutoff, finals=won_set | lost_set)
     stages = dict.fromkeys(sp.stage for sp in spells)
