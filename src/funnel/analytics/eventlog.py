@@ -852,7 +852,7 @@ def _time_conflicts(
     order). Returns the rows (conflicts with a null ``at``) and the warnings frame.
     """
     never = _unreachable(funnel)
-    if not never or ok.shape[0] == 0:
+    if not never or ok.shape[0] == 0 or _in_order(ok, never):
         return ok, _no_warnings(ok)
     stage, at, key = nw.col(STAGE), nw.col(AT), nw.col("_key")
     names = list(never)
@@ -926,6 +926,29 @@ def _time_conflicts(
     rows = warnings.get_column(ROW).to_list()
     untimed = nw.when(~nw.col(ROW).is_in(rows)).then(at)
     return ok.with_columns(untimed.alias(AT)), warnings
+
+
+def _in_order(ok: nw.DataFrame[Any], never: Mapping[str, list[str]]) -> bool:
+    """
+    Whether *ok* plainly has no time conflict, without a group-by: each lead's rows
+    are contiguous, each row dated and staged, no earlier than the row before it and
+    in a stage reachable from that row's. (Reachability is transitive, so every
+    later row of the lead is then reachable from every earlier one.)
+    """
+    stage, at, lead = nw.col(STAGE), nw.col(AT), nw.col(LEAD_ID)
+    if ok.select((stage.is_null() | at.is_null()).any()).item():
+        return False
+    ids = ok.get_column(LEAD_ID)
+    if not ids.is_sorted():
+        runs = ok.select((lead != lead.shift(1)).fill_null(True).sum()).item()
+        if int(runs) != ids.n_unique():
+            return False
+    before = stage.shift(1)
+    back = nw.any_horizontal(
+        *((before == s) & stage.is_in(later) for s, later in never.items()), ignore_nulls=True
+    )
+    step_back = (lead == lead.shift(1)) & ((at < at.shift(1)) | back)
+    return not bool(ok.select(step_back.fill_null(False).any()).item())
 
 
 def _native(frame: nw.DataFrame[Any]) -> Any:
