@@ -852,7 +852,7 @@ def _time_conflicts(
     order). Returns the rows (conflicts with a null ``at``) and the warnings frame.
     """
     never = _unreachable(funnel)
-    if not never or ok.shape[0] == 0 or _in_order(ok, never):
+    if not never or ok.shape[0] == 0 or _in_order(ok, funnel.table.stages, never):
         return ok, _no_warnings(ok)
     stage, at, key = nw.col(STAGE), nw.col(AT), nw.col("_key")
     names = list(never)
@@ -928,7 +928,9 @@ def _time_conflicts(
     return ok.with_columns(untimed.alias(AT)), warnings
 
 
-def _in_order(ok: nw.DataFrame[Any], never: Mapping[str, list[str]]) -> bool:
+def _in_order(
+    ok: nw.DataFrame[Any], stages: Sequence[str], never: Mapping[str, list[str]]
+) -> bool:
     """
     Whether *ok* plainly has no time conflict, without a group-by: each lead's rows
     are contiguous, each row dated and staged, no earlier than the row before it and
@@ -943,12 +945,37 @@ def _in_order(ok: nw.DataFrame[Any], never: Mapping[str, list[str]]) -> bool:
         runs = ok.select((lead != lead.shift(1)).fill_null(True).sum()).item()
         if int(runs) != ids.n_unique():
             return False
+    same_lead = lead == lead.shift(1)
+    if ok.select((same_lead & (at < at.shift(1))).fill_null(False).any()).item():
+        return False  # a lead's row earlier than the row before it
+    if ok.implementation is nw.Implementation.POLARS:
+        return not _steps_back_polars(ok.to_native(), stages, never)
     before = stage.shift(1)
     back = nw.any_horizontal(
         *((before == s) & stage.is_in(later) for s, later in never.items()), ignore_nulls=True
     )
-    step_back = (lead == lead.shift(1)) & ((at < at.shift(1)) | back)
+    step_back = same_lead & back
     return not bool(ok.select(step_back.fill_null(False).any()).item())
+
+
+def _steps_back_polars(
+    frame: pl.DataFrame, stages: Sequence[str], never: Mapping[str, list[str]]
+) -> bool:
+    """Whether a row's stage cannot follow the stage of the row before, same lead (codes)."""
+    import polars as pl
+
+    k = len(stages)
+    index = {s: i for i, s in enumerate(stages)}
+    refused = [False] * (k * k)
+    for s, later in never.items():
+        for x in later:
+            refused[index[s] * k + index[x]] = True
+    code = pl.col(STAGE).cast(pl.Enum(list(stages))).to_physical().cast(pl.Int32)
+    pair = code.shift(1) * k + code
+    back = pl.lit(pl.Series(refused, dtype=pl.Boolean)).gather(pair)
+    lead = pl.col(LEAD_ID)
+    hit = frame.select(((lead == lead.shift(1)) & back).fill_null(False).any()).item()
+    return bool(hit)
 
 
 def _native(frame: nw.DataFrame[Any]) -> Any:
