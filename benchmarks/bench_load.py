@@ -108,9 +108,9 @@ def bench_load(n_events: int, repeat: int) -> dict[str, Any]:
     path = csv_log(n_events)
     loaded = load_csv(path)
     accepted = loaded.accepted.drop("row")
-    for peer in (polars_typed, polars_expert):
-        theirs = peer(path).select(accepted.columns)
-        assert theirs.equals(accepted), f"{peer.__name__} and load_csv accept other rows"
+    for read in (polars_typed, polars_expert):
+        theirs = read(path).select(accepted.columns)
+        assert theirs.equals(accepted), f"{read.__name__} and load_csv accept other rows"
     assert loaded.n_rejected == 0
     assert loaded.n_warnings == 0
     times = race(
