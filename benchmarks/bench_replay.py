@@ -27,6 +27,39 @@ def dict_baseline(
     return state
 
 
+def run_dict_loop(
+    leads: Sequence[str], events: Sequence[str], table: dict[tuple[str, str], str], initial: str
+) -> tuple[dict[str, str], dict[str, int], list[tuple[int, str, str, str]]]:
+    """
+    The best hand-written peer: walk each lead's run of rows (the log is grouped by
+    lead), the stage's successors in a dict of dicts; final stage, accepted events
+    and refused rows, as :func:`funnel.engine.replay.bulk_replay` gives them.
+    """
+    succ: dict[str, dict[str, str]] = {}
+    for (stage, event), target in table.items():
+        succ.setdefault(stage, {})[event] = target
+        succ.setdefault(target, {})
+    succ.setdefault(initial, {})
+    final: dict[str, str] = {}
+    count: dict[str, int] = {}
+    refused: list[tuple[int, str, str, str]] = []
+    prev: Any = None
+    cur, moves, n = initial, succ[initial], 0
+    for row, (lead, event) in enumerate(zip(leads, events, strict=True), start=1):
+        if lead != prev:
+            if prev is not None:
+                final[prev], count[prev] = cur, n
+            prev, cur, moves, n = lead, initial, succ[initial], 0
+        nxt = moves.get(event)
+        if nxt is None:
+            refused.append((row, lead, cur, event))
+            continue
+        cur, moves, n = nxt, succ[nxt], n + 1
+    if prev is not None:
+        final[prev], count[prev] = cur, n
+    return final, count, refused
+
+
 def _always(name: str) -> Guard:
     return Guard(name, "benchmark: the log records accepted events", lambda r, c: ())
 
@@ -67,6 +100,9 @@ def bench_replay(
         frame.group_by(LEAD_ID, maintain_order=True).agg(pl.col(STAGE).last()).iter_rows()
     )
     assert all(bulk.final[k] == v for k, v in expected.items() if k in bulk.final)
+    peer = run_dict_loop(leads, events, table, initial)
+    assert (bulk.final, bulk.transitions) == peer[:2], "bulk replay and the run loop disagree"
+    assert [(r.row, r.lead_id, r.stage, r.event) for r in bulk.rejects] == peer[2]
     cols = bulk_replay_columns(frame).to_result()
     assert (cols.final, cols.transitions) == (bulk.final, bulk.transitions), "columns disagree"
     assert [(r.lead_id, r.stage, r.event) for r in cols.rejects] == [
@@ -78,21 +114,29 @@ def bench_replay(
         e = frame.filter(pl.col(EVENT).is_not_null())
         return dict_baseline(e[LEAD_ID].to_list(), e[EVENT].to_list(), table, initial)
 
-    times = race(
+    raced = race(
         {
             "bulk_replay": lambda: bulk_replay(leads, events),
+            "run_dict_loop": lambda: run_dict_loop(leads, events, table, initial),
             "dict_baseline": lambda: dict_baseline(leads, events, table, initial),
             "bulk_replay_columns": lambda: bulk_replay_columns(frame),
             "dict_from_frame": dict_from_frame,
         },
         repeat,
-    ).medians()
+    )
+    times = raced.medians()
     out: dict[str, Any] = {
         "events": n,
         "leads": len(bulk.final),
         "rejects": len(bulk.rejects),
         "bulk_s": times["bulk_replay"],
         "dict_s": times["dict_baseline"],
+        "run_loop_s": times["run_dict_loop"],
+        "vs_run_loop": {
+            k: round(v, 3) for k, v in raced.ratio("bulk_replay", "run_dict_loop").items()
+        },
+        "bulk_spread": round(raced.spread("bulk_replay"), 3),
+        "run_loop_spread": round(raced.spread("run_dict_loop"), 3),
         "columns_s": times["bulk_replay_columns"],
         "dict_from_frame_s": times["dict_from_frame"],
         "bulk_us_per_event": 1e6 * times["bulk_replay"] / n,

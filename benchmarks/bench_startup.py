@@ -27,7 +27,27 @@ HEAVY = (
 )
 
 
+def _importtime(exe: str, code: str) -> dict[str, float]:
+    """Cumulative ms of the big imports behind *code* (``python -X importtime``)."""
+    err = subprocess.run(
+        [exe, "-X", "importtime", "-c", code], check=True, capture_output=True, text=True
+    ).stderr
+    out: dict[str, float] = {}
+    for line in err.splitlines():
+        parts = line.split("|")
+        name = parts[-1].strip()
+        if len(parts) == 3 and name in ("funnel", "statemachine", "attrs", "typing", "asyncio"):
+            out.setdefault(name, int(parts[1]) / 1e3)
+    return out
+
+
 def bench_import(runs: int) -> dict[str, Any]:
+    """
+    ``import funnel`` and ``import statemachine``, fresh processes, alternating with ``pass``.
+
+    Net times subtract the interpreter's start-up (``python -c pass``) of the same round;
+    the ratio is the median per-round ratio of the net times (min and max beside it).
+    """
     exe = sys.executable
 
     def one(code: str) -> float:
@@ -35,11 +55,17 @@ def bench_import(runs: int) -> dict[str, Any]:
         subprocess.run([exe, "-c", code], check=True)
         return time.perf_counter() - t
 
-    one("import funnel")  # warm the disk cache and .pyc files
-    pass_t, funnel_t = [], []
+    codes = {"pass": "pass", "funnel": "import funnel", "statemachine": "import statemachine"}
+    for code in codes.values():
+        one(code)  # warm the disk cache and .pyc files
+    t: dict[str, list[float]] = {k: [] for k in codes}
     for _ in range(runs):
-        pass_t.append(one("pass"))
-        funnel_t.append(one("import funnel"))
+        for name, code in codes.items():
+            t[name].append(one(code))
+    net_f = [f - p for f, p in zip(t["funnel"], t["pass"], strict=True)]
+    net_s = [s - p for s, p in zip(t["statemachine"], t["pass"], strict=True)]
+    ratios = [f / s for f, s in zip(net_f, net_s, strict=True)]
+    whole = [f / s for f, s in zip(t["funnel"], t["statemachine"], strict=True)]
     probe = subprocess.run(
         [
             exe,
@@ -50,24 +76,20 @@ def bench_import(runs: int) -> dict[str, Any]:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    importtime = subprocess.run(
-        [exe, "-X", "importtime", "-c", "import funnel"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stderr
-    cumulative = 0
-    for line in importtime.splitlines():
-        parts = line.split("|")
-        if len(parts) == 3 and parts[2].strip() == "funnel":
-            cumulative = int(parts[1])
-    startup = statistics.median(pass_t)
-    total = statistics.median(funnel_t)
+    breakdown = _importtime(exe, "import funnel")
     return {
-        "python_startup_ms": 1e3 * startup,
-        "python_import_funnel_ms": 1e3 * total,
-        "import_ms": 1e3 * (total - startup),
-        "importtime_cumulative_ms": cumulative / 1e3,
+        "python_startup_ms": 1e3 * statistics.median(t["pass"]),
+        "python_import_funnel_ms": 1e3 * statistics.median(t["funnel"]),
+        "import_ms": 1e3 * statistics.median(net_f),
+        "import_ms_min": 1e3 * min(net_f),
+        "import_ms_max": 1e3 * max(net_f),
+        "statemachine_ms": 1e3 * statistics.median(net_s),
+        "vs_statemachine": statistics.median(ratios),
+        "vs_statemachine_min": min(ratios),
+        "vs_statemachine_max": max(ratios),
+        "vs_statemachine_whole_process": statistics.median(whole),
+        "importtime_cumulative_ms": breakdown.get("funnel", 0.0),
+        "importtime_top_level_ms": breakdown,
         "heavy_modules_imported": [m for m in probe.split(",") if m],
         "runs": runs,
     }

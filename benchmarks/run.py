@@ -38,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import generate
+from benchmarks.bench_load import bench_cli, bench_load
 from benchmarks.bench_replay import bench_replay
 from benchmarks.bench_report import bench_report
 from benchmarks.bench_startup import bench_import, bench_memory
@@ -68,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     replay: dict[int, dict[str, Any]] = {}
     report: dict[int, dict[str, Any]] = {}
+    load: dict[int, dict[str, Any]] = {}
+    cli: dict[int, dict[str, Any]] = {}
     psm: dict[str, Any] | None = None
     for size in sizes:
         log(f"{size:,} events: generate/load ...")
@@ -81,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         report[size] = bench_report(frame, args.repeat)
         log(f"  {report[size]}")
         del frame
+        gc.collect()
+        log("  load_csv and the funnel report CLI ...")
+        load[size] = bench_load(size, args.repeat)
+        log(f"  {load[size]}")
+        cli[size] = bench_cli(size, args.repeat)
+        log(f"  {cli[size]}")
         gc.collect()
 
     small, big = sizes[0], sizes[-1]
@@ -173,6 +182,63 @@ def main(argv: Sequence[str] | None = None) -> int:
             lead_with_own_contact_bytes=round(mem["lead_with_own_contact_bytes"], 1),
         )
     )
+    results.append(
+        entry(
+            "import funnel vs import statemachine (issue 14)",
+            "< 150 ms and <= 1.5 (net import times, per round)",
+            imp["import_ms"] < 150 and imp["vs_statemachine"] <= 1.5,
+            ratio=imp["vs_statemachine"],
+            value=imp["import_ms"],
+            unit="ms",
+            ratio_min=round(imp["vs_statemachine_min"], 3),
+            ratio_max=round(imp["vs_statemachine_max"], 3),
+            import_ms_min=round(imp["import_ms_min"], 1),
+            import_ms_max=round(imp["import_ms_max"], 1),
+            statemachine_ms=round(imp["statemachine_ms"], 1),
+            importtime_ms=imp["importtime_top_level_ms"],
+        )
+    )
+    for size in sizes:
+        r = replay[size]
+        results.append(
+            entry(
+                f"bulk replay vs the run-aware dict loop on {r['events']:,} events",
+                "<= 1.2 (bulk time / run loop time, per round)",
+                r["vs_run_loop"]["ratio"] <= 1.2,
+                ratio=r["vs_run_loop"]["ratio"],
+                ratio_min=r["vs_run_loop"]["ratio_min"],
+                ratio_max=r["vs_run_loop"]["ratio_max"],
+                bulk_s=round(r["bulk_s"], 3),
+                run_loop_s=round(r["run_loop_s"], 3),
+            )
+        )
+        ld = load[size]
+        results.append(
+            entry(
+                f"load_csv vs polars.read_csv(try_parse_dates=True) on {size:,} rows",
+                "<= 1.5 (per round); the same rows accepted",
+                ld["vs_polars_typed"]["ratio"] <= 1.5,
+                ratio=ld["vs_polars_typed"]["ratio"],
+                ratio_min=ld["vs_polars_typed"]["ratio_min"],
+                ratio_max=ld["vs_polars_typed"]["ratio_max"],
+                load_csv_s=ld["load_csv_s"],
+                vs_polars_expert=ld["vs_polars_expert"],
+                vs_polars_text=ld["vs_polars_text"],
+            )
+        )
+        c = cli[size]
+        results.append(
+            entry(
+                f"funnel report CLI vs plain polars read + the same query on {size:,} rows",
+                "<= 1.5 (per round, fresh processes); the same counts",
+                c["ratio"]["ratio"] <= 1.5,
+                ratio=c["ratio"]["ratio"],
+                ratio_min=c["ratio"]["ratio_min"],
+                ratio_max=c["ratio"]["ratio_max"],
+                cli_s=c["funnel_report_cli_s"],
+                peer_s=c["polars_script_s"],
+            )
+        )
     if big != small:
 
         def growth(runs: dict[int, dict[str, Any]], key: str, count: str) -> float:
@@ -216,7 +282,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": f"{platform.machine()} {platform.system()}",
         "seconds": round(time.perf_counter() - started, 1),
         "results": results,
-        "raw": {"replay": replay, "report": report, "import": imp, "memory": mem, "psm": psm},
+        "raw": {
+            "replay": replay,
+            "report": report,
+            "load": load,
+            "cli": cli,
+            "import": imp,
+            "memory": mem,
+            "psm": psm,
+        },
     }
     args.out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     for res in results:

@@ -390,6 +390,35 @@ def _parse_text_timestamps(
 
     if date_format is not None:
         return _parse_formatted(raw, timezone, date_format)
+    text = raw.cast(pl.String)
+    # Fast path: the shape most logs write (``2026-01-01T09:00:00Z``, 20 bytes), parsed
+    # with one fixed format; every other row (other shapes, nulls, and texts of that
+    # length the format does not parse) goes through the general parser.
+    shaped = ((text.str.len_bytes() == 20) & text.str.ends_with("Z")).fill_null(False)
+    if not shaped.any():
+        return _parse_iso(text, timezone)
+    if shaped.all():
+        fast = text.str.to_datetime(_ISO_UTC, strict=False, time_unit="us")
+    else:
+        where = shaped.arg_true()
+        fast = pl.Series(AT, [None], dtype=pl.Datetime("us")).extend_constant(None, len(text) - 1)
+        fast = fast.scatter(
+            where, text.gather(where).str.to_datetime(_ISO_UTC, strict=False, time_unit="us")
+        )
+    fast = fast.dt.replace_time_zone("UTC").alias("_at")
+    problem = pl.Series("problem", [None], dtype=pl.String).extend_constant(None, len(text) - 1)
+    rest = fast.is_null()
+    if not rest.any():
+        return fast, problem
+    at = rest.arg_true()
+    parsed, why = _parse_iso(text.gather(at), timezone)
+    return fast.scatter(at, parsed), problem.scatter(at, why)
+
+
+def _parse_iso(text: pl.Series, timezone: str | None) -> tuple[pl.Series, pl.Series]:
+    """The general ISO-8601 parser: spaces, dates alone, offsets, minutes, fractions."""
+    import polars as pl
+
     norm = (
         pl.col("s")
         .str.strip_chars()
@@ -398,7 +427,7 @@ def _parse_text_timestamps(
         .str.replace(r"Z$", "+00:00")
         .str.replace(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})([+-]|$)", "${1}:00${2}")
     )
-    df = pl.DataFrame({"s": raw.cast(pl.String)}).with_columns(n=norm)
+    df = pl.DataFrame({"s": text}).with_columns(n=norm)
     aware = pl.col("n").str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC", time_unit="us"
     )
@@ -690,83 +719,79 @@ def load_frame(
     out_of_range = ~nw.col(AT).is_null() & (
         (nw.col(AT).dt.year() < 1) | (nw.col(AT).dt.year() > 9998)
     )
-    nwf = nwf.with_columns(
-        nw.when(out_of_range)
-        .then(nw.lit("bad-timestamp"))
-        .otherwise(nw.col("_at_problem"))
-        .alias("_at_problem")
-    )
+    at_code = nw.when(out_of_range).then(nw.lit("bad-timestamp")).otherwise(nw.col("_at_problem"))
 
     text = nw.lit(None, dtype=nw.String)
     lead = nw.col(LEAD_ID)
     stage = nw.col(STAGE) if STAGE in names else text
     event = nw.col(EVENT) if EVENT in names else text
-    at_problem = ~nw.col("_at_problem").is_null()
+    at_problem = ~at_code.is_null()
     if allow_missing_time:
         # a stage row with no time is kept (null at); an event row needs one
         undated = (nw.col("_at_problem") == "missing-timestamp") & ~stage.is_null()
         if EVENT in names:
             undated = undated & event.is_null()
         at_problem = at_problem & ~undated
-    checks: list[tuple[nw.Expr, str, str, nw.Expr]] = [
-        (lead.is_null() | (lead.str.strip_chars() == ""), "missing-id", LEAD_ID, lead),
-        (at_problem, "", AT, nw.col("_at_text")),
-        (stage.is_null() & event.is_null(), "no-stage-or-event", STAGE, text),
+    # (row fails, reason, column at fault, value shown), first failing check wins
+    checks: list[tuple[nw.Expr, nw.Expr, str, nw.Expr]] = [
+        (lead.is_null() | (lead.str.strip_chars() == ""), nw.lit("missing-id"), LEAD_ID, lead),
+        (at_problem, at_code, AT, nw.col("_at_text")),
+        (stage.is_null() & event.is_null(), nw.lit("no-stage-or-event"), STAGE, text),
         (
             ~stage.is_null() & ~stage.is_in(list(funnel.table.stages)),
-            "unknown-stage",
+            nw.lit("unknown-stage"),
             STAGE,
             nw.col("_stage_text") if STAGE in names else text,
         ),
         (
             ~event.is_null() & ~event.is_in(list(funnel.table.events)),
-            "unknown-event",
+            nw.lit("unknown-event"),
             EVENT,
             event,
         ),
     ]
     if VALUE in names:
-        as_text = nw.col(VALUE).cast(nw.String)
-        number = _to_number(nwf)
-        nwf = nwf.with_columns(number.alias("_value_num"))
+        nwf = nwf.with_columns(_to_number(nwf).alias("_value_num"))
         checks.append(
             (
                 ~nw.col(VALUE).is_null() & nw.col("_value_num").is_null(),
-                "bad-value",
+                nw.lit("bad-value"),
                 VALUE,
-                as_text,
+                nw.col(VALUE).cast(nw.String),
             )
         )
+    # one pass over every row finds the first failing check; the reason, column and
+    # value are then worked out on the rejected rows only
+    passed = len(checks)
+    failed: Any = nw.lit(passed)
+    for i in reversed(range(len(checks))):
+        failed = nw.when(checks[i][0]).then(nw.lit(i)).otherwise(failed)
+    nwf = nwf.with_columns(failed.alias("_check"))
+    check = nw.col("_check")
     reason: Any = text
     column: Any = text
     value: Any = text
-    for cond, code, col, val in reversed(checks):
-        code_expr = nw.col("_at_problem") if code == "" else nw.lit(code)
-        reason = nw.when(cond).then(code_expr).otherwise(reason)
-        column = nw.when(cond).then(nw.lit(col)).otherwise(column)
-        value = nw.when(cond).then(val.cast(nw.String)).otherwise(value)
-    nwf = nwf.with_columns(reason.alias("_reason"), column.alias("_column"), value.alias("_value"))
+    for i, (_, code, col, val) in reversed(list(enumerate(checks))):
+        reason = nw.when(check == i).then(code).otherwise(reason)
+        column = nw.when(check == i).then(nw.lit(col)).otherwise(column)
+        value = nw.when(check == i).then(val.cast(nw.String)).otherwise(value)
+    bad = nwf.filter(check != passed)
+    rejected = bad.select(
+        nw.col(ROW),
+        nw.col(LEAD_ID),
+        column.alias(COLUMN),
+        reason.alias(REASON),
+        value.alias(VALUE),
+    )  # in row order, as every filter of the numbered rows
+    ok = nwf.filter(check == passed)
     if VALUE in names:
-        nwf = nwf.with_columns(nw.col("_value_num").alias(VALUE)).drop("_value_num")
-
-    ok = nwf.filter(nw.col("_reason").is_null())
-    rejected = (
-        nwf.filter(~nw.col("_reason").is_null())
-        .select(
-            nw.col(ROW),
-            nw.col(LEAD_ID),
-            nw.col("_column").alias(COLUMN),
-            nw.col("_reason").alias(REASON),
-            nw.col("_value").alias(VALUE),
-        )
-        .sort(ROW)
-    )
+        ok = ok.with_columns(nw.col("_value_num").alias(VALUE))
     keep = [ROW, *(c for c in nwf.columns if c in names)]
     if STAGE in names:
         ok, warnings = _time_conflicts(ok, funnel)
     else:
         warnings = _no_warnings(ok)
-    accepted = ok.select(keep).sort(ROW)
+    accepted = ok.select(keep)  # in row order: filters and the conflict check keep it
     return LoadResult(
         accepted=_native(accepted),
         rejected=_native(rejected),
@@ -817,61 +842,134 @@ def _time_conflicts(
     For each stage *s*, the lead's first time in *s* is computed over all its
     rows (a group-by, so the file order plays no part); a row whose stage
     cannot be reached from *s* and whose time is later is a conflict with the
-    first row in the earliest such *s*. Returns the rows (conflicts with a
-    null ``at``) and the warnings frame.
+    first row in the earliest such *s* (ties: the first such *s* in funnel
+    order). Returns the rows (conflicts with a null ``at``) and the warnings frame.
     """
     never = _unreachable(funnel)
-    if not never or ok.shape[0] == 0:
+    if not never or ok.shape[0] == 0 or _in_order(ok, funnel.table.stages, never):
         return ok, _no_warnings(ok)
-    stage = nw.col(STAGE)
+    stage, at, key = nw.col(STAGE), nw.col(AT), nw.col("_key")
     names = list(never)
-    firsts = ok.with_columns(
-        *(nw.when(stage == s).then(nw.col(AT)).alias(f"_t{i}") for i, s in enumerate(names))
-    )
-    per = firsts.group_by(LEAD_ID).agg(*(nw.col(f"_t{i}").min() for i in range(len(names))))
-    joined = ok.join(per, on=LEAD_ID, how="left")
-    # the earliest conflicting first entry: stage and time (columns, step by step,
-    # so that no expression is nested in the next: pandas evaluates them eagerly)
-    joined = joined.with_columns(
-        nw.lit(None, dtype=nw.String).alias("_ostage"),
-        nw.lit(None, dtype=nw.Datetime("us", "UTC")).alias("_oat"),
-    )
-    for i, s in enumerate(names):
-        t = nw.col(f"_t{i}")
-        hit = stage.is_in(never[s]) & ~t.is_null() & ~nw.col(AT).is_null() & (t < nw.col(AT))
-        better = (hit & (nw.col("_oat").is_null() | (t < nw.col("_oat")))).fill_null(False)
-        joined = joined.with_columns(better.alias("_better")).with_columns(
-            nw.when(nw.col("_better"))
-            .then(nw.lit(s))
-            .otherwise(nw.col("_ostage"))
-            .alias("_ostage"),
-            nw.when(nw.col("_better")).then(t).otherwise(nw.col("_oat")).alias("_oat"),
+    # for each stage x, the stages s (by index in names) after which x cannot come
+    blockers = {x: [i for i, s in enumerate(names) if x in never[s]] for x in funnel.table.stages}
+    keyed = ok.select(nw.col(ROW), nw.col(LEAD_ID), stage, at, nw.col(LEAD_ID).alias("_key"))
+    # per lead: the first time in each stage that rules some out, the last time in
+    # each stage that some rule out; a lead can only conflict if some pair overlaps
+    later = [x for x, idx in blockers.items() if idx]
+    per = (
+        keyed.with_columns(
+            *(nw.when(stage == s).then(at).alias(f"_t{i}") for i, s in enumerate(names)),
+            *(nw.when(stage == x).then(at).alias(f"_m{j}") for j, x in enumerate(later)),
         )
-    flagged = joined.filter(~nw.col("_ostage").is_null())
-    if flagged.shape[0] == 0:
-        return ok, _no_warnings(ok)
-    # the other row: the lead's first row in that stage at that time (lowest row number)
-    candidates = ok.select(
-        nw.col(LEAD_ID),
-        stage.alias("_ostage"),
-        nw.col(AT).alias("_oat"),
-        nw.col(ROW).alias(OTHER_ROW),
+        .group_by("_key")
+        .agg(
+            *(nw.col(f"_t{i}").min() for i in range(len(names))),
+            *(nw.col(f"_m{j}").max() for j in range(len(later))),
+        )
     )
-    candidates = candidates.group_by(LEAD_ID, "_ostage", "_oat").agg(nw.col(OTHER_ROW).min())
-    flagged = flagged.join(candidates, on=[LEAD_ID, "_ostage", "_oat"], how="left")
+    overlap = nw.any_horizontal(
+        *(
+            (nw.col(f"_t{i}") < nw.col(f"_m{j}")).fill_null(False)
+            for j, x in enumerate(later)
+            for i in blockers[x]
+        ),
+        ignore_nulls=True,
+    )
+    suspects = per.filter(overlap)
+    if suspects.shape[0] == 0:
+        return ok, _no_warnings(ok)
+    suspects = suspects.select("_key", *(f"_t{i}" for i in range(len(names))))
+    keyed = keyed.join(suspects.select("_key"), on="_key", how="semi")
+    joined = keyed.join(suspects, on="_key", how="inner")
+    # the earliest first entry of a stage this row's stage cannot follow, and that stage
+    oat: Any = nw.lit(None, dtype=nw.Datetime("us", "UTC"))
+    for x in later:
+        first = nw.min_horizontal(*(nw.col(f"_t{i}") for i in blockers[x]))
+        oat = nw.when(stage == x).then(first).otherwise(oat)
+    joined = joined.with_columns(oat.alias("_oat"))
+    hit = ~nw.col("_oat").is_null() & ~at.is_null() & (nw.col("_oat") < at)
+    flagged = joined.filter(hit.fill_null(False))
+    if flagged.shape[0] == 0:  # pragma: no cover - a suspect lead has a conflicting row
+        return ok, _no_warnings(ok)
+    ostage: Any = nw.lit(None, dtype=nw.String)
+    for x, idx in blockers.items():
+        pick: Any = nw.lit(None, dtype=nw.String)
+        for i in reversed(idx):
+            pick = (
+                nw.when(nw.col(f"_t{i}") == nw.col("_oat")).then(nw.lit(names[i])).otherwise(pick)
+            )
+        ostage = nw.when(stage == x).then(pick).otherwise(ostage)
+    flagged = flagged.with_columns(ostage.alias("_ostage"))
+    # the other row: the lead's first row in that stage at that time (lowest row number)
+    candidates = (
+        keyed.select(key, stage.alias("_ostage"), at.alias("_oat"), nw.col(ROW).alias(OTHER_ROW))
+        .group_by("_key", "_ostage", "_oat")
+        .agg(nw.col(OTHER_ROW).min())
+    )
+    flagged = flagged.join(candidates, on=["_key", "_ostage", "_oat"], how="left")
     warnings = flagged.select(
         nw.col(ROW),
         nw.col(LEAD_ID),
         stage,
-        nw.col(AT).dt.to_string(_ISO_UTC).alias(AT),
+        at.dt.to_string(_ISO_UTC).alias(AT),
         nw.col(OTHER_ROW).cast(nw.Int64),
         nw.col("_ostage").alias(OTHER_STAGE),
         nw.col("_oat").dt.to_string(_ISO_UTC).alias(OTHER_AT),
         nw.lit(TIME_CONFLICT).alias(REASON),
     ).sort(ROW)
     rows = warnings.get_column(ROW).to_list()
-    untimed = nw.when(~nw.col(ROW).is_in(rows)).then(nw.col(AT))
+    untimed = nw.when(~nw.col(ROW).is_in(rows)).then(at)
     return ok.with_columns(untimed.alias(AT)), warnings
+
+
+def _in_order(
+    ok: nw.DataFrame[Any], stages: Sequence[str], never: Mapping[str, list[str]]
+) -> bool:
+    """
+    Whether *ok* plainly has no time conflict, without a group-by: each lead's rows
+    are contiguous, each row dated and staged, no earlier than the row before it and
+    in a stage reachable from that row's. (Reachability is transitive, so every
+    later row of the lead is then reachable from every earlier one.)
+    """
+    stage, at, lead = nw.col(STAGE), nw.col(AT), nw.col(LEAD_ID)
+    if ok.select((stage.is_null() | at.is_null()).any()).item():
+        return False
+    ids = ok.get_column(LEAD_ID)
+    if not ids.is_sorted():
+        runs = ok.select((lead != lead.shift(1)).fill_null(True).sum()).item()
+        if int(runs) != ids.n_unique():
+            return False
+    same_lead = lead == lead.shift(1)
+    if ok.select((same_lead & (at < at.shift(1))).fill_null(False).any()).item():
+        return False  # a lead's row earlier than the row before it
+    if ok.implementation is nw.Implementation.POLARS:
+        return not _steps_back_polars(ok.to_native(), stages, never)
+    before = stage.shift(1)
+    back = nw.any_horizontal(
+        *((before == s) & stage.is_in(later) for s, later in never.items()), ignore_nulls=True
+    )
+    step_back = same_lead & back
+    return not bool(ok.select(step_back.fill_null(False).any()).item())
+
+
+def _steps_back_polars(
+    frame: pl.DataFrame, stages: Sequence[str], never: Mapping[str, list[str]]
+) -> bool:
+    """Whether a row's stage cannot follow the stage of the row before, same lead (codes)."""
+    import polars as pl
+
+    k = len(stages)
+    index = {s: i for i, s in enumerate(stages)}
+    refused = [False] * (k * k)
+    for s, later in never.items():
+        for x in later:
+            refused[index[s] * k + index[x]] = True
+    code = pl.col(STAGE).cast(pl.Enum(list(stages))).to_physical().cast(pl.Int32)
+    pair = code.shift(1) * k + code
+    back = pl.lit(pl.Series(refused, dtype=pl.Boolean)).gather(pair)
+    lead = pl.col(LEAD_ID)
+    hit = frame.select(((lead == lead.shift(1)) & back).fill_null(False).any()).item()
+    return bool(hit)
 
 
 def _native(frame: nw.DataFrame[Any]) -> Any:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from funnel.exceptions import DefinitionError, DefinitionProblem, DiagramError, LoadError
-from funnel.io.definition import load_funnel
 
 if TYPE_CHECKING:
     from funnel.io.definition.build import Funnel
@@ -44,6 +43,8 @@ def format_problem(problem: DefinitionProblem, source: str | None) -> str:
 
 
 def _load_for_cli(path: str) -> Funnel | None:
+    from funnel.io.definition import load_funnel  # when the command runs: keeps the CLI light
+
     try:
         return load_funnel(path)
     except DefinitionError as exc:

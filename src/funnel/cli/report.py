@@ -188,7 +188,6 @@ def accepted_enough(loaded: Any, minimum: float) -> tuple[bool, str]:
 def run(args: argparse.Namespace) -> int:
     """Run ``funnel report``; returns the exit code (0 ok, 1 error)."""
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from funnel.analytics import eventlog, report
@@ -208,13 +207,7 @@ def run(args: argparse.Namespace) -> int:
         }
         if funnel is not None:
             options["funnel"] = funnel
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
+        with _progress(err) as progress:
             task = progress.add_task(f"loading {args.file}", total=None)
             fmt = args.format or ("parquet" if args.file.endswith((".parquet", ".pq")) else "csv")
             from funnel.cli import crm
@@ -275,6 +268,37 @@ def run(args: argparse.Namespace) -> int:
         out.print(by_table)
     _rejections(loaded, out)
     return _charts(args, split or rep, out, err)
+
+
+class _Quiet:
+    """The spinner's stand-in when stderr is not a terminal (nobody would see it)."""
+
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: float | None = None) -> int:
+        return 0
+
+    def update(self, task: int, description: str) -> None:
+        return None
+
+
+def _progress(err: Any) -> Any:
+    """A transient spinner on a terminal's stderr (rich.progress imported only then)."""
+    if not err.is_terminal:
+        return _Quiet()
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 def plain(value: object) -> Any:

@@ -181,6 +181,17 @@ def bulk_replay(
             f"lead_ids, events and rows differ in length: {len(ids)}, {len(evs)}, {len(nums)}",
             field="rows" if len(ids) == len(evs) else "events",
         )
+    if not history:
+        # the common case, leads in runs: final stages and counts straight into dicts
+        first_stage, states, begin = _event_states(funnel, table, initial, start)
+        fast = _walk_into(ids, evs, states[first_stage], begin)
+        if fast is not None:
+            final, counts, refused = fast
+            return BulkResult(
+                final=final,
+                transitions=counts,
+                rejects=tuple(BulkReject(nums[p], ids[p], s, evs[p]) for p, s in refused),
+            )
     walk = replay_rows(
         ids, evs, funnel=funnel, table=table, start=start, initial=initial, history=history
     )
@@ -318,6 +329,23 @@ def replay_rows(
 _NEW = object()
 #: The key of a state's own stage index in a state dict.
 _INDEX = object()
+#: The key of a state's own stage name in a state dict.
+_NAME = object()
+
+
+def _event_states(
+    funnel: Funnel,
+    table: Mapping[tuple[str, str], str] | None,
+    initial: str | None,
+    start: Mapping[Any, str] | None,
+) -> tuple[str, dict[str, dict[Any, Any]], dict[Any, dict[Any, Any]]]:
+    """The initial stage, the states by event and each started lead's state (rows of events)."""
+    step = step_table(funnel) if table is None else table
+    first_stage = funnel.table.initial if initial is None else initial
+    begin_of: Mapping[Any, str] = start or {}
+    names = _stage_names(funnel, step, first_stage, begin_of.values())
+    states = _states(names, {e for _, e in step}, lambda stage, e: step.get((stage, e)))
+    return first_stage, states, {lead: states[s] for lead, s in begin_of.items()}
 
 
 def _observed(
@@ -348,7 +376,9 @@ def _states(
     ``target(stage, kind)`` names the successor (``None``: the row is refused);
     stepping is then ``cur[kind]``, one dict lookup per row.
     """
-    states: dict[str, dict[Any, Any]] = {name: {_INDEX: i} for i, name in enumerate(names)}
+    states: dict[str, dict[Any, Any]] = {
+        name: {_INDEX: i, _NAME: name} for i, name in enumerate(names)
+    }
     kinds = list(kinds)
     for name, state in states.items():
         for kind in kinds:
@@ -420,6 +450,51 @@ def _walk(
         add_end(cur[_INDEX])
         add_count(n)
     return run_leads, firsts, ends, counts, bad, trail
+
+
+def _walk_into(
+    leads: Sequence[Any],
+    kinds: Sequence[Any],
+    initial: dict[Any, Any],
+    begin: Mapping[Any, dict[Any, Any]],
+) -> tuple[dict[Any, str], dict[Any, int], list[tuple[int, str]]] | None:
+    """
+    :func:`_walk` for :func:`bulk_replay`: each run's final stage and count go
+    straight into ``{lead: ...}`` dicts, refused rows as ``(row, stage name)``.
+
+    ``None`` when a lead has more than one run (interleaved leads): the caller
+    then groups the rows (:func:`replay_rows`).
+    """
+    final: dict[Any, str] = {}
+    counts: dict[Any, int] = {}
+    bad: list[tuple[int, str]] = []
+    refuse = bad.append
+    prev: Any = _NEW
+    cur = initial
+    n = -1  # before the first run
+    runs = 0
+    for i, (lead, kind) in enumerate(zip(leads, kinds, strict=True)):
+        if lead != prev:
+            if n >= 0:
+                final[prev] = cur[_NAME]
+                counts[prev] = n
+            cur = begin.get(lead, initial) if begin else initial
+            prev = lead
+            n = 0
+            runs += 1
+        try:
+            nxt = cur[kind]
+        except KeyError:  # a kind no stage knows (an unknown event)
+            nxt = None
+        if nxt is None:
+            refuse((i, cur[_NAME]))
+            continue
+        cur = nxt
+        n += 1
+    if n >= 0:
+        final[prev] = cur[_NAME]
+        counts[prev] = n
+    return (final, counts, bad) if runs == len(final) else None
 
 
 def bulk_replay_frame(
