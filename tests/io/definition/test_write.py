@@ -96,7 +96,7 @@ def test_toml_is_written_by_tomlkit_and_parses_back() -> None:
 
 def test_header_comment_cannot_be_injected() -> None:
     sneaky = attrs.evolve(
-        DEFAULT_FUNNEL, version="1\n[stages.x]\x7f", name="a\r\nb\u2028c\x00\x7f\x1b[31m"
+        DEFAULT_FUNNEL, version="1\n[stages.x]\x7f", name="a\r\nb\u2028c\x7f\x1b[31m"
     )
     text = dump_funnel(sneaky)
     header = text.splitlines()[0]
@@ -109,6 +109,8 @@ def test_header_comment_cannot_be_injected() -> None:
     assert again.version == "1\n[stages.x]\x7f"
     assert "\x7f" not in header  # DEL and ESC are escaped too
     assert "\x1b" not in header
+    with pytest.raises(ValidationError, match="name must not contain NUL"):
+        attrs.evolve(DEFAULT_FUNNEL, name="a\x00b")  # a NUL never reaches a file
 
 
 def test_missing_tomlkit_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
