@@ -463,3 +463,108 @@ def test_a_wrong_value_anywhere_is_a_funnel_error_that_repeats_nothing_personal(
         shown = (str(exc), repr(exc), repr(exc.to_dict()), *(str(a) for a in exc.args))
         for secret in SECRETS:
             assert not any(secret in text for text in shown), (secret, shown[0][:200])
+
+
+def _engine_functions() -> dict[str, object]:
+    """Each public engine function, taking (record, event or touch, at, why, funnel)."""
+    import asyncio
+
+    from funnel import DEFAULT_FUNNEL, Hooks
+    from funnel.engine.dedupe import find_duplicates, merge
+    from funnel.engine.funnel import allowed_events, resolve_funnel
+
+    def afire(r: object, e: object, at: object, why: object, f: object) -> object:
+        hooks = Hooks(funnel=f) if isinstance(f, funnel.Funnel) else Hooks()
+        target = f if isinstance(f, funnel.Funnel) else DEFAULT_FUNNEL
+        return asyncio.run(target.afire(r, e, at=at, why=why, hooks=hooks))  # type: ignore[arg-type]
+
+    return {
+        "advance": lambda r, e, at, why, f: funnel.advance(r, e, at=at, why=why, funnel=f),
+        "convert": lambda r, e, at, why, f: funnel.convert(r, at=at, why=why, event=e, funnel=f),
+        "fire": lambda r, e, at, why, f: funnel.fire(r, e, at=at, why=why, funnel=f),
+        "afire": afire,
+        "can": lambda r, e, at, why, f: funnel.can(r, e, at=at, why=why, funnel=f),
+        "enabled_events": lambda r, e, at, why, f: funnel.enabled_events(r, at=at, funnel=f),
+        "allowed_events": lambda r, e, at, why, f: allowed_events(r, funnel=f),
+        "explain": lambda r, e, at, why, f: funnel.explain(r, at=at, funnel=f),
+        "check": lambda r, e, at, why, f: resolve_funnel(f).check(r),
+        "machine_for": lambda r, e, at, why, f: DEFAULT_FUNNEL.machine_for(r, at=at, why=why),
+        "add_touch": lambda r, e, at, why, f: funnel.add_touch(r, e),
+        "add_evidence": lambda r, e, at, why, f: funnel.add_evidence(r, e),
+        "check_touch": lambda r, e, at, why, f: funnel.check_touch(r, e, funnel=f),
+        "plan_touch": lambda r, e, at, why, f: funnel.plan_touch(r, e, funnel=f),
+        "merge": lambda r, e, at, why, f: merge(r, e, at=at),
+        "find_duplicates": lambda r, e, at, why, f: find_duplicates([r, e], by=why or "email"),
+        "to_dict": lambda r, e, at, why, f: to_dict(r),
+        "dumps": lambda r, e, at, why, f: dumps(r),
+    }
+
+
+ENGINE = _engine_functions()
+
+
+def _arguments() -> dict[str, st.SearchStrategy[object]]:
+    from funnel import Touch
+    from funnel.io.definition import loads_funnel as load
+    from tests.helpers import ACME, day, met, outbound
+
+    acme = load(ACME)
+    at = ready_lead().created_at
+    records = st.sampled_from(
+        [
+            lead(),
+            ready_lead(),
+            funnel.convert(ready_lead(), at=day(3)),
+            lead(stage="nurturing", history=()),  # a history that does not end in the stage
+        ]
+    )
+    garbage = st.sampled_from(sorted(WRONG)).map(WRONG.__getitem__) | json_values
+    events = st.sampled_from(
+        [
+            "nurture",
+            "convert",
+            "win",
+            "lose",
+            "engage",
+            "no_such_event",
+            EMAIL,
+            outbound("t7", 1),
+            Touch(id="t8", at=at, direction="inbound", channel="form", reach="mass"),
+            *met("fit"),
+            lead("L2"),
+        ]
+    )
+    times = st.sampled_from([day(3), day(-3), at]) | st.datetimes(
+        timezones=st.just(UTC) | st.just(timezone(timedelta(hours=5)))
+    )
+    return {
+        "record": records | garbage,
+        "event": events | garbage,
+        "at": times | garbage,
+        "why": st.none() | st.sampled_from(["no budget", "", "a\x00b"]) | garbage,
+        "funnel": st.sampled_from([None, funnel.DEFAULT_FUNNEL, acme]) | garbage,
+    }
+
+
+_ARGS = _arguments()
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(ENGINE)),
+    record=_ARGS["record"],
+    event=_ARGS["event"],
+    at=_ARGS["at"],
+    why=_ARGS["why"],
+    target=_ARGS["funnel"],
+)
+def test_every_engine_function_answers_anything_with_a_result_or_a_funnel_error(
+    name, record, event, at, why, target
+):
+    """Wrong-typed records, events, times, reasons and funnels: a FunnelError or a result."""
+    try:
+        ENGINE[name](record, event, at, why, target)  # type: ignore[operator]
+    except FunnelError as exc:
+        text = str(exc) + repr(exc.to_dict())
+        assert "zed.quux" not in text
+        assert "7946" not in text
