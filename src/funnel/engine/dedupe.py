@@ -277,6 +277,7 @@ def find_duplicates(
         ValueError: two records have the same id, or *by* names an unknown key.
     """
     allowed = ("email", "domain", "company")
+    given: list[object]
     try:
         given = [by] if isinstance(by, str) else list(by)
     except TypeError:
@@ -289,8 +290,9 @@ def find_duplicates(
             field="by",
             allowed=allowed,
         )
-    kinds = frozenset(given)
-    if isinstance(records, str | bytes) or not isinstance(records, Iterable):
+    kinds = frozenset(str(k) for k in given)
+    items: object = records
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
         raise ValidationError(
             f"find_duplicates() takes leads and prospects, got {type(records).__name__}",
             field="records",

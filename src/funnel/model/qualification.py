@@ -135,9 +135,10 @@ class PassRule:
             )
         if self.kind == "all" and self.k is not None:
             raise ValidationError("PassRule 'all' takes no k", record="PassRule", field="k")
-        if self.kind == "at-least" and require_int(self.k, record="PassRule", field="k") < 1:
+        k = require_int(self.k, record="PassRule", field="k") if self.kind == "at-least" else 1
+        if k < 1:
             raise ValidationError(
-                f"PassRule 'at-least' needs k >= 1, got {number_shown(self.k)}",
+                f"PassRule 'at-least' needs k >= 1, got {number_shown(k)}",
                 record="PassRule",
                 field="k",
             )

@@ -148,8 +148,9 @@ class GuardRegistry(Mapping[str, Guard]):
     def __init__(self, guards: Iterable[Guard] = (), *, name: str = "guards") -> None:
         self._guards: dict[str, Guard] = {}
         self.name = _registry_name(name)
+        given: object = guards
         try:
-            items = list(guards) if not isinstance(guards, str | bytes) else None
+            items = list(guards) if not isinstance(given, str | bytes) else None
         except TypeError:
             items = None
         if items is None:

@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from funnel._fields import shown
 from funnel._items import nesting_depth
 from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationError
 from funnel.io.definition.locate import Format, KeyPath, Locator, check_format, dotted
@@ -866,8 +867,7 @@ def _parse(text: str, format: Format, source: str | None) -> Any:
                 "syntax", f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno
             )
             raise DefinitionError([problem], source=source) from exc
-    check_format(format)
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise ValidationError(f"unknown format {shown(format)}; use 'toml' or 'json'", field="format")
 
 
 def read_data(
