@@ -85,7 +85,7 @@ def test_unknown_name_is_a_validation_error_and_a_key_error() -> None:
 
     for lookup in (
         lambda: DEFAULT_FUNNEL.level_of("limbo"),
-        lambda: DEFAULT_FUNNEL.stage_name(["unhashable"]),
+        lambda: DEFAULT_FUNNEL.stage_name(["unhashable"]),  # type: ignore[arg-type]
         lambda: BANT.criterion("sponsor"),
     ):
         with pytest.raises(UnknownName) as info:

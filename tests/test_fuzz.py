@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -272,14 +273,23 @@ def test_a_document_that_loads_is_stored_and_read_back_or_refused_typed(store, p
 class _HostileTZ(tzinfo):
     """A tzinfo of someone's own whose utcoffset() is out of range."""
 
-    def utcoffset(self, dt: datetime | None) -> timedelta:
-        return timedelta(hours=25)
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
 
     def dst(self, dt: datetime | None) -> None:
         return None
 
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=25)
+
 
 class _RaisingTZ(tzinfo):
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
     def utcoffset(self, dt: datetime | None) -> timedelta:
         raise RuntimeError("no offset")
 
@@ -447,7 +457,7 @@ NAMES_ITS_ARGUMENT = frozenset({"loads_funnel(source)", "load_funnel(path)", "sa
 @pytest.mark.parametrize("value", list(WRONG), ids=list(WRONG))
 @pytest.mark.parametrize("call", list(CALLS))
 def test_a_wrong_value_anywhere_is_a_funnel_error_that_repeats_nothing_personal(
-    call: str, value: str, tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    call: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """
     Each of these raised TypeError, AttributeError, KeyError, ValueError (a 5,000-digit

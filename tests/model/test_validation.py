@@ -368,16 +368,34 @@ def test_the_largest_count_is_kept() -> None:
 
 
 class _OutOfRange(tzinfo):
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
     def utcoffset(self, dt: datetime | None) -> timedelta:
         return timedelta(hours=30)
 
 
 class _NotATimedelta(tzinfo):
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
     def utcoffset(self, dt: datetime | None) -> timedelta:
         return 5  # type: ignore[return-value]
 
 
 class _Raising(tzinfo):
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
     def utcoffset(self, dt: datetime | None) -> timedelta:
         raise RuntimeError("no offset here")
 
