@@ -43,6 +43,9 @@ def mask_addresses(text: str) -> str:
     'write to a***@acme.example or b***@beta.example'
     """
 
+    if "@" not in text:  # most messages: one scan in C, no pattern at all
+        return text
+
     def one(match: re.Match[str]) -> str:
         local, _, domain = match.group(0).partition("@")
         return f"{local[:1]}***@{domain}"
@@ -77,7 +80,7 @@ def escape_controls(text: str) -> str:
     >>> escape_controls("red \\x1b[31m alert\\nnext line")
     'red \\\\x1b[31m alert\\nnext line'
     """
-    if text.isascii() and text.isprintable():
+    if text.isascii() and text.replace("\n", "").isprintable():
         return text
     return _CONTROLS.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
