@@ -58,3 +58,56 @@ def test_record_not_found_is_key_error():
     with pytest.raises(KeyError):
         raise RecordNotFound("L9")
     assert str(RecordNotFound("L9")) == "no record with id 'L9'"
+
+
+@pytest.mark.parametrize(
+    "sequence",
+    ["\x1b[2J\x1b[31m", "\x1b]8;;https://x.example\x07", "\u202e", "\r", "\x00", "\x9b"],
+    ids=["ansi", "osc-link", "bidi-override", "carriage-return", "nul", "c1-csi"],
+)
+def test_control_characters_in_a_message_are_escaped(sequence: str) -> None:
+    """A stage or id quoted raw put ESC sequences on the terminal of whoever read the log."""
+    from funnel.exceptions import ValidationError
+
+    err = IllegalEvent(
+        f"cannot go from {sequence}", record="r", event="go", stage="a", reasons=(sequence,)
+    )
+    for text in (str(err), err.summary, repr(err.to_dict()), str(ValidationError(sequence))):
+        assert sequence not in text
+    assert str(err).count("\n") == 1  # the structure (one line per reason) is kept
+    assert "\\" in str(err)
+
+
+def test_unknown_name_is_a_validation_error_and_a_key_error() -> None:
+    from funnel import DEFAULT_FUNNEL, ValidationError
+    from funnel.exceptions import UnknownName
+    from funnel.model.qualification import BANT
+
+    for lookup in (
+        lambda: DEFAULT_FUNNEL.level_of("limbo"),
+        lambda: DEFAULT_FUNNEL.stage_name(["unhashable"]),  # type: ignore[arg-type]
+        lambda: BANT.criterion("sponsor"),
+    ):
+        with pytest.raises(UnknownName) as info:
+            lookup()
+        assert isinstance(info.value, KeyError)
+        assert isinstance(info.value, ValidationError)
+        assert not str(info.value).startswith('"')  # not KeyError's quoted message
+        assert info.value.allowed
+    with pytest.raises(KeyError) as caught:
+        BANT.criterion("sponsor")
+    assert str(caught.value) == "framework 'BANT' has no criterion 'sponsor'"
+
+
+def test_guard_error_names_guard_and_record() -> None:
+    from funnel.exceptions import GuardError
+
+    err = GuardError("guard 'g' failed", guard="g", record="L1")
+    assert err.to_dict() == {
+        "type": "urn:funnel:error:GuardError",
+        "title": "GuardError",
+        "detail": "guard 'g' failed",
+        "guard": "g",
+        "record": "L1",
+    }
+    assert issubclass(GuardError, FunnelError)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -264,3 +265,316 @@ def test_a_document_that_loads_is_stored_and_read_back_or_refused_typed(store, p
         return
     assert store.get(record.id).record == record
     assert store.history(record.id) == record.history
+
+
+# -- wrong-typed arguments at every public function -------------------------------------
+
+
+class _HostileTZ(tzinfo):
+    """A tzinfo of someone's own whose utcoffset() is out of range."""
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=25)
+
+
+class _RaisingTZ(tzinfo):
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        raise RuntimeError("no offset")
+
+
+PHONE = "+44 20 7946 0958"
+FULL_NAME = "Zedediah Quux"
+
+#: Values a careless or hostile caller passes where something else was expected.
+WRONG = {
+    "int": 7,
+    "bool": True,
+    "nan": float("nan"),
+    "huge-int": 10**5000,
+    "negative-huge-int": -(10**5000),
+    "bytes": b"x",
+    "list": [1],
+    "dict": {"a": 1},
+    "none": None,
+    "object": object(),
+    "naive": datetime(2026, 3, 1),  # noqa: DTZ001 - the point of the case
+    "date": date(2026, 3, 1),
+    "odd-tz": datetime(2026, 3, 1, tzinfo=_HostileTZ()),
+    "raising-tz": datetime(2026, 3, 1, tzinfo=_RaisingTZ()),
+    "nul": "a\x00b",
+    "surrogate": "\ud800",
+    "email": EMAIL,
+    "phone": PHONE,
+    "full-name": FULL_NAME,
+    "long-text": "x" * 200_000,
+}
+SECRETS = ("zed.quux", "7946", FULL_NAME)
+
+
+def _public_calls() -> dict[str, object]:
+    """One call per public entry point, each taking the wrong value as its argument."""
+    from funnel import (
+        DEFAULT_FUNNEL,
+        Company,
+        Consent,
+        Contact,
+        Criterion,
+        Evidence,
+        Framework,
+        Hooks,
+        IdealCustomerProfile,
+        PassRule,
+        StageChange,
+        Touch,
+        dump_funnel,
+        load_funnel,
+        save_funnel,
+    )
+    from funnel.engine.dedupe import find_duplicates, merge
+    from funnel.engine.funnel import allowed_events
+    from funnel.io.serialize import from_dict
+    from funnel.model.qualification import DEFAULT, qualify
+    from funnel.spec.communication import CommunicationPolicy, CommunicationRule
+    from funnel.spec.definition import Thresholds
+    from funnel.spec.guards import GUARDS, GuardRegistry
+    from funnel.spec.machine import SalesFunnel
+
+    at = ready_lead().created_at
+    record = lead()
+    other = lead("L2")
+    touch = Touch(id="t9", at=at, direction="outbound", channel="email", sender="rep:x")
+    return {
+        "Company.name": lambda v: Company(name=v),
+        "Company.employees": lambda v: Company(name="Acme", employees=v),
+        "Company.annual_revenue": lambda v: Company(name="Acme", annual_revenue=v),
+        "Consent.opted_out": lambda v: Consent(opted_out=v),
+        "Contact.email": lambda v: Contact(name="Ada", email=v),
+        "Contact.company": lambda v: Contact(name="Ada", company=v),
+        "Touch.at": lambda v: Touch(id="t", at=v, direction="inbound", channel="email"),
+        "Touch.direction": lambda v: Touch(id="t", at=at, direction=v, channel="email"),
+        "Touch.channel": lambda v: Touch(id="t", at=at, direction="inbound", channel=v),
+        "Touch.connected": lambda v: Touch(
+            id="t", at=at, direction="inbound", channel="call", connected=v
+        ),
+        "Evidence.verdict": lambda v: Evidence(criterion="fit", verdict=v, source="s", at=at),
+        "StageChange.at": lambda v: StageChange(from_stage="a", to_stage="b", event="e", at=v),
+        "Lead.created_at": lambda v: lead(created_at=v),
+        "Lead.level": lambda v: lead(level=v),
+        "Lead.touches": lambda v: lead(touches=v),
+        "Criterion.key": lambda v: Criterion(key=v, name="X"),
+        "Criterion.aliases": lambda v: Criterion(key="x", name="X", aliases=v),
+        "Framework.criteria": lambda v: Framework(name="f", criteria=v),
+        "Framework.criterion()": lambda v: DEFAULT.criterion(v),
+        "PassRule.kind": lambda v: PassRule(v),
+        "PassRule.at_least()": lambda v: PassRule.at_least(v),
+        "IdealCustomerProfile.min_employees": lambda v: IdealCustomerProfile(min_employees=v),
+        "IdealCustomerProfile.min_revenue": lambda v: IdealCustomerProfile(min_revenue=v),
+        "IdealCustomerProfile.criterion": lambda v: IdealCustomerProfile(criterion=v),
+        "IdealCustomerProfile.assess()": lambda v: IdealCustomerProfile().assess(v),
+        "Thresholds.mql": lambda v: Thresholds(mql=v),
+        "CommunicationRule.reach": lambda v: CommunicationRule(reach=v),
+        "CommunicationRule.senders": lambda v: CommunicationRule(reach="mass", senders=v),
+        "CommunicationPolicy.lead": lambda v: CommunicationPolicy(lead=v, prospect=()),
+        "CommunicationPolicy.stages": lambda v: CommunicationPolicy(
+            lead=(), prospect=(), stages=v
+        ),
+        "Funnel.name": lambda v: funnel.Funnel(machine=SalesFunnel, name=v),
+        "Funnel.framework": lambda v: funnel.Funnel(machine=SalesFunnel, framework=v),
+        "Funnel.thresholds": lambda v: funnel.Funnel(machine=SalesFunnel, thresholds=v),
+        "Funnel.communication": lambda v: funnel.Funnel(machine=SalesFunnel, communication=v),
+        "Funnel.level_of()": lambda v: DEFAULT_FUNNEL.level_of(v),
+        "Funnel.stage_name()": lambda v: DEFAULT_FUNNEL.stage_name(v),
+        "Funnel.qualification_level()": lambda v: DEFAULT_FUNNEL.qualification_level(v),
+        "advance(record)": lambda v: funnel.advance(v, "nurture", at=at),
+        "advance(event)": lambda v: funnel.advance(record, v, at=at),
+        "advance(at)": lambda v: funnel.advance(record, "nurture", at=v),
+        "advance(why)": lambda v: funnel.advance(record, "nurture", at=at, why=v),
+        "advance(funnel)": lambda v: funnel.advance(record, "nurture", at=at, funnel=v),
+        "advance(hooks)": lambda v: funnel.advance(record, "nurture", at=at, hooks=v),
+        "advance(listeners)": lambda v: funnel.advance(record, "nurture", at=at, listeners=v),
+        "convert(event)": lambda v: funnel.convert(ready_lead(), at=at, event=v),
+        "convert(owner)": lambda v: funnel.convert(ready_lead(), at=at, owner=v),
+        "fire(event)": lambda v: funnel.fire(record, v, at=at),
+        "can(at)": lambda v: funnel.can(record, "nurture", at=v),
+        "enabled_events(record)": lambda v: funnel.enabled_events(v, at=at),
+        "allowed_events(record)": lambda v: allowed_events(v),
+        "explain(at)": lambda v: funnel.explain(record, at=v),
+        "check(record)": lambda v: DEFAULT_FUNNEL.check(v),
+        "add_touch(touch)": lambda v: funnel.add_touch(record, v),
+        "add_evidence(evidence)": lambda v: funnel.add_evidence(record, v),
+        "check_touch(touch)": lambda v: funnel.check_touch(record, v),
+        "plan_touch(record)": lambda v: funnel.plan_touch(v, touch),
+        "qualify(company)": lambda v: qualify([], company=v, icp=IdealCustomerProfile(), at=at),
+        "qualify(icp)": lambda v: qualify([], icp=v, at=at),
+        "merge(b)": lambda v: merge(record, v, at=at),
+        "merge(at)": lambda v: merge(record, other, at=v),
+        "merge(funnel)": lambda v: merge(record, other, at=at, funnel=v),
+        "find_duplicates(records)": lambda v: find_duplicates(v),
+        "find_duplicates(by)": lambda v: find_duplicates([record], by=v),
+        "Hooks(funnel)": lambda v: Hooks(funnel=v),
+        "Hooks(errors)": lambda v: Hooks(errors=v),
+        "Hooks.on_event()": lambda v: Hooks().on_event(v),
+        "Hooks.on_enter()": lambda v: Hooks().on_enter(v),
+        "Hooks.on_any()": lambda v: Hooks().on_any(v),
+        "Hooks.dispatch(new)": lambda v: Hooks().dispatch(record, v),
+        "GuardRegistry(guards)": lambda v: GuardRegistry([v]),
+        "register(name)": lambda v: GUARDS.extend().register(v, "d"),
+        "register(description)": lambda v: GUARDS.extend().register("g_new", v),
+        "unregister()": lambda v: GUARDS.extend().unregister(v),
+        "loads(text)": lambda v: loads(v),
+        "loads(funnel)": lambda v: loads(dumps(record), funnel=v),
+        "from_dict(document)": lambda v: from_dict(v),
+        "dumps(indent)": lambda v: dumps(record, indent=v),
+        "to_dict(record)": lambda v: to_dict(v),
+        "loads_funnel(text)": lambda v: loads_funnel(v),
+        "loads_funnel(format)": lambda v: loads_funnel("", format=v),
+        "loads_funnel(source)": lambda v: loads_funnel("x =", source=v),
+        "load_funnel(path)": lambda v: load_funnel(v),
+        "dump_funnel(funnel)": lambda v: dump_funnel(v),
+        "dump_funnel(format)": lambda v: dump_funnel(DEFAULT_FUNNEL, format=v),
+        "save_funnel(funnel)": lambda v: save_funnel(v, "unused.toml"),
+        "save_funnel(path)": lambda v: save_funnel(DEFAULT_FUNNEL, v),
+    }
+
+
+CALLS = _public_calls()
+#: A path or a source label names a file, as the caller chose it: errors show it.
+NAMES_ITS_ARGUMENT = frozenset({"loads_funnel(source)", "load_funnel(path)", "save_funnel(path)"})
+
+
+@pytest.mark.parametrize("value", list(WRONG), ids=list(WRONG))
+@pytest.mark.parametrize("call", list(CALLS))
+def test_a_wrong_value_anywhere_is_a_funnel_error_that_repeats_nothing_personal(
+    call: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Each of these raised TypeError, AttributeError, KeyError, ValueError (a 5,000-digit
+    integer printed in a message), a tzinfo's own error, or repeated a phone number or a
+    name put in the wrong field; a 200,000-character value took minutes to mask.
+    """
+    monkeypatch.chdir(tmp_path)  # save_funnel writes relative paths here
+    try:
+        CALLS[call](WRONG[value])  # type: ignore[operator]
+    except FunnelError as exc:
+        if call in NAMES_ITS_ARGUMENT:
+            return
+        shown = (str(exc), repr(exc), repr(exc.to_dict()), *(str(a) for a in exc.args))
+        for secret in SECRETS:
+            assert not any(secret in text for text in shown), (secret, shown[0][:200])
+
+
+def _engine_functions() -> dict[str, object]:
+    """Each public engine function, taking (record, event or touch, at, why, funnel)."""
+    import asyncio
+
+    from funnel import DEFAULT_FUNNEL, Hooks
+    from funnel.engine.dedupe import find_duplicates, merge
+    from funnel.engine.funnel import allowed_events, resolve_funnel
+
+    def afire(r: object, e: object, at: object, why: object, f: object) -> object:
+        hooks = Hooks(funnel=f) if isinstance(f, funnel.Funnel) else Hooks()
+        target = f if isinstance(f, funnel.Funnel) else DEFAULT_FUNNEL
+        return asyncio.run(target.afire(r, e, at=at, why=why, hooks=hooks))  # type: ignore[arg-type]
+
+    return {
+        "advance": lambda r, e, at, why, f: funnel.advance(r, e, at=at, why=why, funnel=f),
+        "convert": lambda r, e, at, why, f: funnel.convert(r, at=at, why=why, event=e, funnel=f),
+        "fire": lambda r, e, at, why, f: funnel.fire(r, e, at=at, why=why, funnel=f),
+        "afire": afire,
+        "can": lambda r, e, at, why, f: funnel.can(r, e, at=at, why=why, funnel=f),
+        "enabled_events": lambda r, e, at, why, f: funnel.enabled_events(r, at=at, funnel=f),
+        "allowed_events": lambda r, e, at, why, f: allowed_events(r, funnel=f),
+        "explain": lambda r, e, at, why, f: funnel.explain(r, at=at, funnel=f),
+        "check": lambda r, e, at, why, f: resolve_funnel(f).check(r),
+        "machine_for": lambda r, e, at, why, f: DEFAULT_FUNNEL.machine_for(r, at=at, why=why),
+        "add_touch": lambda r, e, at, why, f: funnel.add_touch(r, e),
+        "add_evidence": lambda r, e, at, why, f: funnel.add_evidence(r, e),
+        "check_touch": lambda r, e, at, why, f: funnel.check_touch(r, e, funnel=f),
+        "plan_touch": lambda r, e, at, why, f: funnel.plan_touch(r, e, funnel=f),
+        "merge": lambda r, e, at, why, f: merge(r, e, at=at),
+        "find_duplicates": lambda r, e, at, why, f: find_duplicates([r, e], by=why or "email"),
+        "to_dict": lambda r, e, at, why, f: to_dict(r),
+        "dumps": lambda r, e, at, why, f: dumps(r),
+    }
+
+
+ENGINE = _engine_functions()
+
+
+def _arguments() -> dict[str, st.SearchStrategy[object]]:
+    from funnel import Touch
+    from funnel.io.definition import loads_funnel as load
+    from tests.helpers import ACME, day, met, outbound
+
+    acme = load(ACME)
+    at = ready_lead().created_at
+    records = st.sampled_from(
+        [
+            lead(),
+            ready_lead(),
+            funnel.convert(ready_lead(), at=day(3)),
+            lead(stage="nurturing", history=()),  # a history that does not end in the stage
+        ]
+    )
+    garbage = st.sampled_from(sorted(WRONG)).map(WRONG.__getitem__) | json_values
+    events = st.sampled_from(
+        [
+            "nurture",
+            "convert",
+            "win",
+            "lose",
+            "engage",
+            "no_such_event",
+            EMAIL,
+            outbound("t7", 1),
+            Touch(id="t8", at=at, direction="inbound", channel="form", reach="mass"),
+            *met("fit"),
+            lead("L2"),
+        ]
+    )
+    times = st.sampled_from([day(3), day(-3), at]) | st.datetimes(
+        timezones=st.just(UTC) | st.just(timezone(timedelta(hours=5)))
+    )
+    return {
+        "record": records | garbage,
+        "event": events | garbage,
+        "at": times | garbage,
+        "why": st.none() | st.sampled_from(["no budget", "", "a\x00b"]) | garbage,
+        "funnel": st.sampled_from([None, funnel.DEFAULT_FUNNEL, acme]) | garbage,
+    }
+
+
+_ARGS = _arguments()
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(ENGINE)),
+    record=_ARGS["record"],
+    event=_ARGS["event"],
+    at=_ARGS["at"],
+    why=_ARGS["why"],
+    target=_ARGS["funnel"],
+)
+def test_every_engine_function_answers_anything_with_a_result_or_a_funnel_error(
+    name, record, event, at, why, target
+):
+    """Wrong-typed records, events, times, reasons and funnels: a FunnelError or a result."""
+    try:
+        ENGINE[name](record, event, at, why, target)  # type: ignore[operator]
+    except FunnelError as exc:
+        text = str(exc) + repr(exc.to_dict())
+        assert "zed.quux" not in text
+        assert "7946" not in text

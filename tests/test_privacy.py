@@ -183,3 +183,98 @@ def test_mask_email_masks_every_address_and_hides_display_names():
     assert "park" not in masked
     assert "bo@" not in masked
     assert masked == "'a***@acme.example, b***@beta.example'"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x" * 200_000, "x" * 100_000 + "@" + "y" * 100_000, "a@" * 100_000, ";" * 200_000],
+    ids=["no-at", "one-at", "many-ats", "separators"],
+)
+def test_masking_a_long_text_is_linear(text: str) -> None:
+    """The address pattern backtracked once per character: 16,000 characters took 3.6 s,
+    200,000 would take minutes, and every FunnelError masks its message with it."""
+    from funnel._privacy import mask_addresses
+
+    masked = mask_addresses(text)
+    assert len(masked) <= len(text) + text.count("@") * 3
+    error = funnel.ValidationError(f"Company: annual_revenue got {text}")
+    assert "annual_revenue" in str(error)
+
+
+def test_masking_still_finds_addresses_inside_text() -> None:
+    from funnel._privacy import mask_addresses
+
+    assert mask_addresses("(ada@acme.example),bo@b.example;x") == (
+        "(a***@acme.example),b***@b.example;x"
+    )
+    assert mask_addresses("a@b@c") == "a***@b@c"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda v: Touch(id="t1", at=T0, direction=v, channel="email"),
+        lambda v: Touch(id="t1", at=T0, direction="inbound", channel=v),
+        lambda v: Touch(id="t1", at=T0, direction="inbound", channel="call", connected=v),
+        lambda v: Evidence(criterion="fit", verdict=v, source="rep:x", at=T0),
+        lambda v: funnel.Criterion(key=v, name="X"),
+        lambda v: Lead(id="L1", contact=Contact(name="Ada"), source="x", created_at=T0, level=v),
+        lambda v: Company(name="Acme", annual_revenue=v),
+        lambda v: funnel.PassRule(v),
+        lambda v: funnel.Consent(opted_out=v),
+        lambda v: funnel.advance(_prospect(), v, at=T0 + timedelta(days=1)),
+        lambda v: funnel.convert(_prospect(), at=T0, event=v),  # type: ignore[arg-type]
+        lambda v: Hooks().on_event(v),
+        lambda v: Hooks().on_enter(v),
+        lambda v: Hooks(errors=v),
+        lambda v: funnel.spec.guards.GUARDS.extend().unregister(v),
+        lambda v: funnel.loads_funnel("", format=v),
+    ],
+)
+@pytest.mark.parametrize("value", [PHONE, "Ada Lovelace", EMAIL], ids=["phone", "name", "email"])
+def test_a_personal_value_in_the_wrong_field_is_not_repeated(make: object, value: str) -> None:
+    """Enum, flag, key, money and event errors repeated what they were given (40 chars)."""
+    with pytest.raises(funnel.FunnelError) as info:
+        make(value)  # type: ignore[operator]
+    for text in (str(info.value), repr(info.value), repr(info.value.to_dict())):
+        _assert_masked(text)
+        assert "Lovelace" not in text
+
+
+def test_a_misspelt_name_is_still_shown() -> None:
+    with pytest.raises(funnel.ValidationError, match="got 'sideways'"):
+        Touch(id="t1", at=T0, direction="sideways", channel="email")  # type: ignore[arg-type]
+    with pytest.raises(funnel.TransitionError, match="cannot mark_sq1"):
+        funnel.advance(_prospect(), "mark_sq1", at=T0 + timedelta(days=1))  # type: ignore[call-overload]
+
+
+def test_an_event_that_is_not_a_name_stays_out_of_to_dict() -> None:
+    """to_dict() carried the raw event (masking covered the message only)."""
+    with pytest.raises(funnel.TransitionError) as info:
+        funnel.fire(_prospect(), PHONE, at=T0 + timedelta(days=1))
+    body = info.value.to_dict()
+    assert body["event"] == "(not shown: not a name)"
+    _assert_masked(repr(body))
+
+
+def test_a_hook_is_named_by_its_qualified_name_never_its_repr(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A partial or a callable object was named by repr(), which shows its bound arguments."""
+    import functools
+
+    def notify(t: object, *, to: str) -> None:
+        raise RuntimeError("unreachable")
+
+    hooks = Hooks()
+    hooks.on_any(functools.partial(notify, to=EMAIL + " " + PHONE))
+    with caplog.at_level("ERROR"), pytest.raises(HookError) as info:
+        fire(_prospect(), "open_opportunity", at=T0 + timedelta(days=1), hooks=hooks)
+    for text in (str(info.value), repr(info.value.to_dict()), caplog.text):
+        _assert_masked(text)
+    assert "partial on open_opportunity: RuntimeError" in str(info.value)
+
+
+def test_a_hook_that_is_not_callable_is_refused_when_registered() -> None:
+    with pytest.raises(funnel.ValidationError, match="a hook must be callable, got str"):
+        Hooks().on_any(PHONE)  # type: ignore[type-var]

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from funnel._privacy import is_name
 from funnel.exceptions import ValidationError
 
 E = TypeVar("E", bound=enum.Enum)
@@ -56,6 +57,42 @@ def type_name(value: object) -> str:
     ('int', 'None')
     """
     return "None" if value is None else type(value).__name__
+
+
+#: The largest whole number a count or rule may hold: it fits a 64-bit integer column
+#: and is written and read back exactly (a larger one is no head count, only a crash
+#: waiting in a JSON writer or a database driver).
+MAX_INT = 2**63 - 1
+
+
+def shown(value: object) -> str:
+    """
+    How a message shows a value given where a name was expected.
+
+    A name-like string (a misspelt stage or enum value) is shown quoted; any
+    other string may be personal data put in the wrong field, so it is not
+    shown; other values are named by their type.
+
+    >>> shown("sideways"), shown("+44 20 7946 0958"), shown(5)
+    ("'sideways'", 'a string that is not a name (not shown)', 'int')
+    """
+    if isinstance(value, str):
+        if is_name(value):
+            return repr(str(value))
+        return "a string that is not a name (not shown)"
+    return type_name(value)
+
+
+def number_shown(value: int | float) -> str:
+    """
+    A number as a message shows it: in full unless it has too many digits to print.
+
+    >>> number_shown(-5), number_shown(10**5000)
+    ('-5', 'a number of 16610 bits')
+    """
+    if isinstance(value, int) and not -(10**18) < value < 10**18:
+        return f"a number of {value.bit_length()} bits"
+    return repr(value)
 
 
 def text_problem(value: str) -> str | None:
@@ -159,12 +196,6 @@ def to_member(cls: type[E], value: object) -> E:
     return value  # type: ignore[return-value]  # refused by member()
 
 
-def _shown(value: object) -> str:
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:37] + "...")
-    return type_name(value)
-
-
 def member(cls: type[enum.Enum]) -> Validator:
     """An attrs validator: the field holds a member of *cls*; the error lists the values."""
     allowed = tuple(str(m.value) for m in cls)
@@ -175,7 +206,7 @@ def member(cls: type[enum.Enum]) -> Validator:
         record = record_label(instance)
         choices = ", ".join(repr(a) for a in allowed)
         raise ValidationError(
-            f"{record}: {attribute.name} must be one of {choices}, got {_shown(value)}",
+            f"{record}: {attribute.name} must be one of {choices}, got {shown(value)}",
             record=record,
             field=attribute.name,
             allowed=allowed,
@@ -186,18 +217,28 @@ def member(cls: type[enum.Enum]) -> Validator:
 
 def require_int(value: object, *, record: str | None, field: str) -> int:
     """
-    Return *value* if it is a whole number (an ``int``, not a ``bool``), else raise.
+    Return *value* if it is a whole number (an ``int``, not a ``bool``) up to :data:`MAX_INT`.
 
     >>> require_int(True, record="PassRule", field="k")
     Traceback (most recent call last):
     ...
     funnel.exceptions.ValidationError: PassRule: k must be a whole number (int), got bool
+    >>> require_int(10**30, record="PassRule", field="k")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: PassRule: k must be at most 9223372036854775807, got ...
     """
+    where = f"{record}: {field}" if record else field
     if isinstance(value, bool) or not isinstance(value, int):
-        where = f"{record}: {field}" if record else field
-        shown = f" {value!r}" if isinstance(value, float) and math.isfinite(value) else ""
+        number = f" {value!r}" if isinstance(value, float) and math.isfinite(value) else ""
         raise ValidationError(
-            f"{where} must be a whole number (int), got {type_name(value)}{shown}",
+            f"{where} must be a whole number (int), got {type_name(value)}{number}",
+            record=record,
+            field=field,
+        )
+    if value > MAX_INT:
+        raise ValidationError(
+            f"{where} must be at most {MAX_INT}, got {number_shown(value)}",
             record=record,
             field=field,
         )
@@ -218,15 +259,17 @@ def check_count(value: object, *, record: str | None, field: str, optional: bool
     number = require_int(value, record=record, field=field)
     if number < 0:
         where = f"{record}: {field}" if record else field
-        raise ValidationError(f"{where} must be >= 0, got {number}", record=record, field=field)
+        raise ValidationError(
+            f"{where} must be >= 0, got {number_shown(number)}", record=record, field=field
+        )
 
 
 def count(*, optional: bool = False) -> Validator:
-    """An attrs validator: the field holds a whole number >= 0 (see :func:`check_count`)."""
+    """An attrs validator: a whole number from 0 to :data:`MAX_INT` (see :func:`check_count`)."""
 
     def validate(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
         if (value is None and optional) or (
-            type(value) is int and value >= 0  # not a bool: type(True) is bool
+            type(value) is int and 0 <= value <= MAX_INT  # not a bool: type(True) is bool
         ):
             return
         check_count(value, record=record_label(instance), field=attribute.name, optional=optional)
@@ -241,7 +284,7 @@ def boolean() -> Validator:
         if not isinstance(value, bool):
             record = record_label(instance)
             raise ValidationError(
-                f"{record}: {attribute.name} must be True or False, got {_shown(value)}",
+                f"{record}: {attribute.name} must be True or False, got {shown(value)}",
                 record=record,
                 field=attribute.name,
             )

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from funnel._fields import record_label
+from funnel._fields import record_label, shown
 from funnel.exceptions import ValidationError
 
 
@@ -23,19 +23,18 @@ def to_decimal(
     """
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
         raise ValidationError(
-            f"{what} must be a number, got {type(value).__name__}: {value!r}",
-            record=record,
-            field=field,
+            f"{what} must be a number, got {type(value).__name__}", record=record, field=field
         )
     try:
         result = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, ValueError):
+        # Only a string fails here, and it may be personal data in the wrong field.
         raise ValidationError(
-            f"{what} must be a number, got {value!r}", record=record, field=field
+            f"{what} must be a number, got {shown(value)}", record=record, field=field
         ) from None
     if not result.is_finite():
         raise ValidationError(
-            f"{what} must be a finite number, got {value!r}", record=record, field=field
+            f"{what} must be a finite number, got {result}", record=record, field=field
         )
     return result
 

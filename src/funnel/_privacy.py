@@ -1,11 +1,15 @@
-"""Masking of personal data in reprs and log lines."""
+"""Masking of personal data in reprs and log lines, and text made safe for a terminal."""
 
 from __future__ import annotations
 
 import re
 
-#: Anything shaped like an e-mail address (local part, @, domain).
-_ADDRESS = re.compile(r"[^\s@,;<>()\[\]\"']+@[^\s@,;<>()\[\]\"']+")
+#: A character an e-mail address may be made of (the separators around one excluded).
+_TOKEN = r"[^\s@,;<>()\[\]\"']"
+#: Anything shaped like an e-mail address (local part, @, domain). A match starts only
+#: where a token starts (the look-behind), so a long run without an "@" is scanned once,
+#: not once per character: masking stays linear in the length of the text.
+_ADDRESS = re.compile(rf"(?<!{_TOKEN}){_TOKEN}+@{_TOKEN}+")
 
 
 def mask_email(email: str | None) -> str:
@@ -39,6 +43,9 @@ def mask_addresses(text: str) -> str:
     'write to a***@acme.example or b***@beta.example'
     """
 
+    if "@" not in text:  # most messages: one scan in C, no pattern at all
+        return text
+
     def one(match: re.Match[str]) -> str:
         local, _, domain = match.group(0).partition("@")
         return f"{local[:1]}***@{domain}"
@@ -57,3 +64,38 @@ def mask_phone(phone: str | None) -> str:
         return "None"
     digits = [c for c in phone if c.isdigit()]
     return repr("***" + "".join(digits[-2:]))
+
+
+#: Characters a terminal or a log viewer acts on instead of showing: C0 and C1 controls
+#: (ESC starts colour and cursor sequences), zero-width and bidirectional overrides
+#: (which reorder what follows), and line and paragraph separators. Newline is kept:
+#: messages use it for their structure.
+_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """
+    *text* with every control character written as an escape (``\\x1b``), newlines kept.
+
+    >>> escape_controls("red \\x1b[31m alert\\nnext line")
+    'red \\\\x1b[31m alert\\nnext line'
+    """
+    if text.isascii() and text.replace("\n", "").isprintable():
+        return text
+    return _CONTROLS.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+#: What a name looks like (a stage, an event, an enum value, a sender kind). Such a value
+#: may be shown in a message; anything else may be personal data put into the wrong
+#: field (a phone number, a person's full name, an address).
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+
+
+def is_name(value: object) -> bool:
+    """
+    Whether *value* looks like a name a message may show (``mark_mql``, ``rep:alice``).
+
+    >>> is_name("mark_mql"), is_name("+44 20 7946 0958"), is_name("Ada Lovelace"), is_name(5)
+    (True, False, False, False)
+    """
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None

@@ -30,7 +30,15 @@ def require_aware(
         raise ValidationError(
             f"{what} must be a datetime, got {type(value).__name__}", record=record, field=field
         )
-    offset = value.utcoffset() if value.tzinfo is not None else None
+    try:
+        offset = value.utcoffset() if value.tzinfo is not None else None
+    except Exception:  # a tzinfo of your own whose utcoffset() raises or returns junk
+        raise ValidationError(
+            f"{what} has a tzinfo ({type(value.tzinfo).__name__}) whose utcoffset() fails; "
+            "use datetime.timezone or zoneinfo.ZoneInfo",
+            record=record,
+            field=field,
+        ) from None
     if offset is None:
         raise ValidationError(
             f"{what} must be timezone-aware, got naive {value.isoformat()}; "
@@ -59,7 +67,10 @@ def require_aware(
 def aware(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     """An attrs validator: the field holds an aware datetime."""
     if isinstance(value, datetime):
-        offset = value.utcoffset()
+        try:
+            offset = value.utcoffset()
+        except Exception:  # refused below, with the record's label
+            offset = None
         if (
             offset is not None
             and not (offset.seconds % 60 or offset.microseconds)

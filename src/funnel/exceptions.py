@@ -11,7 +11,8 @@ or one of the families below to handle one kind of failure.
 * :class:`LoadError` – an input file or frame could not be read at all.
 * :class:`SerializationError` – JSON could not be turned back into records.
 * :class:`PersistenceError` – storage refused a write (e.g. a stale version).
-* :class:`HookError`, :class:`HookVetoed` – your hooks failed or refused a change.
+* :class:`HookError`, :class:`HookVetoed`, :class:`GuardError` – your hooks or
+  guards failed, or a hook refused a change.
 * :class:`ScoringError`, :class:`PredictiveError`, :class:`ForecastError`,
   :class:`SimulationError` – the forecasting layer could not work with its input.
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from funnel._privacy import mask_addresses
+from funnel._privacy import escape_controls, is_name, mask_addresses
 
 
 def describe(error: BaseException) -> str:
@@ -45,6 +46,11 @@ def describe(error: BaseException) -> str:
     if isinstance(error, FunnelError):
         return f"{type(error).__name__}: {error.summary}"
     return type(error).__name__
+
+
+def _safe(text: object) -> str:
+    """*text* as messages hold it: e-mail addresses masked, control characters escaped."""
+    return escape_controls(mask_addresses(str(text)))
 
 
 def _record_id(record: object) -> str | None:
@@ -73,8 +79,11 @@ class FunnelError(Exception):
 
     def __init__(self, *args: object) -> None:
         # Defence in depth: whatever a message quotes (a stage, a key, a path), an
-        # e-mail address in it is masked, in str(), repr(), summary and to_dict().
-        super().__init__(*(mask_addresses(a) if isinstance(a, str) else a for a in args))
+        # e-mail address in it is masked, and a control character (an ESC sequence
+        # a terminal would act on) escaped, in str(), repr(), summary and to_dict().
+        super().__init__(
+            *(escape_controls(mask_addresses(a)) if isinstance(a, str) else a for a in args)
+        )
 
     @property
     def summary(self) -> str:
@@ -149,6 +158,25 @@ class ValidationError(FunnelError, ValueError, TypeError):
         }
 
 
+class UnknownName(ValidationError, KeyError):
+    """
+    Raised when a funnel or framework is asked for a stage, event or criterion it lacks.
+
+    Both a :class:`ValidationError` and a :class:`KeyError`, so code that caught
+    the ``KeyError`` these lookups raised before keeps working.
+
+    >>> from funnel import DEFAULT_FUNNEL
+    >>> DEFAULT_FUNNEL.level_of("limbo")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.UnknownName: funnel 'sources' has no stage 'limbo'
+
+    .. versionadded:: 0.2.0
+    """
+
+    __str__ = BaseException.__str__  # KeyError's would quote the whole message
+
+
 class TransitionError(FunnelError):
     """
     Raised when a record cannot take an event.
@@ -174,15 +202,16 @@ class TransitionError(FunnelError):
         self.record = record
         self.event = event
         self.stage = stage
-        self.reasons: tuple[str, ...] = tuple(reasons)
+        self.reasons: tuple[str, ...] = tuple(_safe(r) for r in reasons)
         detail = "".join(f"\n  - {r}" for r in self.reasons)
         super().__init__(f"{message}{detail}")
 
     def _details(self) -> dict[str, Any]:
         return {
             "record": _record_id(self.record),
-            "event": self.event,
-            "stage": self.stage,
+            # An event from data that is not a name may be anything (a misplaced phone).
+            "event": self.event if is_name(self.event) else "(not shown: not a name)",
+            "stage": self.stage if is_name(self.stage) else "(not shown: not a name)",
             "reasons": list(self.reasons),
         }
 
@@ -281,9 +310,9 @@ class DefinitionError(FunnelError, ValueError):
 
     def _details(self) -> dict[str, Any]:
         return {
-            "source": self.source,
+            "source": _safe(self.source) if self.source is not None else None,
             "problems": [
-                {"kind": p.kind, "message": p.message, "key": p.key, "line": p.line}
+                {"kind": p.kind, "message": _safe(p.message), "key": _safe(p.key), "line": p.line}
                 for p in self.problems
             ],
         }
@@ -353,7 +382,7 @@ class CommunicationRefused(FunnelError, ValueError):
     def __init__(self, *, record: object, touch: object, reasons: Sequence[str]) -> None:
         self.record = record
         self.touch = touch
-        self.reasons: tuple[str, ...] = tuple(reasons)
+        self.reasons: tuple[str, ...] = tuple(_safe(r) for r in reasons)
         super().__init__("touch refused:" + "".join(f"\n  - {r}" for r in self.reasons))
 
     def _details(self) -> dict[str, Any]:
@@ -496,6 +525,32 @@ class HookError(FunnelError):
             "record": _record_id(self.record),
             "hooks": [f.listener for f in self.failures],
         }
+
+
+class GuardError(FunnelError):
+    """
+    Raised when a guard (your code) failed: it raised, or returned something other
+    than its reasons (a tuple of strings, empty when it passes).
+
+    A guard that returns ``None``, ``True`` or ``False`` would otherwise pass or
+    refuse by accident, so it is refused. The message names the guard, the record
+    and the error's type, never the error's text (it may hold personal data); the
+    guard's own exception is the ``__cause__``.
+
+    Attributes:
+        guard: The guard's name.
+        record: The record it was evaluated for.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, message: str, *, guard: str, record: object) -> None:
+        self.guard = guard
+        self.record = record
+        super().__init__(message)
+
+    def _details(self) -> dict[str, Any]:
+        return {"guard": self.guard, "record": _record_id(self.record)}
 
 
 class HookVetoed(TransitionError):

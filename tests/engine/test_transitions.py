@@ -9,6 +9,7 @@ import pytest
 
 from funnel import (
     DEFAULT_FUNNEL,
+    Evidence,
     Funnel,
     Lead,
     PassRule,
@@ -267,6 +268,29 @@ class TestExplain:
     def test_markdown_repr(self):
         """Explanations render in notebooks as markdown."""
         assert explain(lead(), at=day(1))._repr_markdown_().startswith("**lead 'L1'")
+
+    def test_markdown_repr_renders_notes_and_ids_as_text(self):
+        """A note or a reason was markdown: a link, or an image fetched from a remote host."""
+        tracker = "![seen](https://tracker.example/p.png) [win](https://evil.example) `x`"
+        lost = advance(prospect_at("organisation"), "lose", at=day(5), why=tracker)
+        shown = explain(lost, at=day(6))._repr_markdown_()
+        assert "![seen](" not in shown
+        assert "[win](" not in shown
+        assert "`x`" not in shown
+        assert "\\!\\[seen\\]" in shown  # still there, as literal text
+        odd = lead("<img src=x onerror=alert(1)>")
+        assert "<img" not in explain(odd, at=day(1))._repr_markdown_()
+
+    def test_text_lines_escape_terminal_control_sequences(self):
+        """Evidence notes and reasons reached the terminal raw (ESC sequences, bidi overrides)."""
+        note = "\x1b[2J\x1b]8;;https://evil.example\x07click\u202e"
+        noted = Evidence(criterion="fit", verdict="not-met", source="rep:x", at=day(0), note=note)
+        record = lead(evidence=(noted,))
+        explanation = explain(record, at=day(1))
+        for text in (str(explanation), *explanation.lines(), str(explanation.qualification)):
+            assert "\x1b" not in text
+            assert "\u202e" not in text
+        assert "\\x1b[2J" in str(explanation)  # shown, escaped
 
 
 class TestMachinePath:

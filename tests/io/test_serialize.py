@@ -308,3 +308,16 @@ def test_loads_accepts_bytes_and_other_offsets() -> None:
     back = loads(text.encode())
     assert back.created_at == datetime(2026, 1, 1, 5, tzinfo=UTC)
     assert back.created_at.utcoffset() == timedelta(hours=-5)
+
+
+@pytest.mark.parametrize(
+    "indent", [-1, 10**5000, 2.5, "  ", True], ids=["negative", "huge", "float", "str", "bool"]
+)
+def test_dumps_refuses_an_odd_indent(indent: object) -> None:
+    """json.dumps raised OverflowError or TypeError for these."""
+    from funnel import ValidationError
+
+    record = Lead(id="L1", contact=Contact(name="Ada"), source="web", created_at=T0)
+    with pytest.raises(ValidationError, match="indent"):
+        dumps(record, indent=indent)  # type: ignore[arg-type]
+    assert dumps(record, indent=2).startswith("{\n  ")

@@ -9,6 +9,7 @@ has one), the field, and for closed sets the allowed values. Personal values
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import funnel
 from funnel import (
     Company,
     Consent,
@@ -337,3 +339,79 @@ def test_text_validator_agrees_with_check_text(value: object, optional: bool, bl
         with pytest.raises(ValidationError) as info:
             Probe(value)
         assert str(info.value) == expected
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: Company(name="Acme", employees=n),
+        lambda n: funnel.IdealCustomerProfile(min_employees=n),
+        lambda n: funnel.IdealCustomerProfile(max_employees=n),
+        lambda n: funnel.PassRule.at_least(n),
+    ],
+    ids=["employees", "min_employees", "max_employees", "at_least"],
+)
+@pytest.mark.parametrize(
+    "n", [2**63, 10**5000, -(10**5000)], ids=["2**63", "10**5000", "-10**5000"]
+)
+def test_a_count_too_large_to_store_is_refused_without_printing_it(make: object, n: int) -> None:
+    """10**5000 employees was accepted (then dumps() raised ValueError), and a message
+    printing -10**5000 raised ValueError itself (Python refuses to print 4,300+ digits)."""
+    with pytest.raises(funnel.ValidationError) as info:
+        make(n)  # type: ignore[operator]
+    assert len(str(info.value)) < 300
+    assert info.value.field is not None
+
+
+def test_the_largest_count_is_kept() -> None:
+    assert Company(name="Acme", employees=2**63 - 1).employees == 2**63 - 1
+
+
+class _OutOfRange(tzinfo):
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=30)
+
+
+class _NotATimedelta(tzinfo):
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return 5  # type: ignore[return-value]
+
+
+class _Raising(tzinfo):
+    def tzname(self, dt: datetime | None) -> str:
+        return "odd"
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        raise RuntimeError("no offset here")
+
+
+@pytest.mark.parametrize("tz", [_OutOfRange(), _NotATimedelta(), _Raising()], ids=type)
+def test_a_tzinfo_whose_utcoffset_fails_is_a_validation_error(tz: tzinfo) -> None:
+    """Its own ValueError, TypeError or RuntimeError escaped from every record and at=."""
+    at = datetime(2026, 3, 1, tzinfo=tz)
+    with pytest.raises(funnel.ValidationError, match="utcoffset\\(\\) fails") as info:
+        Touch(id="t1", at=at, direction="inbound", channel="email")
+    assert info.value.field == "at"
+    lead = funnel.Lead(
+        id="L1",
+        contact=funnel.Contact(name="Ada"),
+        source="web",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    with pytest.raises(funnel.ValidationError, match="utcoffset"):
+        funnel.advance(lead, "nurture", at=at)

@@ -103,3 +103,44 @@ def test_reprs_never_raise(monkeypatch: pytest.MonkeyPatch) -> None:
     assert tiny._repr_svg_() is None
     assert tiny._repr_markdown_().startswith("**tiny** v3\n\n```mermaid\n")
     assert "new --&gt; talking : convert [is_two_way, is_qualified]" in tiny._repr_html_()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", 5),
+        ("version", 2),
+        ("description", None),
+        ("framework", "BANT"),
+        ("icp", {"industries": ["software"]}),
+        ("thresholds", (40, 70)),
+        ("communication", {}),
+    ],
+)
+def test_every_funnel_field_is_checked_at_construction(field: str, value: object) -> None:
+    """Funnel(framework="BANT") was accepted and failed at the first advance(); version=2
+    made prospects whose qualification could not be read back."""
+    from funnel import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        Funnel(machine=SalesFunnel, **{field: value})  # type: ignore[arg-type]
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("mql", "sql", "field"),
+    [
+        (float("nan"), 75, "mql"),
+        (50, float("inf"), "sql"),
+        (10**5000, 75, "mql"),
+        ("x", 75, "mql"),
+    ],
+    ids=["nan", "inf", "huge", "str"],
+)
+def test_thresholds_name_the_field(mql: object, sql: object, field: str) -> None:
+    from funnel import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        Thresholds(mql=mql, sql=sql)  # type: ignore[arg-type]
+    assert info.value.field == field
+    assert info.value.record == "Thresholds"

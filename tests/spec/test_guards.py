@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from funnel import ValidationError, register_guard
-from funnel.spec.guards import GUARDS, GuardContext
+from funnel.spec.guards import GUARDS, GuardContext, GuardRegistry
 from funnel.spec.machine import FunnelStateMachine
 
 
@@ -72,3 +72,134 @@ def test_a_funnel_registry_does_not_leak_into_the_default() -> None:
     assert "only_acme" in own
     assert "only_acme" not in GUARDS
     assert not hasattr(FunnelStateMachine, "only_acme")
+
+
+# -- a guard that misbehaves -----------------------------------------------------------
+
+
+def _funnel_guarded_by(check: object) -> object:
+    """A two-stage funnel whose only event is guarded by *check*."""
+    from statemachine import State
+
+    from funnel import Funnel
+
+    registry = GUARDS.extend("misbehaving")
+    registry.register("odd_guard", "a guard under test")(check)  # type: ignore[arg-type]
+
+    class Odd(FunnelStateMachine):
+        start = State(initial=True)
+        end = State(final=True)
+        go = start.to(end, cond="odd_guard")
+        levels = {"start": "lead", "end": "lead"}  # noqa: RUF012
+        outcomes = {"end": "lost"}  # noqa: RUF012
+
+    return Funnel(machine=Odd, name="odd", guards=registry)
+
+
+def _raises(record: object, ctx: object) -> tuple[str, ...]:
+    raise RuntimeError("cannot reach zed.quux@corp.example on +44 20 7946 0958")
+
+
+def _raises_key(record: object, ctx: object) -> tuple[str, ...]:
+    known: dict[str, tuple[str, ...]] = {}
+    return known["zed.quux@corp.example"]
+
+
+async def _async(record: object, ctx: object) -> tuple[str, ...]:
+    return ()
+
+
+MISBEHAVING = {
+    "raises": (_raises, "RuntimeError"),
+    "raises-key-error": (_raises_key, "KeyError"),
+    "returns-none": (lambda record, ctx: None, "returned NoneType"),
+    "returns-false": (lambda record, ctx: False, "returned bool"),
+    "returns-true": (lambda record, ctx: True, "returned bool"),
+    "returns-a-string": (lambda record, ctx: "no", "returned str"),
+    "returns-ints": (lambda record, ctx: (1, 2), "returned tuple"),
+    "takes-no-arguments": (lambda: (), "TypeError"),
+    "async": (_async, "returned coroutine"),
+}
+
+
+@pytest.mark.parametrize("how", list(MISBEHAVING))
+@pytest.mark.parametrize("call", ["advance", "can", "enabled_events", "explain", "listeners"])
+def test_a_guard_that_fails_is_a_guard_error_naming_it(how: str, call: str) -> None:
+    """A guard that raised escaped raw (its text with it); None or False passed silently."""
+    from datetime import UTC, datetime
+
+    from funnel import Contact, Lead
+    from funnel.exceptions import GuardError
+
+    check, said = MISBEHAVING[how]
+    odd = _funnel_guarded_by(check)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    lead = Lead(id="G1", contact=Contact(name="Ada"), source="web", created_at=at, stage="start")
+    calls = {
+        "advance": lambda: odd.advance(lead, "go", at=at),  # type: ignore[attr-defined]
+        "can": lambda: odd.can(lead, "go", at=at),  # type: ignore[attr-defined]
+        "enabled_events": lambda: odd.enabled_events(lead, at=at),  # type: ignore[attr-defined]
+        "explain": lambda: odd.explain(lead, at=at),  # type: ignore[attr-defined]
+        "listeners": lambda: odd.advance(lead, "go", at=at, listeners=[object()]),  # type: ignore[attr-defined]
+    }
+    with pytest.raises(GuardError, match="guard 'odd_guard'") as info:
+        calls[call]()
+    assert said in str(info.value)
+    assert info.value.guard == "odd_guard"
+    assert info.value.to_dict()["record"] == "G1"
+    shown = str(info.value) + repr(info.value.to_dict())
+    assert "zed.quux" not in shown
+    assert "7946" not in shown
+
+
+def test_a_guard_may_return_a_list_of_reasons() -> None:
+    from datetime import UTC, datetime
+
+    from funnel import Contact, Lead
+    from funnel.exceptions import GuardFailed
+
+    odd = _funnel_guarded_by(lambda record, ctx: ["not today"])
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    lead = Lead(id="G1", contact=Contact(name="Ada"), source="web", created_at=at, stage="start")
+    with pytest.raises(GuardFailed, match="odd_guard: not today"):
+        odd.advance(lead, "go", at=at)  # type: ignore[attr-defined]
+    assert odd.can(lead, "go", at=at) is False  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: GUARDS.extend().register("g_x", 5), "description"),  # type: ignore[arg-type]
+        (lambda: GUARDS.extend().register("g_x", "d", replace="yes"), "replace"),  # type: ignore[arg-type]
+        (lambda: GUARDS.extend().register(["g"], "d"), "name"),  # type: ignore[arg-type]
+        (lambda: GUARDS.extend(name=5), "name"),  # type: ignore[arg-type]
+        (lambda: GuardRegistry(5), "guards"),  # type: ignore[arg-type]
+        (lambda: GuardRegistry(["is_two_way"]), "guards"),  # type: ignore[list-item]
+        (lambda: GUARDS.extend().unregister(["g"]), "name"),  # type: ignore[arg-type]
+        (lambda: GUARDS["no_such_guard"], "name"),
+        (lambda: GUARDS[["unhashable"]], "name"),  # type: ignore[index]
+    ],
+    ids=[
+        "description",
+        "replace",
+        "name-list",
+        "extend-name",
+        "not-a-collection",
+        "not-a-guard",
+        "unregister-list",
+        "unknown",
+        "unhashable",
+    ],
+)
+def test_registry_arguments_are_checked(make: object, field: str) -> None:
+    """These raised AttributeError, TypeError or a bare KeyError."""
+    with pytest.raises(ValidationError) as info:
+        make()  # type: ignore[operator]
+    assert info.value.field == field
+
+
+def test_an_unknown_guard_is_still_a_key_error() -> None:
+    with pytest.raises(KeyError):
+        GUARDS["no_such_guard"]
+    assert GUARDS.get("no_such_guard") is None
+    assert ["unhashable"] not in GUARDS  # type: ignore[comparison-overlap]

@@ -41,9 +41,11 @@ from typing import Literal
 
 import attrs
 
+from funnel._fields import shown
 from funnel._privacy import mask_email
 from funnel._time import require_aware
-from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
+from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, resolve_funnel
+from funnel.engine.transitions import require_record
 from funnel.exceptions import ValidationError
 from funnel.model.contact import Consent, Contact
 from funnel.model.evidence import Evidence
@@ -274,11 +276,26 @@ def find_duplicates(
     Raises:
         ValueError: two records have the same id, or *by* names an unknown key.
     """
-    kinds = frozenset((by,) if isinstance(by, str) else by)
-    unknown = kinds - {"email", "domain", "company"}
+    allowed = ("email", "domain", "company")
+    given: list[object]
+    try:
+        given = [by] if isinstance(by, str) else list(by)
+    except TypeError:
+        given = [by]
+    unknown = [k for k in given if not isinstance(k, str) or k not in allowed]
     if unknown:
         raise ValidationError(
-            f"unknown duplicate keys {sorted(unknown)}; use email, domain, company"
+            f"unknown duplicate keys [{', '.join(shown(k) for k in unknown)}]; "
+            "use email, domain, company",
+            field="by",
+            allowed=allowed,
+        )
+    kinds = frozenset(str(k) for k in given)
+    items: object = records
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise ValidationError(
+            f"find_duplicates() takes leads and prospects, got {type(records).__name__}",
+            field="records",
         )
     parent: dict[str, str] = {}
 
@@ -289,7 +306,8 @@ def find_duplicates(
         return x
 
     holders: dict[tuple[Reason, str], list[str]] = {}
-    for record in records:
+    for i, record in enumerate(records):
+        require_record(record, f"records[{i}]")
         if record.id in parent:
             raise ValidationError(f"duplicate record id {record.id!r} in find_duplicates() input")
         parent[record.id] = record.id
@@ -448,7 +466,10 @@ def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
     Raises:
         ValueError: the records have the same id.
     """
-    require_aware(at, "at")
+    require_record(a, "a")
+    require_record(b, "b")
+    require_aware(at, "at", field="at")
+    funnel = resolve_funnel(funnel)
     if a.id == b.id:
         raise ValidationError(f"cannot merge record {a.id!r} with itself")
     kept, other = _survivor_first(a, b, funnel)

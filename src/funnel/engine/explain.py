@@ -10,11 +10,12 @@ whole explanation.
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 
 import attrs
 
+from funnel._markup import markdown_text
+from funnel._privacy import escape_controls
 from funnel.engine.transitions import (
     check_record,
     check_time,
@@ -74,7 +75,15 @@ class Explanation:
         return f"next events: {', '.join(self.next_events) or 'none'}"
 
     def lines(self) -> tuple[str, ...]:
-        """The explanation as text lines."""
+        """
+        The explanation as text lines, safe for a terminal.
+
+        A note, a reason or an id may hold anything; control characters in them (an
+        ESC sequence a terminal would act on) are written as escapes.
+        """
+        return tuple(escape_controls(line) for line in self._raw_lines())
+
+    def _raw_lines(self) -> tuple[str, ...]:
         out = [
             self._head(),
             f"engagement: {self.engagement.level.value} ({self.engagement.reason})",
@@ -94,9 +103,7 @@ class Explanation:
         return "\n".join(self.lines())
 
     def _repr_markdown_(self) -> str:
-        def md(text: str) -> str:
-            return html.escape(text, quote=False).replace("`", "&#96;")
-
+        md = markdown_text
         out = [f"**{md(self._head())}**", ""]
         out.append(
             f"- engagement: {md(self.engagement.level.value)} ({md(self.engagement.reason)})"

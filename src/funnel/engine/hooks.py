@@ -55,6 +55,8 @@ from typing import Literal, TypeVar
 
 import attrs
 
+from funnel._fields import shown
+from funnel.engine.transitions import require_record
 from funnel.exceptions import HookError, HookVetoed, ValidationError, describe
 from funnel.model.history import StageChange
 from funnel.model.records import Lead, Level, Prospect
@@ -106,10 +108,22 @@ class HookFailure:
 
 
 def _name(listener: object) -> str:
-    return getattr(listener, "__qualname__", None) or repr(listener)
+    # Never repr(): a partial or a callable object may carry personal data in its repr.
+    name = getattr(listener, "__qualname__", None)
+    return name if isinstance(name, str) else type(listener).__name__
+
+
+def _callable(listener: F) -> F:
+    if not callable(listener):
+        raise ValidationError(
+            f"a hook must be callable, got {type(listener).__name__}", field="listener"
+        )
+    return listener
 
 
 def _changes(old: Record, new: Record) -> tuple[StageChange, ...]:
+    require_record(old, "old")
+    require_record(new, "new")
     if new.id != old.id:
         raise ValidationError(f"hooks compare one record, got {old.id!r} and {new.id!r}")
     if new.history[: len(old.history)] != old.history:
@@ -135,9 +149,9 @@ class Hooks:
         funnel: FunnelDefinition | None = None,
         errors: Literal["raise", "log"] = "raise",
     ) -> None:
-        if errors not in ("raise", "log"):
+        if not isinstance(errors, str) or errors not in ("raise", "log"):
             raise ValidationError(
-                f"errors must be 'raise' or 'log', got {errors!r}",
+                f"errors must be 'raise' or 'log', got {shown(errors)}",
                 field="errors",
                 allowed=("raise", "log"),
             )
@@ -145,6 +159,11 @@ class Hooks:
             from funnel.engine.funnel import DEFAULT_FUNNEL  # same layer; avoids a cycle
 
             funnel = DEFAULT_FUNNEL
+        if not isinstance(funnel, FunnelDefinition):
+            raise ValidationError(
+                f"Hooks(funnel=) takes a funnel.Funnel, got {type(funnel).__name__}",
+                field="funnel",
+            )
         self.funnel: FunnelDefinition = funnel
         self.errors = errors
         self._before: list[Listener] = []
@@ -157,47 +176,47 @@ class Hooks:
 
     def before(self, listener: F) -> F:
         """Register a veto hook: it runs before the transition stands; raising refuses it."""
-        self._before.append(listener)
+        self._before.append(_callable(listener))
         return listener
 
     def on_any(self, listener: F) -> F:
         """Register a listener for every stage change."""
-        self._any.append(listener)
+        self._any.append(_callable(listener))
         return listener
 
     def on_conversion(self, listener: F) -> F:
         """Register a listener for a lead becoming a prospect."""
-        self._conversion.append(listener)
+        self._conversion.append(_callable(listener))
         return listener
 
     def on_event(self, event: str) -> Callable[[F], F]:
         """Register a listener for one event (``@hooks.on_event("win")``)."""
-        if event not in self.funnel.table.events:
+        if not isinstance(event, str) or event not in self.funnel.table.events:
             raise ValidationError(
-                f"funnel {self.funnel.name!r} has no event {event!r}; "
+                f"funnel {self.funnel.name!r} has no event {shown(event)}; "
                 f"events: {', '.join(self.funnel.table.events)}",
                 field="event",
                 allowed=self.funnel.table.events,
             )
 
         def register(listener: F) -> F:
-            self._by_event.setdefault(event, []).append(listener)
+            self._by_event.setdefault(event, []).append(_callable(listener))
             return listener
 
         return register
 
     def on_enter(self, stage: str) -> Callable[[F], F]:
         """Register a listener for entering one stage (``@hooks.on_enter("won")``)."""
-        if stage not in self.funnel.stages:
+        if not isinstance(stage, str) or stage not in self.funnel.stages:
             raise ValidationError(
-                f"funnel {self.funnel.name!r} has no stage {stage!r}; "
+                f"funnel {self.funnel.name!r} has no stage {shown(stage)}; "
                 f"stages: {', '.join(self.funnel.stages)}",
                 field="stage",
                 allowed=self.funnel.stages,
             )
 
         def register(listener: F) -> F:
-            self._by_stage.setdefault(stage, []).append(listener)
+            self._by_stage.setdefault(stage, []).append(_callable(listener))
             return listener
 
         return register

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import attrs
 from statemachine.exceptions import TransitionNotAllowed
 
+from funnel._fields import shown
+from funnel._privacy import is_name
 from funnel._time import require_aware
 from funnel.exceptions import (
     ChronologyError,
@@ -195,9 +197,11 @@ def select_edge(record: Record, event: str, ctx: GuardContext) -> Edge:
             else f"events allowed from {record.stage!r}: {', '.join(allowed)}"
         )
         if event not in table.events:
-            hint = f"funnel {funnel.name!r} has no event {event!r}; " + hint
+            hint = f"funnel {funnel.name!r} has no event {shown(event)}; " + hint
+        # An event from data that is not a name may be anything (a misplaced phone number).
+        said = event if is_name(event) else "take an event that is not a name (not shown)"
         raise IllegalEvent(
-            f"{owner(record)} cannot {event} from stage {record.stage!r}",
+            f"{owner(record)} cannot {said} from stage {record.stage!r}",
             record=record,
             event=event,
             stage=record.stage,
@@ -247,7 +251,7 @@ def decide(record: Record, event: str, ctx: GuardContext, crossing: Crossing) ->
         )
     if not converting and crossing == "convert":
         raise ValidationError(
-            f"{event!r} is not a conversion event of funnel {funnel.name!r}: "
+            f"{shown(event)} is not a conversion event of funnel {funnel.name!r}: "
             f"{funnel.conversion_events}",
             field="event",
             allowed=funnel.conversion_events,
@@ -397,9 +401,9 @@ def conversion_event(funnel: FunnelDefinition, event: str | None, stage: str) ->
     """
     events = funnel.conversion_events
     if event is not None:
-        if event not in events:
+        if not isinstance(event, str) or event not in events:
             raise ValidationError(
-                f"{event!r} is not a conversion event of funnel {funnel.name!r}: {events}",
+                f"{shown(event)} is not a conversion event of funnel {funnel.name!r}: {events}",
                 field="event",
                 allowed=events,
             )

@@ -255,7 +255,9 @@ def to_dict(record: Lead | Prospect) -> dict[str, Any]:
     """
     schema = _SCHEMA_OF.get(type(record))
     if schema is None:
-        raise ValidationError(f"to_dict() takes a Lead or a Prospect, got {type(record).__name__}")
+        raise ValidationError(
+            f"to_dict() takes a Lead or a Prospect, got {type(record).__name__}", field="record"
+        )
     return {"schema": schema, "version": SCHEMA_VERSION, "data": _CONVERTER.unstructure(record)}
 
 
@@ -313,6 +315,13 @@ def from_dict(document: object, *, funnel: Funnel | None = None) -> Lead | Prosp
 
 def dumps(record: Lead | Prospect, *, indent: int | None = None) -> str:
     """*record* as a JSON document (keys sorted, so equal records give equal text)."""
+    if indent is not None and (
+        isinstance(indent, bool) or not isinstance(indent, int) or not 0 <= indent <= 64
+    ):
+        raise ValidationError(
+            f"indent must be None or a whole number from 0 to 64, got {type(indent).__name__}",
+            field="indent",
+        )
     return json.dumps(to_dict(record), indent=indent, sort_keys=True, ensure_ascii=False)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from funnel._fields import text
+from funnel._fields import shown, text
 from funnel._time import aware
 from funnel.exceptions import ValidationError
 
@@ -44,8 +44,8 @@ def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> N
         if previous is not None:
             if change.from_stage != previous.to_stage:
                 raise ValidationError(
-                    f"{owner}: history[{i}] starts at {change.from_stage!r} but "
-                    f"history[{i - 1}] ended at {previous.to_stage!r}",
+                    f"{owner}: history[{i}] starts at {shown(change.from_stage)} but "
+                    f"history[{i - 1}] ended at {shown(previous.to_stage)}",
                     record=owner,
                     field="history",
                 )
@@ -59,7 +59,7 @@ def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> N
         previous = change
     if previous is not None and previous.to_stage != stage:
         raise ValidationError(
-            f"{owner}: stage is {stage!r} but history ends at {previous.to_stage!r}",
+            f"{owner}: stage is {shown(stage)} but history ends at {shown(previous.to_stage)}",
             record=owner,
             field="stage",
         )
@@ -82,7 +82,7 @@ def replay_history(history: Iterable[StageChange], start: str) -> str:
     for i, change in enumerate(history):
         if change.from_stage != stage:
             raise ValidationError(
-                f"history[{i}] starts at {change.from_stage!r}, expected {stage!r}",
+                f"history[{i}] starts at {shown(change.from_stage)}, expected {shown(stage)}",
                 field="history",
             )
         stage = change.to_stage

@@ -26,14 +26,17 @@ from funnel._fields import (
     count,
     instance,
     non_negative_money,
+    number_shown,
     record_label,
     require_int,
+    shown,
     text,
 )
 from funnel._items import typed_tuple
 from funnel._money import optional_money
+from funnel._privacy import escape_controls
 from funnel._time import aware, require_aware
-from funnel.exceptions import ValidationError
+from funnel.exceptions import UnknownName, ValidationError
 from funnel.model.contact import Company
 from funnel.model.evidence import Evidence, Verdict
 
@@ -54,7 +57,7 @@ def _key(instance: object, attribute: attrs.Attribute[str], value: object) -> No
     ):
         raise ValidationError(
             f"{record}: {attribute.name} must be a lower-case identifier "
-            f"such as 'budget' or 'economic_buyer', got {value!r}",
+            f"such as 'budget' or 'economic_buyer', got {shown(value)}",
             record=record,
             field=attribute.name,
         )
@@ -105,7 +108,7 @@ class Criterion:
 
     def matches(self, key: str) -> bool:
         """Whether evidence recorded under *key* is about this criterion."""
-        return key == self.key or key in self.aliases
+        return isinstance(key, str) and (key == self.key or key in self.aliases)
 
 
 @attrs.frozen
@@ -123,19 +126,21 @@ class PassRule:
     k: int | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.kind not in _RULE_KINDS:
-            shown = repr(self.kind) if isinstance(self.kind, str) else type(self.kind).__name__
+        if not isinstance(self.kind, str) or self.kind not in _RULE_KINDS:
             raise ValidationError(
-                f"PassRule: kind must be one of 'all', 'at-least', got {shown}",
+                f"PassRule: kind must be one of 'all', 'at-least', got {shown(self.kind)}",
                 record="PassRule",
                 field="kind",
                 allowed=_RULE_KINDS,
             )
         if self.kind == "all" and self.k is not None:
             raise ValidationError("PassRule 'all' takes no k", record="PassRule", field="k")
-        if self.kind == "at-least" and require_int(self.k, record="PassRule", field="k") < 1:
+        k = require_int(self.k, record="PassRule", field="k") if self.kind == "at-least" else 1
+        if k < 1:
             raise ValidationError(
-                f"PassRule 'at-least' needs k >= 1, got {self.k!r}", record="PassRule", field="k"
+                f"PassRule 'at-least' needs k >= 1, got {number_shown(k)}",
+                record="PassRule",
+                field="k",
             )
 
     @classmethod
@@ -205,11 +210,22 @@ class Framework:
         return tuple(c.key for c in self.criteria)
 
     def criterion(self, key: str) -> Criterion:
-        """Return the criterion with this key (or alias)."""
-        for c in self.criteria:
-            if c.matches(key):
-                return c
-        raise KeyError(f"framework {self.name!r} has no criterion {key!r}")
+        """
+        Return the criterion with this key (or alias).
+
+        Raises:
+            UnknownName: no criterion has this key or alias (also a ``KeyError``).
+        """
+        if isinstance(key, str):
+            for c in self.criteria:
+                if c.matches(key):
+                    return c
+        raise UnknownName(
+            f"framework {self.name!r} has no criterion {shown(key)}",
+            record=record_label(self),
+            field="criterion",
+            allowed=self.keys,
+        )
 
     def with_rule(self, rule: PassRule) -> Framework:
         """Return a copy with another pass rule (e.g. BANT 3-of-4)."""
@@ -373,6 +389,7 @@ class IdealCustomerProfile:
 
     def assess(self, company: Company | None) -> tuple[Verdict, tuple[str, ...]]:
         """Return the verdict and one reason per declared bound."""
+        _require_company(company)
         if company is None:
             return Verdict.UNKNOWN, ("no company recorded",)
         failed: list[str] = []
@@ -429,6 +446,13 @@ class IdealCustomerProfile:
         return Verdict.MET, tuple(passed) or ("the profile sets no bounds",)
 
 
+def _require_company(company: object) -> None:
+    if company is not None and not isinstance(company, Company):
+        raise ValidationError(
+            f"company must be a Company or None, got {type(company).__name__}", field="company"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class CriterionResult:
     """
@@ -441,10 +465,14 @@ class CriterionResult:
         reason: Why, in one line.
     """
 
-    criterion: Criterion
-    verdict: Verdict
-    evidence: Evidence | None
-    reason: str
+    criterion: Criterion = attrs.field(validator=instance(Criterion))
+    verdict: Verdict = attrs.field(validator=instance(Verdict))
+    evidence: Evidence | None = attrs.field(validator=instance(Evidence, optional=True))
+    reason: str = attrs.field(validator=text())
+
+
+def _results(values: Iterable[CriterionResult]) -> tuple[CriterionResult, ...]:
+    return typed_tuple(values, CriterionResult, record="Qualification", field="results")
 
 
 @attrs.frozen(kw_only=True)
@@ -460,11 +488,11 @@ class Qualification:
         funnel_version: The version of the funnel definition that judged it.
     """
 
-    framework: str
-    rule: PassRule
-    results: tuple[CriterionResult, ...]
+    framework: str = attrs.field(validator=text(blank=False))
+    rule: PassRule = attrs.field(validator=instance(PassRule))
+    results: tuple[CriterionResult, ...] = attrs.field(converter=_results)
     at: datetime = attrs.field(validator=aware)
-    funnel_version: str | None = None
+    funnel_version: str | None = attrs.field(default=None, validator=text(optional=True))
 
     def _with(self, verdict: Verdict) -> tuple[str, ...]:
         return tuple(r.criterion.key for r in self.results if r.verdict is verdict)
@@ -512,7 +540,8 @@ class Qualification:
         return tuple(lines)
 
     def __str__(self) -> str:
-        return "\n".join(self.explain())
+        # Reasons quote evidence notes and sources: a terminal must not act on them.
+        return escape_controls("\n".join(self.explain()))
 
 
 def _describe(ev: Evidence) -> str:
@@ -549,6 +578,11 @@ def qualify(
         raise ValidationError(
             f"framework must be a Framework, got {type(framework).__name__}", field="framework"
         )
+    if icp is not None and not isinstance(icp, IdealCustomerProfile):
+        raise ValidationError(
+            f"icp must be an IdealCustomerProfile or None, got {type(icp).__name__}", field="icp"
+        )
+    _require_company(company)
     items = typed_tuple(evidence, Evidence, field="evidence")
     latest: dict[str, Evidence] = {}
     for ev in sorted(items, key=lambda e: e.at):

@@ -30,18 +30,25 @@ from types import MappingProxyType
 
 import attrs
 
-from funnel._fields import member, to_member
+from funnel._fields import check_text, member, shown, to_member
 from funnel.exceptions import ValidationError
 from funnel.model.records import Level, QualificationLevel
 from funnel.model.touch import Reach, ReachName, Touch
 
 
 def _kinds(value: Iterable[str]) -> frozenset[str]:
-    if isinstance(value, str):
+    where = "CommunicationRule"
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        kind = f"the string {shown(value)}" if isinstance(value, str) else type(value).__name__
         raise ValidationError(
-            f"senders must be a collection of sender kinds, not the string {value!r}"
+            f"{where}: senders must be a collection of sender kinds, not {kind}",
+            record=where,
+            field="senders",
         )
-    return frozenset(value)
+    items = list(value)
+    for i, item in enumerate(items):
+        check_text(item, record=where, field=f"senders[{i}]")
+    return frozenset(items)
 
 
 def _reach(value: Reach | ReachName) -> Reach:
@@ -77,20 +84,63 @@ class CommunicationRule:
         return f"{self.reach.value} from {who}"
 
 
-def _rules(value: Iterable[CommunicationRule]) -> tuple[CommunicationRule, ...]:
+_POLICY = "CommunicationPolicy"
+
+
+def _rules(
+    value: Iterable[CommunicationRule], field: str = "rules"
+) -> tuple[CommunicationRule, ...]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise ValidationError(
+            f"{_POLICY}: {field} must be a list of CommunicationRule, got {type(value).__name__}",
+            record=_POLICY,
+            field=field,
+        )
     rules = tuple(value)
-    for rule in rules:
+    for i, rule in enumerate(rules):
         if not isinstance(rule, CommunicationRule):
             raise ValidationError(
-                f"expected CommunicationRule, got {type(rule).__name__}: {rule!r}"
+                f"{_POLICY}: {field}[{i}] must be a CommunicationRule, got {type(rule).__name__}",
+                record=_POLICY,
+                field=field,
             )
     return rules
+
+
+def _lead_rules(value: Iterable[CommunicationRule]) -> tuple[CommunicationRule, ...]:
+    return _rules(value, "lead")
+
+
+def _prospect_rules(value: Iterable[CommunicationRule]) -> tuple[CommunicationRule, ...]:
+    return _rules(value, "prospect")
+
+
+def _keyed_rules(
+    value: Mapping[str, Iterable[CommunicationRule]], field: str
+) -> Mapping[str, tuple[CommunicationRule, ...]]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            f"{_POLICY}: {field} must be a mapping of names to rules, got {type(value).__name__}",
+            record=_POLICY,
+            field=field,
+        )
+    out: dict[str, tuple[CommunicationRule, ...]] = {}
+    for key, rules in value.items():
+        check_text(key, record=_POLICY, field=f"{field} key", blank=False)
+        out[key] = _rules(rules, f"{field}.{key}")
+    return MappingProxyType(out)
+
+
+def _level_rules(
+    value: Mapping[str, Iterable[CommunicationRule]],
+) -> Mapping[str, tuple[CommunicationRule, ...]]:
+    return _keyed_rules(value, "lead_levels")
 
 
 def _stage_rules(
     value: Mapping[str, Iterable[CommunicationRule]],
 ) -> Mapping[str, tuple[CommunicationRule, ...]]:
-    return MappingProxyType({stage: _rules(rules) for stage, rules in value.items()})
+    return _keyed_rules(value, "stages")
 
 
 @attrs.frozen(kw_only=True)
@@ -115,10 +165,10 @@ class CommunicationPolicy:
         stages: Rules replacing the others for single stages.
     """
 
-    lead: tuple[CommunicationRule, ...] = attrs.field(converter=_rules)
-    prospect: tuple[CommunicationRule, ...] = attrs.field(converter=_rules)
+    lead: tuple[CommunicationRule, ...] = attrs.field(converter=_lead_rules)
+    prospect: tuple[CommunicationRule, ...] = attrs.field(converter=_prospect_rules)
     lead_levels: Mapping[str, tuple[CommunicationRule, ...]] = attrs.field(
-        factory=dict, converter=_stage_rules
+        factory=dict, converter=_level_rules
     )
     stages: Mapping[str, tuple[CommunicationRule, ...]] = attrs.field(
         factory=dict, converter=_stage_rules
@@ -129,8 +179,11 @@ class CommunicationPolicy:
         for key in self.lead_levels:
             if key not in known:
                 raise ValidationError(
-                    f"CommunicationPolicy.lead_levels: unknown lead level {key!r}; "
-                    f"use one of {sorted(known)}"
+                    f"CommunicationPolicy.lead_levels: unknown lead level {shown(key)}; "
+                    f"use one of {sorted(known)}",
+                    record=_POLICY,
+                    field="lead_levels",
+                    allowed=sorted(known),
                 )
 
     def _key(self) -> tuple[object, ...]:

@@ -15,15 +15,17 @@ funnel.
 
 from __future__ import annotations
 
-import html as _html
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
-from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationError
+from funnel._fields import instance, number_shown, shown, text, type_name
+from funnel._markup import markdown_text
+from funnel.exceptions import DefinitionError, DefinitionProblem, UnknownName, ValidationError
 from funnel.model.qualification import (
     DEFAULT,
     Framework,
@@ -98,11 +100,24 @@ class Thresholds:
         for name in ("mql", "sql"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValidationError(f"Thresholds.{name} must be a number, got {value!r}")
+                raise ValidationError(
+                    f"Thresholds.{name} must be a number, got {type_name(value)}",
+                    record="Thresholds",
+                    field=name,
+                )
+            if not (isinstance(value, int) or math.isfinite(value)):
+                raise ValidationError(
+                    f"Thresholds.{name} must be a finite number, got {value!r}",
+                    record="Thresholds",
+                    field=name,
+                )
         if not 0 <= self.mql <= self.sql <= 100:
+            field = "mql" if not 0 <= self.mql <= 100 or self.mql > self.sql else "sql"
             raise ValidationError(
                 "thresholds must satisfy 0 <= mql <= sql <= 100, "
-                f"got mql={self.mql!r}, sql={self.sql!r}"
+                f"got mql={number_shown(self.mql)}, sql={number_shown(self.sql)}",
+                record="Thresholds",
+                field=field,
             )
 
 
@@ -136,16 +151,23 @@ class FunnelDefinition:
     ('convert',)
     """
 
+    #: Errors name a funnel by its name.
+    _label_field: ClassVar[str] = "name"
+
     machine: type[FunnelStateMachine] = attrs.field(
         eq=attrs.cmp_using(eq=_same_machine), hash=False
     )
-    name: str = "funnel"
-    version: str = "1"
-    framework: Framework = DEFAULT
-    icp: IdealCustomerProfile | None = None
-    description: str = ""
-    thresholds: Thresholds = Thresholds()
-    communication: CommunicationPolicy = DEFAULT_COMMUNICATION
+    name: str = attrs.field(default="funnel", validator=text())
+    version: str = attrs.field(default="1", validator=text())
+    framework: Framework = attrs.field(default=DEFAULT, validator=instance(Framework))
+    icp: IdealCustomerProfile | None = attrs.field(
+        default=None, validator=instance(IdealCustomerProfile, optional=True)
+    )
+    description: str = attrs.field(default="", validator=text())
+    thresholds: Thresholds = attrs.field(default=Thresholds(), validator=instance(Thresholds))
+    communication: CommunicationPolicy = attrs.field(
+        default=DEFAULT_COMMUNICATION, validator=instance(CommunicationPolicy)
+    )
     guards: GuardRegistry = attrs.field(default=GUARDS, eq=False, repr=False)
     table: TransitionTable = attrs.field(init=False, repr=False, eq=False)
 
@@ -195,8 +217,24 @@ class FunnelDefinition:
         return _levels(self.machine)
 
     def level_of(self, stage: str) -> Level:
-        """The level of *stage* (``KeyError`` if the funnel has no such stage)."""
-        return Level(self.machine.levels[stage])
+        """
+        The level of *stage*.
+
+        Raises:
+            UnknownName: the funnel has no such stage (also a ``KeyError``).
+        """
+        try:
+            return Level(self.machine.levels[stage])
+        except Exception:  # not a stage; or unhashable, or a value whose hash fails
+            raise self._unknown_stage(stage) from None
+
+    def _unknown_stage(self, stage: object) -> UnknownName:
+        return UnknownName(
+            f"funnel {self.name!r} has no stage {shown(stage)}",
+            record=f"funnel {self.name!r}",
+            field="stage",
+            allowed=self.stages,
+        )
 
     @property
     def lead_stages(self) -> tuple[str, ...]:
@@ -262,12 +300,22 @@ class FunnelDefinition:
 
     def qualification_level(self, stage: str) -> QualificationLevel | None:
         """The lead level entering *stage* confers, if any."""
+        if not isinstance(stage, str):
+            raise self._unknown_stage(stage)
         value = self.machine.qualification_levels.get(stage)
         return QualificationLevel(value) if value is not None else None
 
     def stage_name(self, stage: str) -> str:
-        """The display name of *stage*."""
-        return self.table.names[stage]
+        """
+        The display name of *stage*.
+
+        Raises:
+            UnknownName: the funnel has no such stage (also a ``KeyError``).
+        """
+        try:
+            return self.table.names[stage]
+        except Exception:  # not a stage; or unhashable, or a value whose hash fails
+            raise self._unknown_stage(stage) from None
 
     def record_problems(self, record: FunnelRecord) -> tuple[tuple[str, str], ...]:
         """
@@ -287,7 +335,7 @@ class FunnelDefinition:
             problems.append(
                 (
                     "stage",
-                    f"stage {record.stage!r} is not a stage of funnel {self.name!r} "
+                    f"stage {shown(record.stage)} is not a stage of funnel {self.name!r} "
                     f"v{self.version} (stages: {', '.join(self.stages)})",
                 )
             )
@@ -309,8 +357,8 @@ class FunnelDefinition:
                 problems.append(
                     (
                         where,
-                        f"{change.event!r} from {change.from_stage!r} to {change.to_stage!r} "
-                        f"is not a transition of funnel {self.name!r}",
+                        f"{shown(change.event)} from {shown(change.from_stage)} to "
+                        f"{shown(change.to_stage)} is not a transition of funnel {self.name!r}",
                     )
                 )
                 continue
@@ -373,10 +421,7 @@ class FunnelDefinition:
         return svg(self)
 
     def _repr_markdown_(self) -> str:
-        def md(text: str) -> str:
-            escaped = _html.escape(" ".join(text.split()), quote=True)
-            return "".join(f"\\{c}" if c in "\\`*_[]{}()#+-.!|~" else c for c in escaped)
-
+        md = markdown_text
         return f"**{md(self.name)}** v{md(self.version)}\n\n```mermaid\n{self.mermaid()}\n```\n"
 
     def _repr_svg_(self) -> str | None:

@@ -11,13 +11,15 @@ the record and the context and change nothing.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
 
-from funnel.exceptions import ValidationError
+from funnel._fields import shown
+from funnel.exceptions import GuardError, UnknownName, ValidationError, describe
 from funnel.model.engagement import Engagement, EngagementFinding, assess_engagement
 from funnel.model.evidence import Verdict
 from funnel.model.qualification import Qualification, qualify
@@ -50,10 +52,16 @@ class GuardContext:
     _memo: dict[object, object] = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     def refusals(self, name: str, record: FunnelRecord) -> tuple[str, ...]:
-        """The reasons guard *name* refuses *record* (empty: it passes), evaluated once."""
+        """
+        The reasons guard *name* refuses *record* (empty: it passes), evaluated once.
+
+        Raises:
+            GuardError: the guard raised, or returned anything but a tuple (or
+                list) of strings.
+        """
         key = ("guard", name, id(record))
         if key not in self._memo:
-            self._memo[key] = (record, self.funnel.guards[name].check(record, self))
+            self._memo[key] = (record, _run_guard(self.funnel.guards[name], record, self))
         return self._memo[key][1]  # type: ignore[index, no-any-return]
 
     def passes(self, name: str, record: FunnelRecord) -> bool:
@@ -84,6 +92,35 @@ class Guard:
         return not self.check(record, ctx)
 
 
+def _run_guard(guard: Guard, record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
+    """Call *guard*'s check; whatever goes wrong in it is a :class:`GuardError`."""
+    who = f"{type(record).__name__} {getattr(record, 'id', None)!r}"
+    try:
+        result: object = guard.check(record, ctx)
+    except GuardError:
+        raise
+    except Exception as exc:
+        raise GuardError(
+            f"guard {guard.name!r} failed on {who}: {describe(exc)} "
+            "(the guard's own error is the __cause__)",
+            guard=guard.name,
+            record=record,
+        ) from exc
+    if type(result) is tuple and all(type(r) is str for r in result):
+        return result
+    if isinstance(result, tuple | list) and all(isinstance(r, str) for r in result):
+        return tuple(str(r) for r in result)
+    close = getattr(result, "close", None)
+    if inspect.isawaitable(result) and callable(close):
+        close()  # an async guard: never awaited
+    raise GuardError(
+        f"guard {guard.name!r} returned {type(result).__name__} on {who}; a guard returns "
+        "a tuple of reasons, empty when it passes (async guards are not supported)",
+        guard=guard.name,
+        record=record,
+    )
+
+
 def _origin(check: GuardCheck) -> str:
     """Where a check was defined: module and qualified name."""
     module = getattr(check, "__module__", "?")
@@ -110,12 +147,35 @@ class GuardRegistry(Mapping[str, Guard]):
 
     def __init__(self, guards: Iterable[Guard] = (), *, name: str = "guards") -> None:
         self._guards: dict[str, Guard] = {}
-        self.name = name
-        for guard in guards:
+        self.name = _registry_name(name)
+        given: object = guards
+        try:
+            items = list(guards) if not isinstance(given, str | bytes) else None
+        except TypeError:
+            items = None
+        if items is None:
+            raise ValidationError(
+                f"GuardRegistry takes a collection of Guard, got {type(guards).__name__}",
+                record=f"GuardRegistry {self.name!r}",
+                field="guards",
+            )
+        for i, guard in enumerate(items):
+            if not isinstance(guard, Guard):
+                raise ValidationError(
+                    f"GuardRegistry {self.name!r}: guards[{i}] must be a Guard, "
+                    f"got {type(guard).__name__}",
+                    record=f"GuardRegistry {self.name!r}",
+                    field="guards",
+                )
             self._guards[guard.name] = guard
 
     def __getitem__(self, name: str) -> Guard:
-        return self._guards[name]
+        try:
+            return self._guards[name]
+        except (KeyError, TypeError):
+            raise UnknownName(
+                f"no guard {shown(name)} in {self!r}", field="name", allowed=tuple(self._guards)
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._guards)
@@ -125,6 +185,9 @@ class GuardRegistry(Mapping[str, Guard]):
 
     def __repr__(self) -> str:
         return f"<GuardRegistry {self.name!r}: {', '.join(self._guards)}>"
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._guards
 
     def extend(self, name: str = "guards") -> GuardRegistry:
         """A new registry holding these guards; guards added to it stay in it."""
@@ -151,8 +214,18 @@ class GuardRegistry(Mapping[str, Guard]):
             or name.startswith(("on_", "before_", "after_", "_"))
         ):
             raise ValidationError(
-                f"guard name {name!r} must be an identifier without a callback prefix",
+                f"guard name {shown(name)} must be an identifier without a callback prefix",
                 field="name",
+            )
+        if not isinstance(description, str):
+            raise ValidationError(
+                f"guard {name!r}: description must be a string, got {type(description).__name__}",
+                field="description",
+            )
+        if not isinstance(replace, bool):
+            raise ValidationError(
+                f"guard {name!r}: replace must be True or False, got {type(replace).__name__}",
+                field="replace",
             )
 
         def decorate(check: GuardCheck) -> Guard:
@@ -191,13 +264,23 @@ class GuardRegistry(Mapping[str, Guard]):
         Raises:
             ValidationError: *name* is a built-in guard, or not registered.
         """
+        if name not in self:
+            raise ValidationError(f"no guard {shown(name)} in {self!r}", field="name")
         if name in _BUILT_IN:
             raise ValidationError(
                 f"guard {name!r} is built in and cannot be removed", field="name"
             )
-        if name not in self._guards:
-            raise ValidationError(f"no guard {name!r} in {self!r}", field="name")
         return self._guards.pop(name)
+
+
+def _registry_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise ValidationError(
+            f"a GuardRegistry's name must be a string, got {type(name).__name__}",
+            record="GuardRegistry",
+            field="name",
+        )
+    return name
 
 
 #: The default guard registry: the built-in guards, and those added with :func:`register_guard`.

@@ -248,3 +248,63 @@ def test_data_that_is_not_a_table(data: object) -> None:
 def test_parse_refuses_an_unknown_format() -> None:
     with pytest.raises(ValidationError, match="unknown format 'yaml'"):
         parse("a = 1", "yaml")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error", "match"),
+    [
+        ("folder.toml", None, LoadError, "cannot read funnel definition"),
+        ("missing.toml", "", LoadError, "No such file"),
+        ("binary.toml", b"\xff\xfe\x00\x01", LoadError, "not UTF-8 text"),
+        ("nul.toml", "a = 1\x00", DefinitionError, "invalid TOML"),
+        ("json-named.toml", '{"funnel": {}}', DefinitionError, "invalid TOML"),
+        ("toml-named.json", "[funnel]", DefinitionError, "invalid JSON"),
+        ("a\x00b.toml", "", ValidationError, "path must not contain NUL"),
+        ("\ud800.toml", "", ValidationError, "path must not contain lone surrogates"),
+    ],
+    ids=[
+        "directory",
+        "missing",
+        "binary",
+        "nul-inside",
+        "json-as-toml",
+        "toml-as-json",
+        "nul",
+        "surrogate",
+    ],
+)
+def test_odd_files_are_typed_errors(
+    tmp_path: Path, name: str, content: str | bytes | None, error: type, match: str
+) -> None:
+    """A NUL or a lone surrogate in the path escaped as ValueError or UnicodeEncodeError."""
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    elif name != "missing.toml" and "\x00" not in name and "\ud800" not in name:
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    with pytest.raises(error, match=match):
+        load_funnel(path)
+
+
+@pytest.mark.parametrize(
+    ("replace", "key"),
+    [
+        ('name = "acme"', "funnel.name"),
+        ('senders = ["rep"]', "communication.prospect[0].senders"),
+    ],
+)
+def test_a_nul_in_a_definition_is_a_definition_problem(replace: str, key: str) -> None:
+    """A NUL in the funnel's name or a sender kind escaped as a bare ValidationError."""
+    text = (
+        ACME
+        + '\n[communication]\nlead = []\nprospect = [{reach = "personal", senders = ["rep"]}]\n'
+    )
+    bad = text.replace(replace, replace.replace('"', '"\\u0000', 1), 1)  # a TOML escape
+    assert bad != text
+    with pytest.raises(DefinitionError) as info:
+        loads_funnel(bad)
+    assert [p.key for p in info.value.problems] == [key]
+    assert "NUL" in str(info.value)

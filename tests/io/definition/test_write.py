@@ -96,7 +96,7 @@ def test_toml_is_written_by_tomlkit_and_parses_back() -> None:
 
 def test_header_comment_cannot_be_injected() -> None:
     sneaky = attrs.evolve(
-        DEFAULT_FUNNEL, version="1\n[stages.x]\x7f", name="a\r\nb\u2028c\x00\x7f\x1b[31m"
+        DEFAULT_FUNNEL, version="1\n[stages.x]\x7f", name="a\r\nb\u2028c\x7f\x1b[31m"
     )
     text = dump_funnel(sneaky)
     header = text.splitlines()[0]
@@ -109,6 +109,8 @@ def test_header_comment_cannot_be_injected() -> None:
     assert again.version == "1\n[stages.x]\x7f"
     assert "\x7f" not in header  # DEL and ESC are escaped too
     assert "\x1b" not in header
+    with pytest.raises(ValidationError, match="name must not contain NUL"):
+        attrs.evolve(DEFAULT_FUNNEL, name="a\x00b")  # a NUL never reaches a file
 
 
 def test_missing_tomlkit_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -237,3 +239,34 @@ def test_the_toml_extra_brings_tomlkit() -> None:
         name for spec in extras["all"] for name in spec.split("[")[1].rstrip("]").split(",")
     }
     assert "toml" in included
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("folder", PersistenceError),
+        ("x" * 300 + ".toml", PersistenceError),
+        ("no/such/folder/f.toml", PersistenceError),
+        ("a\x00b.toml", ValidationError),
+        ("", ValidationError),
+    ],
+    ids=["directory", "name-too-long", "missing-folder", "nul", "empty"],
+)
+def test_saving_to_a_path_that_cannot_be_written_is_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str, error: type
+) -> None:
+    """A file name too long escaped as OSError, a NUL as ValueError."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(error):
+        save_funnel(DEFAULT_FUNNEL, path)
+
+
+@pytest.mark.parametrize("value", ["acme", 5, None], ids=["str", "int", "none"])
+def test_writing_something_that_is_no_funnel_is_refused(tmp_path: Path, value: object) -> None:
+    """dump_funnel("acme") raised AttributeError."""
+    with pytest.raises(ValidationError, match=r"expected a funnel\.Funnel"):
+        dump_funnel(value)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"expected a funnel\.Funnel"):
+        save_funnel(value, tmp_path / "f.toml")  # type: ignore[arg-type]
+    assert not (tmp_path / "f.toml").exists()

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from funnel._fields import check_text
 from funnel.exceptions import LoadError, ValidationError
 from funnel.io.definition.build import Funnel, funnel_from_data
-from funnel.io.definition.locate import Format, format_of
+from funnel.io.definition.locate import Format, check_format, check_path, format_of
 from funnel.io.definition.read import parse
 from funnel.io.definition.write import dump_funnel, save_funnel
 
@@ -74,6 +75,8 @@ def loads_funnel(text: str, *, format: Format = "toml", source: str | None = Non
             f"loads_funnel() takes the definition as a str, got {type(text).__name__}",
             field="text",
         )
+    check_format(format)
+    check_text(source, record=None, field="source", optional=True)
     data = parse(text, format, source)
     return funnel_from_data(data, source=source, text=text, format=format)
 
@@ -87,13 +90,18 @@ def load_funnel(path: str | Path, *, format: Format | None = None) -> Funnel:
             ``source`` is the path and each problem names its key and line.
         LoadError: the file cannot be read.
     """
-    if not isinstance(path, str | Path) or not str(path):
-        raise ValidationError(
-            f"load_funnel() takes a file path (str or Path), got {type(path).__name__}",
-            field="path",
-        )
+    check_path(path, "load_funnel()")
+    if format is not None:
+        check_format(format)
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(f"cannot read funnel definition {str(path)!r}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise LoadError(
+            f"cannot read funnel definition {str(path)!r}: not UTF-8 text "
+            f"(byte {exc.start} cannot be decoded)"
+        ) from None
+    except OSError as exc:
+        raise LoadError(
+            f"cannot read funnel definition {str(path)!r}: {exc.strerror or type(exc).__name__}"
+        ) from exc
     return loads_funnel(text, format=format or format_of(path), source=str(path))

@@ -30,7 +30,7 @@ from statemachine import State
 from statemachine.exceptions import InvalidDefinition
 
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import DefinitionError, DefinitionProblem
+from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationError
 from funnel.io.definition.locate import Format
 from funnel.io.definition.read import TransitionSpec, read_data
 from funnel.spec.definition import CONVERSION_GUARDS, Thresholds
@@ -141,3 +141,6 @@ def funnel_from_data(
         )
     except DefinitionError as exc:  # pragma: no cover - the reader finds these first
         raise DefinitionError(exc.problems, source=source) from exc
+    except ValidationError as exc:  # a value the funnel refuses (e.g. a NUL in its name)
+        problem = DefinitionProblem("invalid-value", exc.summary, key=f"funnel.{exc.field}")
+        raise DefinitionError([problem], source=source) from None

@@ -22,7 +22,19 @@ import re
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["FORMATS", "Format", "KeyPath", "Locator", "dotted", "format_of"]
+from funnel._fields import shown, text_problem
+from funnel.exceptions import ValidationError
+
+__all__ = [
+    "FORMATS",
+    "Format",
+    "KeyPath",
+    "Locator",
+    "check_format",
+    "check_path",
+    "dotted",
+    "format_of",
+]
 
 #: A definition file's format.
 Format = Literal["toml", "json"]
@@ -30,6 +42,39 @@ FORMATS: tuple[Format, ...] = ("toml", "json")
 
 #: Where a value sits in the definition: table keys and list indices.
 KeyPath = tuple[str | int, ...]
+
+
+def check_format(format: object) -> None:
+    """
+    Refuse a format other than ``"toml"`` or ``"json"``.
+
+    Raises:
+        ValidationError: naming the format only when it is one of a few letters.
+    """
+    if not (isinstance(format, str) and format in FORMATS):
+        raise ValidationError(
+            f"unknown format {shown(format)}; use 'toml' or 'json'",
+            field="format",
+            allowed=FORMATS,
+        )
+
+
+def check_path(path: object, what: str) -> None:
+    """
+    Refuse a path that is no file name: not a str or Path, empty, or with NUL or lone surrogates.
+
+    Raises:
+        ValidationError: naming *what* (``"load_funnel()"``) and the problem.
+    """
+    if not isinstance(path, str | Path) or not str(path):
+        raise ValidationError(
+            f"{what} takes a file path (str or Path), got "
+            f"{'an empty string' if isinstance(path, str) else type(path).__name__}",
+            field="path",
+        )
+    problem = text_problem(str(path))
+    if problem is not None:
+        raise ValidationError(f"{what}: the path {problem}", field="path")
 
 
 def format_of(path: str | Path) -> Format:

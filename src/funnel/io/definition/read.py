@@ -31,9 +31,10 @@ from typing import Any
 
 import attrs
 
+from funnel._fields import shown
 from funnel._items import nesting_depth
 from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationError
-from funnel.io.definition.locate import Format, KeyPath, Locator, dotted
+from funnel.io.definition.locate import Format, KeyPath, Locator, check_format, dotted
 from funnel.model.qualification import (
     FRAMEWORKS,
     Criterion,
@@ -727,7 +728,10 @@ class Reader:
                     (*where, "reach"),
                 )
                 continue
-            rules.append(CommunicationRule(reach=Reach(reach), senders=frozenset(senders)))
+            try:
+                rules.append(CommunicationRule(reach=Reach(reach), senders=frozenset(senders)))
+            except ValidationError as exc:  # e.g. a NUL in a sender kind
+                self.problem("invalid-value", exc.summary, (*where, "senders"))
         return rules
 
     def read_communication(self, stages: Mapping[str, Any]) -> CommunicationPolicy | None:
@@ -807,6 +811,7 @@ def parse(text: str, format: Format = "toml", source: str | None = None) -> Any:
         raise ValidationError(
             f"a definition is text (str), got {type(text).__name__}", field="text"
         )
+    check_format(format)
     if len(text) > MAX_DEFINITION_CHARS:
         problem = DefinitionProblem(
             "too-large",
@@ -824,7 +829,7 @@ def parse(text: str, format: Format = "toml", source: str | None = None) -> Any:
             kind,
             "the definition nests too deeply to read"
             if kind == "too-deep"
-            else f"invalid {format.upper()}: a value cannot be read ({type(exc).__name__})",
+            else f"invalid {str(format).upper()}: a value cannot be read ({type(exc).__name__})",
         )
         raise DefinitionError([problem], source=source) from None
     if nesting_depth(data) > MAX_DEFINITION_DEPTH:
@@ -862,7 +867,7 @@ def _parse(text: str, format: Format, source: str | None) -> Any:
                 "syntax", f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno
             )
             raise DefinitionError([problem], source=source) from exc
-    raise ValidationError(f"unknown format {format!r}; use 'toml' or 'json'")
+    raise ValidationError(f"unknown format {shown(format)}; use 'toml' or 'json'", field="format")
 
 
 def read_data(
@@ -896,7 +901,13 @@ def read_data(
         default_thresholds=default_thresholds,
         conversion_guards=conversion_guards,
     )
-    definition = reader.read()
+    try:
+        definition = reader.read()
+    except ValidationError as exc:  # a record the reader builds refused a value it let through
+        reader.problems.append(
+            DefinitionProblem("invalid-value", exc.summary, key=exc.field or "")
+        )
+        definition = None
     if definition is None:
         raise DefinitionError(reader.problems, source=source)
     return definition

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from funnel.exceptions import DefinitionError, FunnelError, PersistenceError, ValidationError
-from funnel.io.definition.locate import Format, format_of
+from funnel.io.definition.locate import Format, check_format, check_path, format_of
 from funnel.model.qualification import FRAMEWORKS, Criterion
 from funnel.spec.communication import CommunicationRule
 
@@ -145,6 +145,15 @@ def funnel_to_data(funnel: Funnel) -> dict[str, Any]:
     return data
 
 
+def _require_funnel(funnel: object) -> None:
+    from funnel.io.definition.build import Funnel  # the one module that imports it
+
+    if not isinstance(funnel, Funnel):
+        raise ValidationError(
+            f"expected a funnel.Funnel to write, got {type(funnel).__name__}", field="funnel"
+        )
+
+
 def _tomlkit() -> Any:
     try:
         import tomlkit
@@ -223,10 +232,10 @@ def dump_funnel(funnel: Funnel, *, format: Format = "toml") -> str:
             ``toml`` extra).
         ValidationError: *format* is neither ``"toml"`` nor ``"json"``.
     """
+    _require_funnel(funnel)
+    check_format(format)
     if format == "json":
         return json.dumps(funnel_to_data(funnel), indent=2, ensure_ascii=False) + "\n"
-    if format != "toml":
-        raise ValidationError(f"unknown format {format!r}; use 'toml' or 'json'")
     text: str = _tomlkit().dumps(_document(funnel))
     return text.strip() + "\n"
 
@@ -382,10 +391,20 @@ def save_funnel(funnel: Funnel, path: str | Path, *, format: Format | None = Non
         FunnelError: a TOML file and tomlkit is not installed (the ``toml`` extra).
         PersistenceError: the file cannot be written (no such folder, no permission).
     """
+    _require_funnel(funnel)
+    check_path(path, "save_funnel()")
+    if format is not None:
+        check_format(format)
     target = Path(path)
     fmt = format or format_of(target)
     text: str | None = None
-    if fmt == "toml" and target.is_file():
+    try:
+        exists = target.is_file()
+    except OSError as exc:  # e.g. a file name too long for the file system
+        raise PersistenceError(
+            f"cannot write funnel definition {str(target)!r}: {exc.strerror or exc}"
+        ) from exc
+    if fmt == "toml" and exists:
         try:
             existing = target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
