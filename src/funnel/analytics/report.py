@@ -64,12 +64,14 @@ from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
     KEY,
     REACHED,
+    MaskTally,
     ReachedCounts,
     check_attribution,
     check_exclude,
     check_order,
     check_window,
     collect,
+    mask_tally,
     per_lead_checked,
     plain_value,
     reached_per_lead,
@@ -532,6 +534,14 @@ def _frame_from_dict(data: dict[str, list[Any]], backend: str) -> Any:
 
 def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
     """A narwhals frame (eager or lazy) with a stage column, the funnel, the backend name."""
+    nwf, funnel, backend = _read(log, funnel)
+    if EVENT in nwf.columns and _needs_replay(nwf):
+        nwf = _replayed(nwf, funnel)
+    return nwf, funnel, backend
+
+
+def _read(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
+    """:func:`_input` without the replay of event-only rows."""
     if funnel is not None and not isinstance(funnel, Funnel):
         raise ValidationError(
             f"funnel must be a funnel.Funnel, got {type(funnel).__name__}", field="funnel"
@@ -548,20 +558,59 @@ def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
         if impl is nw.Implementation.PYARROW and isinstance(nwf, nw.DataFrame)
         else "polars"
     )
-    if EVENT in nwf.columns and _needs_replay(nwf):
-        from funnel.analytics.replay import replay_log
-
-        result = replay_log(nwf.to_native(), funnel=funnel)
-        stages = nw.from_native(result.stage_frame(), eager_only=True)
-        extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT, ROW)]
-        if ROW in nwf.columns and extra:
-            attrs_frame = nwf.select(ROW, *extra)
-            if isinstance(attrs_frame, nw.LazyFrame):
-                attrs_frame = attrs_frame.collect(backend="polars")
-            attrs_frame = nw.from_native(_to_polars_frame(attrs_frame), eager_only=True)
-            stages = stages.join(attrs_frame, on=ROW, how="left")
-        nwf = stages
     return nwf, funnel, backend
+
+
+def _replayed(nwf: Any, funnel: Funnel) -> Any:
+    """The stage log of a log whose rows need a replay (events without stages)."""
+    from funnel.analytics.replay import replay_log
+
+    result = replay_log(nwf.to_native(), funnel=funnel)
+    stages = nw.from_native(result.stage_frame(), eager_only=True)
+    extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT, ROW)]
+    if ROW in nwf.columns and extra:
+        attrs_frame = nwf.select(ROW, *extra)
+        if isinstance(attrs_frame, nw.LazyFrame):
+            attrs_frame = attrs_frame.collect(backend="polars")
+        attrs_frame = nw.from_native(_to_polars_frame(attrs_frame), eager_only=True)
+        stages = stages.join(attrs_frame, on=ROW, how="left")
+    return stages
+
+
+def _fast(
+    log: Any,
+    funnel: Funnel | None,
+    steps: Sequence[str] | None,
+    *,
+    order: str,
+    window: timedelta | None,
+    exclude: Any,
+    by: tuple[str, ...] = (),
+    every: str | None = None,
+    attribution: Any = "first",
+) -> tuple[MaskTally, Funnel, str] | None:
+    """
+    The one-aggregation report (:func:`funnel.engine.replay.mask_tally`) when it applies.
+
+    It applies to ``order="reached"`` with no window, exclusion or deal values, on
+    polars and DuckDB; anything else (or a log needing a replay) returns ``None``.
+    """
+    if order != "reached" or window is not None or exclude:
+        return None
+    nwf, funnel, backend = _read(log, funnel)
+    if STAGE not in nwf.columns or VALUE in nwf.columns:
+        return None
+    missing = [b for b in by if b not in nwf.columns]
+    if missing:
+        raise LoadError(f"no column {missing[0]!r} to break down by; has {nwf.columns}")
+    if steps is not None:
+        report_steps(funnel, steps, order)
+    if isinstance(attribution, str):
+        check_attribution(attribution, ())
+    tally = mask_tally(
+        nwf, funnel=funnel, steps=steps, by=by, attribution=attribution, every=every
+    )
+    return None if tally is None else (tally, funnel, backend)
 
 
 def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:
@@ -665,6 +714,10 @@ def funnel_report(
     """
     check_order(order)
     check_window(window)
+    fast = _fast(log, funnel, steps, order=order, window=window, exclude=exclude)
+    if fast is not None:
+        tally, funnel, backend = fast
+        return _report(tally.total, tally.steps, funnel, order=order, window=None, backend=backend)
     nwf, funnel, backend = _input(log, funnel)
     steps_t = _steps(nwf, funnel, steps, order)
     check_exclude(exclude, steps_t, funnel, order)
@@ -784,6 +837,38 @@ def _grouped(
     if every is not None and not isinstance(every, str):
         raise ValidationError(
             f"every must be a period such as '7d' or '1mo', got {every!r}", field="every"
+        )
+    fast = _fast(
+        log,
+        funnel,
+        steps,
+        order=order,
+        window=window,
+        exclude=exclude,
+        by=by_t,
+        every=every,
+        attribution=attribution,
+    )
+    if fast is not None:
+        tally, funnel, backend = fast
+        return Breakdown(
+            by=(by_t[0] if len(by_t) == 1 else ", ".join(by_t)) if by_t else "cohort",
+            columns=by_t or ("cohort",),
+            reports={
+                k: _report(
+                    tally.reports[k],
+                    tally.steps,
+                    funnel,
+                    order=order,
+                    window=None,
+                    backend=backend,
+                    label=k,
+                )
+                for k in sorted(tally.reports, key=_sort_key)
+            },
+            total=_report(
+                tally.total, tally.steps, funnel, order=order, window=None, backend=backend
+            ),
         )
     nwf, funnel, backend = _input(log, funnel)
     missing = [b for b in by_t if b not in nwf.columns]
