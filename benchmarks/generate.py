@@ -121,11 +121,16 @@ def generate(n_events: int, seed: int = 7) -> pl.DataFrame:
     )
 
 
+def path(n_events: int, seed: int = 7) -> Path:
+    """Where the log of *n_events* rows is cached (:func:`load` writes it)."""
+    return DATA / f"events_{n_events}_{seed}.parquet"
+
+
 def load(n_events: int, seed: int = 7) -> pl.DataFrame:
     """The cached log of *n_events* rows, generated (and cached) on first use."""
     import polars as pl
 
-    path = DATA / f"events_{n_events}_{seed}.parquet"
+    path = globals()["path"](n_events, seed)
     if path.exists():
         return pl.read_parquet(path)
     df = generate(n_events, seed)

@@ -1433,11 +1433,13 @@ class MaskTally:
         steps: The report's steps (the present ones when none were given).
         reports: ``{key: ReachedCounts}`` (key ``None`` without *by* or *every*).
         total: The counts over every lead.
+        also: The *also* plans, collected with the tally (polars: in one run).
     """
 
     steps: tuple[str, ...]
     reports: dict[Any, ReachedCounts]
     total: ReachedCounts
+    also: tuple[Any, ...] = ()
 
 
 #: Where the mask of :func:`mask_tally` keeps the outcomes, after the step bits.
@@ -1512,6 +1514,7 @@ def mask_tally(
     by: Sequence[str] = (),
     attribution: Any = "first",
     every: str | None = None,
+    also: Sequence[Any] = (),
 ) -> MaskTally | None:
     """
     The reached report (``order="reached"``, no window) in one aggregation, or ``None``.
@@ -1521,7 +1524,9 @@ def mask_tally(
     (eager or lazy) and DuckDB relations; breakdown columns (*by*, first or last
     touch) and cohorts (*every*) on polars. ``None`` says "use the general path":
     another engine, a column type the keys cannot order, or rows that need a
-    replay (a null stage with an event).
+    replay (a null stage with an event). *also* are more lazy polars plans over
+    the same log (polars only), run with the tally in one ``collect_all`` so
+    that polars reads the log once; their frames come back in ``also``.
     """
     import narwhals as nw
 
@@ -1538,10 +1543,22 @@ def mask_tally(
     impl = nwf.implementation
     native = nwf.to_native()
     check_replay = EVENT in nwf.columns
+    extra: tuple[Any, ...] = ()
     if impl is nw.Implementation.POLARS:
-        rows = _mask_rows_polars(
-            native, bits, n, bit_steps, by, attribution, every, check_replay=check_replay
+        found_rows = _mask_rows_polars(
+            native,
+            bits,
+            n,
+            bit_steps,
+            by,
+            attribution,
+            every,
+            check_replay=check_replay,
+            also=also,
         )
+        rows, extra = found_rows if found_rows is not None else (None, ())
+    elif also:
+        return None
     elif impl is nw.Implementation.DUCKDB and not by and every is None:
         rows = _mask_rows_duckdb(native, bits, n, check_replay=check_replay)
     else:
@@ -1552,7 +1569,7 @@ def mask_tally(
     if found is None:
         return None
     steps_t, reports, total = found
-    return MaskTally(steps=steps_t, reports=reports, total=total)
+    return MaskTally(steps=steps_t, reports=reports, total=total, also=extra)
 
 
 def _mask_expr(bits: Mapping[str, int], n: int, check_replay: bool) -> Any:
@@ -1576,7 +1593,8 @@ def _mask_rows_polars(
     every: str | None,
     *,
     check_replay: bool,
-) -> list[tuple[Any, int, int]] | None:
+    also: Sequence[Any] = (),
+) -> tuple[list[tuple[Any, int, int]], tuple[Any, ...]] | None:
     import polars as pl
 
     lf = native.lazy()
@@ -1643,7 +1661,11 @@ def _mask_rows_polars(
         )
     if every is not None:
         per = per.with_columns(pl.col("_t").dt.truncate(every).alias("_k0"))
-    tally = per.group_by(*keys, "_m").agg(pl.len()).collect()
+    plan = per.group_by(*keys, "_m").agg(pl.len())
+    if also:
+        tally, *extra = pl.collect_all([plan, *also])
+    else:
+        tally, extra = plan.collect(), []
     out: list[tuple[Any, int, int]] = []
     for row in tally.iter_rows():
         ks, m, count = row[:-2], row[-2], row[-1]
@@ -1653,7 +1675,7 @@ def _mask_rows_polars(
         ]
         key = None if not keys else vals[0] if len(vals) == 1 else tuple(vals)
         out.append((key, int(m or 0), int(count)))
-    return out
+    return out, tuple(extra)
 
 
 def _sql_string(value: str) -> str:
