@@ -628,6 +628,8 @@ def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:
 def _needs_replay(nwf: Any) -> bool:
     if STAGE not in nwf.columns:
         return True
+    if isinstance(nwf, nw.DataFrame) and not nwf.get_column(STAGE).null_count():
+        return False  # no null stage: nothing to replay (the count is the column's, no pass)
     q = nwf.select((nw.col(STAGE).is_null() & ~nw.col(EVENT).is_null()).cast(nw.Int64).sum())
     if isinstance(q, nw.LazyFrame):
         q = q.collect()

@@ -1597,6 +1597,8 @@ def _mask_rows_polars(
 ) -> tuple[list[tuple[Any, int, int]], tuple[Any, ...]] | None:
     import polars as pl
 
+    if check_replay and isinstance(native, pl.DataFrame) and not native[STAGE].null_count():
+        check_replay = False  # no null stage, no row to replay (a count kept by the column)
     lf = native.lazy()
     schema = lf.collect_schema()
     if not (schema[STAGE] in (pl.String, pl.Categorical) or isinstance(schema[STAGE], pl.Enum)):
@@ -1636,7 +1638,13 @@ def _mask_rows_polars(
             ok = is_step & pl.col(c).is_not_null()
             if schema[c] == pl.String:
                 ok = ok & (pl.col(c) != "")
-            code = pl.col(c).replace_strict(uniq, range(len(uniq)), return_dtype=pl.Int64)
+            code = (
+                pl.col(c).replace_strict(
+                    uniq, range(len(uniq)), default=None, return_dtype=pl.Int64
+                )
+                if uniq
+                else pl.lit(None, dtype=pl.Int64)
+            )
             if attribution == "last":
                 code = (1 << 32) - 1 - code
             name = f"_k{i}"
