@@ -1612,43 +1612,56 @@ def _mask_rows_polars(
     keys: list[str] = []
     decoders: list[list[Any] | None] = []
     if by:
-        checks: list[Any] = [lf.select(pl.col(c).drop_nulls().unique()) for c in by]
-        if has_row:
-            if not schema[ROW].is_integer():
-                return None
-            checks.append(lf.select(pl.col(ROW).min().alias("lo"), pl.col(ROW).max().alias("hi")))
         for c in by:
             if not (schema[c] == pl.String or schema[c].is_integer()):
                 return None
+        if has_row and not schema[ROW].is_integer():
+            return None
+        checks: list[Any] = [lf.select(pl.col(c).drop_nulls().unique()) for c in by]
+        phys = pl.col(AT).to_physical()
+        bounds = [phys.min().alias("t0"), phys.max().alias("t1")]
+        if has_row:
+            row_c = pl.col(ROW)
+            bounds += [row_c.min().alias("r0"), row_c.max().alias("r1")]
+            bounds.append(row_c.null_count().alias("rn"))
+        checks.append(lf.select(*bounds))
         found = pl.collect_all(checks)
-        if has_row:
-            lo, hi = found[-1].row(0)
-            if lo is not None and (lo < 0 or hi >= 1 << 31):
-                return None
-        t = pl.col(AT).to_physical().cast(pl.Int128) * (1 << 64)
-        if has_row:
-            t = t + pl.col(ROW).cast(pl.Int128) * (1 << 32)
+        limits = found[-1].row(0, named=True)
+        if has_row and limits["rn"]:
+            return None  # rows without a row number: the general path's ties
+        # one integer orders a lead's touch rows as _touch does: (at, row, value rank)
+        t_lo = limits["t0"] or 0
+        t_bits = max(int((limits["t1"] or 0) - t_lo), 0).bit_length()
+        r_lo = (limits["r0"] or 0) if has_row else 0
+        r_bits = max(int((limits["r1"] or 0) - r_lo), 0).bit_length() if has_row else 0
+        uniques: list[list[Any]] = []
         for i, c in enumerate(by):
             values = found[i].get_column(c)
             if schema[c] == pl.String:
                 values = values.filter(values != "")
-            uniq = values.sort().to_list()
-            if len(uniq) >= 1 << 31:
-                return None
+            uniques.append(values.sort().to_list())
+        c_bits = max(len(u) for u in uniques).bit_length()
+        width = t_bits + r_bits + c_bits
+        if width > 126:
+            return None
+        dtype = pl.Int64 if width <= 62 else pl.Int128
+        t = (phys.cast(dtype) - t_lo) * (1 << (r_bits + c_bits))
+        if has_row:
+            t = t + (pl.col(ROW).cast(dtype) - r_lo) * (1 << c_bits)
+        code_mask = (1 << c_bits) - 1
+        for i, (c, uniq) in enumerate(zip(by, uniques, strict=True)):
             ok = is_step & pl.col(c).is_not_null()
             if schema[c] == pl.String:
                 ok = ok & (pl.col(c) != "")
             code = (
-                pl.col(c).replace_strict(
-                    uniq, range(len(uniq)), default=None, return_dtype=pl.Int64
-                )
+                pl.col(c).replace_strict(uniq, range(len(uniq)), default=None, return_dtype=dtype)
                 if uniq
-                else pl.lit(None, dtype=pl.Int64)
+                else pl.lit(None, dtype=dtype)
             )
-            if attribution == "last":
-                code = (1 << 32) - 1 - code
+            if attribution == "last":  # the latest row, then the smallest value
+                code = code_mask - code
             name = f"_k{i}"
-            cols.append(pl.when(ok).then(t + code.cast(pl.Int128)).alias(name))
+            cols.append(pl.when(ok).then(t + code).alias(name))
             aggs.append(pl.col(name).min() if attribution == "first" else pl.col(name).max())
             keys.append(name)
             decoders.append(uniq)
@@ -1659,13 +1672,11 @@ def _mask_rows_polars(
         decoders.append(None)
     per = lf.with_columns(*cols).group_by(LEAD_ID).agg(*aggs)
 
-    def low(k: str) -> Any:  # the value's rank: the low 32 bits, whatever the time's sign
-        return pl.col(k) & ((1 << 32) - 1)
-
     if by:
+        low = [pl.col(k) & code_mask for k in keys]  # the value's rank: the low bits
         per = per.with_columns(
-            (low(k) if attribution == "first" else (1 << 32) - 1 - low(k)).cast(pl.Int64).alias(k)
-            for k in keys
+            (v if attribution == "first" else code_mask - v).cast(pl.Int64).alias(k)
+            for k, v in zip(keys, low, strict=True)
         )
     if every is not None:
         per = per.with_columns(pl.col("_t").dt.truncate(every).alias("_k0"))
