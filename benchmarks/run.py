@@ -44,6 +44,17 @@ from benchmarks.bench_startup import bench_import, bench_memory
 from benchmarks.common import entry, log, timed
 
 HERE = Path(__file__).resolve().parent
+#: Names of the report area's entries (``--only report`` replaces them, old and new).
+REPORT_ENTRIES = (
+    "funnel report (",
+    "linear growth of the funnel report",
+    "funnel_report",
+    "breakdown (first touch)",
+    "cohorts (1mo)",
+    "time_to_convert",
+    "growth of time_to_convert",
+    "report + time to convert",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -214,6 +225,17 @@ def _write(
     results: list[dict[str, Any]],
     raw: dict[str, Any],
 ) -> int:
+    if args.only != "all" and args.out.exists():
+        # one area: its entries replace the same area's in the file, the others stay
+        old = json.loads(args.out.read_text())
+        names = {r["name"] for r in results}
+        kept = [
+            r
+            for r in old.get("results", [])
+            if r["name"] not in names and not r["name"].startswith(REPORT_ENTRIES)
+        ]
+        results = kept + results
+        raw = {**old.get("raw", {}), **raw}
     doc = {
         "command": "uv run python benchmarks/run.py " + " ".join(argv or sys.argv[1:]),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

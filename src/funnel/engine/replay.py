@@ -1442,7 +1442,8 @@ class MaskTally:
     also: tuple[Any, ...] = ()
 
 
-#: Where the mask of :func:`mask_tally` keeps the outcomes, after the step bits.
+#: Where the mask of :func:`mask_tally` keeps the outcomes (and "a null stage"), after the
+#: step bits.
 _WON_BIT, _LOST_BIT, _REPLAY_BIT = 0, 1, 2
 
 
@@ -1467,14 +1468,18 @@ def _decode(
     rows: Iterable[tuple[Any, int, int]],
     bit_steps: Sequence[str],
     steps_given: bool,
+    nulls_checked: bool = False,
 ) -> tuple[tuple[str, ...], dict[Any, ReachedCounts], ReachedCounts] | None:
-    """Counts from ``(key, mask, leads)`` rows; ``None`` when a row needs a replay."""
+    """
+    Counts from ``(key, mask, leads)`` rows; ``None`` when some row has a null stage
+    (it may need a replay), unless *nulls_checked* says none does.
+    """
     n = len(bit_steps)
     rows = list(rows)
     seen = 0
     for _, m, _ in rows:
         seen |= int(m)
-    if seen >> (n + _REPLAY_BIT) & 1:
+    if seen >> (n + _REPLAY_BIT) & 1 and not nulls_checked:
         return None
     if steps_given:
         kept = list(range(n))
@@ -1566,8 +1571,17 @@ def mask_tally(
     if rows is None:
         return None
     found = _decode(rows, bit_steps, steps is not None)
-    if found is None:
-        return None
+    if found is None:  # null stages: rows with an event need a replay, others add nothing
+        needs = nwf.select(
+            (nw.col(STAGE).is_null() & ~nw.col(EVENT).is_null()).cast(nw.Int64).sum().alias("n")
+        )
+        if isinstance(needs, nw.LazyFrame):
+            needs = needs.collect()
+        if needs.item() or 0:
+            return None
+        found = _decode(rows, bit_steps, steps is not None, nulls_checked=True)
+        if found is None:
+            return None
     steps_t, reports, total = found
     return MaskTally(steps=steps_t, reports=reports, total=total, also=extra)
 
@@ -1577,8 +1591,8 @@ def _mask_expr(bits: Mapping[str, int], n: int, check_replay: bool) -> Any:
 
     dtype = pl.UInt32 if n + 3 <= 32 else pl.UInt64
     m = pl.col(STAGE).replace_strict(dict(bits), default=0, return_dtype=dtype)
-    if check_replay:
-        replay = pl.col(STAGE).is_null() & pl.col(EVENT).is_not_null()
+    if check_replay:  # a null stage (reading the event column only if there is one)
+        replay = pl.col(STAGE).is_null()
         m = pl.when(replay).then(pl.lit(1 << (n + _REPLAY_BIT), dtype=dtype)).otherwise(m)
     return m.alias("_m")
 
@@ -1704,13 +1718,12 @@ def _sql_string(value: str) -> str:
 def _mask_rows_duckdb(
     rel: Any, bits: Mapping[str, int], n: int, *, check_replay: bool
 ) -> list[tuple[Any, int, int]]:
+    # the null check sits in ELSE: DuckDB evaluates it only for rows no stage matched
+    other = f"CASE WHEN {STAGE} IS NULL THEN {1 << (n + _REPLAY_BIT)} ELSE 0 END"
     cases = " ".join(f"WHEN {_sql_string(s)} THEN {m}" for s, m in bits.items() if m)
-    mask = f"CASE {STAGE} {cases} ELSE 0 END" if cases else "0"
-    if check_replay:
-        replay = 1 << (n + _REPLAY_BIT)
-        mask = f"CASE WHEN {STAGE} IS NULL AND {EVENT} IS NOT NULL THEN {replay} ELSE {mask} END"
+    mask = f"CASE {STAGE} {cases} ELSE {other if check_replay else 0} END"
     sql = (
-        f"SELECT m, count(*) AS n FROM (SELECT bit_or(CAST({mask} AS UBIGINT)) AS m "
+        f"SELECT m, count(*) AS n FROM (SELECT bit_or({mask}) AS m "
         f"FROM _log GROUP BY {LEAD_ID}) GROUP BY m"
     )
     return [(None, int(m or 0), int(c)) for m, c in rel.query("_log", sql).fetchall()]
