@@ -62,7 +62,9 @@ def candidate(name: str, files: list[str]) -> dict[str, Any]:
             f"SELECT m, count(*) FROM (SELECT bit_or({_case()}) AS m FROM "
             f"read_parquet([{listed}]) GROUP BY lead_id) GROUP BY m"
         )
-        out = decode((None, m, n) for m, n in duckdb.sql(sql).fetchall())[None]
+        rel = duckdb.sql(sql)
+        assert rel is not None
+        out = decode((None, m, n) for m, n in rel.fetchall())[None]
         outcome = [list(out[0]), out[1], out[2]]
     elif name == "funnel_duckdb":
         outcome = _outcome(funnel_report(duckdb.read_parquet(files)))

@@ -286,7 +286,7 @@ def funnel_stats(d: Any) -> Stats:
 
 def same_stats(a: Stats, b: Stats) -> bool:
     return a[0] == b[0] and all(
-        math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-3)
+        x is y or (x is not None and y is not None and math.isclose(x, y, abs_tol=1e-3))
         for x, y in zip((a[1], a[2], *a[3]), (b[1], b[2], *b[3]), strict=True)
     )
 
@@ -399,13 +399,13 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
     # report and time to convert asked together: one call against the two calls and the peers
     best_report = out["report"]["best_peer"]
     best_ttc = out["time_to_convert"]["best_peer"]
-    peer_report = {
+    peer_report: Callable[[], Outcome] = {
         "polars": lambda: polars_report(frame),
         "polars_enum": lambda: polars_report(frame, enum=True),
         "duckdb": lambda: duckdb_report(con, "log"),
         "pandas_factorize": lambda: pandas_report(pdf),
     }[best_report]
-    peer_ttc = {
+    peer_ttc: Callable[[], Stats] = {
         "polars_lazy": lambda: polars_ttc(frame),
         "polars_sort": lambda: polars_ttc(frame, sort=True),
         "duckdb": lambda: duckdb_ttc(con, "log"),
@@ -448,7 +448,9 @@ def bench_ttc_growth(frame: Any, repeat: int) -> dict[str, Any]:
     """Time to convert alone (funnel and the polars peer) on one more size, for growth."""
     from funnel.analytics import time_to_convert
 
-    mine = lambda: funnel_stats(time_to_convert(frame, START, END))  # noqa: E731
+    def mine() -> Stats:
+        return funnel_stats(time_to_convert(frame, START, END))
+
     _check("time_to_convert: polars_lazy", mine(), polars_ttc(frame), same_stats)
     times = race({"funnel": mine, "polars_lazy": lambda: polars_ttc(frame)}, repeat)
     return {"rows": frame.height, "time_to_convert": _summary(times, "funnel", ["polars_lazy"])}

@@ -177,3 +177,22 @@ def test_rows_needing_a_replay_leave_the_one_aggregation():
     assert mask_tally(nw.from_native(frame)) is None
     assert funnel_report(frame) == general(funnel_report(frame.to_pandas()))
     assert funnel_report(frame).counts[:2] == (2, 1)
+
+
+def test_null_stages_without_events_stay_in_the_one_aggregation():
+    """A null stage with no event adds nothing: the one aggregation still answers."""
+    frame = pl.DataFrame(
+        {
+            "lead_id": ["a", "a", "b"],
+            "at": [T, T + timedelta(days=1), T],
+            "event": [None, None, None],
+            "stage": ["acquired", None, "mql"],
+        },
+        schema_overrides={"event": pl.String},
+    )
+    for log in (frame, frame.lazy(), duckdb.connect().from_arrow(frame.to_arrow())):
+        found = mask_tally(nw.from_native(log))
+        assert found is not None
+        assert found.steps == ("acquired", "mql")
+        assert found.total.counts == (2, 1)
+    assert funnel_report(frame) == general(funnel_report(frame.to_pandas()))
