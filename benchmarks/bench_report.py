@@ -1,67 +1,515 @@
-"""The funnel report against the best peers."""
+"""
+The funnel report, breakdowns, cohorts and time to convert against the best peers (issue 14).
+
+Every peer is checked equal to funnel's output before it is timed. The peers:
+
+* ``polars`` (expert): a lazy query; each row's stage becomes a bitmask (a bit per
+  step, one for won, one for lost: ``replace_strict`` to ``UInt32`` *before* the
+  group-by), one ``bitwise_or`` aggregate per lead, then a count per mask;
+  ``polars_enum`` casts the stages to an ``Enum`` first.
+* ``duckdb``: the same as SQL (``bit_or(CASE stage ...)``) over the same frame
+  (Arrow, zero copy); ``duckdb_parquet`` over ``read_parquet`` of the cached file.
+* ``pandas``: ``pd.factorize`` of the lead ids, ``np.bitwise_or.at`` of the masks
+  (on a pandas copy of the frame, made outside the timing).
+* breakdown by first touch: polars ``get(arg_min)`` and an Int64 ``(at, value
+  code)`` key min; DuckDB ``arg_min(source, "at") FILTER (...)``.
+* time to convert (``acquired`` -> ``won``): polars lazy, pre-filtered to the start
+  and end rows, three joins; the same with a sort and ``forward_fill``; DuckDB SQL.
+
+Ratios are funnel / best peer (lowest median), the median of per-round ratios
+with their min and max (:meth:`benchmarks.common.Race.ratio`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import statistics
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from benchmarks.common import race
-from funnel.engine.replay import reached_polars, report_steps
-from funnel.model.eventlog import LEAD_ID, STAGE
+from benchmarks.common import Race, entry, log, race
+from funnel import DEFAULT_FUNNEL
+from funnel.model.eventlog import AT, LEAD_ID, STAGE
+
+FUNNEL = DEFAULT_FUNNEL
+STEPS = FUNNEL.main_path
+START, END = ("acquired",), tuple(sorted(FUNNEL.won_stages))
+QUANTILES = (0.25, 0.5, 0.75, 0.9)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SOURCES = ("event", "outbound", "partner", "referral", "web")
+N = len(STEPS)
+WON_BIT, LOST_BIT = 1 << N, 1 << (N + 1)
+
+#: Report outcome: (counts per step, won, lost-not-won).
+Outcome = tuple[tuple[int, ...], int, int]
 
 
-def hand_polars(frame: Any) -> tuple[list[int], int, int]:
-    """A hand-written polars query: distinct leads reaching each step, won, lost-not-won."""
+def bits() -> dict[str, int]:
+    out = dict.fromkeys(FUNNEL.stages, 0)
+    for i, s in enumerate(STEPS):
+        out[s] |= 1 << i
+    for s in FUNNEL.won_stages:
+        out[s] |= WON_BIT
+    for s in FUNNEL.lost_stages:
+        out[s] |= LOST_BIT
+    return out
+
+
+def decode(rows: Iterable[tuple[Any, int, int]]) -> dict[Any, Outcome]:
+    """``{key: outcome}`` from ``(key, mask, leads)`` rows (the peers' last, tiny step)."""
+    acc: dict[Any, list[Any]] = {}
+    for key, m, n in rows:
+        m = int(m or 0)
+        s = m & ((1 << N) - 1)
+        if not s:
+            continue
+        a = acc.setdefault(key, [[0] * N, 0, 0])
+        for k in range(s.bit_length()):
+            a[0][k] += n
+        a[1] += n if m & WON_BIT else 0
+        a[2] += n if m & LOST_BIT and not m & WON_BIT else 0
+    return {k: (tuple(c), w, lo) for k, (c, w, lo) in acc.items()}
+
+
+def with_source(frame: Any) -> Any:
+    """The log plus a ``source`` column varying by row (a fifth empty), for breakdowns."""
     import polars as pl
 
-    steps = report_steps()
-    per = (
+    i = pl.int_range(pl.len(), dtype=pl.UInt64)
+    pick = pl.lit(pl.Series(SOURCES)).gather(i.hash(2) % len(SOURCES))
+    return frame.with_columns(
+        pl.when(i.hash(1) % 5 == 0).then(None).otherwise(pick).alias("source")
+    )
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def polars_report(frame: Any, enum: bool = False) -> Outcome:
+    import polars as pl
+
+    stage = pl.col(STAGE).cast(pl.Enum(FUNNEL.stages)) if enum else pl.col(STAGE)
+    m = stage.replace_strict(bits(), default=0, return_dtype=pl.UInt32).alias("m")
+    out = (
         frame.lazy()
+        .select(LEAD_ID, m)
         .group_by(LEAD_ID)
-        .agg(
-            pl.col(STAGE)
-            .replace_strict(
-                {s: i for i, s in enumerate(steps)}, default=None, return_dtype=pl.Int8
-            )
-            .max()
-            .alias("k"),
-            (pl.col(STAGE) == "won").any().alias("w"),
-            pl.col(STAGE).is_in(["lost", "disqualified"]).any().alias("l"),
-        )
-        .filter(pl.col("k").is_not_null())
+        .agg(pl.col("m").bitwise_or())
+        .group_by("m")
+        .len()
         .collect()
     )
-    k = per["k"]
-    counts = [int((k >= i).sum()) for i in range(len(steps))]
-    won = int(per["w"].sum())
-    lost = int((per["l"] & ~per["w"]).sum())
-    return counts, won, lost
+    return decode((None, m, n) for m, n in out.iter_rows())[None]
 
 
-def bench_report(frame: Any, repeat: int) -> dict[str, Any]:
-    from funnel.analytics import funnel_report
+def _case() -> str:
+    return "CASE stage " + " ".join(f"WHEN '{s}' THEN {b}" for s, b in bits().items()) + " END"
 
-    hand = hand_polars(frame)
-    candidates: dict[str, Callable[[], Any]] = {
-        "hand_polars": lambda: hand_polars(frame),
-        "funnel.engine.replay.reached_polars": lambda: reached_polars(frame),
-    }
-    out: dict[str, Any] = {
-        "rows": frame.height,
-        "counts": hand[0],
-        "won": hand[1],
-        "lost": hand[2],
-    }
-    mine = reached_polars(frame)
-    assert (list(mine.counts), mine.won, mine.lost) == hand, (mine, hand)
-    try:
-        rep = funnel_report(frame)
-        agree = (list(rep.counts), rep.won, rep.lost) == hand
-        out["analytics_agrees"] = agree
-        if agree:
-            candidates["funnel.analytics.funnel_report"] = lambda: funnel_report(frame)
-    except Exception as exc:  # analytics is developed in parallel; record, don't crash
-        out["analytics_error"] = f"{type(exc).__name__}: {exc}"
-    times = race(candidates, repeat).medians()
-    out.update({f"{k}_s": v for k, v in times.items()})
+
+def duckdb_report(con: Any, table: str) -> Outcome:
+    sql = (
+        f"SELECT m, count(*) FROM (SELECT bit_or({_case()}) AS m FROM {table} "
+        "GROUP BY lead_id) GROUP BY m"
+    )
+    return decode((None, m, n) for m, n in con.sql(sql).fetchall())[None]
+
+
+def pandas_report(pdf: Any) -> Outcome:
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(pdf[LEAD_ID])
+    m = pdf[STAGE].map(bits()).fillna(0).to_numpy(dtype=np.uint32)
+    mask = np.zeros(len(uniques), dtype=np.uint32)
+    np.bitwise_or.at(mask, codes, m)
+    vals, counts = np.unique(mask, return_counts=True)
+    return decode((None, int(v), int(c)) for v, c in zip(vals, counts, strict=True))[None]
+
+
+def polars_breakdown(frame: Any, keyed: bool) -> dict[Any, Outcome]:
+    import polars as pl
+
+    m = pl.col(STAGE).replace_strict(bits(), default=0, return_dtype=pl.UInt32).alias("m")
+    ok = pl.col(STAGE).is_in(STEPS) & pl.col("source").is_not_null()
+    if keyed:  # (at, value code) in one Int64: at most 8 values
+        code = pl.col("source").replace_strict(SOURCES, range(len(SOURCES)), return_dtype=pl.Int64)
+        k = pl.when(ok).then(pl.col(AT).dt.epoch("us") * 8 + code).alias("k")
+        per = (
+            frame.lazy()
+            .select(LEAD_ID, m, k)
+            .group_by(LEAD_ID)
+            .agg(pl.col("m").bitwise_or(), pl.col("k").min())
+            .select((pl.col("k") % 8).alias("key"), "m")
+        )
+    else:
+        k = pl.when(ok).then(pl.col(AT)).alias("k")
+        per = (
+            frame.lazy()
+            .select(LEAD_ID, m, k, "source")
+            .group_by(LEAD_ID)
+            .agg(
+                pl.col("m").bitwise_or(), pl.col("source").get(pl.col("k").arg_min()).alias("key")
+            )
+            .select("key", "m")
+        )
+    out = per.group_by("key", "m").len().collect()
+    if keyed:
+        return decode((None if c is None else SOURCES[c], m, n) for c, m, n in out.iter_rows())
+    return decode(out.iter_rows())
+
+
+def duckdb_breakdown(con: Any, table: str) -> dict[Any, Outcome]:
+    steps = ", ".join(f"'{s}'" for s in STEPS)
+    sql = (
+        f'SELECT k, m, count(*) FROM (SELECT bit_or({_case()}) AS m, arg_min(source, "at") '
+        f"FILTER (WHERE stage IN ({steps}) AND source IS NOT NULL AND source <> '') AS k "
+        f"FROM {table} GROUP BY lead_id) GROUP BY k, m"
+    )
+    return decode(con.sql(sql).fetchall())
+
+
+def polars_cohorts(frame: Any) -> dict[Any, Outcome]:
+    import polars as pl
+
+    m = pl.col(STAGE).replace_strict(bits(), default=0, return_dtype=pl.UInt32).alias("m")
+    t = pl.when(pl.col(STAGE).is_in(STEPS)).then(pl.col(AT)).alias("t")
+    out = (
+        frame.lazy()
+        .select(LEAD_ID, m, t)
+        .group_by(LEAD_ID)
+        .agg(pl.col("m").bitwise_or(), pl.col("t").min())
+        .select(pl.col("t").dt.truncate("1mo"), "m")
+        .group_by("t", "m")
+        .len()
+        .collect()
+    )
+    return decode(out.iter_rows())
+
+
+def duckdb_cohorts(con: Any, table: str) -> dict[Any, Outcome]:
+    steps = ", ".join(f"'{s}'" for s in STEPS)
+    sql = (
+        "SELECT epoch_us(date_trunc('month', t)) AS p, m, count(*) FROM "
+        f"(SELECT bit_or({_case()}) AS m, "
+        f'min(CASE WHEN stage IN ({steps}) THEN "at" END) AS t FROM {table} GROUP BY lead_id) '
+        "GROUP BY p, m"
+    )
+    return decode(
+        (None if p is None else EPOCH + timedelta(microseconds=p), m, n)
+        for p, m, n in con.sql(sql).fetchall()
+    )
+
+
+#: Time to convert: (count, median, mean, quantiles) in seconds.
+Stats = tuple[int, float | None, float | None, tuple[float, ...]]
+
+
+def _stats(x: Any) -> Stats:
+    return (
+        len(x),
+        x.median(),
+        x.mean(),
+        tuple(x.quantile(q, interpolation="linear") for q in QUANTILES),
+    )
+
+
+def polars_ttc(frame: Any, sort: bool = False) -> Stats:
+    import polars as pl
+
+    at = pl.col(AT)
+    lf = frame.lazy().filter(pl.col(STAGE).is_in([*START, *END])).select(LEAD_ID, AT, STAGE)
+    if sort:
+        is_end = pl.col(STAGE).is_in(END)
+        r = (
+            lf.with_columns(is_end.alias("e"))
+            .sort(LEAD_ID, AT, "e")
+            .with_columns(pl.when(~pl.col("e")).then(at).forward_fill().over(LEAD_ID).alias("b"))
+            .filter(pl.col("e") & pl.col("b").is_not_null())
+            .group_by(LEAD_ID)
+            .agg(at.first().alias("e"), pl.col("b").first())
+        )
+    else:
+        st = lf.filter(pl.col(STAGE).is_in(START))
+        en = lf.filter(pl.col(STAGE).is_in(END))
+        s0 = st.group_by(LEAD_ID).agg(at.min().alias("s0"))
+        e = (
+            en.join(s0, on=LEAD_ID)
+            .filter(at >= pl.col("s0"))
+            .group_by(LEAD_ID)
+            .agg(at.min().alias("e"))
+        )
+        r = (
+            st.join(e, on=LEAD_ID)
+            .filter(at <= pl.col("e"))
+            .group_by(LEAD_ID)
+            .agg(at.max().alias("b"), pl.col("e").first())
+        )
+    secs = r.select((pl.col("e") - pl.col("b")).dt.total_seconds().cast(pl.Float64)).collect()
+    return _stats(secs.to_series())
+
+
+def duckdb_ttc(con: Any, table: str) -> Stats:
+    s = ", ".join(f"'{x}'" for x in START)
+    e = ", ".join(f"'{x}'" for x in END)
+    sql = f"""
+    WITH r AS (SELECT lead_id, "at", stage IN ({s}) AS is_s FROM {table}
+               WHERE stage IN ({s}, {e})),
+    s0 AS (SELECT lead_id, min("at") AS s0 FROM r WHERE is_s GROUP BY lead_id),
+    en AS (SELECT r.lead_id, min(r."at") AS e FROM r JOIN s0 USING (lead_id)
+           WHERE NOT is_s AND r."at" >= s0.s0 GROUP BY r.lead_id),
+    b AS (SELECT r.lead_id, max(r."at") AS b, min(en.e) AS e FROM r JOIN en USING (lead_id)
+          WHERE is_s AND r."at" <= en.e GROUP BY r.lead_id),
+    d AS (SELECT epoch(e) - epoch(b) AS x FROM b)
+    SELECT count(*), median(x), avg(x), quantile_cont(x, [{", ".join(map(str, QUANTILES))}])
+    FROM d"""
+    n, med, mean, qs = con.sql(sql).fetchall()[0]
+    return int(n), med, mean, tuple(qs)
+
+
+# --------------------------------------------------------------------------- funnel's side
+
+
+def funnel_outcome(rep: Any) -> Outcome:
+    return (tuple(rep.counts), rep.won, rep.lost)
+
+
+def funnel_grouped(split: Any) -> dict[Any, Outcome]:
+    return {k: funnel_outcome(r) for k, r in split.reports.items() if r.leads}
+
+
+def funnel_stats(d: Any) -> Stats:
+    secs = [None if v is None else v.total_seconds() for v in (d.median, d.mean)]
+    return d.count, secs[0], secs[1], tuple(d.quantiles[q].total_seconds() for q in QUANTILES)
+
+
+def same_stats(a: Stats, b: Stats) -> bool:
+    return a[0] == b[0] and all(
+        x is y or (x is not None and y is not None and math.isclose(x, y, abs_tol=1e-3))
+        for x, y in zip((a[1], a[2], *a[3]), (b[1], b[2], *b[3]), strict=True)
+    )
+
+
+def _check(name: str, mine: Any, peer: Any, same: Callable[[Any, Any], bool]) -> None:
+    if not same(mine, peer):
+        raise AssertionError(f"{name} disagrees with funnel: {peer!r} != {mine!r}")
+
+
+def _eq(a: Any, b: Any) -> bool:
+    return bool(a == b)
+
+
+def _summary(times: Race, mine: str, peers: list[str]) -> dict[str, Any]:
+    best = min(peers, key=times.median)
+    out: dict[str, Any] = {"funnel_s": round(times.median(mine), 4), "best_peer": best}
+    out.update({f"{p}_s": round(times.median(p), 4) for p in peers})
+    out.update({k: round(v, 3) for k, v in times.ratio(mine, best).items()})
+    out["funnel_spread"] = round(times.spread(mine), 3)
+    out["peer_spread"] = round(times.spread(best), 3)
     return out
+
+
+def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[str, Any]:
+    """Races of each workload on *frame* (and *parquet*, the same rows on disk)."""
+    import duckdb
+    import polars as pl
+
+    from funnel.analytics import breakdown, cohorts, funnel_report, time_to_convert
+
+    con = duckdb.connect()
+    con.sql("SET TimeZone = 'UTC'")
+    framed = with_source(frame)
+    con.register("log", frame)
+    con.register("slog", framed)
+    pdf = frame.select(LEAD_ID, STAGE).to_pandas()
+    out: dict[str, Any] = {"rows": frame.height}
+
+    def run(
+        what: str,
+        mine: Callable[[], Any],
+        peers: dict[str, Callable[[], Any]],
+        same: Callable[[Any, Any], bool] = _eq,
+    ) -> None:
+        log(f"    {what} ...")
+        ref = mine()
+        for name, fn in peers.items():
+            _check(f"{what}: {name}", ref, fn(), same)
+        times = race({"funnel": mine, **peers}, repeat)
+        out[what] = _summary(times, "funnel", list(peers))
+        log(f"      {out[what]}")
+
+    run(
+        "report",
+        lambda: funnel_outcome(funnel_report(frame)),
+        {
+            "polars": lambda: polars_report(frame),
+            "polars_enum": lambda: polars_report(frame, enum=True),
+            "duckdb": lambda: duckdb_report(con, "log"),
+            "pandas_factorize": lambda: pandas_report(pdf),
+        },
+    )
+    if parquet is not None:
+        src = f"read_parquet('{parquet}')"
+        run(
+            "report_parquet",
+            lambda: funnel_outcome(funnel_report(pl.scan_parquet(parquet))),
+            {
+                "duckdb_parquet": lambda: duckdb_report(con, src),
+                "polars_scan_parquet": lambda: polars_report(pl.scan_parquet(parquet)),
+            },
+        )
+        out["report_parquet"]["funnel_on_duckdb_s"] = round(
+            statistics.median(
+                race(
+                    {
+                        "d": lambda: funnel_report(
+                            duckdb.read_parquet(str(parquet), connection=con)
+                        )
+                    },
+                    repeat,
+                )["d"]
+            ),
+            4,
+        )
+    run(
+        "breakdown",
+        lambda: funnel_grouped(breakdown(framed, "source")),
+        {
+            "polars_arg_min": lambda: polars_breakdown(framed, keyed=False),
+            "polars_key": lambda: polars_breakdown(framed, keyed=True),
+            "duckdb": lambda: duckdb_breakdown(con, "slog"),
+        },
+    )
+    run(
+        "cohorts",
+        lambda: funnel_grouped(cohorts(frame, "1mo")),
+        {"polars": lambda: polars_cohorts(frame), "duckdb": lambda: duckdb_cohorts(con, "log")},
+    )
+    run(
+        "time_to_convert",
+        lambda: funnel_stats(time_to_convert(frame, START, END)),
+        {
+            "polars_lazy": lambda: polars_ttc(frame),
+            "polars_sort": lambda: polars_ttc(frame, sort=True),
+            "duckdb": lambda: duckdb_ttc(con, "log"),
+        },
+        same_stats,
+    )
+    # report and time to convert asked together: one call against the two calls and the peers
+    best_report = out["report"]["best_peer"]
+    best_ttc = out["time_to_convert"]["best_peer"]
+    peer_report: Callable[[], Outcome] = {
+        "polars": lambda: polars_report(frame),
+        "polars_enum": lambda: polars_report(frame, enum=True),
+        "duckdb": lambda: duckdb_report(con, "log"),
+        "pandas_factorize": lambda: pandas_report(pdf),
+    }[best_report]
+    peer_ttc: Callable[[], Stats] = {
+        "polars_lazy": lambda: polars_ttc(frame),
+        "polars_sort": lambda: polars_ttc(frame, sort=True),
+        "duckdb": lambda: duckdb_ttc(con, "log"),
+    }[best_ttc]
+
+    def together() -> tuple[Outcome, Stats]:
+        rep = funnel_report(frame, durations=True)
+        return funnel_outcome(rep), funnel_stats(rep.durations)
+
+    def separate() -> tuple[Outcome, Stats]:
+        return funnel_outcome(funnel_report(frame)), funnel_stats(time_to_convert(frame))
+
+    a, b = together(), separate()
+    assert a[0] == b[0], (a, b)
+    assert same_stats(a[1], b[1]), (a, b)
+    assert a[0] == peer_report()
+    assert same_stats(a[1], peer_ttc())
+    times = race(
+        {
+            "together": together,
+            "separate": separate,
+            "peers": lambda: (peer_report(), peer_ttc()),
+        },
+        repeat,
+    )
+    out["together"] = {
+        "together_s": round(times.median("together"), 4),
+        "separate_s": round(times.median("separate"), 4),
+        "peers_s": round(times.median("peers"), 4),
+        "peers": f"{best_report} + {best_ttc}",
+        "vs_separate": {k: round(v, 3) for k, v in times.ratio("together", "separate").items()},
+        **{k: round(v, 3) for k, v in times.ratio("together", "peers").items()},
+    }
+    log(f"      together: {out['together']}")
+    con.close()
+    return out
+
+
+def bench_ttc_growth(frame: Any, repeat: int) -> dict[str, Any]:
+    """Time to convert alone (funnel and the polars peer) on one more size, for growth."""
+    from funnel.analytics import time_to_convert
+
+    def mine() -> Stats:
+        return funnel_stats(time_to_convert(frame, START, END))
+
+    _check("time_to_convert: polars_lazy", mine(), polars_ttc(frame), same_stats)
+    times = race({"funnel": mine, "polars_lazy": lambda: polars_ttc(frame)}, repeat)
+    return {"rows": frame.height, "time_to_convert": _summary(times, "funnel", ["polars_lazy"])}
+
+
+WORKLOADS = {
+    "report": ("funnel_report", 1.1),
+    "breakdown": ("breakdown (first touch)", 1.1),
+    "cohorts": ("cohorts (1mo)", 1.1),
+    "time_to_convert": ("time_to_convert", 1.2),
+    "report_parquet": ("funnel_report from parquet", 1.1),
+}
+
+
+def report_entries(runs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results entries of issue 14, goal 2: one per workload and size, plus growth."""
+    results: list[dict[str, Any]] = []
+    for size, run in runs.items():
+        for key, (label, goal) in WORKLOADS.items():
+            if key not in run:
+                continue
+            r = run[key]
+            results.append(
+                entry(
+                    f"{label} vs best peer ({r['best_peer']}) on {size:,} events",
+                    f"<= {goal} (funnel time / best peer time)",
+                    r["ratio"] <= goal,
+                    ratio=r["ratio"],
+                    extra=r,
+                )
+            )
+        if "together" in run:
+            t = run["together"]
+            results.append(
+                entry(
+                    f"report + time to convert in one call (durations=True) on {size:,} events",
+                    "one pass: faster than the two calls (ratio to the peers recorded)",
+                    t["vs_separate"]["ratio"] < 1,
+                    ratio=t["ratio"],
+                    extra=t,
+                )
+            )
+    sizes = sorted(runs)
+    if len(sizes) > 1:
+        a, b = runs[sizes[0]], runs[sizes[-1]]
+
+        def per_event(r: dict[str, Any], col: str) -> float:
+            return float(r["time_to_convert"][col] / r["rows"])
+
+        growth = per_event(b, "funnel_s") / per_event(a, "funnel_s")
+        results.append(
+            entry(
+                f"growth of time_to_convert per event, {sizes[0]:,} -> {sizes[-1]:,} events",
+                "<= 1.15 (per-event cost ratio)",
+                growth <= 1.15,
+                ratio=growth,
+                peer_growth=round(
+                    per_event(b, "polars_lazy_s") / per_event(a, "polars_lazy_s"), 3
+                ),
+            )
+        )
+    return results

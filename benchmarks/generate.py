@@ -65,8 +65,8 @@ def _choices() -> dict[str, tuple[list[str], list[str], list[float]]]:
     return out
 
 
-def generate(n_events: int, seed: int = 7) -> pl.DataFrame:
-    """A log of exactly *n_events* rows (lead creation rows included)."""
+def generate(n_events: int, seed: int = 7, first_lead: int = 1) -> pl.DataFrame:
+    """A log of exactly *n_events* rows (lead creation rows included), leads from *first_lead*."""
     import polars as pl
 
     rng = random.Random(seed)
@@ -80,7 +80,7 @@ def generate(n_events: int, seed: int = 7) -> pl.DataFrame:
     event_col: list[str | None] = []
     stage_col: list[str] = []
     n = 0
-    lead_no = 0
+    lead_no = first_lead - 1
     while n < n_events:
         lead_no += 1
         lead = f"L{lead_no:08d}"
@@ -121,11 +121,16 @@ def generate(n_events: int, seed: int = 7) -> pl.DataFrame:
     )
 
 
+def path(n_events: int, seed: int = 7) -> Path:
+    """Where the log of *n_events* rows is cached (:func:`load` writes it)."""
+    return DATA / f"events_{n_events}_{seed}.parquet"
+
+
 def load(n_events: int, seed: int = 7) -> pl.DataFrame:
     """The cached log of *n_events* rows, generated (and cached) on first use."""
     import polars as pl
 
-    path = DATA / f"events_{n_events}_{seed}.parquet"
+    path = globals()["path"](n_events, seed)
     if path.exists():
         return pl.read_parquet(path)
     df = generate(n_events, seed)
@@ -134,7 +139,56 @@ def load(n_events: int, seed: int = 7) -> pl.DataFrame:
     return df
 
 
+#: Lead numbers reserved per part of :func:`parts` (a part of ~1M events has ~300k leads).
+PART_LEADS = 1_000_000
+
+
+#: Distinct generated logs behind :func:`parts` (the other parts relabel them).
+BASES = 10
+
+
+def parts(n_events: int, n_parts: int = 101, seed: int = 7) -> Path:
+    """
+    A folder of *n_parts* Parquet files holding *n_events* rows in all (cached).
+
+    Part *i* is ``generate(size, seed + i % BASES)`` with its lead numbers moved up
+    by ``i * PART_LEADS``, so no lead spans two files and every lead id is
+    distinct; only :data:`BASES` logs are generated (the Python generator makes
+    ~0.5M rows a second), the rest relabelled by polars. One part in memory at a time.
+    ``uv run python benchmarks/generate.py --parts 100000000``.
+    """
+    import polars as pl
+
+    folder = DATA / f"parts_{n_events}_{n_parts}_{seed}"
+    done = folder / "_done"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    base, extra = divmod(n_events, n_parts)
+    bases: dict[tuple[int, int], pl.DataFrame] = {}
+    for i in range(n_parts):
+        target = folder / f"part_{i:04d}.parquet"
+        if target.exists():
+            continue
+        size = base + (i < extra)
+        key = (size, i % BASES)
+        if key not in bases:
+            bases[key] = generate(size, seed + i % BASES)
+        number = pl.col(LEAD_ID).str.slice(1).cast(pl.Int64) + i * PART_LEADS
+        frame = bases[key].with_columns(
+            (pl.lit("L") + number.cast(pl.String).str.zfill(9)).alias(LEAD_ID)
+        )
+        frame.write_parquet(target.with_suffix(".tmp"))
+        target.with_suffix(".tmp").rename(target)
+    done.write_text("")
+    return folder
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--parts"]:
+        for arg in sys.argv[2:]:
+            print(parts(int(arg)))
+        raise SystemExit(0)
     for arg in sys.argv[1:] or ["1000000"]:
         frame = load(int(arg))
         print(f"{arg} rows, {frame['lead_id'].n_unique()} leads -> {DATA}")

@@ -40,12 +40,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import generate
 from benchmarks.bench_load import bench_cli, bench_load
 from benchmarks.bench_replay import bench_replay
-from benchmarks.bench_report import bench_report
+from benchmarks.bench_report import bench_report, bench_ttc_growth, report_entries
 from benchmarks.bench_startup import bench_import, bench_memory
 from benchmarks.bench_store import bench_store
 from benchmarks.common import entry, log, timed
 
 HERE = Path(__file__).resolve().parent
+#: Names of the report area's entries (``--only report`` replaces them, old and new).
+REPORT_ENTRIES = (
+    "funnel report (",
+    "linear growth of the funnel report",
+    "funnel_report",
+    "breakdown (first touch)",
+    "cohorts (1mo)",
+    "time_to_convert",
+    "growth of time_to_convert",
+    "report + time to convert",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,10 +67,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--import-runs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument(
+        "--only", choices=("all", "report"), default="all", help="run one area (report: issue 14)"
+    )
+    parser.add_argument(
+        "--ttc-growth-size",
+        type=int,
+        default=30_000_000,
+        help="also time time_to_convert at this size, for its growth (0: skip)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
 
+    if args.only == "report":
+        report_only: dict[int, dict[str, Any]] = {}
+        for size in sizes:
+            log(f"{size:,} events: generate/load ...")
+            frame = generate.load(size, args.seed)
+            report_only[size] = bench_report(frame, args.repeat, generate.path(size, args.seed))
+            del frame
+            gc.collect()
+        if args.ttc_growth_size and args.ttc_growth_size not in report_only:
+            log(f"{args.ttc_growth_size:,} events: time to convert ...")
+            frame = generate.load(args.ttc_growth_size, args.seed)
+            report_only[args.ttc_growth_size] = bench_ttc_growth(frame, args.repeat)
+            del frame
+        return _write(args, argv, started, report_entries(report_only), {"report": report_only})
     log("import time ...")
     imp = bench_import(args.import_runs)
     log(f"  {imp}")
@@ -81,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         psm = psm or p
         log(f"  {replay[size]}")
         log("  report ...")
-        report[size] = bench_report(frame, args.repeat)
+        report[size] = bench_report(frame, args.repeat, generate.path(size, args.seed))
         log(f"  {report[size]}")
         del frame
         gc.collect()
@@ -129,33 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 extra={k: round(v, 3) if isinstance(v, float) else v for k, v in psm.items()},
             )
         )
-    rep = report[big]
-    if "funnel.analytics.funnel_report_s" in rep:
-        name, t = "funnel.analytics.funnel_report", rep["funnel.analytics.funnel_report_s"]
-    else:
-        name, t = (
-            "funnel.engine.replay.reached_polars",
-            rep["funnel.engine.replay.reached_polars_s"],
-        )
-    ratio = t / rep["hand_polars_s"]
-    results.append(
-        entry(
-            f"funnel report ({name}) vs hand-written polars on {big:,} events",
-            "<= 1.5 (library time / hand-written time)",
-            ratio <= 1.5,
-            ratio=ratio,
-            library_s=round(t, 3),
-            hand_polars_s=round(rep["hand_polars_s"], 3),
-            bulk_reached_polars_ratio=round(
-                rep["funnel.engine.replay.reached_polars_s"] / rep["hand_polars_s"], 3
-            ),
-            analytics=(
-                "agrees"
-                if rep.get("analytics_agrees")
-                else rep.get("analytics_error", "disagrees with hand-written polars")
-            ),
-        )
-    )
+    if args.ttc_growth_size and args.ttc_growth_size not in report:
+        log(f"{args.ttc_growth_size:,} events: time to convert ...")
+        frame = generate.load(args.ttc_growth_size, args.seed)
+        report[args.ttc_growth_size] = bench_ttc_growth(frame, args.repeat)
+        del frame
+    results += report_entries(report)
     results.append(
         entry(
             "import funnel",
@@ -263,26 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
             )
         )
-        lin = growth(report, f"{name}_s", "rows")
-        results.append(
-            entry(
-                f"linear growth of the funnel report ({name}), {small:,} -> {big:,} events",
-                "<= 1.3 (per-event cost ratio)",
-                lin <= 1.3,
-                ratio=lin,
-                hand_polars_growth=round(growth(report, "hand_polars_s", "rows"), 3),
-            )
-        )
     log("store writes ...")
     results.extend(bench_store(max(args.repeat, 7)))
-    doc = {
-        "command": "uv run python benchmarks/run.py " + " ".join(argv or sys.argv[1:]),
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()} {platform.system()}",
-        "seconds": round(time.perf_counter() - started, 1),
-        "results": results,
-        "raw": {
+    return _write(
+        args,
+        argv,
+        started,
+        results,
+        {
             "replay": replay,
             "report": report,
             "load": load,
@@ -291,6 +292,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             "memory": mem,
             "psm": psm,
         },
+    )
+
+
+def _write(
+    args: argparse.Namespace,
+    argv: Sequence[str] | None,
+    started: float,
+    results: list[dict[str, Any]],
+    raw: dict[str, Any],
+) -> int:
+    if args.only != "all" and args.out.exists():
+        # one area: its entries replace the same area's in the file, the others stay
+        old = json.loads(args.out.read_text())
+        names = {r["name"] for r in results}
+        kept = [
+            r
+            for r in old.get("results", [])
+            if r["name"] not in names and not r["name"].startswith(REPORT_ENTRIES)
+        ]
+        results = kept + results
+        raw = {**old.get("raw", {}), **raw}
+    doc = {
+        "command": "uv run python benchmarks/run.py " + " ".join(argv or sys.argv[1:]),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {platform.system()}",
+        "seconds": round(time.perf_counter() - started, 1),
+        "results": results,
+        "raw": raw,
     }
     args.out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     for res in results:

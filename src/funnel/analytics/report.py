@@ -64,12 +64,14 @@ from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
     KEY,
     REACHED,
+    MaskTally,
     ReachedCounts,
     check_attribution,
     check_exclude,
     check_order,
     check_window,
     collect,
+    mask_tally,
     per_lead_checked,
     plain_value,
     reached_per_lead,
@@ -154,6 +156,8 @@ class FunnelReport:
         valued: How many of those leads have a value.
         won_value: Sum of the won leads' deal values.
         won_valued: How many won leads have a value.
+        durations: With ``funnel_report(..., durations=True)``: the time to
+            convert from the first step to a won stage (:func:`time_to_convert`).
     """
 
     steps: tuple[str, ...]
@@ -170,6 +174,7 @@ class FunnelReport:
     valued: tuple[int, ...] = ()
     won_value: float = 0.0
     won_valued: int = 0
+    durations: Durations | None = attrs.field(default=None, repr=False)
 
     @property
     def display_names(self) -> tuple[str, ...]:
@@ -532,6 +537,14 @@ def _frame_from_dict(data: dict[str, list[Any]], backend: str) -> Any:
 
 def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
     """A narwhals frame (eager or lazy) with a stage column, the funnel, the backend name."""
+    nwf, funnel, backend = _read(log, funnel)
+    if EVENT in nwf.columns and _needs_replay(nwf):
+        nwf = _replayed(nwf, funnel)
+    return nwf, funnel, backend
+
+
+def _read(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
+    """:func:`_input` without the replay of event-only rows."""
     if funnel is not None and not isinstance(funnel, Funnel):
         raise ValidationError(
             f"funnel must be a funnel.Funnel, got {type(funnel).__name__}", field="funnel"
@@ -548,20 +561,60 @@ def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
         if impl is nw.Implementation.PYARROW and isinstance(nwf, nw.DataFrame)
         else "polars"
     )
-    if EVENT in nwf.columns and _needs_replay(nwf):
-        from funnel.analytics.replay import replay_log
-
-        result = replay_log(nwf.to_native(), funnel=funnel)
-        stages = nw.from_native(result.stage_frame(), eager_only=True)
-        extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT, ROW)]
-        if ROW in nwf.columns and extra:
-            attrs_frame = nwf.select(ROW, *extra)
-            if isinstance(attrs_frame, nw.LazyFrame):
-                attrs_frame = attrs_frame.collect(backend="polars")
-            attrs_frame = nw.from_native(_to_polars_frame(attrs_frame), eager_only=True)
-            stages = stages.join(attrs_frame, on=ROW, how="left")
-        nwf = stages
     return nwf, funnel, backend
+
+
+def _replayed(nwf: Any, funnel: Funnel) -> Any:
+    """The stage log of a log whose rows need a replay (events without stages)."""
+    from funnel.analytics.replay import replay_log
+
+    result = replay_log(nwf.to_native(), funnel=funnel)
+    stages = nw.from_native(result.stage_frame(), eager_only=True)
+    extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT, ROW)]
+    if ROW in nwf.columns and extra:
+        attrs_frame = nwf.select(ROW, *extra)
+        if isinstance(attrs_frame, nw.LazyFrame):
+            attrs_frame = attrs_frame.collect(backend="polars")
+        attrs_frame = nw.from_native(_to_polars_frame(attrs_frame), eager_only=True)
+        stages = stages.join(attrs_frame, on=ROW, how="left")
+    return stages
+
+
+def _fast(
+    log: Any,
+    funnel: Funnel | None,
+    steps: Sequence[str] | None,
+    *,
+    order: str,
+    window: timedelta | None,
+    exclude: Any,
+    by: tuple[str, ...] = (),
+    every: str | None = None,
+    attribution: Any = "first",
+    also: Sequence[Any] = (),
+) -> tuple[MaskTally, Funnel, str] | None:
+    """
+    The one-aggregation report (:func:`funnel.engine.replay.mask_tally`) when it applies.
+
+    It applies to ``order="reached"`` with no window, exclusion or deal values, on
+    polars and DuckDB; anything else (or a log needing a replay) returns ``None``.
+    """
+    if order != "reached" or window is not None or exclude:
+        return None
+    nwf, funnel, backend = _read(log, funnel)
+    if STAGE not in nwf.columns or VALUE in nwf.columns:
+        return None
+    missing = [b for b in by if b not in nwf.columns]
+    if missing:
+        raise LoadError(f"no column {missing[0]!r} to break down by; has {nwf.columns}")
+    if steps is not None:
+        report_steps(funnel, steps, order)
+    if isinstance(attribution, str):
+        check_attribution(attribution, ())
+    tally = mask_tally(
+        nwf, funnel=funnel, steps=steps, by=by, attribution=attribution, every=every, also=also
+    )
+    return None if tally is None else (tally, funnel, backend)
 
 
 def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:
@@ -575,6 +628,8 @@ def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:
 def _needs_replay(nwf: Any) -> bool:
     if STAGE not in nwf.columns:
         return True
+    if isinstance(nwf, nw.DataFrame) and not nwf.get_column(STAGE).null_count():
+        return False  # no null stage: nothing to replay (the count is the column's, no pass)
     q = nwf.select((nw.col(STAGE).is_null() & ~nw.col(EVENT).is_null()).cast(nw.Int64).sum())
     if isinstance(q, nw.LazyFrame):
         q = q.collect()
@@ -625,6 +680,8 @@ def funnel_report(
     order: Order = "reached",
     window: timedelta | None = None,
     exclude: Sequence[tuple[Any, Any, Any]] = (),
+    durations: bool = False,
+    quantiles: Sequence[float] = (0.25, 0.5, 0.75, 0.9),
 ) -> FunnelReport:
     """
     The funnel report of an event log (see the module docs for the counting rules).
@@ -653,6 +710,13 @@ def funnel_report(
             (``window=30`` is refused: say ``timedelta(days=30)``), or *exclude*
             is malformed. It is also a :class:`ValueError`.
 
+    With ``durations=True`` the report also carries :attr:`FunnelReport.durations`,
+    the time to convert from the first step to a won stage: exactly
+    ``time_to_convert(log, steps[0], funnel.won_stages, window=window,
+    order="strict" if order == "strict" else "ordered", quantiles=quantiles)``.
+    On polars both are computed in one run over the log (``collect_all``: the log
+    is read once, the two aggregations share the cores).
+
     >>> import polars as pl
     >>> from datetime import datetime, timezone
     >>> from funnel.analytics import funnel_report
@@ -665,6 +729,32 @@ def funnel_report(
     """
     check_order(order)
     check_window(window)
+    if not isinstance(durations, bool):
+        raise ValidationError(
+            f"durations must be True or False, got {durations!r}", field="durations"
+        )
+    if durations:
+        quantiles = _check_quantiles(quantiles)
+        return _report_with_durations(
+            log, steps, funnel, order=order, window=window, exclude=exclude, quantiles=quantiles
+        )
+    fast = _fast(log, funnel, steps, order=order, window=window, exclude=exclude)
+    if fast is not None:
+        tally, funnel, backend = fast
+        return _report(tally.total, tally.steps, funnel, order=order, window=None, backend=backend)
+    return _general_report(log, steps, funnel, order=order, window=window, exclude=exclude)
+
+
+def _general_report(
+    log: Any,
+    steps: Sequence[str] | None,
+    funnel: Funnel | None,
+    *,
+    order: str,
+    window: timedelta | None,
+    exclude: Any,
+) -> FunnelReport:
+    """:func:`funnel_report` on any engine: per-lead figures, then a tally."""
     nwf, funnel, backend = _input(log, funnel)
     steps_t = _steps(nwf, funnel, steps, order)
     check_exclude(exclude, steps_t, funnel, order)
@@ -679,6 +769,54 @@ def funnel_report(
     )
     counts = tally_reached(per, steps_t).get(None)
     return _report(counts, steps_t, funnel, order=order, window=window, backend=backend)
+
+
+def _report_with_durations(
+    log: Any,
+    steps: Sequence[str] | None,
+    funnel: Funnel | None,
+    *,
+    order: Order,
+    window: timedelta | None,
+    exclude: Any,
+    quantiles: tuple[float, ...],
+) -> FunnelReport:
+    """The report and its time to convert (first step to won), in one run where it can."""
+    ttc_order: Literal["ordered", "strict"] = "strict" if order == "strict" else "ordered"
+    nwf, funnel_f, _backend = _read(log, funnel)
+    end = tuple(sorted(funnel_f.won_stages))
+    # the first step: given, or (present steps) the main path's first if the log has it
+    first = report_steps(funnel_f, steps, order)[0] if steps is not None else None
+    start = (first or funnel_f.main_path[0],)
+    plan = _fast_conversion(nwf, start, end, order=ttc_order, window=window, by=())
+    fast = None
+    if plan is not None:
+        also = (plan.to_native(),)
+        fast = _fast(log, funnel, steps, order=order, window=window, exclude=exclude, also=also)
+    if fast is not None:
+        tally, funnel_f, backend = fast
+        rep = _report(
+            tally.total, tally.steps, funnel_f, order=order, window=None, backend=backend
+        )
+        if tally.steps[0] == start[0]:
+            conv = nw.from_native(tally.also[0], eager_only=True)
+            return attrs.evolve(
+                rep, durations=_conversion_durations(conv, funnel_f, start, end, quantiles)
+            )
+    else:
+        rep = funnel_report(
+            log, steps=steps, funnel=funnel, order=order, window=window, exclude=exclude
+        )
+    found = time_to_convert(
+        log,
+        rep.steps[0],
+        end,
+        funnel=funnel,
+        window=window,
+        order=ttc_order,
+        quantiles=quantiles,
+    )
+    return attrs.evolve(rep, durations=found)
 
 
 def breakdown(
@@ -784,6 +922,38 @@ def _grouped(
     if every is not None and not isinstance(every, str):
         raise ValidationError(
             f"every must be a period such as '7d' or '1mo', got {every!r}", field="every"
+        )
+    fast = _fast(
+        log,
+        funnel,
+        steps,
+        order=order,
+        window=window,
+        exclude=exclude,
+        by=by_t,
+        every=every,
+        attribution=attribution,
+    )
+    if fast is not None:
+        tally, funnel, backend = fast
+        return Breakdown(
+            by=(by_t[0] if len(by_t) == 1 else ", ".join(by_t)) if by_t else "cohort",
+            columns=by_t or ("cohort",),
+            reports={
+                k: _report(
+                    tally.reports[k],
+                    tally.steps,
+                    funnel,
+                    order=order,
+                    window=None,
+                    backend=backend,
+                    label=k,
+                )
+                for k in sorted(tally.reports, key=_sort_key)
+            },
+            total=_report(
+                tally.total, tally.steps, funnel, order=order, window=None, backend=backend
+            ),
         )
     nwf, funnel, backend = _input(log, funnel)
     missing = [b for b in by_t if b not in nwf.columns]
@@ -1023,6 +1193,70 @@ def _measured(
     )
 
 
+def _conversion_plan(nwf: Any, start: tuple[str, ...], end: tuple[str, ...]) -> Any:
+    """
+    ``lead_id, _s``: seconds from start to end of each converted lead, in three joins.
+
+    The ordered attempts of :func:`_measured` for two steps with no window and
+    disjoint stages, without listing the attempts: a lead converts at its first
+    *end* row at or after its first *start* row (``e``), timed from its latest
+    *start* row at or before ``e`` (the attempt that converts first, latest start).
+    Only the start and end rows are read.
+    """
+    stage, at = nw.col(STAGE), nw.col(AT)
+    rows = nwf.select(LEAD_ID, AT, STAGE).filter(stage.is_in([*start, *end]))
+    starts = rows.filter(stage.is_in(list(start))).select(LEAD_ID, AT)
+    ends = rows.filter(stage.is_in(list(end))).select(LEAD_ID, AT)
+    first = starts.group_by(LEAD_ID).agg(at.min().alias("_s0"))
+    converted = (
+        ends.join(first, on=LEAD_ID, how="inner")
+        .filter(at >= nw.col("_s0"))
+        .group_by(LEAD_ID)
+        .agg(at.min().alias("_e"))
+    )
+    timed = (
+        starts.join(converted, on=LEAD_ID, how="inner")
+        .filter(at <= nw.col("_e"))
+        .group_by(LEAD_ID)
+        .agg(at.max().alias("_b"), nw.col("_e").min())
+    )
+    return timed.select(
+        LEAD_ID,
+        (nw.col("_e") - nw.col("_b")).dt.total_seconds().cast(nw.Float64).alias("_s"),
+    )
+
+
+def _fast_conversion(
+    nwf: Any,
+    start: tuple[str, ...],
+    end: tuple[str, ...],
+    *,
+    order: str,
+    window: timedelta | None,
+    by: tuple[str, ...],
+) -> Any:
+    """:func:`_conversion_plan` as a lazy polars plan when it applies, else ``None``."""
+    if order != "ordered" or window is not None or by or set(start) & set(end):
+        return None
+    if nwf.implementation is not nw.Implementation.POLARS or STAGE not in nwf.columns:
+        return None
+    lazy = nwf.lazy() if isinstance(nwf, nw.DataFrame) else nwf
+    return _conversion_plan(lazy, start, end)
+
+
+def _conversion_durations(
+    conv: Any, funnel: Funnel, start: tuple[str, ...], end: tuple[str, ...], quantiles: Any
+) -> Durations:
+    """The :class:`Durations` of an eager ``lead_id, _s`` frame of converted leads."""
+    seconds = conv.select(LEAD_ID, nw.col("_s").alias("seconds")).sort(LEAD_ID)
+    whole = _durations(conv, start, end, quantiles)
+    base = whole.get(None) or Durations(
+        start=start, end=end, count=0, median=None, mean=None, quantiles={}
+    )
+    names = (_names(funnel, start), _names(funnel, end))
+    return attrs.evolve(base, seconds=seconds.to_native(), names=names)
+
+
 def _names(funnel: Funnel, stages: tuple[str, ...]) -> str:
     return " | ".join(funnel.stage_name(s) for s in stages)
 
@@ -1080,6 +1314,11 @@ def time_to_convert(
     end_t = _as_set(end if end is not None else sorted(funnel.won_stages), funnel, "end")
     if by is not None and by not in nwf.columns:
         raise LoadError(f"no column {by!r} to break down by; has {nwf.columns}")
+    plan = _fast_conversion(nwf, start_t, end_t, order=order_s, window=window, by=by_t)
+    if plan is not None:
+        return _conversion_durations(
+            nw.from_native(plan.to_native().collect()), funnel, start_t, end_t, quantiles
+        )
     return _measured(
         nwf,
         funnel,

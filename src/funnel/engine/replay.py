@@ -1486,3 +1486,319 @@ def reached_polars(
     steps_t = report_steps(funnel, steps)
     per = reached_per_lead(log, funnel=funnel, steps=steps_t)
     return tally_reached(per, steps_t).get(None) or ReachedCounts.from_tally(steps_t, {}, 0, 0)
+
+
+# --------------------------------------------------------------------------- one-pass tally
+#
+# The reached report as one aggregation: each row becomes a bitmask (a bit per step
+# whose stage it names, one for a won stage, one for a lost stage), each lead the OR
+# of its rows' masks, and the report a count of leads per distinct mask (a few
+# hundred at most). The lead ids are hashed once, by that one group-by; the stages
+# present in the log are the OR of every mask, so present_steps needs no pass of its
+# own. Breakdowns attribute with one min (max) per column of an Int128 key that
+# orders rows as _touch does: (at, row, the value's rank among the column's values).
+
+
+@attrs.frozen(kw_only=True)
+class MaskTally:
+    """
+    What :func:`mask_tally` found.
+
+    Attributes:
+        steps: The report's steps (the present ones when none were given).
+        reports: ``{key: ReachedCounts}`` (key ``None`` without *by* or *every*).
+        total: The counts over every lead.
+        also: The *also* plans, collected with the tally (polars: in one run).
+    """
+
+    steps: tuple[str, ...]
+    reports: dict[Any, ReachedCounts]
+    total: ReachedCounts
+    also: tuple[Any, ...] = ()
+
+
+#: Where the mask of :func:`mask_tally` keeps the outcomes (and "a null stage"), after the
+#: step bits.
+_WON_BIT, _LOST_BIT, _REPLAY_BIT = 0, 1, 2
+
+
+def _stage_bits(funnel: Funnel, bit_steps: Sequence[str]) -> tuple[dict[str, int], int]:
+    """``{stage: mask}`` and the number of step bits (outcome bits follow them)."""
+    n = len(bit_steps)
+    out: dict[str, int] = {}
+    for stage in funnel.stages:
+        m = 0
+        for i, s in enumerate(bit_steps):
+            if s == stage:
+                m |= 1 << i
+        if stage in funnel.won_stages:
+            m |= 1 << (n + _WON_BIT)
+        if stage in funnel.lost_stages:
+            m |= 1 << (n + _LOST_BIT)
+        out[stage] = m
+    return out, n
+
+
+def _decode(
+    rows: Iterable[tuple[Any, int, int]],
+    bit_steps: Sequence[str],
+    steps_given: bool,
+    nulls_checked: bool = False,
+) -> tuple[tuple[str, ...], dict[Any, ReachedCounts], ReachedCounts] | None:
+    """
+    Counts from ``(key, mask, leads)`` rows; ``None`` when some row has a null stage
+    (it may need a replay), unless *nulls_checked* says none does.
+    """
+    n = len(bit_steps)
+    rows = list(rows)
+    seen = 0
+    for _, m, _ in rows:
+        seen |= int(m)
+    if seen >> (n + _REPLAY_BIT) & 1 and not nulls_checked:
+        return None
+    if steps_given:
+        kept = list(range(n))
+    else:  # present_steps: the main-path stages some row names (none: all of them)
+        kept = [i for i in range(n) if seen >> i & 1] or list(range(n))
+    steps = tuple(bit_steps[i] for i in kept)
+    index = {bit: k for k, bit in enumerate(kept)}
+    step_mask = (1 << n) - 1
+    highest: dict[int, int] = {}
+    tallies: dict[Any, tuple[dict[int, int], list[int]]] = {}
+    total: tuple[dict[int, int], list[int]] = ({}, [0, 0])
+    for key, m, count in rows:
+        m = int(m)
+        s = m & step_mask
+        if not s:
+            continue  # not in the funnel
+        k = highest.get(s)
+        if k is None:
+            k = highest[s] = index[s.bit_length() - 1]
+        won = m >> (n + _WON_BIT) & 1
+        lost = (m >> (n + _LOST_BIT) & 1) and not won
+        for reached, outcome in (tallies.setdefault(key, ({}, [0, 0])), total):
+            reached[k] = reached.get(k, 0) + count
+            outcome[0] += count if won else 0
+            outcome[1] += count if lost else 0
+    reports = {
+        key: ReachedCounts.from_tally(steps, r, w, lo) for key, (r, (w, lo)) in tallies.items()
+    }
+    return steps, reports, ReachedCounts.from_tally(steps, total[0], total[1][0], total[1][1])
+
+
+def mask_tally(
+    nwf: Any,
+    *,
+    funnel: Funnel = DEFAULT_FUNNEL,
+    steps: Sequence[str] | None = None,
+    by: Sequence[str] = (),
+    attribution: Any = "first",
+    every: str | None = None,
+    also: Sequence[Any] = (),
+) -> MaskTally | None:
+    """
+    The reached report (``order="reached"``, no window) in one aggregation, or ``None``.
+
+    The same figures as :func:`reached_per_lead` then :func:`tally_reached` (and,
+    with *steps* ``None``, the steps of ``present_steps``), for polars frames
+    (eager or lazy) and DuckDB relations; breakdown columns (*by*, first or last
+    touch) and cohorts (*every*) on polars. ``None`` says "use the general path":
+    another engine, a column type the keys cannot order, or rows that need a
+    replay (a null stage with an event). *also* are more lazy polars plans over
+    the same log (polars only), run with the tally in one ``collect_all`` so
+    that polars reads the log once; their frames come back in ``also``.
+    """
+    import narwhals as nw
+
+    if STAGE not in nwf.columns or LEAD_ID not in nwf.columns or AT not in nwf.columns:
+        return None
+    if attribution not in ATTRIBUTIONS or (by and every is not None):
+        return None
+    bit_steps = tuple(funnel.main_path if steps is None else steps)
+    if len(set(bit_steps)) != len(bit_steps):
+        return None
+    bits, n = _stage_bits(funnel, bit_steps)
+    if n + 3 > 63:
+        return None
+    impl = nwf.implementation
+    native = nwf.to_native()
+    check_replay = EVENT in nwf.columns
+    extra: tuple[Any, ...] = ()
+    if impl is nw.Implementation.POLARS:
+        found_rows = _mask_rows_polars(
+            native,
+            bits,
+            n,
+            bit_steps,
+            by,
+            attribution,
+            every,
+            check_replay=check_replay,
+            also=also,
+        )
+        rows, extra = found_rows if found_rows is not None else (None, ())
+    elif also:
+        return None
+    elif impl is nw.Implementation.DUCKDB and not by and every is None:
+        rows = _mask_rows_duckdb(native, bits, n, check_replay=check_replay)
+    else:
+        return None
+    if rows is None:
+        return None
+    found = _decode(rows, bit_steps, steps is not None)
+    if found is None:  # null stages: rows with an event need a replay, others add nothing
+        needs = nwf.select(
+            (nw.col(STAGE).is_null() & ~nw.col(EVENT).is_null()).cast(nw.Int64).sum().alias("n")
+        )
+        if isinstance(needs, nw.LazyFrame):
+            needs = needs.collect()
+        if needs.item() or 0:
+            return None
+        found = _decode(rows, bit_steps, steps is not None, nulls_checked=True)
+        if found is None:
+            return None
+    steps_t, reports, total = found
+    return MaskTally(steps=steps_t, reports=reports, total=total, also=extra)
+
+
+def _mask_expr(bits: Mapping[str, int], n: int, check_replay: bool) -> Any:
+    import polars as pl
+
+    dtype = pl.UInt32 if n + 3 <= 32 else pl.UInt64
+    m = pl.col(STAGE).replace_strict(dict(bits), default=0, return_dtype=dtype)
+    if check_replay:  # a null stage (reading the event column only if there is one)
+        replay = pl.col(STAGE).is_null()
+        m = pl.when(replay).then(pl.lit(1 << (n + _REPLAY_BIT), dtype=dtype)).otherwise(m)
+    return m.alias("_m")
+
+
+def _mask_rows_polars(
+    native: Any,
+    bits: Mapping[str, int],
+    n: int,
+    bit_steps: Sequence[str],
+    by: Sequence[str],
+    attribution: str,
+    every: str | None,
+    *,
+    check_replay: bool,
+    also: Sequence[Any] = (),
+) -> tuple[list[tuple[Any, int, int]], tuple[Any, ...]] | None:
+    import polars as pl
+
+    if check_replay and isinstance(native, pl.DataFrame) and not native[STAGE].null_count():
+        check_replay = False  # no null stage, no row to replay (a count kept by the column)
+    lf = native.lazy()
+    schema = lf.collect_schema()
+    if not (schema[STAGE] in (pl.String, pl.Categorical) or isinstance(schema[STAGE], pl.Enum)):
+        return None
+    if (by or every is not None) and not schema[AT].is_temporal():
+        return None
+    has_row = ROW in schema
+    is_step = pl.col(STAGE).is_in(list(dict.fromkeys(bit_steps)))
+    cols: list[Any] = [_mask_expr(bits, n, check_replay)]
+    aggs: list[Any] = [pl.col("_m").bitwise_or()]
+    keys: list[str] = []
+    decoders: list[list[Any] | None] = []
+    if by:
+        for c in by:
+            if not (schema[c] == pl.String or schema[c].is_integer()):
+                return None
+        if has_row and not schema[ROW].is_integer():
+            return None
+        checks: list[Any] = [lf.select(pl.col(c).drop_nulls().unique()) for c in by]
+        phys = pl.col(AT).to_physical()
+        bounds = [phys.min().alias("t0"), phys.max().alias("t1")]
+        if has_row:
+            row_c = pl.col(ROW)
+            bounds += [row_c.min().alias("r0"), row_c.max().alias("r1")]
+            bounds.append(row_c.null_count().alias("rn"))
+        checks.append(lf.select(*bounds))
+        found = pl.collect_all(checks)
+        limits = found[-1].row(0, named=True)
+        if has_row and limits["rn"]:
+            return None  # rows without a row number: the general path's ties
+        # one integer orders a lead's touch rows as _touch does: (at, row, value rank)
+        t_lo = limits["t0"] or 0
+        t_bits = max(int((limits["t1"] or 0) - t_lo), 0).bit_length()
+        r_lo = (limits["r0"] or 0) if has_row else 0
+        r_bits = max(int((limits["r1"] or 0) - r_lo), 0).bit_length() if has_row else 0
+        uniques: list[list[Any]] = []
+        for i, c in enumerate(by):
+            values = found[i].get_column(c)
+            if schema[c] == pl.String:
+                values = values.filter(values != "")
+            uniques.append(values.sort().to_list())
+        c_bits = max(len(u) for u in uniques).bit_length()
+        width = t_bits + r_bits + c_bits
+        if width > 126:
+            return None
+        dtype = pl.Int64 if width <= 62 else pl.Int128
+        t = (phys.cast(dtype) - t_lo) * (1 << (r_bits + c_bits))
+        if has_row:
+            t = t + (pl.col(ROW).cast(dtype) - r_lo) * (1 << c_bits)
+        code_mask = (1 << c_bits) - 1
+        for i, (c, uniq) in enumerate(zip(by, uniques, strict=True)):
+            ok = is_step & pl.col(c).is_not_null()
+            if schema[c] == pl.String:
+                ok = ok & (pl.col(c) != "")
+            code = (
+                pl.col(c).replace_strict(uniq, range(len(uniq)), default=None, return_dtype=dtype)
+                if uniq
+                else pl.lit(None, dtype=dtype)
+            )
+            if attribution == "last":  # the latest row, then the smallest value
+                code = code_mask - code
+            name = f"_k{i}"
+            cols.append(pl.when(ok).then(t + code).alias(name))
+            aggs.append(pl.col(name).min() if attribution == "first" else pl.col(name).max())
+            keys.append(name)
+            decoders.append(uniq)
+    if every is not None:
+        cols.append(pl.when(is_step).then(pl.col(AT)).alias("_t"))
+        aggs.append(pl.col("_t").min())
+        keys.append("_k0")
+        decoders.append(None)
+    per = lf.with_columns(*cols).group_by(LEAD_ID).agg(*aggs)
+
+    if by:
+        low = [pl.col(k) & code_mask for k in keys]  # the value's rank: the low bits
+        per = per.with_columns(
+            (v if attribution == "first" else code_mask - v).cast(pl.Int64).alias(k)
+            for k, v in zip(keys, low, strict=True)
+        )
+    if every is not None:
+        per = per.with_columns(pl.col("_t").dt.truncate(every).alias("_k0"))
+    plan = per.group_by(*keys, "_m").agg(pl.len())
+    if also:
+        tally, *extra = pl.collect_all([plan, *also])
+    else:
+        tally, extra = plan.collect(), []
+    out: list[tuple[Any, int, int]] = []
+    for row in tally.iter_rows():
+        ks, m, count = row[:-2], row[-2], row[-1]
+        vals = [
+            None if v is None else (dec[v] if dec is not None else plain_value(v))
+            for v, dec in zip(ks, decoders, strict=True)
+        ]
+        key = None if not keys else vals[0] if len(vals) == 1 else tuple(vals)
+        out.append((key, int(m or 0), int(count)))
+    return out, tuple(extra)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _mask_rows_duckdb(
+    rel: Any, bits: Mapping[str, int], n: int, *, check_replay: bool
+) -> list[tuple[Any, int, int]]:
+    # the null check sits in ELSE: DuckDB evaluates it only for rows no stage matched
+    other = f"CASE WHEN {STAGE} IS NULL THEN {1 << (n + _REPLAY_BIT)} ELSE 0 END"
+    cases = " ".join(f"WHEN {_sql_string(s)} THEN {m}" for s, m in bits.items() if m)
+    mask = f"CASE {STAGE} {cases} ELSE {other if check_replay else 0} END"
+    sql = (
+        f"SELECT m, count(*) AS n FROM (SELECT bit_or({mask}) AS m "
+        f"FROM _log GROUP BY {LEAD_ID}) GROUP BY m"
+    )
+    return [(None, int(m or 0), int(c)) for m, c in rel.query("_log", sql).fetchall()]

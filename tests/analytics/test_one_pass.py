@@ -1,0 +1,198 @@
+"""
+The one-aggregation paths (polars, DuckDB) give the general engine's figures.
+
+``funnel_report``, ``breakdown`` and ``cohorts`` (order "reached", no window) run
+one bitmask aggregation on polars and DuckDB; ``time_to_convert`` (ordered, no
+window) three joins over the start and end rows. pandas takes the general path
+(per-lead figures, attempts), so every property compares the two on the same rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import duckdb
+import narwhals as nw
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from funnel import DEFAULT_FUNNEL, ValidationError
+from funnel.analytics import breakdown, cohorts, funnel_report, time_to_convert
+from funnel.engine.replay import mask_tally
+
+T = datetime(2026, 1, 1, tzinfo=UTC)
+STAGES = [*DEFAULT_FUNNEL.stages, "unknown"]
+SOURCES = [None, "", "web", "ads", "b"]
+
+rows_strategy = st.lists(
+    st.tuples(
+        st.sampled_from("abcdef"),
+        st.integers(0, 6),  # few times: ties within a lead
+        st.sampled_from(STAGES),
+        st.sampled_from(SOURCES),
+        st.integers(0, 3),
+    ),
+    min_size=0,
+    max_size=40,
+)
+
+
+def frame_of(rows: list[tuple[str, int, str, str | None, int]], shuffle: int) -> pl.DataFrame:
+    n = len(rows)
+    row = [(i * 7 + shuffle) % (n + 3) for i in range(n)]  # distinct, not in frame order
+    return pl.DataFrame(
+        {
+            "row": row,
+            "lead_id": [r[0] for r in rows],
+            "at": [T + timedelta(days=30 * r[1]) for r in rows],
+            "stage": [r[2] for r in rows],
+            "source": [r[3] for r in rows],
+            "tier": [r[4] for r in rows],
+        },
+        schema={
+            "row": pl.Int64,
+            "lead_id": pl.String,
+            "at": pl.Datetime("us", "UTC"),
+            "stage": pl.String,
+            "source": pl.String,
+            "tier": pl.Int64,
+        },
+    )
+
+
+def general(rep: object) -> object:
+    return attrs.evolve(rep, backend="polars")  # type: ignore[misc]
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows_strategy, st.integers(0, 5))
+def test_report_breakdown_cohorts_equal_the_general_path(rows, shuffle):
+    frame = frame_of(rows, shuffle)
+    pdf = frame.to_pandas()
+    assert funnel_report(frame) == general(funnel_report(pdf))
+    assert funnel_report(frame.drop("row")) == general(funnel_report(pdf.drop(columns="row")))
+    steps = ["mql", "sql", "won"]
+    assert funnel_report(frame, steps=steps) == general(funnel_report(pdf, steps=steps))
+    for attribution in ("first", "last"):
+        for by in ("source", "tier", ["source", "tier"]):
+            fast = breakdown(frame, by, attribution=attribution)
+            slow = breakdown(pdf, by, attribution=attribution)
+            assert fast.reports.keys() == slow.reports.keys()
+            assert all(fast[k] == general(slow[k]) for k in fast.reports)
+            assert fast.total == general(slow.total)
+        nrow = breakdown(frame.drop("row"), "source", attribution=attribution)
+        slow = breakdown(pdf.drop(columns="row"), "source", attribution=attribution)
+        assert {k: r.counts for k, r in nrow.reports.items()} == {
+            k: r.counts for k, r in slow.reports.items()
+        }
+    fast_c, slow_c = cohorts(frame, "1mo"), cohorts(pdf, "1mo")
+    assert list(fast_c.reports) == list(slow_c.reports)
+    assert all(fast_c[k] == general(slow_c[k]) for k in fast_c.reports)
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows_strategy, st.integers(0, 5))
+def test_duckdb_report_is_the_one_aggregation_and_agrees(rows, shuffle):
+    frame = frame_of(rows, shuffle).select("lead_id", "at", "stage")
+    con = duckdb.connect()
+    rel = con.from_arrow(frame.to_arrow())
+    assert mask_tally(nw.from_native(rel)) is not None
+    assert funnel_report(rel) == funnel_report(frame)
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows_strategy, st.integers(0, 5))
+def test_time_to_convert_equals_the_attempt_engine(rows, shuffle):
+    frame = frame_of(rows, shuffle)
+    pdf = frame.to_pandas()
+    for start, end in (("acquired", "won"), ("mql", ["won", "lost"]), (["mql", "sql"], "won")):
+        fast = time_to_convert(frame, start, end)
+        slow = time_to_convert(pdf, start, end)
+        assert (fast.count, fast.median, fast.mean, fast.quantiles) == (
+            slow.count,
+            slow.median,
+            slow.mean,
+            slow.quantiles,
+        )
+        assert fast.seconds.rows() == list(
+            zip(slow.seconds["lead_id"], slow.seconds["seconds"], strict=True)
+        )
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows_strategy, st.integers(0, 5))
+def test_durations_true_is_the_report_and_its_time_to_convert(rows, shuffle):
+    frame = frame_of(rows, shuffle)
+    for steps in (None, ["mql", "won"]):
+        rep = funnel_report(frame, steps=steps, durations=True)
+        assert attrs.evolve(rep, durations=None) == funnel_report(frame, steps=steps)
+        ttc = time_to_convert(frame, rep.steps[0], sorted(DEFAULT_FUNNEL.won_stages))
+        assert rep.durations is not None
+        assert (rep.durations.count, rep.durations.median, rep.durations.quantiles) == (
+            ttc.count,
+            ttc.median,
+            ttc.quantiles,
+        )
+
+
+def test_durations_follow_the_order_and_window():
+    frame = pl.DataFrame(
+        {
+            "lead_id": ["a", "a", "a", "b", "b"],
+            "at": [T, T + timedelta(days=2), T + timedelta(days=40), T, T + timedelta(days=5)],
+            "stage": ["acquired", "mql", "won", "acquired", "won"],
+        }
+    )
+    rep = funnel_report(frame, order="ordered", window=timedelta(days=30), durations=True)
+    assert rep.durations is not None
+    assert rep.durations.count == 1  # a's won is outside the window
+    assert rep.durations.median == timedelta(days=5)
+    # the first present step starts the clock: no 'acquired' rows, so 'mql'
+    rep = funnel_report(frame.filter(pl.col("stage") != "acquired"), durations=True)
+    assert rep.steps[0] == "mql"
+    assert rep.durations is not None
+    assert rep.durations.count == 1
+    assert rep.durations.median == timedelta(days=38)
+
+
+def test_durations_must_be_a_bool():
+    frame = pl.DataFrame({"lead_id": ["a"], "at": [T], "stage": ["acquired"]})
+    with pytest.raises(ValidationError, match="durations must be True or False"):
+        funnel_report(frame, durations="yes")  # type: ignore[arg-type]
+
+
+def test_rows_needing_a_replay_leave_the_one_aggregation():
+    """A null stage with an event: the events are replayed, as on the general path."""
+    frame = pl.DataFrame(
+        {
+            "lead_id": ["a", "a", "b"],
+            "at": [T, T + timedelta(days=1), T],
+            "event": [None, "mark_mql", None],
+            "stage": ["acquired", None, "acquired"],
+        }
+    )
+    assert mask_tally(nw.from_native(frame)) is None
+    assert funnel_report(frame) == general(funnel_report(frame.to_pandas()))
+    assert funnel_report(frame).counts[:2] == (2, 1)
+
+
+def test_null_stages_without_events_stay_in_the_one_aggregation():
+    """A null stage with no event adds nothing: the one aggregation still answers."""
+    frame = pl.DataFrame(
+        {
+            "lead_id": ["a", "a", "b"],
+            "at": [T, T + timedelta(days=1), T],
+            "event": [None, None, None],
+            "stage": ["acquired", None, "mql"],
+        },
+        schema_overrides={"event": pl.String},
+    )
+    for log in (frame, frame.lazy(), duckdb.connect().from_arrow(frame.to_arrow())):
+        found = mask_tally(nw.from_native(log))
+        assert found is not None
+        assert found.steps == ("acquired", "mql")
+        assert found.total.counts == (2, 1)
+    assert funnel_report(frame) == general(funnel_report(frame.to_pandas()))
