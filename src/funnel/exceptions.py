@@ -476,6 +476,30 @@ class RecordNotFound(PersistenceError, KeyError):
         return {"record": self.record_id}
 
 
+class MissingExtra(FunnelError, ImportError):
+    """
+    Raised when an optional dependency is not installed; the message names the extra.
+
+    Raised ``from None`` (no chained ``ModuleNotFoundError``), and shown by IPython and
+    Jupyter as one line instead of a traceback.
+
+    >>> err = MissingExtra("analytics", "reports need narwhals and polars")
+    >>> str(err)
+    'reports need narwhals and polars: pip install "salesfunnel[analytics]"'
+    >>> err.extra, isinstance(err, ImportError)
+    ('analytics', True)
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, extra: str, why: str) -> None:
+        self.extra = extra
+        super().__init__(f'{why}: pip install "salesfunnel[{extra}]"')
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
 class DiagramError(FunnelError, RuntimeError):
     """
     Raised when a diagram format cannot be produced on this machine.

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CODE = """
 import sys
 from funnel.cli import main
@@ -24,3 +26,40 @@ def test_report_on_a_pipe_imports_no_spinner_and_no_definition_reader(tmp_path: 
     ).stdout
     assert out.splitlines()[-1] == "0 False False"
     assert "Acquired" in out
+
+
+MISSING = """
+import sys
+sys.modules[sys.argv[2]] = None  # import raises ModuleNotFoundError
+from funnel.cli import main
+raise SystemExit(main(["report", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize(("module", "extra"), [("rich", "cli"), ("narwhals", "analytics")])
+def test_a_missing_extra_is_one_line_naming_it(tmp_path: Path, module: str, extra: str) -> None:
+    """Without rich, `funnel report` printed a raw ModuleNotFoundError traceback."""
+    csv = tmp_path / "log.csv"
+    csv.write_text("lead_id,stage,at\nL1,acquired,2026-01-01T09:00:00Z\n")
+    done = subprocess.run(
+        [sys.executable, "-c", MISSING, str(csv), module],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f'pip install "salesfunnel[{extra}]"' in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_analytics_without_narwhals_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['narwhals'] = None\n"
+        "import funnel.analytics as fa\n"
+        "from funnel.exceptions import MissingExtra\n"
+        "try:\n    fa.funnel_report\nexcept MissingExtra as e:\n    print(e.extra, e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("analytics funnel.analytics.funnel_report needs narwhals")
+    assert done.stdout.strip().endswith('pip install "salesfunnel[analytics]"')

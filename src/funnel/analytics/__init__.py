@@ -19,6 +19,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from funnel.exceptions import MissingExtra
+
 if TYPE_CHECKING:
     from funnel.analytics.adapters import load_export, read_export
     from funnel.analytics.charts import (
@@ -55,6 +57,9 @@ if TYPE_CHECKING:
         time_in_stage,
         time_to_convert,
     )
+
+#: The extra that brings each optional dependency the analytics modules import.
+_EXTRAS = {"narwhals": "analytics", "polars": "analytics", "plotly": "plot"}
 
 _WHERE = {
     "Breakdown": "report",
@@ -133,7 +138,17 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'funnel.analytics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"funnel.analytics.{module}"), name)
+    try:
+        loaded = importlib.import_module(f"funnel.analytics.{module}")
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        extra = _EXTRAS.get(missing)
+        if extra is None:
+            raise
+        raise MissingExtra(
+            extra, f"funnel.analytics.{name} needs {missing}, which is not installed"
+        ) from None
+    value = getattr(loaded, name)
     globals()[name] = value
     return value
 

@@ -24,8 +24,9 @@ to break ties.
 
 Dask is tested in CI and gives the polars results exactly. The Spark
 functions need ``pyspark`` (the extra ``salesfunnel[spark]``, not part of
-``salesfunnel[all]``) and Java 17+; without pyspark they raise :class:`ImportError`
-saying so. The Spark test runs with ``uv run --extra spark pytest
+``salesfunnel[all]``) and Java 17+; without pyspark they raise
+:class:`~funnel.exceptions.MissingExtra` (an :class:`ImportError`) saying so.
+The Spark test runs with ``uv run --extra spark pytest
 tests/analytics/test_distributed.py`` (the replay passed with pyspark 4.3.0 and
 OpenJDK 17; the report's narwhals path has not yet run on Spark).
 Neither engine is imported until a function is called.
@@ -47,7 +48,7 @@ from funnel.engine.replay import (
     step_table,
     tally_reached,
 )
-from funnel.exceptions import ValidationError
+from funnel.exceptions import MissingExtra, ValidationError
 from funnel.model.eventlog import (
     AT,
     EVENT,
@@ -264,13 +265,13 @@ def _reached(frame: Any, funnel: Funnel, steps: tuple[str, ...]) -> ReachedCount
 
 
 def _spark_functions() -> Any:
-    """``pyspark.sql.functions``, or an ImportError that says what to install."""
+    """``pyspark.sql.functions``, or a MissingExtra (an ImportError) that says what to install."""
     try:
         return importlib.import_module("pyspark.sql.functions")
-    except ImportError as exc:
-        raise ImportError(
-            "the Spark functions need pyspark and Java 17+: pip install 'salesfunnel[spark]'"
-        ) from exc
+    except ImportError:
+        raise MissingExtra(
+            "spark", "the Spark functions need pyspark (and Java 17+), which is not installed"
+        ) from None
 
 
 def replay_spark(

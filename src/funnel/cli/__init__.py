@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from funnel._version import __version__
+from funnel.exceptions import MissingExtra
 
 #: Modules that contribute sub-commands, in help order.
 COMMAND_MODULES = (
@@ -52,8 +53,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    code: int = handler(args)
+    try:
+        code: int = handler(args)
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get((exc.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        sys.stderr.write(
+            f"funnel {args.command}: {exc.name} is not installed: "
+            f'pip install "salesfunnel[{extra}]"\n'
+        )
+        return 1
+    except MissingExtra as exc:
+        sys.stderr.write(f"funnel {args.command}: {exc}\n")
+        return 1
     return code
+
+
+#: The extra that brings each optional dependency a command may import when it runs.
+_EXTRAS = {
+    "rich": "cli",
+    "narwhals": "analytics",
+    "polars": "analytics",
+    "plotly": "plot",
+    "kaleido": "png",
+    "pydot": "diagrams",
+    "tomlkit": "toml",
+    "pyarrow": "parquet",
+}
 
 
 if __name__ == "__main__":  # pragma: no cover
