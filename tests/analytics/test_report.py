@@ -249,3 +249,23 @@ def test_other_arguments_are_checked(log_polars):
         time_to_convert(log_polars, quantiles=[0.5, 2])
     with pytest.raises(ValidationError, match="unit"):
         time_in_stage(log_polars, unit="weeks")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("every", ["1w", "bogus", "", "0d", 7, None])
+def test_cohorts_refuse_a_period_no_engine_truncates_to(every: object) -> None:
+    """cohorts(pandas_log, "1w") raised narwhals' bare ValueError."""
+    import pandas as pd
+
+    import funnel.analytics as fa
+    from funnel import ValidationError
+
+    log = pd.DataFrame(
+        {
+            "lead_id": ["a", "a"],
+            "stage": ["acquired", "mql"],
+            "at": pd.to_datetime(["2026-01-01T00:00Z", "2026-01-05T00:00Z"]),
+        }
+    )
+    with pytest.raises(ValidationError) as err:
+        fa.cohorts(log, every)  # type: ignore[arg-type]
+    assert err.value.field == "every"

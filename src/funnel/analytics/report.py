@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
@@ -873,11 +874,15 @@ def cohorts(
     DuckDB inputs accept only single units (``"1mo"``, not ``"3mo"``): narwhals limits them.
 
     The keys are the periods' start times (UTC).
+
+    Raises:
+        ValidationError: *every* is not ``<number><unit>`` with a unit of ``ns``, ``us``,
+            ``ms``, ``s``, ``m``, ``h``, ``d``, ``mo``, ``q`` or ``y``.
     """
     return _grouped(
         log,
         None,
-        every,
+        check_every(every),
         steps=steps,
         funnel=funnel,
         order=order,
@@ -885,6 +890,31 @@ def cohorts(
         exclude=exclude,
         attribution="first",
     )
+
+
+#: Period lengths every engine truncates to (narwhals' units; weeks are written ``7d``).
+_EVERY = re.compile(r"[1-9][0-9]{0,5}(ns|us|ms|s|m|h|d|mo|q|y)")
+
+
+def check_every(every: Any) -> str:
+    """
+    *every* if it is a period narwhals can truncate to, else a ValidationError.
+
+    >>> check_every("1mo")
+    '1mo'
+    >>> check_every("1w")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: every must be <number><unit> ... (weeks: "7d"), got '1w'
+    """
+    if not isinstance(every, str) or not _EVERY.fullmatch(every):
+        shown = repr(every[:20]) if isinstance(every, str) else f"a {type(every).__name__}"
+        raise ValidationError(
+            "every must be <number><unit> with a unit of ns, us, ms, s, m, h, d, mo, q or y "
+            f'(weeks: "7d"), got {shown}',
+            field="every",
+        )
+    return every
 
 
 def _check_by(by: Any) -> tuple[str, ...]:
