@@ -53,6 +53,18 @@ def mask_addresses(text: str) -> str:
     return _ADDRESS.sub(one, text)
 
 
+def mask_name(name: str | None) -> str:
+    """
+    Keep the first character only: names and job titles are personal data.
+
+    >>> mask_name("Ada Lovelace"), mask_name(None)
+    ("'A***'", 'None')
+    """
+    if name is None:
+        return "None"
+    return repr(name[:1] + "***")
+
+
 def mask_phone(phone: str | None) -> str:
     """
     Keep the last two digits only.

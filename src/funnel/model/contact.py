@@ -15,7 +15,7 @@ import attrs
 
 from funnel._fields import boolean, count, instance, non_negative_money, text
 from funnel._money import optional_money
-from funnel._privacy import mask_email, mask_phone
+from funnel._privacy import mask_email, mask_name, mask_phone
 
 __all__ = ("Company", "Consent", "Contact")
 
@@ -96,16 +96,16 @@ class Contact:
     A person at a company, reachable by the funnel.
 
     Attributes:
-        name: The person's name.
+        name: The person's name (its first letter only in ``repr``).
         email: Email address, if known (masked in ``repr``).
         phone: Phone number, if known (masked in ``repr``).
-        title: Job title, e.g. ``"Head of Operations"``.
+        title: Job title, e.g. ``"Head of Operations"`` (masked in ``repr``).
         company: The company the person works for.
         consent: What the person agreed to.
 
     >>> ada = Contact(name="Ada", email="ada.lovelace@acme.example", phone="+44 20 7946 0958")
-    >>> "lovelace" in repr(ada), "7946" in repr(ada)
-    (False, False)
+    >>> "lovelace" in repr(ada), "7946" in repr(ada), "Ada" in repr(ada)
+    (False, False, False)
     >>> ada.email
     'ada.lovelace@acme.example'
 
@@ -120,9 +120,9 @@ class Contact:
     #: A contact is named by its class only: its name is personal data.
     _label_field: ClassVar[None] = None
 
-    name: str = attrs.field(validator=text(blank=False))
+    name: str = attrs.field(repr=mask_name, validator=text(blank=False))
     email: str | None = attrs.field(default=None, repr=mask_email, validator=text(optional=True))
     phone: str | None = attrs.field(default=None, repr=mask_phone, validator=text(optional=True))
-    title: str | None = attrs.field(default=None, validator=text(optional=True))
+    title: str | None = attrs.field(default=None, repr=mask_name, validator=text(optional=True))
     company: Company | None = attrs.field(default=None, validator=instance(Company, optional=True))
     consent: Consent = attrs.field(default=Consent(), validator=instance(Consent))

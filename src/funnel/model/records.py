@@ -14,7 +14,7 @@ Records are frozen: every change returns a new record (see
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
@@ -196,6 +196,24 @@ def _check_record(record: Lead | Prospect) -> None:
         )
 
 
+def _count(noun: str) -> Callable[[tuple[object, ...]], str]:
+    """A repr of a tuple field by its length only: ``<3 touches>`` instead of every item."""
+
+    def shown(items: tuple[object, ...]) -> str:
+        return f"<{len(items)} {noun}>"
+
+    return shown
+
+
+def _qualification_repr(q: Qualification) -> str:
+    met = sum(1 for r in q.results if r.verdict == "met")
+    return f"<{q.framework}: {met}/{len(q.results)} met, {'passed' if q.passed else 'not passed'}>"
+
+
+def _engagement_repr(e: EngagementFinding) -> str:
+    return f"<{e.level}>"
+
+
 @attrs.frozen(kw_only=True)
 class Lead:
     """
@@ -230,9 +248,15 @@ class Lead:
     level: QualificationLevel = attrs.field(
         default=QualificationLevel.RAW, converter=_level, validator=member(QualificationLevel)
     )
-    touches: tuple[Touch, ...] = attrs.field(default=(), converter=sort_touches)
-    evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_sorted_evidence)
-    history: tuple[StageChange, ...] = attrs.field(default=(), converter=_history)
+    touches: tuple[Touch, ...] = attrs.field(
+        default=(), converter=sort_touches, repr=_count("touches")
+    )
+    evidence: tuple[Evidence, ...] = attrs.field(
+        default=(), converter=_sorted_evidence, repr=_count("evidence")
+    )
+    history: tuple[StageChange, ...] = attrs.field(
+        default=(), converter=_history, repr=_count("changes")
+    )
     owner: str | None = attrs.field(default=None, validator=text(optional=True))
     segment: str | None = attrs.field(default=None, validator=text(optional=True))
 
@@ -277,15 +301,25 @@ class Prospect:
     source: str = attrs.field(validator=text())
     created_at: datetime = attrs.field(validator=aware)
     stage: str = attrs.field(validator=text(blank=False))
-    qualification: Qualification = attrs.field(validator=instance(Qualification))
-    engagement: EngagementFinding = attrs.field(validator=instance(EngagementFinding))
+    qualification: Qualification = attrs.field(
+        validator=instance(Qualification), repr=_qualification_repr
+    )
+    engagement: EngagementFinding = attrs.field(
+        validator=instance(EngagementFinding), repr=_engagement_repr
+    )
     converted_at: datetime = attrs.field(validator=aware)
     lead_level: QualificationLevel = attrs.field(
         converter=_level, validator=member(QualificationLevel)
     )
-    touches: tuple[Touch, ...] = attrs.field(default=(), converter=sort_touches)
-    evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_sorted_evidence)
-    history: tuple[StageChange, ...] = attrs.field(default=(), converter=_history)
+    touches: tuple[Touch, ...] = attrs.field(
+        default=(), converter=sort_touches, repr=_count("touches")
+    )
+    evidence: tuple[Evidence, ...] = attrs.field(
+        default=(), converter=_sorted_evidence, repr=_count("evidence")
+    )
+    history: tuple[StageChange, ...] = attrs.field(
+        default=(), converter=_history, repr=_count("changes")
+    )
     owner: str | None = attrs.field(default=None, validator=text(optional=True))
     segment: str | None = attrs.field(default=None, validator=text(optional=True))
     value: Decimal | None = attrs.field(
