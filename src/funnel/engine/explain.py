@@ -71,6 +71,12 @@ class Explanation:
             return None
         return "ready to become a prospect" if self.ready else "not a prospect yet because:"
 
+    def _qualification_lines(self) -> list[str]:
+        """The qualification's verdict, then its criteria not already listed as blockers."""
+        head, *rest = self.qualification.explain()
+        shown = set(self.blockers)
+        return [head, *(line for line in rest if line not in shown)]
+
     def _next(self) -> str:
         return f"next events: {', '.join(self.next_events) or 'none'}"
 
@@ -90,7 +96,7 @@ class Explanation:
         ]
         out.extend(
             f"qualification: {line}" if i == 0 else f"  {line}"
-            for i, line in enumerate(self.qualification.explain())
+            for i, line in enumerate(self._qualification_lines())
         )
         verdict = self._verdict()
         if verdict is not None:
@@ -109,7 +115,7 @@ class Explanation:
             f"- engagement: {md(self.engagement.level.value)} ({md(self.engagement.reason)})"
         )
         out.append("- qualification:")
-        out.extend(f"  - {md(line)}" for line in self.qualification.explain())
+        out.extend(f"  - {md(line)}" for line in self._qualification_lines())
         verdict = self._verdict()
         if verdict is not None:
             out.append(f"- {md(verdict)}")
