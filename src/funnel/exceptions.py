@@ -25,7 +25,8 @@ and a :meth:`FunnelError.to_dict` (an RFC 9457 problem-details body, for APIs an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from funnel._privacy import escape_controls, is_name, mask_addresses
@@ -476,6 +477,26 @@ class RecordNotFound(PersistenceError, KeyError):
         return {"record": self.record_id}
 
 
+#: The extra that brings each optional dependency (by top-level module name).
+EXTRA_OF: Mapping[str, str] = MappingProxyType(
+    {
+        "dask": "dask",
+        "duckdb": "duckdb",
+        "kaleido": "png",
+        "narwhals": "analytics",
+        "pandas": "pandas",
+        "plotly": "plot",
+        "polars": "analytics",
+        "pyarrow": "parquet",
+        "pydot": "diagrams",
+        "pyspark": "spark",
+        "rich": "cli",
+        "sqlalchemy": "sql",
+        "tomlkit": "toml",
+    }
+)
+
+
 class MissingExtra(FunnelError, ImportError):
     """
     Raised when an optional dependency is not installed; the message names the extra.
@@ -495,6 +516,22 @@ class MissingExtra(FunnelError, ImportError):
     def __init__(self, extra: str, why: str) -> None:
         self.extra = extra
         super().__init__(f'{why}: pip install "salesfunnel[{extra}]"')
+
+    @classmethod
+    def of(cls, exc: ModuleNotFoundError, needed_by: str) -> MissingExtra | None:
+        """
+        The error for *exc* if its module comes with an extra (see :data:`EXTRA_OF`), else None.
+
+        >>> str(MissingExtra.of(ModuleNotFoundError(name="rich.table"), "funnel report"))
+        'funnel report needs rich, which is not installed: pip install "salesfunnel[cli]"'
+        >>> MissingExtra.of(ModuleNotFoundError(name="no_such_module"), "x") is None
+        True
+        """
+        module = (exc.name or "").partition(".")[0]
+        extra = EXTRA_OF.get(module)
+        if extra is None:
+            return None
+        return cls(extra, f"{needed_by} needs {module}, which is not installed")
 
     def _render_traceback_(self) -> list[str]:
         return [f"{type(self).__name__}: {self}"]

@@ -58,9 +58,6 @@ if TYPE_CHECKING:
         time_to_convert,
     )
 
-#: The extra that brings each optional dependency the analytics modules import.
-_EXTRAS = {"narwhals": "analytics", "polars": "analytics", "plotly": "plot"}
-
 _WHERE = {
     "Breakdown": "report",
     "Durations": "report",
@@ -141,13 +138,10 @@ def __getattr__(name: str) -> Any:
     try:
         loaded = importlib.import_module(f"funnel.analytics.{module}")
     except ModuleNotFoundError as exc:
-        missing = (exc.name or "").partition(".")[0]
-        extra = _EXTRAS.get(missing)
-        if extra is None:
+        error = MissingExtra.of(exc, f"funnel.analytics.{name}")
+        if error is None:
             raise
-        raise MissingExtra(
-            extra, f"funnel.analytics.{name} needs {missing}, which is not installed"
-        ) from None
+        raise error from None
     value = getattr(loaded, name)
     globals()[name] = value
     return value

@@ -56,31 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = handler(args)
     except ModuleNotFoundError as exc:
-        extra = _EXTRAS.get((exc.name or "").partition(".")[0])
-        if extra is None:
+        error = MissingExtra.of(exc, f"funnel {args.command}")
+        if error is None:
             raise
         sys.stderr.write(
             f"funnel {args.command}: {exc.name} is not installed: "
-            f'pip install "salesfunnel[{extra}]"\n'
+            f'pip install "salesfunnel[{error.extra}]"\n'
         )
         return 1
     except MissingExtra as exc:
         sys.stderr.write(f"funnel {args.command}: {exc}\n")
         return 1
     return code
-
-
-#: The extra that brings each optional dependency a command may import when it runs.
-_EXTRAS = {
-    "rich": "cli",
-    "narwhals": "analytics",
-    "polars": "analytics",
-    "plotly": "plot",
-    "kaleido": "png",
-    "pydot": "diagrams",
-    "tomlkit": "toml",
-    "pyarrow": "parquet",
-}
 
 
 if __name__ == "__main__":  # pragma: no cover
