@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from funnel._version import __version__
 from funnel.engine.explain import Explanation
 from funnel.engine.funnel import (
-    DEFAULT_FUNNEL,
     Funnel,
     advance,
     can,
@@ -59,14 +58,19 @@ from funnel.model.qualification import (
 from funnel.model.records import Lead, Level, Prospect, QualificationLevel
 from funnel.model.touch import Touch
 from funnel.spec.guards import register_guard
-from funnel.spec.machine import FunnelStateMachine
 
 if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
+    from funnel.engine.funnel import DEFAULT_FUNNEL
     from funnel.engine.hooks import Hooks
     from funnel.io.definition import dump_funnel, load_funnel, loads_funnel, save_funnel
+    from funnel.spec.machine import FunnelStateMachine
 
-# Names that `import funnel` does not load until they are used.
+# Names that `import funnel` does not load until they are used. DEFAULT_FUNNEL and
+# FunnelStateMachine need python-statemachine (with asyncio, most of the import time
+# otherwise): it loads the first time a funnel is used.
 _LAZY: dict[str, str] = {
+    "DEFAULT_FUNNEL": "funnel.engine.funnel",
+    "FunnelStateMachine": "funnel.spec.machine",
     "Hooks": "funnel.engine.hooks",
     "dump_funnel": "funnel.io.definition",
     "load_funnel": "funnel.io.definition",

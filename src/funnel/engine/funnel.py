@@ -14,6 +14,7 @@ functions.
 >>> form = Touch(id="f1", at=at, direction="inbound", channel="form", reach="mass")
 >>> lead = Lead(id="L1", contact=Contact(name="Ada"), source="web", created_at=at,
 ...             touches=[form])
+>>> from funnel import DEFAULT_FUNNEL
 >>> DEFAULT_FUNNEL.advance(lead, "mark_mql", at=at).stage
 'mql'
 
@@ -24,6 +25,7 @@ funnel passed as ``funnel=``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
@@ -47,10 +49,15 @@ from funnel.exceptions import ValidationError
 from funnel.model.records import Lead, Prospect
 from funnel.model.touch import Touch
 from funnel.spec.definition import FunnelDefinition
-from funnel.spec.machine import SalesFunnel, SalesStep
+from funnel.spec.levels import SALES_LEVELS  # noqa: F401 - declares the default stage levels
 
 if TYPE_CHECKING:
     from funnel.engine.hooks import Hooks
+    from funnel.spec.machine import SalesStep
+
+    #: The sources' funnel with their own criteria (fit, means, authority, intention).
+    #: Built the first time it is used, so ``import funnel`` loads no python-statemachine.
+    DEFAULT_FUNNEL: Funnel
 
 R = TypeVar("R", bound=Lead | Prospect)
 Record = Lead | Prospect
@@ -312,13 +319,39 @@ class Funnel(FunnelDefinition):
         return _touches.plan_touch(record, touch, funnel=self)
 
 
-#: The sources' funnel with their own criteria (fit, means, authority, intention).
-DEFAULT_FUNNEL = Funnel(
-    machine=SalesFunnel,
-    name="sources",
-    version="1",
-    description="The funnel as the two source articles describe it.",
-)
+_default: Funnel | None = None
+_default_lock = threading.RLock()
+
+
+def _default_funnel() -> Funnel:
+    """
+    The sources' funnel with their own criteria (fit, means, authority, intention).
+
+    This is :data:`DEFAULT_FUNNEL`. It is built the first time it is asked for,
+    from :class:`~funnel.spec.machine.SalesFunnel` (which loads python-statemachine
+    and derives the transition table), so ``import funnel`` stays light; every
+    later call returns the same object.
+    """
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                from funnel.spec.machine import SalesFunnel
+
+                _default = Funnel(
+                    machine=SalesFunnel,
+                    name="sources",
+                    version="1",
+                    description="The funnel as the two source articles describe it.",
+                )
+                globals()["DEFAULT_FUNNEL"] = _default
+    return _default
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DEFAULT_FUNNEL":  # PEP 562: built on first use, then a plain global
+        return _default_funnel()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- shortcuts over the default funnel -------------------------------------------------
@@ -497,7 +530,7 @@ def resolve_funnel(funnel: object) -> Funnel:
         ValidationError: *funnel* is neither ``None`` nor a :class:`Funnel`.
     """
     if funnel is None:
-        return DEFAULT_FUNNEL
+        return _default if _default is not None else _default_funnel()
     if not isinstance(funnel, Funnel):
         raise ValidationError(
             f"funnel= takes a funnel.Funnel, got {type(funnel).__name__}", field="funnel"

@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
-from statemachine.exceptions import TransitionNotAllowed
 
 from funnel._fields import shown
 from funnel._privacy import is_name
@@ -43,7 +42,6 @@ from funnel.model.history import StageChange
 from funnel.model.records import Lead, Level, Prospect
 from funnel.spec.definition import FunnelDefinition
 from funnel.spec.guards import GuardContext, engagement_of, qualification_of
-from funnel.spec.machine import Cursor, GuardListener
 from funnel.spec.table import Edge
 
 if TYPE_CHECKING:
@@ -302,6 +300,8 @@ def machine_for(record: Record, ctx: GuardContext, listeners: Sequence[object] =
     The machine is bound to a :class:`~funnel.spec.machine.Cursor`, never to
     the frozen record; its guards are the funnel's, evaluated through *ctx*.
     """
+    from funnel.spec.machine import Cursor, GuardListener  # python-statemachine: only here
+
     cursor = Cursor(record=record, stage=record.stage, ctx=ctx)
     return ctx.funnel.machine(
         model=cursor, state_field="stage", listeners=[GuardListener(cursor), *listeners]
@@ -311,6 +311,8 @@ def machine_for(record: Record, ctx: GuardContext, listeners: Sequence[object] =
 def _run_machine(
     record: Record, event: str, edge: Edge, ctx: GuardContext, listeners: Sequence[object]
 ) -> None:
+    from statemachine.exceptions import TransitionNotAllowed
+
     sm = machine_for(record, ctx, listeners)
     try:
         sm.send(event)

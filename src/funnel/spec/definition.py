@@ -36,11 +36,11 @@ from funnel.model.qualification import (
 from funnel.model.records import Level, QualificationLevel
 from funnel.spec.communication import DEFAULT_COMMUNICATION, CommunicationPolicy
 from funnel.spec.guards import CONVERSION_RULE, GUARDS, GuardRegistry
-from funnel.spec.machine import FunnelStateMachine
 from funnel.spec.table import Edge, TransitionTable, derive_table
 
 if TYPE_CHECKING:
     from funnel.model.records import FunnelRecord
+    from funnel.spec.machine import FunnelStateMachine  # python-statemachine: loaded on use
 
 #: Guards every lead -> prospect edge must carry.
 CONVERSION_GUARDS = frozenset((name, True) for name in CONVERSION_RULE)
@@ -172,6 +172,8 @@ class FunnelDefinition:
     table: TransitionTable = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        from funnel.spec.machine import FunnelStateMachine  # a machine class loaded it already
+
         if not (isinstance(self.machine, type) and issubclass(self.machine, FunnelStateMachine)):
             raise ValidationError(
                 f"funnel {self.name!r}: machine must be a FunnelStateMachine subclass, "

@@ -3,8 +3,8 @@ The funnel's state machine, declared once with python-statemachine.
 
 :class:`SalesFunnel` is the default funnel of the sources. It is the single
 declared source of truth for stages, events and guards: the fast
-:class:`~funnel.spec.table.TransitionTable` is derived from it at import, and
-diagrams are drawn from it. Company funnels subclass
+:class:`~funnel.spec.table.TransitionTable` is derived from it the first time
+a funnel needs it, and diagrams are drawn from it. Company funnels subclass
 :class:`FunnelStateMachine` the same way, or are built from a definition
 file (:mod:`funnel.spec.definition`).
 
@@ -24,6 +24,7 @@ from statemachine import State, StateMachine
 from funnel.exceptions import DefinitionError, DefinitionProblem
 from funnel.model.records import declare_stage_levels
 from funnel.spec.guards import GuardContext
+from funnel.spec.levels import SALES_LEVELS
 
 
 class FunnelStateMachine(StateMachine):
@@ -231,17 +232,6 @@ class SalesFunnel(FunnelStateMachine):
         | stakeholder.to(lost, cond="has_reason")
     )
 
-    levels: ClassVar[dict[str, str]] = {
-        "acquired": "lead",
-        "mql": "lead",
-        "sql": "lead",
-        "nurturing": "lead",
-        "disqualified": "lead",
-        "organisation": "prospect",
-        "opportunity": "prospect",
-        "stakeholder": "prospect",
-        "won": "prospect",
-        "lost": "prospect",
-    }
+    levels: ClassVar[dict[str, str]] = dict(SALES_LEVELS)  # declared to the model at import
     outcomes: ClassVar[dict[str, str]] = {"won": "won", "lost": "lost", "disqualified": "lost"}
     qualification_levels: ClassVar[dict[str, str]] = {"mql": "mql", "sql": "sql"}

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import attrs
-from statemachine import StateMachine
 
 from funnel.exceptions import DefinitionError, DefinitionProblem
 from funnel.spec.guards import GUARDS, GuardRegistry
+
+if TYPE_CHECKING:  # python-statemachine loads with the first machine class, not at import
+    from statemachine import StateMachine
 
 
 @attrs.frozen
