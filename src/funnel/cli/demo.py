@@ -15,7 +15,7 @@ from typing import TextIO
 
 import attrs
 
-from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, advance, convert, explain
+from funnel.engine.funnel import Funnel, advance, convert, explain
 from funnel.engine.touches import add_evidence, add_touch
 from funnel.exceptions import TransitionError
 from funnel.model.contact import Company, Consent, Contact
@@ -35,6 +35,10 @@ DEMO_ICP = IdealCustomerProfile(
 
 def demo_funnel() -> Funnel:
     """The default funnel with the demo's ideal customer profile."""
+    # Here, not at the top: every command line imports this module to register `demo`,
+    # and the default funnel loads python-statemachine.
+    from funnel.engine.funnel import DEFAULT_FUNNEL
+
     return Funnel(
         machine=DEFAULT_FUNNEL.machine,
         name="demo",
