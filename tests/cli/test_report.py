@@ -94,3 +94,19 @@ def test_values_with_markup_and_escapes_print_as_typed(tmp_path, capsys):
     assert "[/]" in out
     assert "[bold]x" in out
     assert "\x1b" not in out
+
+
+def test_default_steps_come_from_the_report_pass(log_file, capsys, monkeypatch):
+    """Without --steps the present steps came from a separate pass over every row first."""
+    from funnel.analytics import eventlog
+
+    def no_extra_pass(*args: object, **kwargs: object) -> tuple[str, ...]:
+        raise AssertionError("funnel report made a separate present_steps pass")
+
+    monkeypatch.setattr(eventlog, "present_steps", no_extra_pass)
+    assert main(["report", str(log_file), "--by", "source"]) == 0
+    out = capsys.readouterr().out
+    steps = [s for s in ("Acquired", "MQL", "SQL", "Organisation", "Won") if f"│ {s} " in out]
+    assert steps == ["Acquired", "MQL", "Won"]  # the main path's stages the log names
+    by_header = next(line for line in out.splitlines() if "source" in line and "win rate" in line)
+    assert [s for s in ("Acquired", "MQL", "SQL", "Won") if s in by_header] == steps

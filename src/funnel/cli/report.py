@@ -223,10 +223,11 @@ def run(args: argparse.Namespace) -> int:
             enough, why = accepted_enough(loaded, args.min_accepted)
             if enough:
                 progress.update(task, description="computing the report")
-                if steps is None:
-                    steps = list(eventlog.present_steps(loaded))
+                # Without --steps the report finds the steps present in the log in its own
+                # pass over the rows (no separate present_steps pass); --by then uses them.
                 rep = report.funnel_report(loaded, steps=steps)
-                split = report.breakdown(loaded, args.by, steps=steps) if args.by else None
+                by = args.by
+                split = report.breakdown(loaded, by, steps=list(rep.steps)) if by else None
     except (FunnelError, ValueError) as exc:
         err.print(_error(str(exc)), highlight=False)
         return 1
