@@ -143,3 +143,18 @@ def test_unknown_attribute_still_raises():
 
     with pytest.raises(AttributeError, match="DEFAULT_FUNNELS"):
         engine.DEFAULT_FUNNELS  # noqa: B018
+
+
+def test_command_line_help_loads_no_machine_and_no_extra():
+    """Every command line registers `demo`, whose module built the default funnel at import."""
+    loaded = run(
+        """
+        import contextlib, io, json, sys
+        from funnel.cli import main
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+            main(["--help"])
+        heavy = ("statemachine", "asyncio", "rich", "narwhals", "polars", "funnel.analytics")
+        print(json.dumps([m for m in heavy if m in sys.modules]))
+        """
+    )
+    assert loaded == []
