@@ -51,6 +51,7 @@ CODES = {
     # import funnel, then the default funnel's first use (python-statemachine loads then)
     "first_use": ["-c", "import funnel; funnel.DEFAULT_FUNNEL"],
     "cli_help": ["-m", "funnel", "--help"],
+    "cli_demo": ["-m", "funnel", "demo"],
 }
 
 
@@ -81,8 +82,8 @@ def bench_import(runs: int) -> dict[str, Any]:
 
     Net times subtract the interpreter's start-up (``python -c pass``) of the same round;
     the ratio is the median per-round ratio of the net times (min and max beside it).
-    Also timed, not goals: the default funnel's first use after ``import funnel``, and
-    ``funnel --help``.
+    Also timed, not goals: the default funnel's first use after ``import funnel``,
+    ``funnel --help`` and ``funnel demo``.
     """
     exe = sys.executable
 
@@ -130,6 +131,7 @@ def bench_import(runs: int) -> dict[str, Any]:
         "vs_statemachine_whole_process": statistics.median(whole),
         "first_use_ms": 1e3 * statistics.median(net["first_use"]),
         "cli_help_ms": 1e3 * statistics.median(net["cli_help"]),
+        "cli_demo_ms": 1e3 * statistics.median(net["cli_demo"]),
         "importtime_cumulative_ms": breakdown.get("funnel", 0.0),
         "importtime_top_level_ms": breakdown,
         "heavy_modules_imported": [m for m in probe.split(",") if m],
@@ -176,7 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15, help="alternating rounds per repeat")
     parser.add_argument("--repeat", type=int, default=3, help="independent repeats")
     args = parser.parse_args(argv)
-    keys = ("import_ms", "statemachine_ms", "vs_statemachine", "first_use_ms", "cli_help_ms")
+    keys = (
+        "import_ms",
+        "statemachine_ms",
+        "vs_statemachine",
+        "first_use_ms",
+        "cli_help_ms",
+        "cli_demo_ms",
+    )
     repeats = []
     for i in range(args.repeat):
         result = bench_import(args.runs)
