@@ -105,8 +105,19 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     if found:
         alternatives = "|".join(re.escape(w) for w in sorted(found, key=len, reverse=True))
         pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
-        text = pattern.sub(lambda m: m.group(0)[:1] + "***", text)
+        text = pattern.sub(lambda m: _masked(m.group(0)), text)
     return mask_phones(mask_addresses(text))
+
+
+def _masked(secret: str) -> str:
+    """A secret as the reprs mask it: ``a***@acme.example``, ``***58``, ``A***``."""
+    if "@" in secret:
+        masked = mask_addresses(secret)
+        return masked if masked != secret else secret[:1] + "***"
+    digits = [c for c in secret if c.isdigit()]
+    if len(digits) >= 6:
+        return "***" + "".join(digits[-2:])
+    return secret[:1] + "***"
 
 
 def moment(at: datetime) -> str:
