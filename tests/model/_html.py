@@ -57,7 +57,8 @@ def parse_card(markup: str) -> str:
 
     The text is what a reader sees (entities decoded), for checks on what it says.
     """
-    assert isinstance(markup, str) and markup.startswith("<div"), markup[:80]
+    assert isinstance(markup, str), type(markup)
+    assert markup.startswith("<div"), markup[:80]
     tree = _Tree()
     tree.feed(markup)
     tree.close()

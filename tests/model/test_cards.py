@@ -97,11 +97,15 @@ class TestLeadCard:
         assert "Lead L1" in text
         assert "mql" in text  # stage and level
         assert "two-way" in text
-        assert "✓ met" in text and "✗ not met" in text and "? unknown" in text
+        assert "✓ met" in text
+        assert "✗ not met" in text
+        assert "? unknown" in text
         # The default funnel's enabled events from mql, guards evaluated.
-        assert "mark_sql" in text and "nurture" in text
+        assert "mark_sql" in text
+        assert "nurture" in text
         assert "disqualify" not in text  # its guard wants a reason
-        assert "acquired → mql" in text and "mark_mql" in text
+        assert "acquired → mql" in text
+        assert "mark_mql" in text
 
     def test_next_events_are_the_default_funnels_enabled_events(self) -> None:
         lead = _lead()
@@ -131,7 +135,8 @@ class TestLeadCard:
     ) -> None:
         monkeypatch.setattr(_cards, "_SOURCES", [])
         text = parse_card(_lead()._repr_html_())
-        assert "✓ met" in text and "✗ not met" in text
+        assert "✓ met" in text
+        assert "✗ not met" in text
         assert "unknown: no loaded funnel knows this stage" in text
 
     def test_a_failing_outlook_source_does_not_break_the_card(
@@ -148,20 +153,24 @@ class TestProspectCard:
     def test_shows_prospect_level_admitting_criteria_value_and_history(self) -> None:
         prospect = _prospect()
         text = parse_card(prospect._repr_html_())
-        assert "Prospect L1" in text and "opportunity" in text
-        assert "prospect" in text and "(a mql lead when it converted)" in text
+        assert "Prospect L1" in text
+        assert "opportunity" in text
+        assert "prospect" in text
+        assert "(a mql lead when it converted)" in text
         assert text.count("✓ met") == 4
         assert "the verdict that admitted it" in text
         assert "1200" in text
         assert "engage_stakeholder" in text  # the one event enabled from opportunity
-        assert "mql → organisation" in text and "organisation → opportunity" in text
+        assert "mql → organisation" in text
+        assert "organisation → opportunity" in text
 
     def test_a_long_history_shows_the_last_changes_and_how_many_more(self) -> None:
         prospect = _prospect(loops=40)
         assert len(prospect.history) == 83
         text = parse_card(prospect._repr_html_())
         assert f"{83 - _cards.HISTORY_ROWS} earlier changes not shown" in text
-        assert "declined 39" in text and "declined 38" in text
+        assert "declined 39" in text
+        assert "declined 38" in text
         assert "declined 30" not in text
         assert len(prospect._repr_html_()) < CARD_BOUND
 
@@ -179,13 +188,16 @@ class TestPrivacy:
         for shown in (lead._repr_html_(), repr(lead), str(lead)):
             _assert_private(shown)
         text = parse_card(lead._repr_html_())
-        assert "a***" in text.lower() and "***58" in text
+        assert "a***" in text.lower()
+        assert "***58" in text
 
     def test_any_other_address_or_phone_in_a_note_is_masked(self) -> None:
         lead = _lead(note="cc bo.li@globex.example or +1 (555) 123-4567")
         text = parse_card(lead._repr_html_())
-        assert "bo.li" not in text and "b***@globex.example" in text
-        assert "123-4567" not in text and "***67" in text
+        assert "bo.li" not in text
+        assert "b***@globex.example" in text
+        assert "123-4567" not in text
+        assert "***67" in text
 
     def test_the_stakeholders_data_is_masked_too(self) -> None:
         other = Contact(name="Grace Hopper", email="grace@navy.example", title="Rear Admiral")
@@ -193,7 +205,8 @@ class TestPrivacy:
         card = prospect._repr_html_()
         for secret in ("Grace", "Hopper", "grace@navy", "Rear Admiral"):
             assert secret not in card
-        assert "Grace" not in repr(prospect) and "grace@" not in repr(prospect)
+        assert "Grace" not in repr(prospect)
+        assert "grace@" not in repr(prospect)
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(records())
@@ -235,7 +248,9 @@ class TestHostileValues:
         card = lead._repr_html_()
         text = parse_card(card)
         assert "Lead" in text
-        assert "\x1b" not in card and "\u202e" not in card and "\u2028" not in card
+        assert "\x1b" not in card
+        assert "\u202e" not in card
+        assert "\u2028" not in card
         assert len(card) < CARD_BOUND
         assert len(repr(lead)) < REPR_BOUND
 
@@ -286,7 +301,8 @@ class TestHostileValues:
         )
         assert len(lead._repr_html_()) < CARD_BOUND
         assert len(repr(lead)) < REPR_BOUND
-        assert "<5000 touches>" in repr(lead) and "<2000 changes>" in repr(lead)
+        assert "<5000 touches>" in repr(lead)
+        assert "<2000 changes>" in repr(lead)
         assert "1,995 earlier changes not shown" in parse_card(lead._repr_html_())
 
 
@@ -297,7 +313,9 @@ class TestQualification:
         assert "not qualified" in text
         assert "all of 4 (needs 4 met)" in text
         assert "1 met, 1 not met, 2 unknown" in text
-        assert "✓ met" in text and "✗ not met" in text and "? unknown" in text
+        assert "✓ met" in text
+        assert "✗ not met" in text
+        assert "? unknown" in text
 
     def test_repr_is_short_and_says_the_verdict_by_key(self) -> None:
         q = qualify(_lead().evidence, at=T0)
@@ -334,4 +352,5 @@ def test_a_long_field_is_clipped_in_the_repr() -> None:
     lead = Lead(id="i" * 10_000, contact=_contact(), source="s" * 10_000, created_at=T0)
     shown = repr(lead)
     assert len(shown) < 2_000
-    assert "iii…" in shown and "sss…" in shown
+    assert "iii…" in shown
+    assert "sss…" in shown
