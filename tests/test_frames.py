@@ -14,7 +14,12 @@ from funnel._frames import Kind, check_backend, to_frame
 from funnel.exceptions import MissingExtra
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
-COLUMNS = {"n": [1, None], "when": [T, None], "took": [timedelta(days=1), None], "s": ["a", None]}
+COLUMNS: dict[str, list[object]] = {
+    "n": [1, None],
+    "when": [T, None],
+    "took": [timedelta(days=1), None],
+    "s": ["a", None],
+}
 KINDS: dict[str, Kind] = {"n": "int", "when": "datetime", "took": "duration", "s": "str"}
 
 
@@ -40,7 +45,7 @@ def test_pandas_frames_take_the_declared_types() -> None:
 
 
 def test_empty_columns_keep_their_types() -> None:
-    empty = {name: [] for name in COLUMNS}
+    empty: dict[str, list[object]] = {name: [] for name in COLUMNS}
     assert to_frame(empty, kinds=KINDS).schema["when"] == pl.Datetime("us", "UTC")
     assert str(to_frame(empty, "pandas", kinds=KINDS)["n"].dtype) == "Int64"
 
