@@ -80,33 +80,68 @@ def mask_phones(text: str) -> str:
     return _PHONE.sub(one, text)
 
 
+class Redactor:
+    """
+    Masks a contact's personal values wherever a text quotes them, then every e-mail
+    address and phone number (:func:`redact`).
+
+    It holds the values it hides, so it shows none of them: its repr is a count, and a
+    JSON encoder refuses it (an explanation turned into a dict never carries them as text).
+    """
+
+    __slots__ = ("_pattern", "_secrets")
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self._secrets = tuple(s for s in secrets if s and s.strip())
+        self._pattern: re.Pattern[str] | None = None
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        if self._pattern is None and self._secrets:
+            found: set[str] = set()
+            for secret in self._secrets:
+                found.add(secret.strip())
+                digits = "".join(c for c in secret if c.isdigit())
+                if len(digits) >= 6:
+                    found.add(digits)
+                elif "@" not in secret and not digits:
+                    found.update(re.findall(r"[^\W\d_]{3,}", secret))
+            alternatives = "|".join(re.escape(w) for w in sorted(found, key=len, reverse=True))
+            self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        return self._pattern
+
+    def __call__(self, text: str) -> str:
+        pattern = self._compiled()
+        if pattern is not None:
+            text = pattern.sub(lambda m: _masked(m.group(0)), text)
+        return mask_phones(mask_addresses(text))
+
+    def __repr__(self) -> str:
+        return f"<Redactor of {len(self._secrets)} values>"
+
+    def __getstate__(self) -> tuple[str, ...]:
+        return self._secrets
+
+    def __setstate__(self, state: tuple[str, ...]) -> None:
+        self._secrets, self._pattern = state, None
+
+
+#: Masks e-mail addresses and phone numbers only.
+NO_SECRETS = Redactor()
+
+
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """
-    *text* with each of *secrets* (a contact's name, title, e-mail, phone) masked to its
-    first character, ignoring case, then every e-mail address and phone number masked.
+    *text* with each of *secrets* (a contact's name, title, e-mail, phone) masked, ignoring
+    case, then every e-mail address and phone number masked.
 
     A secret is found as a whole word; a secret made of letters and spaces (a name)
-    also by each word of three letters or more (a surname alone), and a phone number
-    also by its digits alone.
+    also by each word of three letters or more of it (a surname alone), and a phone
+    number also by its digits alone.
 
     >>> redact("Lovelace (ada@acme.example) said yes on 2026-09-01", ["Ada Lovelace"])
     'L*** (a***@acme.example) said yes on 2026-09-01'
     """
-    found: set[str] = set()
-    for secret in secrets:
-        if not secret or not secret.strip():
-            continue
-        found.add(secret.strip())
-        digits = "".join(c for c in secret if c.isdigit())
-        if len(digits) >= 6:
-            found.add(digits)
-        elif "@" not in secret and not digits:
-            found.update(re.findall(r"[^\W\d_]{3,}", secret))
-    if found:
-        alternatives = "|".join(re.escape(w) for w in sorted(found, key=len, reverse=True))
-        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
-        text = pattern.sub(lambda m: _masked(m.group(0)), text)
-    return mask_phones(mask_addresses(text))
+    return Redactor(secrets)(text)
 
 
 def _masked(secret: str) -> str:
@@ -143,27 +178,28 @@ def clip(text: str, limit: int = TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
-def plain(value: object, limit: int = TEXT_LIMIT, secrets: Iterable[str | None] = ()) -> str:
+def plain(value: object, limit: int = TEXT_LIMIT, hide: Redactor = NO_SECRETS) -> str:
     """
-    *value* as one line of text that is safe to show: personal data masked
-    (:func:`redact`), control characters escaped, whitespace collapsed, clipped.
+    *value* as one line of text that is safe to show: personal data masked (*hide*:
+    e-mail addresses and phone numbers, and a contact's values it was given), control
+    characters escaped, whitespace collapsed, clipped.
 
     >>> plain("Ada\\x1b[31m\\n  ada@acme.example")
     'Ada\\\\x1b[31m a***@acme.example'
     """
     text = value if isinstance(value, str) else str(value)
-    flat = " ".join(escape_controls(redact(text, secrets)).split())
+    flat = " ".join(escape_controls(hide(text)).split())
     return clip(flat, limit)
 
 
-def esc(value: object, limit: int = TEXT_LIMIT, secrets: Iterable[str | None] = ()) -> Markup:
+def esc(value: object, limit: int = TEXT_LIMIT, hide: Redactor = NO_SECRETS) -> Markup:
     """
     *value* as HTML text: :func:`plain`, then HTML-escaped (quotes included).
 
     >>> esc('<script>alert("x")</script>')
     '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'
     """
-    return Markup(html.escape(plain(value, limit, secrets), quote=True))
+    return Markup(html.escape(plain(value, limit, hide), quote=True))
 
 
 # --------------------------------------------------------------------------- plain reprs
@@ -233,9 +269,9 @@ def verdict_badge(verdict: object) -> Markup:
     return badge(_SYMBOLS.get(key, key), key)
 
 
-def muted(text: object, limit: int = TEXT_LIMIT, secrets: Iterable[str | None] = ()) -> Markup:
+def muted(text: object, limit: int = TEXT_LIMIT, hide: Redactor = NO_SECRETS) -> Markup:
     """Text shown quieter (opacity, so it follows the theme's colour)."""
-    return Markup(f'<span style="{_MUTED}">{esc(text, limit, secrets)}</span>')
+    return Markup(f'<span style="{_MUTED}">{esc(text, limit, hide)}</span>')
 
 
 def facts(rows: Iterable[tuple[str, Markup]]) -> Markup:

@@ -124,3 +124,21 @@ def test_the_contacts_values_are_not_part_of_the_explanation_value() -> None:
     a = funnel.explain(lead(), at=day(1))
     b = funnel.explain(lead(contact=Contact(name="Bo")), at=day(1))
     assert a == b
+
+
+def test_the_values_it_masks_never_leave_the_explanation_as_text() -> None:
+    """The card's redactor holds the contact's values: no repr, dict or pickle shows them."""
+    import json
+    import pickle
+
+    import attrs
+
+    contact = Contact(name="Ada Lovelace", email="ada.lovelace@acme.example", title="CTO")
+    explanation = funnel.explain(lead(contact=contact), at=day(1))
+    dumped = json.dumps(attrs.asdict(explanation), default=str)
+    for secret in ("Lovelace", "ada.lovelace", "CTO"):
+        assert secret not in dumped
+        assert secret not in repr(explanation)
+    again = pickle.loads(pickle.dumps(explanation))  # noqa: S301 - our own bytes
+    assert again == explanation
+    assert again._repr_html_() == explanation._repr_html_()

@@ -16,6 +16,7 @@ import attrs
 
 from funnel._markup import (
     Markup,
+    Redactor,
     badge,
     card,
     clip,
@@ -46,7 +47,7 @@ from funnel.model._cards import (
     criteria_table,
     latest_moment,
     qualification_line,
-    record_secrets,
+    record_redactor,
     set_outlook_source,
 )
 from funnel.model.engagement import Engagement, EngagementFinding
@@ -85,9 +86,9 @@ class Explanation:
     ready: bool
     blockers: tuple[str, ...]
     next_events: tuple[str, ...]
-    #: The record's personal values (contact's name, title, e-mail, phone): its card masks
-    #: them wherever a note or a reason quotes them. Not part of the value.
-    _hidden: tuple[str | None, ...] = attrs.field(default=(), repr=False, eq=False, alias="hidden")
+    #: Masks the record's personal values (its contact's name, title, e-mail, phone)
+    #: wherever the card quotes a note or a reason. Not part of the value.
+    _hide: Redactor = attrs.field(factory=Redactor, repr=False, eq=False, alias="hide")
 
     def _head(self) -> str:
         return f"{self.kind.value} {self.record_id!r} in stage {self.stage!r}"
@@ -178,20 +179,20 @@ def explanation_card(e: Explanation) -> Markup:
     A blocker that is an unmet criterion is shown once, in the criteria table.
     """
     q = e.qualification
-    hidden = e._hidden
+    hide = e._hide
     if e.kind is Level.LEAD:
         verdict = "ready to become a prospect" if e.ready else "not a prospect yet"
     else:
         verdict = "open" if e.ready else "closed"
     title = Markup(
-        f"{esc(e.kind.value.capitalize())} {esc(e.record_id, 60, hidden)} {pill(e.stage)} "
+        f"{esc(e.kind.value.capitalize())} {esc(e.record_id, 60, hide)} {pill(e.stage)} "
         f"{badge(verdict, 'met' if e.ready else 'not-met')}"
     )
     rows = [
         ("stage", pill(e.stage)),
         (
             "engagement",
-            Markup(f"{pill(e.engagement.level.value)} {muted(e.engagement.reason, 100, hidden)}"),
+            Markup(f"{pill(e.engagement.level.value)} {muted(e.engagement.reason, 100, hide)}"),
         ),
         ("qualification", esc(qualification_line(q), 120)),
         ("next events", pills(e.next_events)),
@@ -202,12 +203,12 @@ def explanation_card(e: Explanation) -> Markup:
     parts = [facts(rows)]
     if e.blockers:
         folded = len(e.blockers) - len(others)
-        body = blocker_list(others, hidden)
+        body = blocker_list(others, hide)
         if folded:
             note = f"{folded} {'criterion' if folded == 1 else 'criteria'} not met yet (below)"
             body = Markup(body + paragraph(muted(note)))
         parts.append(section("blockers", body))
-    parts.append(section("criteria", criteria_table(q, hidden)))
+    parts.append(section("criteria", criteria_table(q, hide)))
     return card(title, *parts)
 
 
@@ -288,7 +289,7 @@ def explain_record(record: Record, ctx: GuardContext) -> Explanation:
         ready=ready,
         blockers=tuple(blockers),
         next_events=enabled(record, ctx),
-        hidden=record_secrets(record),
+        hide=record_redactor(record),
     )
 
 

@@ -17,14 +17,16 @@ masked for e-mail addresses and phone numbers, clipped and HTML-escaped
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
 
 from funnel._markup import (
+    NO_SECRETS,
     Markup,
+    Redactor,
     bullet_list,
     card,
     clip,
@@ -98,9 +100,9 @@ def secrets_of(contact: Contact | None) -> tuple[str | None, ...]:
     return (contact.name, contact.title, contact.email, contact.phone)
 
 
-def record_secrets(record: Lead | Prospect) -> tuple[str | None, ...]:
-    """The personal values of a record's contact (and a prospect's stakeholder)."""
-    return secrets_of(record.contact) + secrets_of(getattr(record, "stakeholder", None))
+def record_redactor(record: Lead | Prospect) -> Redactor:
+    """Masks the personal values of a record's contact (and a prospect's stakeholder)."""
+    return Redactor(secrets_of(record.contact) + secrets_of(getattr(record, "stakeholder", None)))
 
 
 def _outlook(record: Lead | Prospect) -> Outlook | None:
@@ -133,14 +135,13 @@ def qualification_line(q: Qualification) -> str:
     )
 
 
-def criteria_table(q: Qualification, secrets: Iterable[str | None] = ()) -> Markup:
+def criteria_table(q: Qualification, hide: Redactor = NO_SECRETS) -> Markup:
     """The criteria as a table: criterion, met / not met / unknown, and why."""
-    hidden = tuple(secrets)
     rows = [
         (
             esc(r.criterion.name, 40),
             verdict_badge(r.verdict),
-            esc(r.reason, 100, hidden),
+            esc(r.reason, 100, hide),
         )
         for r in q.results[:CRITERIA_ROWS]
     ]
@@ -174,9 +175,8 @@ def qualification_repr(q: Qualification) -> str:
 # --------------------------------------------------------------------------- records
 
 
-def history_table(record: Lead | Prospect, secrets: Iterable[str | None] = ()) -> Markup:
+def history_table(record: Lead | Prospect, hide: Redactor = NO_SECRETS) -> Markup:
     """The last few stage changes, oldest first, with "and N earlier changes"."""
-    hidden = tuple(secrets)
     changes = record.history[-HISTORY_ROWS:]
     if not changes:
         return paragraph(muted("no stage changes yet"))
@@ -185,7 +185,7 @@ def history_table(record: Lead | Prospect, secrets: Iterable[str | None] = ()) -
             esc(c.at.date().isoformat()),
             Markup(f"{esc(c.from_stage, 40)} → {esc(c.to_stage, 40)}"),
             esc(c.event, 40),
-            esc(c.why, 60, hidden) if c.why else muted("–"),
+            esc(c.why, 60, hide) if c.why else muted("–"),
         )
         for c in changes
     ]
@@ -200,10 +200,10 @@ def record_card(record: Lead | Prospect) -> Markup:
     """A lead's or a prospect's card (see the module's docstring)."""
     from funnel.model.records import Lead
 
-    hidden = record_secrets(record)
+    hide = record_redactor(record)
     outlook = _outlook(record)
     kind = type(record).__name__
-    title = Markup(f"{esc(kind)} {esc(record.id, 60, hidden)} {pill(record.stage)}")
+    title = Markup(f"{esc(kind)} {esc(record.id, 60, hide)} {pill(record.stage)}")
     rows: list[tuple[str, Markup]] = [("stage", pill(record.stage))]
     if isinstance(record, Lead):
         rows.append(("level", pill(record.level.value)))
@@ -225,11 +225,11 @@ def record_card(record: Lead | Prospect) -> Markup:
     rows.append(
         (
             "engagement",
-            Markup(f"{pill(engagement.level.value)} {muted(engagement.reason, 100, hidden)}"),
+            Markup(f"{pill(engagement.level.value)} {muted(engagement.reason, 100, hide)}"),
         )
     )
     rows.append(("qualification", esc(qualification_line(qualification), 120)))
-    rows.append(("source", esc(record.source, 40, hidden) if record.source else muted("–")))
+    rows.append(("source", esc(record.source, 40, hide) if record.source else muted("–")))
     rows.append(("created", esc(record.created_at.date().isoformat())))
     if not isinstance(record, Lead):
         rows.append(("converted", esc(record.converted_at.date().isoformat())))
@@ -249,13 +249,12 @@ def record_card(record: Lead | Prospect) -> Markup:
     return card(
         title,
         facts(rows),
-        section(criteria_title, criteria_table(qualification, hidden)),
-        section("history", history_table(record, hidden)),
+        section(criteria_title, criteria_table(qualification, hide)),
+        section("history", history_table(record, hide)),
     )
 
 
-def blocker_list(blockers: tuple[str, ...], secrets: Iterable[str | None] = ()) -> Markup:
+def blocker_list(blockers: tuple[str, ...], hide: Redactor = NO_SECRETS) -> Markup:
     """What stands in the way, one bullet each (the first ten, then "and N more")."""
-    hidden = tuple(secrets)
-    shown = [esc(b, 140, hidden) for b in blockers[:10]]
+    shown = [esc(b, 140, hide) for b in blockers[:10]]
     return bullet_list(shown, more=len(blockers) - len(shown))
