@@ -234,7 +234,7 @@ _CARD = (
 )
 _TITLE = "font-size:14px;font-weight:600;margin-bottom:6px"
 _HEAD = "font-weight:600;margin:8px 0 2px"
-_TABLE = "border-collapse:collapse;margin:0;font-size:13px;color:inherit"
+_TABLE = "border-collapse:collapse;table-layout:auto;margin:0;font-size:13px;color:inherit"
 _CELL = "text-align:left;padding:1px 10px 1px 0;vertical-align:top"
 _TH = f"{_CELL};font-weight:600;border-bottom:1px solid {_LINE}"
 _KEY = f"{_CELL};font-weight:600;white-space:nowrap"

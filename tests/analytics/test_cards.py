@@ -17,6 +17,7 @@ def test_a_durations_card_shows_count_median_mean_quantiles_and_groups(log_polar
     d = time_to_convert(log_polars, "mql", "won", by="source")
     text = parse_card(d._repr_html_())
     assert "Durations" in text
+    assert d.names is not None
     assert f"Durations {d.names[0]} → {d.names[1]}" in text
     assert f"leads{d.count}" in text
     assert "median" in text
