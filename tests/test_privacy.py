@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -12,9 +13,11 @@ import attrs
 import pytest
 import sqlalchemy as sa
 from hypothesis import given
+from hypothesis import strategies as st
 
 import funnel
 from funnel import Company, Contact, Evidence, Hooks, Lead, Prospect, Touch, fire
+from funnel._markup import esc, mask_phones, plain, redact
 from funnel.engine.dedupe import find_duplicates, merge
 from funnel.exceptions import HookError
 from funnel.io.serialize import dumps, loads
@@ -278,3 +281,67 @@ def test_a_hook_is_named_by_its_qualified_name_never_its_repr(
 def test_a_hook_that_is_not_callable_is_refused_when_registered() -> None:
     with pytest.raises(funnel.ValidationError, match="a hook must be callable, got str"):
         Hooks().on_any(PHONE)  # type: ignore[type-var]
+
+
+# ------------------------------------------------------------------ cards (funnel._markup)
+
+_LOCAL = st.from_regex(r"[a-z][a-z0-9._+-]{2,15}", fullmatch=True)
+_DOMAIN = st.from_regex(r"[a-z]{2,10}\.(example|com|org)", fullmatch=True)
+_FILLER = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="@"), max_size=40
+)
+
+
+@given(before=_FILLER, local=_LOCAL, domain=_DOMAIN, after=_FILLER)
+def test_every_address_in_a_shown_value_is_masked(
+    before: str, local: str, domain: str, after: str
+) -> None:
+    address = f"{local}@{domain}"
+    shown = esc(f"{before} {address} {after}", limit=10_000)
+    assert address not in shown
+    assert f"{local[0]}***@{domain}" in shown
+
+
+@given(
+    country=st.integers(1, 999),
+    area=st.integers(10, 9999),
+    number=st.integers(100_000, 99_999_999),
+    sep=st.sampled_from([" ", "-", " (", ") "]),
+)
+def test_every_phone_number_in_a_shown_value_is_masked(
+    country: int, area: int, number: int, sep: str
+) -> None:
+    phone = f"+{country}{sep}{area}{sep}{number}"
+    shown = plain(f"call {phone} now", limit=10_000)
+    assert str(number) not in shown
+    assert shown.startswith("call ")
+    assert shown.endswith(f"***{str(number)[-2:]} now")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "on 2026-09-01 at 10:30",
+        "revenue 5000000 (min 1000000)",
+        "120 employees (min 50)",
+        "2026-09-01T10:00:00+00:00",
+        "4/4 met",
+    ],
+)
+def test_dates_amounts_and_counts_are_not_taken_for_phone_numbers(text: str) -> None:
+    assert mask_phones(text) == text
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=500))
+def test_a_shown_value_is_one_escaped_line_of_bounded_length(text: str) -> None:
+    shown = esc(text, limit=80)
+    assert not set(shown) & set("<>\"'\n\r\x1b\u202e\u2028\x00")
+    assert len(html.unescape(shown)) <= 80 + 10 * shown.count("\\")  # escapes may lengthen
+
+
+def test_secrets_are_masked_as_whole_words_ignoring_case() -> None:
+    secrets = ["Ada Lovelace", "ada.lovelace@acme.example", "+44 20 7946 0958", "CTO"]
+    text = "ADA LOVELACE, lovelace, Adam, ada.lovelace@acme.example, room 7946, cto, CTOs"
+    shown = redact(text, secrets)
+    assert shown == "A***, l***, Adam, a***@acme.example, room 7946, c***, CTOs"
+    assert redact("call 44 20 7946 0958 or 442079460958", secrets) == "call ***58 or ***58"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from funnel import LoadError
 from funnel.analytics import load_frame
 from funnel.analytics.replay import replay_log
+from tests.model._html import parse_card
 
 T = datetime(2026, 2, 1, tzinfo=UTC)
 
@@ -87,3 +88,96 @@ def test_an_event_log_gives_the_same_replay_in_any_row_order(data):
     frame = pl.DataFrame(rows)
     shuffled = frame.sample(fraction=1.0, shuffle=True, seed=data.draw(st.integers(0, 10**6)))
     assert replay_log(shuffled).current == replay_log(frame).current
+
+
+# --------------------------------------------------------------------------- frames and cards
+
+
+def test_frames_in_pandas_have_the_same_rows_and_types() -> None:
+    result = replay_log(load_frame(_log()))
+    polars_frame, pandas_frame = result.to_frame(), result.to_frame(backend="pandas")
+    assert isinstance(pandas_frame, pd.DataFrame)
+    assert pandas_frame["row"].tolist() == polars_frame["row"].to_list() == [1, 3, 6]
+    assert str(pandas_frame["at"].dtype).startswith("datetime64")
+    assert "UTC" in str(pandas_frame["at"].dtype)
+    assert pandas_frame["at"].tolist() == list(polars_frame["at"].to_list())
+    stages = result.stage_frame(backend="pandas")
+    assert stages.columns.tolist() == ["lead_id", "row", "at", "stage"]
+    assert stages["stage"].tolist() == result.stage_frame()["stage"].to_list()
+
+
+def test_an_empty_replay_gives_typed_empty_frames() -> None:
+    empty = replay_log(pl.DataFrame({"lead_id": ["a"], "at": [T], "stage": ["acquired"]}))
+    for backend in ("polars", "pandas"):
+        frame = empty.to_frame(backend=backend)
+        assert len(frame) == 0
+        assert list(frame.columns) == ["lead_id", "row", "at", "from_stage", "to_stage", "event"]
+    assert empty.to_frame().schema["at"] == pl.Datetime("us", "UTC")
+    assert str(empty.to_frame(backend="pandas")["row"].dtype) == "Int64"
+
+
+def test_an_unknown_backend_is_a_validation_error() -> None:
+    from funnel import ValidationError
+
+    with pytest.raises(ValidationError, match="backend must be 'polars' or 'pandas'"):
+        replay_log(load_frame(_log())).to_frame(backend="spark")
+
+
+def test_the_card_summarises_counts_stages_problems_and_first_transitions() -> None:
+    result = replay_log(load_frame(_log()))
+    text = parse_card(result._repr_html_())
+    assert "leads3" in text
+    assert "transitions3" in text
+    assert "3 (1 illegal-event, 1 no-edge, 1 event-stage-mismatch)" in text
+    for stage, n in result.stage_counts().items():
+        assert f"{stage}{n}" in text
+    assert "acquired → mql" in text
+    assert "(observed)" in text
+    assert ".to_frame()" in text
+    assert repr(result) == (
+        "Replay(funnel='sources', leads=3, stages={'acquired': 1, 'sql': 1, 'won': 1}, "
+        "transitions=3, problems=<3 problems>)"
+    )
+
+
+def test_a_big_replay_summarises_in_a_few_kilobytes() -> None:
+    n = 20_000
+    rows = {
+        "lead_id": [f"L{i:05d}" for i in range(n) for _ in range(2)],
+        "at": [T + timedelta(hours=k) for _ in range(n) for k in range(2)],
+        "event": [e for _ in range(n) for e in ("mark_mql", "win")],  # win: a problem each
+    }
+    result = replay_log(pl.DataFrame(rows))
+    card, shown = result._repr_html_(), repr(result)
+    assert len(card) < 10_000
+    assert len(shown) < 1_000
+    text = parse_card(card)
+    assert "and 19,995 more problems" in text
+    assert "and 19,995 more transitions" in text
+    assert f"leads{n:,}" in text
+
+
+def test_a_lead_id_that_is_an_email_address_shows_masked() -> None:
+    log = pl.DataFrame(
+        {
+            "lead_id": ["ada.lovelace@acme.example", "<b>x</b>"],
+            "at": [T, T],
+            "event": ["mark_mql", "win"],
+        }
+    )
+    result = replay_log(log)
+    card = result._repr_html_()
+    assert "ada.lovelace" not in card
+    assert "a***@acme.example" in parse_card(card)
+    assert "<b>" not in card
+
+
+def test_the_maven_replay_card_and_repr_stay_small(shared_data) -> None:
+    """A Replay of Maven printed 186 KB: every lead's stage."""
+    from funnel.analytics import load_maven
+
+    result = replay_log(load_maven(shared_data))
+    assert len(result.current) > 8_000
+    assert len(repr(result)) < 1_000
+    assert len(result._repr_html_()) < 10_000
+    assert len(result.to_frame()) == result.transition_count()

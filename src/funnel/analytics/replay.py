@@ -31,6 +31,8 @@ from typing import Any
 import attrs
 import narwhals as nw
 
+from funnel._frames import Kind, check_backend, to_frame
+from funnel.analytics._cards import replay_card, replay_repr
 from funnel.analytics.eventlog import read_log
 from funnel.engine.funnel import Funnel
 from funnel.engine.replay import replay_rows, stage_counts
@@ -90,33 +92,61 @@ class Replay:
         """How many leads are currently in each stage (funnel order)."""
         return stage_counts(self.current.values(), self.funnel)
 
-    def to_frame(self) -> Any:
-        """The transitions as a polars frame: lead_id, row, at, from_stage, to_stage, event."""
+    def transition_count(self) -> int:
+        """How many transitions the replay followed (every lead, every change)."""
+        return sum(len(changes) for changes in self._changes.values())
+
+    def to_frame(self, backend: str = "polars") -> Any:
+        """
+        The transitions as a frame: lead_id, row, at, from_stage, to_stage, event, by row.
+
+        A polars frame by default; ``backend="pandas"`` gives a pandas frame.
+        """
         rows = [
             (lead, row, at, a, b, e)
             for lead, changes in self._changes.items()
             for a, b, e, at, row in changes
         ]
-        return _frame(rows, (LEAD_ID, ROW, AT, FROM_STAGE, TO_STAGE, EVENT)).sort(ROW)
+        return _frame(rows, (LEAD_ID, ROW, AT, FROM_STAGE, TO_STAGE, EVENT), backend, (ROW,))
 
-    def stage_frame(self) -> Any:
-        """One row per stage entered (first entries included): lead_id, row, at, stage."""
+    def stage_frame(self, backend: str = "polars") -> Any:
+        """
+        One row per stage entered (first entries included): lead_id, row, at, stage.
+
+        Sorted by row then time; a polars frame, or pandas with ``backend="pandas"``.
+        """
         rows = [(lead, row, at, stage) for lead, (stage, at, row) in self.entered.items()]
         rows += [
             (lead, row, at, b)
             for lead, changes in self._changes.items()
             for _, b, _, at, row in changes
         ]
-        return _frame(rows, (LEAD_ID, ROW, AT, STAGE)).sort(ROW, AT)
+        return _frame(rows, (LEAD_ID, ROW, AT, STAGE), backend, (ROW, AT))
+
+    # A summary, never every lead: a replay of a CRM has thousands (funnel.analytics._cards).
+    def __repr__(self) -> str:
+        return replay_repr(self)
+
+    def _repr_html_(self) -> str:
+        return replay_card(self, self._changes)
 
 
-def _frame(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> Any:
-    """A polars frame of *rows*: ``row`` Int64, ``at`` UTC timestamps, other columns text."""
-    import polars as pl
+def _frame(
+    rows: list[tuple[Any, ...]], names: tuple[str, ...], backend: str, by: tuple[str, ...]
+) -> Any:
+    """A frame of *rows* sorted *by*: ``row`` Int64, ``at`` UTC timestamps, other columns text."""
+    check_backend(backend)
+    if backend == "polars":  # row-wise straight into polars: the report's replay path
+        import polars as pl
 
-    dtypes: dict[str, pl.DataType] = {ROW: pl.Int64(), AT: pl.Datetime("us", "UTC")}
-    schema = {name: dtypes.get(name, pl.String()) for name in names}
-    return pl.DataFrame(rows, schema=schema, orient="row")
+        dtypes: dict[str, pl.DataType] = {ROW: pl.Int64(), AT: pl.Datetime("us", "UTC")}
+        schema = {name: dtypes.get(name, pl.String()) for name in names}
+        return pl.DataFrame(rows, schema=schema, orient="row").sort(by)
+    columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)) if rows else {}
+    kinds: dict[str, Kind] = dict.fromkeys(names, "str")
+    kinds.update({ROW: "int", AT: "datetime"})
+    frame = to_frame({name: columns.get(name, []) for name in names}, backend, kinds=kinds)
+    return frame.sort_values(list(by), kind="stable", na_position="first").reset_index(drop=True)
 
 
 def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:

@@ -515,6 +515,21 @@ class Durations:
         column = nw.from_native(self.seconds, eager_only=True).get_column("seconds").to_list()
         return [s / scale for s in column if s is not None]
 
+    def to_frame(self, backend: str = "polars") -> Any:
+        """
+        The summary as a frame: one row per group (one row when ungrouped) with
+        ``group``, ``leads``, ``median``, ``mean`` and one column per quantile
+        (``p90``), durations as durations. Polars by default, or ``backend="pandas"``.
+        """
+        from funnel.analytics._cards import durations_frame
+
+        return durations_frame(self, backend)
+
+    def _repr_html_(self) -> str:
+        from funnel.analytics._cards import durations_card
+
+        return durations_card(self)
+
 
 # --------------------------------------------------------------------------- helpers
 

@@ -14,7 +14,22 @@ from datetime import datetime
 
 import attrs
 
-from funnel._markup import markdown_text
+from funnel._markup import (
+    Markup,
+    Redactor,
+    badge,
+    card,
+    clip,
+    esc,
+    facts,
+    markdown_text,
+    moment,
+    muted,
+    paragraph,
+    pill,
+    pills,
+    section,
+)
 from funnel._privacy import escape_controls
 from funnel.engine.transitions import (
     check_record,
@@ -26,6 +41,15 @@ from funnel.engine.transitions import (
     guard_reasons,
 )
 from funnel.exceptions import ChronologyError, FunnelError, ValidationError
+from funnel.model._cards import (
+    Outlook,
+    blocker_list,
+    criteria_table,
+    latest_moment,
+    qualification_line,
+    record_redactor,
+    set_outlook_source,
+)
 from funnel.model.engagement import Engagement, EngagementFinding
 from funnel.model.qualification import Qualification
 from funnel.model.records import Lead, Level, Prospect
@@ -62,6 +86,9 @@ class Explanation:
     ready: bool
     blockers: tuple[str, ...]
     next_events: tuple[str, ...]
+    #: Masks the record's personal values (its contact's name, title, e-mail, phone)
+    #: wherever the card quotes a note or a reason. Not part of the value.
+    _hide: Redactor = attrs.field(factory=Redactor, repr=False, eq=False, alias="hide")
 
     def _head(self) -> str:
         return f"{self.kind.value} {self.record_id!r} in stage {self.stage!r}"
@@ -108,6 +135,12 @@ class Explanation:
     def __str__(self) -> str:
         return "\n".join(self.lines())
 
+    def __repr__(self) -> str:
+        return explanation_repr(self)
+
+    def _repr_html_(self) -> str:
+        return explanation_card(self)
+
     def _repr_markdown_(self) -> str:
         md = markdown_text
         out = [f"**{md(self._head())}**", ""]
@@ -124,6 +157,59 @@ class Explanation:
             out.extend(f"- {md(b)}" for b in self.blockers)
         out.append(f"- {md(self._next())}")
         return "\n".join(out)
+
+
+def explanation_repr(e: Explanation) -> str:
+    """A short plain repr: the verdict and what stands in the way, by count."""
+    q = e.qualification
+    return (
+        f"Explanation(record_id={clip(e.record_id, 60)!r}, kind={e.kind.value!r}, "
+        f"stage={clip(e.stage, 60)!r}, at={e.at.isoformat()!r}, "
+        f"engagement=<{e.engagement.level.value}>, "
+        f"qualification=<{clip(q.framework, 40)}: {len(q.met)}/{len(q.results)} met, "
+        f"{'passed' if q.passed else 'not passed'}>, ready={e.ready}, "
+        f"blockers=<{len(e.blockers)} blockers>, next_events={e.next_events!r})"
+    )
+
+
+def explanation_card(e: Explanation) -> Markup:
+    """
+    An explanation's card: the verdict, the blockers, the criteria table, the next events.
+
+    A blocker that is an unmet criterion is shown once, in the criteria table.
+    """
+    q = e.qualification
+    hide = e._hide
+    if e.kind is Level.LEAD:
+        verdict = "ready to become a prospect" if e.ready else "not a prospect yet"
+    else:
+        verdict = "open" if e.ready else "closed"
+    title = Markup(
+        f"{esc(e.kind.value.capitalize())} {esc(e.record_id, 60, hide)} {pill(e.stage)} "
+        f"{badge(verdict, 'met' if e.ready else 'not-met')}"
+    )
+    rows = [
+        ("stage", pill(e.stage)),
+        (
+            "engagement",
+            Markup(f"{pill(e.engagement.level.value)} {muted(e.engagement.reason, 100, hide)}"),
+        ),
+        ("qualification", esc(qualification_line(q), 120)),
+        ("next events", pills(e.next_events)),
+        ("as of", esc(moment(e.at))),
+    ]
+    criteria_lines = {f"{r.criterion.key}: {r.verdict.value} ({r.reason})" for r in q.results}
+    others = tuple(b for b in e.blockers if b not in criteria_lines)
+    parts = [facts(rows)]
+    if e.blockers:
+        folded = len(e.blockers) - len(others)
+        body = blocker_list(others, hide)
+        if folded:
+            note = f"{folded} {'criterion' if folded == 1 else 'criteria'} not met yet (below)"
+            body = Markup(body + paragraph(muted(note)))
+        parts.append(section("blockers", body))
+    parts.append(section("criteria", criteria_table(q, hide)))
+    return card(title, *parts)
 
 
 def _lead_blockers(lead: Lead, ctx: GuardContext) -> list[str]:
@@ -203,6 +289,7 @@ def explain_record(record: Record, ctx: GuardContext) -> Explanation:
         ready=ready,
         blockers=tuple(blockers),
         next_events=enabled(record, ctx),
+        hide=record_redactor(record),
     )
 
 
@@ -218,3 +305,25 @@ def _refusal(lead: Lead, event: str, ctx: GuardContext) -> str | None:
 def explain(record: Record, *, at: datetime, funnel: FunnelDefinition) -> Explanation:
     """Explain where *record* stands in *funnel* as of *at*."""
     return explain_record(record, context(funnel, at))
+
+
+def _default_outlook(record: Record) -> Outlook | None:
+    """What :data:`~funnel.DEFAULT_FUNNEL` says about *record* at its latest moment."""
+    from funnel.engine.funnel import DEFAULT_FUNNEL
+
+    at = latest_moment(record)
+    try:
+        found = explain_record(record, context(DEFAULT_FUNNEL, at))
+    except FunnelError:
+        return None
+    return Outlook(
+        funnel=DEFAULT_FUNNEL.name,
+        at=at,
+        qualification=found.qualification,
+        engagement=found.engagement,
+        next_events=found.next_events,
+    )
+
+
+# A record's card shows the default funnel's view of it (funnel.model._cards).
+set_outlook_source(_default_outlook)

@@ -10,38 +10,15 @@ by default (the ``salesfunnel[analytics]`` extra), a pandas frame with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
-from funnel.exceptions import FunnelError, ValidationError
+from funnel._frames import Backend, to_frame
+from funnel.exceptions import FunnelError
 
-Backend = Literal["polars", "pandas"]
-
-
-def to_frame(columns: Mapping[str, Sequence[object]], backend: str = "polars") -> Any:
-    """
-    A dataframe of *columns* (name -> values, all the same length).
-
-    Raises:
-        ValidationError: an unknown backend.
-        FunnelError: the backend's library is not installed (naming the extra).
-    """
-    if backend == "polars":
-        try:
-            import polars as pl
-        except ModuleNotFoundError as exc:  # pragma: no cover - installed in CI
-            raise FunnelError("frames need polars: pip install 'salesfunnel[analytics]'") from exc
-        return pl.DataFrame({k: list(v) for k, v in columns.items()}, strict=False)
-    if backend == "pandas":
-        try:
-            import pandas as pd
-        except ModuleNotFoundError as exc:  # pragma: no cover - installed in CI
-            raise FunnelError("frames need pandas: pip install 'salesfunnel[pandas]'") from exc
-        return pd.DataFrame({k: list(v) for k, v in columns.items()})
-    raise ValidationError(
-        f"backend must be 'polars' or 'pandas', got {backend!r}",
-        field="backend",
-        allowed=("polars", "pandas"),
-    )
+# to_frame (and Backend) moved down to the base module funnel._frames, so that the
+# analytics layer builds its frames with the same helper; imported here for the
+# forecasting modules.
+__all__ = ("Backend", "plotly", "rows_to_columns", "to_frame")
 
 
 def rows_to_columns(

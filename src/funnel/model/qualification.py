@@ -37,6 +37,7 @@ from funnel._money import optional_money
 from funnel._privacy import escape_controls
 from funnel._time import aware, require_aware
 from funnel.exceptions import UnknownName, ValidationError
+from funnel.model._cards import qualification_card, qualification_repr
 from funnel.model.contact import Company
 from funnel.model.evidence import Evidence, Verdict
 
@@ -542,6 +543,13 @@ class Qualification:
     def __str__(self) -> str:
         # Reasons quote evidence notes and sources: a terminal must not act on them.
         return escape_controls("\n".join(self.explain()))
+
+    # A short repr, and a notebook card (funnel.model._cards).
+    def __repr__(self) -> str:
+        return qualification_repr(self)
+
+    def _repr_html_(self) -> str:
+        return qualification_card(self)
 
 
 def _describe(ev: Evidence) -> str:

@@ -23,9 +23,11 @@ import attrs
 
 from funnel._fields import instance, member, non_negative_money, text, to_member
 from funnel._items import typed_tuple
+from funnel._markup import short_repr
 from funnel._money import optional_money
 from funnel._time import aware, optional_aware
 from funnel.exceptions import ValidationError
+from funnel.model._cards import record_card
 from funnel.model.contact import Contact
 from funnel.model.engagement import Engagement, EngagementFinding, assess_engagement
 from funnel.model.evidence import Evidence
@@ -268,6 +270,12 @@ class Lead:
         """Always :attr:`Level.LEAD`."""
         return Level.LEAD
 
+    # A repr bounded field by field, and a notebook card (funnel.model._cards).
+    __repr__ = short_repr
+
+    def _repr_html_(self) -> str:
+        return record_card(self)
+
 
 @attrs.frozen(kw_only=True)
 class Prospect:
@@ -339,3 +347,9 @@ class Prospect:
     def record_level(self) -> Level:
         """Always :attr:`Level.PROSPECT`."""
         return Level.PROSPECT
+
+    # A repr bounded field by field, and a notebook card (funnel.model._cards).
+    __repr__ = short_repr
+
+    def _repr_html_(self) -> str:
+        return record_card(self)
