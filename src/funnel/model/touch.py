@@ -28,6 +28,7 @@ __all__ = (
     "DirectionName",
     "Reach",
     "ReachName",
+    "AUTOMATED_SENDERS",
     "Touch",
     "check_touches",
     "sort_touches",
@@ -92,8 +93,26 @@ def _channel(value: Channel | ChannelName) -> Channel:
     return to_member(Channel, value)
 
 
-def _reach(value: Reach | ReachName) -> Reach:
-    return to_member(Reach, value)
+#: Sender kinds (the part of ``Touch.sender`` before the colon) of automated sends: an
+#: outbound touch from one of them must state its reach, never default to personal.
+AUTOMATED_SENDERS = frozenset({"automation", "marketing", "campaign"})
+
+
+def _reach(value: Reach | ReachName | None) -> Reach:
+    # ``None`` (not stated) is kept for __attrs_post_init__, which knows the sender.
+    return value if value is None else to_member(Reach, value)
+
+
+def _stated_reach(instance: object, attribute: attrs.Attribute[Reach], value: object) -> None:
+    if value is not None:
+        member(Reach)(instance, attribute, value)
+
+
+def _sender_kind(sender: str | None) -> str | None:
+    """The part of *sender* before its first colon (as the communication rules read it)."""
+    if sender is None or ":" not in sender:
+        return None
+    return sender.split(":", 1)[0].strip() or None
 
 
 @attrs.frozen(kw_only=True)
@@ -106,7 +125,10 @@ class Touch:
         at: When it happened (timezone-aware).
         direction: Inbound (from the person) or outbound (from the company).
         channel: Email, call, meeting, form, ...
-        reach: Mass (automated, bulk) or personal (from one rep).
+        reach: Mass (automated, bulk) or personal (from one rep). Left out, it is
+            personal, except for an outbound touch from an automated sender (a sender
+            kind in :data:`AUTOMATED_SENDERS`: ``"automation:..."``,
+            ``"marketing:..."``, ``"campaign:..."``), which must state it.
         sender: Who sent it: a rep's name, a campaign id, or the person.
         in_reply_to: The id of the touch this one answers, if any.
         connected: For calls and meetings: the conversation actually took
@@ -127,19 +149,40 @@ class Touch:
     ...
     funnel.exceptions.ValidationError: Touch 't2': direction must be one of 'inbound', \
 'outbound', got 'sideways'
+
+    An automated send never passes for a personal one by default:
+
+    >>> Touch(id="t3", at=mail.at, direction="outbound", channel="email",
+    ...       sender="automation:nurture")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: Touch 't3': an outbound touch from an automated \
+sender (kind 'automation') must state its reach: reach='mass' or reach='personal'
     """
 
     id: str = attrs.field(validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
     direction: Direction = attrs.field(converter=_direction, validator=member(Direction))
     channel: Channel = attrs.field(converter=_channel, validator=member(Channel))
-    reach: Reach = attrs.field(converter=_reach, validator=member(Reach), default=Reach.PERSONAL)
+    reach: Reach = attrs.field(converter=_reach, validator=_stated_reach, default=None)
     sender: str | None = attrs.field(default=None, validator=text(optional=True))
     in_reply_to: str | None = attrs.field(default=None, validator=text(optional=True, blank=False))
     connected: bool = attrs.field(default=False, validator=boolean())
     note: str | None = attrs.field(default=None, validator=text(optional=True))
 
     def __attrs_post_init__(self) -> None:
+        if self.reach is None:
+            kind = _sender_kind(self.sender)
+            if self.direction is Direction.OUTBOUND and kind in AUTOMATED_SENDERS:
+                label = record_label(self)
+                raise ValidationError(
+                    f"{label}: an outbound touch from an automated sender (kind {kind!r}) "
+                    "must state its reach: reach='mass' or reach='personal'",
+                    record=label,
+                    field="reach",
+                    allowed=tuple(r.value for r in Reach),
+                )
+            object.__setattr__(self, "reach", Reach.PERSONAL)
         if self.connected and self.channel not in LIVE_CHANNELS:
             label = record_label(self)
             raise ValidationError(
