@@ -39,7 +39,7 @@ def _lead(record_id: str = "L1", *, consent: Consent | None = None) -> Lead:
 def _qualified(lead: Lead, at: datetime) -> Lead:
     out = Touch(id="o1", at=at, direction="outbound", channel="email", sender="rep:alice")
     reply = Touch(id="r1", at=at, direction="inbound", channel="email", in_reply_to="o1")
-    lead = funnel.add_touch(funnel.add_touch(lead, out), reply)
+    lead = funnel.add_touch(funnel.add_touch(lead, out, imported=True), reply)
     return funnel.add_evidence(
         lead,
         *(
@@ -103,7 +103,7 @@ def test_stale_write_is_refused_and_loses_nothing(store: SqlStore) -> None:
     nurtured = funnel.advance(first, "nurture", at=T0 + timedelta(hours=1))
     assert store.save(nurtured, v1).version == 2
     stale = funnel.add_touch(
-        second, Touch(id="x", at=T0 + timedelta(hours=2), direction="outbound", channel="email")
+        second, Touch(id="x", at=T0 + timedelta(hours=2), direction="inbound", channel="email")
     )
     with pytest.raises(StaleWriteError) as info:
         store.save(stale, v1_again)
@@ -200,7 +200,7 @@ def test_transact_refuses_a_change_of_id(store: SqlStore) -> None:
 
 def _touch(touch_id: str, minutes: int) -> Touch:
     return Touch(
-        id=touch_id, at=T0 + timedelta(minutes=minutes), direction="outbound", channel="email"
+        id=touch_id, at=T0 + timedelta(minutes=minutes), direction="inbound", channel="email"
     )
 
 
