@@ -82,7 +82,7 @@ def _merge(lead: Lead) -> Lead | Prospect:
         source="list",
         created_at=T0 + timedelta(hours=1),
     )
-    return merge(twin, lead, at=T0).survivor
+    return merge(twin, lead, at=T0 + timedelta(hours=2)).survivor
 
 
 ROUTES: dict[str, Callable[[Lead], Lead | Prospect]] = {

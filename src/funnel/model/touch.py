@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 
 import attrs
 
@@ -20,6 +20,7 @@ from funnel._time import aware
 from funnel.exceptions import ValidationError
 
 __all__ = (
+    "AUTOMATED_SENDERS",
     "LIVE_CHANNELS",
     "REPLY_CHANNELS",
     "Channel",
@@ -28,7 +29,6 @@ __all__ = (
     "DirectionName",
     "Reach",
     "ReachName",
-    "AUTOMATED_SENDERS",
     "Touch",
     "check_touches",
     "sort_touches",
@@ -100,7 +100,9 @@ AUTOMATED_SENDERS = frozenset({"automation", "marketing", "campaign"})
 
 def _reach(value: Reach | ReachName | None) -> Reach:
     # ``None`` (not stated) is kept for __attrs_post_init__, which knows the sender.
-    return value if value is None else to_member(Reach, value)
+    if value is None:
+        return None  # type: ignore[return-value]  # filled in by __attrs_post_init__
+    return to_member(Reach, value)
 
 
 def _stated_reach(instance: object, attribute: attrs.Attribute[Reach], value: object) -> None:
@@ -171,7 +173,7 @@ sender (kind 'automation') must state its reach: reach='mass' or reach='personal
     note: str | None = attrs.field(default=None, validator=text(optional=True))
 
     def __attrs_post_init__(self) -> None:
-        if self.reach is None:
+        if cast("Reach | None", self.reach) is None:  # not stated (see _reach)
             kind = _sender_kind(self.sender)
             if self.direction is Direction.OUTBOUND and kind in AUTOMATED_SENDERS:
                 label = record_label(self)
