@@ -192,7 +192,7 @@ def test_the_shipped_migration_makes_the_tables_the_store_declares(
 def store_triggers(store: SqlStore, conn: sa.Connection) -> list[str]:
     from funnel.io.sql._schema import trigger_ddl
 
-    return list(trigger_ddl(store.transitions.name, conn.dialect.name))
+    return list(trigger_ddl(store.prefix, conn.dialect.name))
 
 
 # -- in-memory SQLite from several threads ----------------------------------------------------
