@@ -187,4 +187,6 @@ def test_an_automated_send_must_state_its_reach(sender: str) -> None:
     assert Touch(id="p", at=T0, direction="outbound", channel="call", sender="rep:a").reach == (
         "personal"
     )
-    assert stated in loads(dumps(funnel.add_touch(_lead(Consent()), stated))).touches
+    assert (
+        stated in loads(dumps(funnel.add_touch(_lead(Consent()), stated, imported=True))).touches
+    )
