@@ -98,15 +98,21 @@ def _channel(value: Channel | ChannelName) -> Channel:
 AUTOMATED_SENDERS = frozenset({"automation", "marketing", "campaign"})
 
 
-def _reach(value: Reach | ReachName | None) -> Reach:
-    # ``None`` (not stated) is kept for __attrs_post_init__, which knows the sender.
-    if value is None:
-        return None  # type: ignore[return-value]  # filled in by __attrs_post_init__
+class _Unstated(enum.Enum):
+    """The default of ``Touch.reach``: not stated (``__attrs_post_init__`` decides)."""
+
+    UNSTATED = "unstated"
+
+
+_UNSTATED = _Unstated.UNSTATED
+
+
+def _reach(value: Reach | ReachName) -> Reach:
     return to_member(Reach, value)
 
 
 def _stated_reach(instance: object, attribute: attrs.Attribute[Reach], value: object) -> None:
-    if value is not None:
+    if value is not _UNSTATED:
         member(Reach)(instance, attribute, value)
 
 
@@ -166,14 +172,18 @@ sender (kind 'automation') must state its reach: reach='mass' or reach='personal
     at: datetime = attrs.field(validator=aware)
     direction: Direction = attrs.field(converter=_direction, validator=member(Direction))
     channel: Channel = attrs.field(converter=_channel, validator=member(Channel))
-    reach: Reach = attrs.field(converter=_reach, validator=_stated_reach, default=None)
+    reach: Reach = attrs.field(
+        converter=_reach,
+        validator=_stated_reach,
+        default=cast(Reach, _UNSTATED),
+    )
     sender: str | None = attrs.field(default=None, validator=text(optional=True))
     in_reply_to: str | None = attrs.field(default=None, validator=text(optional=True, blank=False))
     connected: bool = attrs.field(default=False, validator=boolean())
     note: str | None = attrs.field(default=None, validator=text(optional=True))
 
     def __attrs_post_init__(self) -> None:
-        if cast("Reach | None", self.reach) is None:  # not stated (see _reach)
+        if cast(object, self.reach) is _UNSTATED:  # not stated
             kind = _sender_kind(self.sender)
             if self.direction is Direction.OUTBOUND and kind in AUTOMATED_SENDERS:
                 label = record_label(self)
