@@ -89,7 +89,8 @@ def funnel_tables(metadata: sa.MetaData, *, prefix: str = "funnel_") -> FunnelTa
 
     Defined once per prefix: a second call (or a :class:`~funnel.io.sql.SqlStore` given
     the same metadata) returns the same tables. The append-only triggers are attached
-    to the transitions table, so ``metadata.create_all()`` creates them too.
+    to the erasures table (created after the others), so ``metadata.create_all()``
+    creates them too.
 
     >>> import sqlalchemy as sa
     >>> app = sa.MetaData()

@@ -30,7 +30,7 @@ class SqlStore(StoreCore):
             (``"sqlite:///funnel.db"``, ``"postgresql+psycopg://..."``). From the URL of
             an in-memory SQLite database (``"sqlite://"``) the store makes one database
             shared by every thread.
-        prefix: Prefix of the two table names, so that the tables can live
+        prefix: Prefix of the table names, so that the tables can live
             beside an application's own.
         funnel: The funnel the stored records belong to (default:
             :data:`funnel.DEFAULT_FUNNEL`); :meth:`add` and :meth:`save` refuse a
@@ -98,7 +98,7 @@ class SqlStore(StoreCore):
 
     def create_schema(self) -> None:
         """
-        Create the two tables and their append-only triggers where they do not exist yet.
+        Create the store's tables and their append-only triggers where they do not exist yet.
 
         Only the store's tables, even on your application's ``MetaData``. Tables and
         triggers are created in one transaction, and the triggers are checked
@@ -138,6 +138,7 @@ class SqlStore(StoreCore):
 
         Raises:
             RecordNotFound: no record has this id.
+            PersistenceError: the record was merged into another (named) and archived.
             SerializationError: the stored document cannot be read (its path
                 and the record id are in the message).
         """
@@ -157,6 +158,8 @@ class SqlStore(StoreCore):
     def ids(self, *, kind: str | None = None, stage: str | None = None) -> list[str]:
         """
         Stored record ids, sorted; optionally only one kind or one stage.
+
+        Records merged into another (:meth:`merge`) are archived and left out.
 
         Raises:
             ValidationError: *kind* is not ``"lead"`` or ``"prospect"``, or
