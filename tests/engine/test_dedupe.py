@@ -390,7 +390,7 @@ def test_merged_from_is_checked_at_every_door(entries: list[MergedRecord], probl
     with pytest.raises(SerializationError, match=problem):
         funnel.io.serialize.from_dict(document)
     with pytest.raises(ValidationError, match="merged_from"):
-        attrs.evolve(_lead("L1"), merged_from=["X"])
+        attrs.evolve(_lead("L1"), merged_from=["X"])  # type: ignore[list-item]
 
 
 def test_documents_without_merged_from_still_read() -> None:
@@ -417,5 +417,6 @@ def test_conversion_keeps_merged_from() -> None:
         ),
     )
     merged = merge(lead, _lead("B"), at=T0 + timedelta(hours=1)).survivor
+    assert isinstance(merged, Lead)
     prospect = funnel.convert(merged, at=T0 + timedelta(hours=2))
     assert prospect.merged_from == merged.merged_from

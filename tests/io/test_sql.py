@@ -245,6 +245,7 @@ def test_store_accepts_a_url_and_a_table_prefix(tmp_path: pytest.TempPathFactory
     store.create_schema()
     store.create_schema()  # idempotent
     assert set(sa.inspect(store.engine).get_table_names()) == {
+        "crm_funnel_erasures",
         "crm_funnel_records",
         "crm_funnel_transitions",
     }

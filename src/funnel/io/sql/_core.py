@@ -160,9 +160,9 @@ class StoreCore:
                 raise PersistenceError(
                     f"table {table.name!r} exists without the column(s) {lacking}: it was "
                     "made by funnel 0.1 (whose transitions.at was text, with no offset, count "
-                    "or digest columns) or by someone else; upgrade a 0.1 schema with the "
-                    "shipped Alembic revision (alembic upgrade funnel@head) or "
-                    "funnel.io.sql.upgrade_schema()"
+                    "or digest columns) or by someone else; upgrade a 0.1 schema with "
+                    "SqlStore.upgrade_schema() or the shipped Alembic revision "
+                    "(alembic upgrade heads)"
                 )
         self.metadata.create_all(conn, tables=self._tables)
         wanted = trigger_ddl(self.prefix, conn.dialect.name)
