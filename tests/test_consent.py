@@ -82,7 +82,7 @@ def _merge(lead: Lead) -> Lead | Prospect:
         source="list",
         created_at=T0 + timedelta(hours=1),
     )
-    return merge(twin, lead, at=T0).survivor
+    return merge(twin, lead, at=T0 + timedelta(hours=2)).survivor
 
 
 ROUTES: dict[str, Callable[[Lead], Lead | Prospect]] = {
@@ -122,3 +122,71 @@ def test_do_not_contact_is_kept_and_blocks_everything_outbound(route: str) -> No
 @given(records())
 def test_consent_survives_a_round_trip_of_any_record(record: Lead | Prospect) -> None:
     assert loads(dumps(record)).contact.consent == record.contact.consent
+
+
+# -- one way to add a touch: the rules by default (issue 17, item 3) ------------------------
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_add_touch_applies_consent_and_rules_by_default(route: str) -> None:
+    """add_touch skipped what plan_touch enforced: an opted-out contact could be mailed."""
+    record = ROUTES[route](_lead(Consent(opted_out=True)))
+    with pytest.raises(CommunicationRefused, match="opted out") as err:
+        funnel.add_touch(record, _mass())
+    assert err.value.record is record
+    blocked = ROUTES[route](_lead(Consent(do_not_contact=True)))
+    for touch in (_mass(), _personal()):
+        with pytest.raises(CommunicationRefused, match="do_not_contact"):
+            funnel.add_touch(blocked, touch)
+    inbound = Touch(id="in", at=T0 + timedelta(days=2), direction="inbound", channel="email")
+    assert funnel.add_touch(blocked, inbound).touches[-1] == inbound  # always allowed
+
+
+def test_add_touch_follows_the_funnel_it_is_given() -> None:
+    lead = _lead(Consent())
+    with pytest.raises(CommunicationRefused, match="allows only"):
+        funnel.add_touch(lead, _personal())  # a rep's call to a raw lead
+    from funnel.spec.communication import CommunicationPolicy, CommunicationRule
+
+    anyone = (CommunicationRule(reach="personal"), CommunicationRule(reach="mass"))
+    acme = funnel.Funnel(
+        machine=F.machine, communication=CommunicationPolicy(lead=anyone, prospect=anyone)
+    )
+    assert funnel.add_touch(lead, _personal(), funnel=acme).touches[-1] == _personal()
+    assert funnel.plan_touch(lead, _personal(), funnel=acme) == funnel.add_touch(
+        lead, _personal(), funnel=acme
+    )
+
+
+def test_imported_touches_are_recorded_as_given() -> None:
+    """The named override for past touches: imports keep what happened."""
+    lead = _lead(Consent(opted_out=True, do_not_contact=True))
+    past = funnel.add_touch(lead, _mass(), imported=True)
+    assert past.touches[-1] == _mass()
+    with pytest.raises(funnel.ValidationError) as err:
+        funnel.add_touch(lead, _mass(), imported="yes")  # type: ignore[arg-type]
+    assert err.value.field == "imported"
+    with pytest.raises(funnel.ValidationError, match="duplicate touch id"):
+        funnel.add_touch(past, _mass(), imported=True)  # the record's own rules still hold
+
+
+@pytest.mark.parametrize("sender", ["automation:nurture", "marketing:spring", "campaign:q3"])
+def test_an_automated_send_must_state_its_reach(sender: str) -> None:
+    """Touch.reach defaulted to personal, so an automated call could pass for a dialogue."""
+    with pytest.raises(funnel.ValidationError, match="must state its reach") as err:
+        Touch(id="a1", at=T0, direction="outbound", channel="call", connected=True, sender=sender)
+    assert err.value.field == "reach"
+    assert err.value.allowed == ("mass", "personal")
+    stated = Touch(id="a1", at=T0, direction="outbound", channel="email", sender=sender,
+                   reach="mass")  # fmt: skip
+    assert stated.reach == "mass"
+    # A person's touches and a rep's keep the personal default.
+    assert Touch(id="r", at=T0, direction="inbound", channel="email", sender=sender).reach == (
+        "personal"
+    )
+    assert Touch(id="p", at=T0, direction="outbound", channel="call", sender="rep:a").reach == (
+        "personal"
+    )
+    assert (
+        stated in loads(dumps(funnel.add_touch(_lead(Consent()), stated, imported=True))).touches
+    )

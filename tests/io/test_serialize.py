@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import funnel
 from funnel import Company, Contact, Evidence, Lead, Prospect, SerializationError, Touch
@@ -24,6 +26,7 @@ from funnel.io.serialize import (
 )
 from funnel.model.engagement import Engagement
 from funnel.model.evidence import Verdict
+from funnel.model.records import MergedRecord
 from tests.strategies import leads, prospects, records, touches
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=2)))
@@ -321,3 +324,34 @@ def test_dumps_refuses_an_odd_indent(indent: object) -> None:
     with pytest.raises(ValidationError, match="indent"):
         dumps(record, indent=indent)  # type: ignore[arg-type]
     assert dumps(record, indent=2).startswith("{\n  ")
+
+
+@st.composite
+def merged_leads(draw: st.DrawFn) -> Lead:
+    """Leads with records merged into them (issue 17, item 4)."""
+    lead = draw(leads())
+    ids = draw(st.lists(st.text("abcXYZ09-", min_size=1, max_size=6), unique=True, max_size=4))
+    entries = [
+        MergedRecord(
+            id=f"m-{i}",
+            at=lead.created_at + timedelta(minutes=draw(st.integers(0, 10_000))),
+            stage=draw(st.sampled_from(["acquired", "nurturing", "mql"])),
+        )
+        for i in ids
+    ]
+    return attrs.evolve(lead, merged_from=entries)
+
+
+@given(merged_leads())
+def test_merged_from_round_trips_through_documents_and_the_store(lead: Lead) -> None:
+    from funnel.io.sql import SqlStore
+
+    assert [(m.at, m.id) for m in lead.merged_from] == sorted(
+        (m.at, m.id) for m in lead.merged_from
+    )
+    assert loads(dumps(lead)) == lead
+    store = SqlStore("sqlite://")
+    store.create_schema()
+    store.add(lead)
+    assert store.get(lead.id).record.merged_from == lead.merged_from
+    store.engine.dispose()

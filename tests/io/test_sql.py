@@ -39,7 +39,7 @@ def _lead(record_id: str = "L1", *, consent: Consent | None = None) -> Lead:
 def _qualified(lead: Lead, at: datetime) -> Lead:
     out = Touch(id="o1", at=at, direction="outbound", channel="email", sender="rep:alice")
     reply = Touch(id="r1", at=at, direction="inbound", channel="email", in_reply_to="o1")
-    lead = funnel.add_touch(funnel.add_touch(lead, out), reply)
+    lead = funnel.add_touch(funnel.add_touch(lead, out, imported=True), reply)
     return funnel.add_evidence(
         lead,
         *(
@@ -103,7 +103,7 @@ def test_stale_write_is_refused_and_loses_nothing(store: SqlStore) -> None:
     nurtured = funnel.advance(first, "nurture", at=T0 + timedelta(hours=1))
     assert store.save(nurtured, v1).version == 2
     stale = funnel.add_touch(
-        second, Touch(id="x", at=T0 + timedelta(hours=2), direction="outbound", channel="email")
+        second, Touch(id="x", at=T0 + timedelta(hours=2), direction="inbound", channel="email")
     )
     with pytest.raises(StaleWriteError) as info:
         store.save(stale, v1_again)
@@ -200,7 +200,7 @@ def test_transact_refuses_a_change_of_id(store: SqlStore) -> None:
 
 def _touch(touch_id: str, minutes: int) -> Touch:
     return Touch(
-        id=touch_id, at=T0 + timedelta(minutes=minutes), direction="outbound", channel="email"
+        id=touch_id, at=T0 + timedelta(minutes=minutes), direction="inbound", channel="email"
     )
 
 
@@ -245,6 +245,7 @@ def test_store_accepts_a_url_and_a_table_prefix(tmp_path: pytest.TempPathFactory
     store.create_schema()
     store.create_schema()  # idempotent
     assert set(sa.inspect(store.engine).get_table_names()) == {
+        "crm_funnel_erasures",
         "crm_funnel_records",
         "crm_funnel_transitions",
     }
@@ -347,7 +348,8 @@ def test_create_schema_completes_a_half_made_schema(store: SqlStore) -> None:
             if conn.dialect.name == "sqlite":
                 conn.execute(sa.text(f'DROP TRIGGER "{trigger}"'))
             else:
-                conn.execute(sa.text(f'DROP TRIGGER "{trigger}" ON "{name}"'))
+                table = trigger.removesuffix("_append_only")  # named after its table
+                conn.execute(sa.text(f'DROP TRIGGER "{trigger}" ON "{table}"'))
         assert store._triggers(conn) == set()
     store.create_schema()
     store.create_schema()  # twice is harmless

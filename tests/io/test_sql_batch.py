@@ -115,7 +115,7 @@ def test_save_many_writes_every_record_and_appends_the_new_changes(store: SqlSto
 
 def _touch(touch_id: str, days: int) -> funnel.Touch:
     return funnel.Touch(
-        id=touch_id, at=T0 + timedelta(days=days), direction="outbound", channel="email"
+        id=touch_id, at=T0 + timedelta(days=days), direction="inbound", channel="email"
     )
 
 

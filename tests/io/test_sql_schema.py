@@ -192,7 +192,7 @@ def test_the_shipped_migration_makes_the_tables_the_store_declares(
 def store_triggers(store: SqlStore, conn: sa.Connection) -> list[str]:
     from funnel.io.sql._schema import trigger_ddl
 
-    return list(trigger_ddl(store.transitions.name, conn.dialect.name))
+    return list(trigger_ddl(store.prefix, conn.dialect.name))
 
 
 # -- in-memory SQLite from several threads ----------------------------------------------------
@@ -247,6 +247,9 @@ def test_tables_of_the_old_schema_are_named_not_used(engine: sa.Engine) -> None:
             )
         )
     store = SqlStore(engine, prefix=prefix)
-    with pytest.raises(PersistenceError, match=r"\['changes', 'history_digest'\].*funnel 0\.1"):
+    with pytest.raises(
+        PersistenceError,
+        match=r"\['changes', 'history_digest', 'merged_into'\].*funnel 0\.1.*upgrade_schema",
+    ):
         store.create_schema()
     assert f"{prefix}transitions" not in sa.inspect(engine).get_table_names()

@@ -15,9 +15,11 @@ the reason of a match:
 :func:`merge` keeps the most advanced record (a prospect beats a lead; then
 an open record beats a lost one; then the later stage in the funnel's order;
 on a tie, the older record), adds the other's touches and evidence, keeps the
-stricter consent, and returns the absorbed record's history beside the
-survivor in a :class:`MergeResult` (the survivor's own history stays its
-stage chain).
+stricter consent, notes the absorbed record in the survivor's ``merged_from``
+(a dated entry: the survivor's ``history`` stays the chain of its stage changes),
+and returns the absorbed record's history beside the survivor in a
+:class:`MergeResult`. :meth:`funnel.io.sql.SqlStore.merge` stores the survivor and
+archives the absorbed record in one transaction.
 
 >>> from funnel import Contact, Lead
 >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -27,8 +29,9 @@ stage chain).
 ...          source="list", created_at=at)
 >>> [(g.ids, g.reasons) for g in find_duplicates([a, b])]
 [(('L1', 'L2'), ('email',))]
->>> merge(a, b, at=at).survivor.id
-'L1'
+>>> survivor = merge(a, b, at=at).survivor
+>>> survivor.id, [m.id for m in survivor.merged_from]
+('L1', ['L2'])
 """
 
 from __future__ import annotations
@@ -46,11 +49,11 @@ from funnel._privacy import mask_email
 from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, resolve_funnel
 from funnel.engine.transitions import require_record
-from funnel.exceptions import ValidationError
+from funnel.exceptions import ChronologyError, ValidationError
 from funnel.model.contact import Consent, Contact
 from funnel.model.evidence import Evidence
 from funnel.model.history import StageChange
-from funnel.model.records import Lead, Prospect, QualificationLevel
+from funnel.model.records import Lead, MergedRecord, Prospect, QualificationLevel
 from funnel.model.touch import Touch
 
 __all__ = (
@@ -62,6 +65,7 @@ __all__ = (
     "Reason",
     "email_domain",
     "find_duplicates",
+    "latest_change",
     "merge",
     "normalize_company",
     "normalize_email",
@@ -345,9 +349,10 @@ class MergeResult:
 
     Attributes:
         survivor: The kept record, with both records' touches and evidence,
-            the stricter consent, and its own history (its stage chain).
-        absorbed_id: The id of the record merged into it (delete or archive
-            it in your storage).
+            the stricter consent, its own history (its stage chain) and, in
+            ``merged_from``, the absorbed record (and what had been merged into it).
+        absorbed_id: The id of the record merged into it (archive it in your
+            storage: :meth:`funnel.io.sql.SqlStore.merge` does).
         absorbed_stage: Where the absorbed record stood.
         absorbed_history: The absorbed record's stage history, kept here
             because a record has only one stage chain.
@@ -444,6 +449,21 @@ def _merge_contact(kept: Contact, other: Contact) -> Contact:
     )
 
 
+def latest_change(record: Record) -> datetime:
+    """
+    When *record* last changed: its creation, or its latest touch, finding, stage
+    change, conversion, close or merge, whichever is latest.
+    """
+    times = [record.created_at]
+    for items in (record.touches, record.evidence, record.history, record.merged_from):
+        times.extend(item.at for item in items)
+    if isinstance(record, Prospect):
+        times.append(record.converted_at)
+        if record.closed_at is not None:
+            times.append(record.closed_at)
+    return max(times)
+
+
 def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL) -> MergeResult:
     """
     Merge two records of one person into the more advanced one.
@@ -460,11 +480,17 @@ def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
     * contact details (email, phone, title, company) it lacks, and an owner
       and segment if it has none.
 
-    Neither input changes. Store the survivor, and archive the absorbed id
-    with ``absorbed_history``.
+    The survivor's ``merged_from`` gains a dated entry for the absorbed record
+    (its id, *at* and its stage) after the entries of both records, so that the
+    survivor names every record ever merged into it. Neither input changes.
+    Store the survivor and archive the absorbed record in one transaction with
+    :meth:`funnel.io.sql.SqlStore.merge`, or archive the absorbed id with
+    ``absorbed_history`` in your own storage.
 
     Raises:
-        ValueError: the records have the same id.
+        ValidationError: the records have the same id, or *at* is not aware.
+        ChronologyError: *at* precedes the latest change of either record
+            (see :func:`latest_change`); ``record`` is that record.
     """
     require_record(a, "a")
     require_record(b, "b")
@@ -472,7 +498,20 @@ def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
     funnel = resolve_funnel(funnel)
     if a.id == b.id:
         raise ValidationError(f"cannot merge record {a.id!r} with itself")
+    for record in (a, b):
+        last = latest_change(record)
+        if at < last:
+            raise ChronologyError(
+                f"cannot merge {a.id!r} and {b.id!r} at {at.isoformat()}: "
+                f"{type(record).__name__.lower()} {record.id!r} last changed at "
+                f"{last.isoformat()}, later than the merge",
+                record=record,
+                event="merge",
+                stage=record.stage,
+                reasons=(f"merged_at must not precede {last.isoformat()}",),
+            )
     kept, other = _survivor_first(a, b, funnel)
+    absorbed = MergedRecord(id=other.id, at=at, stage=other.stage)
     touches, renamed = _union_touches(kept.touches, other.touches, other.id)
     survivor: Record = attrs.evolve(
         kept,
@@ -481,6 +520,7 @@ def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
         evidence=_union_evidence(kept.evidence, other.evidence),
         owner=kept.owner if kept.owner is not None else other.owner,
         segment=kept.segment if kept.segment is not None else other.segment,
+        merged_from=(*kept.merged_from, *other.merged_from, absorbed),
     )
     return MergeResult(
         survivor=survivor,

@@ -3,9 +3,10 @@ Touches and evidence: adding what happened, under the funnel's communication rul
 
 :func:`check_touch` returns the reasons the funnel's
 :class:`~funnel.spec.communication.CommunicationPolicy` and the contact's
-consent refuse a planned touch; :func:`plan_touch` adds the touch or raises
-:class:`~funnel.exceptions.CommunicationRefused`. :func:`add_touch` and
-:func:`add_evidence` record what already happened.
+consent refuse a touch. :func:`add_touch` is the one way to add a touch: it applies
+those rules and raises :class:`~funnel.exceptions.CommunicationRefused` when they refuse
+it; only ``imported=True`` (touches that already happened, brought in from another
+system) records a touch without them. :func:`add_evidence` records findings.
 """
 
 from __future__ import annotations
@@ -25,14 +26,74 @@ from funnel.spec.definition import FunnelDefinition
 R = TypeVar("R", bound=Lead | Prospect)
 
 
-def add_touch(record: R, touch: Touch) -> R:
-    """Return *record* with *touch* added (touches stay ordered by time)."""
+def add_touch(
+    record: R,
+    touch: Touch,
+    *,
+    funnel: FunnelDefinition | None = None,
+    imported: bool = False,
+) -> R:
+    """
+    Return *record* with *touch* added, if the funnel's rules and the consent allow it.
+
+    Inbound touches are always allowed. An outbound touch must pass
+    :func:`check_touch`: the contact's consent (``do_not_contact`` refuses every
+    outbound touch, ``opted_out`` every mass one) and the communication rules of
+    *funnel* (default: :data:`funnel.DEFAULT_FUNNEL`) for the record's stage.
+    Touches stay ordered by time.
+
+    Args:
+        record: The lead or prospect.
+        touch: The touch.
+        funnel: Whose communication rules apply.
+        imported: ``True`` for a touch that already happened elsewhere (an import
+            of past touches from a CRM or a mailbox): it is recorded as given,
+            without the communication and consent rules, which govern what is sent
+            from now on. Never use it to send.
+
+    Raises:
+        CommunicationRefused: the rules refuse the touch; ``reasons`` says why.
+        ValidationError: *touch* is no :class:`~funnel.Touch`, or it breaks the
+            record's touches (a duplicate id, a reply to an unknown touch).
+
+    >>> from datetime import datetime, timezone
+    >>> from funnel import Consent, Contact, Lead, Touch
+    >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    >>> lead = Lead(id="L1", contact=Contact(name="Ada", consent=Consent(opted_out=True)),
+    ...             source="list", created_at=at)
+    >>> news = Touch(id="n1", at=at, direction="outbound", channel="email",
+    ...              reach="mass", sender="marketing:newsletter")
+    >>> add_touch(lead, news)
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.CommunicationRefused: touch refused:
+      - lead 'L1' opted out of mass communication (opted_out)
+    >>> len(add_touch(lead, news, imported=True).touches)   # it was sent last year
+    1
+    """
     require_record(record)
     if not isinstance(touch, Touch):
         raise ValidationError(
             f"add_touch() takes a Touch, got {type(touch).__name__}", field="touch"
         )
+    if not isinstance(imported, bool):
+        raise ValidationError(
+            f"imported must be True or False, got {type(imported).__name__}", field="imported"
+        )
+    if not imported:
+        reasons = check_touch(record, touch, funnel=_rules(funnel))
+        if reasons:
+            raise CommunicationRefused(record=record, touch=touch, reasons=reasons)
     return attrs.evolve(record, touches=(*record.touches, touch))
+
+
+def _rules(funnel: object) -> FunnelDefinition:
+    """*funnel*, or the default funnel for ``None`` (imported here: it imports this module)."""
+    if isinstance(funnel, FunnelDefinition):
+        return funnel
+    from funnel.engine.funnel import resolve_funnel
+
+    return resolve_funnel(funnel)
 
 
 def add_evidence(record: R, *evidence: Evidence) -> R:
@@ -103,12 +164,9 @@ def check_touch(
 
 def plan_touch(record: R, touch: Touch, *, funnel: FunnelDefinition) -> R:
     """
-    Return *record* with *touch* added, if the funnel's rules allow it.
+    :func:`add_touch` with the rules of *funnel* (what :meth:`funnel.Funnel.plan_touch` runs).
 
     Raises:
         CommunicationRefused: with ``record``, ``touch`` and every reason.
     """
-    reasons = check_touch(record, touch, funnel=funnel)
-    if reasons:
-        raise CommunicationRefused(record=record, touch=touch, reasons=reasons)
-    return add_touch(record, touch)
+    return add_touch(record, touch, funnel=funnel)

@@ -59,7 +59,7 @@ from funnel.model.engagement import EngagementFinding
 from funnel.model.evidence import Evidence
 from funnel.model.history import StageChange
 from funnel.model.qualification import Criterion, CriterionResult, PassRule, Qualification
-from funnel.model.records import Lead, Prospect
+from funnel.model.records import Lead, MergedRecord, Prospect
 from funnel.model.touch import Touch
 
 __all__ = (
@@ -99,6 +99,7 @@ RECORD_TYPES: Final = (
     Criterion,
     PassRule,
     EngagementFinding,
+    MergedRecord,
 )
 
 

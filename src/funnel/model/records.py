@@ -157,6 +157,47 @@ def _history(items: Iterable[StageChange]) -> tuple[StageChange, ...]:
     return typed_tuple(items, StageChange, field="history")
 
 
+@attrs.frozen(kw_only=True)
+class MergedRecord:
+    """
+    A record merged into this one by :func:`funnel.engine.dedupe.merge`.
+
+    Attributes:
+        id: The absorbed record's id.
+        at: When it was merged (timezone-aware).
+        stage: Where the absorbed record stood then.
+    """
+
+    id: str = attrs.field(validator=text(blank=False))
+    at: datetime = attrs.field(validator=aware)
+    stage: str = attrs.field(validator=text(blank=False))
+
+
+def _merged(items: Iterable[MergedRecord]) -> tuple[MergedRecord, ...]:
+    merged = typed_tuple(items, MergedRecord, field="merged_from")
+    return tuple(sorted(merged, key=lambda m: (m.at, m.id)))
+
+
+def _check_merged(record: Lead | Prospect, owner: str) -> None:
+    """Each absorbed id once, never the record's own, merged after the record was created."""
+    seen: set[str] = set()
+    for i, entry in enumerate(record.merged_from):
+        problem = (
+            "names the record itself"
+            if entry.id == record.id
+            else f"names {entry.id!r} a second time"
+            if entry.id in seen
+            else f"at {entry.at.isoformat()} precedes created_at {record.created_at.isoformat()}"
+            if entry.at < record.created_at
+            else None
+        )
+        if problem is not None:
+            raise ValidationError(
+                f"{owner}: merged_from[{i}] {problem}", record=owner, field="merged_from"
+            )
+        seen.add(entry.id)
+
+
 #: The names of the qualification levels, for type checkers.
 QualificationLevelName = Literal["raw", "mql", "sql"]
 
@@ -191,6 +232,7 @@ def _check_record(record: Lead | Prospect) -> None:
     check_touches(record.touches, owner)
     check_history(record.history, record.stage, owner)
     _check_level(record)
+    _check_merged(record, owner)
     if record.history and record.history[0].at < record.created_at:
         raise ValidationError(
             f"{owner}: first change at {record.history[0].at.isoformat()} precedes "
@@ -234,6 +276,7 @@ class Lead:
         history: Every stage change, oldest first.
         owner: The rep or team that owns the lead.
         segment: A free label for breakdowns (e.g. ``"mid-market"``).
+        merged_from: The records merged into this one, oldest merge first.
 
     >>> from datetime import datetime, timezone
     >>> lead = Lead(id="L1", contact=Contact(name="Ada"), source="web_form",
@@ -261,6 +304,9 @@ class Lead:
     )
     owner: str | None = attrs.field(default=None, validator=text(optional=True))
     segment: str | None = attrs.field(default=None, validator=text(optional=True))
+    merged_from: tuple[MergedRecord, ...] = attrs.field(
+        default=(), converter=_merged, repr=_count("merged")
+    )
 
     def __attrs_post_init__(self) -> None:
         _check_record(self)
@@ -302,6 +348,8 @@ class Prospect:
         segment: A free label for breakdowns.
         value: The expected deal value, once known.
         stakeholder: The person who makes the final purchase decision, once known.
+        closed_at: When the prospect was won or lost.
+        merged_from: The records merged into this one, oldest merge first.
     """
 
     id: str = attrs.field(validator=text(blank=False))
@@ -339,6 +387,9 @@ class Prospect:
         default=None, validator=instance(Contact, optional=True)
     )
     closed_at: datetime | None = attrs.field(default=None, validator=optional_aware)
+    merged_from: tuple[MergedRecord, ...] = attrs.field(
+        default=(), converter=_merged, repr=_count("merged")
+    )
 
     def __attrs_post_init__(self) -> None:
         _check_record(self)

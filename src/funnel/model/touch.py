@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 
 import attrs
 
@@ -20,6 +20,7 @@ from funnel._time import aware
 from funnel.exceptions import ValidationError
 
 __all__ = (
+    "AUTOMATED_SENDERS",
     "LIVE_CHANNELS",
     "REPLY_CHANNELS",
     "Channel",
@@ -92,8 +93,34 @@ def _channel(value: Channel | ChannelName) -> Channel:
     return to_member(Channel, value)
 
 
+#: Sender kinds (the part of ``Touch.sender`` before the colon) of automated sends: an
+#: outbound touch from one of them must state its reach, never default to personal.
+AUTOMATED_SENDERS = frozenset({"automation", "marketing", "campaign"})
+
+
+class _Unstated(enum.Enum):
+    """The default of ``Touch.reach``: not stated (``__attrs_post_init__`` decides)."""
+
+    UNSTATED = "unstated"
+
+
+_UNSTATED = _Unstated.UNSTATED
+
+
 def _reach(value: Reach | ReachName) -> Reach:
     return to_member(Reach, value)
+
+
+def _stated_reach(instance: object, attribute: attrs.Attribute[Reach], value: object) -> None:
+    if value is not _UNSTATED:
+        member(Reach)(instance, attribute, value)
+
+
+def _sender_kind(sender: str | None) -> str | None:
+    """The part of *sender* before its first colon (as the communication rules read it)."""
+    if sender is None or ":" not in sender:
+        return None
+    return sender.split(":", 1)[0].strip() or None
 
 
 @attrs.frozen(kw_only=True)
@@ -106,7 +133,10 @@ class Touch:
         at: When it happened (timezone-aware).
         direction: Inbound (from the person) or outbound (from the company).
         channel: Email, call, meeting, form, ...
-        reach: Mass (automated, bulk) or personal (from one rep).
+        reach: Mass (automated, bulk) or personal (from one rep). Left out, it is
+            personal, except for an outbound touch from an automated sender (a sender
+            kind in :data:`AUTOMATED_SENDERS`: ``"automation:..."``,
+            ``"marketing:..."``, ``"campaign:..."``), which must state it.
         sender: Who sent it: a rep's name, a campaign id, or the person.
         in_reply_to: The id of the touch this one answers, if any.
         connected: For calls and meetings: the conversation actually took
@@ -127,19 +157,44 @@ class Touch:
     ...
     funnel.exceptions.ValidationError: Touch 't2': direction must be one of 'inbound', \
 'outbound', got 'sideways'
+
+    An automated send never passes for a personal one by default:
+
+    >>> Touch(id="t3", at=mail.at, direction="outbound", channel="email",
+    ...       sender="automation:nurture")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ValidationError: Touch 't3': an outbound touch from an automated \
+sender (kind 'automation') must state its reach: reach='mass' or reach='personal'
     """
 
     id: str = attrs.field(validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
     direction: Direction = attrs.field(converter=_direction, validator=member(Direction))
     channel: Channel = attrs.field(converter=_channel, validator=member(Channel))
-    reach: Reach = attrs.field(converter=_reach, validator=member(Reach), default=Reach.PERSONAL)
+    reach: Reach = attrs.field(
+        converter=_reach,
+        validator=_stated_reach,
+        default=cast(Reach, _UNSTATED),
+    )
     sender: str | None = attrs.field(default=None, validator=text(optional=True))
     in_reply_to: str | None = attrs.field(default=None, validator=text(optional=True, blank=False))
     connected: bool = attrs.field(default=False, validator=boolean())
     note: str | None = attrs.field(default=None, validator=text(optional=True))
 
     def __attrs_post_init__(self) -> None:
+        if cast(object, self.reach) is _UNSTATED:  # not stated
+            kind = _sender_kind(self.sender)
+            if self.direction is Direction.OUTBOUND and kind in AUTOMATED_SENDERS:
+                label = record_label(self)
+                raise ValidationError(
+                    f"{label}: an outbound touch from an automated sender (kind {kind!r}) "
+                    "must state its reach: reach='mass' or reach='personal'",
+                    record=label,
+                    field="reach",
+                    allowed=tuple(r.value for r in Reach),
+                )
+            object.__setattr__(self, "reach", Reach.PERSONAL)
         if self.connected and self.channel not in LIVE_CHANNELS:
             label = record_label(self)
             raise ValidationError(

@@ -2,21 +2,28 @@
 SQLAlchemy 2 stores for leads and prospects, with optimistic concurrency.
 
 :class:`SqlStore` (a synchronous ``Engine``) and :class:`AsyncSqlStore` (an asyncio
-``AsyncEngine``; the ``sql-async`` extra) keep two tables, defined by
+``AsyncEngine``; the ``sql-async`` extra) keep three tables, defined by
 :func:`funnel_tables` on your application's ``MetaData`` if you pass it (names prefixed,
 ``funnel_`` by default):
 
 ``funnel_records``
     ``id`` (primary key), ``kind`` (``"lead"`` / ``"prospect"``), ``stage``,
     ``version`` (an integer, 1 on insert, +1 on every write), ``document``
-    (the JSON of :func:`funnel.io.serialize.to_dict`; JSONB on PostgreSQL) and
-    ``updated_at`` (the database's clock).
+    (the JSON of :func:`funnel.io.serialize.to_dict`; JSONB on PostgreSQL),
+    ``updated_at`` (the database's clock), ``changes`` and ``history_digest`` (how many
+    transitions, and their digest) and ``merged_into`` (set when the record was merged
+    into another and archived, see :meth:`SqlStore.merge`).
 ``funnel_transitions``
     ``record_id``, ``seq`` (0, 1, 2, ...), ``from_stage``, ``to_stage``,
     ``event``, ``at`` (a timezone-aware timestamp, the UTC instant), ``at_offset``
     (the offset the time was given in, seconds east of UTC) and ``why``: one row per
-    stage change, **append-only**. The store never updates or deletes a row, and on
-    SQLite and PostgreSQL a trigger refuses anyone else's attempt.
+    stage change, **append-only**. The store never deletes a row, and on SQLite and
+    PostgreSQL a trigger refuses anyone's update or delete, but one: while an erasure of
+    the record is in progress (:meth:`SqlStore.erase`), its rows' ``why`` may be rewritten.
+``funnel_erasures``
+    The audit of erasures: ``record_id``, ``erased_at``, ``reason``, ``version`` (the
+    record's version the erasure wrote), ``in_progress`` (true only inside the erasing
+    transaction) and ``recorded_at``; never deleted, only ever closed.
 
 Writes are optimistic: :meth:`SqlStore.save` takes the version the writer
 read and runs ``UPDATE ... WHERE id = :id AND version = :expected``. When no

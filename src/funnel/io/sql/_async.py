@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from funnel.engine.dedupe import MergeResult
+from funnel.engine.erase import DEFAULT_REASON
 from funnel.engine.funnel import Funnel
 from funnel.exceptions import FunnelError
 from funnel.io.sql._core import Explain, Record, StoreCore, Versioned, memory_sqlite, open_engine
@@ -93,6 +96,10 @@ class AsyncSqlStore(StoreCore):
         """See :meth:`SqlStore.create_schema <funnel.io.sql.SqlStore.create_schema>`."""
         await self._write(self._create_schema)
 
+    async def upgrade_schema(self) -> int:
+        """See :meth:`SqlStore.upgrade_schema <funnel.io.sql.SqlStore.upgrade_schema>`."""
+        return await self._write(self._upgrade_schema)
+
     async def get(self, record_id: str) -> Versioned:
         """See :meth:`SqlStore.get <funnel.io.sql.SqlStore.get>`."""
         return await self._read(self._get, record_id)
@@ -108,6 +115,22 @@ class AsyncSqlStore(StoreCore):
     async def contains(self, record_id: object) -> bool:
         """Whether a record has this id (``record_id in store`` of the synchronous store)."""
         return await self._read(self._contains, record_id)
+
+    async def merged_into(self, record_id: str) -> str | None:
+        """See :meth:`SqlStore.merged_into <funnel.io.sql.SqlStore.merged_into>`."""
+        return await self._read(self._merged_into, record_id)
+
+    async def merge(
+        self, result: MergeResult, *, survivor_version: int, absorbed_version: int
+    ) -> Versioned:
+        """See :meth:`SqlStore.merge <funnel.io.sql.SqlStore.merge>`."""
+        return await self._write(self._merge, result, survivor_version, absorbed_version)
+
+    async def erase(
+        self, record_id: str, *, at: datetime, reason: str = DEFAULT_REASON
+    ) -> Versioned:
+        """See :meth:`SqlStore.erase <funnel.io.sql.SqlStore.erase>`."""
+        return await self._write(self._erase, record_id, at, reason)
 
     async def add(self, record: Record) -> Versioned:
         """See :meth:`SqlStore.add <funnel.io.sql.SqlStore.add>`."""

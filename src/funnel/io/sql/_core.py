@@ -12,13 +12,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from funnel._fields import text_problem
+from funnel._fields import check_text, text_problem
+from funnel._time import require_aware
+from funnel.engine.dedupe import MergeResult
+from funnel.engine.erase import ERASED, erase
 from funnel.engine.funnel import Funnel, resolve_funnel
 from funnel.exceptions import (
     FunnelError,
@@ -37,6 +40,7 @@ from funnel.io.sql._schema import (
     present_triggers,
     trigger_ddl,
 )
+from funnel.io.sql._upgrade import is_0_1, upgrade_0_1
 from funnel.model.history import StageChange
 from funnel.model.records import Lead, Prospect
 
@@ -131,18 +135,23 @@ class StoreCore:
         self.funnel: Funnel = resolve_funnel(funnel)
         _check_names_fit(self.funnel)
         self.metadata: sa.MetaData = sa.MetaData() if metadata is None else metadata
-        self.records, self.transitions = funnel_tables(self.metadata, prefix=prefix)
+        self.prefix = prefix
+        self.records, self.transitions, self.erasures = funnel_tables(self.metadata, prefix=prefix)
 
     # -- schema ------------------------------------------------------------------------
 
     def _triggers(self, conn: Connection) -> set[str]:
-        """The names of the triggers on the transitions table."""
-        return present_triggers(conn, self.transitions.name)
+        """The names of the triggers on the transitions and erasures tables."""
+        return present_triggers(conn, (self.transitions.name, self.erasures.name))
+
+    @property
+    def _tables(self) -> list[sa.Table]:
+        return [self.records, self.transitions, self.erasures]
 
     def _create_schema(self, conn: Connection) -> None:
         inspector = sa.inspect(conn)
         existing = set(inspector.get_table_names())
-        for table in (self.records, self.transitions):
+        for table in self._tables:
             if table.name not in existing:
                 continue
             present_columns = {c["name"] for c in inspector.get_columns(table.name)}
@@ -151,11 +160,12 @@ class StoreCore:
                 raise PersistenceError(
                     f"table {table.name!r} exists without the column(s) {lacking}: it was "
                     "made by funnel 0.1 (whose transitions.at was text, with no offset, count "
-                    "or digest columns) or by someone else; copy its records into a store "
-                    "with another prefix, or migrate it by hand"
+                    "or digest columns) or by someone else; upgrade a 0.1 schema with "
+                    "SqlStore.upgrade_schema() or the shipped Alembic revision "
+                    "(alembic upgrade heads)"
                 )
-        self.metadata.create_all(conn, tables=[self.records, self.transitions])
-        wanted = trigger_ddl(self.transitions.name, conn.dialect.name)
+        self.metadata.create_all(conn, tables=self._tables)
+        wanted = trigger_ddl(self.prefix, conn.dialect.name)
         present = self._triggers(conn)
         for trigger, statements in wanted.items():
             if trigger not in present:
@@ -167,15 +177,29 @@ class StoreCore:
                 f"the append-only triggers {sorted(missing)} could not be created"
             )
 
+    def _upgrade_schema(self, conn: Connection) -> int:
+        copied = 0
+        if is_0_1(conn, self.prefix):
+            tables = self._tables
+            copied = upgrade_0_1(
+                conn, self.prefix, lambda: self.metadata.create_all(conn, tables=tables)
+            )
+        self._create_schema(conn)
+        return copied
+
     # -- reading -----------------------------------------------------------------------
 
     def _get(self, conn: Connection, record_id: str) -> Versioned:
         if not _could_be_stored(record_id, MAX_ID):
             raise RecordNotFound(record_id)
         c = self.records.c
-        row = conn.execute(sa.select(c.document, c.version).where(c.id == record_id)).first()
+        row = conn.execute(
+            sa.select(c.document, c.version, c.merged_into).where(c.id == record_id)
+        ).first()
         if row is None:
             raise RecordNotFound(record_id)
+        if row.merged_into is not None:
+            raise _merged_away(record_id, row.merged_into)
         try:
             record = from_dict(row.document, funnel=self.funnel)
         except SerializationError as exc:
@@ -185,8 +209,7 @@ class StoreCore:
         return Versioned(record, row.version)
 
     def _history(self, conn: Connection, record_id: str) -> tuple[StageChange, ...]:
-        if not self._contains(conn, record_id):
-            raise RecordNotFound(record_id)
+        self._merged_into(conn, record_id)  # RecordNotFound when no row has this id
         return tuple(_change(row) for row in conn.execute(self._history_query([record_id])))
 
     def _ids(self, conn: Connection, kind: str | None, stage: str | None) -> list[str]:
@@ -200,7 +223,7 @@ class StoreCore:
                 field="stage",
             )
         c = self.records.c
-        query = sa.select(c.id).order_by(c.id)
+        query = sa.select(c.id).where(c.merged_into.is_(None)).order_by(c.id)
         if kind is not None:
             query = query.where(c.kind == kind)
         if stage is not None:
@@ -211,7 +234,18 @@ class StoreCore:
         if not _could_be_stored(record_id, MAX_ID):
             return False
         c = self.records.c
-        return conn.execute(sa.select(c.id).where(c.id == record_id)).first() is not None
+        query = sa.select(c.id).where(c.id == record_id, c.merged_into.is_(None))
+        return conn.execute(query).first() is not None
+
+    def _merged_into(self, conn: Connection, record_id: object) -> str | None:
+        """The survivor *record_id* was merged into, ``None`` for a record not merged away."""
+        if not _could_be_stored(record_id, MAX_ID):
+            raise RecordNotFound(str(record_id))
+        c = self.records.c
+        row = conn.execute(sa.select(c.merged_into).where(c.id == record_id)).first()
+        if row is None:
+            raise RecordNotFound(str(record_id))
+        return None if row.merged_into is None else str(row.merged_into)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -277,7 +311,7 @@ class StoreCore:
         kind = self._checked(record)
         _check_version(record, kind, expected_version)
         c = self.records.c
-        conditions = [c.id == record.id, c.version == expected_version]
+        conditions = [c.id == record.id, c.version == expected_version, c.merged_into.is_(None)]
         if kind == "lead":
             conditions.append(c.kind == "lead")
         before = conn.execute(
@@ -336,6 +370,8 @@ class StoreCore:
             row = stored.get(record.id)
             if row is None:
                 raise _at(RecordNotFound(record.id), "save_many", i)
+            if row.merged_into is not None:
+                raise _at(_merged_away(record.id, row.merged_into), "save_many", i)
             if row.version != expected:
                 raise _at(StaleWriteError(record.id, expected, row.version), "save_many", i)
             if kind == "lead" and row.kind != "lead":
@@ -349,7 +385,11 @@ class StoreCore:
         c = self.records.c
         update = (
             sa.update(self.records)
-            .where(c.id == sa.bindparam("b_id"), c.version == sa.bindparam("b_expected"))
+            .where(
+                c.id == sa.bindparam("b_id"),
+                c.version == sa.bindparam("b_expected"),
+                c.merged_into.is_(None),
+            )
             .values(
                 {k: sa.bindparam(f"b_{k}") for k in _WRITTEN}
                 | {"updated_at": sa.func.current_timestamp()}
@@ -402,12 +442,146 @@ class StoreCore:
                 after(old, new)
             return saved
 
+    # -- merging and erasing -----------------------------------------------------------
+
+    def _merge(
+        self, conn: Connection, result: object, survivor_version: int, absorbed_version: int
+    ) -> Versioned:
+        if not isinstance(result, MergeResult):
+            raise ValidationError(
+                f"merge() takes the MergeResult of funnel.engine.dedupe.merge(), got "
+                f"{type(result).__name__}",
+                field="result",
+            )
+        survivor, absorbed = result.survivor, result.absorbed_id
+        if not any(m.id == absorbed for m in survivor.merged_from):
+            raise ValidationError(
+                f"merge(): survivor {survivor.id!r} does not name {absorbed!r} in merged_from",
+                field="result",
+            )
+        kind = kind_of(survivor)
+        _check_version(survivor, kind, absorbed_version)
+        saved = self._save(conn, survivor, survivor_version)
+        c = self.records.c
+        archived = conn.execute(
+            sa.update(self.records)
+            .where(c.id == absorbed, c.version == absorbed_version, c.merged_into.is_(None))
+            .values(
+                merged_into=survivor.id,
+                version=absorbed_version + 1,
+                updated_at=sa.func.current_timestamp(),
+            )
+        )
+        if archived.rowcount != 1:
+            # Raised inside the transaction: the survivor's save is undone with it.
+            row = conn.execute(sa.select(c.version, c.merged_into).where(c.id == absorbed)).first()
+            if row is None:
+                raise RecordNotFound(absorbed)
+            if row.merged_into is not None:
+                raise _merged_away(absorbed, row.merged_into)
+            raise StaleWriteError(absorbed, absorbed_version, row.version)
+        return saved
+
+    def _erase(self, conn: Connection, record_id: object, at: object, reason: object) -> Versioned:
+        when = require_aware(at, "at", field="at")
+        check_text(reason, record=None, field="reason", blank=False)
+        reason = cast(str, reason)
+        family = self._family(conn, record_id)
+        c = self.records.c
+        # Take the rows first (a version bump: a row lock on PostgreSQL, the write lock on
+        # SQLite), so that what is read below is what is rewritten.
+        conn.execute(
+            sa.update(self.records)
+            .where(c.id.in_(family))
+            .values(version=sa.case((c.version < MAX_VERSION, c.version + 1), else_=c.version))
+        )
+        rows = conn.execute(
+            sa.select(c.id, c.document, c.version).where(c.id.in_(family)).order_by(c.id)
+        ).all()
+        erased: dict[str, Versioned] = {}
+        for row in rows:
+            try:
+                stored = from_dict(row.document, funnel=self.funnel)
+            except SerializationError as exc:
+                raise SerializationError(
+                    f"stored record {row.id!r} cannot be read to erase it: {exc}", path=exc.path
+                ) from None
+            erased[row.id] = Versioned(erase(stored, at=when, reason=reason), row.version)
+        e = self.erasures.c
+        conn.execute(
+            sa.insert(self.erasures),
+            [
+                {
+                    "record_id": rid,
+                    "erased_at": when,
+                    "reason": reason,
+                    "version": v.version,
+                    "in_progress": True,
+                }
+                for rid, v in erased.items()
+            ],
+        )
+        t = self.transitions.c
+        conn.execute(
+            sa.update(self.transitions)
+            .where(t.record_id.in_(family), t.why.is_not(None), t.why != ERASED)
+            .values(why=ERASED)
+        )
+        conn.execute(
+            sa.update(self.records)
+            .where(c.id == sa.bindparam("b_id"))
+            .values(
+                document=sa.bindparam("b_document", type_=self.records.c.document.type),
+                history_digest=sa.bindparam("b_digest"),
+                updated_at=sa.func.current_timestamp(),
+            ),
+            [
+                {
+                    "b_id": rid,
+                    "b_document": to_dict(v.record),
+                    "b_digest": history_digests(v.record.history)[-1],
+                }
+                for rid, v in erased.items()
+            ],
+        )
+        conn.execute(
+            sa.update(self.erasures)
+            .where(e.record_id.in_(family), e.in_progress.is_(True))
+            .values(in_progress=False)
+        )
+        return erased[str(record_id)]
+
+    def _family(self, conn: Connection, record_id: object) -> list[str]:
+        """
+        *record_id* and every record merged with it: up to the survivor it went into,
+        then down to every record merged into that (one person, several rows).
+        """
+        root = str(record_id)
+        seen_up = {root}
+        while (up := self._merged_into(conn, root)) is not None:
+            if up in seen_up:  # pragma: no cover - merge() never makes a cycle
+                break
+            seen_up.add(up)
+            root = up
+        c = self.records.c
+        family, frontier = [root], [root]
+        while frontier:
+            below = list(
+                conn.execute(sa.select(c.id).where(c.merged_into.in_(frontier))).scalars()
+            )
+            below = [b for b in below if b not in family]
+            family.extend(below)
+            frontier = below
+        return family
+
     # -- helpers -----------------------------------------------------------------------
 
     def _rows(self, conn: Connection, ids: Sequence[str]) -> Iterator[Any]:
-        """id, version, kind, stage, changes and history_digest of the records among *ids*."""
+        """id, version, kind, stage, changes, history_digest and merged_into of *ids*' rows."""
         c = self.records.c
-        query = sa.select(c.id, c.version, c.kind, c.stage, c.changes, c.history_digest)
+        query = sa.select(
+            c.id, c.version, c.kind, c.stage, c.changes, c.history_digest, c.merged_into
+        )
         if conn.dialect.name == "postgresql":  # one round trip: the ids as one array
             ids_param = sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(sa.String))
             yield from conn.execute(query.where(c.id == sa.any_(ids_param)))
@@ -485,12 +659,23 @@ class StoreCore:
 
     def _refusal(self, conn: Connection, record: Record, expected: int) -> None:
         c = self.records.c
-        row = conn.execute(sa.select(c.version, c.kind).where(c.id == record.id)).first()
+        row = conn.execute(
+            sa.select(c.version, c.kind, c.merged_into).where(c.id == record.id)
+        ).first()
         if row is None:
             raise RecordNotFound(record.id)
+        if row.merged_into is not None:
+            raise _merged_away(record.id, row.merged_into)
         if row.version != expected:
             raise StaleWriteError(record.id, expected, row.version)
         raise _never_back(record.id, row.kind)
+
+
+def _merged_away(record_id: str, survivor: str) -> PersistenceError:
+    return PersistenceError(
+        f"record {record_id!r} was merged into {survivor!r} and is archived: read and save "
+        f"{survivor!r} instead (history() still reads the archived record's transitions)"
+    )
 
 
 def _never_back(record_id: str, kind: str) -> PersistenceError:

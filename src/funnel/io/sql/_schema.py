@@ -1,5 +1,10 @@
 """
-The store's two tables, on any :class:`~sqlalchemy.MetaData`, and their append-only triggers.
+The store's tables, on any :class:`~sqlalchemy.MetaData`, and their append-only triggers.
+
+``records`` holds each record's current document; ``transitions`` its stage changes,
+append-only; ``erasures`` the audit of erasures, the one path by which a transition row
+may be rewritten (its reason, ``why``, only, while the erasure's row is in progress in
+the same transaction).
 
 The shipped Alembic revision (``funnel.io.sql:migrations``) creates exactly these tables;
 a test compares the two.
@@ -8,6 +13,7 @@ a test compares the two.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -59,10 +65,11 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
 
 class FunnelTables(NamedTuple):
-    """The store's two tables."""
+    """The store's tables."""
 
     records: sa.Table
     transitions: sa.Table
+    erasures: sa.Table
 
 
 def check_prefix(prefix: object) -> str:
@@ -82,13 +89,14 @@ def funnel_tables(metadata: sa.MetaData, *, prefix: str = "funnel_") -> FunnelTa
 
     Defined once per prefix: a second call (or a :class:`~funnel.io.sql.SqlStore` given
     the same metadata) returns the same tables. The append-only triggers are attached
-    to the transitions table, so ``metadata.create_all()`` creates them too.
+    to the erasures table (created after the others), so ``metadata.create_all()``
+    creates them too.
 
     >>> import sqlalchemy as sa
     >>> app = sa.MetaData()
     >>> tables = funnel_tables(app, prefix="crm_")
     >>> sorted(app.tables)
-    ['crm_records', 'crm_transitions']
+    ['crm_erasures', 'crm_records', 'crm_transitions']
     >>> funnel_tables(app, prefix="crm_") == tables
     True
 
@@ -97,10 +105,11 @@ def funnel_tables(metadata: sa.MetaData, *, prefix: str = "funnel_") -> FunnelTa
             a table of that name that is not the store's.
     """
     check_prefix(prefix)
-    names = (f"{prefix}records", f"{prefix}transitions")
+    names = (f"{prefix}records", f"{prefix}transitions", f"{prefix}erasures")
     found = [metadata.tables.get(name) for name in names]
     if any(table is not None for table in found):
-        for name, table, role in zip(names, found, ("records", "transitions"), strict=True):
+        roles = ("records", "transitions", "erasures")
+        for name, table, role in zip(names, found, roles, strict=True):
             if table is None or table.info.get(_ROLE) != role:
                 raise ValidationError(
                     f"metadata already has a table {name!r} that is not a funnel store "
@@ -128,6 +137,9 @@ def funnel_tables(metadata: sa.MetaData, *, prefix: str = "funnel_") -> FunnelTa
         # a save checks that a history extends the stored one without reading it back.
         sa.Column("changes", sa.Integer, nullable=False),
         sa.Column("history_digest", sa.String(64), nullable=False),
+        # The survivor's id once the record was merged into it (SqlStore.merge): the row
+        # stays, archived, because its transitions do; reads and saves pass it by.
+        sa.Column("merged_into", sa.String(MAX_ID), nullable=True),
         # Named here (not by a naming convention of the metadata) as in the shipped
         # Alembic revision, so that autogenerate finds nothing to change.
         sa.PrimaryKeyConstraint("id", name=f"pk_{prefix}records"),
@@ -152,17 +164,39 @@ def funnel_tables(metadata: sa.MetaData, *, prefix: str = "funnel_") -> FunnelTa
         sa.PrimaryKeyConstraint("record_id", "seq", name=f"pk_{prefix}transitions"),
         info={_ROLE: "transitions"},
     )
-    for dialect in ("sqlite", "postgresql"):
-        for statements in trigger_ddl(transitions.name, dialect).values():
-            for statement in statements:
-                _on(transitions, "after_create", statement, dialect)
-    _on(
-        transitions,
-        "after_drop",
-        f'DROP FUNCTION IF EXISTS "{transitions.name}_append_only"()',
-        "postgresql",
+    erasures = sa.Table(
+        names[2],
+        metadata,
+        sa.Column("id", sa.Integer, nullable=False, autoincrement=True),
+        sa.Column("record_id", sa.String(MAX_ID), nullable=False),
+        sa.Column("erased_at", UtcDateTime(), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        # The record's version the erasure wrote.
+        sa.Column("version", sa.Integer, nullable=False),
+        # True only inside the erasing transaction: while it is, the transitions of
+        # record_id may have their reasons rewritten (see trigger_ddl).
+        sa.Column("in_progress", sa.Boolean, nullable=False),
+        sa.Column(
+            "recorded_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.current_timestamp(),
+        ),
+        sa.ForeignKeyConstraint(
+            ["record_id"], [records.c.id], name=f"fk_{prefix}erasures_record_id"
+        ),
+        sa.PrimaryKeyConstraint("id", name=f"pk_{prefix}erasures"),
+        info={_ROLE: "erasures"},
     )
-    return FunnelTables(records, transitions)
+    # Every table exists before any trigger is made: the triggers read the erasures.
+    for dialect in ("sqlite", "postgresql"):
+        for statements in trigger_ddl(prefix, dialect).values():
+            for statement in statements:
+                _on(erasures, "after_create", statement, dialect)
+    for table in (transitions, erasures):  # its trigger went with it
+        drop = f'DROP FUNCTION IF EXISTS "{table.name}_append_only"()'
+        _on(table, "after_drop", drop, "postgresql")
+    return FunnelTables(records, transitions, erasures)
 
 
 def _on(table: sa.Table, event: str, statement: str, dialect: str) -> None:
@@ -171,31 +205,59 @@ def _on(table: sa.Table, event: str, statement: str, dialect: str) -> None:
     sa.event.listen(table, event, ddl.execute_if(dialect=dialect))
 
 
-def trigger_ddl(table: str, dialect: str) -> dict[str, list[str]]:
-    """The append-only triggers of the transitions table *table*, by trigger name."""
-    message = f"{table} is append-only"
+def trigger_ddl(prefix: str, dialect: str) -> dict[str, list[str]]:
+    """
+    The append-only triggers of the store with table *prefix*, by trigger name.
+
+    A transition row is never deleted, and updated only through an erasure: its
+    ``why`` alone may change, while an erasure row of the same record is in progress
+    (the store inserts it, rewrites, and closes it in one transaction). An erasure row
+    is never deleted, and only ever updated from in progress to done.
+    """
+    t, e = f"{prefix}transitions", f"{prefix}erasures"
+    same_change = " AND ".join(
+        f"NEW.{c} = OLD.{c}"
+        for c in ("record_id", "seq", "from_stage", "to_stage", "event", "at", "at_offset")
+    )
+    erasing = f'EXISTS (SELECT 1 FROM "{e}" WHERE record_id = OLD.record_id AND in_progress)'
+    closing = "OLD.in_progress AND NOT NEW.in_progress AND " + " AND ".join(
+        f"NEW.{c} = OLD.{c}" for c in ("id", "record_id", "erased_at", "reason", "version")
+    )
     if dialect == "sqlite":
-        return {
-            f"{table}_no_{op.lower()}": [
+
+        def refuse(table: str, op: str, unless: str | None = None) -> list[str]:
+            when = f" WHEN NOT ({unless})" if unless else ""
+            return [
                 f'CREATE TRIGGER IF NOT EXISTS "{table}_no_{op.lower()}" BEFORE {op} '
-                f"ON \"{table}\" BEGIN SELECT RAISE(ABORT, '{message}'); END"
+                f"ON \"{table}\"{when} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
             ]
-            for op in ("UPDATE", "DELETE")
+
+        return {
+            f"{t}_no_update": refuse(t, "UPDATE", f"{same_change} AND {erasing}"),
+            f"{t}_no_delete": refuse(t, "DELETE"),
+            f"{e}_no_update": refuse(e, "UPDATE", closing),
+            f"{e}_no_delete": refuse(e, "DELETE"),
         }
     if dialect == "postgresql":
-        return {
-            f"{table}_append_only": [
+
+        def guard(table: str, allowed: str) -> list[str]:
+            return [
                 f'CREATE OR REPLACE FUNCTION "{table}_append_only"() RETURNS trigger '
-                f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$",
+                f"LANGUAGE plpgsql AS $$ BEGIN IF TG_OP = 'UPDATE' AND {allowed} THEN "
+                f"RETURN NEW; END IF; RAISE EXCEPTION '{table} is append-only'; END $$",
                 f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
                 f'FOR EACH ROW EXECUTE FUNCTION "{table}_append_only"()',
             ]
+
+        return {
+            f"{t}_append_only": guard(t, f"{same_change} AND {erasing}"),
+            f"{e}_append_only": guard(e, closing),
         }
     return {}
 
 
-def present_triggers(conn: sa.Connection, table: str) -> set[str]:
-    """The names of the triggers on *table*."""
+def present_triggers(conn: sa.Connection, tables: Sequence[str]) -> set[str]:
+    """The names of the triggers on *tables*."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         query = sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t")
@@ -203,7 +265,10 @@ def present_triggers(conn: sa.Connection, table: str) -> set[str]:
         query = sa.text(
             "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(:t) AND NOT tgisinternal"
         )
-        table = f'"{table}"'
     else:
         return set()
-    return set(conn.execute(query, {"t": table}).scalars())
+    found: set[str] = set()
+    for table in tables:
+        name = f'"{table}"' if dialect == "postgresql" else table
+        found.update(conn.execute(query, {"t": name}).scalars())
+    return found

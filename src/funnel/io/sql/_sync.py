@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from funnel.engine.dedupe import MergeResult
+from funnel.engine.erase import DEFAULT_REASON
 from funnel.engine.funnel import Funnel
 from funnel.exceptions import FunnelError, PersistenceError
 from funnel.io.sql._core import Explain, Record, StoreCore, Versioned, memory_sqlite, open_engine
@@ -27,7 +30,7 @@ class SqlStore(StoreCore):
             (``"sqlite:///funnel.db"``, ``"postgresql+psycopg://..."``). From the URL of
             an in-memory SQLite database (``"sqlite://"``) the store makes one database
             shared by every thread.
-        prefix: Prefix of the two table names, so that the tables can live
+        prefix: Prefix of the table names, so that the tables can live
             beside an application's own.
         funnel: The funnel the stored records belong to (default:
             :data:`funnel.DEFAULT_FUNNEL`); :meth:`add` and :meth:`save` refuse a
@@ -95,7 +98,7 @@ class SqlStore(StoreCore):
 
     def create_schema(self) -> None:
         """
-        Create the two tables and their append-only triggers where they do not exist yet.
+        Create the store's tables and their append-only triggers where they do not exist yet.
 
         Only the store's tables, even on your application's ``MetaData``. Tables and
         triggers are created in one transaction, and the triggers are checked
@@ -108,6 +111,25 @@ class SqlStore(StoreCore):
         """
         self._write(self._create_schema)
 
+    def upgrade_schema(self) -> int:
+        """
+        Upgrade the tables funnel 0.1 made under this prefix, then :meth:`create_schema`.
+
+        funnel 0.1 kept transition times as text and lacked the columns and the erasures
+        table of this version; its records and transitions are copied into the current
+        tables (times parsed with their offsets). On PostgreSQL this is one transaction;
+        on SQLite an interrupted upgrade resumes when run again. With Alembic, the
+        shipped revision does the same (``alembic upgrade funnel@head``).
+
+        Returns:
+            How many records were copied (0: there were no 0.1 tables).
+
+        Raises:
+            PersistenceError: a stored transition time cannot be read (nothing is
+                copied on PostgreSQL; run it again on SQLite once fixed).
+        """
+        return self._write(self._upgrade_schema)
+
     # -- reading ---------------------------------------------------------------------
 
     def get(self, record_id: str) -> Versioned:
@@ -116,6 +138,7 @@ class SqlStore(StoreCore):
 
         Raises:
             RecordNotFound: no record has this id.
+            PersistenceError: the record was merged into another (named) and archived.
             SerializationError: the stored document cannot be read (its path
                 and the record id are in the message).
         """
@@ -136,6 +159,8 @@ class SqlStore(StoreCore):
         """
         Stored record ids, sorted; optionally only one kind or one stage.
 
+        Records merged into another (:meth:`merge`) are archived and left out.
+
         Raises:
             ValidationError: *kind* is not ``"lead"`` or ``"prospect"``, or
                 *stage* is not a stage of the store's funnel.
@@ -144,6 +169,15 @@ class SqlStore(StoreCore):
 
     def __contains__(self, record_id: object) -> bool:
         return self._read(self._contains, record_id)
+
+    def merged_into(self, record_id: str) -> str | None:
+        """
+        The id of the record *record_id* was merged into (see :meth:`merge`), or ``None``.
+
+        Raises:
+            RecordNotFound: no record, stored or archived, has this id.
+        """
+        return self._read(self._merged_into, record_id)
 
     # -- writing ---------------------------------------------------------------------
 
@@ -208,6 +242,59 @@ class SqlStore(StoreCore):
                 in a batch is a ``PersistenceError``.
         """
         return self._write(self._save_many, items)
+
+    def merge(
+        self, result: MergeResult, *, survivor_version: int, absorbed_version: int
+    ) -> Versioned:
+        """
+        Store a merge: save the survivor and archive the absorbed record, in one transaction.
+
+        *result* is what :func:`funnel.engine.dedupe.merge` returned for two stored
+        records read at *survivor_version* and *absorbed_version*. The survivor is saved
+        as :meth:`save` does (its ``merged_from`` names the absorbed record); the absorbed
+        record's row is kept with its document and transitions, marked merged into the
+        survivor (:meth:`merged_into`), and its version bumped. From then on :meth:`get`,
+        :meth:`save` and :meth:`ids` pass it by (``get`` and ``save`` say where it went);
+        :meth:`history` still reads its transitions; :meth:`erase` of either erases both.
+
+        Returns:
+            The survivor with its new version.
+
+        Raises:
+            StaleWriteError: either record was saved by someone else meanwhile; nothing
+                was written.
+            RecordNotFound, PersistenceError, ValidationError: as :meth:`save`, for
+                either record (an archived record cannot be merged again); nothing was
+                written.
+        """
+        return self._write(self._merge, result, survivor_version, absorbed_version)
+
+    def erase(self, record_id: str, *, at: datetime, reason: str = DEFAULT_REASON) -> Versioned:
+        """
+        Erase a person: anonymise the stored record and every record merged with it.
+
+        In one transaction, for the record and every record merged into it or that it
+        was merged into (one person): the document is replaced by
+        :func:`funnel.engine.erase.erase` of it, the reasons (``why``) of its stored
+        transitions become ``"[erased]"``, and a row of the erasures table records the
+        record id, *at*, *reason* and the version written. That row is the audit of the
+        one rewrite the append-only triggers allow: a transition's ``why`` may change
+        only while an erasure of its record is in progress in the same transaction, and
+        nothing else of a transition ever changes. Stages, events, times, counts and
+        versions stay, so reports over the store count erased people as before.
+
+        The database may keep old row versions on disk until it reclaims them: run
+        ``VACUUM`` on PostgreSQL (and on SQLite, or set ``PRAGMA secure_delete``) when
+        erased data must leave the disk too.
+
+        Returns:
+            The erased record with its new version.
+
+        Raises:
+            RecordNotFound: no record, stored or archived, has this id.
+            ValidationError: *at* is not aware, or *reason* is blank or not text.
+        """
+        return self._write(self._erase, record_id, at, reason)
 
     def transact(
         self,

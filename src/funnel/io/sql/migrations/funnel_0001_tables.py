@@ -1,5 +1,10 @@
 """
-funnel store: records and the append-only transitions table.
+funnel store: records, the append-only transitions and the erasures that audit them.
+
+Creates the tables, or upgrades in place the tables funnel 0.1's ``SqlStore.create_schema()``
+made (transition times as text, no offsets, counts, digests, merges or erasures): their
+records and transitions are copied into the current tables (see
+``funnel.io.sql._upgrade``).
 
 Revision ID: funnel_0001
 Revises: (none; the base of the ``funnel`` branch)
@@ -12,6 +17,7 @@ from alembic import context, op
 from sqlalchemy.dialects import postgresql
 
 from funnel.io.sql._schema import check_prefix, trigger_ddl
+from funnel.io.sql._upgrade import is_0_1, upgrade_0_1
 
 revision = "funnel_0001"
 down_revision = None
@@ -26,8 +32,7 @@ def _prefix() -> str:
     return check_prefix(value or "funnel_")
 
 
-def upgrade() -> None:
-    p = _prefix()
+def _create(p: str) -> None:
     op.create_table(
         f"{p}records",
         sa.Column("id", sa.String(255), nullable=False),
@@ -45,6 +50,7 @@ def upgrade() -> None:
         ),
         sa.Column("changes", sa.Integer(), nullable=False),
         sa.Column("history_digest", sa.String(64), nullable=False),
+        sa.Column("merged_into", sa.String(255), nullable=True),
         sa.PrimaryKeyConstraint("id", name=f"pk_{p}records"),
     )
     op.create_index(f"ix_{p}records_stage", f"{p}records", ["stage"])
@@ -63,15 +69,45 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("record_id", "seq", name=f"pk_{p}transitions"),
     )
-    for statements in trigger_ddl(f"{p}transitions", op.get_bind().dialect.name).values():
+    op.create_table(
+        f"{p}erasures",
+        sa.Column("id", sa.Integer(), nullable=False, autoincrement=True),
+        sa.Column("record_id", sa.String(255), nullable=False),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("in_progress", sa.Boolean(), nullable=False),
+        sa.Column(
+            "recorded_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.current_timestamp(),
+        ),
+        sa.ForeignKeyConstraint(
+            ["record_id"], [f"{p}records.id"], name=f"fk_{p}erasures_record_id"
+        ),
+        sa.PrimaryKeyConstraint("id", name=f"pk_{p}erasures"),
+    )
+    for statements in trigger_ddl(p, op.get_bind().dialect.name).values():
         for statement in statements:
             op.execute(statement)
 
 
+def upgrade() -> None:
+    p = _prefix()
+    bind = op.get_bind()
+    if is_0_1(bind, p):
+        upgrade_0_1(bind, p, lambda: _create(p))
+    else:
+        _create(p)
+
+
 def downgrade() -> None:
     p = _prefix()
-    op.drop_table(f"{p}transitions")  # its triggers go with it
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f'DROP FUNCTION IF EXISTS "{p}transitions_append_only"()')
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for table in (f"{p}erasures", f"{p}transitions"):
+        op.drop_table(table)  # its triggers go with it
+        if postgres:
+            op.execute(f'DROP FUNCTION IF EXISTS "{table}_append_only"()')
     op.drop_index(f"ix_{p}records_stage", table_name=f"{p}records")
     op.drop_table(f"{p}records")
