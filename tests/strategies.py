@@ -219,7 +219,8 @@ def prospects(draw: st.DrawFn, *, max_steps: int = 3) -> Prospect:
         for key in funnel.model.qualification.DEFAULT.keys
     )
     ready = funnel.add_evidence(
-        funnel.add_touch(funnel.add_touch(lead, dialogue[0]), dialogue[1]), *findings
+        funnel.add_touch(funnel.add_touch(lead, dialogue[0], imported=True), dialogue[1]),
+        *findings,
     )
     prospect = funnel.convert(ready, at=at + timedelta(minutes=1))
     if draw(st.booleans()):

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import funnel
 from funnel import Company, Contact, Evidence, Hooks, Lead, Prospect, Touch, fire
 from funnel._markup import esc, mask_phones, plain, redact
-from funnel.engine.dedupe import find_duplicates, merge
+from funnel.engine.dedupe import find_duplicates, latest_change, merge
 from funnel.exceptions import HookError
 from funnel.io.serialize import dumps, loads
 from funnel.io.sql import SqlStore
@@ -119,7 +119,7 @@ def test_store_and_merge_errors_do_not_leak(caplog: pytest.LogCaptureFixture) ->
             store.save(prospect, 7)
         _assert_masked(str(stale.value))
         other = Lead(id="L3", contact=prospect.contact, source="list", created_at=T0)
-        result = merge(prospect, other, at=T0)
+        result = merge(prospect, other, at=latest_change(prospect))
         _assert_masked(repr(result))
         _assert_masked(repr(find_duplicates([prospect, other])))  # keys are normalised...
     _assert_masked(caplog.text)

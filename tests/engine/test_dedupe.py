@@ -400,11 +400,6 @@ def test_documents_without_merged_from_still_read() -> None:
     assert funnel.io.serialize.from_dict(document).merged_from == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="funnel.engine.transitions builds the Prospect field by field and drops "
-    "merged_from; the fix (merged_from=record.merged_from) is in a file of another helper",
-)
 def test_conversion_keeps_merged_from() -> None:
     out = Touch(id="o", at=T0, direction="outbound", channel="email", sender="rep:alice")
     reply = Touch(id="r", at=T0, direction="inbound", channel="email", in_reply_to="o")

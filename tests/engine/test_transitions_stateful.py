@@ -91,7 +91,7 @@ class FunnelJourney(RuleBasedStateMachine):
         else:
             reach: ReachName = "mass" if kind == "mass" else "personal"
             t = Touch(id=tid, at=self.now, direction="outbound", channel="email", reach=reach)
-        self.record = add_touch(self.record, t)
+        self.record = add_touch(self.record, t, imported=True)
         self.touch_ids.append(tid)
 
     @rule(criterion=st.sampled_from(CRITERIA), verdict=st.sampled_from(["met", "not-met"]))
@@ -104,7 +104,9 @@ class FunnelJourney(RuleBasedStateMachine):
         """A dialogue and every criterion met, so conversions happen often enough."""
         out, back = f"t{len(self.touch_ids)}", f"t{len(self.touch_ids) + 1}"
         self.record = add_touch(
-            self.record, Touch(id=out, at=self.now, direction="outbound", channel="email")
+            self.record,
+            Touch(id=out, at=self.now, direction="outbound", channel="email"),
+            imported=True,
         )
         self.record = add_touch(
             self.record,

@@ -100,7 +100,7 @@ def stories() -> Iterator[tuple[str, Lead | Prospect, list[str]]]:
     acme = advance(acme, "mark_sql", at=day(2), funnel=funnel)
     log.append("day 2: fits the ideal customer profile -> SQL")
     acme = add_touch(
-        acme, Touch(id="e1", at=day(3), direction="outbound", channel="email", sender="maria")
+        acme, Touch(id="e1", at=day(3), direction="outbound", channel="email", sender="rep:maria")
     )
     acme = add_touch(
         acme,
@@ -137,6 +137,7 @@ def stories() -> Iterator[tuple[str, Lead | Prospect, list[str]]]:
         Company(name="Globex", industry="software", employees=80, region="US"),
         "referral",
     )
+    globex = advance(globex, "mark_sql", at=day(2), funnel=funnel)  # a referral that fits
     globex = add_touch(
         globex,
         Touch(
@@ -144,7 +145,7 @@ def stories() -> Iterator[tuple[str, Lead | Prospect, list[str]]]:
             at=day(2),
             direction="outbound",
             channel="call",
-            sender="maria",
+            sender="rep:maria",
             connected=True,
             note="intro call",
         ),
@@ -181,7 +182,7 @@ def stories() -> Iterator[tuple[str, Lead | Prospect, list[str]]]:
                 direction="outbound",
                 channel="email",
                 reach="mass",
-                sender="newsletter",
+                sender="marketing:newsletter",
             ),
         )
     log.append("day 1-15: three newsletters, no answer -> one-way")

@@ -280,6 +280,7 @@ def apply(record: Record, edge: Edge, ctx: GuardContext, owner_: str | None = No
             owner=owner_ if owner_ is not None else record.owner,
             segment=record.segment,
             closed_at=ctx.at if edge.target in funnel.finals else None,
+            merged_from=record.merged_from,
         )
     changes: dict[str, Any] = {"stage": edge.target, "history": (*record.history, change)}
     if isinstance(record, Lead):
