@@ -190,3 +190,21 @@ def test_an_automated_send_must_state_its_reach(sender: str) -> None:
     assert (
         stated in loads(dumps(funnel.add_touch(_lead(Consent()), stated, imported=True))).touches
     )
+
+
+def test_a_funnel_adds_touches_under_its_own_rules() -> None:
+    """``Funnel.add_touch`` is ``funnel.add_touch(..., funnel=self)``, override included."""
+    from funnel.spec.communication import CommunicationPolicy, CommunicationRule
+
+    lead = _lead(Consent())
+    with pytest.raises(CommunicationRefused, match="allows only"):
+        funnel.DEFAULT_FUNNEL.add_touch(lead, _personal())
+    anyone = (CommunicationRule(reach="personal"), CommunicationRule(reach="mass"))
+    acme = funnel.Funnel(
+        machine=F.machine, communication=CommunicationPolicy(lead=anyone, prospect=anyone)
+    )
+    assert acme.add_touch(lead, _personal()).touches[-1] == _personal()
+    blocked = _lead(Consent(do_not_contact=True))
+    with pytest.raises(CommunicationRefused):
+        acme.add_touch(blocked, _personal())
+    assert acme.add_touch(blocked, _personal(), imported=True).touches[-1] == _personal()

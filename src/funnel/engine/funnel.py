@@ -309,6 +309,19 @@ class Funnel(FunnelDefinition):
         """The reasons the communication rules and consent refuse *touch* (empty: allowed)."""
         return _touches.check_touch(record, touch, funnel=self)
 
+    def add_touch(self, record: R, touch: Touch, *, imported: bool = False) -> R:
+        """
+        Return *record* with *touch* added, under this funnel's communication rules.
+
+        The same as :func:`funnel.add_touch` with ``funnel=self``: the contact's consent
+        and the rules for the record's stage apply, unless ``imported=True`` (a past
+        touch brought in from another system, recorded as given).
+
+        Raises:
+            CommunicationRefused: with ``record``, ``touch`` and every reason.
+        """
+        return _touches.add_touch(record, touch, funnel=self, imported=imported)
+
     def plan_touch(self, record: R, touch: Touch) -> R:
         """
         Return *record* with *touch* added, if the communication rules allow it.
