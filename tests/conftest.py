@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# The fuzz tests draw integers far beyond 4300 digits; without this, hypothesis cannot
+# print a failing example (it raises ValueError on the int's repr and hides the failure).
+sys.set_int_max_str_digits(0)
 
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -19,7 +19,7 @@ import funnel
 from funnel import Company, Contact, Evidence, Hooks, Lead, Prospect, Touch, fire
 from funnel._markup import esc, mask_phones, plain, redact
 from funnel.engine.dedupe import find_duplicates, latest_change, merge
-from funnel.exceptions import HookError
+from funnel.exceptions import ChronologyError, HookError
 from funnel.io.serialize import dumps, loads
 from funnel.io.sql import SqlStore
 from tests.strategies import records
@@ -345,3 +345,43 @@ def test_secrets_are_masked_as_whole_words_ignoring_case() -> None:
     shown = redact(text, secrets)
     assert shown == "A***, l***, Adam, a***@acme.example, room 7946, c***, CTOs"
     assert redact("call 44 20 7946 0958 or 442079460958", secrets) == "call ***58 or ***58"
+
+
+SECRET_NOTE = "called Ada Lovelace on +44 20 7946 0000, ada@acme.example"
+
+
+def test_free_text_shows_by_length_in_reprs() -> None:
+    """Notes and reasons quote people: a repr of a touch, evidence or change hides them."""
+    from funnel.model.history import StageChange
+
+    touch = Touch(id="t", at=T0, direction="inbound", channel="email", note=SECRET_NOTE)
+    found = Evidence(criterion="fit", verdict="met", source="rep", at=T0, note=SECRET_NOTE)
+    change = StageChange(from_stage="a", to_stage="b", event="go", at=T0, why=SECRET_NOTE)
+    for shown in (repr(touch), repr(found), repr(change)):
+        assert "Lovelace" not in shown and "7946" not in shown and "ada@" not in shown
+        assert f"<text, {len(SECRET_NOTE)} characters>" in shown
+    assert touch.note == found.note == change.why == SECRET_NOTE  # the field keeps it
+
+
+def test_a_refused_fit_does_not_quote_the_evidence_note() -> None:
+    lead = Lead(id="L1", contact=Contact(name="Ada Lovelace"), source="web", created_at=T0)
+    lead = funnel.add_evidence(
+        lead, Evidence(criterion="fit", verdict="not-met", source="rep", at=T0, note=SECRET_NOTE)
+    )
+    reasons = funnel.explain(lead, at=T0 + timedelta(days=1))
+    text = repr(reasons) + str(reasons) + reasons._repr_html_()
+    for event in ("mark_mql", "mark_sql", "convert"):
+        try:
+            funnel.fire(lead, event, at=T0 + timedelta(days=1))
+        except funnel.FunnelError as exc:
+            text += str(exc)
+    assert "fit is not-met (recorded by rep on 2026-03-01)" in text
+    assert "Lovelace" not in text and "7946" not in text and "ada@" not in text
+
+
+def test_a_refused_time_does_not_echo_an_event_that_is_not_a_name() -> None:
+    """Found by the fuzz: a phone number passed as the event was echoed by the time check."""
+    lead = Lead(id="L1", contact=Contact(name="Ada"), source="web", created_at=T0)
+    with pytest.raises(ChronologyError) as err:
+        funnel.advance(lead, "+44 20 7946 0958", at=T0 - timedelta(days=1))
+    assert "7946" not in str(err.value) and "7946" not in repr(err.value.to_dict())

@@ -53,6 +53,22 @@ def mask_addresses(text: str) -> str:
     return _ADDRESS.sub(one, text)
 
 
+def mask_text(text: str | None) -> str:
+    """
+    Free text (a note, a reason) by its length only: it may quote anyone.
+
+    Notes and reasons are written by people and often hold a name, an address or a
+    phone number that no pattern finds, so a repr shows how long they are, not what
+    they say; read the field itself to see it.
+
+    >>> mask_text("called Ada Lovelace on +44 20 7946 0000"), mask_text(None)
+    ('<text, 39 characters>', 'None')
+    """
+    if text is None:
+        return "None"
+    return f"<text, {len(text)} characters>"
+
+
 def mask_name(name: str | None) -> str:
     """
     Keep the first character only: names and job titles are personal data.

@@ -25,7 +25,7 @@ and a :meth:`FunnelError.to_dict` (an RFC 9457 problem-details body, for APIs an
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -52,6 +52,25 @@ def describe(error: BaseException) -> str:
 def _safe(text: object) -> str:
     """*text* as messages hold it: e-mail addresses masked, control characters escaped."""
     return escape_controls(mask_addresses(str(text)))
+
+
+def _hider(record: object) -> Callable[[str], str]:
+    """
+    What masks a record's own personal values in a reason about it.
+
+    A reason may quote a note ("called Ada on ..."): the contact's name, title,
+    e-mail and phone (and a prospect's stakeholder's) are masked in it, and so is any
+    e-mail address or phone number. Anything that is not a record masks nothing more.
+    """
+    secrets: list[str | None] = []
+    for who in (getattr(record, "contact", None), getattr(record, "stakeholder", None)):
+        for name in ("name", "title", "email", "phone"):
+            value = getattr(who, name, None)
+            if isinstance(value, str):
+                secrets.append(value)
+    from funnel._markup import Redactor  # imports funnel._privacy, as this module does
+
+    return Redactor(secrets)
 
 
 def _record_id(record: object) -> str | None:
@@ -203,7 +222,8 @@ class TransitionError(FunnelError):
         self.record = record
         self.event = event
         self.stage = stage
-        self.reasons: tuple[str, ...] = tuple(_safe(r) for r in reasons)
+        hide = _hider(record)
+        self.reasons: tuple[str, ...] = tuple(_safe(hide(str(r))) for r in reasons)
         detail = "".join(f"\n  - {r}" for r in self.reasons)
         super().__init__(f"{message}{detail}")
 
@@ -383,7 +403,8 @@ class CommunicationRefused(FunnelError, ValueError):
     def __init__(self, *, record: object, touch: object, reasons: Sequence[str]) -> None:
         self.record = record
         self.touch = touch
-        self.reasons: tuple[str, ...] = tuple(_safe(r) for r in reasons)
+        hide = _hider(record)
+        self.reasons: tuple[str, ...] = tuple(_safe(hide(str(r))) for r in reasons)
         super().__init__("touch refused:" + "".join(f"\n  - {r}" for r in self.reasons))
 
     def _details(self) -> dict[str, Any]:

@@ -111,10 +111,12 @@ class Explanation:
         """
         The explanation as text lines, safe for a terminal.
 
-        A note, a reason or an id may hold anything; control characters in them (an
-        ESC sequence a terminal would act on) are written as escapes.
+        A note, a reason or an id may hold anything: the contact's own name, title,
+        e-mail and phone, and any e-mail address or phone number, are masked in them
+        (the text is printed and logged), and control characters (an ESC sequence a
+        terminal would act on) are written as escapes.
         """
-        return tuple(escape_controls(line) for line in self._raw_lines())
+        return tuple(escape_controls(self._hide(line)) for line in self._raw_lines())
 
     def _raw_lines(self) -> tuple[str, ...]:
         out = [
@@ -142,7 +144,9 @@ class Explanation:
         return explanation_card(self)
 
     def _repr_markdown_(self) -> str:
-        md = markdown_text
+        def md(text: str) -> str:
+            return markdown_text(self._hide(text))
+
         out = [f"**{md(self._head())}**", ""]
         out.append(
             f"- engagement: {md(self.engagement.level.value)} ({md(self.engagement.reason)})"

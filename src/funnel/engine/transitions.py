@@ -143,8 +143,9 @@ def check_time(record: Record, event: str, at: datetime) -> None:
     """
     last = record.history[-1].at if record.history else record.created_at
     if at < last:
+        said = event if is_name(event) else "take an event that is not a name (not shown)"
         raise ChronologyError(
-            f"{owner(record)} cannot {event} at {at.isoformat()}: its last change was at "
+            f"{owner(record)} cannot {said} at {at.isoformat()}: its last change was at "
             f"{last.isoformat()}",
             record=record,
             event=event,

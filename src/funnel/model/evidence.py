@@ -9,6 +9,7 @@ from typing import ClassVar, Literal, TypeAlias
 import attrs
 
 from funnel._fields import member, text, to_member
+from funnel._privacy import mask_text
 from funnel._time import aware
 
 __all__ = ("Evidence", "Verdict", "VerdictName")
@@ -64,4 +65,4 @@ class Evidence:
     verdict: Verdict = attrs.field(converter=_verdict, validator=member(Verdict))
     source: str = attrs.field(validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
-    note: str | None = attrs.field(default=None, validator=text(optional=True))
+    note: str | None = attrs.field(default=None, repr=mask_text, validator=text(optional=True))

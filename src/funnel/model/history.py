@@ -8,6 +8,7 @@ from datetime import datetime
 import attrs
 
 from funnel._fields import shown, text
+from funnel._privacy import mask_text
 from funnel._time import aware
 from funnel.exceptions import ValidationError
 
@@ -29,7 +30,7 @@ class StageChange:
     to_stage: str = attrs.field(validator=text(blank=False))
     event: str = attrs.field(validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
-    why: str | None = attrs.field(default=None, validator=text(optional=True))
+    why: str | None = attrs.field(default=None, repr=mask_text, validator=text(optional=True))
 
 
 def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> None:

@@ -16,6 +16,7 @@ import attrs
 
 from funnel._fields import boolean, member, record_label, text, to_member
 from funnel._items import typed_tuple
+from funnel._privacy import mask_text
 from funnel._time import aware
 from funnel.exceptions import ValidationError
 
@@ -180,7 +181,7 @@ sender (kind 'automation') must state its reach: reach='mass' or reach='personal
     sender: str | None = attrs.field(default=None, validator=text(optional=True))
     in_reply_to: str | None = attrs.field(default=None, validator=text(optional=True, blank=False))
     connected: bool = attrs.field(default=False, validator=boolean())
-    note: str | None = attrs.field(default=None, validator=text(optional=True))
+    note: str | None = attrs.field(default=None, repr=mask_text, validator=text(optional=True))
 
     def __attrs_post_init__(self) -> None:
         if cast(object, self.reach) is _UNSTATED:  # not stated

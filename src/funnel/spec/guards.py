@@ -389,7 +389,10 @@ def _fits_profile(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
         latest = recorded[-1]
         if latest.verdict is Verdict.MET:
             return ()
-        return (f"{key} is {latest.verdict.value} ({latest.source}: {latest.note or 'no note'})",)
+        # The note is free text that may quote the contact: name who recorded it, and when.
+        return (
+            f"{key} is {latest.verdict.value} (recorded by {latest.source} on {latest.at:%Y-%m-%d})",
+        )
     if funnel.icp is None:
         return (f"no {key!r} evidence and the funnel declares no ideal customer profile",)
     verdict, why = funnel.icp.assess(record.contact.company)
