@@ -391,7 +391,8 @@ def _fits_profile(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
             return ()
         # The note is free text that may quote the contact: name who recorded it, and when.
         return (
-            f"{key} is {latest.verdict.value} (recorded by {latest.source} on {latest.at:%Y-%m-%d})",
+            f"{key} is {latest.verdict.value} "
+            f"(recorded by {latest.source} on {latest.at:%Y-%m-%d})",
         )
     if funnel.icp is None:
         return (f"no {key!r} evidence and the funnel declares no ideal customer profile",)
