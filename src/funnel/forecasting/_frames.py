@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from funnel.exceptions import FunnelError, ValidationError
+from funnel.exceptions import MissingExtra, ValidationError
 
 Backend = Literal["polars", "pandas"]
 
@@ -23,19 +23,19 @@ def to_frame(columns: Mapping[str, Sequence[object]], backend: str = "polars") -
 
     Raises:
         ValidationError: an unknown backend.
-        FunnelError: the backend's library is not installed (naming the extra).
+        MissingExtra: the backend's library is not installed (naming the extra).
     """
     if backend == "polars":
         try:
             import polars as pl
-        except ModuleNotFoundError as exc:  # pragma: no cover - installed in CI
-            raise FunnelError("frames need polars: pip install 'salesfunnel[analytics]'") from exc
+        except ModuleNotFoundError as exc:
+            raise _missing(exc, "a polars frame") from None
         return pl.DataFrame({k: list(v) for k, v in columns.items()}, strict=False)
     if backend == "pandas":
         try:
             import pandas as pd
-        except ModuleNotFoundError as exc:  # pragma: no cover - installed in CI
-            raise FunnelError("frames need pandas: pip install 'salesfunnel[pandas]'") from exc
+        except ModuleNotFoundError as exc:
+            raise _missing(exc, "a pandas frame") from None
         return pd.DataFrame({k: list(v) for k, v in columns.items()})
     raise ValidationError(
         f"backend must be 'polars' or 'pandas', got {backend!r}",
@@ -51,10 +51,34 @@ def rows_to_columns(
     return {name: [row.get(name) for row in rows] for name in names}
 
 
+def _missing(exc: ModuleNotFoundError, needed_by: str) -> Exception:
+    """The :class:`MissingExtra` naming the extra for *exc*, else *exc* itself."""
+    return MissingExtra.of(exc, needed_by) or exc
+
+
 def plotly() -> Any:
-    """``plotly.graph_objects``, or a :class:`FunnelError` naming the extra."""
+    """``plotly.graph_objects``, or a :class:`~funnel.exceptions.MissingExtra` naming the extra."""
     try:
         import plotly.graph_objects as go
-    except ModuleNotFoundError as exc:  # pragma: no cover - plotly is installed in CI
-        raise FunnelError("charts need plotly: pip install 'salesfunnel[plot]'") from exc
+    except ModuleNotFoundError as exc:
+        raise _missing(exc, "a forecasting chart") from None
     return go
+
+
+def html_table(title: str, rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    """
+    A small HTML table (for ``_repr_html_``): a caption, a header and rows, all escaped.
+
+    >>> html_table("Fit", [("open", "3")], ("quantity", "value"))[:25]
+    '<table><caption>Fit</capt'
+    """
+    from html import escape
+
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return (
+        f"<table><caption>{escape(title)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
