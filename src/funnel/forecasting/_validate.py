@@ -9,6 +9,7 @@ type only, so no personal data reaches a message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,10 +47,19 @@ def check_optional_timedelta(value: object, name: str) -> timedelta | None:
     return None if value is None else check_timedelta(value, name)
 
 
+#: The largest count (runs, draws, samples) or seed an argument may hold.
+LARGEST = 2**63 - 1
+
+
 def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
-    """*value* if it is an int (not a bool) of at least *minimum*, else a ValidationError."""
+    """
+    *value* if it is an int (not a bool) of at least *minimum* and at most :data:`LARGEST`
+    in size, else a ValidationError (which never prints a huge value).
+    """
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{name} must be an int, got {type_name(value)}", field=name)
+    if abs(value) > LARGEST:
+        raise ValidationError(f"{name} is out of range (more than 2**63)", field=name)
     if minimum is not None and value < minimum:
         raise ValidationError(f"{name} must be >= {minimum}, got {value}", field=name)
     return value
@@ -59,7 +69,10 @@ def check_number(value: object, name: str) -> float:
     """*value* as a float if it is a real number (not a bool), else a ValidationError."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"{name} must be a number, got {type_name(value)}", field=name)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValidationError(f"{name} is too large for a float", field=name) from None
 
 
 def check_mapping(value: object, name: str) -> Mapping[Any, Any]:
@@ -88,12 +101,11 @@ def check_collection(value: object, name: str) -> frozenset[str] | None:
     """None, or a collection of stage names as a frozenset."""
     if value is None:
         return None
-    items = check_iterable(value, name)
-    out = frozenset(items)
-    bad = [type_name(s) for s in out if not isinstance(s, str)]
+    items = list(check_iterable(value, name))
+    bad = [type_name(s) for s in items if not isinstance(s, str)]
     if bad:
         raise ValidationError(f"{name} must hold stage names (str), got {bad[0]}", field=name)
-    return out
+    return frozenset(items)
 
 
 def check_histories(value: object, name: str = "histories") -> Mapping[str, Any]:
@@ -131,7 +143,9 @@ def check_histories(value: object, name: str = "histories") -> Mapping[str, Any]
 def check_choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
     """*value* if it is one of *allowed*, else a ValidationError listing them."""
     if not isinstance(value, str) or value not in allowed:
-        shown = repr(value) if isinstance(value, str) else type_name(value)
+        # echo a short identifier-like value only: anything else may be personal data
+        plain = isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,31}", value)
+        shown = repr(value) if plain else f"a {type_name(value)} that is none of them"
         raise ValidationError(
             f"{name} must be one of {', '.join(map(repr, allowed))}, got {shown}",
             field=name,

@@ -325,8 +325,11 @@ def stage_development(
         open_then = _state(histories, lag, finals)
         for sp in spells_at(histories, lag, finals=finals):
             key = (sp.stage, bucket(lag, sp.entered))
-            slot = ref.setdefault(key, [0.0, 0.0, 0.0])
+            # weighted open, exits, wins; then the unweighted open and exits, which the
+            # minimum-sample rule counts (so that a bootstrap draw keeps the point fit's method)
+            slot = ref.setdefault(key, [0.0, 0.0, 0.0, 0.0, 0.0])
             w = weight(sp.lead)
+            slot[3 if sp.target is None else 4] += 1
             if sp.target is None:
                 slot[0] += w
                 if sp.lead in open_then and _won_between(
@@ -345,15 +348,17 @@ def stage_development(
             # (both sides, one step at a time) until it holds min_samples open deals
             j = 0
             pool = [k]
+            empty = [0.0] * 5
             while True:
-                o_r = sum(ref.get((stage, i), [0.0])[0] for i in pool)
-                if o_r >= min_samples or (k - j <= lo_k and k + j >= hi_k):
+                n_open = sum(ref.get((stage, i), empty)[3] for i in pool)
+                if n_open >= min_samples or (k - j <= lo_k and k + j >= hi_k):
                     break
                 j += 1
                 pool = list(range(max(lo_k, k - j), min(hi_k, k + j) + 1))
-            o_r = sum(ref.get((stage, i), [0.0, 0.0, 0.0])[0] for i in pool)
-            c_r = sum(ref.get((stage, i), [0.0, 0.0, 0.0])[1] for i in pool)
-            w_r = sum(ref.get((stage, i), [0.0, 0.0, 0.0])[2] for i in pool)
+            o_r = sum(ref.get((stage, i), empty)[0] for i in pool)
+            c_r = sum(ref.get((stage, i), empty)[1] for i in pool)
+            w_r = sum(ref.get((stage, i), empty)[2] for i in pool)
+            n_exits = sum(ref.get((stage, i), empty)[4] for i in pool)
             o_p = sum(now.get((stage, i), [0.0, 0.0])[0] for i in pool)
             c_p = sum(now.get((stage, i), [0.0, 0.0])[1] for i in pool)
             # the reference cohorts entered after the exits start: all their exits are recorded
@@ -362,8 +367,8 @@ def stage_development(
             )
             p: float | None = None
             method: Method = "survival"
-            if observed and o_r >= min_samples:
-                if full and c_r >= min_samples and o_p > 0:
+            if observed and n_open >= min_samples and o_r > 0:
+                if full and n_exits >= min_samples and o_p > 0 and c_r > 0:
                     p = min(1.0, c_p * w_r / (c_r * o_p))
                     method = "chain-ladder"
                 else:

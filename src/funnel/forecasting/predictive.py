@@ -47,6 +47,7 @@ import attrs
 
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import PredictiveError, ValidationError
+from funnel.forecasting._validate import check_int, check_number
 from funnel.model.records import Lead, Prospect
 
 #: The initial count of every (field, value) pair, as in Odoo.
@@ -584,8 +585,7 @@ def reliability(
     [(2, 0.5), (1, 1.0)]
     """
     probabilities, labels = _check_scored(probabilities, labels, "reliability")
-    if isinstance(bins, bool) or not isinstance(bins, int):
-        raise ValidationError(f"bins must be an int, got {_type(bins)}", field="bins")
+    bins = check_int(bins, "bins")
     if any(not 0 <= p <= 1 for p in probabilities):
         raise PredictiveError("reliability needs probabilities in [0, 1]", field="probabilities")
     if len(probabilities) != len(labels) or not labels:
@@ -653,7 +653,7 @@ def field_win_rate(
     rows = _check_rows(rows, "rows")
     if not isinstance(field, str):
         raise ValidationError(f"field must be a str, got {_type(field)}", field="field")
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
+    if not check_number(weight, "weight") >= 0:
         raise ValidationError("weight must be a number >= 0", field="weight")
     if not rows:
         raise PredictiveError("no training rows: insufficient history")
@@ -695,7 +695,7 @@ def time_split(
             continue
         try:
             before = bool(t <= cutoff)  # type: ignore[operator]
-        except TypeError:
+        except Exception:  # a TypeError, or a tzinfo of the caller's own that fails
             raise ValidationError(
                 f"times[{i}] ({_type(t)}) cannot be compared with the cutoff ({_type(cutoff)})",
                 field="times",
@@ -888,8 +888,7 @@ def evaluate_scoring(
         raise ValidationError(f"model must be a PLSModel, got {_type(model)}", field="model")
     train = _check_rows(train, "train")
     test = _check_rows(test, "test")
-    if isinstance(bins, bool) or not isinstance(bins, int):
-        raise ValidationError(f"bins must be an int, got {_type(bins)}", field="bins")
+    bins = check_int(bins, "bins")
     if not train or not test:
         raise PredictiveError("evaluate_scoring needs training and test rows")
     labels = [r.won for r in test]

@@ -456,12 +456,15 @@ def thresholds_for(funnel: Funnel, thresholds: Thresholds | float | None = None)
         return thresholds
     if isinstance(thresholds, bool) or not isinstance(thresholds, int | float | None):
         raise ScoringError(
-            f"thresholds must be Thresholds or a number, got {thresholds!r}", field="thresholds"
+            f"thresholds must be Thresholds or a number, got {type(thresholds).__name__}",
+            field="thresholds",
         )
     if thresholds is None:
         return base
     try:
         return Thresholds(mql=float(thresholds), sql=max(float(thresholds), base.sql))
+    except OverflowError:
+        raise ScoringError("thresholds is too large for a number", field="thresholds") from None
     except ValueError as exc:
         raise ScoringError(str(exc), field="thresholds") from None
 
