@@ -328,3 +328,84 @@ def test_maven_weekly_arrivals_are_overdispersed(shared_data: Path) -> None:
         weeks = _weekly(ages, 12)
         ratios.append(round(statistics.variance(weeks) / statistics.mean(weeks), 1))
     assert ratios == [19.5, 3.9, 17.0]
+
+
+def test_maven_why_a_curve_by_age_misses(shared_data: Path) -> None:
+    """
+    The causes quoted in forecasting.md, measured on the file: the quarter calendar, deals
+    that never close arriving in a batch, one month of exits at the first cut-off, and a
+    curve by age fitted on the whole file (knowing the future) still +46 % at 2017-09-30.
+    """
+    from collections import Counter
+    from datetime import date, timedelta
+
+    from funnel.analytics.datasets import load_maven
+    from funnel.forecasting import stage_survival
+    from funnel.forecasting.backtest import _cutoff, log_histories
+    from funnel.forecasting.pipeline import fit_start, open_deals_at
+
+    rows = _read(shared_data / "maven_crm" / "sales_pipeline.csv")
+    closed = [r for r in rows if r["close_date"]]
+
+    def days(r: dict[str, str]) -> int:
+        return (date.fromisoformat(r["close_date"]) - date.fromisoformat(r["engage_date"])).days
+
+    # no close before 2017-03-01, none after 138 days in Engaging
+    assert min(r["close_date"] for r in closed) == "2017-03-01"
+    assert max(days(r) for r in closed) == 138
+    # in the first month of a quarter only deals at most 13 days old close
+    first = [r for r in closed if date.fromisoformat(r["close_date"]).month in (4, 7, 10)]
+    assert (len(first), max(days(r) for r in first)) == (1779, 13)
+    # quarter-end months close mostly won: March 531 of 647, April 285 of 586, May 438 of 805
+    month = Counter((r["close_date"][:7], r["deal_stage"] == "Won") for r in closed)
+    assert [
+        (month[(m, True)], month[(m, True)] + month[(m, False)])
+        for m in ("2017-03", "2017-04", "2017-05")
+    ] == [
+        (531, 647),
+        (285, 586),
+        (438, 805),
+    ]
+    # deals that never close: 1589 still Engaging, 1088 of them without an account (no
+    # closed deal lacks one: the snapshot may fill it at closing, so it is not used)
+    engaging = [r for r in rows if r["deal_stage"] == "Engaging"]
+    assert (len(engaging), sum(not r["account"] for r in engaging)) == (1589, 1088)
+    assert sum(not r["account"] for r in closed) == 0
+
+    # they come in a batch: 438 of the 893 deals engaged 2017-07-17..08-06 never close,
+    # 823 of the 5057 engaged in the rest of March-September
+    def never(lo: str, hi: str, inside: bool) -> tuple[int, int]:
+        sel = [
+            r
+            for r in rows
+            if r["engage_date"]
+            and "2017-03-01" <= r["engage_date"] <= "2017-09-30"
+            and (lo <= r["engage_date"] <= hi) == inside
+        ]
+        return len(sel), sum(r["deal_stage"] == "Engaging" for r in sel)
+
+    assert never("2017-07-17", "2017-08-06", True) == (893, 438)
+    assert never("2017-07-17", "2017-08-06", False) == (5057, 823)
+    # a curve by age fitted on the whole file, the future included
+    histories, _ = log_histories(load_maven(shared_data))
+    finals = {"won", "lost"}
+    end = _cutoff("2017-12-31")
+    hindsight = stage_survival(
+        histories,
+        cutoff=end,
+        won_stages={"won"},
+        lost_stages={"lost"},
+        observed_from=fit_start(histories, end, None, "first-outcome", finals),
+    )
+    horizon = timedelta(days=90)
+    forecast, never_closed = [], []
+    for cut in CUTOFFS:
+        deals = open_deals_at(histories, _cutoff(cut), finals=finals)
+        forecast.append(
+            round(sum(hindsight.win_probability(d.stage, d.age, horizon) for d in deals))
+        )
+        never_closed.append(
+            sum(not any(s in finals for s, at in histories[d.id] if at) for d in deals)
+        )
+    assert forecast == [586, 631, 790]  # against 609, 597, 541: -4 %, +6 %, +46 %
+    assert never_closed == [350, 716, 1474]

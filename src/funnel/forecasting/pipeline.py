@@ -30,6 +30,14 @@ of its own parameters:
   ``uncertainty="none"`` every run uses the point estimate (Monte Carlo noise
   only, for comparison).
 
+With ``method="development"`` the exits are not walked: each open deal wins with
+its :func:`~funnel.forecasting.stage_development` probability (what the deals of
+its stage and entry cohort's age did one horizon earlier, chain ladder), and each
+arrival with the share of the leads that arrived in the horizon before the cut-off
+that had won by it; both refitted on every bootstrap draw. Where the log does not
+reach back one horizon before the cut-off (``observed_from``), the exit curves are
+walked as above.
+
 Every draw uses ``random.Random(f"{seed}:...")``: the same seed gives the same result.
 """
 
