@@ -116,7 +116,7 @@ def test_maven_backtest_and_issue_15s_done_when(shared_data: Path) -> None:
         1224,
     ]
     assert _errors(frame, "development", "total") == [0.167, 0.011, 0.065]
-    assert [round(x) for x in _at(frame, "development", "total", "wins_low")] == [1336, 1152, 1099]
+    assert [round(x) for x in _at(frame, "development", "total", "wins_low")] == [1336, 1152, 1098]
     assert [round(x) for x in _at(frame, "development", "total", "wins_high")] == [
         1560,
         1311,
@@ -309,12 +309,34 @@ def test_olist_backtest_simulation(shared_data: Path) -> None:
     frame = backtest(
         load_olist(shared_data),
         ["2018-01-31", "2018-03-31", "2018-05-31"],
-        models=("markov", "simulation"),
+        models=("markov", "simulation", "development"),
         runs=200,
         draws=50,
         seed=0,
     )
     assert _figures(frame, "simulation", "total", "actual_wins") == [467, 386, 124]
+    # development: open 38.5, 49.5, 148.9 (-55 %, -59 %, +20 %), worse than the exit curves
+    assert [round(x, 1) for x in _figures(frame, "development", "open", "forecast_wins")] == [
+        38.5,
+        49.5,
+        148.9,
+    ]
+    assert [round(x) for x in _figures(frame, "development", "total", "forecast_wins")] == [
+        149,
+        368,
+        506,
+    ]
+    assert [round(x) for x in _figures(frame, "development", "total", "wins_low")] == [
+        104,
+        317,
+        453,
+    ]
+    assert [round(x) for x in _figures(frame, "development", "total", "wins_high")] == [
+        199,
+        427,
+        563,
+    ]
+    assert _figures(frame, "development", "total", "wins_inside") == [False, True, False]
     assert [round(x) for x in _figures(frame, "simulation", "total", "forecast_wins")] == [
         149,
         393,
