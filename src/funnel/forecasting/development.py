@@ -261,9 +261,9 @@ def stage_development(
 
     >>> from datetime import datetime, timedelta, timezone
     >>> d = lambda n: datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=n)
-    >>> # 200 days of a deal a day; odd deals win at 20 days, even ones never close
-    >>> h = {f"D{i}": [("sql", d(i))] + ([("won", d(i + 20))] if i % 2 else [])
-    ...      for i in range(200)}
+    >>> # 200 days of 10 deals a day; odd ones win at 20 days, even ones never close
+    >>> h = {f"D{i}-{j}": [("sql", d(i))] + ([("won", d(i + 20))] if j % 2 else [])
+    ...      for i in range(200) for j in range(10)}
     >>> fit = stage_development(h, cutoff=d(199.5), horizon=timedelta(days=60),
     ...                         won_stages={"won"}, lost_stages={"lost"})
     >>> # a week-old cohort: half of the deals open 60 days ago at that age won since
