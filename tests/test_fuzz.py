@@ -605,7 +605,7 @@ def _forecasting_doors() -> dict[str, tuple[object, tuple[object, ...], dict[str
     hist = {f"W{i}": [("sql", at(i)), ("won", at(i + 10))] for i in range(40)}
     hist |= {f"L{i}": [("sql", at(i)), ("lost", at(i + 5))] for i in range(40)}
     hist |= {f"O{i}": [("sql", at(i))] for i in range(40)}
-    kw = {"won_stages": {"won"}, "lost_stages": {"lost"}}
+    kw: dict[str, object] = {"won_stages": {"won"}, "lost_stages": {"lost"}}
     model = sc.ScoringModel(
         fit_rules=[sc.FitRule(name="eu", field="region", values={"eu"}, points=10)],
         engagement_rules=[
@@ -737,13 +737,13 @@ def test_every_forecasting_function_answers_a_wrong_argument_with_a_funnel_error
     a bare TypeError or AttributeError from deep inside; now a typed error names the argument.
     """
     door, slot = target
-    call, args, kwargs = FORECASTING[door]
-    args = list(args)
-    kwargs = dict(kwargs)
+    call, given, keywords = FORECASTING[door]
+    args = list(given)
+    kwargs = dict(keywords)
     if isinstance(slot, int):
         args[slot] = value
     else:
-        kwargs[slot] = value
+        kwargs[str(slot)] = value
     try:
         call(*args, **kwargs)  # type: ignore[operator]
     except FunnelError as exc:
@@ -774,9 +774,9 @@ def test_every_forecasting_function_answers_a_wrong_argument_with_a_funnel_error
 def test_a_wrong_typed_forecasting_argument_is_named(
     door: str, slot: int | str, value: object, field: str
 ) -> None:
-    call, args, kwargs = FORECASTING[door]
-    args = list(args)
-    kwargs = dict(kwargs)
+    call, given, keywords = FORECASTING[door]
+    args = list(given)
+    kwargs = dict(keywords)
     if isinstance(slot, int):
         args[slot] = value
     else:

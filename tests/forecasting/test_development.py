@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from funnel.forecasting.forecast import Deal, weighted_pipeline
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 H = timedelta(days=60)
-KW = {"won_stages": {"won"}, "lost_stages": {"lost"}}
+KW: dict[str, Any] = {"won_stages": {"won"}, "lost_stages": {"lost"}}
 CUTOFF = T0 + timedelta(days=199.5)
 BATCH = range(179, 186)  # entered 14.5-20.5 days before the cut-off: cohort k=2
 
@@ -169,7 +170,7 @@ class TestSimulation:
             draws=4,
             method="development",
             uncertainty="none",
-            **KW,  # type: ignore[arg-type]
+            **KW,
         )
         # of the 1200 leads that arrived in the 60 days before the cut-off, 322 had won by
         # it: the fast closers of days 140-189 (5 a day, 1 in the batch week: 222) and the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from funnel.forecasting.simulation import compare, estimate_chain, simulate
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MONTH = timedelta(days=30)
-KW = {"won_stages": {"won"}, "lost_stages": {"lost"}}
+KW: dict[str, Any] = {"won_stages": {"won"}, "lost_stages": {"lost"}}
 NAME = "Zedediah Quux"
 
 
