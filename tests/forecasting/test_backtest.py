@@ -240,6 +240,7 @@ class TestBacktest:
             "survival",
             "markov",
             "simulation",
+            "development",
         ]
         open_row = frame.filter(pl.col("model") == "simulation", pl.col("scope") == "open")
         total_row = frame.filter(pl.col("model") == "simulation", pl.col("scope") == "total")

@@ -38,51 +38,172 @@ def _figures(frame: Any, model: str, scope: str, column: str) -> list[Any]:
     return out
 
 
+MONTH_ENDS = [
+    "2017-03-31",
+    "2017-04-30",
+    "2017-05-31",
+    "2017-06-30",
+    "2017-07-31",
+    "2017-08-31",
+    "2017-09-30",
+]
+
+
+def _errors(frame: Any, model: str, scope: str, cutoffs: list[str] = CUTOFFS) -> list[float]:
+    import polars as pl
+
+    rows = frame.filter(
+        pl.col("model") == model,
+        pl.col("scope") == scope,
+        pl.col("cutoff").dt.strftime("%Y-%m-%d").is_in(cutoffs),
+    )
+    return [round(e, 3) for e in rows["wins_error"].to_list()]
+
+
+def _at(
+    frame: Any, model: str, scope: str, column: str, cutoffs: list[str] = CUTOFFS
+) -> list[Any]:
+    import polars as pl
+
+    rows = frame.filter(
+        pl.col("model") == model,
+        pl.col("scope") == scope,
+        pl.col("cutoff").dt.strftime("%Y-%m-%d").is_in(cutoffs),
+    )
+    out: list[Any] = rows[column].to_list()
+    return out
+
+
 @pytest.mark.slow
-def test_maven_backtest(shared_data: Path) -> None:
+def test_maven_backtest_and_issue_15s_done_when(shared_data: Path) -> None:
+    """
+    Every Maven back-test figure of forecasting.md and simulation.md, at the month ends
+    2017-03-31 to 2017-09-30, and issue 15's "done when" judged on the three cut-offs.
+    """
     from funnel.analytics.datasets import load_maven
 
-    frame = backtest(load_maven(shared_data), CUTOFFS, runs=200, draws=50, seed=0)
-    assert _figures(frame, "weighted", "open", "open_deals") == [1330, 1686, 2409]
-    assert _figures(frame, "weighted", "open", "actual_wins") == [609, 597, 541]
-    assert _figures(frame, "simulation", "total", "actual_wins") == [1238, 1219, 1150]
-
-    def errors(model: str, scope: str) -> list[float]:
-        return [round(e, 3) for e in _figures(frame, model, scope, "wins_error")]
-
-    # the classic weighted pipeline: 1092, 1123, 1551 wins forecast (+79 %, +88 %, +187 %)
-    assert errors("weighted", "open") == [0.792, 0.882, 1.866]
-    # time-aware: 998, 695, 774 (+64 %, +16 %, +43 %): closer, but not within 15 %
-    assert errors("survival", "open") == [0.639, 0.164, 0.43]
-    assert errors("simulation", "open") == [0.622, 0.162, 0.431]
+    frame = backtest(load_maven(shared_data), MONTH_ENDS, runs=200, draws=50, seed=0)
+    assert _at(frame, "weighted", "open", "open_deals") == [1330, 1686, 2409]
+    assert _at(frame, "weighted", "open", "actual_wins") == [609, 597, 541]
+    assert _at(frame, "simulation", "total", "actual_wins") == [1238, 1219, 1150]
+    # before: the classic weighted pipeline, 1092, 1123, 1551 wins (+79 %, +88 %, +187 %)
+    assert _errors(frame, "weighted", "open") == [0.792, 0.882, 1.866]
+    # before: the exit curves, 998, 695, 774 (+64 %, +16 %, +43 %)
+    assert _errors(frame, "survival", "open") == [0.639, 0.164, 0.43]
+    assert _errors(frame, "simulation", "open") == [0.622, 0.162, 0.431]
     # the old chain: open deals as if new, arrivals over all history
-    assert errors("markov", "total") == [-0.156, 0.054, 0.505]
-    assert _figures(frame, "markov", "total", "wins_inside") == [False, False, False]
-    # the simulation's total: 1443, 1272, 1364 (+16.6 %, +4.4 %, +18.6 %); inside once
-    assert errors("simulation", "total") == [0.166, 0.044, 0.186]
-    assert _figures(frame, "simulation", "total", "wins_inside") == [False, True, False]
-    assert [round(x) for x in _figures(frame, "simulation", "total", "wins_low")] == [
-        1333,
-        1205,
-        1254,
+    assert _errors(frame, "markov", "total") == [-0.156, 0.054, 0.505]
+    assert _at(frame, "markov", "total", "wins_inside") == [False, False, False]
+    # before: the simulation's total, 1443, 1272, 1364 (+16.6 %, +4.4 %, +18.6 %); inside once
+    assert _errors(frame, "simulation", "total") == [0.166, 0.044, 0.186]
+    assert _at(frame, "simulation", "total", "wins_inside") == [False, True, False]
+    assert [round(x) for x in _at(frame, "simulation", "total", "wins_low")] == [1333, 1205, 1254]
+    assert [round(x) for x in _at(frame, "simulation", "total", "wins_high")] == [1556, 1344, 1480]
+    # after: development, open deals 990, 627, 615 (+62.5 %, +5.1 %, +13.6 %)
+    assert [round(x) for x in _at(frame, "development", "open", "forecast_wins")] == [
+        990,
+        627,
+        615,
     ]
-    assert [round(x) for x in _figures(frame, "simulation", "total", "wins_high")] == [
-        1556,
-        1344,
-        1480,
+    assert _errors(frame, "development", "open") == [0.625, 0.051, 0.136]
+    assert [round(x) for x in _at(frame, "development", "open", "wins_low")] == [940, 564, 548]
+    assert [round(x) for x in _at(frame, "development", "open", "wins_high")] == [1035, 676, 693]
+    assert _at(frame, "development", "open", "wins_inside") == [False, True, False]
+    # after: development, all wins 1445, 1232, 1224 (+16.7 %, +1.1 %, +6.5 %), inside twice
+    assert [round(x) for x in _at(frame, "development", "total", "forecast_wins")] == [
+        1445,
+        1232,
+        1224,
     ]
-    # value: the simulation's total value is within 2.1 %, 4.5 %, 19.5 %
-    assert [round(e, 3) for e in _figures(frame, "simulation", "total", "value_error")] == [
-        0.021,
-        0.045,
-        0.195,
+    assert _errors(frame, "development", "total") == [0.167, 0.011, 0.065]
+    assert [round(x) for x in _at(frame, "development", "total", "wins_low")] == [1336, 1152, 1098]
+    assert [round(x) for x in _at(frame, "development", "total", "wins_high")] == [
+        1560,
+        1311,
+        1337,
     ]
-    # every time-aware model beats the weighted pipeline at every cut-off
-    for new in ("survival", "simulation"):
-        assert all(
-            abs(a) < abs(b)
-            for a, b in zip(errors(new, "open"), errors("weighted", "open"), strict=False)
-        )
+    assert _at(frame, "development", "total", "wins_inside") == [False, True, True]
+    assert [round(e, 3) for e in _at(frame, "development", "total", "value_error")] == [
+        0.022,
+        0.012,
+        0.073,
+    ]
+    # issue 15's "done when", with the development model: met at 2017-06-30 and
+    # 2017-09-30 and for the interval; not at 2017-03-31 (forecasting.md says why)
+    within = [abs(e) <= 0.15 for e in _errors(frame, "development", "open")]
+    total_within = [abs(e) <= 0.15 for e in _errors(frame, "development", "total")]
+    inside = sum(_at(frame, "development", "total", "wins_inside"))
+    assert within == [False, True, True]
+    assert total_within == [False, True, True]
+    assert inside >= 2
+    assert not (all(within) and all(total_within) and inside >= 2)
+    # the other month ends: 2017-04-30, -05-31, -07-31, -08-31
+    others = [c for c in MONTH_ENDS if c not in CUTOFFS]
+    assert _at(frame, "weighted", "open", "actual_wins", others) == [718, 616, 711, 553]
+    assert _errors(frame, "survival", "open", others) == [0.42, 0.132, 0.18, 0.375]
+    assert _errors(frame, "development", "open", others) == [0.401, 0.346, 0.093, 0.104]
+    assert _at(frame, "development", "open", "wins_inside", others) == [False, False, True, True]
+    assert _at(frame, "simulation", "total", "actual_wins", others) == [1251, 1266, 1209, 1173]
+    assert _errors(frame, "simulation", "total", others) == [0.28, -0.006, 0.241, 0.19]
+    assert _at(frame, "simulation", "total", "wins_inside", others) == [False, True, False, False]
+    assert _errors(frame, "development", "total", others) == [0.28, 0.135, 0.092, 0.069]
+    assert _at(frame, "development", "total", "wins_inside", others) == [False, False, True, True]
+
+    # over the seven month ends: mean absolute error of the open and the total forecasts
+    def mae(model: str, scope: str) -> float:
+        errors = _errors(frame, model, scope, MONTH_ENDS)
+        return round(100 * sum(map(abs, errors)) / len(errors), 1)
+
+    assert (mae("survival", "open"), mae("development", "open")) == (33.4, 25.1)
+    assert (mae("simulation", "total"), mae("development", "total")) == (15.9, 11.7)
+
+
+def test_maven_development_cohort_width(shared_data: Path) -> None:
+    """Point estimates at 2017-06-30 and 2017-09-30 for weekly, fortnightly and 30-day cohorts."""
+    from datetime import timedelta
+
+    from funnel.analytics.datasets import load_maven
+    from funnel.forecasting import stage_development
+    from funnel.forecasting.backtest import _cutoff, log_histories
+    from funnel.forecasting.pipeline import fit_start, open_deals_at
+
+    histories, _ = log_histories(load_maven(shared_data))
+    finals = {"won", "lost"}
+    horizon = timedelta(days=90)
+    out = []
+    for cut, actual in (("2017-06-30", 597), ("2017-09-30", 541)):
+        cutoff = _cutoff(cut)
+        deals = open_deals_at(histories, cutoff, finals=finals)
+        start = fit_start(histories, cutoff, None, "first-outcome", finals)
+        for days in (7, 14, 30):
+            fit = stage_development(
+                histories,
+                cutoff=cutoff,
+                horizon=horizon,
+                won_stages={"won"},
+                lost_stages={"lost"},
+                observed_from=start,
+                width=timedelta(days=days),
+            )
+            forecast = sum(fit.win_probability(d.stage, d.age, horizon) for d in deals)
+            out.append(round(100 * (forecast / actual - 1), 1))
+    assert out == [4.4, 11.7, 10.3, 11.5, 1.9, -1.4]
+
+
+def test_maven_arrivals_won_in_the_last_quarter(shared_data: Path) -> None:
+    """619 of the 2700 deals engaged in the 90 days before 2017-09-30 had won by it."""
+    from datetime import timedelta
+
+    from funnel.analytics.datasets import load_maven
+    from funnel.forecasting.backtest import _cutoff, log_histories
+    from funnel.forecasting.pipeline import _arrival_chance, _reference_arrivals
+
+    histories, _ = log_histories(load_maven(shared_data))
+    cutoff = _cutoff("2017-09-30")
+    reference = _reference_arrivals(histories, cutoff, timedelta(days=90), {"won"}, None)
+    assert reference is not None
+    assert (len(reference), sum(won for _, won in reference)) == (2700, 619)
+    assert _arrival_chance(reference, None, 30) == pytest.approx(619 / 2700)
 
 
 def test_maven_survival_sensitivity(shared_data: Path) -> None:
@@ -188,12 +309,34 @@ def test_olist_backtest_simulation(shared_data: Path) -> None:
     frame = backtest(
         load_olist(shared_data),
         ["2018-01-31", "2018-03-31", "2018-05-31"],
-        models=("markov", "simulation"),
+        models=("markov", "simulation", "development"),
         runs=200,
         draws=50,
         seed=0,
     )
     assert _figures(frame, "simulation", "total", "actual_wins") == [467, 386, 124]
+    # development: open 38.5, 49.5, 148.9 (-55 %, -59 %, +20 %), worse than the exit curves
+    assert [round(x, 1) for x in _figures(frame, "development", "open", "forecast_wins")] == [
+        38.5,
+        49.5,
+        148.9,
+    ]
+    assert [round(x) for x in _figures(frame, "development", "total", "forecast_wins")] == [
+        149,
+        368,
+        506,
+    ]
+    assert [round(x) for x in _figures(frame, "development", "total", "wins_low")] == [
+        104,
+        317,
+        453,
+    ]
+    assert [round(x) for x in _figures(frame, "development", "total", "wins_high")] == [
+        199,
+        427,
+        563,
+    ]
+    assert _figures(frame, "development", "total", "wins_inside") == [False, True, False]
     assert [round(x) for x in _figures(frame, "simulation", "total", "forecast_wins")] == [
         149,
         393,
@@ -328,3 +471,84 @@ def test_maven_weekly_arrivals_are_overdispersed(shared_data: Path) -> None:
         weeks = _weekly(ages, 12)
         ratios.append(round(statistics.variance(weeks) / statistics.mean(weeks), 1))
     assert ratios == [19.5, 3.9, 17.0]
+
+
+def test_maven_why_a_curve_by_age_misses(shared_data: Path) -> None:
+    """
+    The causes quoted in forecasting.md, measured on the file: the quarter calendar, deals
+    that never close arriving in a batch, one month of exits at the first cut-off, and a
+    curve by age fitted on the whole file (knowing the future) still +46 % at 2017-09-30.
+    """
+    from collections import Counter
+    from datetime import date, timedelta
+
+    from funnel.analytics.datasets import load_maven
+    from funnel.forecasting import stage_survival
+    from funnel.forecasting.backtest import _cutoff, log_histories
+    from funnel.forecasting.pipeline import fit_start, open_deals_at
+
+    rows = _read(shared_data / "maven_crm" / "sales_pipeline.csv")
+    closed = [r for r in rows if r["close_date"]]
+
+    def days(r: dict[str, str]) -> int:
+        return (date.fromisoformat(r["close_date"]) - date.fromisoformat(r["engage_date"])).days
+
+    # no close before 2017-03-01, none after 138 days in Engaging
+    assert min(r["close_date"] for r in closed) == "2017-03-01"
+    assert max(days(r) for r in closed) == 138
+    # in the first month of a quarter only deals at most 13 days old close
+    first = [r for r in closed if date.fromisoformat(r["close_date"]).month in (4, 7, 10)]
+    assert (len(first), max(days(r) for r in first)) == (1779, 13)
+    # quarter-end months close mostly won: March 531 of 647, April 285 of 586, May 438 of 805
+    month = Counter((r["close_date"][:7], r["deal_stage"] == "Won") for r in closed)
+    assert [
+        (month[(m, True)], month[(m, True)] + month[(m, False)])
+        for m in ("2017-03", "2017-04", "2017-05")
+    ] == [
+        (531, 647),
+        (285, 586),
+        (438, 805),
+    ]
+    # deals that never close: 1589 still Engaging, 1088 of them without an account (no
+    # closed deal lacks one: the snapshot may fill it at closing, so it is not used)
+    engaging = [r for r in rows if r["deal_stage"] == "Engaging"]
+    assert (len(engaging), sum(not r["account"] for r in engaging)) == (1589, 1088)
+    assert sum(not r["account"] for r in closed) == 0
+
+    # they come in a batch: 438 of the 893 deals engaged 2017-07-17..08-06 never close,
+    # 823 of the 5057 engaged in the rest of March-September
+    def never(lo: str, hi: str, inside: bool) -> tuple[int, int]:
+        sel = [
+            r
+            for r in rows
+            if r["engage_date"]
+            and "2017-03-01" <= r["engage_date"] <= "2017-09-30"
+            and (lo <= r["engage_date"] <= hi) == inside
+        ]
+        return len(sel), sum(r["deal_stage"] == "Engaging" for r in sel)
+
+    assert never("2017-07-17", "2017-08-06", True) == (893, 438)
+    assert never("2017-07-17", "2017-08-06", False) == (5057, 823)
+    # a curve by age fitted on the whole file, the future included
+    histories, _ = log_histories(load_maven(shared_data))
+    finals = {"won", "lost"}
+    end = _cutoff("2017-12-31")
+    hindsight = stage_survival(
+        histories,
+        cutoff=end,
+        won_stages={"won"},
+        lost_stages={"lost"},
+        observed_from=fit_start(histories, end, None, "first-outcome", finals),
+    )
+    horizon = timedelta(days=90)
+    forecast, never_closed = [], []
+    for cut in CUTOFFS:
+        deals = open_deals_at(histories, _cutoff(cut), finals=finals)
+        forecast.append(
+            round(sum(hindsight.win_probability(d.stage, d.age, horizon) for d in deals))
+        )
+        never_closed.append(
+            sum(not any(s in finals for s, at in histories[d.id] if at) for d in deals)
+        )
+    assert forecast == [586, 631, 790]  # against 609, 597, 541: -4 %, +6 %, +46 %
+    assert never_closed == [350, 716, 1474]

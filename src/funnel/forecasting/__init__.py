@@ -1,5 +1,5 @@
 """
-Forecasting: lead scoring, predictive scoring, the weighted pipeline, survival and simulation.
+Forecasting: scoring, predictive scoring, weighted pipeline, survival, development, simulation.
 
 Imports from the engine, specification and model layers below it; never from I/O,
 analytics or the command line. The back-test, the time-aware probabilities and
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from funnel.forecasting.backtest import MODELS, backtest, backtest_chart
+    from funnel.forecasting.development import StageDevelopment, stage_development
     from funnel.forecasting.pipeline import OpenDeal, PipelineForecast, simulate_pipeline
     from funnel.forecasting.predictive import (
         FieldWinRate,
@@ -40,6 +41,7 @@ _WHERE = {
     "ReliabilityBin": "predictive",
     "ScoringEvaluation": "predictive",
     "StageCurve": "survival",
+    "StageDevelopment": "development",
     "StageSurvival": "survival",
     "WinEstimate": "survival",
     "backtest": "backtest",
@@ -49,6 +51,7 @@ _WHERE = {
     "log_loss": "predictive",
     "reliability": "predictive",
     "simulate_pipeline": "pipeline",
+    "stage_development": "development",
     "stage_survival": "survival",
     "time_split": "predictive",
 }
@@ -61,6 +64,7 @@ __all__ = (
     "ReliabilityBin",
     "ScoringEvaluation",
     "StageCurve",
+    "StageDevelopment",
     "StageSurvival",
     "WinEstimate",
     "backtest",
@@ -70,6 +74,7 @@ __all__ = (
     "log_loss",
     "reliability",
     "simulate_pipeline",
+    "stage_development",
     "stage_survival",
     "time_split",
 )

@@ -29,7 +29,11 @@ Models (``models=``):
   (open deals start as if they had just entered their stage, arrivals at the
   chain's rate over all history, Monte Carlo noise only);
 * ``"simulation"`` - :func:`~funnel.forecasting.pipeline.simulate_pipeline`
-  (real ages, observed durations, recent arrivals, parameter uncertainty).
+  (real ages, observed durations, recent arrivals, parameter uncertainty);
+* ``"development"`` - the same simulation with ``method="development"``: each
+  open deal at the chance that deals of its stage and age one horizon earlier
+  won in the horizon after (chain ladder, :mod:`funnel.forecasting.development`),
+  each arrival at the share of the last horizon's arrivals won by the cut-off.
 
 A log without a ``value`` column gets no value figures (nulls, not zeros).
 The result is a frame (polars by default, ``backend="pandas"`` on request), one
@@ -47,6 +51,13 @@ from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import ForecastError, ValidationError
 from funnel.forecasting._frames import plotly, to_frame
+from funnel.forecasting._validate import (
+    check_choice,
+    check_datetime,
+    check_int,
+    check_iterable,
+    check_timedelta,
+)
 from funnel.forecasting.forecast import stage_probabilities
 from funnel.forecasting.pipeline import (
     _mean_won_value,
@@ -55,11 +66,11 @@ from funnel.forecasting.pipeline import (
     simulate_pipeline,
 )
 from funnel.forecasting.simulation import estimate_chain, simulate
-from funnel.forecasting.survival import DAY, Visit, dated_visits, stage_survival
+from funnel.forecasting.survival import DAY, Visit, _dated, stage_survival
 from funnel.model.eventlog import AT, LEAD_ID, STAGE, VALUE
 
 #: The models :func:`backtest` knows, in the order it reports them.
-MODELS = ("weighted", "survival", "markov", "simulation")
+MODELS = ("weighted", "survival", "markov", "simulation", "development")
 
 #: Columns of the :func:`backtest` frame.
 BACKTEST_COLUMNS = (
@@ -141,7 +152,7 @@ def _paths(histories: Mapping[str, Sequence[Visit]], cutoff: datetime) -> list[l
     """Per lead known then, its stages at or before the cut-off, undated ones first."""
     out: list[list[str]] = []
     for visits in histories.values():
-        dated = dated_visits(visits, cutoff)
+        dated = _dated(visits, cutoff)
         if not dated:
             continue
         undated = [s for s, at in visits if at is None and s != dated[0][0]]
@@ -160,10 +171,10 @@ def _actuals(
 ) -> dict[str, float]:
     open_wins = open_value = total_wins = total_value = 0.0
     for lead, visits in histories.items():
-        before = dated_visits(visits, cutoff)
+        before = _dated(visits, cutoff)
         if before and before[-1][0] in finals:
             continue
-        after = [v for v in dated_visits(visits, end) if v[1] > cutoff and v[0] in finals]
+        after = [v for v in _dated(visits, end) if v[1] > cutoff and v[0] in finals]
         if not after or after[0][0] not in won:
             continue
         at = after[0][1]
@@ -266,6 +277,25 @@ def backtest(
         ValidationError: an unknown model, a bad cut-off, a log without the columns.
         ForecastError: a horizon that is not positive.
     """
+    models = [
+        m if isinstance(m, str) else type(m).__name__ for m in check_iterable(models, "models")
+    ]
+    cutoffs = list(check_iterable(cutoffs, "cutoffs"))
+    check_timedelta(horizon, "horizon")
+    if not isinstance(funnel, Funnel):
+        raise ValidationError(
+            f"funnel must be a Funnel, got {type(funnel).__name__}", field="funnel"
+        )
+    if not (window is None or window == "horizon"):
+        check_timedelta(window, "window")
+    if not (observed_from is None or observed_from == "first-outcome"):
+        check_datetime(observed_from, "observed_from")
+    min_samples = check_int(min_samples, "min_samples", minimum=0)
+    runs = check_int(runs, "runs", minimum=1)
+    draws = check_int(draws, "draws", minimum=1)
+    seed = check_int(seed, "seed")
+    check_choice(arrival_noise, "arrival_noise", ("poisson", "weekly"))
+    check_choice(backend, "backend", ("polars", "pandas"))
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValidationError(
@@ -386,6 +416,7 @@ def backtest(
                     seed=seed,
                     min_samples=min_samples,
                     arrival_noise=arrival_noise,
+                    method="development" if model == "development" else "survival",
                 )
                 rows.append(
                     _row(
@@ -430,7 +461,7 @@ def _markov(
     seed: int,
     actual: Mapping[str, float],
 ) -> list[dict[str, object]]:
-    known = {k: dated_visits(v, cutoff) for k, v in histories.items()}
+    known = {k: _dated(v, cutoff) for k, v in histories.items()}
     known = {k: v for k, v in known.items() if v}
     chain = estimate_chain(known, won_stages=funnel.won_stages, lost_stages=funnel.lost_stages)
     starting = [d.stage for d in deals if d.stage in chain.stages]

@@ -39,6 +39,7 @@ from funnel.exceptions import ForecastError, InsufficientHistory, ValidationErro
 from funnel.model.records import Lead, Prospect
 
 if TYPE_CHECKING:
+    from funnel.forecasting.development import StageDevelopment
     from funnel.forecasting.survival import StageSurvival
 
 CENT = Decimal("0.01")
@@ -129,6 +130,32 @@ class StageProbabilities:
     lost_stages: frozenset[str]
     min_samples: int
 
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{e.stage} {'?' if e.probability is None else f'{float(e.probability):.3f}'}"
+            for e in self.stages.values()
+        )
+        return f"StageProbabilities({shown or 'no stage'}; min_samples={self.min_samples})"
+
+    def _repr_html_(self) -> str:
+        from funnel.forecasting._frames import html_table
+
+        rows = [
+            (
+                e.stage,
+                str(e.reached),
+                str(e.won),
+                "" if e.probability is None else f"{float(e.probability):.3f}",
+                e.source,
+            )
+            for e in self.stages.values()
+        ]
+        return html_table(
+            f"Stage probabilities (min_samples={self.min_samples})",
+            rows,
+            ("stage", "reached", "won", "probability", "source"),
+        )
+
     def probability(self, stage: str, *, record: str | None = None) -> Decimal:
         """
         The probability for a deal in *stage*: 1 for won, 0 for lost, else from history.
@@ -214,6 +241,27 @@ def stage_probabilities(
     won_set = frozenset(DEFAULT_FUNNEL.won_stages if won_stages is None else won_stages)
     lost_set = frozenset(DEFAULT_FUNNEL.lost_stages if lost_stages is None else lost_stages)
     finals = won_set | lost_set
+    if isinstance(paths, str | bytes | Mapping) or not isinstance(paths, Iterable):
+        raise ValidationError(
+            f"paths must be a list of stage paths, got {type(paths).__name__}", field="paths"
+        )
+    paths = list(paths)
+    for i, path in enumerate(paths):
+        if isinstance(path, str | bytes) or not isinstance(path, Sequence):
+            raise ValidationError(
+                f"paths[{i}] must be a list of stages, got {type(path).__name__}", field="paths"
+            )
+        if not all(isinstance(s, str) for s in path):
+            raise ValidationError(f"paths[{i}] must hold stage names (str)", field="paths")
+    if isinstance(min_samples, bool) or not isinstance(min_samples, int):
+        raise ValidationError(
+            f"min_samples must be an int, got {type(min_samples).__name__}", field="min_samples"
+        )
+    if fallback is not None and not isinstance(fallback, Mapping):
+        raise ValidationError(
+            f"fallback must be a mapping stage -> probability, got {type(fallback).__name__}",
+            field="fallback",
+        )
     position = {s: i for i, s in enumerate(order or ())}
     counts: dict[str, list[int]] = {s: [0, 0] for s in (order or ()) if s not in finals}
     for path in paths:
@@ -254,6 +302,10 @@ def stage_probabilities(
 
 def path_of(record: Lead | Prospect) -> tuple[str, ...]:
     """The stages a record went through, from its first stage to its current one."""
+    if not isinstance(record, Lead | Prospect):
+        raise ValidationError(
+            f"path_of() takes a Lead or Prospect, got {type(record).__name__}", field="record"
+        )
     if not record.history:
         return (record.stage,)
     return (record.history[0].from_stage, *(c.to_stage for c in record.history))
@@ -293,6 +345,23 @@ class Forecast:
 
     lines: tuple[ForecastLine, ...]
     rounding: str
+
+    def __repr__(self) -> str:
+        status = [ln.status for ln in self.lines]
+        return (
+            f"Forecast({len(self.lines)} deals: {status.count('open')} open, "
+            f"{status.count('won')} won, {status.count('lost')} lost; total {self.total})"
+        )
+
+    def _repr_html_(self) -> str:
+        from funnel.forecasting._frames import html_table
+
+        rows = [
+            (stage, str(sum(1 for ln in self.lines if ln.stage == stage)), f"{value:,}")
+            for stage, value in self.by_stage().items()
+        ]
+        rows.append(("total", str(len(self.lines)), f"{self.total:,}"))
+        return html_table("Weighted pipeline", rows, ("stage", "deals", "weighted"))
 
     @property
     def total(self) -> Decimal:
@@ -352,12 +421,12 @@ def _deal_fields(deal: Deal | Prospect) -> tuple[str, Decimal, str, datetime | N
             )
         entered = deal.history[-1].at if deal.history else deal.created_at
         return deal.id, deal.value, deal.stage, entered
-    raise ValidationError(f"expected Deal or Prospect, got {type(deal).__name__}: {deal!r}")
+    raise ValidationError(f"expected Deal or Prospect, got {type(deal).__name__}", field="deals")
 
 
 def weighted_pipeline(
     deals: Iterable[Deal | Prospect],
-    probabilities: StageProbabilities | StageSurvival | Mapping[str, Money],
+    probabilities: StageProbabilities | StageSurvival | StageDevelopment | Mapping[str, Money],
     *,
     funnel: Funnel = DEFAULT_FUNNEL,
     rounding: str = ROUND_HALF_EVEN,
@@ -374,7 +443,8 @@ def weighted_pipeline(
             lost stages are those of *funnel*.
         funnel: Gives won/lost stages for a plain mapping.
         rounding: A :mod:`decimal` rounding mode for each deal's cents.
-        horizon: With a :class:`~funnel.forecasting.survival.StageSurvival`:
+        horizon: With a :class:`~funnel.forecasting.survival.StageSurvival`
+            or a :class:`~funnel.forecasting.development.StageDevelopment`:
             weigh each open deal by its chance of winning within this horizon
             given its age in stage (``at`` minus when it entered its stage;
             :attr:`Deal.entered`, or a prospect's last change). The
@@ -395,10 +465,26 @@ def weighted_pipeline(
     >>> fc.total
     Decimal('1000.12')
     """
+    from funnel.forecasting.development import StageDevelopment
     from funnel.forecasting.survival import StageSurvival
 
-    if isinstance(probabilities, StageSurvival) or horizon is not None:
+    if isinstance(deals, str | bytes | Mapping) or not isinstance(deals, Iterable):
+        raise ValidationError(
+            f"deals must be a list of Deal or Prospect, got {type(deals).__name__}", field="deals"
+        )
+    if horizon is not None and not isinstance(horizon, timedelta):
+        raise ValidationError(
+            f"horizon must be a datetime.timedelta, got {type(horizon).__name__}",
+            field="horizon",
+        )
+    if isinstance(probabilities, StageSurvival | StageDevelopment) or horizon is not None:
         return _weighted_within(deals, probabilities, horizon, at, rounding)
+    if not isinstance(probabilities, StageProbabilities | Mapping):
+        raise ValidationError(
+            "probabilities must be StageProbabilities, a StageSurvival, a StageDevelopment "
+            f"or a mapping stage -> probability, got {type(probabilities).__name__}",
+            field="probabilities",
+        )
     if isinstance(probabilities, StageProbabilities):
         table = probabilities
         plain = False
@@ -443,12 +529,14 @@ def _weighted_within(
 ) -> Forecast:
     """The weighted pipeline with time-aware probabilities (see :func:`weighted_pipeline`)."""
     from funnel._time import require_aware
+    from funnel.forecasting.development import StageDevelopment
     from funnel.forecasting.survival import StageSurvival
 
-    if not isinstance(probabilities, StageSurvival):
+    if not isinstance(probabilities, StageSurvival | StageDevelopment):
         raise ForecastError(
             "a horizon needs time-aware probabilities: pass a StageSurvival "
-            "(funnel.forecasting.stage_survival), not per-stage probabilities",
+            "(funnel.forecasting.stage_survival) or a StageDevelopment "
+            "(funnel.forecasting.stage_development), not per-stage probabilities",
             field="horizon",
         )
     if horizon is None or at is None:
@@ -456,7 +544,7 @@ def _weighted_within(
             "time-aware probabilities need horizon= and at= (the moment of the forecast)",
             field="horizon" if horizon is None else "at",
         )
-    at = require_aware(at, "at")
+    at = require_aware(at, "at", field="at")
     lines: list[ForecastLine] = []
     for deal in deals:
         deal_id, value, stage, entered = _deal_fields(deal)

@@ -30,6 +30,14 @@ of its own parameters:
   ``uncertainty="none"`` every run uses the point estimate (Monte Carlo noise
   only, for comparison).
 
+With ``method="development"`` the exits are not walked: each open deal wins with
+its :func:`~funnel.forecasting.stage_development` probability (what the deals of
+its stage and entry cohort's age did one horizon earlier, chain ladder), and each
+arrival with the share of the leads that arrived in the horizon before the cut-off
+that had won by it; both refitted on every bootstrap draw. Where the log does not
+reach back one horizon before the cut-off (``observed_from``), the exit curves are
+walked as above.
+
 Every draw uses ``random.Random(f"{seed}:...")``: the same seed gives the same result.
 """
 
@@ -47,15 +55,26 @@ import attrs
 
 from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL
-from funnel.exceptions import ForecastError, InsufficientHistory, SimulationError
+from funnel.exceptions import ForecastError, InsufficientHistory, SimulationError, ValidationError
 from funnel.forecasting._frames import plotly, to_frame
+from funnel.forecasting._validate import (
+    check_choice,
+    check_collection,
+    check_datetime,
+    check_histories,
+    check_int,
+    check_number,
+    check_optional_mapping,
+    check_optional_timedelta,
+    check_timedelta,
+)
 from funnel.forecasting.simulation import quantile
 from funnel.forecasting.survival import (
     DAY,
     StageCurve,
     StageSurvival,
     Visit,
-    dated_visits,
+    _dated,
     first_outcome,
     spells_at,
     stage_survival,
@@ -93,10 +112,17 @@ def open_deals_at(
     *values* (lead -> (time, value) rows) gives each deal the last value known
     at the cut-off; a value recorded later (on the row that closed it, say) is
     not known then and is not used.
+
+    Raises:
+        ValidationError: a wrong-typed argument (naming it).
     """
+    cutoff = check_datetime(cutoff, "cutoff")
+    check_histories(histories)
+    finals = check_collection(finals, "finals") or frozenset()
+    check_optional_mapping(values, "values")
     out: list[OpenDeal] = []
     for lead, visits in histories.items():
-        dated = dated_visits(visits, cutoff)
+        dated = _dated(visits, cutoff)
         if not dated or dated[-1][0] in finals:
             continue
         stage, entered = dated[-1]
@@ -123,7 +149,7 @@ def arrival_times(
     out: dict[str, list[float]] = {}
     start = cutoff - window
     for visits in histories.values():
-        dated = dated_visits(visits, None)
+        dated = _dated(visits, None)
         if not dated:
             continue
         stage, at = dated[0]
@@ -167,6 +193,30 @@ class PipelineForecast:
     arrival_rates: Mapping[str, float]
     default_value: float
 
+    def __repr__(self) -> str:
+        mean, low, high = self.interval("total")
+        return (
+            f"PipelineForecast(cutoff={self.cutoff:%Y-%m-%d}, horizon={self.horizon.days} days, "
+            f"{self.open_deals} open deals, {self.runs} runs: total wins {mean:.1f} "
+            f"(90 %: {low:.0f}-{high:.0f}))"
+        )
+
+    def _repr_html_(self) -> str:
+        from funnel.forecasting._frames import html_table
+
+        names: tuple[tuple[str, str], ...] = (("open", "open wins"), ("total", "total wins"))
+        names += (("open_value", "open value"), ("value", "total value"))
+        rows = []
+        for what, label in names:
+            mean, low, high = self.interval(what)  # type: ignore[arg-type]
+            rows.append((label, f"{mean:,.1f}", f"{low:,.0f}", f"{high:,.0f}"))
+        return html_table(
+            f"Pipeline forecast at {self.cutoff:%Y-%m-%d}, {self.horizon.days} days, "
+            f"{self.open_deals} open deals, {self.runs} runs",
+            rows,
+            ("quantity", "mean", "5 %", "95 %"),
+        )
+
     @property
     def total_won(self) -> tuple[int, ...]:
         """Per run, all wins (open deals plus arrivals)."""
@@ -175,7 +225,15 @@ class PipelineForecast:
     def interval(
         self, what: Literal["open", "total", "value", "open_value"] = "total", level: float = 0.9
     ) -> tuple[float, float, float]:
-        """The mean and the central *level* interval of *what*."""
+        """
+        The mean and the central *level* interval of *what*.
+
+        Raises:
+            ValidationError: *what* is not one of the four quantities, or
+                *level* not a number in (0, 1).
+        """
+        check_choice(what, "what", ("open", "total", "value", "open_value"))
+        _check_level(level)
         series: Sequence[float] = {
             "open": self.open_won,
             "total": self.total_won,
@@ -191,6 +249,7 @@ class PipelineForecast:
 
     def summary(self, *, level: float = 0.9, backend: str = "polars") -> Any:
         """A frame: per quantity (open wins, total wins, value), mean, low and high."""
+        _check_level(level)
         names = ("open", "total", "open_value", "value")
         rows = [self.interval(n, level) for n in names]  # type: ignore[arg-type]
         return to_frame(
@@ -305,6 +364,7 @@ def simulate_pipeline(
     seed: int = 0,
     min_samples: int = 30,
     uncertainty: Literal["bootstrap", "none"] = "bootstrap",
+    method: Literal["survival", "development"] = "survival",
 ) -> PipelineForecast:
     """
     Simulate the wins of the *horizon* after *cutoff* (see the module docs).
@@ -332,13 +392,32 @@ def simulate_pipeline(
         seed: The seed.
         min_samples: The floor of the minimum-sample rule.
         uncertainty: ``"bootstrap"`` (parameter draws) or ``"none"``.
+        method: ``"survival"`` (every deal walks the exit curves) or
+            ``"development"``: each open deal wins with its
+            :func:`~funnel.forecasting.stage_development` probability, and
+            each arrival with the share of the leads that arrived in the
+            horizon before the cut-off that had won by it (see the module docs);
+            where the log does not reach back that far, as ``"survival"``.
 
     Raises:
         SimulationError: runs or draws < 1, a horizon that is not positive,
             an unknown *uncertainty* or *arrival_noise*.
         InsufficientHistory: an open deal's stage has too little history.
     """
-    cutoff = require_aware(cutoff, "cutoff")
+    cutoff = check_datetime(cutoff, "cutoff")
+    check_histories(histories)
+    check_timedelta(horizon, "horizon")
+    won_given = check_collection(won_stages, "won_stages")
+    lost_given = check_collection(lost_stages, "lost_stages")
+    check_optional_mapping(values, "values")
+    check_optional_timedelta(window, "window")
+    check_optional_timedelta(arrival_window, "arrival_window")
+    if not (observed_from is None or observed_from == "first-outcome"):
+        check_datetime(observed_from, "observed_from")
+    runs = check_int(runs, "runs")
+    draws = check_int(draws, "draws")
+    check_int(seed, "seed")
+    min_samples = check_int(min_samples, "min_samples", minimum=0)
     if runs < 1 or draws < 1:
         raise SimulationError(f"runs and draws must be >= 1, got {runs} and {draws}")
     if horizon <= timedelta(0):
@@ -349,8 +428,10 @@ def simulate_pipeline(
         raise SimulationError(
             f"arrival_noise must be 'poisson' or 'weekly', got {arrival_noise!r}"
         )
-    won_set = frozenset(DEFAULT_FUNNEL.won_stages if won_stages is None else won_stages)
-    lost_set = frozenset(DEFAULT_FUNNEL.lost_stages if lost_stages is None else lost_stages)
+    if method not in ("survival", "development"):
+        raise SimulationError(f"method must be 'survival' or 'development', got {method!r}")
+    won_set = DEFAULT_FUNNEL.won_stages if won_given is None else won_given
+    lost_set = DEFAULT_FUNNEL.lost_stages if lost_given is None else lost_given
     finals = won_set | lost_set
     start = fit_start(histories, cutoff, window, observed_from, finals)
     limit = horizon.total_seconds() / DAY
@@ -375,6 +456,9 @@ def simulate_pipeline(
             )
         starts.append((deal.stage, _supported_age(base, deal.stage, deal.age, memo), deal.value))
     default_value = _mean_won_value(histories, values, cutoff, won_set)
+    development = method == "development"
+    observed = fit_start(histories, cutoff, None, observed_from, finals) if development else None
+    reference = _reference_arrivals(histories, cutoff, horizon, won_set, observed)
     a_window = arrival_window or horizon
     entry = arrival_times(histories, cutoff, a_window) if arrivals else {}
     weeks = max(1, int(a_window.total_seconds() / DAY // 7))
@@ -389,6 +473,7 @@ def simulate_pipeline(
     arrived: list[int] = []
     value_won: list[float] = []
     open_value: list[float] = []
+    weights: dict[str, float] | None
     for d in range(n_draws):
         if uncertainty == "bootstrap":
             prng = random.Random(f"{seed}:params:{d}")
@@ -408,8 +493,27 @@ def simulate_pipeline(
                 for s, c in weekly.items()
             }
         else:
+            weights = None
             fit, draw_rates = base, rates
         sampler = _Sampler(fit)
+        chances: list[float] | None = None
+        arrival_chance: float | None = None
+        if development:
+            from funnel.forecasting.development import stage_development
+
+            dev = stage_development(
+                histories,
+                cutoff=cutoff,
+                horizon=horizon,
+                won_stages=won_set,
+                lost_stages=lost_set,
+                min_samples=min_samples,
+                observed_from=observed,
+                weights=weights,
+                fallback=fit,
+            )
+            chances = [dev.win_probability(d.stage, d.age, horizon) for d in deals]
+            arrival_chance = _arrival_chance(reference, weights, min_samples)
         for r in range(per_draw):
             run = d * per_draw + r
             if run >= runs:
@@ -417,8 +521,12 @@ def simulate_pipeline(
             rng = random.Random(f"{seed}:{run}")
             won = 0
             val = 0.0
-            for stage, age, value in starts:
-                if sampler.walk(stage, age, limit, rng):
+            for i, (stage, age, value) in enumerate(starts):
+                if (
+                    rng.random() < chances[i]
+                    if chances is not None
+                    else sampler.walk(stage, age, limit, rng)
+                ):
                     won += 1
                     val += default_value if value is None else value
             arng = random.Random(f"{seed}:{run}:arrivals")
@@ -434,7 +542,11 @@ def simulate_pipeline(
                     mean = arng.gammavariate(k, mean / k)
                 for _ in range(_poisson_count(arng, mean)):
                     new += 1
-                    if sampler.walk(stage, 0.0, limit * arng.random(), arng):
+                    if (
+                        arng.random() < arrival_chance
+                        if arrival_chance is not None
+                        else sampler.walk(stage, 0.0, limit * arng.random(), arng)
+                    ):
                         new_won += 1
                         new_val += default_value
             open_won.append(won)
@@ -457,6 +569,45 @@ def simulate_pipeline(
         arrival_rates=rates,
         default_value=default_value,
     )
+
+
+def _reference_arrivals(
+    histories: Mapping[str, Sequence[Visit]],
+    cutoff: datetime,
+    horizon: timedelta,
+    won: Collection[str],
+    observed: datetime | None,
+) -> list[tuple[str, bool]] | None:
+    """
+    The leads that first appeared in the horizon before *cutoff*, and whether each had won by it.
+
+    ``None`` when that stretch starts before the log's exits do (*observed*).
+    """
+    start = cutoff - horizon
+    if observed is not None and start < observed:
+        return None
+    out: list[tuple[str, bool]] = []
+    for lead, visits in histories.items():
+        dated = _dated(visits, cutoff)
+        if dated and start < dated[0][1] <= cutoff:
+            out.append((str(lead), any(s in won for s, _ in dated)))
+    return out
+
+
+def _arrival_chance(
+    reference: list[tuple[str, bool]] | None,
+    weights: Mapping[str, float] | None,
+    min_samples: int,
+) -> float | None:
+    """The (weighted) share of *reference* arrivals won; ``None`` below *min_samples*."""
+    if reference is None or len(reference) < min_samples:
+        return None
+    total = wins = 0.0
+    for lead, won in reference:
+        w = 1.0 if weights is None else weights.get(lead, 0.0)
+        total += w
+        wins += w * won
+    return wins / total if total > 0 else None
 
 
 def fit_start(
@@ -482,6 +633,13 @@ def fit_start(
     elif observed_from is not None:
         starts.append(require_aware(observed_from, "observed_from"))
     return max(starts) if starts else None
+
+
+def _check_level(level: object) -> float:
+    value = check_number(level, "level")
+    if not 0 < value < 1:
+        raise ValidationError(f"level must lie in (0, 1), got {value}", field="level")
+    return value
 
 
 def _weekly(ages: Iterable[float], weeks: int) -> list[int]:
@@ -531,7 +689,7 @@ def _mean_won_value(
         return 0.0
     found: list[float] = []
     for lead, visits in histories.items():
-        dated = dated_visits(visits, cutoff)
+        dated = _dated(visits, cutoff)
         if not dated or dated[-1][0] not in won:
             continue
         known = [

@@ -46,11 +46,56 @@ from typing import Any
 import attrs
 
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import PredictiveError
+from funnel.exceptions import PredictiveError, ValidationError
+from funnel.forecasting._validate import check_int, check_number
 from funnel.model.records import Lead, Prospect
 
 #: The initial count of every (field, value) pair, as in Odoo.
 SMOOTHING = 0.1
+
+
+def _type(value: object) -> str:
+    return type(value).__name__
+
+
+def _check_rows(rows: object, name: str) -> list[TrainingRow]:
+    """*rows* as a list of :class:`TrainingRow`, or a ValidationError naming *name*."""
+    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
+        raise ValidationError(
+            f"{name} must be a list of TrainingRow, got {_type(rows)}", field=name
+        )
+    items = list(rows)
+    for i, row in enumerate(items):
+        if not isinstance(row, TrainingRow):
+            raise ValidationError(
+                f"{name}[{i}] must be a TrainingRow, got {_type(row)}", field=name
+            )
+    return items
+
+
+def _check_scored(scores: object, labels: object, what: str) -> tuple[list[float], list[bool]]:
+    """Scores (real numbers) and labels (bools or 0/1) as lists, or a ValidationError."""
+    for name, seq in (
+        ("scores" if what == "roc_auc" else "probabilities", scores),
+        ("labels", labels),
+    ):
+        if isinstance(seq, str | bytes | Mapping) or not isinstance(seq, Iterable):
+            raise ValidationError(
+                f"{what}: {name} must be a sequence, got {_type(seq)}", field=name
+            )
+    xs = list(scores)  # type: ignore[call-overload]
+    ys = list(labels)  # type: ignore[call-overload]
+    for x in xs:
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            raise ValidationError(
+                f"{what}: a score must be a number, got {_type(x)}", field="scores"
+            )
+    for y in ys:
+        if not isinstance(y, bool | int):
+            raise ValidationError(
+                f"{what}: a label must be a bool, got {_type(y)}", field="labels"
+            )
+    return [float(x) for x in xs], [bool(y) for y in ys]
 
 
 def _is_missing(value: object) -> bool:
@@ -190,6 +235,13 @@ class PLSModel:
     won: float
     lost: float
 
+    def __repr__(self) -> str:
+        # field values (owners, sources) stay out: they can be personal data
+        return (
+            f"PLSModel({len(self.fields)} fields, {len(self.stages)} stages, "
+            f"{self.won:g} won / {self.lost:g} lost, prior {self.prior:.3f})"
+        )
+
     @property
     def prior(self) -> float:
         """``P(won)`` before looking at any field."""
@@ -206,7 +258,12 @@ class PLSModel:
 
         Raises:
             PredictiveError: *stage* is not one of the model's stages.
+            ValidationError: *values* is not a mapping, or *stage* not a string.
         """
+        if not isinstance(values, Mapping):
+            raise ValidationError(f"values must be a mapping, got {_type(values)}", field="values")
+        if stage is not None and not isinstance(stage, str):
+            raise ValidationError(f"stage must be a str, got {_type(stage)}", field="stage")
         if self.stages:
             if stage is None:
                 return Prediction(probability=0.0, fraction=0.0, skipped=("stage: none",))
@@ -292,11 +349,23 @@ def train_pls(
     >>> model.predict({"source": "web"}).probability
     48.99
     """
+    if isinstance(stages, str) or not isinstance(stages, Iterable):
+        raise ValidationError(
+            f"stages must be a list of stages, got {_type(stages)}", field="stages"
+        )
+    if isinstance(won_stages, str) or not isinstance(won_stages, Iterable):
+        raise ValidationError(
+            f"won_stages must be a list of stages, got {_type(won_stages)}", field="won_stages"
+        )
+    if isinstance(min_samples, bool) or not isinstance(min_samples, int):
+        raise ValidationError(
+            f"min_samples must be an int, got {_type(min_samples)}", field="min_samples"
+        )
     order = tuple(stages)
     index = {s: i for i, s in enumerate(order)}
     if len(index) != len(order):
         raise PredictiveError(f"stages must be distinct, got {list(order)}", field="stage")
-    items = list(rows)
+    items = _check_rows(rows, "rows")
     if not items:
         raise PredictiveError("no training rows: insufficient history")
     names = (
@@ -360,6 +429,10 @@ def train_pls(
 
 def record_values(record: Lead | Prospect) -> dict[str, object]:
     """The default PLS fields of a record: source, segment, owner, industry, region."""
+    if not isinstance(record, Lead | Prospect):
+        raise ValidationError(
+            f"record_values() takes a Lead or Prospect, got {_type(record)}", field="record"
+        )
     company = record.contact.company
     return {
         "source": record.source,
@@ -372,6 +445,8 @@ def record_values(record: Lead | Prospect) -> dict[str, object]:
 
 def pls_stages(funnel: Funnel = DEFAULT_FUNNEL) -> tuple[str, ...]:
     """The funnel's open (non-final) stages in declaration order: PLS's stage order."""
+    if not isinstance(funnel, Funnel):
+        raise ValidationError(f"funnel must be a Funnel, got {_type(funnel)}", field="funnel")
     return tuple(s for s in funnel.stages if s not in funnel.finals)
 
 
@@ -388,8 +463,18 @@ def rows_from_records(
     ``funnel.lost_stages``; the stage it reached is the one its last change
     left.
     """
+    if isinstance(records, str | bytes | Mapping) or not isinstance(records, Iterable):
+        raise ValidationError(
+            f"records must be a list of Lead or Prospect, got {_type(records)}", field="records"
+        )
+    if not isinstance(funnel, Funnel):
+        raise ValidationError(f"funnel must be a Funnel, got {_type(funnel)}", field="funnel")
     out: list[TrainingRow] = []
-    for record in records:
+    for i, record in enumerate(records):
+        if not isinstance(record, Lead | Prospect):
+            raise ValidationError(
+                f"records[{i}] must be a Lead or Prospect, got {_type(record)}", field="records"
+            )
         if record.stage in funnel.won_stages:
             won = True
         elif record.stage in funnel.lost_stages:
@@ -413,6 +498,7 @@ def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     >>> roc_auc([0.9, 0.4, 0.4, 0.1], [True, True, False, False])
     0.875
     """
+    scores, labels = _check_scored(scores, labels, "roc_auc")
     if len(scores) != len(labels):
         raise PredictiveError(f"{len(scores)} scores but {len(labels)} labels")
     pairs = sorted(zip(scores, labels, strict=True), key=lambda p: p[0])
@@ -439,6 +525,7 @@ def brier_score(probabilities: Sequence[float], labels: Sequence[bool]) -> float
     >>> brier_score([1.0, 0.5], [True, False])
     0.125
     """
+    probabilities, labels = _check_scored(probabilities, labels, "brier_score")
     if len(probabilities) != len(labels) or not labels:
         raise PredictiveError("brier_score needs as many probabilities as labels, at least one")
     return sum((p - float(y)) ** 2 for p, y in zip(probabilities, labels, strict=True)) / len(
@@ -453,6 +540,9 @@ def log_loss(probabilities: Sequence[float], labels: Sequence[bool], eps: float 
     >>> round(log_loss([0.5, 0.5], [True, False]), 4)
     0.6931
     """
+    probabilities, labels = _check_scored(probabilities, labels, "log_loss")
+    if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < 0.5:
+        raise ValidationError("eps must be a number in (0, 0.5)", field="eps")
     if len(probabilities) != len(labels) or not labels:
         raise PredictiveError("log_loss needs as many probabilities as labels, at least one")
     total = 0.0
@@ -494,6 +584,10 @@ def reliability(
     >>> [(b.count, b.observed) for b in reliability([0.1, 0.15, 0.9], [False, True, True], bins=2)]
     [(2, 0.5), (1, 1.0)]
     """
+    probabilities, labels = _check_scored(probabilities, labels, "reliability")
+    bins = check_int(bins, "bins")
+    if any(not 0 <= p <= 1 for p in probabilities):
+        raise PredictiveError("reliability needs probabilities in [0, 1]", field="probabilities")
     if len(probabilities) != len(labels) or not labels:
         raise PredictiveError("reliability needs as many probabilities as labels, at least one")
     if bins < 1:
@@ -556,6 +650,11 @@ def field_win_rate(
     >>> baseline.predict({"src": "web"}), baseline.predict({"src": "tv"})   # (3 + .75) / 4
     (0.9375, 0.75)
     """
+    rows = _check_rows(rows, "rows")
+    if not isinstance(field, str):
+        raise ValidationError(f"field must be a str, got {_type(field)}", field="field")
+    if not check_number(weight, "weight") >= 0:
+        raise ValidationError("weight must be a number >= 0", field="weight")
     if not rows:
         raise PredictiveError("no training rows: insufficient history")
     base = sum(1 for r in rows if r.won) / len(rows)
@@ -580,11 +679,28 @@ def time_split(
 
     Raises:
         PredictiveError: the lengths differ.
+        ValidationError: rows or times of the wrong type, or times that cannot
+            be compared with *cutoff* (naming the row).
     """
+    rows = _check_rows(rows, "rows")
+    if isinstance(times, str | bytes | Mapping) or not isinstance(times, Iterable):
+        raise ValidationError(f"times must be a sequence, got {_type(times)}", field="times")
+    times = list(times)
     if len(rows) != len(times):
         raise PredictiveError(f"{len(rows)} rows but {len(times)} times")
-    train = [r for r, t in zip(rows, times, strict=True) if t is not None and t <= cutoff]  # type: ignore[operator]
-    test = [r for r, t in zip(rows, times, strict=True) if t is not None and t > cutoff]  # type: ignore[operator]
+    train: list[TrainingRow] = []
+    test: list[TrainingRow] = []
+    for i, (row, t) in enumerate(zip(rows, times, strict=True)):
+        if t is None:
+            continue
+        try:
+            before = bool(t <= cutoff)  # type: ignore[operator]
+        except Exception:  # a TypeError, or a tzinfo of the caller's own that fails
+            raise ValidationError(
+                f"times[{i}] ({_type(t)}) cannot be compared with the cutoff ({_type(cutoff)})",
+                field="times",
+            ) from None
+        (train if before else test).append(row)
     return train, test
 
 
@@ -633,6 +749,29 @@ class ScoringEvaluation:
     reliability: tuple[ReliabilityBin, ...]
     train: int
     test: int
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{r['model']} {float(r['brier']):.3f}"  # type: ignore[arg-type]
+            for r in self.rows
+            if r["model"] in ("base rate", "pls")
+        )
+        return (
+            f"ScoringEvaluation(train={self.train}, test={self.test}, "
+            f"{len(self.rows)} models; Brier: {shown})"
+        )
+
+    def _repr_html_(self) -> str:
+        from funnel.forecasting._frames import html_table
+
+        def cell(value: object) -> str:
+            return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+        names = ("model", "auc", "brier", "brier_skill", "lift_top10")
+        rows = [tuple(cell(r[n]) for n in names) for r in self.rows]
+        return html_table(
+            f"Scoring on {self.test} test leads (trained on {self.train})", rows, names
+        )
 
     def metric(self, model: str, name: str) -> float:
         """One figure, e.g. ``metric("pls", "auc")``."""
@@ -743,7 +882,13 @@ def evaluate_scoring(
 
     Raises:
         PredictiveError: no training or test rows, or a test set of one class.
+        ValidationError: a wrong-typed argument.
     """
+    if not isinstance(model, PLSModel):
+        raise ValidationError(f"model must be a PLSModel, got {_type(model)}", field="model")
+    train = _check_rows(train, "train")
+    test = _check_rows(test, "test")
+    bins = check_int(bins, "bins")
     if not train or not test:
         raise PredictiveError("evaluate_scoring needs training and test rows")
     labels = [r.won for r in test]

@@ -362,7 +362,15 @@ def score(record: Lead | Prospect, model: ScoringModel, *, at: datetime) -> Scor
     >>> print(s.top(1)[0])
     +40.00 software (fit: industry 'software')
     """
-    at = require_aware(at, "at")
+    if not isinstance(record, Lead | Prospect):
+        raise ValidationError(
+            f"score() takes a Lead or Prospect, got {type(record).__name__}", field="record"
+        )
+    if not isinstance(model, ScoringModel):
+        raise ValidationError(
+            f"score() takes a ScoringModel, got {type(model).__name__}", field="model"
+        )
+    at = require_aware(at, "at", field="at")
     contributions: list[Contribution] = []
     unknown: list[str] = []
     fit_points = 0.0
@@ -419,6 +427,12 @@ def level_for(total: float, thresholds: Thresholds) -> QualificationLevel:
     >>> level_for(55.0, Thresholds(mql=40, sql=70))
     <QualificationLevel.MQL: 'mql'>
     """
+    if isinstance(total, bool) or not isinstance(total, int | float):
+        raise ValidationError(f"total must be a number, got {type(total).__name__}", field="total")
+    if not isinstance(thresholds, Thresholds):
+        raise ValidationError(
+            f"thresholds must be Thresholds, got {type(thresholds).__name__}", field="thresholds"
+        )
     if total >= thresholds.sql:
         return QualificationLevel.SQL
     if total >= thresholds.mql:
@@ -442,12 +456,15 @@ def thresholds_for(funnel: Funnel, thresholds: Thresholds | float | None = None)
         return thresholds
     if isinstance(thresholds, bool) or not isinstance(thresholds, int | float | None):
         raise ScoringError(
-            f"thresholds must be Thresholds or a number, got {thresholds!r}", field="thresholds"
+            f"thresholds must be Thresholds or a number, got {type(thresholds).__name__}",
+            field="thresholds",
         )
     if thresholds is None:
         return base
     try:
         return Thresholds(mql=float(thresholds), sql=max(float(thresholds), base.sql))
+    except OverflowError:
+        raise ScoringError("thresholds is too large for a number", field="thresholds") from None
     except ValueError as exc:
         raise ScoringError(str(exc), field="thresholds") from None
 
@@ -509,7 +526,11 @@ def promote(
     has_inbound_action: no inbound action yet (form fill, sign-up, quote request, email in)
     """
     if not isinstance(lead, Lead):
-        raise ValidationError(f"promote() takes a Lead, got {type(lead).__name__}")
+        raise ValidationError(f"promote() takes a Lead, got {type(lead).__name__}", field="lead")
+    if not isinstance(model, ScoringModel):
+        raise ValidationError(
+            f"promote() takes a ScoringModel, got {type(model).__name__}", field="model"
+        )
     limits = thresholds_for(funnel, thresholds)
     result = score(lead, model, at=at)
     if lead.level is not QualificationLevel.RAW:

@@ -42,7 +42,16 @@ import attrs
 
 from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL
-from funnel.exceptions import SimulationError
+from funnel.exceptions import SimulationError, ValidationError
+from funnel.forecasting._validate import (
+    check_collection,
+    check_int,
+    check_iterable,
+    check_number,
+    check_optional_mapping,
+    check_timedelta,
+    type_name,
+)
 from funnel.model.records import Lead, Prospect
 
 #: One lead's stage history: (stage entered, when), oldest first.
@@ -53,6 +62,10 @@ DAY = 86400.0
 
 def history_of(record: Lead | Prospect) -> tuple[tuple[str, datetime], ...]:
     """A record's stage history: its first stage at ``created_at``, then each change."""
+    if not isinstance(record, Lead | Prospect):
+        raise ValidationError(
+            f"history_of() takes a Lead or Prospect, got {type_name(record)}", field="record"
+        )
     if not record.history:
         return ((record.stage, record.created_at),)
     first = record.history[0]
@@ -62,6 +75,14 @@ def history_of(record: Lead | Prospect) -> tuple[tuple[str, datetime], ...]:
     )
 
 
+def _stage_name(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"{name} must be a stage name (str), got {type_name(value)}", field=name
+        )
+    return value
+
+
 def quantile(values: Sequence[float], q: float) -> float:
     """
     The *q*-quantile of *values*, interpolating linearly between order statistics.
@@ -69,6 +90,10 @@ def quantile(values: Sequence[float], q: float) -> float:
     >>> quantile([1, 2, 3, 4], 0.5)
     2.5
     """
+    values = list(check_iterable(values, "values"))
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
+        raise ValidationError("quantile: values must be numbers", field="values")
+    q = check_number(q, "q")
     if not values:
         raise SimulationError("quantile of an empty sample")
     if not 0 <= q <= 1:
@@ -110,6 +135,27 @@ class MarkovChain:
     rejected: tuple[tuple[object, str], ...] = ()
     arrival_rates: Mapping[str, float] = MappingProxyType({})
 
+    def __repr__(self) -> str:
+        moves = sum(n for row in self.counts.values() for n in row.values())
+        return (
+            f"MarkovChain({len(self.stages)} stages, {moves} moves, "
+            f"{sum(self.open_counts.values())} open, {len(self.rejected)} rejected)"
+        )
+
+    def _repr_html_(self) -> str:
+        from funnel.forecasting._frames import html_table
+
+        rows = [
+            (s, t, str(self.counts[s][t]), f"{p:.3f}")
+            for s, row in self.transitions.items()
+            for t, p in row.items()
+        ]
+        return html_table(
+            f"Markov chain: {len(self.stages)} stages, {len(self.rejected)} histories rejected",
+            rows,
+            ("from", "to", "moves", "probability"),
+        )
+
     @property
     def finals(self) -> frozenset[str]:
         """Won and lost stages."""
@@ -117,6 +163,8 @@ class MarkovChain:
 
     def probability(self, source: str, target: str) -> float:
         """``P(source -> target)`` (0 when never observed)."""
+        _stage_name(source, "source")
+        _stage_name(target, "target")
         return self.transitions.get(source, {}).get(target, 0.0)
 
     def with_conversion(self, source: str, target: str, factor: float) -> MarkovChain:
@@ -128,7 +176,11 @@ class MarkovChain:
 
         Raises:
             SimulationError: the transition was never observed, or *factor* < 0.
+            ValidationError: a stage that is not a string, a factor that is no number.
         """
+        _stage_name(source, "source")
+        _stage_name(target, "target")
+        factor = check_number(factor, "factor")
         if not factor >= 0:  # also refuses NaN
             raise SimulationError(f"factor must be >= 0, got {factor}", stage=source)
         row = self.transitions.get(source)
@@ -154,6 +206,7 @@ class MarkovChain:
 
         Solved exactly enough by iterating the chain to convergence.
         """
+        _stage_name(stage, "stage")
         if stage in self.won_stages:
             return 1.0
         value = {s: (1.0 if s in self.won_stages else 0.0) for s in self.stages}
@@ -260,9 +313,13 @@ def estimate_chain(
     >>> chain.probability("mql", "sql"), chain.durations[("sql", "won")]
     (0.5, (7.0,))
     """
-    won_set = frozenset(DEFAULT_FUNNEL.won_stages if won_stages is None else won_stages)
-    lost_set = frozenset(DEFAULT_FUNNEL.lost_stages if lost_stages is None else lost_stages)
-    order: dict[str, None] = dict.fromkeys(stages)
+    if not isinstance(histories, Mapping):
+        check_iterable(histories, "histories")
+    won_given = check_collection(won_stages, "won_stages")
+    lost_given = check_collection(lost_stages, "lost_stages")
+    won_set = DEFAULT_FUNNEL.won_stages if won_given is None else won_given
+    lost_set = DEFAULT_FUNNEL.lost_stages if lost_given is None else lost_given
+    order: dict[str, None] = dict.fromkeys(check_iterable(stages, "stages"))
     counts: dict[str, dict[str, int]] = {}
     durations: dict[tuple[str, str], list[float]] = {}
     open_counts: dict[str, int] = {}
@@ -280,6 +337,8 @@ def estimate_chain(
         else:
             key = index
             visits = item
+            if isinstance(item, Iterable) and not isinstance(item, str | bytes | Mapping):
+                visits = list(item)
         problem = _check_visits(visits)
         if problem:
             rejected.append((key, problem))
@@ -333,13 +392,19 @@ def _rates(
     return {stage: n / days for stage, n in starts.items()}
 
 
-def _check_visits(visits: Sequence[tuple[str, datetime]]) -> str | None:
+def _check_visits(visits: object) -> str | None:
+    if isinstance(visits, str | bytes | Mapping) or not isinstance(visits, Iterable):
+        return f"a history must be a list of (stage, entered_at) pairs, got {type_name(visits)}"
+    visits = list(visits)
     if not visits:
         return "empty history"
     previous: datetime | None = None
-    for i, (stage, at) in enumerate(visits):
+    for i, visit in enumerate(visits):
+        if not isinstance(visit, tuple | list) or len(visit) != 2:
+            return f"visit {i} must be a (stage, entered_at) pair, got {type_name(visit)}"
+        stage, at = visit
         if not isinstance(stage, str) or not stage:
-            return f"visit {i}: stage must be a non-empty string, got {stage!r}"
+            return f"visit {i}: stage must be a non-empty string, got {type_name(stage)}"
         try:
             require_aware(at, f"visit {i} ({stage!r}) time")
         except (TypeError, ValueError) as exc:
@@ -379,6 +444,30 @@ class SimulationResult:
     lost: tuple[int, ...]
     days_to_win: tuple[float, ...]
     arrived: tuple[int, ...] = ()
+
+    def __repr__(self) -> str:
+        low, _, high = self.won_quantiles()
+        return (
+            f"SimulationResult({self.runs} runs, {self.horizon.days} days, {self.started} "
+            f"started: {self.mean_won:.1f} won on average (5-95 %: {low:.0f}-{high:.0f}))"
+        )
+
+    def _repr_html_(self) -> str:
+        from funnel.forecasting._frames import html_table
+
+        low, mid, high = self.won_quantiles()
+        rows = [("won", f"{self.mean_won:.1f}", f"{low:.0f}", f"{mid:.0f}", f"{high:.0f}")]
+        if self.arrived:
+            a_low, a_mid, a_high = (quantile(self.arrived, q) for q in (0.05, 0.5, 0.95))
+            mean = sum(self.arrived) / len(self.arrived)
+            rows.append(
+                ("arrived", f"{mean:.1f}", f"{a_low:.0f}", f"{a_mid:.0f}", f"{a_high:.0f}")
+            )
+        return html_table(
+            f"Simulation: {self.runs} runs over {self.horizon.days} days, {self.started} started",
+            rows,
+            ("quantity", "mean", "5 %", "median", "95 %"),
+        )
 
     @property
     def mean_won(self) -> float:
@@ -450,7 +539,18 @@ def simulate(
 
     Raises:
         SimulationError: unknown starting or arrival stage, a negative rate, or runs < 1.
+        ValidationError: a wrong-typed argument (naming it).
     """
+    if not isinstance(chain, MarkovChain):
+        raise ValidationError(
+            f"chain must be a MarkovChain, got {type_name(chain)}", field="chain"
+        )
+    if not isinstance(starting, Mapping):
+        check_iterable(starting, "starting")
+    check_timedelta(horizon, "horizon")
+    runs = check_int(runs, "runs")
+    check_int(seed, "seed")
+    check_optional_mapping(arrivals, "arrivals")
     if runs < 1:
         raise SimulationError(f"runs must be >= 1, got {runs}")
     if horizon <= timedelta(0):
@@ -527,7 +627,7 @@ def _arrival_rates(arrivals: Mapping[str, float], chain: MarkovChain) -> list[tu
             raise SimulationError(
                 f"arrival stage {stage!r} is not in the chain {list(chain.stages)}", stage=stage
             )
-        if not rate >= 0:  # also refuses NaN
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate >= 0:
             raise SimulationError(
                 f"arrivals[{stage!r}] must be a rate >= 0 per day, got {rate!r}", stage=stage
             )
@@ -559,6 +659,36 @@ class Comparison:
     baseline: SimulationResult
     scenario: SimulationResult
 
+    def __repr__(self) -> str:
+        low, _, high = self.difference_quantiles()
+        return (
+            f"Comparison({self.baseline.runs} runs: {self.mean_difference:+.1f} wins on average "
+            f"(5-95 %: {low:+.0f} to {high:+.0f}))"
+        )
+
+    def _repr_html_(self) -> str:
+        from funnel.forecasting._frames import html_table
+
+        low, _, high = self.difference_quantiles()
+        rows = [
+            ("baseline wins", f"{self.baseline.mean_won:.1f}"),
+            ("scenario wins", f"{self.scenario.mean_won:.1f}"),
+            ("difference", f"{self.mean_difference:+.1f} (5-95 %: {low:+.0f} to {high:+.0f})"),
+        ]
+        return html_table(f"What-if, {self.baseline.runs} runs", rows, ("quantity", "value"))
+
+    def to_frame(self, backend: str = "polars") -> Any:
+        """One row per run: ``run``, ``baseline_won``, ``scenario_won``, ``difference``."""
+        return _frame(
+            {
+                "run": list(range(self.baseline.runs)),
+                "baseline_won": list(self.baseline.won),
+                "scenario_won": list(self.scenario.won),
+                "difference": list(self.difference),
+            },
+            backend,
+        )
+
     @property
     def difference(self) -> tuple[int, ...]:
         """Scenario wins minus baseline wins, run by run."""
@@ -586,6 +716,11 @@ def compare(
     arrivals: Mapping[str, float] | None = None,
 ) -> Comparison:
     """Simulate *baseline* and *scenario* with the same seed (common random numbers)."""
+    for name, chain in (("baseline", baseline), ("scenario", scenario)):
+        if not isinstance(chain, MarkovChain):
+            raise ValidationError(
+                f"{name} must be a MarkovChain, got {type_name(chain)}", field=name
+            )
     return Comparison(
         baseline=simulate(
             baseline, starting=starting, horizon=horizon, runs=runs, seed=seed, arrivals=arrivals

@@ -65,10 +65,22 @@ from typing import Any
 
 import attrs
 
-from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL
-from funnel.exceptions import ForecastError, InsufficientHistory
+from funnel.exceptions import ForecastError, InsufficientHistory, ValidationError
 from funnel.forecasting._frames import to_frame
+from funnel.forecasting._validate import (
+    check_collection,
+    check_datetime,
+    check_histories,
+    check_int,
+    check_iterable,
+    check_number,
+    check_optional_datetime,
+    check_optional_mapping,
+    check_optional_timedelta,
+    check_timedelta,
+    type_name,
+)
 
 DAY = 86400.0
 #: How deep a win can be looked for through moves to other open stages.
@@ -103,7 +115,26 @@ def _days(delta: timedelta) -> float:
 
 
 def dated_visits(visits: Iterable[Visit], cutoff: datetime | None) -> list[tuple[str, datetime]]:
-    """The dated visits at or before *cutoff* (all when ``None``), oldest first, ties kept."""
+    """
+    The dated visits at or before *cutoff* (all when ``None``), oldest first, ties kept.
+
+    Raises:
+        ValidationError: *visits* is not a list of (stage, datetime or None) pairs,
+            or *cutoff* is not an aware datetime.
+    """
+    given: object = visits
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise ValidationError(
+            f"visits must be a list of (stage, entered_at) pairs, got {type_name(given)}",
+            field="visits",
+        )
+    visits = list(given)
+    check_histories({"": visits}, "visits")
+    return _dated(visits, check_optional_datetime(cutoff, "cutoff"))
+
+
+def _dated(visits: Iterable[Visit], cutoff: datetime | None) -> list[tuple[str, datetime]]:
+    """:func:`dated_visits` without the argument checks (for checked histories)."""
     kept = [(s, at) for s, at in visits if at is not None and (cutoff is None or at <= cutoff)]
     kept.sort(key=lambda v: v[1])
     out: list[tuple[str, datetime]] = []
@@ -124,12 +155,14 @@ def spells_at(
     Every spell in an open stage known at *cutoff* (see the module docs).
 
     Raises:
-        ValidationError: *cutoff* or a visit time is naive.
+        ValidationError: *cutoff* or a visit time is naive, a wrong-typed argument.
     """
-    cutoff = require_aware(cutoff, "cutoff")
+    cutoff = check_datetime(cutoff, "cutoff")
+    check_histories(histories)
+    finals = check_collection(finals, "finals") or frozenset()
     spells: list[Spell] = []
     for lead, visits in histories.items():
-        dated = dated_visits(visits, cutoff)
+        dated = _dated(visits, cutoff)
         for (s, t0), (t, t1) in itertools.pairwise(dated):
             if s not in finals:
                 spells.append(Spell(str(lead), s, t0, _days(t1 - t0), t))
@@ -169,6 +202,13 @@ class StageCurve:
     entry_weights: tuple[float, ...] = attrs.field(repr=False)
     end_weights: tuple[float, ...] = attrs.field(repr=False)
     breaks: tuple[float, ...] = attrs.field(repr=False, default=())
+
+    def __repr__(self) -> str:
+        last = "none" if self.last_exit is None else f"{self.last_exit:g} days"
+        return (
+            f"StageCurve(stage={self.stage!r}, {self.spells} spells, "
+            f"{len(self.times)} exit ages, last exit {last})"
+        )
 
     def survival_at(self, age: float) -> float:
         """``S(age)``: still in the stage just after *age* (1 before the first exit)."""
@@ -316,6 +356,55 @@ class StageSurvival:
     min_samples: int
     observed_from: datetime | None = None
 
+    def __repr__(self) -> str:
+        stages = ", ".join(f"{s} ({c.spells} spells)" for s, c in self.curves.items())
+        return f"StageSurvival({stages or 'no stage'}; min_samples={self.min_samples})"
+
+    def _repr_html_(self) -> str:
+        from funnel.forecasting._frames import html_table
+
+        rows = [
+            (
+                s,
+                str(c.spells),
+                str(len(c.times)),
+                "" if c.last_exit is None else f"{c.last_exit:g}",
+            )
+            for s, c in self.curves.items()
+        ]
+        return html_table(
+            f"Stage exit curves (min_samples={self.min_samples})",
+            rows,
+            ("stage", "spells", "exit ages", "last exit (days)"),
+        )
+
+    def to_frame(self, backend: str = "polars") -> Any:
+        """
+        The curves as a frame: per stage and exit age, ``at_risk``, ``exits``
+        (all targets), ``survival`` and, per target, ``exits_<target>``.
+        """
+        targets = sorted({t for c in self.curves.values() for e in c.exits for t in e})
+        cols: dict[str, list[object]] = {
+            "stage": [],
+            "age_days": [],
+            "at_risk": [],
+            "exits": [],
+            "survival": [],
+        }
+        cols |= {f"exits_{t}": [] for t in targets}
+        for stage, curve in self.curves.items():
+            for t, n, e, s in zip(
+                curve.times, curve.at_risk, curve.exits, curve.survival, strict=True
+            ):
+                cols["stage"].append(stage)
+                cols["age_days"].append(t)
+                cols["at_risk"].append(n)
+                cols["exits"].append(sum(e.values()))
+                cols["survival"].append(s)
+                for target in targets:
+                    cols[f"exits_{target}"].append(e.get(target, 0.0))
+        return to_frame(cols, backend)
+
     @property
     def finals(self) -> frozenset[str]:
         """Won and lost stages."""
@@ -389,7 +478,9 @@ class StageSurvival:
         Raises:
             InsufficientHistory: the stage has fewer than ``min_samples`` spells.
             ForecastError: a negative age or a horizon that is not positive.
+            ValidationError: a wrong-typed argument.
         """
+        _check_estimate(stage, age, horizon)
         if stage in self.finals:
             p = 1.0 if stage in self.won_stages else 0.0
             return WinEstimate(stage, age, p, 0.0, age, False, False)
@@ -427,6 +518,8 @@ class StageSurvival:
         Columns ``stage``, ``age_days``, ``win_probability``, ``at_risk``,
         ``capped``, ``stale``. Stages below the floor are left out.
         """
+        check_timedelta(horizon, "horizon")
+        ages = [check_number(a, "ages") for a in check_iterable(ages, "ages")]
         rows: list[WinEstimate] = []
         for stage, curve in self.curves.items():
             if curve.spells < self.min_samples:
@@ -445,13 +538,24 @@ class StageSurvival:
         )
 
 
+def _check_estimate(stage: object, age: object, horizon: object) -> None:
+    """The arguments of an ``estimate``: a stage name, a number of days, a timedelta."""
+    if not isinstance(stage, str):
+        raise ValidationError(f"stage must be a str, got {type_name(stage)}", field="stage")
+    check_number(age, "age")
+    check_timedelta(horizon, "horizon")
+
+
 def first_outcome(histories: Mapping[str, Sequence[Visit]], finals: Collection[str]) -> datetime:
     """
     The time of the first won or lost row in *histories*.
 
     Raises:
         ForecastError: no lead ever closed.
+        ValidationError: a wrong-typed argument.
     """
+    check_histories(histories)
+    finals = check_collection(finals, "finals") or frozenset()
     times = [at for visits in histories.values() for s, at in visits if s in finals and at]
     if not times:
         raise ForecastError("no won or lost row: cannot date the first outcome")
@@ -493,6 +597,7 @@ def stage_survival(
     Raises:
         ValidationError: *cutoff*, *observed_from* or a visit time is naive.
         ForecastError: a *window* that is not positive.
+        ValidationError: a wrong-typed argument (naming it).
 
     >>> from datetime import datetime, timedelta, timezone
     >>> d = lambda n: datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=n)
@@ -508,11 +613,16 @@ def stage_survival(
     >>> fit.estimate("sql", 40, timedelta(days=30)).stale     # older than every exit
     True
     """
-    cutoff = require_aware(cutoff, "cutoff")
-    won_set = frozenset(DEFAULT_FUNNEL.won_stages if won_stages is None else won_stages)
-    lost_set = frozenset(DEFAULT_FUNNEL.lost_stages if lost_stages is None else lost_stages)
-    if observed_from is not None:
-        observed_from = require_aware(observed_from, "observed_from")
+    cutoff = check_datetime(cutoff, "cutoff")
+    check_histories(histories)
+    won_set = check_collection(won_stages, "won_stages")
+    lost_set = check_collection(lost_stages, "lost_stages")
+    won_set = DEFAULT_FUNNEL.won_stages if won_set is None else won_set
+    lost_set = DEFAULT_FUNNEL.lost_stages if lost_set is None else lost_set
+    min_samples = check_int(min_samples, "min_samples", minimum=0)
+    observed_from = check_optional_datetime(observed_from, "observed_from")
+    window = check_optional_timedelta(window, "window")
+    check_optional_mapping(weights, "weights")
     if window is not None:
         if window <= timedelta(0):
             raise ForecastError(f"window must be positive, got {window}", field="window")
