@@ -20,10 +20,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import log, race  # noqa: E402
+from common import log, race
 
-import funnel  # noqa: E402
-from funnel.engine import transitions as tr  # noqa: E402
+import funnel
+from funnel.engine import transitions as tr
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -39,7 +39,11 @@ def records(n: int) -> list[funnel.Lead]:
     form = funnel.Touch(id="f", at=AT, direction="inbound", channel="form", reach="mass")
     return [
         funnel.Lead(
-            id=f"L{i}", contact=funnel.Contact(name="X"), source="web", created_at=AT, touches=[form]
+            id=f"L{i}",
+            contact=funnel.Contact(name="X"),
+            source="web",
+            created_at=AT,
+            touches=[form],
         )
         for i in range(n)
     ]

@@ -62,7 +62,7 @@ def tracer() -> Any:
     # The API's global (None until the application sets a provider) is read directly:
     # get_tracer_provider() looks at os.environ on every call while none is set, which
     # would cost a transition more than a microsecond.
-    provider = getattr(_TRACE, "_TRACER_PROVIDER", _MISSING)
+    provider: Any = getattr(_TRACE, "_TRACER_PROVIDER", _MISSING)
     if provider is _MISSING:  # pragma: no cover - another API version: the public call
         provider = _TRACE.get_tracer_provider()
     if provider is None:

@@ -828,4 +828,3 @@ class DefinitionWarning(FunnelWarning):
         head = f"{where}: " if where else ""
         at = f" {key}:" if key else ""
         super().__init__(escape_controls(mask_addresses(f"{head}[{kind}]{at} {message}")))
-
