@@ -6,7 +6,7 @@ The peer is the path as it was before transitions were logged and traced: the sa
 Candidates alternate in each round (``common.race``); the ratio is the median of the
 per-round ratios, with its min and max.
 
-    uv run python benchmarks/bench_observability.py --repeat 15 --calls 20000
+    uv run python benchmarks/bench_observability.py --repeat 21 --calls 20000
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import log, race
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import funnel
+from benchmarks.common import log, race
 from funnel.engine import transitions as tr
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)

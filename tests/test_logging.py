@@ -57,13 +57,13 @@ def test_a_transition_is_logged_with_id_event_and_stages(caplog):
     [rec] = [r for r in caplog.records if r.name == "funnel.engine.transitions"]
     assert rec.levelno == logging.INFO
     assert rec.getMessage() == "Lead 'L1' nurture: acquired -> nurturing"
-    assert rec.funnel_record_id == "L1"  # type: ignore[attr-defined]
-    assert (rec.funnel_event, rec.funnel_from_stage, rec.funnel_to_stage) == (  # type: ignore[attr-defined]
+    assert rec.funnel_record_id == "L1"
+    assert (rec.funnel_event, rec.funnel_from_stage, rec.funnel_to_stage) == (
         "nurture",
         "acquired",
         "nurturing",
     )
-    assert rec.funnel_at == AT.isoformat()  # type: ignore[attr-defined]
+    assert rec.funnel_at == AT.isoformat()
     for text in PERSONAL:
         assert text not in everything_logged(caplog)
 
@@ -77,8 +77,8 @@ def test_a_refusal_is_logged_with_the_criteria_and_no_personal_data(caplog):
     assert message.startswith("Lead 'L1' refused convert from acquired: NotQualified; ")
     for criterion in ("fit", "means", "authority", "intention"):
         assert f"{criterion}: unknown" in message
-    assert rec.funnel_error == "NotQualified"  # type: ignore[attr-defined]
-    assert any("fit" in r for r in rec.funnel_reasons)  # type: ignore[attr-defined]
+    assert rec.funnel_error == "NotQualified"
+    assert any("fit" in r for r in rec.funnel_reasons)
     for text in PERSONAL:
         assert text not in everything_logged(caplog)
 
@@ -130,8 +130,8 @@ def test_a_load_is_logged_with_source_and_counts(caplog, tmp_path):
         f"loaded funnel 'sources' v1 from {path}: 10 stages, 10 events, 23 transitions, "
         "0 warning(s)"
     )
-    assert rec.funnel_stages == 10  # type: ignore[attr-defined]
-    assert rec.funnel_source == str(path)  # type: ignore[attr-defined]
+    assert rec.funnel_stages == 10
+    assert rec.funnel_source == str(path)
 
 
 # -- warnings ------------------------------------------------------------------------------
