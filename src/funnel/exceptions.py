@@ -410,6 +410,14 @@ class CommunicationRefused(FunnelError, ValueError):
         self.reasons: tuple[str, ...] = tuple(_safe(r) for r in reasons)
         super().__init__("touch refused:" + "".join(f"\n  - {r}" for r in self.reasons))
 
+    @property
+    def summary(self) -> str:
+        """``touch refused:`` and the first reason (the message lists each on its own line)."""
+        if not self.reasons:
+            return "touch refused"
+        more = f" (and {len(self.reasons) - 1} more)" if len(self.reasons) > 1 else ""
+        return f"touch refused: {self.reasons[0]}{more}"
+
     def _details(self) -> dict[str, Any]:
         return {
             "record": _record_id(self.record),
