@@ -730,7 +730,7 @@ def problem_details(
             message = (
                 cause.summary.removeprefix(f"{cause.path}: ") if cause.path else cause.summary
             )
-            problems.append({"path": where, "message": _safe(message), "kind": "funnel"})
+            problems.append({"path": where, "message": _safe(message), "kind": "invalid-record"})
             continue
         message = cause.summary if isinstance(cause, FunnelError) else str(item.get("msg", ""))
         problems.append({"path": _path(loc), "message": _safe(message), "kind": item.get("type")})
