@@ -40,9 +40,6 @@ def ready_prospect() -> funnel.Prospect:
         company=funnel.Company(name="Acme", annual_revenue="1200.50", employees=40),
     )
     lead = funnel.Lead(id="L1", contact=contact, source="web_form", created_at=AT)
-    mail = funnel.Touch(id="t1", at=AT, direction="outbound", channel="email", sender="rep:a")
-    reply = funnel.Touch(id="t2", at=AT, direction="inbound", channel="email", in_reply_to="t1")
-    lead = funnel.add_touch(funnel.add_touch(lead, mail), reply)
     lead = funnel.add_evidence(
         lead,
         *(
@@ -50,6 +47,10 @@ def ready_prospect() -> funnel.Prospect:
             for c in ("fit", "means", "authority", "intention")
         ),
     )
+    lead = funnel.advance(lead, "mark_sql", at=AT)  # a rep may write to an SQL lead
+    mail = funnel.Touch(id="t1", at=AT, direction="outbound", channel="email", sender="rep:a")
+    reply = funnel.Touch(id="t2", at=AT, direction="inbound", channel="email", in_reply_to="t1")
+    lead = funnel.plan_touch(funnel.plan_touch(lead, mail), reply)
     return funnel.convert(lead, at=AT)
 
 
