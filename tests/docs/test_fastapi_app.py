@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 PATH = Path(__file__).resolve().parents[2] / "docs" / "examples" / "fastapi_app.py"
 AT = "2026-03-01T09:00:00+00:00"
-LEAD = {
+LEAD: dict[str, Any] = {
     "id": "L1",
     "contact": {"name": "Ada Lovelace", "email": "ada@acme.example", "phone": "+44 20 7946 0958"},
     "source": "web_form",
