@@ -149,9 +149,18 @@ initial = true
 level = "lead"
 final = true
 
+[stages.dropped]
+level = "lead"
+final = true
+outcome = "lost"
+
 [events.close]
 from = "new"
 to = "closed"
+
+[events.drop]
+from = "new"
+to = "dropped"
 
 [criteria.security_review]
 name = "Security review"
@@ -166,11 +175,18 @@ def test_doubtful_definitions_warn_with_kind_key_and_line():
     assert [(w.message.kind, w.message.key, w.message.line) for w in found] == [  # type: ignore[union-attr]
         ("final-without-outcome", "stages.closed", 9),
         ("nothing-to-win", "stages", None),
-        ("unused-criterion", "criteria.security_review", 17),
+        ("unused-criterion", "criteria.security_review", 26),
     ]
     assert all(w.filename == __file__ for w in found)  # they point at the caller
     assert str(found[0].message).startswith("doubtful.toml:9: [final-without-outcome] ")
     assert issubclass(DefinitionWarning, FunnelWarning)
+
+
+def test_a_sketch_without_any_outcome_does_not_warn():
+    sketch = DOUBTFUL.replace('outcome = "lost"\n', "").split("[criteria")[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FunnelWarning)
+        assert loads_funnel(sketch).finals == frozenset({"closed", "dropped"})
 
 
 def test_the_shipped_definition_loads_without_warnings():

@@ -6,9 +6,10 @@ loads can still hold something doubtful. :func:`doubts` lists those as
 :class:`~funnel.exceptions.DefinitionWarning`, and :func:`funnel.load_funnel` and
 :func:`~funnel.io.definition.loads_funnel` issue each one with :func:`warnings.warn`:
 
-* ``final-without-outcome`` – a final stage with no ``outcome``: reports count the
-  records that end there neither won nor lost;
-* ``nothing-to-win`` – no final stage has ``outcome = "won"``: every win rate is zero;
+* ``final-without-outcome`` – a final stage with no ``outcome`` where other final stages
+  have one: reports count the records that end there neither won nor lost;
+* ``nothing-to-win`` – final stages have outcomes but none is ``"won"``: every win rate
+  is zero;
 * ``unused-criterion`` – a ``[criteria.<key>]`` that neither the framework nor the
   profile uses (a typo in ``qualification.criteria``?).
 
@@ -56,20 +57,24 @@ def doubts(
 
     table = funnel.table
     outcomes = funnel.won_stages | funnel.lost_stages
-    for stage in table.stages:
-        if stage in table.finals and stage not in outcomes:
+    # A definition that gives no stage an outcome does not use outcomes (a sketch, a
+    # funnel that reports stages only); one that gives some but not all forgot one.
+    if outcomes:
+        for stage in table.stages:
+            if stage in table.finals and stage not in outcomes:
+                doubt(
+                    "final-without-outcome",
+                    f"final stage {stage!r} has no outcome, though other final stages have "
+                    "one: reports count the records that end there neither won nor lost",
+                    ("stages", stage),
+                )
+        if not funnel.won_stages:
             doubt(
-                "final-without-outcome",
-                f"final stage {stage!r} has no outcome ('won' or 'lost'): reports count "
-                "the records that end there neither won nor lost",
-                ("stages", stage),
+                "nothing-to-win",
+                "final stages have outcomes but none is 'won': every win rate of this "
+                "funnel is zero",
+                ("stages",),
             )
-    if not funnel.won_stages:
-        doubt(
-            "nothing-to-win",
-            "no final stage has outcome = 'won': every win rate of this funnel is zero",
-            ("stages",),
-        )
     declared = data.get("criteria")
     if isinstance(declared, Mapping):
         used = {c.key for c in funnel.framework.criteria}
