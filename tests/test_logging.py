@@ -146,7 +146,7 @@ level = "lead"
 initial = true
 
 [stages.closed]
-level = "lead"
+level = "prospect"
 final = true
 
 [stages.dropped]
@@ -157,6 +157,7 @@ outcome = "lost"
 [events.close]
 from = "new"
 to = "closed"
+guards = ["is_two_way", "is_qualified"]
 
 [events.drop]
 from = "new"
@@ -175,7 +176,7 @@ def test_doubtful_definitions_warn_with_kind_key_and_line():
     assert [(w.message.kind, w.message.key, w.message.line) for w in found] == [  # type: ignore[union-attr]
         ("final-without-outcome", "stages.closed", 9),
         ("nothing-to-win", "stages", None),
-        ("unused-criterion", "criteria.security_review", 26),
+        ("unused-criterion", "criteria.security_review", 27),
     ]
     assert all(w.filename == __file__ for w in found)  # they point at the caller
     assert str(found[0].message).startswith("doubtful.toml:9: [final-without-outcome] ")
@@ -187,6 +188,17 @@ def test_a_sketch_without_any_outcome_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FunnelWarning)
         assert loads_funnel(sketch).finals == frozenset({"closed", "dropped"})
+
+
+def test_a_lead_only_funnel_need_not_be_won():
+    lead_only = DOUBTFUL.replace('level = "prospect"', 'level = "lead"').replace(
+        'guards = ["is_two_way", "is_qualified"]\n', ""
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loads_funnel(lead_only)
+    kinds = [w.message.kind for w in caught if isinstance(w.message, DefinitionWarning)]
+    assert kinds == ["final-without-outcome", "unused-criterion"]
 
 
 def test_the_shipped_definition_loads_without_warnings():

@@ -8,8 +8,8 @@ loads can still hold something doubtful. :func:`doubts` lists those as
 
 * ``final-without-outcome`` – a final stage with no ``outcome`` where other final stages
   have one: reports count the records that end there neither won nor lost;
-* ``nothing-to-win`` – final stages have outcomes but none is ``"won"``: every win rate
-  is zero;
+* ``nothing-to-win`` – a funnel with prospect stages whose final stages have outcomes,
+  none ``"won"``: every win rate is zero;
 * ``unused-criterion`` – a ``[criteria.<key>]`` that neither the framework nor the
   profile uses (a typo in ``qualification.criteria``?).
 
@@ -68,11 +68,11 @@ def doubts(
                     "one: reports count the records that end there neither won nor lost",
                     ("stages", stage),
                 )
-        if not funnel.won_stages:
+        if funnel.prospect_stages and not funnel.won_stages:
             doubt(
                 "nothing-to-win",
-                "final stages have outcomes but none is 'won': every win rate of this "
-                "funnel is zero",
+                "the funnel has prospect stages and final stages with outcomes, but none "
+                "is 'won': every win rate of this funnel is zero",
                 ("stages",),
             )
     declared = data.get("criteria")
