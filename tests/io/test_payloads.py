@@ -412,3 +412,12 @@ def test_taplo_checks_a_definition_file_with_the_schema_directive(tmp_path):
     run = subprocess.run(["taplo", "check", str(bad)], capture_output=True, text=True)
     assert run.returncode != 0
     assert '"leed" is not one of ["lead","prospect"]' in run.stderr
+
+
+@pytest.mark.parametrize("key", ["clé", "budget_2", "_", "Budget", "a-b", ""])
+def test_a_criterion_key_is_refused_exactly_when_the_record_refuses_it(key):
+    """A pattern of ASCII letters refused the Unicode keys the record accepts."""
+    data = {"key": key, "name": "N"}
+    loader = _outcome(lambda: serialize.structure(data, funnel.model.qualification.Criterion))
+    model = _outcome(lambda: payloads.CriterionPayload.model_validate(data).to_record())
+    assert loader == model

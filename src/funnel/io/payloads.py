@@ -304,7 +304,7 @@ class CriterionPayload(_Payload[Criterion]):
 
     record_type = Criterion
 
-    key: Annotated[StrictStr, Field(pattern=r"^[a-z0-9_]+$")]
+    key: Name  # a lower-case identifier (the record checks it, Unicode letters included)
     name: Name
     question: StrictStr = ""
     aliases: list[StrictStr] = []
