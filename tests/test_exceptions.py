@@ -106,6 +106,7 @@ def test_guard_error_names_guard_and_record() -> None:
     assert err.to_dict() == {
         "type": "urn:funnel:error:GuardError",
         "title": "GuardError",
+        "status": 500,
         "detail": "guard 'g' failed",
         "guard": "g",
         "record": "L1",

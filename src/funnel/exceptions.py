@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from funnel._privacy import escape_controls, is_name, mask_addresses
 
@@ -94,8 +94,12 @@ class FunnelError(Exception):
     'FunnelError'
 
     .. versionadded:: 0.1.0
-    .. versionchanged:: 0.2.0 ``summary`` and ``to_dict()``.
+    .. versionchanged:: 0.2.0 ``summary``, ``to_dict()`` and ``status``.
     """
+
+    #: The HTTP status an API answers this error with (``to_dict()["status"]``): 500 for
+    #: funnel's own and your code's failures, 4xx for what the request asked.
+    status: ClassVar[int] = 500
 
     def __init__(self, *args: object) -> None:
         # Defence in depth: whatever a message quotes (a stage, a key, a path), an
@@ -120,12 +124,24 @@ class FunnelError(Exception):
         The error as a JSON-friendly dict, shaped as RFC 9457 problem details.
 
         ``type`` is a stable URN naming the class, ``title`` the class name,
+        ``status`` the HTTP status an API answers with (:attr:`status`: 422 for invalid
+        input, 409 for a move the record's state refuses, 404 for an unknown record...),
         ``detail`` the summary; the other keys are the error's own fields
-        (record id, event, stage, reasons, ...). Records appear by id only.
+        (record id, event, stage, field, reasons, ...). Records appear by id only, and
+        no message holds personal data.
+
+        >>> from funnel.exceptions import IllegalEvent
+        >>> err = IllegalEvent("Lead 'L1' cannot win from stage 'mql'", record="L1",
+        ...                    event="win", stage="mql", reasons=("events allowed: nurture",))
+        >>> err.to_dict()
+        {'type': 'urn:funnel:error:IllegalEvent', 'title': 'IllegalEvent', 'status': 409, \
+'detail': "Lead 'L1' cannot win from stage 'mql'", 'record': 'L1', 'event': 'win', \
+'stage': 'mql', 'reasons': ['events allowed: nurture']}
         """
         body: dict[str, Any] = {
             "type": f"urn:funnel:error:{type(self).__name__}",
             "title": type(self).__name__,
+            "status": self.status,
             "detail": self.summary,
         }
         body.update({k: v for k, v in self._details().items() if v is not None})
@@ -156,6 +172,8 @@ class ValidationError(FunnelError, ValueError, TypeError):
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 ``record``, ``field`` and ``allowed``.
     """
+
+    status = 422  # Unprocessable Content
 
     def __init__(
         self,
@@ -209,6 +227,8 @@ class TransitionError(FunnelError):
 
     .. versionadded:: 0.1.0
     """
+
+    status = 409  # Conflict: the record's state refuses the move
 
     def __init__(
         self,
@@ -320,6 +340,8 @@ class DefinitionError(FunnelError, ValueError):
     .. versionadded:: 0.1.0
     """
 
+    status = 422
+
     def __init__(self, problems: Sequence[DefinitionProblem], source: str | None = None) -> None:
         self.problems: tuple[DefinitionProblem, ...] = tuple(problems)
         self.source = source
@@ -400,12 +422,22 @@ class CommunicationRefused(FunnelError, ValueError):
     .. versionadded:: 0.1.0
     """
 
+    status = 403  # the rules or the consent forbid it
+
     def __init__(self, *, record: object, touch: object, reasons: Sequence[str]) -> None:
         self.record = record
         self.touch = touch
         hide = _hider(record)
         self.reasons: tuple[str, ...] = tuple(_safe(hide(str(r))) for r in reasons)
         super().__init__("touch refused:" + "".join(f"\n  - {r}" for r in self.reasons))
+
+    @property
+    def summary(self) -> str:
+        """``touch refused:`` and the first reason (the message lists each on its own line)."""
+        if not self.reasons:
+            return "touch refused"
+        more = f" (and {len(self.reasons) - 1} more)" if len(self.reasons) > 1 else ""
+        return f"touch refused: {self.reasons[0]}{more}"
 
     def _details(self) -> dict[str, Any]:
         return {
@@ -424,6 +456,8 @@ class LoadError(FunnelError, ValueError):
     .. versionadded:: 0.1.0
     """
 
+    status = 422
+
 
 class SerializationError(FunnelError, ValueError):
     """
@@ -434,6 +468,8 @@ class SerializationError(FunnelError, ValueError):
 
     .. versionadded:: 0.1.0
     """
+
+    status = 422
 
     def __init__(self, message: str, *, path: str = "") -> None:
         self.path = path
@@ -463,6 +499,8 @@ class StaleWriteError(PersistenceError):
     .. versionadded:: 0.1.0
     """
 
+    status = 409  # a newer version is stored: read it again
+
     def __init__(self, record_id: str, expected: int, actual: int | None) -> None:
         self.record_id = record_id
         self.expected = expected
@@ -482,6 +520,8 @@ class RecordNotFound(PersistenceError, KeyError):
 
     .. versionadded:: 0.1.0
     """
+
+    status = 404
 
     def __init__(self, record_id: str) -> None:
         self.record_id = record_id
@@ -509,6 +549,7 @@ EXTRA_OF: Mapping[str, str] = MappingProxyType(
         "plotly": "plot",
         "polars": "analytics",
         "pyarrow": "parquet",
+        "pydantic": "api",
         "pydot": "diagrams",
         "pyspark": "spark",
         "rich": "cli",
@@ -658,6 +699,8 @@ class ScoringError(FunnelError, ValueError):
     .. versionchanged:: 0.2.0 moved here from ``funnel.scoring``.
     """
 
+    status = 422
+
     def __init__(self, message: str, *, field: str) -> None:
         self.field = field
         super().__init__(message)
@@ -677,6 +720,8 @@ class PredictiveError(FunnelError, ValueError):
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 moved here from ``funnel.predictive``.
     """
+
+    status = 422
 
     def __init__(self, message: str, *, row: object = None, field: str | None = None) -> None:
         self.row = row
@@ -699,6 +744,8 @@ class ForecastError(FunnelError, ValueError):
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 moved here from ``funnel.forecast``.
     """
+
+    status = 422
 
     def __init__(self, message: str, *, record: str | None = None, field: str = "") -> None:
         self.record = record
@@ -756,6 +803,8 @@ class SimulationError(FunnelError, ValueError):
     .. versionchanged:: 0.2.0 moved here from ``funnel.simulation``.
     """
 
+    status = 422
+
     def __init__(self, message: str, *, stage: str | None = None) -> None:
         self.stage = stage
         super().__init__(message)
@@ -773,3 +822,38 @@ class FunnelWarning(UserWarning):
 
     .. versionadded:: 0.1.0
     """
+
+
+class DefinitionWarning(FunnelWarning):
+    """
+    Issued when a funnel definition loads but something in it is doubtful.
+
+    For example a final stage without an outcome (reports count it neither won nor
+    lost), or a criterion declared and never used (see :mod:`funnel.io.definition.doubts`).
+
+    Attributes:
+        kind: A stable code, e.g. ``"final-without-outcome"``.
+        key: The dotted key in the definition, e.g. ``"stages.closed"``.
+        line: The line in the source file, if known.
+        source: The file (or other origin), if known.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        key: str = "",
+        line: int | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.key = key
+        self.line = line
+        self.source = source
+        where = ":".join(str(p) for p in (source, line) if p is not None)
+        head = f"{where}: " if where else ""
+        at = f" {key}:" if key else ""
+        super().__init__(escape_controls(mask_addresses(f"{head}[{kind}]{at} {message}")))

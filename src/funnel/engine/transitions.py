@@ -21,20 +21,23 @@ and the reasons.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
+from funnel import _log
 from funnel._fields import shown
-from funnel._privacy import is_name
+from funnel._privacy import escape_controls, is_name, mask_addresses
 from funnel._time import require_aware
 from funnel.exceptions import (
     ChronologyError,
     GuardFailed,
     IllegalEvent,
     NotQualified,
+    TransitionError,
     ValidationError,
     WrongLevel,
 )
@@ -49,6 +52,9 @@ if TYPE_CHECKING:
 
 R = TypeVar("R", bound=Lead | Prospect)
 Record = Lead | Prospect
+
+#: Transitions and refusals are logged here at INFO, by record id, event and stages only.
+LOG = _log.get_logger(__name__)
 
 #: What a call allows: ``"same"`` keeps the level (advance), ``"convert"``
 #: requires a conversion, ``"any"`` takes either (fire).
@@ -348,6 +354,98 @@ def decide_and_apply(
     return apply(record, edge, ctx, owner_)
 
 
+def observed(
+    record: Record,
+    event: str,
+    ctx: GuardContext,
+    crossing: Crossing,
+    listeners: Sequence[object] = (),
+    owner_: str | None = None,
+) -> Record:
+    """
+    :func:`decide_and_apply`, logged (INFO on :data:`LOG`) and, with OpenTelemetry, traced.
+
+    A move is a span ``funnel.transition`` when the application has set a tracer
+    provider; a refusal is logged with the error's type and reasons (which guard,
+    which criteria), and the span records it. Nothing names personal data.
+    """
+    tracer = _log.tracer()
+    if tracer is None:
+        return _logged(record, event, ctx, crossing, listeners, owner_)
+    with tracer.start_as_current_span(
+        "funnel.transition",
+        attributes={
+            "funnel.record.id": _id(record),
+            "funnel.record.type": type(record).__name__,
+            "funnel.event": _name(event),
+            "funnel.from_stage": _name(record.stage),
+            "funnel.funnel": ctx.funnel.name,
+        },
+    ) as span:
+        new = _logged(record, event, ctx, crossing, listeners, owner_)
+        span.set_attribute("funnel.to_stage", new.stage)
+        return new
+
+
+def _id(record: Record) -> str:
+    return escape_controls(mask_addresses(record.id))
+
+
+def _name(value: object) -> str:
+    # An event or stage from data may be anything (a misplaced phone): only names are shown.
+    return value if isinstance(value, str) and is_name(value) else "(not shown: not a name)"
+
+
+def _logged(
+    record: Record,
+    event: str,
+    ctx: GuardContext,
+    crossing: Crossing,
+    listeners: Sequence[object],
+    owner_: str | None,
+) -> Record:
+    try:
+        new = decide_and_apply(record, event, ctx, crossing, listeners, owner_)
+    except TransitionError as exc:
+        if LOG.isEnabledFor(logging.INFO):
+            rid, name, stage = _id(record), _name(event), _name(exc.stage)
+            LOG.info(
+                "%s %r refused %s from %s: %s%s",
+                type(record).__name__,
+                rid,
+                name,
+                stage,
+                type(exc).__name__,
+                "".join(f"; {r}" for r in exc.reasons),
+                extra={
+                    "funnel_record_id": rid,
+                    "funnel_event": name,
+                    "funnel_stage": stage,
+                    "funnel_error": type(exc).__name__,
+                    "funnel_reasons": exc.reasons,
+                },
+            )
+        raise
+    if LOG.isEnabledFor(logging.INFO):
+        rid = _id(record)
+        LOG.info(
+            "%s %r %s: %s -> %s",
+            type(new).__name__,
+            rid,
+            event,
+            record.stage,
+            new.stage,
+            extra={
+                "funnel_record_id": rid,
+                "funnel_event": event,
+                "funnel_from_stage": record.stage,
+                "funnel_to_stage": new.stage,
+                "funnel_at": ctx.at.isoformat(),
+            },
+        )
+    return new
+
+
 def move(
     record: Record,
     event: str,
@@ -365,7 +463,7 @@ def move(
     after hooks once it stands (see :mod:`funnel.engine.hooks`).
     """
     check_options(ctx.funnel, hooks, listeners)
-    new = decide_and_apply(record, event, ctx, crossing, listeners, owner_)
+    new = observed(record, event, ctx, crossing, listeners, owner_)
     if hooks is not None:
         hooks.check_before(record, new)
         hooks.dispatch(record, new)
@@ -384,7 +482,7 @@ async def amove(
 ) -> Record:
     """:func:`move` for async hooks: async listeners of *hooks* are awaited."""
     check_options(ctx.funnel, hooks, listeners)
-    new = decide_and_apply(record, event, ctx, crossing, listeners, owner_)
+    new = observed(record, event, ctx, crossing, listeners, owner_)
     if hooks is not None:
         await hooks.acheck_before(record, new)
         await hooks.adispatch(record, new)

@@ -33,11 +33,15 @@ The work is split as in python-statemachine's ``io`` package:
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 
+from funnel import _log
 from funnel._fields import check_text
 from funnel.exceptions import LoadError, ValidationError
 from funnel.io.definition.build import Funnel, funnel_from_data
+from funnel.io.definition.doubts import doubts
 from funnel.io.definition.locate import Format, check_format, check_path, format_of
 from funnel.io.definition.read import parse
 from funnel.io.definition.write import dump_funnel, save_funnel
@@ -50,6 +54,9 @@ __all__ = [
     "loads_funnel",
     "save_funnel",
 ]
+
+#: Each definition loaded is logged here at INFO: its source, name, version and counts.
+LOG = _log.get_logger(__name__)
 
 
 def default_definition_path() -> Path:
@@ -69,7 +76,15 @@ def loads_funnel(text: str, *, format: Format = "toml", source: str | None = Non
     Raises:
         DefinitionError: the text does not parse, or the definition is invalid.
         ValidationError: *format* is neither ``"toml"`` nor ``"json"``.
+
+    Warns:
+        DefinitionWarning: for each doubtful thing in a definition that loads (see
+            :mod:`funnel.io.definition.doubts`).
     """
+    return _loads(text, format, source, stacklevel=3)
+
+
+def _loads(text: str, format: Format, source: str | None, *, stacklevel: int) -> Funnel:
     if not isinstance(text, str):
         raise ValidationError(
             f"loads_funnel() takes the definition as a str, got {type(text).__name__}",
@@ -78,7 +93,30 @@ def loads_funnel(text: str, *, format: Format = "toml", source: str | None = Non
     check_format(format)
     check_text(source, record=None, field="source", optional=True)
     data = parse(text, format, source)
-    return funnel_from_data(data, source=source, text=text, format=format)
+    funnel = funnel_from_data(data, source=source, text=text, format=format)
+    found = doubts(funnel, data, text=text, format=format, source=source)
+    if LOG.isEnabledFor(logging.INFO):
+        LOG.info(
+            "loaded funnel %r v%s from %s: %d stages, %d events, %d transitions, %d warning(s)",
+            funnel.name,
+            funnel.version,
+            source or f"{format} text",
+            len(funnel.table.stages),
+            len(funnel.table.events),
+            len(funnel.table.edges),
+            len(found),
+            extra={
+                "funnel_source": source,
+                "funnel_name": funnel.name,
+                "funnel_version": funnel.version,
+                "funnel_stages": len(funnel.table.stages),
+                "funnel_events": len(funnel.table.events),
+                "funnel_warnings": [w.kind for w in found],
+            },
+        )
+    for warning in found:
+        warnings.warn(warning, stacklevel=stacklevel)
+    return funnel
 
 
 def load_funnel(path: str | Path, *, format: Format | None = None) -> Funnel:
@@ -89,6 +127,9 @@ def load_funnel(path: str | Path, *, format: Format | None = None) -> Funnel:
         DefinitionError: the file does not parse or the definition is invalid;
             ``source`` is the path and each problem names its key and line.
         LoadError: the file cannot be read.
+
+    Warns:
+        DefinitionWarning: for each doubtful thing in a definition that loads.
     """
     check_path(path, "load_funnel()")
     if format is not None:
@@ -104,4 +145,6 @@ def load_funnel(path: str | Path, *, format: Format | None = None) -> Funnel:
         raise LoadError(
             f"cannot read funnel definition {str(path)!r}: {exc.strerror or type(exc).__name__}"
         ) from exc
-    return loads_funnel(text, format=format or format_of(path), source=str(path))
+    fmt = format or format_of(path)
+    check_format(fmt)
+    return _loads(text, fmt, str(path), stacklevel=3)
