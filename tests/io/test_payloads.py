@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import funnel
-from funnel.exceptions import DefinitionError, MissingExtra, SerializationError
+from funnel.exceptions import DefinitionError, FunnelError, MissingExtra, SerializationError
 from funnel.io import serialize
 from funnel.io.definition import default_definition_path
 from tests.strategies import records, touches
@@ -54,6 +54,8 @@ def ready_prospect() -> funnel.Prospect:
     return funnel.convert(lead, at=AT)
 
 
+from funnel.model.touch import _UNSTATED  # noqa: E402
+
 # -- the models mirror the records ----------------------------------------------------------
 
 
@@ -71,7 +73,9 @@ def test_each_payload_has_the_fields_defaults_and_required_keys_of_its_record(re
             default = field.default
             if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
                 default = default.factory()
-            expected = serialize.unstructure(default)
+            # A touch's reach not stated: left out of the payload too (None), so the
+            # record decides (personal, or refused from an automated sender).
+            expected = None if default is _UNSTATED else serialize.unstructure(default)
             if isinstance(expected, frozenset):
                 expected = sorted(expected)
             got = info.get_default(call_default_factory=True)
@@ -421,3 +425,34 @@ def test_a_criterion_key_is_refused_exactly_when_the_record_refuses_it(key):
     loader = _outcome(lambda: serialize.structure(data, funnel.model.qualification.Criterion))
     model = _outcome(lambda: payloads.CriterionPayload.model_validate(data).to_record())
     assert loader == model
+
+
+def test_an_automated_send_must_state_its_reach_in_a_payload_too() -> None:
+    """The payload's reach default must not pass an automated send off as personal."""
+    touch = {
+        "id": "n1",
+        "at": "2026-03-01T09:00:00+00:00",
+        "direction": "outbound",
+        "channel": "email",
+        "sender": "marketing:spring",
+    }
+    with pytest.raises(Exception, match="reach") as err:
+        payloads.TouchPayload.model_validate(touch)
+    assert isinstance(err.value, pydantic.ValidationError | FunnelError)
+    stated = payloads.TouchPayload.model_validate({**touch, "reach": "mass"}).to_record()
+    assert stated.reach.value == "mass"
+    personal = {**touch, "sender": "rep:maria"}
+    assert payloads.TouchPayload.model_validate(personal).to_record().reach.value == "personal"
+
+
+def test_merged_from_goes_through_a_payload() -> None:
+    lead = {
+        "id": "L1",
+        "contact": {"name": "Ada"},
+        "source": "web",
+        "created_at": "2026-03-01T09:00:00+00:00",
+        "merged_from": [{"id": "L0", "at": "2026-03-02T09:00:00+00:00", "stage": "mql"}],
+    }
+    record = payloads.LeadPayload.model_validate(lead).to_record()
+    assert [m.id for m in record.merged_from] == ["L0"]
+    assert payloads.LeadPayload.from_record(record).to_record() == record

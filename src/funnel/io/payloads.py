@@ -99,7 +99,7 @@ from funnel.model.engagement import EngagementFinding
 from funnel.model.evidence import Evidence
 from funnel.model.history import StageChange
 from funnel.model.qualification import Criterion, CriterionResult, PassRule, Qualification
-from funnel.model.records import Lead, Prospect
+from funnel.model.records import Lead, MergedRecord, Prospect
 from funnel.model.touch import Touch
 
 __all__ = (
@@ -114,6 +114,7 @@ __all__ = (
     "EvidencePayload",
     "LeadDocument",
     "LeadPayload",
+    "MergedRecordPayload",
     "PassRulePayload",
     "ProspectDocument",
     "ProspectPayload",
@@ -201,7 +202,11 @@ class _Payload(BaseModel, Generic[R]):
     def _build_record(self) -> Self:
         # The loader's own converter builds the record: its constructor checks run, and
         # an error is the loader's (a SerializationError with the path of the problem).
-        self._record = serialize.structure(self.model_dump(mode="json"), self.record_type)
+        # Fields left out stay out (exclude_unset): the record's own defaults apply, and a
+        # touch whose reach is not stated is judged as the record judges it.
+        self._record = serialize.structure(
+            self.model_dump(mode="json", exclude_unset=True), self.record_type
+        )
         return self
 
     def to_record(self) -> R:
@@ -268,7 +273,18 @@ class TouchPayload(_Payload[Touch]):
     at: When
     direction: Literal["inbound", "outbound"]
     channel: Literal["email", "call", "meeting", "form", "chat", "social", "event", "ad", "mail"]
-    reach: Literal["mass", "personal"] = "personal"
+    #: Left out: personal, except from an automated sender (``automation:``,
+    #: ``marketing:``, ``campaign:``), which must state it.
+    reach: Annotated[
+        Literal["mass", "personal"] | None,
+        WithJsonSchema(
+            {
+                "enum": ["mass", "personal"],
+                "description": "mass (automated, bulk) or personal; left out: personal, "
+                "but an automated sender's outbound touch must state it",
+            }
+        ),
+    ] = None
     sender: StrictStr | None = None
     in_reply_to: Annotated[StrictStr, Field(min_length=1)] | None = None
     connected: StrictBool = False
@@ -352,6 +368,16 @@ class EngagementPayload(_Payload[EngagementFinding]):
     reason: StrictStr
 
 
+class MergedRecordPayload(_Payload[MergedRecord]):
+    """A record merged into this one (:class:`funnel.model.records.MergedRecord`)."""
+
+    record_type = MergedRecord
+
+    id: Name
+    at: When
+    stage: Name
+
+
 class LeadPayload(_Payload[Lead]):
     """A lead (:class:`funnel.Lead`): the ``data`` of a ``funnel/lead`` document."""
 
@@ -368,6 +394,7 @@ class LeadPayload(_Payload[Lead]):
     history: list[StageChangePayload] = []
     owner: StrictStr | None = None
     segment: StrictStr | None = None
+    merged_from: list[MergedRecordPayload] = []
 
     def to_record(self, *, funnel: Funnel | None = None) -> Lead:
         """
@@ -405,6 +432,7 @@ class ProspectPayload(_Payload[Prospect]):
     value: Money | None = None
     stakeholder: ContactPayload | None = None
     closed_at: When | None = None
+    merged_from: list[MergedRecordPayload] = []
 
     def to_record(self, *, funnel: Funnel | None = None) -> Prospect:
         """The prospect, exactly as :func:`funnel.io.serialize.from_dict` reads it."""
@@ -417,7 +445,7 @@ def _envelope(payload: BaseModel, schema: str) -> dict[str, Any]:
     return {
         "schema": schema,
         "version": serialize.SCHEMA_VERSION,
-        "data": payload.model_dump(mode="json"),
+        "data": payload.model_dump(mode="json", exclude_unset=True),
     }
 
 
@@ -436,6 +464,7 @@ PAYLOADS: Final[Mapping[type, type[_Payload[Any]]]] = {
         CriterionResultPayload,
         QualificationPayload,
         EngagementPayload,
+        MergedRecordPayload,
         LeadPayload,
         ProspectPayload,
     )
