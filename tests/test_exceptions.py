@@ -112,3 +112,12 @@ def test_guard_error_names_guard_and_record() -> None:
         "record": "L1",
     }
     assert issubclass(GuardError, FunnelError)
+
+
+def test_to_dict_masks_every_text_it_holds() -> None:
+    """Found in review: a stage that was an address came back raw from to_dict()."""
+    from funnel.exceptions import InsufficientHistory
+
+    body = InsufficientHistory("zed.quux@corp.example", 0, 30).to_dict()
+    assert "zed.quux" not in repr(body)
+    assert body["stage"] == "z***@corp.example"

@@ -144,8 +144,19 @@ class FunnelError(Exception):
             "status": self.status,
             "detail": self.summary,
         }
-        body.update({k: v for k, v in self._details().items() if v is not None})
+        body.update({k: _safe_value(v) for k, v in self._details().items() if v is not None})
         return body
+
+
+def _safe_value(value: Any) -> Any:
+    """A detail as :meth:`FunnelError.to_dict` gives it: every text in it masked (see _safe)."""
+    if isinstance(value, str):
+        return _safe(value)
+    if isinstance(value, list | tuple):
+        return [_safe_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _safe_value(v) for k, v in value.items()}
+    return value
 
 
 class ValidationError(FunnelError, ValueError, TypeError):
