@@ -613,6 +613,7 @@ def _fast(
     every: str | None = None,
     attribution: Any = "first",
     also: Sequence[Any] = (),
+    first_at: Sequence[str] = (),
 ) -> tuple[MaskTally, Funnel, str] | None:
     """
     The one-aggregation report (:func:`funnel.engine.replay.mask_tally`) when it applies.
@@ -633,7 +634,14 @@ def _fast(
     if isinstance(attribution, str):
         check_attribution(attribution, ())
     tally = mask_tally(
-        nwf, funnel=funnel, steps=steps, by=by, attribution=attribution, every=every, also=also
+        nwf,
+        funnel=funnel,
+        steps=steps,
+        by=by,
+        attribution=attribution,
+        every=every,
+        also=also,
+        first_at=first_at,
     )
     return None if tally is None else (tally, funnel, backend)
 
@@ -812,8 +820,19 @@ def _report_with_durations(
     plan = _fast_conversion(nwf, start, end, order=ttc_order, window=window, by=())
     fast = None
     if plan is not None:
-        also = (plan,)
-        fast = _fast(log, funnel, steps, order=order, window=window, exclude=exclude, also=also)
+        # the conversion reads each lead's first start time from the report's group-by
+        lazy = nwf.to_native().lazy()
+        also = (lambda per: _conversion_plan(lazy, start, end, first=per),)
+        fast = _fast(
+            log,
+            funnel,
+            steps,
+            order=order,
+            window=window,
+            exclude=exclude,
+            also=also,
+            first_at=start,
+        )
     if fast is not None:
         tally, funnel_f, backend = fast
         rep = _report(
@@ -1406,7 +1425,9 @@ def _measured(
     )
 
 
-def _conversion_plan(lazy: Any, start: tuple[str, ...], end: tuple[str, ...]) -> Any:
+def _conversion_plan(
+    lazy: Any, start: tuple[str, ...], end: tuple[str, ...], first: Any = None
+) -> Any:
     """
     ``lead_id, _s``: seconds from start to end of each converted lead (in lead order).
 
@@ -1415,7 +1436,9 @@ def _conversion_plan(lazy: Any, start: tuple[str, ...], end: tuple[str, ...]) ->
     *end* row at or after its first *start* row (``e``), timed from its latest
     *start* row at or before ``e`` (the attempt that converts first, latest start).
     Only the start and end rows are read. A lazy polars plan, written in polars
-    (building it through narwhals cost more than a millisecond per call).
+    (building it through narwhals cost more than a millisecond per call). *first*:
+    a per-lead plan (``lead_id``, ``_first``: the first start time) to read the
+    first start times from instead of grouping the start rows again.
     """
     import polars as pl
 
@@ -1423,7 +1446,10 @@ def _conversion_plan(lazy: Any, start: tuple[str, ...], end: tuple[str, ...]) ->
     rows = lazy.select(LEAD_ID, AT, STAGE).filter(stage.is_in([*start, *end]))
     starts = rows.filter(stage.is_in(list(start))).select(LEAD_ID, AT)
     ends = rows.filter(stage.is_in(list(end))).select(LEAD_ID, AT)
-    first = starts.group_by(LEAD_ID).agg(at.min().alias("_s0"))
+    if first is None:
+        first = starts.group_by(LEAD_ID).agg(at.min().alias("_s0"))
+    else:
+        first = first.select(LEAD_ID, pl.col("_first").alias("_s0"))
     converted = (
         ends.join(first, on=LEAD_ID, how="inner")
         .filter(at >= pl.col("_s0"))
