@@ -13,9 +13,16 @@ checked equal. Candidates:
 * ``dask``: ``funnel.analytics.report_dask(dd.read_parquet(...))`` and ``dask_peer``
   (DuckDB on the same files): on the first ``--dask-files`` files only, to measure
   Dask's overhead on one machine without a multi-minute run.
+* ``spark``: ``funnel.analytics.distributed.report_spark(spark.read.parquet(...))`` in a
+  local ``local[2]`` session, on the first ``--spark-files`` files, against DuckDB on the
+  same files: the query is timed, and the session start (JVM and Spark context) apart.
+  pyspark is the optional ``spark`` extra (not in ``all``: ~450 MB, Java 17+); without it
+  or without ``java`` the entry records why it was not measured.
 
     uv run python benchmarks/bench_parquet.py                  # 100M events, 101 files
     uv run python benchmarks/bench_parquet.py --events 10000000 --parts 10 --rounds 1
+    uv run --extra spark python benchmarks/bench_parquet.py --rounds 0 --dask-files 0 \
+        --spark-files 3                                        # Spark's overhead only
 """
 
 from __future__ import annotations
@@ -73,11 +80,52 @@ def candidate(name: str, files: list[str]) -> dict[str, Any]:
     elif name == "dask":
         rep = report_dask(dd.read_parquet(files, columns=["lead_id", "at", "stage"]))
         outcome = _outcome(rep)
+    elif name == "spark":
+        return _spark(files, started)
     else:
         raise SystemExit(f"unknown candidate {name!r}")
     seconds = time.perf_counter() - started
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB
     return {"seconds": seconds, "rss_mb": rss, "outcome": outcome}
+
+
+def _spark(files: list[str], started: float) -> dict[str, Any]:
+    """report_spark in a local[2] session: the session start and the query timed apart."""
+    from pyspark.sql import SparkSession
+
+    from funnel.analytics.distributed import report_spark
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "3g")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.range(1).count()  # the first job: the JVM and the executors are up
+    session_s = time.perf_counter() - started
+    t = time.perf_counter()
+    rep = report_spark(spark.read.parquet(*files).select("lead_id", "at", "stage"))
+    seconds = time.perf_counter() - t
+    spark.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the Python side only
+    return {"seconds": seconds, "session_s": session_s, "rss_mb": rss, "outcome": _outcome(rep)}
+
+
+def spark_missing() -> str | None:
+    """Why Spark cannot run here (``None``: it can)."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None:
+        return (
+            "pyspark is not installed (the optional 'spark' extra, not in 'all'); run "
+            "uv run --extra spark python benchmarks/bench_parquet.py --spark-files 3"
+        )
+    if shutil.which("java") is None:
+        return "pyspark is installed but there is no java (Spark needs Java 17+)"
+    return None
 
 
 def run_child(name: str, files: list[str]) -> dict[str, Any]:
@@ -89,8 +137,32 @@ def run_child(name: str, files: list[str]) -> dict[str, Any]:
     return result
 
 
-def bench(folder: Path, rounds: int, dask_files: int) -> dict[str, Any]:
+def bench(folder: Path, rounds: int, dask_files: int, spark_files: int = 0) -> dict[str, Any]:
     files = sorted(str(p) for p in folder.glob("part_*.parquet"))
+    out: dict[str, Any] = {"files": len(files)}
+    if rounds:
+        out.update(_race(files, rounds))
+    if dask_files:
+        few = files[:dask_files]
+        log(f"  dask on {len(few)} files ...")
+        d, p = run_child("dask", few), run_child("dask_peer", few)
+        if d["outcome"] != p["outcome"]:
+            raise AssertionError(f"dask disagrees: {d['outcome']} != {p['outcome']}")
+        out["dask"] = {
+            "files": len(few),
+            "dask_s": round(d["seconds"], 2),
+            "dask_rss_mb": round(d["rss_mb"]),
+            "duckdb_s": round(p["seconds"], 2),
+            "duckdb_rss_mb": round(p["rss_mb"]),
+            "overhead": round(d["seconds"] / p["seconds"], 2),
+        }
+    if spark_files:
+        out["spark"] = bench_spark(files[:spark_files])
+    return out
+
+
+def _race(files: list[str], rounds: int) -> dict[str, Any]:
+    """DuckDB SQL against funnel on DuckDB (and once on polars) over every file."""
     races: dict[str, list[dict[str, Any]]] = {"duckdb_sql": [], "funnel_duckdb": []}
     races["funnel_polars"] = []
     for r in range(rounds):
@@ -110,7 +182,6 @@ def bench(folder: Path, rounds: int, dask_files: int) -> dict[str, Any]:
         for a, b in zip(races["funnel_duckdb"], races["duckdb_sql"], strict=True)
     ]
     out: dict[str, Any] = {
-        "files": len(files),
         "outcome": ref,
         "ratio": statistics.median(per_round),
         "ratio_min": min(per_round),
@@ -119,35 +190,67 @@ def bench(folder: Path, rounds: int, dask_files: int) -> dict[str, Any]:
     for name, runs in races.items():
         out[f"{name}_s"] = round(statistics.median(r["seconds"] for r in runs), 2)
         out[f"{name}_rss_mb"] = round(max(r["rss_mb"] for r in runs))
-    if dask_files:
-        few = files[:dask_files]
-        log(f"  dask on {len(few)} files ...")
-        d, p = run_child("dask", few), run_child("dask_peer", few)
-        if d["outcome"] != p["outcome"]:
-            raise AssertionError(f"dask disagrees: {d['outcome']} != {p['outcome']}")
-        out["dask"] = {
-            "files": len(few),
-            "dask_s": round(d["seconds"], 2),
-            "dask_rss_mb": round(d["rss_mb"]),
-            "duckdb_s": round(p["seconds"], 2),
-            "duckdb_rss_mb": round(p["rss_mb"]),
-            "overhead": round(d["seconds"] / p["seconds"], 2),
-        }
     return out
 
 
-def entries(res: dict[str, Any], events: int) -> list[dict[str, Any]]:
-    rss = res["funnel_duckdb_rss_mb"]
-    out = [
-        entry(
-            f"beyond memory: funnel_report on {events:,} events in {res['files']} parquet files "
-            "(DuckDB path) vs DuckDB SQL",
-            "<= 1.3 (funnel time / DuckDB time) and <= 4096 MiB peak RSS",
-            res["ratio"] <= 1.3 and rss <= 4096,
-            ratio=res["ratio"],
-            extra={k: v for k, v in res.items() if k != "ratio"},
+def bench_spark(files: list[str], rounds: int = 2) -> dict[str, Any]:
+    """Spark's overhead on one machine: report_spark vs DuckDB on the same *files*."""
+    why = spark_missing()
+    if why is not None:
+        log(f"  spark: not measured: {why}")
+        return {"files": len(files), "measured": False, "why": why}
+    runs, peers = [], []
+    for r in range(rounds):
+        log(f"  spark on {len(files)} files, round {r + 1} ...")
+        runs.append(run_child("spark", files))
+        peers.append(run_child("dask_peer", files))
+        if runs[-1]["outcome"] != peers[-1]["outcome"]:
+            raise AssertionError(
+                f"spark disagrees: {runs[-1]['outcome']} != {peers[-1]['outcome']}"
+            )
+        log(
+            f"    spark {runs[-1]['seconds']:.1f} s (+{runs[-1]['session_s']:.1f} s session), "
+            f"duckdb {peers[-1]['seconds']:.1f} s"
         )
-    ]
+    per_round = [a["seconds"] / b["seconds"] for a, b in zip(runs, peers, strict=True)]
+    return {
+        "files": len(files),
+        "measured": True,
+        "spark_s": round(statistics.median(r["seconds"] for r in runs), 2),
+        "session_s": round(statistics.median(r["session_s"] for r in runs), 2),
+        "duckdb_s": round(statistics.median(p["seconds"] for p in peers), 2),
+        "overhead": round(statistics.median(per_round), 2),
+        "overhead_min": round(min(per_round), 2),
+        "overhead_max": round(max(per_round), 2),
+        "python_rss_mb": round(max(r["rss_mb"] for r in runs)),
+    }
+
+
+def entries(res: dict[str, Any], events: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if "ratio" in res:
+        rss = res["funnel_duckdb_rss_mb"]
+        out.append(
+            entry(
+                f"beyond memory: funnel_report on {events:,} events in {res['files']} parquet "
+                "files (DuckDB path) vs DuckDB SQL",
+                "<= 1.3 (funnel time / DuckDB time) and <= 4096 MiB peak RSS",
+                res["ratio"] <= 1.3 and rss <= 4096,
+                ratio=res["ratio"],
+                extra={k: v for k, v in res.items() if k not in ("ratio", "spark")},
+            )
+        )
+    if "spark" in res:
+        sp = res["spark"]
+        out.append(
+            entry(
+                f"Spark overhead on one machine ({sp['files']} files)",
+                "measured (report_spark time / DuckDB time, local[2]; session start apart)",
+                None,
+                ratio=sp.get("overhead"),
+                extra=sp,
+            )
+        )
     if "dask" in res:
         out.append(
             entry(
@@ -167,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", type=int, default=101)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dask-files", type=int, default=5)
+    parser.add_argument(
+        "--spark-files", type=int, default=3, help="files for Spark's overhead (0: skip)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=None, help="merge the entries into this JSON")
     parser.add_argument("--candidate", help=argparse.SUPPRESS)
@@ -177,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     log(f"parquet parts: {args.events:,} events in {args.parts} files ...")
     folder = generate.parts(args.events, args.parts, args.seed)
-    res = bench(folder, args.rounds, args.dask_files)
+    res = bench(folder, args.rounds, args.dask_files, args.spark_files)
     found = entries(res, args.events)
     for e in found:
         log(
@@ -189,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         doc = json.loads(args.out.read_text()) if args.out.exists() else {"results": []}
         names = {e["name"] for e in found}
         doc["results"] = [e for e in doc["results"] if e["name"] not in names] + found
-        doc.setdefault("raw", {})["parquet"] = res
+        # the 100M race's raw figures stay apart from a run of the overheads alone
+        doc.setdefault("raw", {})["parquet" if "ratio" in res else "parquet_overheads"] = res
         args.out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     return 0
 

@@ -323,7 +323,7 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
     con.register("log", frame)
     con.register("slog", framed)
     pdf = frame.select(LEAD_ID, STAGE).to_pandas()
-    out: dict[str, Any] = {"rows": frame.height}
+    out: dict[str, Any] = {"rows": frame.height, "rounds": repeat}
 
     def run(
         what: str,

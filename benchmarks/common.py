@@ -45,11 +45,19 @@ class Race(dict[str, list[float]]):
 
 
 def race(candidates: dict[str, Callable[[], Any]], repeat: int) -> Race:
-    """Seconds per candidate, alternating candidates each round, gc before each run."""
+    """
+    Seconds per candidate, alternating candidates each round, gc before each run.
+
+    Each round starts with the next candidate (round *r* runs them from the *r*-th on,
+    wrapping around), so that no candidate always runs first, right after the last one
+    of the round before (whose freed memory and cold caches it would pay for).
+    """
     times = Race({k: [] for k in candidates})
-    for _ in range(repeat):
-        for name, fn in candidates.items():
-            seconds, _ = timed(fn)
+    names = list(candidates)
+    for r in range(repeat):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            seconds, _ = timed(candidates[name])
             times[name].append(seconds)
     return times
 

@@ -79,6 +79,31 @@ def test_cohorts_by_entry_month(log_polars, engine):
     assert split[feb].counts == (2, 1, 1, 1, 1, 1, 1)
 
 
+@pytest.mark.parametrize(
+    ("every", "labels"),
+    [("1mo", ["2026-01", "2026-02"]), ("1q", ["2026-Q1"]), ("1y", ["2026"])],
+)
+def test_cohorts_print_their_periods(log_polars, engine, every, labels):
+    """The cohort table printed periods as 2016-10-01 00:00:00+00:00."""
+    split = cohorts(engine(log_polars), every)
+    assert split.every == every
+    assert split.labels() == labels
+    text, page = str(split), split._repr_html_()
+    for label in labels:
+        assert f"\n{label} " in text
+        assert f"<td>{label}</td>" in page
+    assert "00:00" not in text
+    assert "00:00" not in page
+    assert isinstance(next(iter(split.reports)), datetime)  # the keys stay datetimes
+
+
+def test_breakdown_keys_are_written_as_they_are(log_polars):
+    split = breakdown(log_polars, "source")
+    assert split.every is None
+    assert split.labels() == ["ads", "web"]
+    assert "\nads " in str(split)
+
+
 def test_time_to_convert(log_polars, engine):
     d = time_to_convert(engine(log_polars), "mql", "won", by="source")
     assert d.count == 2

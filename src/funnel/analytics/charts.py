@@ -21,20 +21,35 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import re
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from funnel.analytics.report import Breakdown, Durations, FunnelReport, group_label
+from funnel.analytics.report import (
+    NONE_LABEL,
+    Breakdown,
+    Durations,
+    FunnelReport,
+    period_label,
+    period_labels,
+)
 from funnel.exceptions import FunnelError, ValidationError
+
+__all__ = (
+    "MAX_GROUPED",
+    "NONE_LABEL",
+    "PLOT_HINT",
+    "cohort_heatmap",
+    "conversion_trend_chart",
+    "funnel_chart",
+    "missing_extra",
+    "period_label",
+    "period_labels",
+    "time_to_convert_histogram",
+    "write_chart",
+)
 
 #: What to run when plotly is missing.
 PLOT_HINT = 'pip install "salesfunnel[plot]"'
-
-#: The label of the group of leads without a value (or, in cohorts, without an entry time).
-NONE_LABEL = "(none)"
 
 #: At most this many groups side by side in one grouped bar chart; more become small multiples.
 MAX_GROUPED = 6
@@ -77,124 +92,6 @@ def _narwhals() -> Any:
     return nw
 
 
-# -- period labels ---------------------------------------------------------------------------
-
-_EVERY = re.compile(r"^\s*(\d+)\s*(mo|ns|us|ms|[smhdwqy])\s*$")
-#: Grain of a period: how its start is written.
-Grain = Literal["year", "quarter", "month", "week", "day", "time"]
-
-
-def _grain_of_every(every: str) -> Grain:
-    found = _EVERY.match(every)
-    if found is None:
-        raise ValidationError(
-            f"every must be a period such as '1mo', '1q', '1w' or '7d', got {every!r}",
-            field="every",
-        )
-    n, unit = int(found.group(1)), found.group(2)
-    if unit == "y" or (unit == "mo" and n % 12 == 0):
-        return "year"
-    if unit == "q" or (unit == "mo" and n % 3 == 0):
-        return "quarter"
-    if unit == "mo":
-        return "month"
-    if unit == "w":
-        return "week"
-    if unit == "d":
-        return "day"
-    return "time"
-
-
-def _is_midnight(value: datetime) -> bool:
-    return (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0)
-
-
-def _infer_grain(values: Sequence[datetime | date]) -> Grain:
-    """The coarsest grain every value starts a period of (weeks, quarters, years need two)."""
-    stamps = [
-        v if isinstance(v, datetime) else datetime(v.year, v.month, v.day, tzinfo=UTC)
-        for v in values
-    ]
-    if not all(_is_midnight(v) for v in stamps):
-        return "time"
-    several = len(stamps) >= 2
-    if all(v.day == 1 for v in stamps):
-        if several and all(v.month == 1 for v in stamps):
-            return "year"
-        if several and all(v.month in (1, 4, 7, 10) for v in stamps):
-            return "quarter"
-        return "month"
-    if several and all(v.weekday() == 0 for v in stamps):
-        return "week"
-    return "day"
-
-
-def _format(value: datetime | date, grain: Grain) -> str:
-    if grain == "year":
-        return f"{value.year}"
-    if grain == "quarter":
-        return f"{value.year}-Q{(value.month - 1) // 3 + 1}"
-    if grain == "month":
-        return f"{value.year}-{value.month:02d}"
-    if grain == "week":
-        year, week, _ = value.isocalendar()
-        return f"{year}-W{week:02d}"
-    if grain == "day" or not isinstance(value, datetime):
-        return f"{value.year}-{value.month:02d}-{value.day:02d}"
-    return value.strftime("%Y-%m-%d %H:%M")
-
-
-def period_labels(keys: Sequence[Any], every: str | None = None) -> list[str]:
-    """
-    Labels for cohort keys: period starts written at their grain, other keys as text.
-
-    *every* is the period the keys were cut by (``"1mo"``, ``"3mo"`` or ``"1q"``,
-    ``"1w"``, ``"7d"``, ``"1y"``); without it the grain is inferred from the keys
-    themselves (first days of quarter months are quarters, Mondays are weeks, ...).
-    Keys that are not dates (a breakdown by source) are written by
-    :func:`~funnel.analytics.report.group_label`; ``None`` is ``"(none)"``.
-
-    >>> from datetime import datetime, timezone
-    >>> months = [datetime(2016, m, 1, tzinfo=timezone.utc) for m in (10, 11, 12)]
-    >>> period_labels(months)
-    ['2016-10', '2016-11', '2016-12']
-    >>> period_labels([datetime(2016, 10, 1), datetime(2017, 1, 1)])
-    ['2016-Q4', '2017-Q1']
-    >>> period_labels(months, every="1mo")
-    ['2016-10', '2016-11', '2016-12']
-    >>> period_labels([datetime(2016, 10, 3), datetime(2016, 10, 10)], every="1w")
-    ['2016-W40', '2016-W41']
-    >>> period_labels(["web", None, ("ads", "ann")])
-    ['web', '(none)', 'ads / ann']
-
-    Raises:
-        ValidationError: *every* is not a period.
-    """
-    keys = list(keys)
-    given = _grain_of_every(every) if every is not None else None
-    dates = [k for k in keys if isinstance(k, date)]
-    if not dates:
-        return [NONE_LABEL if k is None else group_label(k) for k in keys]
-    grain = given or _infer_grain(dates)
-    return [
-        _format(k, grain) if isinstance(k, date) else (NONE_LABEL if k is None else group_label(k))
-        for k in keys
-    ]
-
-
-def period_label(key: Any, every: str | None = None) -> str:
-    """
-    One cohort key as :func:`period_labels` writes it (alone, a first of the month is a month).
-
-    >>> from datetime import datetime, timezone
-    >>> period_label(datetime(2016, 10, 1, tzinfo=timezone.utc))
-    '2016-10'
-    >>> period_label(datetime(2016, 10, 1, tzinfo=timezone.utc), every="3mo")
-    '2016-Q4'
-    """
-    return period_labels([key], every)[0]
-
-
 # -- charts ----------------------------------------------------------------------------------
 
 
@@ -207,8 +104,10 @@ def _percent(value: float | None) -> float | None:
 
 
 def _named(split: Breakdown, every: str | None) -> list[tuple[str, FunnelReport]]:
+    """The groups by label: cohorts at *every* (default: the one they were cut by)."""
     keys = list(split.reports)
-    return list(zip(period_labels(keys, every), split.reports.values(), strict=True))
+    labels = period_labels(keys, every if every is not None else split.every)
+    return list(zip(labels, split.reports.values(), strict=True))
 
 
 def funnel_chart(

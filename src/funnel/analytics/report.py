@@ -54,7 +54,7 @@ import html
 import math
 import re
 from collections.abc import Collection, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import attrs
@@ -339,15 +339,28 @@ class Breakdown:
             columns the keys are tuples of values.
         total: The report over every lead.
         columns: The columns broken down by.
+        every: For cohorts, the period they were cut by (``"1mo"``, ...): the
+            tables label the periods ``2016-10``, ``2016-Q4``, ... (:func:`period_labels`).
+
+    ``str()`` and the notebook table write cohorts by period (``2016-10``), other keys
+    as they are (:func:`group_label`); :attr:`reports` keeps the keys themselves.
     """
 
     by: str
     reports: Mapping[Any, FunnelReport]
     total: FunnelReport
     columns: tuple[str, ...] = ()
+    every: str | None = None
 
     def __getitem__(self, key: Any) -> FunnelReport:
         return self.reports[key]
+
+    def labels(self) -> list[str]:
+        """The groups as the tables write them, in the order of :attr:`reports`."""
+        keys = list(self.reports)
+        if self.every is not None:
+            return period_labels(keys, self.every)
+        return [group_label(k) for k in keys]
 
     def rows(self) -> list[dict[str, Any]]:
         """Long format: one dict per group and step (plus won/lost/open/win_rate)."""
@@ -401,13 +414,17 @@ class Breakdown:
 
     def __str__(self) -> str:
         steps = self.total.display_names
-        width = max([len(str(self.by)), *(len(group_label(k)) for k in self.reports)]) + 2
+        labels = self.labels()
+        width = max([len(str(self.by)), *(len(k) for k in labels)]) + 2
         head = f"{self.by:<{width}}" + "".join(f"{s[:11]:>12}" for s in steps)
         head += f"{'won':>8}{'lost':>8}{'open':>8}{'win rate':>10}"
         lines = [head]
-        for key, rep in [*self.reports.items(), ("(all)", self.total)]:
+        for label, rep in [
+            *zip(labels, self.reports.values(), strict=True),
+            ("(all)", self.total),
+        ]:
             lines.append(
-                f"{group_label(key):<{width}}"
+                f"{label:<{width}}"
                 + "".join(f"{c:>12}" for c in rep.counts)
                 + f"{rep.won:>8}{rep.lost:>8}{rep.open:>8}{_pct(rep.win_rate):>10}"
             )
@@ -417,9 +434,12 @@ class Breakdown:
         steps = self.total.display_names
         head = "".join(f"<th>{html.escape(s)}</th>" for s in steps)
         body = ""
-        for key, rep in [*self.reports.items(), ("(all)", self.total)]:
+        for label, rep in [
+            *zip(self.labels(), self.reports.values(), strict=True),
+            ("(all)", self.total),
+        ]:
             body += (
-                f"<tr><td>{html.escape(group_label(key))}</td>"
+                f"<tr><td>{html.escape(label)}</td>"
                 + "".join(f"<td>{c}</td>" for c in rep.counts)
                 + f"<td>{rep.won}</td><td>{rep.lost}</td><td>{rep.open}</td>"
                 f"<td>{_pct(rep.win_rate)}</td></tr>"
@@ -608,6 +628,7 @@ def _fast(
     every: str | None = None,
     attribution: Any = "first",
     also: Sequence[Any] = (),
+    first_at: Sequence[str] = (),
 ) -> tuple[MaskTally, Funnel, str] | None:
     """
     The one-aggregation report (:func:`funnel.engine.replay.mask_tally`) when it applies.
@@ -628,7 +649,14 @@ def _fast(
     if isinstance(attribution, str):
         check_attribution(attribution, ())
     tally = mask_tally(
-        nwf, funnel=funnel, steps=steps, by=by, attribution=attribution, every=every, also=also
+        nwf,
+        funnel=funnel,
+        steps=steps,
+        by=by,
+        attribution=attribution,
+        every=every,
+        also=also,
+        first_at=first_at,
     )
     return None if tally is None else (tally, funnel, backend)
 
@@ -807,17 +835,28 @@ def _report_with_durations(
     plan = _fast_conversion(nwf, start, end, order=ttc_order, window=window, by=())
     fast = None
     if plan is not None:
-        also = (plan.to_native(),)
-        fast = _fast(log, funnel, steps, order=order, window=window, exclude=exclude, also=also)
+        # the conversion reads each lead's first start time from the report's group-by
+        lazy = nwf.to_native().lazy()
+        also = (lambda per: _conversion_plan(lazy, start, end, first=per),)
+        fast = _fast(
+            log,
+            funnel,
+            steps,
+            order=order,
+            window=window,
+            exclude=exclude,
+            also=also,
+            first_at=start,
+        )
     if fast is not None:
         tally, funnel_f, backend = fast
         rep = _report(
             tally.total, tally.steps, funnel_f, order=order, window=None, backend=backend
         )
         if tally.steps[0] == start[0]:
-            conv = nw.from_native(tally.also[0], eager_only=True)
             return attrs.evolve(
-                rep, durations=_conversion_durations(conv, funnel_f, start, end, quantiles)
+                rep,
+                durations=_conversion_durations(tally.also[0], funnel_f, start, end, quantiles),
             )
     else:
         rep = funnel_report(
@@ -907,29 +946,159 @@ def cohorts(
     )
 
 
-#: Period lengths every engine truncates to (narwhals' units; weeks are written ``7d``).
-_EVERY = re.compile(r"[1-9][0-9]{0,5}(ns|us|ms|s|m|h|d|mo|q|y)")
+#: The units of a period (narwhals' units, which every engine truncates to; no weeks: ``7d``).
+EVERY_UNITS = ("ns", "us", "ms", "s", "m", "h", "d", "mo", "q", "y")
+_EVERY = re.compile(r"([1-9][0-9]{0,5})(ns|us|ms|s|m|h|d|mo|q|y)")
 
 
-def check_every(every: Any) -> str:
+def parse_every(every: Any) -> tuple[int, str]:
     """
-    *every* if it is a period narwhals can truncate to, else a ValidationError.
+    *every* as ``(number, unit)``: the one definition of a period, for cohorts and labels.
 
-    >>> check_every("1mo")
-    '1mo'
-    >>> check_every("1w")  # doctest: +ELLIPSIS
+    >>> parse_every("3mo")
+    (3, 'mo')
+    >>> parse_every("1w")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     funnel.exceptions.ValidationError: every must be <number><unit> ... (weeks: "7d"), got '1w'
     """
-    if not isinstance(every, str) or not _EVERY.fullmatch(every):
+    found = _EVERY.fullmatch(every) if isinstance(every, str) else None
+    if found is None:
         shown = repr(every[:20]) if isinstance(every, str) else f"a {type(every).__name__}"
         raise ValidationError(
             "every must be <number><unit> with a unit of ns, us, ms, s, m, h, d, mo, q or y "
             f'(weeks: "7d"), got {shown}',
             field="every",
+            allowed=EVERY_UNITS,
         )
-    return every
+    return int(found.group(1)), found.group(2)
+
+
+def check_every(every: Any) -> str:
+    """
+    *every* if it is a period narwhals can truncate to (:func:`parse_every`), else a
+    ValidationError.
+
+    >>> check_every("1mo")
+    '1mo'
+    """
+    parse_every(every)
+    return str(every)
+
+
+# --------------------------------------------------------------------------- period labels
+
+#: The label of the group of leads without a value (or, in cohorts, without an entry time).
+NONE_LABEL = "(none)"
+
+#: Grain of a period: how its start is written.
+Grain = Literal["year", "quarter", "month", "week", "day", "time"]
+
+
+def _grain_of_every(every: str) -> Grain:
+    n, unit = parse_every(every)
+    if unit == "y" or (unit == "mo" and n % 12 == 0):
+        return "year"
+    if unit == "q" or (unit == "mo" and n % 3 == 0):
+        return "quarter"
+    if unit == "mo":
+        return "month"
+    if unit == "d":
+        return "day"
+    return "time"
+
+
+def _is_midnight(value: datetime) -> bool:
+    return (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0)
+
+
+def _infer_grain(values: Sequence[datetime | date]) -> Grain:
+    """The coarsest grain every value starts a period of (weeks, quarters, years need two)."""
+    stamps = [
+        v if isinstance(v, datetime) else datetime(v.year, v.month, v.day, tzinfo=UTC)
+        for v in values
+    ]
+    if not all(_is_midnight(v) for v in stamps):
+        return "time"
+    several = len(stamps) >= 2
+    if all(v.day == 1 for v in stamps):
+        if several and all(v.month == 1 for v in stamps):
+            return "year"
+        if several and all(v.month in (1, 4, 7, 10) for v in stamps):
+            return "quarter"
+        return "month"
+    if several and all(v.weekday() == 0 for v in stamps):
+        return "week"
+    return "day"
+
+
+def _format(value: datetime | date, grain: Grain) -> str:
+    if grain == "year":
+        return f"{value.year}"
+    if grain == "quarter":
+        return f"{value.year}-Q{(value.month - 1) // 3 + 1}"
+    if grain == "month":
+        return f"{value.year}-{value.month:02d}"
+    if grain == "week":
+        year, week, _ = value.isocalendar()
+        return f"{year}-W{week:02d}"
+    if grain == "day" or not isinstance(value, datetime):
+        return f"{value.year}-{value.month:02d}-{value.day:02d}"
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def period_labels(keys: Sequence[Any], every: str | None = None) -> list[str]:
+    """
+    Labels for cohort keys: period starts written at their grain, other keys as text.
+
+    *every* is the period the keys were cut by, as :func:`cohorts` takes it
+    (``"1mo"``, ``"3mo"`` or ``"1q"``, ``"7d"``, ``"1y"``: :func:`parse_every`);
+    without it the grain is inferred from the keys themselves (first days of
+    quarter months are quarters, Mondays are ISO weeks, ...). Keys that are not
+    dates (a breakdown by source) are written by :func:`group_label`; ``None``
+    is ``"(none)"``.
+
+    >>> from datetime import datetime, timezone
+    >>> months = [datetime(2016, m, 1, tzinfo=timezone.utc) for m in (10, 11, 12)]
+    >>> period_labels(months)
+    ['2016-10', '2016-11', '2016-12']
+    >>> period_labels([datetime(2016, 10, 1), datetime(2017, 1, 1)])
+    ['2016-Q4', '2017-Q1']
+    >>> period_labels(months, every="1mo")
+    ['2016-10', '2016-11', '2016-12']
+    >>> period_labels([datetime(2016, 10, 3), datetime(2016, 10, 10)])
+    ['2016-W40', '2016-W41']
+    >>> period_labels([datetime(2016, 10, 6), datetime(2016, 10, 13)], every="7d")
+    ['2016-10-06', '2016-10-13']
+    >>> period_labels(["web", None, ("ads", "ann")])
+    ['web', '(none)', 'ads / ann']
+
+    Raises:
+        ValidationError: *every* is not a period.
+    """
+    keys = list(keys)
+    given = _grain_of_every(every) if every is not None else None
+    dates = [k for k in keys if isinstance(k, date)]
+    if not dates:
+        return [NONE_LABEL if k is None else group_label(k) for k in keys]
+    grain = given or _infer_grain(dates)
+    return [
+        _format(k, grain) if isinstance(k, date) else (NONE_LABEL if k is None else group_label(k))
+        for k in keys
+    ]
+
+
+def period_label(key: Any, every: str | None = None) -> str:
+    """
+    One cohort key as :func:`period_labels` writes it (alone, a first of the month is a month).
+
+    >>> from datetime import datetime, timezone
+    >>> period_label(datetime(2016, 10, 1, tzinfo=timezone.utc))
+    '2016-10'
+    >>> period_label(datetime(2016, 10, 1, tzinfo=timezone.utc), every="3mo")
+    '2016-Q4'
+    """
+    return period_labels([key], every)[0]
 
 
 def _check_by(by: Any) -> tuple[str, ...]:
@@ -984,6 +1153,7 @@ def _grouped(
         return Breakdown(
             by=(by_t[0] if len(by_t) == 1 else ", ".join(by_t)) if by_t else "cohort",
             columns=by_t or ("cohort",),
+            every=every,
             reports={
                 k: _report(
                     tally.reports[k],
@@ -1030,6 +1200,7 @@ def _grouped(
     return Breakdown(
         by=(by_t[0] if len(by_t) == 1 else ", ".join(by_t)) if by_t else "cohort",
         columns=by_t or ("cohort",),
+        every=every,
         reports=reports,
         total=_report(total, steps_t, funnel, order=order, window=window, backend=backend),
     )
@@ -1179,6 +1350,37 @@ def _durations(
     return out
 
 
+def _seconds(v: Any) -> timedelta | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return timedelta(seconds=float(v))
+
+
+def _polars_durations(
+    values: Any, start: tuple[str, ...], end: tuple[str, ...], quantiles: Sequence[float]
+) -> Durations:
+    """
+    :func:`_durations` of one polars series of seconds, sorted once.
+
+    The median and each quantile then read the sorted values (polars knows they are
+    sorted) instead of sorting them again; the mean sums them in that order, so it
+    does not depend on the order the rows came in.
+    """
+    n = values.len()
+    x = values.drop_nulls().sort()
+    if not n:
+        return Durations(start=start, end=end, count=0, median=None, mean=None, quantiles={})
+    qs = {q: _seconds(x.quantile(q, interpolation="linear")) for q in quantiles}
+    return Durations(
+        start=start,
+        end=end,
+        count=n,
+        median=_seconds(x.median()),
+        mean=_seconds(x.mean()),
+        quantiles={q: v for q, v in qs.items() if v is not None},
+    )
+
+
 def _conversion_order(order: Any) -> str:
     if order not in ("ordered", "strict"):
         raise ValidationError(
@@ -1238,37 +1440,45 @@ def _measured(
     )
 
 
-def _conversion_plan(nwf: Any, start: tuple[str, ...], end: tuple[str, ...]) -> Any:
+def _conversion_plan(
+    lazy: Any, start: tuple[str, ...], end: tuple[str, ...], first: Any = None
+) -> Any:
     """
-    ``lead_id, _s``: seconds from start to end of each converted lead, in three joins.
+    ``lead_id, _s``: seconds from start to end of each converted lead (in lead order).
 
     The ordered attempts of :func:`_measured` for two steps with no window and
     disjoint stages, without listing the attempts: a lead converts at its first
     *end* row at or after its first *start* row (``e``), timed from its latest
     *start* row at or before ``e`` (the attempt that converts first, latest start).
-    Only the start and end rows are read.
+    Only the start and end rows are read. A lazy polars plan, written in polars
+    (building it through narwhals cost more than a millisecond per call). *first*:
+    a per-lead plan (``lead_id``, ``_first``: the first start time) to read the
+    first start times from instead of grouping the start rows again.
     """
-    stage, at = nw.col(STAGE), nw.col(AT)
-    rows = nwf.select(LEAD_ID, AT, STAGE).filter(stage.is_in([*start, *end]))
+    import polars as pl
+
+    stage, at = pl.col(STAGE), pl.col(AT)
+    rows = lazy.select(LEAD_ID, AT, STAGE).filter(stage.is_in([*start, *end]))
     starts = rows.filter(stage.is_in(list(start))).select(LEAD_ID, AT)
     ends = rows.filter(stage.is_in(list(end))).select(LEAD_ID, AT)
-    first = starts.group_by(LEAD_ID).agg(at.min().alias("_s0"))
+    if first is None:
+        first = starts.group_by(LEAD_ID).agg(at.min().alias("_s0"))
+    else:
+        first = first.select(LEAD_ID, pl.col("_first").alias("_s0"))
     converted = (
         ends.join(first, on=LEAD_ID, how="inner")
-        .filter(at >= nw.col("_s0"))
+        .filter(at >= pl.col("_s0"))
         .group_by(LEAD_ID)
         .agg(at.min().alias("_e"))
     )
     timed = (
         starts.join(converted, on=LEAD_ID, how="inner")
-        .filter(at <= nw.col("_e"))
+        .filter(at <= pl.col("_e"))
         .group_by(LEAD_ID)
-        .agg(at.max().alias("_b"), nw.col("_e").min())
+        .agg(at.max().alias("_b"), pl.col("_e").min())
     )
-    return timed.select(
-        LEAD_ID,
-        (nw.col("_e") - nw.col("_b")).dt.total_seconds().cast(nw.Float64).alias("_s"),
-    )
+    seconds = (pl.col("_e") - pl.col("_b")).dt.total_seconds().cast(pl.Float64).alias("_s")
+    return timed.select(LEAD_ID, seconds).sort(LEAD_ID)
 
 
 def _fast_conversion(
@@ -1280,26 +1490,22 @@ def _fast_conversion(
     window: timedelta | None,
     by: tuple[str, ...],
 ) -> Any:
-    """:func:`_conversion_plan` as a lazy polars plan when it applies, else ``None``."""
+    """:func:`_conversion_plan` (a lazy polars plan) when it applies, else ``None``."""
     if order != "ordered" or window is not None or by or set(start) & set(end):
         return None
     if nwf.implementation is not nw.Implementation.POLARS or STAGE not in nwf.columns:
         return None
-    lazy = nwf.lazy() if isinstance(nwf, nw.DataFrame) else nwf
-    return _conversion_plan(lazy, start, end)
+    return _conversion_plan(nwf.to_native().lazy(), start, end)
 
 
 def _conversion_durations(
     conv: Any, funnel: Funnel, start: tuple[str, ...], end: tuple[str, ...], quantiles: Any
 ) -> Durations:
-    """The :class:`Durations` of an eager ``lead_id, _s`` frame of converted leads."""
-    seconds = conv.select(LEAD_ID, nw.col("_s").alias("seconds")).sort(LEAD_ID)
-    whole = _durations(conv, start, end, quantiles)
-    base = whole.get(None) or Durations(
-        start=start, end=end, count=0, median=None, mean=None, quantiles={}
-    )
+    """The :class:`Durations` of the collected :func:`_conversion_plan` (a polars frame)."""
+    seconds = conv.rename({"_s": "seconds"})
+    base = _polars_durations(conv.get_column("_s"), start, end, quantiles)
     names = (_names(funnel, start), _names(funnel, end))
-    return attrs.evolve(base, seconds=seconds.to_native(), names=names)
+    return attrs.evolve(base, seconds=seconds, names=names)
 
 
 def _names(funnel: Funnel, stages: tuple[str, ...]) -> str:
@@ -1361,9 +1567,7 @@ def time_to_convert(
         raise LoadError(f"no column {by!r} to break down by; has {nwf.columns}")
     plan = _fast_conversion(nwf, start_t, end_t, order=order_s, window=window, by=by_t)
     if plan is not None:
-        return _conversion_durations(
-            nw.from_native(plan.to_native().collect()), funnel, start_t, end_t, quantiles
-        )
+        return _conversion_durations(plan.collect(), funnel, start_t, end_t, quantiles)
     return _measured(
         nwf,
         funnel,

@@ -1595,6 +1595,7 @@ def mask_tally(
     attribution: Any = "first",
     every: str | None = None,
     also: Sequence[Any] = (),
+    first_at: Sequence[str] = (),
 ) -> MaskTally | None:
     """
     The reached report (``order="reached"``, no window) in one aggregation, or ``None``.
@@ -1606,7 +1607,10 @@ def mask_tally(
     another engine, a column type the keys cannot order, or rows that need a
     replay (a null stage with an event). *also* are more lazy polars plans over
     the same log (polars only), run with the tally in one ``collect_all`` so
-    that polars reads the log once; their frames come back in ``also``.
+    that polars reads the log once; their frames come back in ``also``. An *also*
+    that is a callable is given the per-lead plan of the tally (``lead_id``, and
+    ``_first``: the lead's first time in a *first_at* stage, null if none) and
+    returns its plan: polars computes that group-by once for both.
     """
     import narwhals as nw
 
@@ -1635,6 +1639,7 @@ def mask_tally(
             every,
             check_replay=check_replay,
             also=also,
+            first_at=first_at,
         )
         rows, extra = found_rows if found_rows is not None else (None, ())
     elif also:
@@ -1667,6 +1672,7 @@ def _mask_expr(bits: Mapping[str, int], n: int, check_replay: bool) -> Any:
     dtype = pl.UInt32 if n + 3 <= 32 else pl.UInt64
     m = pl.col(STAGE).replace_strict(dict(bits), default=0, return_dtype=dtype)
     if check_replay:  # a null stage (reading the event column only if there is one)
+        # (a when/then: a null old value in replace_strict measured slower on scan_parquet)
         replay = pl.col(STAGE).is_null()
         m = pl.when(replay).then(pl.lit(1 << (n + _REPLAY_BIT), dtype=dtype)).otherwise(m)
     return m.alias("_m")
@@ -1683,6 +1689,7 @@ def _mask_rows_polars(
     *,
     check_replay: bool,
     also: Sequence[Any] = (),
+    first_at: Sequence[str] = (),
 ) -> tuple[list[tuple[Any, int, int]], tuple[Any, ...]] | None:
     import polars as pl
 
@@ -1739,9 +1746,8 @@ def _mask_rows_polars(
             t = t + (pl.col(ROW).cast(dtype) - r_lo) * (1 << c_bits)
         code_mask = (1 << c_bits) - 1
         for i, (c, uniq) in enumerate(zip(by, uniques, strict=True)):
-            ok = is_step & pl.col(c).is_not_null()
-            if schema[c] == pl.String:
-                ok = ok & (pl.col(c) != "")
+            # a null or empty value has no code (it is not in uniq): a null key, which
+            # min/max skip, so no test of its own
             code = (
                 pl.col(c).replace_strict(uniq, range(len(uniq)), default=None, return_dtype=dtype)
                 if uniq
@@ -1750,7 +1756,7 @@ def _mask_rows_polars(
             if attribution == "last":  # the latest row, then the smallest value
                 code = code_mask - code
             name = f"_k{i}"
-            cols.append(pl.when(ok).then(t + code).alias(name))
+            cols.append(pl.when(is_step).then(t + code).alias(name))
             aggs.append(pl.col(name).min() if attribution == "first" else pl.col(name).max())
             keys.append(name)
             decoders.append(uniq)
@@ -1759,7 +1765,14 @@ def _mask_rows_polars(
         aggs.append(pl.col("_t").min())
         keys.append("_k0")
         decoders.append(None)
+    shared: list[Any] = []
+    if first_at:  # for the *also* plans, in the same group-by (and read by the tally too,
+        # so that both plans keep the same per-lead plan, which polars then runs once)
+        cols.append(pl.when(pl.col(STAGE).is_in(list(first_at))).then(pl.col(AT)).alias("_first"))
+        aggs.append(pl.col("_first").min())
+        shared.append(pl.col("_first").null_count().alias("_no_first"))
     per = lf.with_columns(*cols).group_by(LEAD_ID).agg(*aggs)
+    plans = [p(per.select(LEAD_ID, "_first")) if callable(p) else p for p in also]
 
     if by:
         low = [pl.col(k) & code_mask for k in keys]  # the value's rank: the low bits
@@ -1769,11 +1782,13 @@ def _mask_rows_polars(
         )
     if every is not None:
         per = per.with_columns(pl.col("_t").dt.truncate(every).alias("_k0"))
-    plan = per.group_by(*keys, "_m").agg(pl.len())
-    if also:
-        tally, *extra = pl.collect_all([plan, *also])
+    plan = per.group_by(*keys, "_m").agg(pl.len(), *shared)
+    if plans:
+        tally, *extra = pl.collect_all([plan, *plans])
     else:
         tally, extra = plan.collect(), []
+    if shared:
+        tally = tally.drop("_no_first")
     out: list[tuple[Any, int, int]] = []
     for row in tally.iter_rows():
         ks, m, count = row[:-2], row[-2], row[-1]
