@@ -306,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report_rounds(args: argparse.Namespace, size: int) -> int:
     """Rounds of the report races: more on small logs, where one round is short and noisy."""
-    return max(args.repeat, args.small_repeat) if size <= 2_000_000 else args.repeat
+    rounds: int = max(args.repeat, args.small_repeat) if size <= 2_000_000 else args.repeat
+    return rounds
 
 
 def _write(
