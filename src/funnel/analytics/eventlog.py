@@ -398,12 +398,15 @@ def _parse_text_timestamps(
     if not shaped.any():
         return _parse_iso(text, timezone)
     if shaped.all():
-        fast = text.str.to_datetime(_ISO_UTC, strict=False, time_unit="us")
+        fast = text.str.to_datetime(_ISO_UTC, strict=False, time_unit="us", cache=False)
     else:
         where = shaped.arg_true()
         fast = pl.Series(AT, [None], dtype=pl.Datetime("us")).extend_constant(None, len(text) - 1)
         fast = fast.scatter(
-            where, text.gather(where).str.to_datetime(_ISO_UTC, strict=False, time_unit="us")
+            where,
+            text.gather(where).str.to_datetime(
+                _ISO_UTC, strict=False, time_unit="us", cache=False
+            ),
         )
     fast = fast.dt.replace_time_zone("UTC").alias("_at")
     problem = pl.Series("problem", [None], dtype=pl.String).extend_constant(None, len(text) - 1)
