@@ -214,3 +214,48 @@ class TestPromote:
         again = promote(first, MODEL, at=T0, thresholds=10)
         assert not again.promoted
         assert again.reasons == ("lead 'L1' is already mql, not raw",)
+
+
+def test_a_score_shows_briefly_and_as_a_table() -> None:
+    """Before: the repr dumped every contribution; no notebook table, no frame."""
+    from datetime import UTC, datetime
+
+    from funnel import Company, Contact, Lead, Touch
+    from funnel.forecasting.scoring import EngagementRule, FitRule, ScoringModel, score
+
+    at = datetime(2026, 3, 31, tzinfo=UTC)
+    model = ScoringModel(
+        fit_rules=[FitRule(name="software", field="industry", values={"software"}, points=40)],
+        engagement_rules=[EngagementRule(name="form", points=50, channel="form")],
+        half_life_days=30,
+        engagement_max=100,
+    )
+    touches = [
+        Touch(
+            id=f"f{i}",
+            at=datetime(2026, 3, 1 + i, tzinfo=UTC),
+            direction="inbound",
+            channel="form",
+            reach="mass",
+        )
+        for i in range(20)
+    ]
+    lead = Lead(
+        id="L<1>",
+        source="web",
+        created_at=touches[0].at,
+        touches=touches,
+        contact=Contact(name="Ada", company=Company(name="Acme", industry="Software")),
+    )
+    s = score(lead, model, at=at)
+    assert repr(s).startswith("Score(record_id='L<1>'")
+    assert "<2 contributions>" in repr(s)
+    assert "Contribution(" not in repr(s)
+    html = s._repr_html_()
+    assert "L&lt;1&gt;" in html
+    assert "L<1>" not in html
+    assert "+40.00" in html
+    frame = s.to_frame()
+    assert frame.columns == ["rule", "kind", "points", "detail"]
+    assert frame["points"].to_list() == [c.points for c in s.contributions]
+    assert list(s.to_frame("pandas")["rule"]) == [c.rule for c in s.contributions]

@@ -336,6 +336,48 @@ class Score:
     def __str__(self) -> str:
         return "\n".join(self.explain())
 
+    def __repr__(self) -> str:
+        return (
+            f"Score(record_id={self.record_id!r}, at={self.at.isoformat()!r}, "
+            f"total={self.total:.2f}, fit={self.fit:.2f}, engagement={self.engagement:.2f}, "
+            f"<{len(self.contributions)} contributions>, <{len(self.unknown)} unknown>)"
+        )
+
+    def to_frame(self, backend: str = "polars") -> Any:
+        """The contributions as a frame: one row each (rule, kind, points, detail)."""
+        from funnel.forecasting._frames import to_frame
+
+        return to_frame(
+            {
+                "rule": [c.rule for c in self.contributions],
+                "kind": [c.kind for c in self.contributions],
+                "points": [c.points for c in self.contributions],
+                "detail": [c.detail for c in self.contributions],
+            },
+            backend,
+            kinds={"rule": "str", "kind": "str", "points": "float", "detail": "str"},
+        )
+
+    def _repr_html_(self) -> str:
+        from funnel.forecasting._frames import html_table
+
+        shown = self.contributions[:_CARD_ROWS]
+        rows: list[tuple[str, str, str, str]] = [
+            (c.rule, c.kind, f"{c.points:+.2f}", c.detail) for c in shown
+        ]
+        if len(self.contributions) > len(shown):
+            rows.append(("...", "", "", f"and {len(self.contributions) - len(shown)} more"))
+        rows.extend(("(unknown)", "fit", "", u) for u in self.unknown[:_CARD_ROWS])
+        title = (
+            f"Score of {self.record_id[:60]}: {self.total:.2f} "
+            f"(fit {self.fit:.2f}, engagement {self.engagement:.2f})"
+        )
+        return html_table(title, rows, ("rule", "kind", "points", "detail"))
+
+
+#: Contributions a score's notebook table shows (the rest are counted).
+_CARD_ROWS = 12
+
 
 def _scale(points: float, maximum: float) -> float:
     return min(100.0, max(0.0, 100.0 * points / maximum))
