@@ -390,3 +390,28 @@ def test_a_refused_time_does_not_echo_an_event_that_is_not_a_name() -> None:
         funnel.advance(lead, "+44 20 7946 0958", at=T0 - timedelta(days=1))  # type: ignore[call-overload]
     assert "7946" not in str(err.value)
     assert "7946" not in repr(err.value.to_dict())
+
+
+def test_a_note_naming_someone_else_reaches_no_log_error_or_blocker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Found in review: a note's 'Bob Smith (CFO)' reached the log, to_dict() and blockers."""
+    lead = Lead(id="L1", contact=Contact(name="Ada Lovelace"), source="web", created_at=T0)
+    note = "spoke to Bob Smith (CFO)"
+    lead = funnel.add_evidence(
+        lead, Evidence(criterion="fit", verdict="not-met", source="rep:maria", at=T0, note=note)
+    )
+    caplog.set_level(logging.INFO, logger="funnel")
+    with pytest.raises(funnel.TransitionError) as err:
+        funnel.convert(lead, at=T0 + timedelta(days=1))
+    shown = [
+        caplog.text,
+        str(err.value),
+        repr(err.value.to_dict()),
+        *err.value.reasons,
+        *funnel.explain(lead, at=T0 + timedelta(days=1)).blockers,
+        *(str(getattr(r, "__dict__", "")) for r in caplog.records),
+    ]
+    assert any("fit: not-met (rep:maria on 2026-03-01)" in s for s in shown)
+    for text in shown:
+        assert "Bob" not in text

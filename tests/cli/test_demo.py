@@ -33,7 +33,8 @@ def test_output_explains_each_lead():
     assert run(out) == 0
     text = out.getvalue()
     assert "prospect 'acme' in stage 'won'" in text
-    assert "means: not-met (rep:maria on 2026-09-03: no budget until next fiscal year)" in text
+    assert "means: not-met (rep:maria on 2026-09-03)" in text
+    assert "no budget until next fiscal year" not in text  # notes stay out of reasons
     assert "no two-way communication" in text
     assert "closed in stage 'lost': chose a competitor" in text
 

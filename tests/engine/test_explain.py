@@ -82,7 +82,7 @@ def test_the_card_masks_what_a_note_quotes_of_the_contact() -> None:
     card = funnel.explain(record, at=day(2))._repr_html_()
     for secret in ("Lovelace", "ada.lovelace", "7946 0958"):
         assert secret not in card
-    assert "L*** said: write to a***@acme.example or call ***58" in parse_card(card)
+    assert "said: write to" not in parse_card(card)  # a note stays out of the card
 
 
 def test_hostile_text_is_escaped() -> None:

@@ -284,7 +284,8 @@ class TestExplain:
     def test_text_lines_escape_terminal_control_sequences(self):
         """Evidence notes and reasons reached the terminal raw (ESC sequences, bidi overrides)."""
         note = "\x1b[2J\x1b]8;;https://evil.example\x07click\u202e"
-        noted = Evidence(criterion="fit", verdict="not-met", source="rep:x", at=day(0), note=note)
+        # The source is shown in reasons (a note no longer is): the hostile text goes there.
+        noted = Evidence(criterion="fit", verdict="not-met", source=f"rep:{note}", at=day(0))
         record = lead(evidence=(noted,))
         explanation = explain(record, at=day(1))
         for text in (str(explanation), *explanation.lines(), str(explanation.qualification)):

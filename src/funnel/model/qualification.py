@@ -553,8 +553,9 @@ class Qualification:
 
 
 def _describe(ev: Evidence) -> str:
-    note = f": {ev.note}" if ev.note else ""
-    return f"{ev.source} on {ev.at.date().isoformat()}{note}"
+    # Who recorded it and when; never the note: it is free text that may name anyone
+    # (the reason reaches error messages, logs and cards). Read ``result.evidence.note``.
+    return f"{ev.source} on {ev.at.date().isoformat()}"
 
 
 def qualify(
