@@ -456,3 +456,33 @@ def test_merged_from_goes_through_a_payload() -> None:
     record = payloads.LeadPayload.model_validate(lead).to_record()
     assert [m.id for m in record.merged_from] == ["L0"]
     assert payloads.LeadPayload.from_record(record).to_record() == record
+
+
+def test_payload_reprs_mask_personal_data_as_records_do() -> None:
+    """Found in review: request bodies showed name, e-mail, phone and title in full."""
+    body = {
+        "id": "L1",
+        "source": "web",
+        "created_at": "2026-03-01T09:00:00+00:00",
+        "contact": {
+            "name": "Ada Lovelace",
+            "email": "ada@acme.example",
+            "phone": "+44 20 7946 0958",
+            "title": "Chief Executive",
+        },
+        "touches": [
+            {
+                "id": "t1",
+                "at": "2026-03-01T09:00:00+00:00",
+                "direction": "inbound",
+                "channel": "form",
+                "note": "Ada Lovelace asked for a demo",
+            }
+        ],
+    }
+    payload = payloads.LeadPayload.model_validate(body)
+    shown = repr(payload) + str(payload)
+    for secret in ("Lovelace", "ada@acme", "7946", "Chief"):
+        assert secret not in shown
+    assert "a***@acme.example" in shown
+    assert payload.contact.name == "Ada Lovelace"  # the value itself is kept

@@ -50,7 +50,7 @@ package (``funnel/data/schemas/``) and the documentation (``_static/schemas/``);
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -90,7 +90,14 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - tested in a subprocess
         raise
     raise _missing from None
 
-from funnel._privacy import escape_controls, mask_addresses
+from funnel._privacy import (
+    escape_controls,
+    mask_addresses,
+    mask_email,
+    mask_name,
+    mask_phone,
+    mask_text,
+)
 from funnel._time import require_aware
 from funnel.engine.funnel import Funnel
 from funnel.io import serialize
@@ -190,13 +197,31 @@ _CONFIG: Final = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=Tr
 R = TypeVar("R")
 
 
+class _Shown:
+    """A field's value as a repr shows it (already masked)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
 class _Payload(BaseModel, Generic[R]):
     """A record's JSON shape; validating it builds the record (see :meth:`to_record`)."""
 
     model_config = _CONFIG
     #: The funnel record class this payload describes.
     record_type: ClassVar[type[Any]]
+    #: Fields whose repr is masked, as the record's own repr masks them (personal data,
+    #: free text): a request body shows up in debug logs and tracebacks' locals.
+    _masked: ClassVar[Mapping[str, Callable[[Any], str]]] = {}
     _record: Any = PrivateAttr(default=None)
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            mask = self._masked.get(name) if name is not None else None
+            yield name, (_Shown(mask(value)) if mask is not None else value)
 
     @model_validator(mode="after")
     def _build_record(self) -> Self:
@@ -255,6 +280,7 @@ class ContactPayload(_Payload[Contact]):
     """The person (:class:`funnel.Contact`): personal data, never shown in funnel's errors."""
 
     record_type = Contact
+    _masked = {"name": mask_name, "email": mask_email, "phone": mask_phone, "title": mask_name}
 
     name: Name
     email: StrictStr | None = None
@@ -268,6 +294,7 @@ class TouchPayload(_Payload[Touch]):
     """One contact in either direction (:class:`funnel.Touch`)."""
 
     record_type = Touch
+    _masked = {"note": mask_text}
 
     id: Name
     at: When
@@ -295,6 +322,7 @@ class EvidencePayload(_Payload[Evidence]):
     """A finding about one qualification criterion (:class:`funnel.Evidence`)."""
 
     record_type = Evidence
+    _masked = {"note": mask_text}
 
     criterion: Name
     verdict: VerdictName
@@ -307,6 +335,7 @@ class StageChangePayload(_Payload[StageChange]):
     """One transition a record took (:class:`funnel.StageChange`)."""
 
     record_type = StageChange
+    _masked = {"why": mask_text}
 
     from_stage: Name
     to_stage: Name
