@@ -177,6 +177,14 @@ class FunnelReport:
     won_valued: int = 0
     durations: Durations | None = attrs.field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        label = f", label={str(self.label)[:60]!r}" if self.label is not None else ""
+        leads = self.counts[0] if self.counts else 0
+        return (
+            f"FunnelReport(<{len(self.steps)} steps>, leads={leads}, won={self.won}, "
+            f"lost={self.lost}, open={self.open}, order={self.order!r}{label})"
+        )
+
     @property
     def display_names(self) -> tuple[str, ...]:
         """The steps' display names (the stage names when none were given)."""
@@ -430,32 +438,61 @@ class Breakdown:
             )
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        every = f", every={self.every!r}" if self.every is not None else ""
+        return (
+            f"Breakdown(by={self.by[:60]!r}, <{len(self.reports)} groups>{every}, "
+            f"total=<{self.total.counts[0] if self.total.counts else 0} leads, "
+            f"{self.total.won} won>)"
+        )
+
     def _repr_html_(self) -> str:
         steps = self.total.display_names
         head = "".join(f"<th>{html.escape(s)}</th>" for s in steps)
         body = ""
-        for label, rep in [
-            *zip(self.labels(), self.reports.values(), strict=True),
-            ("(all)", self.total),
-        ]:
+        groups = list(zip(self.labels(), self.reports.values(), strict=True))
+        hidden = len(groups) - TABLE_GROUPS
+        if hidden > 0:
+            groups = groups[:TABLE_GROUPS]
+        for label, rep in [*groups, ("(all)", self.total)]:
             body += (
                 f"<tr><td>{html.escape(label)}</td>"
                 + "".join(f"<td>{c}</td>" for c in rep.counts)
                 + f"<td>{rep.won}</td><td>{rep.lost}</td><td>{rep.open}</td>"
                 f"<td>{_pct(rep.win_rate)}</td></tr>"
             )
+        more = (
+            f"<p>and {hidden} more groups: <code>.to_frame()</code> has them all</p>"
+            if hidden > 0
+            else ""
+        )
         return (
             f"<table><thead><tr><th>{html.escape(self.by)}</th>{head}<th>won</th>"
             f"<th>lost</th><th>open</th><th>win rate</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>"
+            f"<tbody>{body}</tbody></table>{more}"
         )
 
 
 def group_label(key: Any) -> str:
-    """A group key for people: tuples of several columns joined by " / "."""
+    """
+    A group key for people: tuples of several columns joined by " / ".
+
+    A key may be personal (an owner column of e-mail addresses): addresses and phone
+    numbers in it are masked, as records mask them; :attr:`Breakdown.reports` keeps
+    the keys themselves.
+    """
+    from funnel._markup import mask_phones
+    from funnel._privacy import escape_controls, mask_addresses
+
     if isinstance(key, tuple):
-        return " / ".join("–" if k is None else str(k) for k in key)
-    return str(key)
+        text = " / ".join("–" if k is None else str(k) for k in key)
+    else:
+        text = str(key)
+    return escape_controls(mask_phones(mask_addresses(text)))
+
+
+#: Groups a breakdown's notebook table shows; the rest are counted (``to_frame()`` has all).
+TABLE_GROUPS = 30
 
 
 @attrs.frozen(kw_only=True)
