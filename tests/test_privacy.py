@@ -415,3 +415,13 @@ def test_a_note_naming_someone_else_reaches_no_log_error_or_blocker(
     assert any("fit: not-met (rep:maria on 2026-03-01)" in s for s in shown)
     for text in shown:
         assert "Bob" not in text
+
+
+def test_an_unknown_event_that_is_not_a_name_reads_well_and_stays_hidden() -> None:
+    """Found in review: 'has no event a string that is not a name (not shown)'."""
+    lead = Lead(id="L1", contact=Contact(name="Ada"), source="web", created_at=T0)
+    with pytest.raises(funnel.TransitionError) as err:
+        funnel.fire(lead, "+44 20 7946 0958", at=T0)
+    text = str(err.value)
+    assert "has no event by that name (not shown: not a name)" in text
+    assert "7946" not in text

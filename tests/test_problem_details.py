@@ -40,6 +40,7 @@ def test_every_error_has_an_http_status(cls):
         (ex.StaleWriteError, 409),
         (ex.CommunicationRefused, 403),
         (ex.RecordNotFound, 404),
+        (ex.RecordArchived, 410),
         (ex.InsufficientHistory, 422),
         (ex.HookError, 500),
         (ex.GuardError, 500),

@@ -525,6 +525,32 @@ class StaleWriteError(PersistenceError):
         return {"record": self.record_id, "expected": self.expected, "actual": self.actual}
 
 
+class RecordArchived(PersistenceError):
+    """
+    Raised when a record that was merged into another is read or saved.
+
+    Attributes:
+        record_id: The absorbed record's id.
+        survivor: The id of the record it was merged into (read and save that one).
+
+    .. versionadded:: 0.2.0
+    """
+
+    status = 410  # gone: merged into another record
+
+    def __init__(self, record_id: str, survivor: str) -> None:
+        self.record_id = record_id
+        self.survivor = survivor
+        super().__init__(
+            f"record {record_id!r} was merged into {survivor!r} and is archived: read and "
+            f"save {survivor!r} instead (history() still reads the archived record's "
+            "transitions)"
+        )
+
+    def _details(self) -> dict[str, Any]:
+        return {"record": self.record_id, "survivor": self.survivor}
+
+
 class RecordNotFound(PersistenceError, KeyError):
     """
     Raised when a record id is not in storage.

@@ -268,3 +268,15 @@ def test_present_steps():
         "stakeholder",
         "won",
     )
+
+
+def test_a_load_result_repr_is_one_line() -> None:
+    """Found in review: the repr printed the whole polars preview (2.5 KB on Maven)."""
+    import polars as pl
+
+    from funnel.analytics import load_frame
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    frame = pl.DataFrame({"lead_id": ["L1", "L2"], "at": [at, at], "stage": ["acquired", "x"]})
+    loaded = load_frame(frame)
+    assert repr(loaded) == "LoadResult(<2 rows in: 1 accepted, 1 rejected>)"

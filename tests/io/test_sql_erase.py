@@ -17,7 +17,7 @@ import funnel
 from funnel import Lead, PersistenceError, ValidationError
 from funnel.engine.dedupe import merge
 from funnel.engine.erase import ERASED
-from funnel.exceptions import RecordNotFound, StaleWriteError
+from funnel.exceptions import RecordArchived, RecordNotFound, StaleWriteError
 from funnel.io.sql import SqlStore, Versioned
 from tests.engine.test_erase import EMAIL, NAME, PERSONAL, PHONE, T0, full_lead, full_prospect
 from tests.io.test_sql import postgres_url, store
@@ -185,8 +185,10 @@ def test_merge_saves_the_survivor_and_archives_the_absorbed_record(store: SqlSto
     assert "L2" not in store
     assert store.merged_into("L2") == "L1"
     assert store.merged_into("L1") is None
-    with pytest.raises(PersistenceError, match="merged into 'L1'"):
+    with pytest.raises(RecordArchived, match="merged into 'L1'") as gone:
         store.get("L2")
+    assert gone.value.to_dict()["status"] == 410  # gone, not a server error (review)
+    assert gone.value.survivor == "L1"
     with pytest.raises(PersistenceError, match="merged into 'L1'"):
         store.save(funnel.advance(b, "nurture", at=T0 + timedelta(days=2)), vb + 1)
     with pytest.raises(PersistenceError, match="merged into 'L1'"):

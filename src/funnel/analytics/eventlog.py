@@ -170,6 +170,9 @@ class LoadResult:
             text += f"; {self.n_warnings} accepted with a warning (time-conflict)"
         return text
 
+    def __repr__(self) -> str:
+        return f"LoadResult(<{self}>)"
+
     def _repr_html_(self) -> str:
         return (
             f"<p>{escape(str(self))}</p>"

@@ -202,7 +202,8 @@ def select_edge(record: Record, event: str, ctx: GuardContext) -> Edge:
             else f"events allowed from {record.stage!r}: {', '.join(allowed)}"
         )
         if event not in table.events:
-            hint = f"funnel {funnel.name!r} has no event {shown(event)}; " + hint
+            named = repr(event) if is_name(event) else "by that name (not shown: not a name)"
+            hint = f"funnel {funnel.name!r} has no event {named}; " + hint
         # An event from data that is not a name may be anything (a misplaced phone number).
         said = event if is_name(event) else "take an event that is not a name (not shown)"
         raise IllegalEvent(

@@ -26,6 +26,7 @@ from funnel.engine.funnel import Funnel, resolve_funnel
 from funnel.exceptions import (
     FunnelError,
     PersistenceError,
+    RecordArchived,
     RecordNotFound,
     SerializationError,
     StaleWriteError,
@@ -672,10 +673,7 @@ class StoreCore:
 
 
 def _merged_away(record_id: str, survivor: str) -> PersistenceError:
-    return PersistenceError(
-        f"record {record_id!r} was merged into {survivor!r} and is archived: read and save "
-        f"{survivor!r} instead (history() still reads the archived record's transitions)"
-    )
+    return RecordArchived(record_id, survivor)
 
 
 def _never_back(record_id: str, kind: str) -> PersistenceError:
