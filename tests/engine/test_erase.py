@@ -20,7 +20,7 @@ from funnel import (
     Touch,
     ValidationError,
 )
-from funnel.engine.dedupe import merge
+from funnel.engine.dedupe import latest_change, merge
 from funnel.engine.erase import ERASED, erase, is_erased
 from funnel.io.serialize import dumps, loads, to_dict
 from tests.strategies import leads
@@ -189,7 +189,7 @@ def test_a_merged_record_erases_what_it_absorbed() -> None:
 
 @given(leads())
 def test_any_lead_erases_to_a_valid_anonymous_record(lead: Lead) -> None:
-    gone = erase(lead, at=T0)
+    gone = erase(lead, at=latest_change(lead))
     assert gone.contact.name == ERASED
     assert (gone.contact.email, gone.contact.phone, gone.contact.title) == (None, None, None)
     assert all(t.note is None for t in gone.touches)
@@ -221,3 +221,22 @@ def test_history_without_reasons_gets_none_invented() -> None:
     lead = funnel.advance(lead, "nurture", at=T0)
     assert erase(lead, at=T0).history == lead.history
     assert lead.history[0].why is None
+
+
+def test_an_erasure_dated_before_the_record_changed_is_refused() -> None:
+    """Found in review: erase() accepted a time before the record existed (merge refuses it)."""
+    from datetime import UTC, datetime, timedelta
+
+    import funnel
+    from funnel import Contact, Lead
+    from funnel.engine.erase import erase
+    from funnel.exceptions import ChronologyError
+
+    t0 = datetime(2026, 4, 1, 9, tzinfo=UTC)
+    lead = Lead(id="L1", contact=Contact(name="Ada Lovelace"), source="web", created_at=t0)
+    lead = funnel.advance(lead, "nurture", at=t0 + timedelta(days=5))
+    with pytest.raises(ChronologyError) as err:
+        erase(lead, at=t0 - timedelta(days=10))
+    assert err.value.event == "erase"
+    assert "Lovelace" not in str(err.value)
+    assert erase(lead, at=t0 + timedelta(days=5)).contact.name == "[erased]"

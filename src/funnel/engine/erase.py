@@ -49,6 +49,7 @@ import attrs
 from funnel._fields import check_text
 from funnel._time import require_aware
 from funnel.engine.transitions import require_record
+from funnel.exceptions import ChronologyError
 from funnel.model.contact import Consent, Contact
 from funnel.model.engagement import EngagementFinding
 from funnel.model.evidence import Evidence
@@ -85,10 +86,24 @@ def erase(record: R, *, at: datetime, reason: str = DEFAULT_REASON) -> R:
     Raises:
         ValidationError: *record* is no lead or prospect, *at* is not aware, or
             *reason* is not a non-blank text.
+        ChronologyError: *at* precedes the record's latest change (its creation, a
+            touch, a finding, a stage change or a merge).
     """
     require_record(record)
     require_aware(at, "at", field="at")
     check_text(reason, record=None, field="reason", blank=False)
+    from funnel.engine.dedupe import latest_change  # dedupe imports the engine's core too
+
+    last = latest_change(record)
+    if at < last:
+        raise ChronologyError(
+            f"cannot erase {type(record).__name__.lower()} {record.id!r} at "
+            f"{at.isoformat()}: it last changed at {last.isoformat()}, later than the erasure",
+            record=record,
+            event="erase",
+            stage=record.stage,
+            reasons=(f"the erasure must not precede {last.isoformat()}",),
+        )
     changes: dict[str, Any] = {
         "contact": _contact(record.contact),
         "touches": tuple(_touch(t) for t in record.touches),
