@@ -115,6 +115,20 @@ class Redactor:
             text = pattern.sub(lambda m: _masked(m.group(0)), text)
         return mask_phones(mask_addresses(text))
 
+    @classmethod
+    def of(cls, record: object) -> Redactor:
+        """
+        Masks the personal values of *record*'s contact and (a prospect's) stakeholder:
+        name, title, e-mail and phone. Anything without them masks addresses and phones.
+        """
+        secrets: list[str] = []
+        for who in (getattr(record, "contact", None), getattr(record, "stakeholder", None)):
+            for name in ("name", "title", "email", "phone"):
+                value = getattr(who, name, None)
+                if isinstance(value, str):
+                    secrets.append(value)
+        return cls(secrets)
+
     def __repr__(self) -> str:
         return f"<Redactor of {len(self._secrets)} values>"
 

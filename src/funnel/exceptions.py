@@ -62,15 +62,9 @@ def _hider(record: object) -> Callable[[str], str]:
     e-mail and phone (and a prospect's stakeholder's) are masked in it, and so is any
     e-mail address or phone number. Anything that is not a record masks nothing more.
     """
-    secrets: list[str | None] = []
-    for who in (getattr(record, "contact", None), getattr(record, "stakeholder", None)):
-        for name in ("name", "title", "email", "phone"):
-            value = getattr(who, name, None)
-            if isinstance(value, str):
-                secrets.append(value)
     from funnel._markup import Redactor  # imports funnel._privacy, as this module does
 
-    return Redactor(secrets)
+    return Redactor.of(record)
 
 
 def _record_id(record: object) -> str | None:

@@ -481,14 +481,14 @@ def group_label(key: Any) -> str:
     numbers in it are masked, as records mask them; :attr:`Breakdown.reports` keeps
     the keys themselves.
     """
-    from funnel._markup import mask_phones
-    from funnel._privacy import escape_controls, mask_addresses
+    from funnel._markup import NO_SECRETS
+    from funnel._privacy import escape_controls
 
     if isinstance(key, tuple):
         text = " / ".join("–" if k is None else str(k) for k in key)
     else:
         text = str(key)
-    return escape_controls(mask_phones(mask_addresses(text)))
+    return escape_controls(NO_SECRETS(text))
 
 
 #: Groups a breakdown's notebook table shows; the rest are counted (``to_frame()`` has all).

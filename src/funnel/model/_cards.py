@@ -43,7 +43,6 @@ from funnel._markup import (
 )
 
 if TYPE_CHECKING:
-    from funnel.model.contact import Contact
     from funnel.model.engagement import EngagementFinding
     from funnel.model.qualification import Qualification
     from funnel.model.records import Lead, Prospect
@@ -93,16 +92,9 @@ def latest_moment(record: Lead | Prospect) -> datetime:
     return max(moments)
 
 
-def secrets_of(contact: Contact | None) -> tuple[str | None, ...]:
-    """The personal values of a contact that a card must never show."""
-    if contact is None:
-        return ()
-    return (contact.name, contact.title, contact.email, contact.phone)
-
-
 def record_redactor(record: Lead | Prospect) -> Redactor:
     """Masks the personal values of a record's contact (and a prospect's stakeholder)."""
-    return Redactor(secrets_of(record.contact) + secrets_of(getattr(record, "stakeholder", None)))
+    return Redactor.of(record)
 
 
 def _outlook(record: Lead | Prospect) -> Outlook | None:
