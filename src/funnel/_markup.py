@@ -219,6 +219,24 @@ def esc(value: object, limit: int = TEXT_LIMIT, hide: Redactor = NO_SECRETS) -> 
 # --------------------------------------------------------------------------- plain reprs
 
 
+def label_repr(value: object) -> str:
+    """
+    The repr of a free label (an id, a sender, an owner, a source, a segment): any
+    e-mail address or phone number in it masked, control characters escaped.
+
+    Such fields are meant for names and ids, but a CRM export or a mailbox sync puts
+    an address or a number there often enough that a repr must not show one.
+
+    >>> label_repr("rep:alice"), label_repr("ada@acme.example"), label_repr("+44 20 7946 0958")
+    ("'rep:alice'", "'a***@acme.example'", "'***58'")
+    >>> label_repr(None)
+    'None'
+    """
+    if not isinstance(value, str):
+        return repr(value)
+    return repr(escape_controls(mask_phones(mask_addresses(value))))
+
+
 def short_repr(obj: Any) -> str:
     """
     An attrs instance's repr with every field bounded: ``Cls(a=..., b=...)``.

@@ -14,6 +14,7 @@ from typing import ClassVar
 import attrs
 
 from funnel._fields import boolean, count, instance, non_negative_money, text
+from funnel._markup import label_repr, short_repr
 from funnel._money import optional_money
 from funnel._privacy import mask_email, mask_name, mask_phone
 
@@ -48,7 +49,7 @@ class Company:
 
     _label_field: ClassVar[str] = "name"
 
-    name: str = attrs.field(validator=text(blank=False))
+    name: str = attrs.field(repr=label_repr, validator=text(blank=False))
     industry: str | None = attrs.field(
         default=None, converter=_lower_or_none, validator=text(optional=True)
     )
@@ -62,6 +63,9 @@ class Company:
     domain: str | None = attrs.field(
         default=None, converter=_lower_or_none, validator=text(optional=True)
     )
+
+    # Bounded, with an address or phone number put in the name masked.
+    __repr__ = short_repr
 
 
 @attrs.frozen(kw_only=True)
@@ -126,3 +130,6 @@ class Contact:
     title: str | None = attrs.field(default=None, repr=mask_name, validator=text(optional=True))
     company: Company | None = attrs.field(default=None, validator=instance(Company, optional=True))
     consent: Consent = attrs.field(default=Consent(), validator=instance(Consent))
+
+    # Bounded field by field (a long company name cannot make it long).
+    __repr__ = short_repr

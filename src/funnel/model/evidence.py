@@ -9,6 +9,7 @@ from typing import ClassVar, Literal, TypeAlias
 import attrs
 
 from funnel._fields import member, text, to_member
+from funnel._markup import label_repr, short_repr
 from funnel._privacy import mask_text
 from funnel._time import aware
 
@@ -63,6 +64,9 @@ class Evidence:
 
     criterion: str = attrs.field(validator=text(blank=False))
     verdict: Verdict = attrs.field(converter=_verdict, validator=member(Verdict))
-    source: str = attrs.field(validator=text(blank=False))
+    source: str = attrs.field(repr=label_repr, validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
     note: str | None = attrs.field(default=None, repr=mask_text, validator=text(optional=True))
+
+    # Bounded, with addresses and phone numbers in the source masked.
+    __repr__ = short_repr

@@ -8,6 +8,7 @@ from datetime import datetime
 import attrs
 
 from funnel._fields import shown, text
+from funnel._markup import short_repr
 from funnel._privacy import mask_text
 from funnel._time import aware
 from funnel.exceptions import ValidationError
@@ -31,6 +32,9 @@ class StageChange:
     event: str = attrs.field(validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
     why: str | None = attrs.field(default=None, repr=mask_text, validator=text(optional=True))
+
+    # Bounded: a stage or event name cannot make it long.
+    __repr__ = short_repr
 
 
 def check_history(history: tuple[StageChange, ...], stage: str, owner: str) -> None:

@@ -23,7 +23,7 @@ import attrs
 
 from funnel._fields import instance, member, non_negative_money, text, to_member
 from funnel._items import typed_tuple
-from funnel._markup import short_repr
+from funnel._markup import label_repr, short_repr
 from funnel._money import optional_money
 from funnel._time import aware, optional_aware
 from funnel.exceptions import ValidationError
@@ -168,9 +168,11 @@ class MergedRecord:
         stage: Where the absorbed record stood then.
     """
 
-    id: str = attrs.field(validator=text(blank=False))
+    id: str = attrs.field(repr=label_repr, validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
     stage: str = attrs.field(validator=text(blank=False))
+
+    __repr__ = short_repr
 
 
 def _merged(items: Iterable[MergedRecord]) -> tuple[MergedRecord, ...]:
@@ -285,9 +287,9 @@ class Lead:
     ('acquired', <QualificationLevel.RAW: 'raw'>)
     """
 
-    id: str = attrs.field(validator=text(blank=False))
+    id: str = attrs.field(repr=label_repr, validator=text(blank=False))
     contact: Contact = attrs.field(validator=instance(Contact))
-    source: str = attrs.field(validator=text())
+    source: str = attrs.field(repr=label_repr, validator=text())
     created_at: datetime = attrs.field(validator=aware)
     stage: str = attrs.field(default="acquired", validator=text(blank=False))
     level: QualificationLevel = attrs.field(
@@ -302,8 +304,8 @@ class Lead:
     history: tuple[StageChange, ...] = attrs.field(
         default=(), converter=_history, repr=_count("changes")
     )
-    owner: str | None = attrs.field(default=None, validator=text(optional=True))
-    segment: str | None = attrs.field(default=None, validator=text(optional=True))
+    owner: str | None = attrs.field(default=None, repr=label_repr, validator=text(optional=True))
+    segment: str | None = attrs.field(default=None, repr=label_repr, validator=text(optional=True))
     merged_from: tuple[MergedRecord, ...] = attrs.field(
         default=(), converter=_merged, repr=_count("merged")
     )
@@ -352,9 +354,9 @@ class Prospect:
         merged_from: The records merged into this one, oldest merge first.
     """
 
-    id: str = attrs.field(validator=text(blank=False))
+    id: str = attrs.field(repr=label_repr, validator=text(blank=False))
     contact: Contact = attrs.field(validator=instance(Contact))
-    source: str = attrs.field(validator=text())
+    source: str = attrs.field(repr=label_repr, validator=text())
     created_at: datetime = attrs.field(validator=aware)
     stage: str = attrs.field(validator=text(blank=False))
     qualification: Qualification = attrs.field(
@@ -376,8 +378,8 @@ class Prospect:
     history: tuple[StageChange, ...] = attrs.field(
         default=(), converter=_history, repr=_count("changes")
     )
-    owner: str | None = attrs.field(default=None, validator=text(optional=True))
-    segment: str | None = attrs.field(default=None, validator=text(optional=True))
+    owner: str | None = attrs.field(default=None, repr=label_repr, validator=text(optional=True))
+    segment: str | None = attrs.field(default=None, repr=label_repr, validator=text(optional=True))
     value: Decimal | None = attrs.field(
         default=None,
         converter=optional_money,  # type: ignore[misc]  # mypy plugin: attrs.Converter

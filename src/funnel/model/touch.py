@@ -16,6 +16,7 @@ import attrs
 
 from funnel._fields import boolean, member, record_label, text, to_member
 from funnel._items import typed_tuple
+from funnel._markup import label_repr, short_repr
 from funnel._privacy import mask_text
 from funnel._time import aware
 from funnel.exceptions import ValidationError
@@ -169,7 +170,7 @@ class Touch:
 sender (kind 'automation') must state its reach: reach='mass' or reach='personal'
     """
 
-    id: str = attrs.field(validator=text(blank=False))
+    id: str = attrs.field(repr=label_repr, validator=text(blank=False))
     at: datetime = attrs.field(validator=aware)
     direction: Direction = attrs.field(converter=_direction, validator=member(Direction))
     channel: Channel = attrs.field(converter=_channel, validator=member(Channel))
@@ -178,10 +179,15 @@ sender (kind 'automation') must state its reach: reach='mass' or reach='personal
         validator=_stated_reach,
         default=cast(Reach, _UNSTATED),
     )
-    sender: str | None = attrs.field(default=None, validator=text(optional=True))
-    in_reply_to: str | None = attrs.field(default=None, validator=text(optional=True, blank=False))
+    sender: str | None = attrs.field(default=None, repr=label_repr, validator=text(optional=True))
+    in_reply_to: str | None = attrs.field(
+        default=None, repr=label_repr, validator=text(optional=True, blank=False)
+    )
     connected: bool = attrs.field(default=False, validator=boolean())
     note: str | None = attrs.field(default=None, repr=mask_text, validator=text(optional=True))
+
+    # Bounded, with addresses and phone numbers in the labels masked.
+    __repr__ = short_repr
 
     def __attrs_post_init__(self) -> None:
         if cast(object, self.reach) is _UNSTATED:  # not stated
