@@ -351,7 +351,8 @@ class TestShortOutcomeHistory:
     def test_no_open_deal_no_arrival_no_warning(self) -> None:
         closed = {k: v for k, v in truncated().items() if v[-1][1] is not None}
         result = simulate_pipeline(closed, **{**self.KW, "cutoff": day(200), "runs": 4})
-        assert result.open_deals == 0 and not result.arrival_rates
+        assert result.open_deals == 0
+        assert not result.arrival_rates
 
     def test_bad_flag(self) -> None:
         with pytest.raises(ValidationError, match="history_discount"):
@@ -382,4 +383,5 @@ class TestShortOutcomeHistory:
         assert rows["open_deals"].to_list() == [8, 0]  # even 80-88, odd 85-89
         chart = backtest_chart(frame)
         marked = [t for t in chart.data if t.name == "short outcome history"]
-        assert len(marked) == 1 and list(marked[0].y) == [rows["actual_wins"][0]]
+        assert len(marked) == 1
+        assert list(marked[0].y) == [rows["actual_wins"][0]]

@@ -253,7 +253,9 @@ class TestOutcomeHistory:
         quarter = outcome_history(
             book(), cutoff=day(60), horizon=timedelta(days=90), won_stages=WON, lost_stages=LOST
         )
-        assert quarter.short and quarter.short_span and quarter.thin_stages == ()
+        assert quarter.short
+        assert quarter.short_span
+        assert quarter.thin_stages == ()
         assert quarter.discount == pytest.approx(55 / 90)
         assert "55.0 day(s), from 2026-01-06, less than the 90-day horizon" in quarter.message()
 
@@ -263,7 +265,9 @@ class TestOutcomeHistory:
         h["Q0"] = [("sql", day(0)), ("demo", day(1)), ("won", day(3))]
         got = outcome_history(h, cutoff=day(60), horizon=H30, won_stages=WON, lost_stages=LOST)
         assert dict(got.closes) == {"sql": 61, "demo": 1}
-        assert got.thin_stages == ("demo",) and got.short and not got.short_span
+        assert got.thin_stages == ("demo",)
+        assert got.short
+        assert not got.short_span
         assert "stage 'demo' has 1 closed deal(s), fewer than 30" in got.message()
         only_sql = outcome_history(
             h, cutoff=day(60), horizon=H30, won_stages=WON, lost_stages=LOST, stages=["sql"]
