@@ -311,3 +311,32 @@ class TestOutcomeHistory:
         weighted_pipeline(
             [Deal(id="W", value=5, stage="won")], FIT, horizon=timedelta(days=90), at=day(60)
         )
+
+
+@given(
+    deals=st.lists(
+        st.tuples(st.integers(0, 100), st.one_of(st.none(), st.integers(1, 60)), st.booleans()),
+        max_size=40,
+    ),
+    cut=st.integers(0, 200),
+    horizon=st.integers(1, 120),
+)
+def test_outcome_history_is_what_was_known(
+    deals: list[tuple[int, int | None, bool]], cut: int, horizon: int
+) -> None:
+    """The first outcome is the earliest close known at the cut-off; the discount is in (0, 1]."""
+    h: dict[str, list[tuple[str, datetime | None]]] = {}
+    for i, (start, length, won) in enumerate(deals):
+        h[f"D{i}"] = [("sql", day(start))]
+        if length is not None:
+            h[f"D{i}"].append(("won" if won else "lost", day(start + length)))
+    got = outcome_history(
+        h, cutoff=day(cut), horizon=timedelta(days=horizon), won_stages=WON, lost_stages=LOST
+    )
+    closes = [s + n for s, n, _ in deals if n is not None and s + n <= cut]
+    assert got.first_outcome == (day(min(closes)) if closes else None)
+    assert got.outcome_days == (cut - min(closes) if closes else 0.0)
+    assert 0 < got.discount <= 1
+    assert got.short_span == (got.outcome_days < horizon)
+    assert got.closes.get("sql", 0) == len(closes)
+    assert got.short == (got.short_span or got.closes.get("sql", 30) < 30)
