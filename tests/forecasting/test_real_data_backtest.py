@@ -152,7 +152,7 @@ def test_maven_backtest_and_issue_15s_done_when(shared_data: Path) -> None:
     ]
     assert _at(frame, "development", "total", "wins_inside") == [False, True, True]
     assert [round(e, 3) for e in _at(frame, "development", "total", "value_error")] == [
-        0.022,
+        0.033,
         0.012,
         0.073,
     ]
