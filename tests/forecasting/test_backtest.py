@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from funnel.exceptions import SimulationError, ValidationError
+from funnel.exceptions import FunnelWarning, SimulationError, ValidationError
 from funnel.forecasting import backtest, backtest_chart, simulate_pipeline, stage_survival
 from funnel.forecasting.backtest import BACKTEST_COLUMNS, log_histories
 from funnel.forecasting.pipeline import open_deals_at
@@ -285,3 +285,103 @@ class TestBacktest:
         naive = pl.DataFrame({"lead_id": ["a"], "at": [datetime(2026, 1, 1)], "stage": ["sql"]})  # noqa: DTZ001
         with pytest.raises(ValidationError, match="timezone-aware"):
             log_histories(naive)
+
+
+def truncated(per_day: int = 5) -> dict[str, list[tuple[str, datetime | None]]]:
+    """
+    *per_day* deals a day enter sql from day 0; even ones win after 10 days, odd ones lose
+    after 6; the log records no close before day 80 (the deals that closed earlier are
+    missing, as in the Maven file).
+    """
+    out: dict[str, list[tuple[str, datetime | None]]] = {}
+    for i in range(100):
+        for j in range(per_day):
+            k = i * per_day + j
+            close = i + (10 if k % 2 == 0 else 6)
+            if close < 80:
+                continue
+            end = ("won" if k % 2 == 0 else "lost", day(close))
+            out[f"D{k:04d}"] = [("sql", day(i)), end]
+    return out
+
+
+class TestShortOutcomeHistory:
+    """Ten days of outcomes for a 90-day horizon: the forecast says it extrapolates."""
+
+    KW: dict[str, Any] = {  # noqa: RUF012
+        "cutoff": day(89.5),
+        "horizon": timedelta(days=90),
+        "won_stages": WON,
+        "lost_stages": LOST,
+        "observed_from": "first-outcome",
+        "arrivals": False,
+        "runs": 400,
+        "draws": 100,
+        "seed": 2,
+    }
+
+    def test_simulate_pipeline_warns_and_carries_it(self) -> None:
+        with pytest.warns(FunnelWarning, match=r"9\.5 day\(s\), from 2026-03-22") as caught:
+            result = simulate_pipeline(truncated(), **self.KW)
+        assert caught[0].filename == __file__
+        assert result.history is not None
+        assert (result.outcome_days, result.short_history) == (9.5, True)
+        assert result.discount == pytest.approx(9.5 / 90)
+        assert "short outcome history" in repr(result)
+        assert "short outcome history: 10 days" in result._repr_html_()
+
+    def test_the_interval_widens_by_the_discount(self) -> None:
+        """Dirichlet(f) weights, f = 9.5 / 90: the parameter spread of a tenth of the leads."""
+        with pytest.warns(FunnelWarning):
+            wide = simulate_pipeline(truncated(), **self.KW)
+        with pytest.warns(FunnelWarning):
+            plain = simulate_pipeline(truncated(), history_discount=False, **self.KW)
+        assert plain.discount == 1.0
+        assert statistics.pstdev(wide.open_won) > 1.5 * statistics.pstdev(plain.open_won)
+        # the mean stays where it was (within Monte Carlo noise)
+        assert wide.interval("open")[0] == pytest.approx(plain.interval("open")[0], rel=0.1)
+
+    def test_a_long_history_is_not_discounted(self) -> None:
+        kw = {**self.KW, "horizon": timedelta(days=5), "runs": 40, "draws": 10}
+        result = simulate_pipeline(truncated(), **kw)  # warnings are errors here
+        assert (result.short_history, result.discount) == (False, 1.0)
+        again = simulate_pipeline(truncated(), history_discount=False, **kw)
+        assert again.open_won == result.open_won
+
+    def test_no_open_deal_no_arrival_no_warning(self) -> None:
+        closed = {k: v for k, v in truncated().items() if v[-1][1] is not None}
+        result = simulate_pipeline(closed, **{**self.KW, "cutoff": day(200), "runs": 4})
+        assert result.open_deals == 0
+        assert not result.arrival_rates
+
+    def test_bad_flag(self) -> None:
+        with pytest.raises(ValidationError, match="history_discount"):
+            simulate_pipeline(truncated(), history_discount="yes", **self.KW)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="history_discount"):
+            backtest(log_frame(), ["2026-03-31"], history_discount=1)  # type: ignore[arg-type]
+
+    def test_backtest_rows_say_which_cutoffs_extrapolate(self) -> None:
+        h = truncated(per_day=1)
+        log = pl.DataFrame(
+            [(k, t, s) for k, vs in h.items() for s, t in vs],
+            schema={"lead_id": pl.String, "at": pl.Datetime("us", "UTC"), "stage": pl.String},
+            orient="row",
+        )
+        with pytest.warns(FunnelWarning, match="1 cut-off.*2026-03-31 \\(10.0 days") as caught:
+            frame = backtest(
+                log,
+                ["2026-03-31", "2026-05-31"],
+                horizon=timedelta(days=30),
+                models=("weighted", "survival"),
+                min_samples=5,
+            )
+        assert len(caught) == 1
+        assert caught[0].filename == __file__
+        rows = frame.filter(pl.col("model") == "survival")
+        assert rows["outcome_days"].to_list() == [pytest.approx(10.0), pytest.approx(71.0)]
+        assert rows["short_history"].to_list() == [True, False]
+        assert rows["open_deals"].to_list() == [8, 0]  # even 80-88, odd 85-89
+        chart = backtest_chart(frame)
+        marked = [t for t in chart.data if t.name == "short outcome history"]
+        assert len(marked) == 1
+        assert list(marked[0].y) == [rows["actual_wins"][0]]

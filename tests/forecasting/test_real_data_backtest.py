@@ -7,6 +7,11 @@ with a 90-day horizon: the pipeline forecast of wins among open deals within 15 
 actual, and the simulation's total within 15 % with the actual inside its 90 % interval at
 least twice. These tests pin what the models do measure; where that misses the target,
 the docs say so with these numbers.
+
+The Maven file records no close before 2017-03-01 and Olist no win before 2017-12-05: the
+back-test rows of the cut-offs with fewer days of outcomes than the 90-day horizon say
+``short_history`` (Maven 2017-03-31 and 2017-04-30, Olist 2018-01-31 and 2018-02-28), the
+back-test warns once naming them, and the simulation discounts its bootstrap there.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from funnel.exceptions import FunnelWarning
 from funnel.forecasting import backtest, evaluate_scoring, time_split
 from funnel.forecasting.predictive import TrainingRow, train_pls
 
@@ -60,6 +66,14 @@ def _errors(frame: Any, model: str, scope: str, cutoffs: list[str] = CUTOFFS) ->
     return [round(e, 3) for e in rows["wins_error"].to_list()]
 
 
+def _short(*cutoffs: str) -> Any:
+    """The one warning of a back-test whose outcome history is short at *cutoffs*."""
+    return pytest.warns(
+        FunnelWarning,
+        match=rf"{len(cutoffs)} cut-off\(s\) extrapolate.*" + r".*".join(cutoffs),
+    )
+
+
 def _at(
     frame: Any, model: str, scope: str, column: str, cutoffs: list[str] = CUTOFFS
 ) -> list[Any]:
@@ -82,7 +96,20 @@ def test_maven_backtest_and_issue_15s_done_when(shared_data: Path) -> None:
     """
     from funnel.analytics.datasets import load_maven
 
-    frame = backtest(load_maven(shared_data), MONTH_ENDS, runs=200, draws=50, seed=0)
+    with _short("2017-03-31", "2017-04-30"):
+        frame = backtest(load_maven(shared_data), MONTH_ENDS, runs=200, draws=50, seed=0)
+    # outcomes from 2017-03-01: 31 and 61 days at the first two month ends, then 92 and more
+    assert [round(x, 1) for x in _at(frame, "weighted", "open", "outcome_days", MONTH_ENDS)] == [
+        31.0,
+        61.0,
+        92.0,
+        122.0,
+        153.0,
+        184.0,
+        214.0,
+    ]
+    for model in ("weighted", "survival", "markov", "simulation", "development"):
+        assert _at(frame, model, "open", "short_history", MONTH_ENDS) == [True, True] + [False] * 5
     assert _at(frame, "weighted", "open", "open_deals") == [1330, 1686, 2409]
     assert _at(frame, "weighted", "open", "actual_wins") == [609, 597, 541]
     assert _at(frame, "simulation", "total", "actual_wins") == [1238, 1219, 1150]
@@ -90,46 +117,48 @@ def test_maven_backtest_and_issue_15s_done_when(shared_data: Path) -> None:
     assert _errors(frame, "weighted", "open") == [0.792, 0.882, 1.866]
     # before: the exit curves, 998, 695, 774 (+64 %, +16 %, +43 %)
     assert _errors(frame, "survival", "open") == [0.639, 0.164, 0.43]
-    assert _errors(frame, "simulation", "open") == [0.622, 0.162, 0.431]
+    # at 2017-03-31 the simulation's bootstrap counts the history as 31/90 of its size
+    assert _errors(frame, "simulation", "open") == [0.645, 0.162, 0.431]
     # the old chain: open deals as if new, arrivals over all history
     assert _errors(frame, "markov", "total") == [-0.156, 0.054, 0.505]
     assert _at(frame, "markov", "total", "wins_inside") == [False, False, False]
-    # before: the simulation's total, 1443, 1272, 1364 (+16.6 %, +4.4 %, +18.6 %); inside once
-    assert _errors(frame, "simulation", "total") == [0.166, 0.044, 0.186]
+    # before: the simulation's total, 1460, 1272, 1364 (+17.9 %, +4.4 %, +18.6 %); inside once
+    assert _errors(frame, "simulation", "total") == [0.179, 0.044, 0.186]
     assert _at(frame, "simulation", "total", "wins_inside") == [False, True, False]
-    assert [round(x) for x in _at(frame, "simulation", "total", "wins_low")] == [1333, 1205, 1254]
-    assert [round(x) for x in _at(frame, "simulation", "total", "wins_high")] == [1556, 1344, 1480]
-    # after: development, open deals 990, 627, 615 (+62.5 %, +5.1 %, +13.6 %)
+    assert [round(x) for x in _at(frame, "simulation", "total", "wins_low")] == [1341, 1205, 1254]
+    assert [round(x) for x in _at(frame, "simulation", "total", "wins_high")] == [1577, 1344, 1480]
+    # after: development, open deals 1002, 627, 615 (+64.6 %, +5.1 %, +13.6 %)
     assert [round(x) for x in _at(frame, "development", "open", "forecast_wins")] == [
-        990,
+        1002,
         627,
         615,
     ]
-    assert _errors(frame, "development", "open") == [0.625, 0.051, 0.136]
-    assert [round(x) for x in _at(frame, "development", "open", "wins_low")] == [940, 564, 548]
-    assert [round(x) for x in _at(frame, "development", "open", "wins_high")] == [1035, 676, 693]
+    assert _errors(frame, "development", "open") == [0.646, 0.051, 0.136]
+    assert [round(x) for x in _at(frame, "development", "open", "wins_low")] == [924, 564, 548]
+    assert [round(x) for x in _at(frame, "development", "open", "wins_high")] == [1064, 676, 693]
     assert _at(frame, "development", "open", "wins_inside") == [False, True, False]
-    # after: development, all wins 1445, 1232, 1224 (+16.7 %, +1.1 %, +6.5 %), inside twice
+    # after: development, all wins 1460, 1232, 1224 (+18.0 %, +1.1 %, +6.5 %), inside twice
     assert [round(x) for x in _at(frame, "development", "total", "forecast_wins")] == [
-        1445,
+        1460,
         1232,
         1224,
     ]
-    assert _errors(frame, "development", "total") == [0.167, 0.011, 0.065]
-    assert [round(x) for x in _at(frame, "development", "total", "wins_low")] == [1336, 1152, 1098]
+    assert _errors(frame, "development", "total") == [0.18, 0.011, 0.065]
+    assert [round(x) for x in _at(frame, "development", "total", "wins_low")] == [1348, 1152, 1098]
     assert [round(x) for x in _at(frame, "development", "total", "wins_high")] == [
-        1560,
+        1561,
         1311,
         1337,
     ]
     assert _at(frame, "development", "total", "wins_inside") == [False, True, True]
     assert [round(e, 3) for e in _at(frame, "development", "total", "value_error")] == [
-        0.022,
+        0.033,
         0.012,
         0.073,
     ]
     # issue 15's "done when", with the development model: met at 2017-06-30 and
-    # 2017-09-30 and for the interval; not at 2017-03-31 (forecasting.md says why)
+    # 2017-09-30 and for the interval; not at 2017-03-31, where the log holds 31 days of
+    # outcomes for a 90-day horizon (short_history; forecasting.md says why)
     within = [abs(e) <= 0.15 for e in _errors(frame, "development", "open")]
     total_within = [abs(e) <= 0.15 for e in _errors(frame, "development", "total")]
     inside = sum(_at(frame, "development", "total", "wins_inside"))
@@ -141,12 +170,12 @@ def test_maven_backtest_and_issue_15s_done_when(shared_data: Path) -> None:
     others = [c for c in MONTH_ENDS if c not in CUTOFFS]
     assert _at(frame, "weighted", "open", "actual_wins", others) == [718, 616, 711, 553]
     assert _errors(frame, "survival", "open", others) == [0.42, 0.132, 0.18, 0.375]
-    assert _errors(frame, "development", "open", others) == [0.401, 0.346, 0.093, 0.104]
+    assert _errors(frame, "development", "open", others) == [0.418, 0.346, 0.093, 0.104]
     assert _at(frame, "development", "open", "wins_inside", others) == [False, False, True, True]
     assert _at(frame, "simulation", "total", "actual_wins", others) == [1251, 1266, 1209, 1173]
-    assert _errors(frame, "simulation", "total", others) == [0.28, -0.006, 0.241, 0.19]
+    assert _errors(frame, "simulation", "total", others) == [0.286, -0.006, 0.241, 0.19]
     assert _at(frame, "simulation", "total", "wins_inside", others) == [False, True, False, False]
-    assert _errors(frame, "development", "total", others) == [0.28, 0.135, 0.092, 0.069]
+    assert _errors(frame, "development", "total", others) == [0.288, 0.135, 0.092, 0.069]
     assert _at(frame, "development", "total", "wins_inside", others) == [False, False, True, True]
 
     # over the seven month ends: mean absolute error of the open and the total forecasts
@@ -154,8 +183,51 @@ def test_maven_backtest_and_issue_15s_done_when(shared_data: Path) -> None:
         errors = _errors(frame, model, scope, MONTH_ENDS)
         return round(100 * sum(map(abs, errors)) / len(errors), 1)
 
-    assert (mae("survival", "open"), mae("development", "open")) == (33.4, 25.1)
-    assert (mae("simulation", "total"), mae("development", "total")) == (15.9, 11.7)
+    assert (mae("survival", "open"), mae("development", "open")) == (33.4, 25.6)
+    assert (mae("simulation", "total"), mae("development", "total")) == (16.2, 12.0)
+    # coverage of the 90 % intervals over the seven month ends
+    assert sum(_at(frame, "development", "total", "wins_inside", MONTH_ENDS)) == 4
+    assert sum(_at(frame, "simulation", "total", "wins_inside", MONTH_ENDS)) == 2
+    assert sum(_at(frame, "development", "open", "wins_inside", MONTH_ENDS)) == 3
+
+
+@pytest.mark.slow
+def test_maven_short_history_discount(shared_data: Path) -> None:
+    """
+    The same back-test without the discount (``history_discount=False``) at the two month
+    ends with less than 90 days of outcomes: the 90 % intervals are narrower, neither
+    covers the actual, and no discount by outcome_days / horizon could (the miss is bias).
+    """
+    from funnel.analytics.datasets import load_maven
+
+    short = ["2017-03-31", "2017-04-30"]
+    kw: dict[str, Any] = {"runs": 200, "draws": 50, "seed": 0}
+    kw["models"] = ("simulation", "development")
+    with _short(*short):
+        plain = backtest(load_maven(shared_data), short, history_discount=False, **kw)
+
+    columns = ("forecast_wins", "wins_low", "wins_high", "wins_error", "wins_inside")
+
+    def figures(model: str, scope: str) -> list[tuple[int, int, int, float, bool]]:
+        return [
+            (round(f), round(lo), round(hi), round(e, 3), inside)
+            for f, lo, hi, e, inside in zip(
+                *(_at(plain, model, scope, c, short) for c in columns), strict=True
+            )
+        ]
+
+    assert figures("development", "open") == [
+        (990, 940, 1035, 0.625, False),
+        (1006, 943, 1071, 0.401, False),
+    ]
+    assert figures("development", "total") == [
+        (1445, 1336, 1560, 0.167, False),
+        (1602, 1495, 1708, 0.28, False),
+    ]
+    assert figures("simulation", "total") == [
+        (1443, 1333, 1556, 0.166, False),
+        (1601, 1497, 1708, 0.28, False),
+    ]
 
 
 def test_maven_development_cohort_width(shared_data: Path) -> None:
@@ -215,7 +287,8 @@ def test_maven_survival_sensitivity(shared_data: Path) -> None:
     log = load_maven(shared_data)
 
     def errors(**kw: Any) -> list[float]:
-        frame = backtest(log, CUTOFFS, models=("survival",), **kw)
+        with _short("2017-03-31"):
+            frame = backtest(log, CUTOFFS, models=("survival",), **kw)
         return [round(e, 3) for e in frame["wins_error"].to_list()]
 
     # period analysis (the default: the last 90 days, the horizon) against all history
@@ -277,11 +350,19 @@ def test_olist_backtest_open_leads(shared_data: Path) -> None:
     """No lost stage: the weighted pipeline values every open MQL at 1; survival does not."""
     from funnel.analytics.datasets import load_olist
 
-    frame = backtest(
-        load_olist(shared_data),
-        ["2018-01-31", "2018-03-31", "2018-05-31"],
-        models=("weighted", "survival"),
-    )
+    with _short("2018-01-31"):
+        frame = backtest(
+            load_olist(shared_data),
+            ["2018-01-31", "2018-03-31", "2018-05-31"],
+            models=("weighted", "survival"),
+        )
+    # the first win is dated 2017-12-05: 57.9 days of outcomes at 2018-01-31
+    assert [round(x, 1) for x in _figures(frame, "survival", "open", "outcome_days")] == [
+        57.9,
+        116.9,
+        177.9,
+    ]
+    assert _figures(frame, "survival", "open", "short_history") == [True, False, False]
     assert _figures(frame, "weighted", "open", "forecast_wins") == [3067.0, 5009.0, 7335.0]
     assert _figures(frame, "survival", "open", "actual_wins") == [85, 121, 124]
     assert [round(x, 1) for x in _figures(frame, "survival", "open", "forecast_wins")] == [
@@ -290,12 +371,13 @@ def test_olist_backtest_open_leads(shared_data: Path) -> None:
         139.1,
     ]
     # on all history instead of the last 90 days: 38.7, 76.1, 118.7 (-54 %, -37 %, -4 %)
-    whole = backtest(
-        load_olist(shared_data),
-        ["2018-01-31", "2018-03-31", "2018-05-31"],
-        models=("survival",),
-        window=None,
-    )
+    with _short("2018-01-31"):
+        whole = backtest(
+            load_olist(shared_data),
+            ["2018-01-31", "2018-03-31", "2018-05-31"],
+            models=("survival",),
+            window=None,
+        )
     assert [round(e, 3) for e in whole["wins_error"].to_list()] == [-0.544, -0.371, -0.043]
     # the log has no values: value columns are null, not zeros
     assert set(_figures(frame, "survival", "open", "forecast_value")) == {None}
@@ -306,45 +388,50 @@ def test_olist_backtest_simulation(shared_data: Path) -> None:
     """The Olist simulation and chain figures quoted in simulation.md."""
     from funnel.analytics.datasets import load_olist
 
-    frame = backtest(
-        load_olist(shared_data),
-        ["2018-01-31", "2018-03-31", "2018-05-31"],
-        models=("markov", "simulation", "development"),
-        runs=200,
-        draws=50,
-        seed=0,
-    )
+    with _short("2018-01-31"):
+        frame = backtest(
+            load_olist(shared_data),
+            ["2018-01-31", "2018-03-31", "2018-05-31"],
+            models=("markov", "simulation", "development"),
+            runs=200,
+            draws=50,
+            seed=0,
+        )
     assert _figures(frame, "simulation", "total", "actual_wins") == [467, 386, 124]
-    # development: open 38.5, 49.5, 148.9 (-55 %, -59 %, +20 %), worse than the exit curves
+    # development: open 39.4, 49.5, 148.9 (-54 %, -59 %, +20 %), worse than the exit curves
     assert [round(x, 1) for x in _figures(frame, "development", "open", "forecast_wins")] == [
-        38.5,
+        39.4,
         49.5,
         148.9,
     ]
     assert [round(x) for x in _figures(frame, "development", "total", "forecast_wins")] == [
-        149,
+        154,
         368,
         506,
     ]
     assert [round(x) for x in _figures(frame, "development", "total", "wins_low")] == [
-        104,
+        101,
         317,
         453,
     ]
     assert [round(x) for x in _figures(frame, "development", "total", "wins_high")] == [
-        199,
+        216,
         427,
         563,
     ]
     assert _figures(frame, "development", "total", "wins_inside") == [False, True, False]
     assert [round(x) for x in _figures(frame, "simulation", "total", "forecast_wins")] == [
-        149,
+        155,
         393,
         501,
     ]
-    assert [round(x) for x in _figures(frame, "simulation", "total", "wins_low")] == [99, 347, 448]
+    assert [round(x) for x in _figures(frame, "simulation", "total", "wins_low")] == [
+        100,
+        347,
+        448,
+    ]
     assert [round(x) for x in _figures(frame, "simulation", "total", "wins_high")] == [
-        200,
+        209,
         444,
         556,
     ]
@@ -427,30 +514,41 @@ def test_simulation_other_fits(shared_data: Path) -> None:
             _figures(frame, "simulation", "total", "wins_inside"),
         )
 
+    def run(log: Any, cuts: list[str], **more: Any) -> Any:
+        with _short(cuts[0]):
+            return backtest(log, cuts, **kw, **more)
+
     # all history: worse at 2017-06-30 and 2017-09-30, never inside
-    assert total(backtest(maven, CUTOFFS, window=None, **kw)) == (
-        [1443, 1387, 1534],
-        [1333, 1318, 1418],
-        [1556, 1458, 1647],
+    assert total(run(maven, CUTOFFS, window=None)) == (
+        [1460, 1387, 1534],
+        [1341, 1318, 1418],
+        [1577, 1458, 1647],
         [False, False, False],
     )
-    assert total(backtest(olist, ocuts, window=None, **kw)) == (
-        [149, 362, 452],
-        [99, 320, 407],
-        [200, 403, 498],
+    assert total(run(olist, ocuts, window=None)) == (
+        [155, 362, 452],
+        [100, 320, 407],
+        [209, 403, 498],
         [False, True, False],
     )
     # negative-binomial arrivals: wider intervals, the same cut-offs covered
-    assert total(backtest(maven, CUTOFFS, arrival_noise="weekly", **kw)) == (
-        [1443, 1271, 1363],
-        [1301, 1193, 1239],
-        [1606, 1352, 1490],
+    assert total(run(maven, CUTOFFS, arrival_noise="weekly")) == (
+        [1459, 1271, 1363],
+        [1323, 1193, 1239],
+        [1609, 1352, 1490],
         [False, True, False],
     )
-    assert total(backtest(olist, ocuts, arrival_noise="weekly", **kw)) == (
-        [148, 394, 500],
-        [94, 347, 447],
-        [208, 445, 562],
+    assert total(run(olist, ocuts, arrival_noise="weekly")) == (
+        [155, 394, 500],
+        [92, 347, 447],
+        [228, 445, 562],
+        [False, True, False],
+    )
+    # without the left truncation: -9.3 %, +4.4 %, +18.6 %, inside once
+    assert total(run(maven, CUTOFFS, observed_from=None)) == (
+        [1123, 1272, 1364],
+        [1046, 1205, 1254],
+        [1207, 1344, 1480],
         [False, True, False],
     )
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnel.exceptions import ForecastError, InsufficientHistory
-from funnel.forecasting import stage_survival
+from funnel.exceptions import ForecastError, FunnelWarning, InsufficientHistory
+from funnel.forecasting import stage_development, stage_survival
 from funnel.forecasting.forecast import Deal, weighted_pipeline
-from funnel.forecasting.survival import StageSurvival, spells_at
+from funnel.forecasting.survival import StageSurvival, outcome_history, spells_at
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 WON, LOST = {"won"}, {"lost"}
@@ -236,3 +236,107 @@ class TestWeightedPipelineWithHorizon:
         late = Deal(id="E", value=10, stage="sql", entered=day(61))
         with pytest.raises(ForecastError, match="after"):
             weighted_pipeline([late], FIT, horizon=H30, at=day(60))
+
+
+class TestOutcomeHistory:
+    """How much outcome history a fit has against the horizon (short: it extrapolates)."""
+
+    def test_span_closes_and_discount(self) -> None:
+        # outcomes from day 5 (the first loss); at day 60: 55 days of outcomes
+        got = outcome_history(
+            book(), cutoff=day(60), horizon=H30, won_stages=WON, lost_stages=LOST
+        )
+        assert got.first_outcome == day(5)
+        assert got.outcome_days == 55.0
+        assert dict(got.closes) == {"sql": 60}
+        assert (got.short, got.discount) == (False, 1.0)
+        quarter = outcome_history(
+            book(), cutoff=day(60), horizon=timedelta(days=90), won_stages=WON, lost_stages=LOST
+        )
+        assert quarter.short
+        assert quarter.short_span
+        assert quarter.thin_stages == ()
+        assert quarter.discount == pytest.approx(55 / 90)
+        assert "55.0 day(s), from 2026-01-06, less than the 90-day horizon" in quarter.message()
+
+    def test_a_stage_with_few_closes_is_thin(self) -> None:
+        h = book()
+        h |= {f"Q{i}": [("sql", day(0)), ("demo", day(1))] for i in range(40)}
+        h["Q0"] = [("sql", day(0)), ("demo", day(1)), ("won", day(3))]
+        got = outcome_history(h, cutoff=day(60), horizon=H30, won_stages=WON, lost_stages=LOST)
+        assert dict(got.closes) == {"sql": 61, "demo": 1}
+        assert got.thin_stages == ("demo",)
+        assert got.short
+        assert not got.short_span
+        assert "stage 'demo' has 1 closed deal(s), fewer than 30" in got.message()
+        only_sql = outcome_history(
+            h, cutoff=day(60), horizon=H30, won_stages=WON, lost_stages=LOST, stages=["sql"]
+        )
+        assert not only_sql.short
+
+    def test_nothing_closed_yet(self) -> None:
+        h = {f"O{i}": [("sql", day(i))] for i in range(40)}
+        got = outcome_history(h, cutoff=day(60), horizon=H30, won_stages=WON, lost_stages=LOST)
+        assert (got.first_outcome, got.outcome_days, got.short) == (None, 0.0, True)
+        assert got.discount == pytest.approx(1 / 30)  # floored at one day
+        assert "no won or lost deal is recorded" in got.message()
+
+    def test_nothing_after_the_cutoff_counts(self) -> None:
+        got = outcome_history(book(), cutoff=day(7), horizon=H30, won_stages=WON, lost_stages=LOST)
+        # losses at days 5, 6, 7 only
+        assert (got.outcome_days, dict(got.closes)) == (2.0, {"sql": 3})
+
+    def test_the_fit_knows_its_history(self) -> None:
+        quarter = timedelta(days=90)
+        mine = FIT.outcome_history(quarter)
+        assert mine == outcome_history(
+            book(), cutoff=day(60), horizon=quarter, won_stages=WON, lost_stages=LOST
+        )
+        assert "55.0 days of outcomes for a 90-day horizon: short" in repr(mine)
+
+    def test_weighted_pipeline_warns_when_it_extrapolates(self) -> None:
+        deals = [Deal(id="A", value=1000, stage="sql", entered=day(55))]
+        with pytest.warns(FunnelWarning, match="55.0 day.*90-day horizon") as caught:
+            weighted_pipeline(deals, FIT, horizon=timedelta(days=90), at=day(60))
+        assert caught[0].filename == __file__
+        dev = stage_development(
+            book(), cutoff=day(60), horizon=timedelta(days=90), won_stages=WON, lost_stages=LOST
+        )
+        assert dev.outcome_history().short
+        with pytest.warns(FunnelWarning, match="extrapolates"):
+            weighted_pipeline(deals, dev, horizon=timedelta(days=90), at=day(60))
+        # 55 days of outcomes for a 30-day horizon: no warning (warnings are errors here)
+        weighted_pipeline(deals, FIT, horizon=H30, at=day(60))
+        # closed deals only: nothing is extrapolated
+        weighted_pipeline(
+            [Deal(id="W", value=5, stage="won")], FIT, horizon=timedelta(days=90), at=day(60)
+        )
+
+
+@given(
+    deals=st.lists(
+        st.tuples(st.integers(0, 100), st.one_of(st.none(), st.integers(1, 60)), st.booleans()),
+        max_size=40,
+    ),
+    cut=st.integers(0, 200),
+    horizon=st.integers(1, 120),
+)
+def test_outcome_history_is_what_was_known(
+    deals: list[tuple[int, int | None, bool]], cut: int, horizon: int
+) -> None:
+    """The first outcome is the earliest close known at the cut-off; the discount is in (0, 1]."""
+    h: dict[str, list[tuple[str, datetime | None]]] = {}
+    for i, (start, length, won) in enumerate(deals):
+        h[f"D{i}"] = [("sql", day(start))]
+        if length is not None:
+            h[f"D{i}"].append(("won" if won else "lost", day(start + length)))
+    got = outcome_history(
+        h, cutoff=day(cut), horizon=timedelta(days=horizon), won_stages=WON, lost_stages=LOST
+    )
+    closes = [s + n for s, n, _ in deals if n is not None and s + n <= cut]
+    assert got.first_outcome == (day(min(closes)) if closes else None)
+    assert got.outcome_days == (cut - min(closes) if closes else 0.0)
+    assert 0 < got.discount <= 1
+    assert got.short_span == (got.outcome_days < horizon)
+    assert got.closes.get("sql", 0) == len(closes)
+    assert got.short == (got.short_span or got.closes.get("sql", 30) < 30)

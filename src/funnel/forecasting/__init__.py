@@ -27,9 +27,11 @@ if TYPE_CHECKING:
         time_split,
     )
     from funnel.forecasting.survival import (
+        OutcomeHistory,
         StageCurve,
         StageSurvival,
         WinEstimate,
+        outcome_history,
         stage_survival,
     )
 
@@ -37,6 +39,7 @@ _WHERE = {
     "MODELS": "backtest",
     "FieldWinRate": "predictive",
     "OpenDeal": "pipeline",
+    "OutcomeHistory": "survival",
     "PipelineForecast": "pipeline",
     "ReliabilityBin": "predictive",
     "ScoringEvaluation": "predictive",
@@ -49,6 +52,7 @@ _WHERE = {
     "evaluate_scoring": "predictive",
     "field_win_rate": "predictive",
     "log_loss": "predictive",
+    "outcome_history": "survival",
     "reliability": "predictive",
     "simulate_pipeline": "pipeline",
     "stage_development": "development",
@@ -60,6 +64,7 @@ __all__ = (
     "MODELS",
     "FieldWinRate",
     "OpenDeal",
+    "OutcomeHistory",
     "PipelineForecast",
     "ReliabilityBin",
     "ScoringEvaluation",
@@ -72,6 +77,7 @@ __all__ = (
     "evaluate_scoring",
     "field_win_rate",
     "log_loss",
+    "outcome_history",
     "reliability",
     "simulate_pipeline",
     "stage_development",

@@ -35,6 +35,16 @@ Models (``models=``):
   won in the horizon after (chain ladder, :mod:`funnel.forecasting.development`),
   each arrival at the share of the last horizon's arrivals won by the cut-off.
 
+**Short outcome history.** Every row says how many days of outcomes (wins and
+losses) were recorded before its cut-off (``outcome_days``, from the first
+won or lost exit known then) and whether the forecast extrapolates beyond them
+(``short_history``: fewer days than the horizon, or a stage holding open deals
+with fewer than ``min_samples`` closed deals; see
+:class:`~funnel.forecasting.survival.OutcomeHistory`). The simulation widens
+its parameter draws there (``history_discount``; see
+:mod:`funnel.forecasting.pipeline`), and :func:`backtest` issues one
+:class:`~funnel.exceptions.FunnelWarning` naming the short cut-offs.
+
 A log without a ``value`` column gets no value figures (nulls, not zeros).
 The result is a frame (polars by default, ``backend="pandas"`` on request), one
 row per cut-off, model and scope; :func:`backtest_chart` draws it.
@@ -43,13 +53,14 @@ row per cut-off, model and scope; :func:`backtest_chart` draws it.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import ForecastError, ValidationError
+from funnel.exceptions import ForecastError, FunnelWarning, ValidationError
 from funnel.forecasting._frames import plotly, to_frame
 from funnel.forecasting._validate import (
     check_choice,
@@ -61,12 +72,19 @@ from funnel.forecasting._validate import (
 from funnel.forecasting.forecast import stage_probabilities
 from funnel.forecasting.pipeline import (
     _mean_won_value,
+    _simulate_pipeline,
     fit_start,
     open_deals_at,
-    simulate_pipeline,
 )
 from funnel.forecasting.simulation import estimate_chain, simulate
-from funnel.forecasting.survival import DAY, Visit, _dated, stage_survival
+from funnel.forecasting.survival import (
+    DAY,
+    OutcomeHistory,
+    Visit,
+    _dated,
+    outcome_history,
+    stage_survival,
+)
 from funnel.model.eventlog import AT, LEAD_ID, STAGE, VALUE
 
 #: The models :func:`backtest` knows, in the order it reports them.
@@ -76,6 +94,8 @@ MODELS = ("weighted", "survival", "markov", "simulation", "development")
 BACKTEST_COLUMNS = (
     "cutoff",
     "horizon_days",
+    "outcome_days",
+    "short_history",
     "model",
     "scope",
     "open_deals",
@@ -197,6 +217,7 @@ def _actuals(
 def _row(
     cutoff: datetime,
     horizon: timedelta,
+    history: OutcomeHistory,
     model: str,
     scope: str,
     open_deals: int,
@@ -214,6 +235,8 @@ def _row(
     return {
         "cutoff": cutoff,
         "horizon_days": horizon.total_seconds() / DAY,
+        "outcome_days": history.outcome_days,
+        "short_history": history.short,
         "model": model,
         "scope": scope,
         "open_deals": open_deals,
@@ -246,6 +269,7 @@ def backtest(
     runs: int = 500,
     draws: int = 100,
     seed: int = 0,
+    history_discount: bool = True,
     backend: str = "polars",
 ) -> Any:
     """
@@ -271,11 +295,18 @@ def backtest(
         runs: Monte Carlo runs (``markov``, ``simulation``).
         draws: Parameter draws of ``simulation``.
         seed: The seed.
+        history_discount: Widen the simulation's parameter draws where the
+            outcome history is shorter than the horizon (see
+            :func:`~funnel.forecasting.simulate_pipeline`).
         backend: ``"polars"`` or ``"pandas"``.
 
     Raises:
         ValidationError: an unknown model, a bad cut-off, a log without the columns.
         ForecastError: a horizon that is not positive.
+
+    Warns:
+        FunnelWarning: once, naming the cut-offs with open deals whose outcome
+            history is short (their rows say ``short_history``).
     """
     models = [
         m if isinstance(m, str) else type(m).__name__ for m in check_iterable(models, "models")
@@ -296,6 +327,11 @@ def backtest(
     seed = check_int(seed, "seed")
     check_choice(arrival_noise, "arrival_noise", ("poisson", "weekly"))
     check_choice(backend, "backend", ("polars", "pandas"))
+    if not isinstance(history_discount, bool):
+        raise ValidationError(
+            f"history_discount must be True or False, got {type(history_discount).__name__}",
+            field="history_discount",
+        )
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValidationError(
@@ -311,6 +347,7 @@ def backtest(
     finals = won | lost
     fit_window = horizon if window == "horizon" else window
     rows: list[dict[str, object]] = []
+    short: list[OutcomeHistory] = []
     for raw in cutoffs:
         cutoff = _cutoff(raw)
         end = cutoff + horizon
@@ -323,6 +360,17 @@ def backtest(
             return default if v is None else v
 
         n_open = len(deals)
+        history = outcome_history(
+            histories,
+            cutoff=cutoff,
+            horizon=horizon,
+            won_stages=won,
+            lost_stages=lost,
+            min_closes=min_samples,
+            stages=[d.stage for d in deals],
+        )
+        if history.short and n_open:
+            short.append(history)
         for model in MODELS:
             if model not in models:
                 continue
@@ -341,6 +389,7 @@ def backtest(
                     _row(
                         cutoff,
                         horizon,
+                        history,
                         model,
                         "open",
                         n_open,
@@ -378,6 +427,7 @@ def backtest(
                     _row(
                         cutoff,
                         horizon,
+                        history,
                         model,
                         "open",
                         n_open,
@@ -393,6 +443,7 @@ def backtest(
                         histories,
                         cutoff,
                         horizon,
+                        history,
                         funnel,
                         deals,
                         default_value,
@@ -402,7 +453,7 @@ def backtest(
                     )
                 )
             else:
-                fc = simulate_pipeline(
+                fc = _simulate_pipeline(
                     histories,
                     cutoff=cutoff,
                     horizon=horizon,
@@ -411,17 +462,22 @@ def backtest(
                     values=values,
                     window=fit_window,
                     observed_from=observed_from,
+                    arrival_window=None,
+                    arrivals=True,
+                    arrival_noise=arrival_noise,
                     runs=runs,
                     draws=draws,
                     seed=seed,
                     min_samples=min_samples,
-                    arrival_noise=arrival_noise,
+                    uncertainty="bootstrap",
                     method="development" if model == "development" else "survival",
+                    history_discount=history_discount,
                 )
                 rows.append(
                     _row(
                         cutoff,
                         horizon,
+                        history,
                         model,
                         "open",
                         n_open,
@@ -435,6 +491,7 @@ def backtest(
                     _row(
                         cutoff,
                         horizon,
+                        history,
                         model,
                         "total",
                         n_open,
@@ -444,6 +501,8 @@ def backtest(
                         actual["total_value"],
                     )
                 )
+    if short:
+        warnings.warn(FunnelWarning(_short_message(short, horizon)), stacklevel=2)
     if not values:  # the log has no values: no value forecast, rather than zeros
         money = [c for c in BACKTEST_COLUMNS if "value" in c]
         rows = [{**r, **dict.fromkeys(money)} for r in rows]
@@ -454,6 +513,7 @@ def _markov(
     histories: Mapping[str, Sequence[Visit]],
     cutoff: datetime,
     horizon: timedelta,
+    history: OutcomeHistory,
     funnel: Funnel,
     deals: Sequence[Any],
     default_value: float,
@@ -479,6 +539,7 @@ def _markov(
             _row(
                 cutoff,
                 horizon,
+                history,
                 "markov",
                 scope,
                 len(deals),
@@ -489,6 +550,21 @@ def _markov(
             )
         )
     return out
+
+
+def _short_message(short: Sequence[OutcomeHistory], horizon: timedelta) -> str:
+    """One sentence naming the cut-offs whose forecasts extrapolate beyond their outcomes."""
+    parts = []
+    for h in short:
+        why = [f"{h.outcome_days:.1f} days of outcomes"] if h.short_span else []
+        why += [f"{s!r} {h.closes[s]} closed deal(s)" for s in h.thin_stages]
+        parts.append(f"{h.cutoff:%Y-%m-%d} ({', '.join(why)})")
+    return (
+        f"back-test: the forecasts at {len(short)} cut-off(s) extrapolate beyond their "
+        f"outcome history (fewer days of wins and losses than the {horizon.days}-day horizon, "
+        f"or a stage with fewer closed deals than min_samples): {'; '.join(parts)}; "
+        "their rows say short_history"
+    )
 
 
 def _cutoff(raw: datetime | str) -> datetime:
@@ -517,7 +593,8 @@ def _cutoff(raw: datetime | str) -> datetime:
 def backtest_chart(frame: Any, *, scope: str = "open", title: str | None = None) -> Any:
     """
     A plotly chart of a :func:`backtest` frame: per cut-off, each model's forecast
-    (with its interval as error bars) against the actual.
+    (with its interval as error bars) against the actual; the actuals of the
+    cut-offs whose outcome history is short (``short_history``) are ringed.
     """
     import narwhals as nw
 
@@ -552,6 +629,22 @@ def backtest_chart(frame: Any, *, scope: str = "open", title: str | None = None)
             marker={"symbol": "x", "size": 12, "color": "black"},
         )
     )
+    short = {r["cutoff"]: r["actual_wins"] for r in rows if r.get("short_history")}
+    if short:
+        fig.add_trace(
+            go.Scatter(
+                x=list(short),
+                y=list(short.values()),
+                mode="markers",
+                name="short outcome history",
+                marker={"symbol": "circle-open", "size": 22, "color": "firebrick"},
+                hovertext=[
+                    "fewer days of outcomes than the horizon (or a thin stage): "
+                    "the forecast extrapolates"
+                ]
+                * len(short),
+            )
+        )
     fig.update_layout(
         title=title or f"Back-test: wins in the horizon ({scope} deals)",
         xaxis_title="cut-off",

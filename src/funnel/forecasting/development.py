@@ -47,7 +47,7 @@ The horizon is fixed at fitting time: the estimate is for that horizon only.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
@@ -66,6 +66,7 @@ from funnel.forecasting._validate import (
 )
 from funnel.forecasting.survival import (
     DAY,
+    OutcomeHistory,
     StageSurvival,
     Visit,
     WinEstimate,
@@ -190,6 +191,17 @@ class StageDevelopment:
     ) -> float:
         """:meth:`estimate`'s probability alone."""
         return self.estimate(stage, age, horizon, record=record).probability
+
+    def outcome_history(
+        self, horizon: timedelta | None = None, *, stages: Iterable[str] | None = None
+    ) -> OutcomeHistory:
+        """
+        How much outcome history the fit has (:meth:`StageSurvival.outcome_history` of
+        its fallback, for *horizon*, default the fitted one).
+        """
+        return self.fallback.outcome_history(
+            self.horizon if horizon is None else horizon, stages=stages
+        )
 
     def to_frame(self, backend: str = "polars") -> Any:
         """One row per stage and cohort (the columns of :class:`Cohort`, plus ``age_from``)."""

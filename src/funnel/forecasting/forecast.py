@@ -20,7 +20,11 @@ Weighted pipeline and forecast, in :class:`~decimal.Decimal` money.
   :class:`~funnel.forecasting.survival.StageSurvival`): each open deal is
   weighed by its chance of winning *within the horizon given its age in
   stage*, so a deal that has sat in its stage longer than any deal ever left
-  it weighs nothing.
+  it weighs nothing. When the fit's outcome history is short (fewer days of
+  wins and losses before its cut-off than the horizon, or an open deal's
+  stage with fewer than ``min_samples`` closed deals; see
+  :class:`~funnel.forecasting.survival.OutcomeHistory`), a
+  :class:`~funnel.exceptions.FunnelWarning` says so.
 """
 
 from __future__ import annotations
@@ -457,6 +461,9 @@ def weighted_pipeline(
             open deal that does not say when it entered its stage.
         InsufficientHistory: a stage whose history is below the floor.
 
+    Warns:
+        FunnelWarning: with a horizon, when the fit's outcome history is short.
+
     >>> deals = [Deal(id="A", value="1000", stage="sql"), Deal(id="B", value="0.25", stage="sql"),
     ...          Deal(id="C", value="500", stage="won"), Deal(id="D", value="800", stage="lost")]
     >>> fc = weighted_pipeline(deals, {"sql": "0.5"})
@@ -546,6 +553,7 @@ def _weighted_within(
         )
     at = require_aware(at, "at", field="at")
     lines: list[ForecastLine] = []
+    open_stages: list[str] = []
     for deal in deals:
         deal_id, value, stage, entered = _deal_fields(deal)
         status: Literal["open", "won", "lost"] = "open"
@@ -570,6 +578,13 @@ def _weighted_within(
                 )
             q = probabilities.win_probability(stage, age, horizon, record=deal_id)
             p = Decimal(f"{q:.6f}")
+            open_stages.append(stage)
         weighted = (value * p).quantize(CENT, rounding=rounding)
         lines.append(ForecastLine(deal_id, stage, value, p, weighted, status))
+    fitted = (
+        probabilities.fallback if isinstance(probabilities, StageDevelopment) else probabilities
+    )
+    if fitted.cutoff is not None and open_stages:
+        # weighted_pipeline -> _weighted_within -> warn: the caller's line is 4 up
+        fitted.outcome_history(horizon, stages=open_stages).warn(stacklevel=3)
     return Forecast(lines=tuple(lines), rounding=rounding)

@@ -29,6 +29,20 @@ of its own parameters:
   interval). ``runs // draws`` Monte Carlo runs use each set. With
   ``uncertainty="none"`` every run uses the point estimate (Monte Carlo noise
   only, for comparison).
+* **A short outcome history widens it.** When the outcomes (wins and losses)
+  recorded before the cut-off span less than the horizon
+  (:class:`~funnel.forecasting.survival.OutcomeHistory`), the closes of that
+  span stand for a longer stretch of calendar than they saw (one quarter-end
+  month posing as a quarter). The bootstrap then counts the history as only
+  ``f = outcome_days / horizon`` of its size: each lead's weight is a
+  ``Gamma(f, 1/f)`` draw (mean 1, variance ``1/f``) instead of ``Exp(1)``, i.e.
+  Dirichlet(f, ..., f) weights, the Bayesian bootstrap of a likelihood raised
+  to the power ``f`` (a *power prior* with ``a0 = f``): the parameter spread of
+  ``n f`` observations rather than ``n``. The rule is fixed in advance (it
+  reads the log's dates only, never what came after the cut-off);
+  ``history_discount=False`` turns it off. Whether short or not, the result
+  says so (:attr:`PipelineForecast.history`), and a short one issues a
+  :class:`~funnel.exceptions.FunnelWarning`.
 
 With ``method="development"`` the exits are not walked: each open deal wins with
 its :func:`~funnel.forecasting.stage_development` probability (what the deals of
@@ -71,6 +85,7 @@ from funnel.forecasting._validate import (
 from funnel.forecasting.simulation import quantile
 from funnel.forecasting.survival import (
     DAY,
+    OutcomeHistory,
     StageCurve,
     StageSurvival,
     Visit,
@@ -177,6 +192,9 @@ class PipelineForecast:
         open_won_value: Per run, the value won among the open deals.
         arrival_rates: Entry stage -> leads per day (point estimate).
         default_value: The value given to a won deal whose value was unknown.
+        history: How much outcome history the fit had (``None`` when not known).
+        discount: The share ``f`` of its size the bootstrap counted the history
+            as (1: not discounted; see the module docs).
     """
 
     cutoff: datetime
@@ -192,14 +210,27 @@ class PipelineForecast:
     open_won_value: tuple[float, ...]
     arrival_rates: Mapping[str, float]
     default_value: float
+    history: OutcomeHistory | None = None
+    discount: float = 1.0
 
     def __repr__(self) -> str:
         mean, low, high = self.interval("total")
+        short = ", short outcome history" if self.short_history else ""
         return (
             f"PipelineForecast(cutoff={self.cutoff:%Y-%m-%d}, horizon={self.horizon.days} days, "
             f"{self.open_deals} open deals, {self.runs} runs: total wins {mean:.1f} "
-            f"(90 %: {low:.0f}-{high:.0f}))"
+            f"(90 %: {low:.0f}-{high:.0f}){short})"
         )
+
+    @property
+    def outcome_days(self) -> float | None:
+        """Days of outcomes recorded before the cut-off (``None`` when not known)."""
+        return None if self.history is None else self.history.outcome_days
+
+    @property
+    def short_history(self) -> bool:
+        """Whether the forecast extrapolates beyond its outcome history."""
+        return self.history is not None and self.history.short
 
     def _repr_html_(self) -> str:
         from funnel.forecasting._frames import html_table
@@ -210,9 +241,12 @@ class PipelineForecast:
         for what, label in names:
             mean, low, high = self.interval(what)  # type: ignore[arg-type]
             rows.append((label, f"{mean:,.1f}", f"{low:,.0f}", f"{high:,.0f}"))
+        short = ""
+        if self.history is not None and self.history.short:
+            short = f" (short outcome history: {self.history.outcome_days:.0f} days)"
         return html_table(
             f"Pipeline forecast at {self.cutoff:%Y-%m-%d}, {self.horizon.days} days, "
-            f"{self.open_deals} open deals, {self.runs} runs",
+            f"{self.open_deals} open deals, {self.runs} runs{short}",
             rows,
             ("quantity", "mean", "5 %", "95 %"),
         )
@@ -365,6 +399,7 @@ def simulate_pipeline(
     min_samples: int = 30,
     uncertainty: Literal["bootstrap", "none"] = "bootstrap",
     method: Literal["survival", "development"] = "survival",
+    history_discount: bool = True,
 ) -> PipelineForecast:
     """
     Simulate the wins of the *horizon* after *cutoff* (see the module docs).
@@ -398,12 +433,66 @@ def simulate_pipeline(
             each arrival with the share of the leads that arrived in the
             horizon before the cut-off that had won by it (see the module docs);
             where the log does not reach back that far, as ``"survival"``.
+        history_discount: Widen the parameter draws when the outcome history
+            is shorter than the horizon (see the module docs).
 
     Raises:
         SimulationError: runs or draws < 1, a horizon that is not positive,
             an unknown *uncertainty* or *arrival_noise*.
         InsufficientHistory: an open deal's stage has too little history.
+
+    Warns:
+        FunnelWarning: the outcome history is short (:attr:`PipelineForecast.history`)
+            and there is something to forecast (an open deal or an arrival rate).
     """
+    forecast = _simulate_pipeline(
+        histories,
+        cutoff=cutoff,
+        horizon=horizon,
+        won_stages=won_stages,
+        lost_stages=lost_stages,
+        values=values,
+        window=window,
+        observed_from=observed_from,
+        arrival_window=arrival_window,
+        arrivals=arrivals,
+        arrival_noise=arrival_noise,
+        runs=runs,
+        draws=draws,
+        seed=seed,
+        min_samples=min_samples,
+        uncertainty=uncertainty,
+        method=method,
+        history_discount=history_discount,
+    )
+    # nothing to extrapolate (no open deal, no arrival): nothing to warn about
+    if forecast.history is not None and (forecast.open_deals or forecast.arrival_rates):
+        forecast.history.warn(stacklevel=2)
+    return forecast
+
+
+def _simulate_pipeline(
+    histories: Mapping[str, Sequence[Visit]],
+    *,
+    cutoff: datetime,
+    horizon: timedelta,
+    won_stages: Collection[str] | None,
+    lost_stages: Collection[str] | None,
+    values: Mapping[str, Sequence[tuple[datetime | None, float | None]]] | None,
+    window: timedelta | None,
+    observed_from: datetime | Literal["first-outcome"] | None,
+    arrival_window: timedelta | None,
+    arrivals: bool,
+    arrival_noise: Literal["poisson", "weekly"],
+    runs: int,
+    draws: int,
+    seed: int,
+    min_samples: int,
+    uncertainty: Literal["bootstrap", "none"],
+    method: Literal["survival", "development"],
+    history_discount: bool,
+) -> PipelineForecast:
+    """:func:`simulate_pipeline` without the warning (the back-test reports it in its frame)."""
     cutoff = check_datetime(cutoff, "cutoff")
     check_histories(histories)
     check_timedelta(horizon, "horizon")
@@ -430,6 +519,11 @@ def simulate_pipeline(
         )
     if method not in ("survival", "development"):
         raise SimulationError(f"method must be 'survival' or 'development', got {method!r}")
+    if not isinstance(history_discount, bool):
+        raise ValidationError(
+            f"history_discount must be True or False, got {type(history_discount).__name__}",
+            field="history_discount",
+        )
     won_set = DEFAULT_FUNNEL.won_stages if won_given is None else won_given
     lost_set = DEFAULT_FUNNEL.lost_stages if lost_given is None else lost_given
     finals = won_set | lost_set
@@ -455,6 +549,8 @@ def simulate_pipeline(
                 deal.stage, 0 if curve is None else curve.spells, min_samples, deal.id
             )
         starts.append((deal.stage, _supported_age(base, deal.stage, deal.age, memo), deal.value))
+    history = base.outcome_history(horizon, stages=[d.stage for d in deals])
+    f = history.discount if history_discount and uncertainty == "bootstrap" else 1.0
     default_value = _mean_won_value(histories, values, cutoff, won_set)
     development = method == "development"
     observed = fit_start(histories, cutoff, None, observed_from, finals) if development else None
@@ -477,7 +573,12 @@ def simulate_pipeline(
     for d in range(n_draws):
         if uncertainty == "bootstrap":
             prng = random.Random(f"{seed}:params:{d}")
-            weights = {lead: prng.expovariate(1.0) for lead in leads}
+            # Dirichlet(1, ..., 1) over leads; Dirichlet(f, ..., f) for a short history
+            weights = (
+                {lead: prng.expovariate(1.0) for lead in leads}
+                if f >= 1.0
+                else {lead: prng.gammavariate(f, 1.0 / f) for lead in leads}
+            )
             fit = stage_survival(
                 histories,
                 cutoff=cutoff,
@@ -568,6 +669,8 @@ def simulate_pipeline(
         open_won_value=tuple(open_value),
         arrival_rates=rates,
         default_value=default_value,
+        history=history,
+        discount=f,
     )
 
 

@@ -50,6 +50,17 @@ at the oldest age that still has ``min_samples`` at risk (its row says
 ``capped``); a stage with fewer than ``min_samples`` spells in all has no
 estimate (:class:`~funnel.exceptions.InsufficientHistory`).
 
+**Short outcome history** (:class:`OutcomeHistory`). A fit can only know the
+outcomes (wins and losses) recorded before its cut-off. When the span from the
+first recorded outcome to the cut-off (``outcome_days``) is shorter than the
+horizon, the forecast carries the closes of that span over a longer stretch of
+calendar it has never seen (a quarter-end month over a whole quarter, say); when
+a stage holding open deals has fewer than ``min_samples`` closed deals that
+passed through it, its estimate rests on few outcomes. Either makes the history
+*short*: :meth:`StageSurvival.outcome_history` and :func:`outcome_history` say
+so, and the forecasts built on them issue a :class:`~funnel.exceptions.FunnelWarning`
+(:meth:`OutcomeHistory.warn`) and carry the fact in their results.
+
 Weights (for a Bayesian bootstrap, see :mod:`funnel.forecasting.pipeline`) are
 per lead: every spell of a lead gets its weight.
 """
@@ -58,6 +69,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -66,7 +78,7 @@ from typing import Any
 import attrs
 
 from funnel.engine.funnel import DEFAULT_FUNNEL
-from funnel.exceptions import ForecastError, InsufficientHistory, ValidationError
+from funnel.exceptions import ForecastError, FunnelWarning, InsufficientHistory, ValidationError
 from funnel.forecasting._frames import to_frame
 from funnel.forecasting._validate import (
     check_collection,
@@ -310,6 +322,171 @@ def fit_curve(
     )
 
 
+@attrs.frozen(kw_only=True)
+class OutcomeHistory:
+    """
+    How much outcome history a forecast rests on, against its horizon (see the module docs).
+
+    Attributes:
+        cutoff: When the forecast is made.
+        horizon_days: Its horizon, in days.
+        first_outcome: The first exit from an open stage to a won or lost one known
+            at the cut-off (``None``: none).
+        closes: Per stage the forecast rests on, the closed (won or lost) deals
+            known at the cut-off that passed through it.
+        min_closes: The floor of closes per stage (the fit's ``min_samples``).
+    """
+
+    cutoff: datetime
+    horizon_days: float
+    first_outcome: datetime | None
+    closes: Mapping[str, int] = attrs.field(factory=dict)
+    min_closes: int = 30
+
+    def __repr__(self) -> str:
+        flag = "short" if self.short else "enough"
+        return (
+            f"OutcomeHistory(cutoff={self.cutoff:%Y-%m-%d}, {self.outcome_days:.1f} days of "
+            f"outcomes for a {self.horizon_days:g}-day horizon: {flag})"
+        )
+
+    @property
+    def outcome_days(self) -> float:
+        """Days from the first recorded outcome to the cut-off (0 without any)."""
+        if self.first_outcome is None:
+            return 0.0
+        return max(0.0, _days(self.cutoff - self.first_outcome))
+
+    @property
+    def short_span(self) -> bool:
+        """Whether the outcomes span less than the horizon."""
+        return self.outcome_days < self.horizon_days
+
+    @property
+    def thin_stages(self) -> tuple[str, ...]:
+        """The stages with fewer than ``min_closes`` closed deals."""
+        return tuple(s for s, n in self.closes.items() if n < self.min_closes)
+
+    @property
+    def short(self) -> bool:
+        """Whether the forecast extrapolates beyond its outcome history (span or closes)."""
+        return self.short_span or bool(self.thin_stages)
+
+    @property
+    def discount(self) -> float:
+        """
+        ``outcome_days / horizon_days``, capped at 1 and floored at one day of outcomes:
+        the share of the horizon's calendar the recorded outcomes cover.
+        """
+        if self.horizon_days <= 0:
+            return 1.0
+        return min(1.0, max(self.outcome_days, 1.0) / self.horizon_days)
+
+    def message(self) -> str:
+        """What is short, in words (empty when nothing is)."""
+        parts: list[str] = []
+        if self.short_span:
+            since = (
+                "no won or lost deal is recorded"
+                if self.first_outcome is None
+                else f"outcomes (wins and losses) are recorded over {self.outcome_days:.1f} "
+                f"day(s), from {self.first_outcome:%Y-%m-%d}"
+            )
+            parts.append(f"{since}, less than the {self.horizon_days:g}-day horizon")
+        for stage in self.thin_stages:
+            parts.append(
+                f"stage {stage!r} has {self.closes[stage]} closed deal(s), "
+                f"fewer than {self.min_closes}"
+            )
+        if not parts:
+            return ""
+        return (
+            f"the forecast at {self.cutoff:%Y-%m-%d} extrapolates beyond its outcome history: "
+            + "; ".join(parts)
+        )
+
+    def warn(self, stacklevel: int = 2) -> None:
+        """Issue :meth:`message` as a :class:`~funnel.exceptions.FunnelWarning` when short."""
+        if self.short:
+            warnings.warn(FunnelWarning(self.message()), stacklevel=stacklevel + 1)
+
+
+def _closes(
+    spells: Iterable[Spell], finals: Collection[str]
+) -> tuple[datetime | None, dict[str, int]]:
+    """The first exit to a final stage among *spells*, and per stage the closed leads in it."""
+    spells = list(spells)
+    first: datetime | None = None
+    closed: set[str] = set()
+    for sp in spells:
+        if sp.target in finals:
+            closed.add(sp.lead)
+            at = sp.entered + timedelta(days=sp.age)
+            first = at if first is None or at < first else first
+    pairs = {(sp.stage, sp.lead) for sp in spells if sp.lead in closed}
+    counts: dict[str, int] = {}
+    for stage, _ in pairs:
+        counts[stage] = counts.get(stage, 0) + 1
+    for sp in spells:
+        counts.setdefault(sp.stage, 0)
+    return first, counts
+
+
+def outcome_history(
+    histories: Mapping[str, Sequence[Visit]],
+    *,
+    cutoff: datetime,
+    horizon: timedelta,
+    won_stages: Collection[str] | None = None,
+    lost_stages: Collection[str] | None = None,
+    min_closes: int = 30,
+    stages: Iterable[str] | None = None,
+) -> OutcomeHistory:
+    """
+    The :class:`OutcomeHistory` of *histories* at *cutoff* for *horizon* (see the module docs).
+
+    Args:
+        histories: Lead id -> (stage, entered_at) visits; only what is dated at
+            or before *cutoff* counts.
+        cutoff: When the forecast is made.
+        horizon: How far ahead it looks.
+        won_stages: Stages meaning won (default: the default funnel's).
+        lost_stages: Stages meaning lost (default: the default funnel's).
+        min_closes: The floor of closed deals per stage.
+        stages: The stages the forecast rests on (default: every open stage seen).
+
+    Raises:
+        ValidationError: a wrong-typed argument, a naive time.
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> d = lambda n: datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=n)
+    >>> h = {f"D{i}": [("sql", d(i)), ("won", d(i + 40))] for i in range(40)}
+    >>> got = outcome_history(h, cutoff=d(70), horizon=timedelta(days=90),
+    ...                       won_stages={"won"}, lost_stages={"lost"})
+    >>> got.outcome_days, dict(got.closes), got.short, round(got.discount, 3)
+    (30.0, {'sql': 31}, True, 0.333)
+    """
+    cutoff = check_datetime(cutoff, "cutoff")
+    horizon = check_timedelta(horizon, "horizon")
+    won_set = check_collection(won_stages, "won_stages")
+    lost_set = check_collection(lost_stages, "lost_stages")
+    won_set = DEFAULT_FUNNEL.won_stages if won_set is None else won_set
+    lost_set = DEFAULT_FUNNEL.lost_stages if lost_set is None else lost_set
+    min_closes = check_int(min_closes, "min_closes", minimum=0)
+    wanted = None if stages is None else list(check_iterable(stages, "stages"))
+    finals = won_set | lost_set
+    first, counts = _closes(spells_at(histories, cutoff, finals=finals), finals)
+    if wanted is not None:
+        counts = {s: counts.get(s, 0) for s in dict.fromkeys(wanted) if s not in finals}
+    return OutcomeHistory(
+        cutoff=cutoff,
+        horizon_days=_days(horizon),
+        first_outcome=first,
+        closes=MappingProxyType(counts),
+        min_closes=min_closes,
+    )
+
+
 @attrs.frozen
 class WinEstimate:
     """
@@ -348,6 +525,10 @@ class StageSurvival:
         lost_stages: Stages meaning lost.
         min_samples: The sample floor of the minimum-sample rule.
         observed_from: The start of the observed window (left truncation), if any.
+        cutoff: The cut-off it was fitted at.
+        first_outcome: The first exit to a won or lost stage known then (``None``: none).
+        closes: Per open stage, the closed (won or lost) leads known then that passed
+            through it (all of history, whatever the window).
     """
 
     curves: Mapping[str, StageCurve]
@@ -355,6 +536,9 @@ class StageSurvival:
     lost_stages: frozenset[str]
     min_samples: int
     observed_from: datetime | None = None
+    cutoff: datetime | None = None
+    first_outcome: datetime | None = None
+    closes: Mapping[str, int] = attrs.field(factory=dict, repr=False)
 
     def __repr__(self) -> str:
         stages = ", ".join(f"{s} ({c.spells} spells)" for s, c in self.curves.items())
@@ -409,6 +593,34 @@ class StageSurvival:
     def finals(self) -> frozenset[str]:
         """Won and lost stages."""
         return self.won_stages | self.lost_stages
+
+    def outcome_history(
+        self, horizon: timedelta, *, stages: Iterable[str] | None = None
+    ) -> OutcomeHistory:
+        """
+        How much outcome history this fit has for *horizon* (:class:`OutcomeHistory`).
+
+        *stages*: the stages the forecast rests on (default: every fitted stage).
+
+        Raises:
+            ValidationError: a wrong-typed argument, or a fit made without a cut-off.
+        """
+        horizon = check_timedelta(horizon, "horizon")
+        if self.cutoff is None:
+            raise ValidationError(
+                "this StageSurvival was built without a cut-off: fit it with stage_survival()",
+                field="cutoff",
+            )
+        wanted = self.curves if stages is None else check_iterable(stages, "stages")
+        return OutcomeHistory(
+            cutoff=self.cutoff,
+            horizon_days=_days(horizon),
+            first_outcome=self.first_outcome,
+            closes=MappingProxyType(
+                {s: self.closes.get(s, 0) for s in dict.fromkeys(wanted) if s not in self.finals}
+            ),
+            min_closes=self.min_samples,
+        )
 
     def stale_after(self, stage: str) -> float | None:
         """The age (days) after which no deal was ever seen leaving *stage*."""
@@ -634,10 +846,14 @@ def stage_survival(
     curves = {
         s: fit_curve(s, spells, observed_from=observed_from, weights=weights) for s in stages
     }
+    first, closes = _closes(spells, won_set | lost_set)
     return StageSurvival(
         curves=MappingProxyType(curves),
         won_stages=won_set,
         lost_stages=lost_set,
         min_samples=min_samples,
         observed_from=observed_from,
+        cutoff=cutoff,
+        first_outcome=first,
+        closes=MappingProxyType(closes),
     )
