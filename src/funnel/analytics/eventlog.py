@@ -53,6 +53,7 @@ which need ``timezone=``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -832,7 +833,11 @@ def _checks(ns: Any, names: set[str], options: _Options) -> list[tuple[Any, Any,
     funnel = options.funnel
     # Times that cannot be expressed in UTC are bad timestamps, not later crashes.
     at = ns.col(AT)
-    out_of_range = ~at.is_null() & ((at.dt.year() < 1) | (at.dt.year() > 9998))
+    if ns.__name__ == "polars":  # the same bounds, without computing a year per row
+        low, high = datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+        out_of_range = ~at.is_null() & ((at < low) | (at >= high))
+    else:
+        out_of_range = ~at.is_null() & ((at.dt.year() < 1) | (at.dt.year() > 9998))
     at_code = ns.when(out_of_range).then(ns.lit("bad-timestamp")).otherwise(ns.col("_at_problem"))
     text = ns.lit(None, dtype=ns.String)
     lead = ns.col(LEAD_ID)
@@ -938,8 +943,12 @@ def _load_polars(
         lf = lf.with_columns(value.cast(pl.Float64, strict=False).alias("_value_num"))
     lf, slow = _timestamps_polars(lf, schema[AT], options)
     checks = _checks(pl, names, options)
+    never = _unreachable(options.funnel) if STAGE in names else {}
+    stages = options.funnel.table.stages
+    # the checks, and (over every row: used when no row is rejected) the order conditions
+    finish = [_first_failed(pl, checks).alias("_check"), *_order_conditions(stages, never)]
     try:
-        done = lf.with_columns(_first_failed(pl, checks).alias("_check")).collect()
+        done = lf.with_columns(*finish).collect()
         if slow and done["_slow"].any():
             # times in other shapes: the general parser on those rows, then the checks again
             where = done["_slow"].arg_true()
@@ -949,7 +958,7 @@ def _load_polars(
                     done[AT].scatter(where, parsed), done["_at_problem"].scatter(where, why)
                 )
                 .lazy()
-                .with_columns(_first_failed(pl, checks).alias("_check"))
+                .with_columns(*finish)
                 .collect()
             )
     except pl.exceptions.PolarsError as exc:
@@ -962,16 +971,21 @@ def _load_polars(
         raise _timestamp_error(exc) from None
     passed = len(checks)
     check = pl.col("_check")
-    rejected = done.filter(check != passed).select(*_rejection(pl, checks))
-    ok = done.filter(check == passed)
-    if VALUE in names:
-        ok = ok.with_columns(pl.col("_value_num").alias(VALUE))
-    keep = [ROW, *(c for c in done.columns if c in names)]
+    kept = [ROW, *(c for c in done.columns if c in names)]
+    source = {c: "_value_num" if c == VALUE else c for c in kept}  # value: parsed
+    rejected = done.lazy().filter(check != passed).select(*_rejection(pl, checks)).collect()
+    if rejected.height:
+        keep = [pl.col(source[c]).alias(c) for c in kept]
+        ok = done.lazy().filter(check == passed).select(keep).collect()
+    else:  # the columns as they are (a select aligns their chunks: a copy of every column)
+        ok = pl.DataFrame([done.get_column(source[c]).alias(c) for c in kept])
     warnings = _no_warnings_polars()
-    if STAGE in names:
-        stages = options.funnel.table.stages
-        never = _unreachable(options.funnel)
-        if never and ok.height and not _in_order_polars(ok, stages, never):
+    if never and ok.height:
+        if rejected.height:
+            in_order = _in_order_polars(ok, stages, never)
+        else:
+            in_order = _contiguous(ok) and not any(done.row(0, named=True)[c] for c in _ORDER)
+        if not in_order:
             import narwhals as nw
 
             flagged, found = _time_conflicts(
@@ -979,7 +993,7 @@ def _load_polars(
             )
             ok, warnings = flagged.to_native(), found.to_native()
     return LoadResult(
-        accepted=ok.select(keep),  # in row order: filters and the conflict check keep it
+        accepted=ok,  # in row order: filters and the conflict check keep it
         rejected=rejected,
         rows_in=done.height,
         funnel=options.funnel,
@@ -1061,10 +1075,10 @@ def _timestamps_polars(
         at, problem = _verdict_exprs(text, stripped, aware, naive, pl.lit(offset), timezone)
         return lf.with_columns(at.alias(AT), problem.alias("_at_problem")), False
     # The shape most logs write (``2026-01-01T09:00:00Z``, 20 bytes) with one fixed
-    # format; every other text (other shapes, and texts of that shape the format does
-    # not parse) is ``_slow``: the general parser reads those rows after the collect.
-    shaped = (text.str.len_bytes() == 20) & text.str.ends_with("Z")
-    fast = pl.when(shaped).then(
+    # format (its literal ``Z`` is the rest of the shape); every other text (other
+    # shapes, and 20 bytes the format does not parse) is ``_slow``: the general parser
+    # reads those rows after the collect.
+    fast = pl.when(text.str.len_bytes() == 20).then(
         text.str.to_datetime(_ISO_UTC, strict=False, time_unit="us", cache=False)
     )
     return lf.with_columns(
@@ -1086,42 +1100,61 @@ def _no_warnings_polars() -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+#: Per-frame conditions, any of which rules out the quick no-conflict answer.
+_ORDER = ("_gaps", "_earlier", "_back")
+
+
+def _order_conditions(stages: Sequence[str], never: Mapping[str, list[str]]) -> list[pl.Expr]:
+    """
+    The conditions of :func:`_in_order` other than contiguity, each as a column (one value).
+
+    Any row without a stage or a time; a lead's row earlier than the row before it; a
+    lead's row in a stage that cannot follow the stage of the row before it.
+    """
+    import polars as pl
+
+    if not never:
+        return []
+    stage, at, lead = pl.col(STAGE), pl.col(AT), pl.col(LEAD_ID)
+    same = lead == lead.shift(1)
+    return [
+        (stage.is_null() | at.is_null()).any().alias("_gaps"),
+        (same & (at < at.shift(1))).fill_null(False).any().alias("_earlier"),
+        (same & _refused_step(stages, never)).fill_null(False).any().alias("_back"),
+    ]
+
+
+def _contiguous(ok: pl.DataFrame) -> bool:
+    """Whether each lead's rows are contiguous (sorted ids are, without a hash)."""
+    import polars as pl
+
+    ids = ok.get_column(LEAD_ID)
+    if ids.is_sorted():
+        return True
+    lead = pl.col(LEAD_ID)
+    runs = ok.select((lead != lead.shift(1)).fill_null(True).sum()).item()
+    return int(runs) == ids.n_unique()
+
+
 def _in_order_polars(
     ok: pl.DataFrame, stages: Sequence[str], never: Mapping[str, list[str]]
 ) -> bool:
-    """:func:`_in_order` for a polars frame: one ``select`` of every condition."""
-    import polars as pl
-
-    stage, at, lead = pl.col(STAGE), pl.col(AT), pl.col(LEAD_ID)
-    ids = ok.get_column(LEAD_ID)
-    if not ids.is_sorted():
-        runs = ok.select((lead != lead.shift(1)).fill_null(True).sum()).item()
-        if int(runs) != ids.n_unique():
-            return False
-    gaps, earlier, back = ok.select(
-        (stage.is_null() | at.is_null()).any().alias("gaps"),
-        ((lead == lead.shift(1)) & (at < at.shift(1))).fill_null(False).any().alias("earlier"),
-        ((lead == lead.shift(1)) & _refused_step(stages, never))
-        .fill_null(False)
-        .any()
-        .alias("back"),
-    ).row(0)
-    return not (gaps or earlier or back)
+    """:func:`_in_order` for a polars frame: contiguity, then one ``select`` of the rest."""
+    if not _contiguous(ok):
+        return False
+    return not any(ok.select(_order_conditions(stages, never)).row(0))
 
 
 def _refused_step(stages: Sequence[str], never: Mapping[str, list[str]]) -> pl.Expr:
-    """Whether a row's stage cannot follow the stage of the row before (stage codes)."""
+    """Whether a row's stage cannot follow the stage of the row before (stage-pair codes)."""
     import polars as pl
 
     k = len(stages)
     index = {s: i for i, s in enumerate(stages)}
-    refused = [False] * (k * k)
-    for s, later in never.items():
-        for x in later:
-            refused[index[s] * k + index[x]] = True
-    code = pl.col(STAGE).cast(pl.Enum(list(stages))).to_physical().cast(pl.Int32)
-    pair = code.shift(1) * k + code
-    return pl.lit(pl.Series(refused, dtype=pl.Boolean)).gather(pair)
+    refused = [index[s] * k + index[x] for s, later in never.items() for x in later]
+    # unknown stages (of rejected rows) become null codes
+    code = pl.col(STAGE).cast(pl.Enum(list(stages)), strict=False).to_physical().cast(pl.Int32)
+    return (code.shift(1) * k + code).is_in(refused)
 
 
 def _mapped(col: nw.Expr, mapping: Mapping[str, str]) -> nw.Expr:
