@@ -54,7 +54,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +172,8 @@ class LoadResult:
         return f"LoadResult(<{self}>)"
 
     def _repr_html_(self) -> str:
+        from html import escape
+
         return (
             f"<p>{escape(str(self))}</p>"
             + _html_table(self.rejections()[:20], REJECTED_COLUMNS)
@@ -201,6 +202,8 @@ def _is_polars(frame: object) -> bool:
 
 
 def _html_table(rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:
+    from html import escape
+
     if not rows:
         return ""
     body = "".join(
