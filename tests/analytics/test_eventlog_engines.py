@@ -158,3 +158,11 @@ def test_a_time_conflict_in_a_csv_is_flagged(tmp_path: Path):
     assert [(w["row"], w["other_row"]) for w in result.warning_rows()] == [(3, 2)]
     assert result.accepted["at"].null_count() == 1
     assert [r["reason"] for r in result.rejections()] == ["unknown-stage"]
+
+
+def test_a_time_out_of_range_is_rejected_when_missing_times_are_allowed():
+    """With allow_missing_time, a null problem code let year 0 through on polars."""
+    frame = pl.DataFrame({"lead_id": ["c"], "at": ["0000-01-01T00:00:00Z"], "stage": ["won"]})
+    for log in (frame, frame.to_pandas()):
+        result = load_frame(log, allow_missing_time=True)
+        assert [(r["row"], r["reason"]) for r in result.rejections()] == [(1, "bad-timestamp")]

@@ -849,7 +849,11 @@ def _checks(ns: Any, names: set[str], options: _Options) -> list[tuple[Any, Any,
     at_problem = ~at_code.is_null()
     if options.allow_missing_time:
         # a stage row with no time is kept (null at); an event row needs one
-        undated = (ns.col("_at_problem") == "missing-timestamp") & ~stage.is_null()
+        # (fill_null: a row with no problem is not undated; a null here let a time out
+        # of range through on polars)
+        undated = (ns.col("_at_problem") == "missing-timestamp").fill_null(
+            False
+        ) & ~stage.is_null()
         if EVENT in names:
             undated = undated & event.is_null()
         at_problem = at_problem & ~undated
