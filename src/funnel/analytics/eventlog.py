@@ -53,12 +53,11 @@ which need ``timezone=``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import narwhals as nw
 
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import FunnelError, LoadError, ValidationError
@@ -76,6 +75,7 @@ from funnel.model.eventlog import (
 )
 
 if TYPE_CHECKING:
+    import narwhals as nw
     import polars as pl
 
 __all__ = (
@@ -138,31 +138,29 @@ class LoadResult:
     @property
     def n_accepted(self) -> int:
         """Number of accepted rows."""
-        return int(nw.from_native(self.accepted, eager_only=True).shape[0])
+        return int(self.accepted.shape[0])
 
     @property
     def n_rejected(self) -> int:
         """Number of rejected rows."""
-        return int(nw.from_native(self.rejected, eager_only=True).shape[0])
+        return int(self.rejected.shape[0])
 
     @property
     def n_warnings(self) -> int:
         """Number of accepted rows flagged with a warning."""
         if self.warnings is None:
             return 0
-        return int(nw.from_native(self.warnings, eager_only=True).shape[0])
+        return int(self.warnings.shape[0])
 
     def warning_rows(self) -> list[dict[str, Any]]:
         """The warnings as a list of dicts of plain values (NaN becomes ``None``)."""
         if self.warnings is None:
             return []
-        rows = nw.from_native(self.warnings, eager_only=True).iter_rows(named=True)
-        return [{k: None if v != v else v for k, v in row.items()} for row in rows]
+        return _plain_rows(self.warnings)
 
     def rejections(self) -> list[dict[str, Any]]:
         """The rejected rows as a list of dicts of plain values (NaN becomes ``None``)."""
-        rows = nw.from_native(self.rejected, eager_only=True).iter_rows(named=True)
-        return [{k: None if v != v else v for k, v in row.items()} for row in rows]
+        return _plain_rows(self.rejected)
 
     def __str__(self) -> str:
         text = f"{self.rows_in} rows in: {self.n_accepted} accepted, {self.n_rejected} rejected"
@@ -174,6 +172,8 @@ class LoadResult:
         return f"LoadResult(<{self}>)"
 
     def _repr_html_(self) -> str:
+        from html import escape
+
         return (
             f"<p>{escape(str(self))}</p>"
             + _html_table(self.rejections()[:20], REJECTED_COLUMNS)
@@ -181,7 +181,29 @@ class LoadResult:
         )
 
 
+def _plain_rows(frame: Any) -> list[dict[str, Any]]:
+    """The rows of a native frame as dicts (polars read directly, others through narwhals)."""
+    if _is_polars(frame):
+        rows: Any = frame.iter_rows(named=True)
+    else:
+        import narwhals as nw
+
+        rows = nw.from_native(frame, eager_only=True).iter_rows(named=True)
+    return [{k: None if v != v else v for k, v in row.items()} for row in rows]
+
+
+def _is_polars(frame: object) -> bool:
+    """Whether *frame* is a polars DataFrame or LazyFrame (polars imported only if so)."""
+    if type(frame).__module__.partition(".")[0] != "polars":
+        return False
+    import polars as pl
+
+    return isinstance(frame, pl.DataFrame | pl.LazyFrame)
+
+
 def _html_table(rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:
+    from html import escape
+
     if not rows:
         return ""
     body = "".join(
@@ -205,6 +227,8 @@ def present_steps(log: Any, funnel: Funnel | None = None) -> tuple[str, ...]:
     >>> present_steps(pl.DataFrame({"stage": ["won", "mql", "lost", None]}))
     ('mql', 'won')
     """
+    import narwhals as nw
+
     nwf, funnel = read_log(log, funnel)
     if STAGE not in nwf.columns:
         return funnel.main_path
@@ -226,6 +250,8 @@ def read_log(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel]:
     Raises:
         LoadError: *log* is not a frame narwhals can read.
     """
+    import narwhals as nw
+
     if isinstance(log, LoadResult):
         funnel = funnel or log.funnel
         log = log.accepted
@@ -352,6 +378,8 @@ def _check_stages(stages: Any) -> dict[str, str]:
 
 def _eager(frame: Any) -> nw.DataFrame[Any]:
     """An eager narwhals frame: polars and pandas stay, anything else becomes polars."""
+    import narwhals as nw
+
     try:
         nwf = nw.from_native(frame)
     except TypeError as exc:
@@ -367,6 +395,7 @@ def _eager(frame: Any) -> nw.DataFrame[Any]:
 
 
 def _to_polars(series: nw.Series[Any]) -> pl.Series:
+    import narwhals as nw
     import polars as pl
 
     if series.implementation is nw.Implementation.POLARS:
@@ -378,6 +407,8 @@ def _to_polars(series: nw.Series[Any]) -> pl.Series:
 
 
 def _from_polars(values: pl.Series, like: nw.DataFrame[Any]) -> nw.Series[Any]:
+    import narwhals as nw
+
     if like.implementation is nw.Implementation.POLARS:
         return nw.from_native(values, series_only=True)
     native = values.to_pandas()
@@ -448,14 +479,30 @@ def _verdicts(
     """Timestamps and problem codes of text ``s`` (normalised ``n``) parsed two ways."""
     import polars as pl
 
+    at, problem = _verdict_exprs(pl.col("s"), pl.col("n"), aware, naive, has_offset, timezone)
+    df = df.with_columns(at.alias("_at"), problem.alias("problem"))
+    return df["_at"], df["problem"]
+
+
+def _verdict_exprs(
+    s: pl.Expr,
+    n: pl.Expr,
+    aware: pl.Expr,
+    naive: pl.Expr,
+    has_offset: pl.Expr,
+    timezone: str | None,
+) -> tuple[pl.Expr, pl.Expr]:
+    """The time and the problem code (or null) of text *s* (normalised *n*) parsed two ways."""
+    import polars as pl
+
     if timezone is not None:
         local = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
         local = local.dt.convert_time_zone("UTC")
     else:
         local = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
-    df = df.with_columns(
-        _at=pl.when(has_offset).then(aware).otherwise(local),
-        problem=pl.when(pl.col("s").is_null() | (pl.col("n") == ""))
+    at = pl.when(has_offset).then(aware).otherwise(local)
+    problem = (
+        pl.when(s.is_null() | (n == ""))
         .then(pl.lit("missing-timestamp"))
         .when(has_offset & aware.is_null())
         .then(pl.lit("bad-timestamp"))
@@ -465,9 +512,9 @@ def _verdicts(
         .then(pl.lit("naive-timestamp"))
         .when(~has_offset & local.is_null())
         .then(pl.lit("bad-timestamp"))
-        .otherwise(pl.lit(None, dtype=pl.String)),
+        .otherwise(pl.lit(None, dtype=pl.String))
     )
-    return df["_at"], df["problem"]
+    return at, problem
 
 
 def _parse_formatted(
@@ -503,6 +550,8 @@ def _timestamps(
     frame: nw.DataFrame[Any], timezone: str | None, date_format: str | None = None
 ) -> nw.DataFrame[Any]:
     """Replace ``at`` by UTC timestamps and add ``_at_problem`` (code or null)."""
+    import narwhals as nw
+
     dtype = frame.schema[AT]
     none = nw.lit(None, dtype=nw.String)
     if isinstance(dtype, nw.Datetime):
@@ -617,6 +666,8 @@ def _check_columns(columns: Mapping[str, str], present: Sequence[str]) -> dict[s
 
 def _id_text(nwf: Any) -> Any:
     """Lead ids as text: whole-number floats (pandas ids with a gap) without ``.0``."""
+    import narwhals as nw
+
     dtype = nwf.schema[LEAD_ID]
     if dtype in (nw.List, nw.Struct, nw.Array, nw.Binary) or isinstance(
         dtype, nw.List | nw.Struct | nw.Array
@@ -680,23 +731,17 @@ def load_frame(
     """
     mapping = _check_stages(stages)
     _check_zone(timezone)
+    options = _Options(funnel, timezone, date_format, allow_missing_time, mapping)
+    if _is_polars(frame):
+        return _load_polars(frame, columns, options)
+    import narwhals as nw
+
     nwf = _eager(frame)
+    if nwf.implementation is nw.Implementation.POLARS:  # lazy frames, pyarrow, DuckDB...
+        return _load_polars(nwf.to_native(), columns, options)
     if columns:
         nwf = nwf.rename(_check_columns(columns, nwf.columns))
-    reserved = sorted(c for c in nwf.columns if str(c).startswith("_"))
-    if reserved:
-        raise LoadError(
-            f"column(s) {reserved} start with '_', which the loader keeps for its own "
-            "columns; rename them (columns=...)"
-        )
-    names = set(nwf.columns)
-    missing = [c for c in (LEAD_ID, AT) if c not in names]
-    if STAGE not in names and EVENT not in names:
-        missing.append("stage or event")
-    if missing:
-        raise LoadError(f"event log lacks column(s): {', '.join(missing)}; has {nwf.columns}")
-    if ROW in names:
-        raise LoadError("the input already has a 'row' column; rename it (columns=...)")
+    names = _check_names(nwf.columns)
     rows_in = int(nwf.shape[0])
     nwf = nwf.with_row_index(ROW).with_columns((nw.col(ROW) + 1).cast(nw.Int64))
     nwf = nwf.with_columns(_id_text(nwf))
@@ -709,86 +754,16 @@ def load_frame(
             nwf = nwf.with_columns(_mapped(nw.col(STAGE), mapping).alias(STAGE))
     try:
         nwf = _timestamps(nwf, timezone, date_format)
-    except (ValueError, TypeError, ArithmeticError) as exc:
-        if isinstance(exc, FunnelError):
-            raise
-        raise LoadError(
-            f"cannot read the timestamps ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
-        ) from None
-    except Exception as exc:  # the engines' own errors (polars ComputeError, ...)
-        if isinstance(exc, FunnelError) or type(exc).__module__.split(".")[0] not in _ENGINES:
-            raise
-        raise LoadError(
-            f"cannot read the timestamps ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
-        ) from None
-    # Times that cannot be expressed in UTC are bad timestamps, not later crashes.
-    out_of_range = ~nw.col(AT).is_null() & (
-        (nw.col(AT).dt.year() < 1) | (nw.col(AT).dt.year() > 9998)
-    )
-    at_code = nw.when(out_of_range).then(nw.lit("bad-timestamp")).otherwise(nw.col("_at_problem"))
-
-    text = nw.lit(None, dtype=nw.String)
-    lead = nw.col(LEAD_ID)
-    stage = nw.col(STAGE) if STAGE in names else text
-    event = nw.col(EVENT) if EVENT in names else text
-    at_problem = ~at_code.is_null()
-    if allow_missing_time:
-        # a stage row with no time is kept (null at); an event row needs one
-        undated = (nw.col("_at_problem") == "missing-timestamp") & ~stage.is_null()
-        if EVENT in names:
-            undated = undated & event.is_null()
-        at_problem = at_problem & ~undated
-    # (row fails, reason, column at fault, value shown), first failing check wins
-    checks: list[tuple[nw.Expr, nw.Expr, str, nw.Expr]] = [
-        (lead.is_null() | (lead.str.strip_chars() == ""), nw.lit("missing-id"), LEAD_ID, lead),
-        (at_problem, at_code, AT, nw.col("_at_text")),
-        (stage.is_null() & event.is_null(), nw.lit("no-stage-or-event"), STAGE, text),
-        (
-            ~stage.is_null() & ~stage.is_in(list(funnel.table.stages)),
-            nw.lit("unknown-stage"),
-            STAGE,
-            nw.col("_stage_text") if STAGE in names else text,
-        ),
-        (
-            ~event.is_null() & ~event.is_in(list(funnel.table.events)),
-            nw.lit("unknown-event"),
-            EVENT,
-            event,
-        ),
-    ]
+    except Exception as exc:
+        raise _timestamp_error(exc) from None
     if VALUE in names:
         nwf = nwf.with_columns(_to_number(nwf).alias("_value_num"))
-        checks.append(
-            (
-                ~nw.col(VALUE).is_null() & nw.col("_value_num").is_null(),
-                nw.lit("bad-value"),
-                VALUE,
-                nw.col(VALUE).cast(nw.String),
-            )
-        )
-    # one pass over every row finds the first failing check; the reason, column and
-    # value are then worked out on the rejected rows only
+    checks = _checks(nw, names, options)
+    nwf = nwf.with_columns(_first_failed(nw, checks).alias("_check"))
     passed = len(checks)
-    failed: Any = nw.lit(passed)
-    for i in reversed(range(len(checks))):
-        failed = nw.when(checks[i][0]).then(nw.lit(i)).otherwise(failed)
-    nwf = nwf.with_columns(failed.alias("_check"))
     check = nw.col("_check")
-    reason: Any = text
-    column: Any = text
-    value: Any = text
-    for i, (_, code, col, val) in reversed(list(enumerate(checks))):
-        reason = nw.when(check == i).then(code).otherwise(reason)
-        column = nw.when(check == i).then(nw.lit(col)).otherwise(column)
-        value = nw.when(check == i).then(val.cast(nw.String)).otherwise(value)
     bad = nwf.filter(check != passed)
-    rejected = bad.select(
-        nw.col(ROW),
-        nw.col(LEAD_ID),
-        column.alias(COLUMN),
-        reason.alias(REASON),
-        value.alias(VALUE),
-    )  # in row order, as every filter of the numbered rows
+    rejected = bad.select(*_rejection(nw, checks))  # in row order, as every filter
     ok = nwf.filter(check == passed)
     if VALUE in names:
         ok = ok.with_columns(nw.col("_value_num").alias(VALUE))
@@ -807,8 +782,392 @@ def load_frame(
     )
 
 
+@attrs.frozen
+class _Options:
+    """What :func:`load_frame` checks the rows against (one bundle for both engines)."""
+
+    funnel: Funnel
+    timezone: str | None
+    date_format: str | None
+    allow_missing_time: bool
+    mapping: dict[str, str]
+
+
+def _check_names(columns: Sequence[str]) -> set[str]:
+    """The column names, refused when reserved, lacking a required column, or with ``row``."""
+    reserved = sorted(c for c in columns if str(c).startswith("_"))
+    if reserved:
+        raise LoadError(
+            f"column(s) {reserved} start with '_', which the loader keeps for its own "
+            "columns; rename them (columns=...)"
+        )
+    names = set(columns)
+    missing = [c for c in (LEAD_ID, AT) if c not in names]
+    if STAGE not in names and EVENT not in names:
+        missing.append("stage or event")
+    if missing:
+        raise LoadError(f"event log lacks column(s): {', '.join(missing)}; has {list(columns)}")
+    if ROW in names:
+        raise LoadError("the input already has a 'row' column; rename it (columns=...)")
+    return names
+
+
+def _timestamp_error(exc: Exception) -> Exception:
+    """What to raise for *exc*, raised reading the times: engine errors become a LoadError."""
+    if isinstance(exc, FunnelError):
+        return exc
+    if isinstance(exc, ValueError | TypeError | ArithmeticError) or (
+        type(exc).__module__.split(".")[0] in _ENGINES
+    ):
+        return LoadError(
+            f"cannot read the timestamps ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+        )
+    return exc
+
+
+def _checks(ns: Any, names: set[str], options: _Options) -> list[tuple[Any, Any, str, Any]]:
+    """
+    The row checks, in the order of the module docs: (row fails, reason, column, value shown).
+
+    *ns* is the expression namespace (``narwhals`` or ``polars``: the same expressions
+    for both engines). The frame has ``_at``-parsed ``at``, ``_at_problem``, ``_at_text``,
+    ``_stage_text`` (with a stage column) and ``_value_num`` (with a value column).
+    """
+    funnel = options.funnel
+    # Times that cannot be expressed in UTC are bad timestamps, not later crashes.
+    at = ns.col(AT)
+    if ns.__name__ == "polars":  # the same bounds, without computing a year per row
+        low, high = datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+        out_of_range = ~at.is_null() & ((at < low) | (at >= high))
+    else:
+        out_of_range = ~at.is_null() & ((at.dt.year() < 1) | (at.dt.year() > 9998))
+    at_code = ns.when(out_of_range).then(ns.lit("bad-timestamp")).otherwise(ns.col("_at_problem"))
+    text = ns.lit(None, dtype=ns.String)
+    lead = ns.col(LEAD_ID)
+    stage = ns.col(STAGE) if STAGE in names else text
+    event = ns.col(EVENT) if EVENT in names else text
+    at_problem = ~at_code.is_null()
+    if options.allow_missing_time:
+        # a stage row with no time is kept (null at); an event row needs one
+        # (fill_null: a row with no problem is not undated; a null here let a time out
+        # of range through on polars)
+        undated = (ns.col("_at_problem") == "missing-timestamp").fill_null(
+            False
+        ) & ~stage.is_null()
+        if EVENT in names:
+            undated = undated & event.is_null()
+        at_problem = at_problem & ~undated
+    checks: list[tuple[Any, Any, str, Any]] = [
+        (lead.is_null() | (lead.str.strip_chars() == ""), ns.lit("missing-id"), LEAD_ID, lead),
+        (at_problem, at_code, AT, ns.col("_at_text")),
+        (stage.is_null() & event.is_null(), ns.lit("no-stage-or-event"), STAGE, text),
+        (
+            ~stage.is_null() & ~stage.is_in(list(funnel.table.stages)),
+            ns.lit("unknown-stage"),
+            STAGE,
+            ns.col("_stage_text") if STAGE in names else text,
+        ),
+        (
+            ~event.is_null() & ~event.is_in(list(funnel.table.events)),
+            ns.lit("unknown-event"),
+            EVENT,
+            event,
+        ),
+    ]
+    if VALUE in names:
+        checks.append(
+            (
+                ~ns.col(VALUE).is_null() & ns.col("_value_num").is_null(),
+                ns.lit("bad-value"),
+                VALUE,
+                ns.col(VALUE).cast(ns.String),
+            )
+        )
+    return checks
+
+
+def _first_failed(ns: Any, checks: list[tuple[Any, Any, str, Any]]) -> Any:
+    """The index of the first failing check of each row; ``len(checks)`` when all pass."""
+    failed: Any = ns.lit(len(checks))
+    for i in reversed(range(len(checks))):
+        failed = ns.when(checks[i][0]).then(ns.lit(i)).otherwise(failed)
+    return failed
+
+
+def _rejection(ns: Any, checks: list[tuple[Any, Any, str, Any]]) -> list[Any]:
+    """The columns of the rejected frame, worked out from ``_check`` on the rejected rows."""
+    check = ns.col("_check")
+    text = ns.lit(None, dtype=ns.String)
+    reason: Any = text
+    column: Any = text
+    value: Any = text
+    for i, (_, code, col, val) in reversed(list(enumerate(checks))):
+        reason = ns.when(check == i).then(code).otherwise(reason)
+        column = ns.when(check == i).then(ns.lit(col)).otherwise(column)
+        value = ns.when(check == i).then(val.cast(ns.String)).otherwise(value)
+    return [
+        ns.col(ROW),
+        ns.col(LEAD_ID),
+        column.alias(COLUMN),
+        reason.alias(REASON),
+        value.alias(VALUE),
+    ]
+
+
+def _load_polars(
+    frame: pl.DataFrame | pl.LazyFrame, columns: Mapping[str, str] | None, options: _Options
+) -> LoadResult:
+    """
+    :func:`load_frame` for polars input: one lazy plan, collected once.
+
+    The times in the shape most logs write are parsed in the plan; only when some are
+    not (other ISO shapes, junk) are those rows parsed again by the general parser and
+    the checks run a second time. The time-conflict group-by runs only when the
+    accepted rows are not plainly in order (narwhals is imported only then).
+    """
+    import polars as pl
+
+    lf = frame.lazy()
+    present = lf.collect_schema().names()
+    if columns:
+        lf = lf.rename(_check_columns(columns, present))
+        present = lf.collect_schema().names()
+    names = _check_names(present)
+    schema = lf.collect_schema()
+    lf = lf.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    lf = lf.with_columns(_id_text_polars(schema[LEAD_ID]))
+    for name in (STAGE, EVENT):
+        if name in names:
+            lf = lf.with_columns(pl.col(name).cast(pl.String))
+    if STAGE in names:
+        lf = lf.with_columns(pl.col(STAGE).alias("_stage_text"))
+        if options.mapping:
+            lf = lf.with_columns(pl.col(STAGE).replace(options.mapping))
+    if VALUE in names:
+        value = pl.col(VALUE)
+        if not schema[VALUE].is_numeric():
+            value = value.cast(pl.String).str.strip_chars()
+        lf = lf.with_columns(value.cast(pl.Float64, strict=False).alias("_value_num"))
+    lf, slow = _timestamps_polars(lf, schema[AT], options)
+    checks = _checks(pl, names, options)
+    never = _unreachable(options.funnel) if STAGE in names else {}
+    stages = options.funnel.table.stages
+    # the checks, and (over every row: used when no row is rejected) the order conditions
+    finish = [_first_failed(pl, checks).alias("_check"), *_order_conditions(stages, never)]
+    try:
+        done = lf.with_columns(*finish).collect()
+        if slow and done["_slow"].any():
+            # times in other shapes: the general parser on those rows, then the checks again
+            where = done["_slow"].arg_true()
+            parsed, why = _parse_iso(done["_at_text"].gather(where), options.timezone)
+            done = (
+                done.with_columns(
+                    done[AT].scatter(where, parsed), done["_at_problem"].scatter(where, why)
+                )
+                .lazy()
+                .with_columns(*finish)
+                .collect()
+            )
+    except pl.exceptions.PolarsError as exc:
+        if options.date_format is not None and schema[AT] == pl.String:
+            raise ValidationError(
+                f"date_format {options.date_format!r} is not a format polars can parse with: "
+                f"{str(exc).splitlines()[0][:160]}",
+                field="date_format",
+            ) from None
+        raise _timestamp_error(exc) from None
+    passed = len(checks)
+    check = pl.col("_check")
+    kept = [ROW, *(c for c in done.columns if c in names)]
+    source = {c: "_value_num" if c == VALUE else c for c in kept}  # value: parsed
+    rejected = done.lazy().filter(check != passed).select(*_rejection(pl, checks)).collect()
+    if rejected.height:
+        keep = [pl.col(source[c]).alias(c) for c in kept]
+        ok = done.lazy().filter(check == passed).select(keep).collect()
+    else:  # the columns as they are (a select aligns their chunks: a copy of every column)
+        ok = pl.DataFrame([done.get_column(source[c]).alias(c) for c in kept])
+    warnings = _no_warnings_polars()
+    if never and ok.height:
+        if rejected.height:
+            in_order = _in_order_polars(ok, stages, never)
+        else:
+            in_order = _contiguous(ok) and not any(done.row(0, named=True)[c] for c in _ORDER)
+        if not in_order:
+            import narwhals as nw
+
+            flagged, found = _time_conflicts(
+                nw.from_native(ok, eager_only=True), options.funnel, checked=True
+            )
+            ok, warnings = flagged.to_native(), found.to_native()
+    return LoadResult(
+        accepted=ok,  # in row order: filters and the conflict check keep it
+        rejected=rejected,
+        rows_in=done.height,
+        funnel=options.funnel,
+        warnings=warnings,
+    )
+
+
+def _id_text_polars(dtype: Any) -> pl.Expr:
+    """Lead ids as text: whole-number floats without ``.0`` (as :func:`_id_text`)."""
+    import polars as pl
+
+    if isinstance(dtype, pl.List | pl.Struct | pl.Array) or dtype == pl.Binary:
+        raise ValidationError(
+            f"lead ids must be text or whole numbers, got {dtype}", field=LEAD_ID
+        )
+    col = pl.col(LEAD_ID)
+    if dtype.is_float():
+        whole = (col.is_null() | (col == col.round(0))).all()
+        text = col.cast(pl.String)
+        return pl.when(whole).then(text.str.replace(r"\.0$", "")).otherwise(text)
+    return col.cast(pl.String)
+
+
+def _timestamps_polars(
+    lf: pl.LazyFrame, dtype: Any, options: _Options
+) -> tuple[pl.LazyFrame, bool]:
+    """
+    *lf* with ``at`` as UTC times, ``_at_problem`` (code or null) and ``_at_text``.
+
+    Returns whether ISO text was parsed by the fixed-shape fast path only: then the
+    column ``_slow`` marks the rows the general parser must still read.
+    """
+    import polars as pl
+
+    timezone = options.timezone
+    none = pl.lit(None, dtype=pl.String)
+    if isinstance(dtype, pl.Datetime | pl.Date):
+        col = pl.col(AT)
+        if isinstance(dtype, pl.Date):
+            if timezone is None:
+                raise LoadError("column 'at' holds dates; pass timezone= to place them in time")
+            col = col.cast(pl.Datetime("us"))
+        if isinstance(dtype, pl.Date) or dtype.time_zone is None:
+            if timezone is None:
+                raise LoadError(
+                    "column 'at' holds naive timestamps; pass timezone= "
+                    "(e.g. timezone='UTC') to say which zone they are in"
+                )
+            col = col.dt.replace_time_zone(timezone)
+        col = col.dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC"))
+        return lf.with_columns(col.alias(AT)).with_columns(
+            pl.when(pl.col(AT).is_null())
+            .then(pl.lit("missing-timestamp"))
+            .otherwise(none)
+            .alias("_at_problem"),
+            pl.col(AT).dt.to_string(_ISO_UTC).alias("_at_text"),
+        ), False
+    if dtype != pl.String:
+        if dtype != pl.Null and not lf.select(pl.col(AT).is_null().all()).collect().item():
+            raise LoadError(f"column 'at' must hold timestamps or ISO-8601 text, got {dtype}")
+        lf = lf.with_columns(pl.col(AT).cast(pl.String))
+    text = pl.col("_at_text")
+    lf = lf.with_columns(pl.col(AT).alias("_at_text"))
+    if options.date_format is not None:
+        fmt = options.date_format
+        if not isinstance(fmt, str) or "%" not in fmt:
+            raise ValidationError(
+                f"date_format must be a strptime format such as '%d/%m/%Y', got {fmt!r}",
+                field="date_format",
+            )
+        offset = "%z" in fmt or "%:z" in fmt or "%#z" in fmt
+        stripped = text.str.strip_chars()
+        if offset:
+            aware = stripped.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us")
+            naive = pl.lit(None, dtype=pl.Datetime("us"))
+        else:
+            aware = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+            naive = stripped.str.to_datetime(fmt, strict=False, time_unit="us")
+        at, problem = _verdict_exprs(text, stripped, aware, naive, pl.lit(offset), timezone)
+        return lf.with_columns(at.alias(AT), problem.alias("_at_problem")), False
+    # The shape most logs write (``2026-01-01T09:00:00Z``, 20 bytes) with one fixed
+    # format (its literal ``Z`` is the rest of the shape); every other text (other
+    # shapes, and 20 bytes the format does not parse) is ``_slow``: the general parser
+    # reads those rows after the collect.
+    fast = pl.when(text.str.len_bytes() == 20).then(
+        text.str.to_datetime(_ISO_UTC, strict=False, time_unit="us", cache=False)
+    )
+    return lf.with_columns(
+        fast.dt.replace_time_zone("UTC").alias(AT),
+        pl.when(text.is_null())
+        .then(pl.lit("missing-timestamp"))
+        .otherwise(none)
+        .alias("_at_problem"),
+    ).with_columns((pl.col(AT).is_null() & text.is_not_null()).alias("_slow")), True
+
+
+def _no_warnings_polars() -> pl.DataFrame:
+    """An empty polars warnings frame."""
+    import polars as pl
+
+    schema: dict[str, Any] = dict.fromkeys(WARNING_COLUMNS, pl.String)
+    schema[ROW] = pl.Int64
+    schema[OTHER_ROW] = pl.Int64
+    return pl.DataFrame(schema=schema)
+
+
+#: Per-frame conditions, any of which rules out the quick no-conflict answer.
+_ORDER = ("_gaps", "_earlier", "_back")
+
+
+def _order_conditions(stages: Sequence[str], never: Mapping[str, list[str]]) -> list[pl.Expr]:
+    """
+    The conditions of :func:`_in_order` other than contiguity, each as a column (one value).
+
+    Any row without a stage or a time; a lead's row earlier than the row before it; a
+    lead's row in a stage that cannot follow the stage of the row before it.
+    """
+    import polars as pl
+
+    if not never:
+        return []
+    stage, at, lead = pl.col(STAGE), pl.col(AT), pl.col(LEAD_ID)
+    same = lead == lead.shift(1)
+    return [
+        (stage.is_null() | at.is_null()).any().alias("_gaps"),
+        (same & (at < at.shift(1))).fill_null(False).any().alias("_earlier"),
+        (same & _refused_step(stages, never)).fill_null(False).any().alias("_back"),
+    ]
+
+
+def _contiguous(ok: pl.DataFrame) -> bool:
+    """Whether each lead's rows are contiguous (sorted ids are, without a hash)."""
+    import polars as pl
+
+    ids = ok.get_column(LEAD_ID)
+    if ids.is_sorted():
+        return True
+    lead = pl.col(LEAD_ID)
+    runs = ok.select((lead != lead.shift(1)).fill_null(True).sum()).item()
+    return int(runs) == ids.n_unique()
+
+
+def _in_order_polars(
+    ok: pl.DataFrame, stages: Sequence[str], never: Mapping[str, list[str]]
+) -> bool:
+    """:func:`_in_order` for a polars frame: contiguity, then one ``select`` of the rest."""
+    if not _contiguous(ok):
+        return False
+    return not any(ok.select(_order_conditions(stages, never)).row(0))
+
+
+def _refused_step(stages: Sequence[str], never: Mapping[str, list[str]]) -> pl.Expr:
+    """Whether a row's stage cannot follow the stage of the row before (stage-pair codes)."""
+    import polars as pl
+
+    k = len(stages)
+    index = {s: i for i, s in enumerate(stages)}
+    refused = [index[s] * k + index[x] for s, later in never.items() for x in later]
+    # unknown stages (of rejected rows) become null codes
+    code = pl.col(STAGE).cast(pl.Enum(list(stages)), strict=False).to_physical().cast(pl.Int32)
+    return (code.shift(1) * k + code).is_in(refused)
+
+
 def _mapped(col: nw.Expr, mapping: Mapping[str, str]) -> nw.Expr:
     """*col* with each key of *mapping* replaced by its value (other values kept)."""
+    import narwhals as nw
+
     out: Any = col
     for old, new in reversed(list(mapping.items())):
         out = nw.when(col == old).then(nw.lit(new)).otherwise(out)
@@ -831,6 +1190,8 @@ def _unreachable(funnel: Funnel) -> dict[str, list[str]]:
 
 def _no_warnings(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
     """An empty warnings frame of *frame*'s engine."""
+    import narwhals as nw
+
     schema: dict[str, Any] = {c: nw.String() for c in WARNING_COLUMNS}
     schema[ROW] = nw.Int64()
     schema[OTHER_ROW] = nw.Int64()
@@ -840,7 +1201,7 @@ def _no_warnings(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
 
 
 def _time_conflicts(
-    ok: nw.DataFrame[Any], funnel: Funnel
+    ok: nw.DataFrame[Any], funnel: Funnel, *, checked: bool = False
 ) -> tuple[nw.DataFrame[Any], nw.DataFrame[Any]]:
     """
     Flag stage rows that cannot follow a stage their lead entered strictly earlier.
@@ -851,8 +1212,12 @@ def _time_conflicts(
     first row in the earliest such *s* (ties: the first such *s* in funnel
     order). Returns the rows (conflicts with a null ``at``) and the warnings frame.
     """
+    import narwhals as nw
+
     never = _unreachable(funnel)
-    if not never or ok.shape[0] == 0 or _in_order(ok, funnel.table.stages, never):
+    if not never or ok.shape[0] == 0:
+        return ok, _no_warnings(ok)
+    if not checked and _in_order(ok, funnel.table.stages, never):
         return ok, _no_warnings(ok)
     stage, at, key = nw.col(STAGE), nw.col(AT), nw.col("_key")
     names = list(never)
@@ -937,6 +1302,10 @@ def _in_order(
     in a stage reachable from that row's. (Reachability is transitive, so every
     later row of the lead is then reachable from every earlier one.)
     """
+    import narwhals as nw
+
+    if ok.implementation is nw.Implementation.POLARS:
+        return _in_order_polars(ok.to_native(), stages, never)
     stage, at, lead = nw.col(STAGE), nw.col(AT), nw.col(LEAD_ID)
     if ok.select((stage.is_null() | at.is_null()).any()).item():
         return False
@@ -948,8 +1317,6 @@ def _in_order(
     same_lead = lead == lead.shift(1)
     if ok.select((same_lead & (at < at.shift(1))).fill_null(False).any()).item():
         return False  # a lead's row earlier than the row before it
-    if ok.implementation is nw.Implementation.POLARS:
-        return not _steps_back_polars(ok.to_native(), stages, never)
     before = stage.shift(1)
     back = nw.any_horizontal(
         *((before == s) & stage.is_in(later) for s, later in never.items()), ignore_nulls=True
@@ -958,28 +1325,10 @@ def _in_order(
     return not bool(ok.select(step_back.fill_null(False).any()).item())
 
 
-def _steps_back_polars(
-    frame: pl.DataFrame, stages: Sequence[str], never: Mapping[str, list[str]]
-) -> bool:
-    """Whether a row's stage cannot follow the stage of the row before, same lead (codes)."""
-    import polars as pl
-
-    k = len(stages)
-    index = {s: i for i, s in enumerate(stages)}
-    refused = [False] * (k * k)
-    for s, later in never.items():
-        for x in later:
-            refused[index[s] * k + index[x]] = True
-    code = pl.col(STAGE).cast(pl.Enum(list(stages))).to_physical().cast(pl.Int32)
-    pair = code.shift(1) * k + code
-    back = pl.lit(pl.Series(refused, dtype=pl.Boolean)).gather(pair)
-    lead = pl.col(LEAD_ID)
-    hit = frame.select(((lead == lead.shift(1)) & back).fill_null(False).any()).item()
-    return bool(hit)
-
-
 def _native(frame: nw.DataFrame[Any]) -> Any:
     """The native frame; pandas gets a fresh 0..n-1 index."""
+    import narwhals as nw
+
     native = frame.to_native()
     if frame.implementation is nw.Implementation.PANDAS:
         return native.reset_index(drop=True)
@@ -988,6 +1337,8 @@ def _native(frame: nw.DataFrame[Any]) -> Any:
 
 def _to_number(frame: nw.DataFrame[Any]) -> nw.Expr | nw.Series[Any]:
     """The ``value`` column as Float64; text that is not a number becomes null."""
+    import narwhals as nw
+
     if frame.schema[VALUE].is_numeric():
         return nw.col(VALUE).cast(nw.Float64)
     import polars as pl
