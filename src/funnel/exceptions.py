@@ -855,6 +855,42 @@ class FunnelWarning(UserWarning):
     """
 
 
+class ForecastWarning(FunnelWarning):
+    """
+    Issued when a forecast extrapolates beyond what its data can tell.
+
+    For example the outcome history before the cut-off (first recorded win or loss to
+    the cut-off) is shorter than the horizon, or a stage the forecast rests on has too
+    few closed deals (see :func:`funnel.forecasting.outcome_history`).
+
+    Attributes:
+        kind: A stable code, e.g. ``"short-outcome-history"``.
+        cutoff: The cut-off the forecast was fitted at, if one.
+        outcome_days: Days of outcomes known at the cut-off, if known.
+        horizon_days: The forecast's horizon in days, if one.
+        thin_stages: The stages with too few closed deals.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "short-outcome-history",
+        cutoff: object = None,
+        outcome_days: float | None = None,
+        horizon_days: float | None = None,
+        thin_stages: tuple[str, ...] = (),
+    ) -> None:
+        self.kind = kind
+        self.cutoff = cutoff
+        self.outcome_days = outcome_days
+        self.horizon_days = horizon_days
+        self.thin_stages = tuple(thin_stages)
+        super().__init__(escape_controls(mask_addresses(message)))
+
+
 class DefinitionWarning(FunnelWarning):
     """
     Issued when a funnel definition loads but something in it is doubtful.

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from funnel.exceptions import FunnelWarning, SimulationError, ValidationError
+from funnel.exceptions import ForecastWarning, SimulationError, ValidationError
 from funnel.forecasting import backtest, backtest_chart, simulate_pipeline, stage_survival
 from funnel.forecasting.backtest import BACKTEST_COLUMNS, log_histories
 from funnel.forecasting.pipeline import open_deals_at
@@ -321,7 +321,7 @@ class TestShortOutcomeHistory:
     }
 
     def test_simulate_pipeline_warns_and_carries_it(self) -> None:
-        with pytest.warns(FunnelWarning, match=r"9\.5 day\(s\), from 2026-03-22") as caught:
+        with pytest.warns(ForecastWarning, match=r"9\.5 day\(s\), from 2026-03-22") as caught:
             result = simulate_pipeline(truncated(), **self.KW)
         assert caught[0].filename == __file__
         assert result.history is not None
@@ -332,9 +332,9 @@ class TestShortOutcomeHistory:
 
     def test_the_interval_widens_by_the_discount(self) -> None:
         """Dirichlet(f) weights, f = 9.5 / 90: the parameter spread of a tenth of the leads."""
-        with pytest.warns(FunnelWarning):
+        with pytest.warns(ForecastWarning):
             wide = simulate_pipeline(truncated(), **self.KW)
-        with pytest.warns(FunnelWarning):
+        with pytest.warns(ForecastWarning):
             plain = simulate_pipeline(truncated(), history_discount=False, **self.KW)
         assert plain.discount == 1.0
         assert statistics.pstdev(wide.open_won) > 1.5 * statistics.pstdev(plain.open_won)
@@ -367,7 +367,7 @@ class TestShortOutcomeHistory:
             schema={"lead_id": pl.String, "at": pl.Datetime("us", "UTC"), "stage": pl.String},
             orient="row",
         )
-        with pytest.warns(FunnelWarning, match="1 cut-off.*2026-03-31 \\(10.0 days") as caught:
+        with pytest.warns(ForecastWarning, match="1 cut-off.*2026-03-31 \\(10.0 days") as caught:
             frame = backtest(
                 log,
                 ["2026-03-31", "2026-05-31"],

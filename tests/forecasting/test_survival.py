@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnel.exceptions import ForecastError, FunnelWarning, InsufficientHistory
+from funnel.exceptions import ForecastError, ForecastWarning, FunnelWarning, InsufficientHistory
 from funnel.forecasting import stage_development, stage_survival
 from funnel.forecasting.forecast import Deal, weighted_pipeline
 from funnel.forecasting.survival import StageSurvival, outcome_history, spells_at
@@ -296,14 +296,14 @@ class TestOutcomeHistory:
 
     def test_weighted_pipeline_warns_when_it_extrapolates(self) -> None:
         deals = [Deal(id="A", value=1000, stage="sql", entered=day(55))]
-        with pytest.warns(FunnelWarning, match="55.0 day.*90-day horizon") as caught:
+        with pytest.warns(ForecastWarning, match="55.0 day.*90-day horizon") as caught:
             weighted_pipeline(deals, FIT, horizon=timedelta(days=90), at=day(60))
         assert caught[0].filename == __file__
         dev = stage_development(
             book(), cutoff=day(60), horizon=timedelta(days=90), won_stages=WON, lost_stages=LOST
         )
         assert dev.outcome_history().short
-        with pytest.warns(FunnelWarning, match="extrapolates"):
+        with pytest.warns(ForecastWarning, match="extrapolates"):
             weighted_pipeline(deals, dev, horizon=timedelta(days=90), at=day(60))
         # 55 days of outcomes for a 30-day horizon: no warning (warnings are errors here)
         weighted_pipeline(deals, FIT, horizon=H30, at=day(60))
@@ -340,3 +340,21 @@ def test_outcome_history_is_what_was_known(
     assert got.short_span == (got.outcome_days < horizon)
     assert got.closes.get("sql", 0) == len(closes)
     assert got.short == (got.short_span or got.closes.get("sql", 30) < 30)
+
+
+def test_a_short_history_warning_is_a_typed_forecast_warning() -> None:
+    """The interim plain FunnelWarning became ForecastWarning, carrying what it measured."""
+    warning = ForecastWarning(
+        "at 2017-03-31: 31 days of outcomes, mail ada@acme.example",
+        outcome_days=31.0,
+        horizon_days=90.0,
+        thin_stages=("Engaging",),
+    )
+    assert isinstance(warning, FunnelWarning)
+    assert (warning.kind, warning.outcome_days, warning.horizon_days) == (
+        "short-outcome-history",
+        31.0,
+        90.0,
+    )
+    assert warning.thin_stages == ("Engaging",)
+    assert "ada@" not in str(warning)

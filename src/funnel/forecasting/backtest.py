@@ -43,7 +43,7 @@ with fewer than ``min_samples`` closed deals; see
 :class:`~funnel.forecasting.survival.OutcomeHistory`). The simulation widens
 its parameter draws there (``history_discount``; see
 :mod:`funnel.forecasting.pipeline`), and :func:`backtest` issues one
-:class:`~funnel.exceptions.FunnelWarning` naming the short cut-offs.
+:class:`~funnel.exceptions.ForecastWarning` naming the short cut-offs.
 
 A log without a ``value`` column gets no value figures (nulls, not zeros).
 The result is a frame (polars by default, ``backend="pandas"`` on request), one
@@ -60,7 +60,7 @@ from typing import Any, Literal
 
 from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import ForecastError, FunnelWarning, ValidationError
+from funnel.exceptions import ForecastError, ForecastWarning, ValidationError
 from funnel.forecasting._frames import plotly, to_frame
 from funnel.forecasting._validate import (
     check_choice,
@@ -305,7 +305,7 @@ def backtest(
         ForecastError: a horizon that is not positive.
 
     Warns:
-        FunnelWarning: once, naming the cut-offs with open deals whose outcome
+        ForecastWarning: once, naming the cut-offs with open deals whose outcome
             history is short (their rows say ``short_history``).
     """
     models = [
@@ -502,7 +502,10 @@ def backtest(
                     )
                 )
     if short:
-        warnings.warn(FunnelWarning(_short_message(short, horizon)), stacklevel=2)
+        warning = ForecastWarning(
+            _short_message(short, horizon), horizon_days=horizon / timedelta(days=1)
+        )
+        warnings.warn(warning, stacklevel=2)
     if not values:  # the log has no values: no value forecast, rather than zeros
         money = [c for c in BACKTEST_COLUMNS if "value" in c]
         rows = [{**r, **dict.fromkeys(money)} for r in rows]

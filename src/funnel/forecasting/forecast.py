@@ -24,7 +24,7 @@ Weighted pipeline and forecast, in :class:`~decimal.Decimal` money.
   wins and losses before its cut-off than the horizon, or an open deal's
   stage with fewer than ``min_samples`` closed deals; see
   :class:`~funnel.forecasting.survival.OutcomeHistory`), a
-  :class:`~funnel.exceptions.FunnelWarning` says so.
+  :class:`~funnel.exceptions.ForecastWarning` says so.
 """
 
 from __future__ import annotations
@@ -462,7 +462,7 @@ def weighted_pipeline(
         InsufficientHistory: a stage whose history is below the floor.
 
     Warns:
-        FunnelWarning: with a horizon, when the fit's outcome history is short.
+        ForecastWarning: with a horizon, when the fit's outcome history is short.
 
     >>> deals = [Deal(id="A", value="1000", stage="sql"), Deal(id="B", value="0.25", stage="sql"),
     ...          Deal(id="C", value="500", stage="won"), Deal(id="D", value="800", stage="lost")]

@@ -42,7 +42,7 @@ of its own parameters:
   reads the log's dates only, never what came after the cut-off);
   ``history_discount=False`` turns it off. Whether short or not, the result
   says so (:attr:`PipelineForecast.history`), and a short one issues a
-  :class:`~funnel.exceptions.FunnelWarning`.
+  :class:`~funnel.exceptions.ForecastWarning`.
 
 With ``method="development"`` the exits are not walked: each open deal wins with
 its :func:`~funnel.forecasting.stage_development` probability (what the deals of
@@ -442,7 +442,7 @@ def simulate_pipeline(
         InsufficientHistory: an open deal's stage has too little history.
 
     Warns:
-        FunnelWarning: the outcome history is short (:attr:`PipelineForecast.history`)
+        ForecastWarning: the outcome history is short (:attr:`PipelineForecast.history`)
             and there is something to forecast (an open deal or an arrival rate).
     """
     forecast = _simulate_pipeline(

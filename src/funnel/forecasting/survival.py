@@ -58,7 +58,7 @@ calendar it has never seen (a quarter-end month over a whole quarter, say); when
 a stage holding open deals has fewer than ``min_samples`` closed deals that
 passed through it, its estimate rests on few outcomes. Either makes the history
 *short*: :meth:`StageSurvival.outcome_history` and :func:`outcome_history` say
-so, and the forecasts built on them issue a :class:`~funnel.exceptions.FunnelWarning`
+so, and the forecasts built on them issue a :class:`~funnel.exceptions.ForecastWarning`
 (:meth:`OutcomeHistory.warn`) and carry the fact in their results.
 
 Weights (for a Bayesian bootstrap, see :mod:`funnel.forecasting.pipeline`) are
@@ -78,7 +78,12 @@ from typing import Any
 import attrs
 
 from funnel.engine.funnel import DEFAULT_FUNNEL
-from funnel.exceptions import ForecastError, FunnelWarning, InsufficientHistory, ValidationError
+from funnel.exceptions import (
+    ForecastError,
+    ForecastWarning,
+    InsufficientHistory,
+    ValidationError,
+)
 from funnel.forecasting._frames import to_frame
 from funnel.forecasting._validate import (
     check_collection,
@@ -406,9 +411,16 @@ class OutcomeHistory:
         )
 
     def warn(self, stacklevel: int = 2) -> None:
-        """Issue :meth:`message` as a :class:`~funnel.exceptions.FunnelWarning` when short."""
+        """Issue :meth:`message` as a :class:`~funnel.exceptions.ForecastWarning` when short."""
         if self.short:
-            warnings.warn(FunnelWarning(self.message()), stacklevel=stacklevel + 1)
+            warning = ForecastWarning(
+                self.message(),
+                cutoff=self.cutoff,
+                outcome_days=self.outcome_days,
+                horizon_days=self.horizon_days,
+                thin_stages=self.thin_stages,
+            )
+            warnings.warn(warning, stacklevel=stacklevel + 1)
 
 
 def _closes(
