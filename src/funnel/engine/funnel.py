@@ -313,11 +313,14 @@ class Funnel(FunnelDefinition):
         """
         Return *record* with *touch* added, under this funnel's communication rules.
 
-        The same as :func:`funnel.add_touch` with ``funnel=self``: the contact's consent
-        and the rules for the record's stage apply, unless ``imported=True`` (a past
-        touch brought in from another system, recorded as given).
+        The same as :func:`funnel.add_touch` with ``funnel=self``: the touch must not
+        be dated before the record's latest change, and the contact's consent and the
+        rules for the record's stage apply, unless ``imported=True`` (a past touch
+        brought in from another system, recorded as given).
 
         Raises:
+            ChronologyError: without *imported*, the touch precedes the record's latest
+                change.
             CommunicationRefused: with ``record``, ``touch`` and every reason.
         """
         return _touches.add_touch(record, touch, funnel=self, imported=imported)
