@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from funnel.engine.erase import ERASED
 from funnel.exceptions import RecordArchived, RecordNotFound, StaleWriteError
 from funnel.io.sql import SqlStore, Versioned
 from tests.engine.test_erase import EMAIL, NAME, PERSONAL, PHONE, T0, full_lead, full_prospect
-from tests.io.test_sql import postgres_url, store
+from tests.io.test_sql import WRITERS, postgres_url, store
 
 __all__ = ("postgres_url", "store")  # fixtures, imported for pytest
 
@@ -310,3 +311,28 @@ def test_the_async_store_merges_and_erases_alike(url: str) -> None:
     assert got == erased
     assert got.record.contact.name == ERASED
     assert _leaks(documents) == []
+
+
+def test_concurrent_erasures_of_one_person_write_one_audit_row(store: SqlStore) -> None:
+    """The rows are locked before they are read: only the first erasure writes."""
+    store.add(full_lead("L1"))
+    barrier = threading.Barrier(WRITERS)
+    results: list[Versioned] = []
+    errors: list[BaseException] = []
+
+    def eraser(n: int) -> None:
+        try:
+            barrier.wait()
+            results.append(store.erase("L1", at=LATER, reason=f"ticket {n}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=eraser, args=(n,)) for n in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(_audit(store)) == 1
+    assert {r.version for r in results} == {2}
+    assert all(r == store.get("L1") for r in results)
