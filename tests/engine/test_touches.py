@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import attrs
@@ -26,11 +27,12 @@ def test_a_touch_dated_before_the_latest_change_is_refused_without_imported() ->
     """add_touch accepted a touch dated long before the record's latest change."""
     moved = funnel.advance(lead(touches=[form("f1", 1)]), "nurture", at=day(5))
     old = _inbound("f0", -100)
-    for add in (
-        lambda r, t: add_touch(r, t),
-        lambda r, t: DEFAULT_FUNNEL.add_touch(r, t),
-        lambda r, t: funnel.plan_touch(r, t),
-    ):
+    adders: list[Callable[[Lead, Touch], Lead]] = [
+        add_touch,
+        DEFAULT_FUNNEL.add_touch,
+        funnel.plan_touch,
+    ]
+    for add in adders:
         with pytest.raises(ChronologyError) as refused:
             add(moved, old)
         error = refused.value
