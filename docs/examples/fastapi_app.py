@@ -10,7 +10,9 @@ application keeps them in :class:`funnel.io.sql.SqlStore` (or its own tables, as
 * every funnel error becomes an RFC 9457 problem-details response
   (``application/problem+json``) with the status of :meth:`funnel.FunnelError.to_dict`;
 * a body pydantic refuses becomes the same kind of response, without the input values
-  FastAPI's default handler would echo back (personal data, often).
+  FastAPI's default handler would echo back (personal data, often);
+* a body that is not JSON at all is ``400 Bad Request``, saying where the JSON breaks
+  (``line`` and ``column``) and why, without quoting it.
 """
 
 from typing import Any
@@ -47,6 +49,35 @@ def problem(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON)
 
 
+def malformed_json(body: bytes, error: Any) -> dict[str, Any]:
+    """
+    A problem-details body for a request body that is not JSON: where it breaks and why.
+
+    FastAPI reports the character offset of the decode error (``loc`` is ``("body",
+    offset)``); a client needs the line and the column. The body itself is not quoted
+    (it is personal data, often), only the JSON parser's message ("Expecting ','
+    delimiter").
+    """
+    loc = error.get("loc", ())
+    position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+    text = body.decode("utf-8", errors="replace")
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    cause = (error.get("ctx") or {}).get("error")
+    reason = cause[:80] if isinstance(cause, str) and cause else "invalid JSON"
+    message = f"{reason} at line {line}, column {column}"
+    return {
+        "type": "urn:funnel-example:malformed-json",
+        "title": "MalformedJSON",
+        "status": 400,
+        "detail": f"the request body is not valid JSON: {message}",
+        "line": line,
+        "column": column,
+        "position": position,
+        "errors": [{"path": "body", "message": message, "kind": "json_invalid"}],
+    }
+
+
 def create_app(records: dict[str, funnel.Lead | funnel.Prospect] | None = None) -> FastAPI:
     """The application, keeping its records in *records* (a new dict by default)."""
     store: dict[str, funnel.Lead | funnel.Prospect] = {} if records is None else records
@@ -58,7 +89,11 @@ def create_app(records: dict[str, funnel.Lead | funnel.Prospect] | None = None) 
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem(problem_details(exc.errors()))
+        errors = exc.errors()
+        broken = [e for e in errors if e.get("type") == "json_invalid"]
+        if broken:
+            return problem(malformed_json(await request.body(), broken[0]))
+        return problem(problem_details(errors))
 
     def get_record(record_id: str) -> funnel.Lead | funnel.Prospect:
         try:

@@ -20,7 +20,7 @@ from typing import Any, NewType
 
 import attrs
 
-from funnel._privacy import escape_controls, mask_addresses
+from funnel._privacy import ERASED, escape_controls, mask_addresses
 
 #: Characters markdown gives a meaning (emphasis, links, images, code, headings, lists, tables).
 _MARKDOWN = frozenset("\\`*_[]{}()#+-.!|~")
@@ -52,8 +52,9 @@ def markdown_text(text: str) -> str:
 
 # --------------------------------------------------------------------------- masking
 
-#: A phone number: seven digits or more, with single spaces, dashes or brackets between.
-_PHONE = re.compile(r"(?<![\w+])\+?\d(?:[ ()\-]{0,2}\d){6,}(?!\w)")
+#: A phone number: seven digits or more, with single spaces, dashes or brackets between,
+#: an opening bracket before the first one included: ``(555) 010-9999``.
+_PHONE = re.compile(r"(?<![\w+])\(?\+?\d(?:[ ()\-]{0,2}\d){6,}(?!\w)")
 #: A date (``2026-09-01``): digits and dashes that are not a phone number.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -63,19 +64,33 @@ def mask_phones(text: str) -> str:
     *text* with every phone number in it masked to its last two digits.
 
     A phone number is a run of seven digits or more that starts with ``+`` or has
-    spaces, dashes or brackets between its digits; dates and plain amounts stay.
+    spaces, dashes or brackets between its digits; dates and plain amounts stay. Its
+    brackets go with it; only one whose partner is outside the number stays, so
+    that the text around keeps its pairs.
 
     >>> mask_phones("call +44 20 7946 0958 or (555) 123-4567 on 2026-09-01, budget 5000000")
-    'call ***58 or (***67 on 2026-09-01, budget 5000000'
+    'call ***58 or ***67 on 2026-09-01, budget 5000000'
+    >>> mask_phones("Bo (mobile 555 123 4567) or x(555) 123-4567")
+    'Bo (mobile ***67) or x(***67)'
     """
     if not any(c.isdigit() for c in text):
         return text
 
     def one(match: re.Match[str]) -> str:
         found = match.group(0)
-        if _DATE.search(found) or not (found[0] == "+" or any(c in " ()-" for c in found)):
+        if _DATE.search(found) or not (found[0] in "+(" or any(c in " ()-" for c in found)):
             return found
-        return "***" + "".join(c for c in found if c.isdigit())[-2:]
+        depth = closed_outside = 0
+        for c in found:
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                if depth:
+                    depth -= 1
+                else:
+                    closed_outside += 1
+        last = "".join(c for c in found if c.isdigit())[-2:]
+        return "(" * depth + "***" + last + ")" * closed_outside
 
     return _PHONE.sub(one, text)
 
@@ -92,7 +107,8 @@ class Redactor:
     __slots__ = ("_pattern", "_secrets")
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        self._secrets = tuple(s for s in secrets if s and s.strip())
+        # An erased name is no secret: it is the marker erase() wrote.
+        self._secrets = tuple(s for s in secrets if s and s.strip() and s != ERASED)
         self._pattern: re.Pattern[str] | None = None
 
     def _compiled(self) -> re.Pattern[str] | None:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import re
 
+#: What replaces an erased name, and an erased stage-change reason, in a record and in the
+#: store (:func:`funnel.engine.erase.erase`).
+ERASED = "[erased]"
+#: How a repr shows an erased value: a marker, never taken for (part of) a name.
+ERASED_MARK = "<erased>"
+
 #: A character an e-mail address may be made of (the separators around one excluded).
 _TOKEN = r"[^\s@,;<>()\[\]\"']"
 #: Anything shaped like an e-mail address (local part, @, domain). A match starts only
@@ -14,7 +20,7 @@ _ADDRESS = re.compile(rf"(?<!{_TOKEN}){_TOKEN}+@{_TOKEN}+")
 
 def mask_email(email: str | None) -> str:
     """
-    Keep the first character of the local part and the domain.
+    Keep the first character of the local part (of three characters or more) and the domain.
 
     >>> mask_email("ada.lovelace@acme.example")
     "'a***@acme.example'"
@@ -22,10 +28,11 @@ def mask_email(email: str | None) -> str:
     'None'
 
     A field holding several addresses has every one masked, and nothing else of
-    the field is shown (a display name beside an address is personal data too):
+    the field is shown (a display name beside an address is personal data too). A
+    local part of one or two characters shows none of them:
 
     >>> mask_email("Ada L. <ada@acme.example>, bo@beta.example")
-    "'a***@acme.example, b***@beta.example'"
+    "'a***@acme.example, ***@beta.example'"
     """
     if email is None:
         return "None"
@@ -40,7 +47,7 @@ def mask_addresses(text: str) -> str:
     *text* with every e-mail address in it masked (first character and domain kept).
 
     >>> mask_addresses("write to ada@acme.example or bo@beta.example")
-    'write to a***@acme.example or b***@beta.example'
+    'write to a***@acme.example or ***@beta.example'
     """
 
     if "@" not in text:  # most messages: one scan in C, no pattern at all
@@ -48,7 +55,9 @@ def mask_addresses(text: str) -> str:
 
     def one(match: re.Match[str]) -> str:
         local, _, domain = match.group(0).partition("@")
-        return f"{local[:1]}***@{domain}"
+        if local in ("***", f"{local[:1]}***"):  # masked already: masking twice is once
+            return match.group(0)
+        return f"{local[:1] if len(local) >= 3 else ''}***@{domain}"
 
     return _ADDRESS.sub(one, text)
 
@@ -63,9 +72,13 @@ def mask_text(text: str | None) -> str:
 
     >>> mask_text("called Ada Lovelace on +44 20 7946 0000"), mask_text(None)
     ('<text, 39 characters>', 'None')
+
+    An erased reason shows as erased: ``mask_text(ERASED) == '<erased>'``.
     """
     if text is None:
         return "None"
+    if text == ERASED:
+        return ERASED_MARK
     return f"<text, {len(text)} characters>"
 
 
@@ -73,25 +86,28 @@ def mask_name(name: str | None) -> str:
     """
     Keep the first character only: names and job titles are personal data.
 
-    >>> mask_name("Ada Lovelace"), mask_name(None)
-    ("'A***'", 'None')
+    >>> mask_name("Ada Lovelace"), mask_name(None), mask_name(ERASED)
+    ("'A***'", 'None', '<erased>')
     """
     if name is None:
         return "None"
+    if name == ERASED:
+        return ERASED_MARK
     return repr(name[:1] + "***")
 
 
 def mask_phone(phone: str | None) -> str:
     """
-    Keep the last two digits only.
+    Keep the last two digits only (of a number of six digits or more), nothing else:
+    no bracket, no sign, no separator.
 
-    >>> mask_phone("+44 20 7946 0958")
-    "'***58'"
+    >>> mask_phone("+44 20 7946 0958"), mask_phone("(555) 010-9999"), mask_phone("112")
+    ("'***58'", "'***99'", "'***'")
     """
     if phone is None:
         return "None"
     digits = [c for c in phone if c.isdigit()]
-    return repr("***" + "".join(digits[-2:]))
+    return repr("***" + ("".join(digits[-2:]) if len(digits) >= 6 else ""))
 
 
 #: Characters a terminal or a log viewer acts on instead of showing: C0 and C1 controls

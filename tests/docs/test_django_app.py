@@ -25,6 +25,6 @@ def test_the_example_project_passes_django_s_test_runner():
     )
     assert run.returncode == 0, run.stderr[-4000:]
     assert "Applying leads.0001_initial... OK" in run.stdout
-    assert "Ran 7 tests" in run.stderr
+    assert "Ran 13 tests" in run.stderr
     assert "\nOK\n" in run.stderr
     assert not (PROJECT / "db.sqlite3").exists()  # tests run in an in-memory database

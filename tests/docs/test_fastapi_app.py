@@ -144,3 +144,36 @@ def test_the_openapi_schema_uses_funnel_s_payload_models(client):
     assert set(lead["required"]) == {"id", "contact", "source", "created_at"}
     assert lead["additionalProperties"] is False
     json.dumps(schema)
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "column", "message"),
+    [
+        (b'{"id": "L1",\n "contact": {"name": "Ada Lovelace" "email": "x"}}', 2, 37,
+         "Expecting ',' delimiter"),
+        (b"ada@acme.example", 1, 1, "Expecting value"),
+        (b'{"id": "L1", "contact": "+44 20 7946 0958"', 1, 43, "Expecting ',' delimiter"),
+        (b'{"note": "Lovelace\x00"}', 1, 19, "Invalid control character at"),
+    ],
+)  # fmt: skip
+def test_a_body_that_is_not_json_says_where_it_breaks_without_quoting_it(
+    client, body, line, column, message
+):
+    """Malformed JSON was reported as path "body[1]" (found in review)."""
+    import json as json_module
+
+    with pytest.raises(json_module.JSONDecodeError) as expected:
+        json_module.loads(body)
+    assert (expected.value.lineno, expected.value.colno) == (line, column)  # Python's own
+    refused = client.post("/leads", content=body, headers={"content-type": "application/json"})
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert (problem["title"], problem["status"]) == ("MalformedJSON", 400)
+    assert (problem["line"], problem["column"]) == (line, column)
+    assert problem["detail"] == (
+        f"the request body is not valid JSON: {message} at line {line}, column {column}"
+    )
+    assert [e["path"] for e in problem["errors"]] == ["body"]
+    assert "body[" not in refused.text
+    no_personal_data(refused.text)

@@ -239,8 +239,8 @@ class TestQueries:
 
     def test_add_touch_and_evidence(self):
         """Helpers return new records with the item added in time order."""
-        new = add_touch(lead(touches=[outbound("o", 5)]), form("f", 1))
-        assert [t.id for t in new.touches] == ["f", "o"]
+        new = add_touch(lead(touches=[outbound("o", 5)]), form("f", 1), imported=True)
+        assert [t.id for t in new.touches] == ["f", "o"]  # a past touch, imported
         assert len(add_evidence(new, *met("fit", "means")).evidence) == 2
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from funnel.engine.erase import ERASED
 from funnel.exceptions import RecordArchived, RecordNotFound, StaleWriteError
 from funnel.io.sql import SqlStore, Versioned
 from tests.engine.test_erase import EMAIL, NAME, PERSONAL, PHONE, T0, full_lead, full_prospect
-from tests.io.test_sql import postgres_url, store
+from tests.io.test_sql import WRITERS, postgres_url, store
 
 __all__ = ("postgres_url", "store")  # fixtures, imported for pytest
 
@@ -112,8 +113,55 @@ def test_an_erased_lead_keeps_moving_and_a_stale_writer_is_refused(store: SqlSto
     with pytest.raises(StaleWriteError):
         store.save(funnel.advance(lead, "mark_mql", at=LATER), version)  # read before
     again = store.erase("L1", at=LATER, reason="second request")
-    assert again.record == erased.record  # erasing twice changes nothing but the version
+    assert again == erased  # erasing twice changes nothing, not even the version
     assert store.save(funnel.advance(again.record, "mark_mql", at=LATER), again.version)
+
+
+def _audit(store: SqlStore) -> list[tuple[str, str, int]]:
+    e = store.erasures.c
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(e.record_id, e.reason, e.version).order_by(e.id)).all()
+    return [tuple(r) for r in rows]
+
+
+def test_a_second_erasure_writes_nothing_and_returns_the_stored_record(store: SqlStore) -> None:
+    """A second erase() wrote another version and another audit row (review)."""
+    store.add(full_prospect("L1"))
+    store.add(_twin())
+    survivor, v1 = store.get("L1")
+    result = merge(survivor, store.get("L2").record, at=T0 + timedelta(days=5))
+    store.merge(result, survivor_version=v1, absorbed_version=1)
+    first = store.erase("L1", at=LATER, reason="ticket 42")
+    tables = _dump_tables(store)
+    audit = _audit(store)
+    assert audit == [("L1", "ticket 42", first.version), ("L2", "ticket 42", 3)]
+    for rid in ("L1", "L2"):  # either id of the person, again and again
+        again = store.erase(rid, at=LATER + timedelta(days=1), reason="ticket 43")
+        assert again.record.id == rid
+        if rid == "L1":
+            assert again == first == store.get("L1")
+    assert _audit(store) == audit
+    assert _dump_tables(store) == tables  # not a row, not a version, not a time changed
+
+
+def test_an_erasure_after_a_merge_erases_only_the_newcomer(store: SqlStore) -> None:
+    """An erased person merged with a new record: the erasure audits the new record only."""
+    store.add(full_lead("L1"))
+    erased = store.erase("L1", at=LATER)
+    store.add(_twin())
+    result = merge(erased.record, store.get("L2").record, at=LATER + timedelta(days=1))
+    merged = store.merge(result, survivor_version=erased.version, absorbed_version=1)
+    assert merged.record.contact.email is not None  # the twin brought an address back
+    again = store.erase("L1", at=LATER + timedelta(days=2), reason="second request")
+    assert again.version == merged.version + 1
+    assert again.record.contact.email is None
+    assert [(rid, reason) for rid, reason, _ in _audit(store)] == [
+        ("L1", "erasure request"),
+        ("L1", "second request"),
+        ("L2", "second request"),
+    ]
+    assert store.erase("L2", at=LATER + timedelta(days=3)).version == 3  # nothing more
+    assert len(_audit(store)) == 3
 
 
 def test_the_triggers_allow_a_rewrite_only_through_an_erasure(store: SqlStore) -> None:
@@ -245,6 +293,12 @@ def test_the_async_store_merges_and_erases_alike(url: str) -> None:
             await store.merge(result, survivor_version=a.version, absorbed_version=b.version)
             into = await store.merged_into("L2")
             erased = await store.erase("L1", at=LATER)
+            again = await store.erase("L2", at=LATER, reason="second request")
+            assert again.record.id == "L2"
+            async with store.engine.connect() as conn:
+                audited = (await conn.execute(sa.select(store.erasures.c.record_id))).all()
+            assert sorted(r.record_id for r in audited) == ["L1", "L2"]  # once each
+            assert await store.erase("L1", at=LATER, reason="third") == erased
             async with store.engine.connect() as conn:
                 rows = await conn.execute(sa.select(store.records.c.document))
                 documents = json.dumps([r.document for r in rows])
@@ -257,3 +311,28 @@ def test_the_async_store_merges_and_erases_alike(url: str) -> None:
     assert got == erased
     assert got.record.contact.name == ERASED
     assert _leaks(documents) == []
+
+
+def test_concurrent_erasures_of_one_person_write_one_audit_row(store: SqlStore) -> None:
+    """The rows are locked before they are read: only the first erasure writes."""
+    store.add(full_lead("L1"))
+    barrier = threading.Barrier(WRITERS)
+    results: list[Versioned] = []
+    errors: list[BaseException] = []
+
+    def eraser(n: int) -> None:
+        try:
+            barrier.wait()
+            results.append(store.erase("L1", at=LATER, reason=f"ticket {n}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=eraser, args=(n,)) for n in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(_audit(store)) == 1
+    assert {r.version for r in results} == {2}
+    assert all(r == store.get("L1") for r in results)

@@ -112,6 +112,36 @@ def test_transition_times_are_timestamps_that_read_back_as_given(store: SqlStore
             assert kind == "timestamp with time zone"
 
 
+def test_every_time_the_store_reads_back_is_aware_in_utc(store: SqlStore) -> None:
+    """updated_at and the erasures' recorded_at read back naive on SQLite (review)."""
+    store.add(funnel.advance(_lead(), "nurture", at=T0 + timedelta(hours=1)))
+    store.erase("L1", at=T0 + timedelta(days=1), reason="ticket 7")
+    tables = (store.records, store.transitions, store.erasures)
+    columns = [
+        (t, c)
+        for t in tables
+        for c in t.columns
+        if isinstance(getattr(c.type, "impl", c.type), sa.DateTime)
+    ]
+    assert sorted(f"{t.name.removeprefix(store.prefix)}.{c.name}" for t, c in columns) == [
+        "erasures.erased_at",
+        "erasures.recorded_at",
+        "records.updated_at",
+        "transitions.at",
+    ]
+    written = {"updated_at", "recorded_at"}  # by the database's clock, in UTC
+    seen = 0
+    with store.engine.connect() as conn:
+        for table, column in columns:
+            for value in conn.execute(sa.select(column)).scalars():
+                seen += 1
+                assert value.tzinfo is not None, f"{table.name}.{column.name} is naive"
+                assert value.utcoffset() == timedelta(0)
+                if column.name in written:
+                    assert abs(value - datetime.now(UTC)) < timedelta(minutes=10)
+    assert seen >= 4
+
+
 def test_history_is_compared_by_instant_and_offset_is_kept_on_save(store: SqlStore) -> None:
     tokyo = timezone(timedelta(hours=9))
     lead = funnel.advance(_lead(), "nurture", at=datetime(2026, 3, 2, 9, tzinfo=tokyo))

@@ -47,6 +47,7 @@ from typing import Any, TypeVar
 import attrs
 
 from funnel._fields import check_text
+from funnel._privacy import ERASED
 from funnel._time import require_aware
 from funnel.engine.transitions import require_record
 from funnel.exceptions import ChronologyError
@@ -60,8 +61,8 @@ from funnel.model.touch import Direction, Touch
 
 __all__ = ("DEFAULT_REASON", "ERASED", "erase", "is_erased")
 
-#: What replaces an erased name, and an erased stage-change reason.
-ERASED = "[erased]"
+# ERASED ("[erased]", from funnel._privacy) replaces an erased name and an erased
+# stage-change reason; reprs show it as "<erased>".
 #: The reason :func:`erase` records when none is given.
 DEFAULT_REASON = "erasure request"
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import attrs
 
+from funnel._privacy import escape_controls
 from funnel.engine import touches as _touches
 from funnel.engine.explain import Explanation, explain_record
 from funnel.engine.transitions import (
@@ -91,6 +92,24 @@ class Funnel(FunnelDefinition):
     Each decision (one ``advance``, ``convert``, ``explain``...) evaluates
     every guard of the funnel's registry at most once.
     """
+
+    def __repr__(self) -> str:
+        """
+        One line: name, version, how many stages and events, the framework.
+
+        The whole definition is :meth:`mermaid` (and the notebook's diagram); the
+        fields themselves are attributes.
+
+        >>> from funnel import DEFAULT_FUNNEL
+        >>> DEFAULT_FUNNEL
+        <Funnel 'sources' v1: 10 stages, 10 events, framework 'default'>
+        """
+        table = self.table
+        return (
+            f"<Funnel {_short(self.name)} v{_short(self.version, quote=False)}: "
+            f"{len(table.stages)} stages, {len(table.events)} events, "
+            f"framework {_short(self.framework.name)}>"
+        )
 
     # -- moving ------------------------------------------------------------------------
 
@@ -313,11 +332,14 @@ class Funnel(FunnelDefinition):
         """
         Return *record* with *touch* added, under this funnel's communication rules.
 
-        The same as :func:`funnel.add_touch` with ``funnel=self``: the contact's consent
-        and the rules for the record's stage apply, unless ``imported=True`` (a past
-        touch brought in from another system, recorded as given).
+        The same as :func:`funnel.add_touch` with ``funnel=self``: the touch must not
+        be dated before the record's latest change, and the contact's consent and the
+        rules for the record's stage apply, unless ``imported=True`` (a past touch
+        brought in from another system, recorded as given).
 
         Raises:
+            ChronologyError: without *imported*, the touch precedes the record's latest
+                change.
             CommunicationRefused: with ``record``, ``touch`` and every reason.
         """
         return _touches.add_touch(record, touch, funnel=self, imported=imported)
@@ -330,6 +352,12 @@ class Funnel(FunnelDefinition):
             CommunicationRefused: with ``record``, ``touch`` and every reason.
         """
         return _touches.plan_touch(record, touch, funnel=self)
+
+
+def _short(text: str, *, quote: bool = True, limit: int = 40) -> str:
+    """*text* for a one-line repr: clipped to *limit* characters, control characters escaped."""
+    clipped = text if len(text) <= limit else text[: limit - 1] + "…"
+    return repr(clipped) if quote else escape_controls(clipped).replace("\n", "\\n")
 
 
 _default: Funnel | None = None

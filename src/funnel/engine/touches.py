@@ -5,8 +5,13 @@ Touches and evidence: adding what happened, under the funnel's communication rul
 :class:`~funnel.spec.communication.CommunicationPolicy` and the contact's
 consent refuse a touch. :func:`add_touch` is the one way to add a touch: it applies
 those rules and raises :class:`~funnel.exceptions.CommunicationRefused` when they refuse
-it; only ``imported=True`` (touches that already happened, brought in from another
-system) records a touch without them. :func:`add_evidence` records findings.
+it, and refuses a touch dated before the record's latest change
+(:class:`~funnel.exceptions.ChronologyError`): the rules it applies are those of the
+record's stage now, not of the stage the record was in then. Only ``imported=True``
+(touches that already happened, brought in from another system) records a touch without
+them, at any time. A record built or loaded with its touches (the constructors,
+:func:`funnel.io.serialize.from_dict`, the CRM loaders) is an import too: its touches
+may be of any time. :func:`add_evidence` records findings.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from typing import TypeVar
 
 import attrs
 
+from funnel._privacy import is_name
 from funnel.engine.transitions import require_record
-from funnel.exceptions import CommunicationRefused, ValidationError
+from funnel.exceptions import ChronologyError, CommunicationRefused, ValidationError
 from funnel.model.evidence import Evidence
 from funnel.model.records import Lead, Prospect
 from funnel.model.touch import Direction, Reach, Touch
@@ -36,22 +42,27 @@ def add_touch(
     """
     Return *record* with *touch* added, if the funnel's rules and the consent allow it.
 
-    Inbound touches are always allowed. An outbound touch must pass
-    :func:`check_touch`: the contact's consent (``do_not_contact`` refuses every
-    outbound touch, ``opted_out`` every mass one) and the communication rules of
-    *funnel* (default: :data:`funnel.DEFAULT_FUNNEL`) for the record's stage.
-    Touches stay ordered by time.
+    A touch is added now: it must not be dated before the record's latest change (its
+    creation, a touch, a finding, a stage change, a conversion, a close or a merge);
+    one at the same time is fine. Inbound touches are otherwise always allowed. An
+    outbound touch must pass :func:`check_touch`: the contact's consent
+    (``do_not_contact`` refuses every outbound touch, ``opted_out`` every mass one)
+    and the communication rules of *funnel* (default: :data:`funnel.DEFAULT_FUNNEL`)
+    for the record's stage. Touches stay ordered by time.
 
     Args:
         record: The lead or prospect.
         touch: The touch.
         funnel: Whose communication rules apply.
         imported: ``True`` for a touch that already happened elsewhere (an import
-            of past touches from a CRM or a mailbox): it is recorded as given,
-            without the communication and consent rules, which govern what is sent
-            from now on. Never use it to send.
+            of past touches from a CRM or a mailbox): it is recorded as given, at
+            its own time (before the record's latest change too), without the
+            communication and consent rules, which govern what is sent from now on.
+            Never use it to send.
 
     Raises:
+        ChronologyError: without *imported*, the touch is dated before the record's
+            latest change; the message names the record, the touch and its ``at``.
         CommunicationRefused: the rules refuse the touch; ``reasons`` says why.
         ValidationError: *touch* is no :class:`~funnel.Touch`, or it breaks the
             record's touches (a duplicate id, a reply to an unknown touch).
@@ -70,6 +81,19 @@ def add_touch(
       - lead 'L1' opted out of mass communication (opted_out)
     >>> len(add_touch(lead, news, imported=True).touches)   # it was sent last year
     1
+
+    A touch dated before the record's latest change is a past touch: record it with
+    ``imported=True``.
+
+    >>> from datetime import timedelta
+    >>> form = Touch(id="f1", at=at, direction="inbound", channel="form")
+    >>> add_touch(lead, attrs.evolve(form, at=at - timedelta(days=30)))
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ChronologyError: cannot add touch 'f1' to lead 'L1':
+    its at (2026-01-30T00:00:00+00:00) precedes the lead's latest change
+    (2026-03-01T00:00:00+00:00); record a past touch with imported=True
+      - touch.at must not precede 2026-03-01T00:00:00+00:00
     """
     require_record(record)
     if not isinstance(touch, Touch):
@@ -81,10 +105,31 @@ def add_touch(
             f"imported must be True or False, got {type(imported).__name__}", field="imported"
         )
     if not imported:
+        _check_time(record, touch)
         reasons = check_touch(record, touch, funnel=_rules(funnel))
         if reasons:
             raise CommunicationRefused(record=record, touch=touch, reasons=reasons)
     return attrs.evolve(record, touches=(*record.touches, touch))
+
+
+def _check_time(record: Lead | Prospect, touch: Touch) -> None:
+    """Refuse *touch* if it is dated before *record*'s latest change."""
+    from funnel.engine.dedupe import latest_change  # dedupe imports this module's funnel
+
+    last = latest_change(record)
+    if touch.at >= last:
+        return
+    kind = type(record).__name__.lower()
+    shown = repr(touch.id) if is_name(touch.id) else "(id not shown: not a name)"
+    raise ChronologyError(
+        f"cannot add touch {shown} to {_who(record)}: its at ({touch.at.isoformat()}) "
+        f"precedes the {kind}'s latest change ({last.isoformat()}); record a past touch "
+        "with imported=True",
+        record=record,
+        event="add_touch",
+        stage=record.stage,
+        reasons=(f"touch.at must not precede {last.isoformat()}",),
+    )
 
 
 def _rules(funnel: object) -> FunnelDefinition:

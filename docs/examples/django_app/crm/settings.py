@@ -8,6 +8,7 @@ SECRET_KEY = "example-only-not-a-secret"
 DEBUG = False
 ALLOWED_HOSTS: list[str] = []
 INSTALLED_APPS = ["leads"]
+ROOT_URLCONF = "crm.urls"
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from typing import Any
 
 from django.core.management import call_command
 from django.test import TestCase
@@ -97,3 +99,74 @@ class FunnelRecordTests(TestCase):
         out = StringIO()
         call_command("makemigrations", "leads", "--check", "--dry-run", stdout=out)
         self.assertIn("No changes detected", out.getvalue())
+
+
+class FireEventViewTests(TestCase):
+    """The how-to's view maps every refusal to problem details (found in review)."""
+
+    def post(self, record_id: str, body: object) -> Any:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.post(
+            f"/records/{record_id}/events", data=content, content_type="application/json"
+        )
+
+    def assert_problem(self, response: Any, status: int, title: str) -> dict[str, Any]:
+        self.assertEqual(response.status_code, status)
+        self.assertEqual(response["Content-Type"], "application/problem+json")
+        body = response.json()
+        self.assertEqual((body["status"], body["title"]), (status, title))
+        self.assertTrue(body["detail"])
+        for personal in ("Lovelace", "ada@acme.example", "7946"):
+            self.assertNotIn(personal, response.content.decode())
+        return dict(body)
+
+    def test_a_move_answers_the_new_stage(self) -> None:
+        FunnelRecord.create(new_lead())
+        moved = self.post("L1", {"event": "nurture", "at": "2026-03-01T10:00:00+00:00"})
+        self.assertEqual(moved.status_code, 200)
+        self.assertEqual(moved.json(), {"id": "L1", "stage": "nurturing", "version": 2})
+
+    def test_a_missing_key_is_400(self) -> None:
+        FunnelRecord.create(new_lead())
+        body = self.assert_problem(self.post("L1", {"event": "nurture"}), 400, "MissingField")
+        self.assertEqual(body["fields"], ["at"])
+        body = self.assert_problem(self.post("L1", {"why": "Ada Lovelace"}), 400, "MissingField")
+        self.assertEqual(body["fields"], ["event", "at"])
+        self.assertEqual(FunnelRecord.objects.get(record_id="L1").version, 1)
+
+    def test_an_unknown_id_is_404(self) -> None:
+        body = self.assert_problem(
+            self.post("L9", {"event": "nurture", "at": "2026-03-01T10:00:00+00:00"}),
+            404,
+            "RecordNotFound",
+        )
+        self.assertEqual(body["record"], "L9")
+
+    def test_a_body_that_is_not_a_json_object_is_400(self) -> None:
+        FunnelRecord.create(new_lead())
+        body = self.assert_problem(
+            self.post("L1", b'{"event": "nurture",\n "at": "Ada Lovelace'), 400, "MalformedJSON"
+        )
+        self.assertEqual((body["line"], body["column"]), (2, 8))
+        self.assert_problem(self.post("L1", ["nurture"]), 400, "InvalidBody")
+        self.assert_problem(self.post("L1", b"\xff"), 400, "MalformedJSON")
+        self.assert_problem(
+            self.post("L1", {"event": "nurture", "at": "ada@acme.example"}), 400, "InvalidField"
+        )
+
+    def test_what_funnel_refuses_has_funnel_s_status(self) -> None:
+        FunnelRecord.create(new_lead())
+        self.assert_problem(
+            self.post("L1", {"event": "win", "at": "2026-03-01T10:00:00+00:00"}),
+            409,
+            "IllegalEvent",
+        )
+        self.assert_problem(
+            self.post("L1", {"event": "nurture", "at": "2026-03-01T10:00:00"}),
+            422,
+            "ValidationError",
+        )
+        self.assertEqual(FunnelRecord.objects.get(record_id="L1").version, 1)
+
+    def test_only_post_is_allowed(self) -> None:
+        self.assertEqual(self.client.get("/records/L1/events").status_code, 405)

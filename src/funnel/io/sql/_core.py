@@ -489,25 +489,33 @@ class StoreCore:
         reason = cast(str, reason)
         family = self._family(conn, record_id)
         c = self.records.c
-        # Take the rows first (a version bump: a row lock on PostgreSQL, the write lock on
-        # SQLite), so that what is read below is what is rewritten.
-        conn.execute(
-            sa.update(self.records)
-            .where(c.id.in_(family))
-            .values(version=sa.case((c.version < MAX_VERSION, c.version + 1), else_=c.version))
-        )
+        # Lock the rows before reading them, so that what is read is what is rewritten:
+        # SELECT ... FOR UPDATE on PostgreSQL; on SQLite (which has no FOR UPDATE) an
+        # UPDATE that changes nothing takes the database's write lock.
+        if conn.dialect.name == "sqlite":
+            conn.execute(sa.update(self.records).where(c.id.in_(family)).values(version=c.version))
         rows = conn.execute(
-            sa.select(c.id, c.document, c.version).where(c.id.in_(family)).order_by(c.id)
+            sa.select(c.id, c.document, c.version)
+            .where(c.id.in_(family))
+            .order_by(c.id)
+            .with_for_update()
         ).all()
+        stored: dict[str, Versioned] = {}
         erased: dict[str, Versioned] = {}
         for row in rows:
             try:
-                stored = from_dict(row.document, funnel=self.funnel)
+                record = from_dict(row.document, funnel=self.funnel)
             except SerializationError as exc:
                 raise SerializationError(
                     f"stored record {row.id!r} cannot be read to erase it: {exc}", path=exc.path
                 ) from None
-            erased[row.id] = Versioned(erase(stored, at=when, reason=reason), row.version)
+            stored[row.id] = Versioned(record, row.version)
+            gone = erase(record, at=when, reason=reason)
+            if gone != record:  # an erased record is left as it is: no version, no audit
+                erased[row.id] = Versioned(gone, min(row.version + 1, MAX_VERSION))
+        if not erased:
+            return stored[str(record_id)]
+        ids = list(erased)
         e = self.erasures.c
         conn.execute(
             sa.insert(self.erasures),
@@ -525,13 +533,14 @@ class StoreCore:
         t = self.transitions.c
         conn.execute(
             sa.update(self.transitions)
-            .where(t.record_id.in_(family), t.why.is_not(None), t.why != ERASED)
+            .where(t.record_id.in_(ids), t.why.is_not(None), t.why != ERASED)
             .values(why=ERASED)
         )
         conn.execute(
             sa.update(self.records)
             .where(c.id == sa.bindparam("b_id"))
             .values(
+                version=sa.bindparam("b_version"),
                 document=sa.bindparam("b_document", type_=self.records.c.document.type),
                 history_digest=sa.bindparam("b_digest"),
                 updated_at=sa.func.current_timestamp(),
@@ -539,6 +548,7 @@ class StoreCore:
             [
                 {
                     "b_id": rid,
+                    "b_version": v.version,
                     "b_document": to_dict(v.record),
                     "b_digest": history_digests(v.record.history)[-1],
                 }
@@ -547,10 +557,10 @@ class StoreCore:
         )
         conn.execute(
             sa.update(self.erasures)
-            .where(e.record_id.in_(family), e.in_progress.is_(True))
+            .where(e.record_id.in_(ids), e.in_progress.is_(True))
             .values(in_progress=False)
         )
-        return erased[str(record_id)]
+        return erased.get(str(record_id), stored[str(record_id)])
 
     def _family(self, conn: Connection, record_id: object) -> list[str]:
         """

@@ -42,7 +42,9 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
     A timezone-aware ``DateTime`` that stores the UTC instant on every database.
 
     PostgreSQL keeps a ``timestamp with time zone``; SQLite, which has no time type,
-    keeps the UTC wall time as text (sortable). Values read back are aware, in UTC.
+    keeps the UTC wall time as text (sortable). Values read back are aware, in UTC:
+    every time column of the store's tables is one, those the database fills in
+    (``CURRENT_TIMESTAMP``, the UTC wall time on SQLite) included.
     Naive datetimes are refused (the records never hold one).
     """
 
@@ -129,7 +131,7 @@ def funnel_tables(metadata: sa.MetaData, *, prefix: str = "funnel_") -> FunnelTa
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime(timezone=True),
+            UtcDateTime(),
             nullable=False,
             server_default=sa.func.current_timestamp(),
         ),
@@ -178,7 +180,7 @@ def funnel_tables(metadata: sa.MetaData, *, prefix: str = "funnel_") -> FunnelTa
         sa.Column("in_progress", sa.Boolean, nullable=False),
         sa.Column(
             "recorded_at",
-            sa.DateTime(timezone=True),
+            UtcDateTime(),
             nullable=False,
             server_default=sa.func.current_timestamp(),
         ),

@@ -287,8 +287,15 @@ class SqlStore(StoreCore):
         ``VACUUM`` on PostgreSQL (and on SQLite, or set ``PRAGMA secure_delete``) when
         erased data must leave the disk too.
 
+        Idempotent: a record already erased (one :func:`~funnel.engine.erase.erase`
+        leaves as it is) is not written again, gets no new version and no audit row;
+        erasing a person twice writes nothing the second time and returns the stored
+        record as :meth:`get` would. A record merged into an erased one since is erased
+        (and audited) on its own.
+
         Returns:
-            The erased record with its new version.
+            The erased record with its version: a new one if this call erased it, the
+            stored one if it was erased already.
 
         Raises:
             RecordNotFound: no record, stored or archived, has this id.

@@ -18,7 +18,7 @@ and running the upgrade again resumes from them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -148,7 +148,7 @@ def _copy(
                 "stage": row.stage,
                 "version": row.version,
                 "document": row.document,
-                "updated_at": row.updated_at,
+                "updated_at": _utc(row.updated_at),
                 "changes": len(history),
                 "history_digest": history_digests(history)[-1],
                 "merged_into": None,
@@ -173,6 +173,16 @@ def _copy(
     if new_changes:
         conn.execute(sa.insert(new_t), new_changes)
     return len(new_records)
+
+
+def _utc(value: Any) -> Any:
+    """
+    An old row's ``updated_at`` as an aware time: SQLite reflects it as a naive
+    ``DATETIME``, the UTC wall time ``CURRENT_TIMESTAMP`` wrote.
+    """
+    if isinstance(value, datetime) and value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _change(record_id: str, seq: int, row: Any) -> StageChange:
