@@ -79,7 +79,7 @@ from funnel.engine.replay import (
     report_steps,
     tally_reached,
 )
-from funnel.exceptions import LoadError, ValidationError
+from funnel.exceptions import LoadError, UnknownName, ValidationError
 from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, VALUE
 
 Order = Literal["reached", "ordered", "strict", "unordered"]
@@ -1330,11 +1330,18 @@ def _as_set(stages: Any, funnel: Funnel, name: str) -> tuple[str, ...]:
             f"{name} must be a stage name or a collection of them, got {stages!r}", field=name
         )
     out = tuple(out)
-    unknown = [s for s in out if s not in funnel.stages]
-    if unknown or not out:
+    if not out:
         raise ValidationError(
-            f"{name}: not stages of the funnel: {unknown or list(out)}; "
+            f"{name} must name at least one stage; the stages are {', '.join(funnel.stages)}",
+            field=name,
+            allowed=funnel.stages,
+        )
+    unknown = [s for s in out if s not in funnel.stages]
+    if unknown:  # a typo would otherwise measure nothing (count 0), as a stage absent from the log
+        raise UnknownName(
+            f"{name}: not stages of funnel {funnel.name!r}: {unknown}; "
             f"the stages are {', '.join(funnel.stages)}",
+            record=f"funnel {funnel.name!r}",
             field=name,
             allowed=funnel.stages,
         )
