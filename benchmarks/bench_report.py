@@ -15,7 +15,9 @@ Every peer is checked equal to funnel's output before it is timed. The peers:
   code)`` key min; DuckDB ``arg_min(source, "at") FILTER (...)``.
 * time to convert (``acquired`` -> ``won``): polars lazy, pre-filtered to the start
   and end rows, three joins; the same with the start rows semi-joined to the leads
-  with an end row first (``polars_semi``); with a sort and ``forward_fill``; DuckDB SQL.
+  with an end row first (``polars_semi``), or the end rows collected first and the
+  start rows filtered by ``is_in`` their leads (``polars_isin``); with a sort and
+  ``forward_fill``; DuckDB SQL.
 
 Ratios are funnel / best peer (lowest median), the median of per-round ratios
 with their min and max (:meth:`benchmarks.common.Race.ratio`).
@@ -216,7 +218,7 @@ def _stats(x: Any) -> Stats:
     )
 
 
-def polars_ttc(frame: Any, sort: bool = False, semi: bool = False) -> Stats:
+def polars_ttc(frame: Any, sort: bool = False, semi: bool = False, isin: bool = False) -> Stats:
     import polars as pl
 
     at = pl.col(AT)
@@ -236,6 +238,12 @@ def polars_ttc(frame: Any, sort: bool = False, semi: bool = False) -> Stats:
         en = lf.filter(pl.col(STAGE).is_in(END))
         if semi:  # only leads with an end row can convert
             st = st.join(en.select(LEAD_ID), on=LEAD_ID, how="semi")
+        if isin:  # the same, the end rows collected first and the start rows filtered in one pass
+            found = frame.lazy().filter(pl.col(STAGE).is_in(END)).select(LEAD_ID, AT).collect()
+            en = found.lazy()
+            ids = found.get_column(LEAD_ID).implode()
+            st = frame.lazy().filter(pl.col(STAGE).is_in(START) & pl.col(LEAD_ID).is_in(ids))
+            st = st.select(LEAD_ID, AT)
         s0 = st.group_by(LEAD_ID).agg(at.min().alias("s0"))
         e = (
             en.join(s0, on=LEAD_ID)
@@ -395,6 +403,7 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
         {
             "polars_lazy": lambda: polars_ttc(frame),
             "polars_semi": lambda: polars_ttc(frame, semi=True),
+            "polars_isin": lambda: polars_ttc(frame, isin=True),
             "polars_sort": lambda: polars_ttc(frame, sort=True),
             "duckdb": lambda: duckdb_ttc(con, "log"),
         },
@@ -412,6 +421,7 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
     peer_ttc: Callable[[], Stats] = {
         "polars_lazy": lambda: polars_ttc(frame),
         "polars_semi": lambda: polars_ttc(frame, semi=True),
+        "polars_isin": lambda: polars_ttc(frame, isin=True),
         "polars_sort": lambda: polars_ttc(frame, sort=True),
         "duckdb": lambda: duckdb_ttc(con, "log"),
     }[best_ttc]
@@ -465,6 +475,7 @@ def bench_ttc_growth(frame: Any, repeat: int, small: Any = None) -> dict[str, An
             "funnel": lambda: funnel_stats(time_to_convert(f, START, END)),
             "polars_lazy": lambda: polars_ttc(f),
             "polars_semi": lambda: polars_ttc(f, semi=True),
+            "polars_isin": lambda: polars_ttc(f, isin=True),
         }
 
     big = cands(frame)
@@ -478,7 +489,9 @@ def bench_ttc_growth(frame: Any, repeat: int, small: Any = None) -> dict[str, An
     times = race(candidates, repeat)
     out: dict[str, Any] = {
         "rows": frame.height,
-        "time_to_convert": _summary(times, "funnel", ["polars_lazy", "polars_semi"]),
+        "time_to_convert": _summary(
+            times, "funnel", ["polars_lazy", "polars_semi", "polars_isin"]
+        ),
     }
     if small is not None:
         scale = small.height / frame.height
@@ -565,7 +578,7 @@ def report_entries(runs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
                 ratio=growth,
                 peer_growth={
                     p: round(per_event(b, f"{p}_s") / per_event(a, f"{p}_s"), 3)
-                    for p in ("polars_lazy", "polars_semi")
+                    for p in ("polars_lazy", "polars_semi", "polars_isin")
                     if f"{p}_s" in a["time_to_convert"] and f"{p}_s" in b["time_to_convert"]
                 },
             )
