@@ -14,7 +14,10 @@ Every peer is checked equal to funnel's output before it is timed. The peers:
 * breakdown by first touch: polars ``get(arg_min)`` and an Int64 ``(at, value
   code)`` key min; DuckDB ``arg_min(source, "at") FILTER (...)``.
 * time to convert (``acquired`` -> ``won``): polars lazy, pre-filtered to the start
-  and end rows, three joins; the same with a sort and ``forward_fill``; DuckDB SQL.
+  and end rows, three joins; the same with the start rows semi-joined to the leads
+  with an end row first (``polars_semi``), or the end rows collected first and the
+  start rows filtered by ``is_in`` their leads (``polars_isin``); with a sort and
+  ``forward_fill``; DuckDB SQL.
 
 Ratios are funnel / best peer (lowest median), the median of per-round ratios
 with their min and max (:meth:`benchmarks.common.Race.ratio`).
@@ -215,7 +218,7 @@ def _stats(x: Any) -> Stats:
     )
 
 
-def polars_ttc(frame: Any, sort: bool = False) -> Stats:
+def polars_ttc(frame: Any, sort: bool = False, semi: bool = False, isin: bool = False) -> Stats:
     import polars as pl
 
     at = pl.col(AT)
@@ -233,6 +236,14 @@ def polars_ttc(frame: Any, sort: bool = False) -> Stats:
     else:
         st = lf.filter(pl.col(STAGE).is_in(START))
         en = lf.filter(pl.col(STAGE).is_in(END))
+        if semi:  # only leads with an end row can convert
+            st = st.join(en.select(LEAD_ID), on=LEAD_ID, how="semi")
+        if isin:  # the same, the end rows collected first and the start rows filtered in one pass
+            found = frame.lazy().filter(pl.col(STAGE).is_in(END)).select(LEAD_ID, AT).collect()
+            en = found.lazy()
+            ids = found.get_column(LEAD_ID).implode()
+            st = frame.lazy().filter(pl.col(STAGE).is_in(START) & pl.col(LEAD_ID).is_in(ids))
+            st = st.select(LEAD_ID, AT)
         s0 = st.group_by(LEAD_ID).agg(at.min().alias("s0"))
         e = (
             en.join(s0, on=LEAD_ID)
@@ -391,6 +402,8 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
         lambda: funnel_stats(time_to_convert(frame, START, END)),
         {
             "polars_lazy": lambda: polars_ttc(frame),
+            "polars_semi": lambda: polars_ttc(frame, semi=True),
+            "polars_isin": lambda: polars_ttc(frame, isin=True),
             "polars_sort": lambda: polars_ttc(frame, sort=True),
             "duckdb": lambda: duckdb_ttc(con, "log"),
         },
@@ -407,6 +420,8 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
     }[best_report]
     peer_ttc: Callable[[], Stats] = {
         "polars_lazy": lambda: polars_ttc(frame),
+        "polars_semi": lambda: polars_ttc(frame, semi=True),
+        "polars_isin": lambda: polars_ttc(frame, isin=True),
         "polars_sort": lambda: polars_ttc(frame, sort=True),
         "duckdb": lambda: duckdb_ttc(con, "log"),
     }[best_ttc]
@@ -444,16 +459,52 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
     return out
 
 
-def bench_ttc_growth(frame: Any, repeat: int) -> dict[str, Any]:
-    """Time to convert alone (funnel and the polars peer) on one more size, for growth."""
+def bench_ttc_growth(frame: Any, repeat: int, small: Any = None) -> dict[str, Any]:
+    """
+    Time to convert alone (funnel and the polars peers) on one more size, for growth.
+
+    With *small* (the smallest log) the same candidates on it run in the same race,
+    alternating with the big ones, so the per-event growth is a per-round ratio of
+    runs that saw the same load (``growth``: median, min, max), not a ratio of two
+    races minutes apart.
+    """
     from funnel.analytics import time_to_convert
 
-    def mine() -> Stats:
-        return funnel_stats(time_to_convert(frame, START, END))
+    def cands(f: Any) -> dict[str, Callable[[], Stats]]:
+        return {
+            "funnel": lambda: funnel_stats(time_to_convert(f, START, END)),
+            "polars_lazy": lambda: polars_ttc(f),
+            "polars_semi": lambda: polars_ttc(f, semi=True),
+            "polars_isin": lambda: polars_ttc(f, isin=True),
+        }
 
-    _check("time_to_convert: polars_lazy", mine(), polars_ttc(frame), same_stats)
-    times = race({"funnel": mine, "polars_lazy": lambda: polars_ttc(frame)}, repeat)
-    return {"rows": frame.height, "time_to_convert": _summary(times, "funnel", ["polars_lazy"])}
+    big = cands(frame)
+    for f, group in ((frame, big), *(((small, cands(small)),) if small is not None else ())):
+        ref = group["funnel"]()
+        for name, fn in group.items():
+            _check(f"time_to_convert: {name} on {f.height:,} rows", ref, fn(), same_stats)
+    candidates = dict(big)
+    if small is not None:
+        candidates.update({f"{k}@small": v for k, v in cands(small).items()})
+    times = race(candidates, repeat)
+    out: dict[str, Any] = {
+        "rows": frame.height,
+        "time_to_convert": _summary(
+            times, "funnel", ["polars_lazy", "polars_semi", "polars_isin"]
+        ),
+    }
+    if small is not None:
+        scale = small.height / frame.height
+        out["growth"] = {"small_rows": small.height}
+        for k in big:
+            per_round = [b / a * scale for a, b in zip(times[f"{k}@small"], times[k], strict=True)]
+            out["growth"][k] = {
+                "ratio": round(statistics.median(per_round), 3),
+                "ratio_min": round(min(per_round), 3),
+                "ratio_max": round(max(per_round), 3),
+                "small_s": round(times.median(f"{k}@small"), 4),
+            }
+    return out
 
 
 WORKLOADS = {
@@ -494,7 +545,25 @@ def report_entries(runs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
                 )
             )
     sizes = sorted(runs)
-    if len(sizes) > 1:
+    if len(sizes) > 1 and "growth" in runs[sizes[-1]]:
+        g = runs[sizes[-1]]["growth"]
+        results.append(
+            entry(
+                f"growth of time_to_convert per event, {g['small_rows']:,} -> {sizes[-1]:,} "
+                "events",
+                "<= 1.15 (per-event cost ratio, per round: both sizes in one race)",
+                g["funnel"]["ratio"] <= 1.15,
+                ratio=g["funnel"]["ratio"],
+                ratio_min=g["funnel"]["ratio_min"],
+                ratio_max=g["funnel"]["ratio_max"],
+                peer_growth={p: g[p] for p in g if p not in ("funnel", "small_rows")},
+                funnel_s={
+                    str(g["small_rows"]): g["funnel"]["small_s"],
+                    str(sizes[-1]): runs[sizes[-1]]["time_to_convert"]["funnel_s"],
+                },
+            )
+        )
+    elif len(sizes) > 1:
         a, b = runs[sizes[0]], runs[sizes[-1]]
 
         def per_event(r: dict[str, Any], col: str) -> float:
@@ -507,9 +576,11 @@ def report_entries(runs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
                 "<= 1.15 (per-event cost ratio)",
                 growth <= 1.15,
                 ratio=growth,
-                peer_growth=round(
-                    per_event(b, "polars_lazy_s") / per_event(a, "polars_lazy_s"), 3
-                ),
+                peer_growth={
+                    p: round(per_event(b, f"{p}_s") / per_event(a, f"{p}_s"), 3)
+                    for p in ("polars_lazy", "polars_semi", "polars_isin")
+                    if f"{p}_s" in a["time_to_convert"] and f"{p}_s" in b["time_to_convert"]
+                },
             )
         )
     return results

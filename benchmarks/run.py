@@ -96,10 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             del frame
             gc.collect()
         if args.ttc_growth_size and args.ttc_growth_size not in report_only:
-            log(f"{args.ttc_growth_size:,} events: time to convert ...")
-            frame = generate.load(args.ttc_growth_size, args.seed)
-            report_only[args.ttc_growth_size] = bench_ttc_growth(frame, args.repeat)
-            del frame
+            report_only[args.ttc_growth_size] = _ttc_growth(args, sizes[0])
         return _write(args, argv, started, report_entries(report_only), {"report": report_only})
     log("import time ...")
     imp = bench_import(args.import_runs)
@@ -173,10 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     if args.ttc_growth_size and args.ttc_growth_size not in report:
-        log(f"{args.ttc_growth_size:,} events: time to convert ...")
-        frame = generate.load(args.ttc_growth_size, args.seed)
-        report[args.ttc_growth_size] = bench_ttc_growth(frame, args.repeat)
-        del frame
+        report[args.ttc_growth_size] = _ttc_growth(args, small)
     results += report_entries(report)
     results.append(
         entry(
@@ -302,6 +296,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "psm": psm,
         },
     )
+
+
+def _ttc_growth(args: argparse.Namespace, small: int) -> dict[str, Any]:
+    """time_to_convert at ``--ttc-growth-size``, raced with the same on the *small* log."""
+    log(f"{args.ttc_growth_size:,} events: time to convert (and {small:,} in the same race) ...")
+    frame = generate.load(args.ttc_growth_size, args.seed)
+    out = bench_ttc_growth(frame, args.repeat, generate.load(small, args.seed))
+    log(f"  {out}")
+    del frame
+    gc.collect()
+    return out
 
 
 def _report_rounds(args: argparse.Namespace, size: int) -> int:

@@ -326,3 +326,32 @@ def test_a_big_breakdown_summarises_and_masks_personal_keys() -> None:
     assert "rep1@acme" not in str(split)
     assert "12 34" not in str(split)
     assert "rep1@acme.example" in split.reports  # the keys themselves are kept
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("limbo", "won", "start"),
+        ("acquired", "Won", "end"),
+        (["acquired", "nowhere"], "won", "start"),
+    ],
+)
+def test_time_to_convert_refuses_a_stage_the_funnel_does_not_know(
+    log_polars, engine, start, end, field
+):
+    """A typo is refused by name (UnknownName), not measured as zero leads."""
+    from funnel.exceptions import UnknownName
+
+    with pytest.raises(UnknownName, match=f"{field}: not stages of funnel") as e:
+        time_to_convert(engine(log_polars), start, end)
+    assert e.value.field == field
+    assert "won" in (e.value.allowed or ())
+    assert isinstance(e.value, KeyError)  # as Funnel.level_of refuses a name
+
+
+def test_time_to_convert_of_a_known_stage_the_log_lacks_measures_nobody(log_polars, engine):
+    """As the ordered report counts 0 leads entering a step the log lacks, so do the durations."""
+    d = time_to_convert(engine(log_polars), "nurturing", "won")
+    assert (d.count, d.median, d.mean, dict(d.quantiles)) == (0, None, None, {})
+    report = funnel_report(engine(log_polars), steps=["nurturing", "won"], order="ordered")
+    assert report.counts == (0, 0)

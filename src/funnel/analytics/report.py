@@ -79,7 +79,7 @@ from funnel.engine.replay import (
     report_steps,
     tally_reached,
 )
-from funnel.exceptions import LoadError, ValidationError
+from funnel.exceptions import LoadError, UnknownName, ValidationError
 from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, VALUE
 
 Order = Literal["reached", "ordered", "strict", "unordered"]
@@ -795,8 +795,8 @@ def funnel_report(
     the time to convert from the first step to a won stage: exactly
     ``time_to_convert(log, steps[0], funnel.won_stages, window=window,
     order="strict" if order == "strict" else "ordered", quantiles=quantiles)``.
-    On polars both are computed in one run over the log (``collect_all``: the log
-    is read once, the two aggregations share the cores).
+    On polars the end rows are collected first, then both plans run in one
+    ``collect_all`` (the two aggregations share the cores).
 
     >>> import polars as pl
     >>> from datetime import datetime, timezone
@@ -872,19 +872,11 @@ def _report_with_durations(
     plan = _fast_conversion(nwf, start, end, order=ttc_order, window=window, by=())
     fast = None
     if plan is not None:
-        # the conversion reads each lead's first start time from the report's group-by
-        lazy = nwf.to_native().lazy()
-        also = (lambda per: _conversion_plan(lazy, start, end, first=per),)
-        fast = _fast(
-            log,
-            funnel,
-            steps,
-            order=order,
-            window=window,
-            exclude=exclude,
-            also=also,
-            first_at=start,
-        )
+        # the conversion plan runs with the report's in one collect_all; it groups only
+        # the start rows of leads with an end row, cheaper than joining the end rows to
+        # every lead's first start time from the report's group-by (measured 1.4x the
+        # two calls at 1M, 15 rounds under load, min-max 0.72-2.60)
+        fast = _fast(log, funnel, steps, order=order, window=window, exclude=exclude, also=(plan,))
     if fast is not None:
         tally, funnel_f, backend = fast
         rep = _report(
@@ -1330,11 +1322,18 @@ def _as_set(stages: Any, funnel: Funnel, name: str) -> tuple[str, ...]:
             f"{name} must be a stage name or a collection of them, got {stages!r}", field=name
         )
     out = tuple(out)
-    unknown = [s for s in out if s not in funnel.stages]
-    if unknown or not out:
+    if not out:
         raise ValidationError(
-            f"{name}: not stages of the funnel: {unknown or list(out)}; "
+            f"{name} must name at least one stage; the stages are {', '.join(funnel.stages)}",
+            field=name,
+            allowed=funnel.stages,
+        )
+    unknown = [s for s in out if s not in funnel.stages]
+    if unknown:  # a typo would otherwise measure nothing (count 0), as a stage absent from the log
+        raise UnknownName(
+            f"{name}: not stages of funnel {funnel.name!r}: {unknown}; "
             f"the stages are {', '.join(funnel.stages)}",
+            record=f"funnel {funnel.name!r}",
             field=name,
             allowed=funnel.stages,
         )
@@ -1477,9 +1476,7 @@ def _measured(
     )
 
 
-def _conversion_plan(
-    lazy: Any, start: tuple[str, ...], end: tuple[str, ...], first: Any = None
-) -> Any:
+def _conversion_plan(lazy: Any, start: tuple[str, ...], end: tuple[str, ...]) -> Any:
     """
     ``lead_id, _s``: seconds from start to end of each converted lead (in lead order).
 
@@ -1487,21 +1484,23 @@ def _conversion_plan(
     disjoint stages, without listing the attempts: a lead converts at its first
     *end* row at or after its first *start* row (``e``), timed from its latest
     *start* row at or before ``e`` (the attempt that converts first, latest start).
-    Only the start and end rows are read. A lazy polars plan, written in polars
-    (building it through narwhals cost more than a millisecond per call). *first*:
-    a per-lead plan (``lead_id``, ``_first``: the first start time) to read the
-    first start times from instead of grouping the start rows again.
+    Only the start and end rows are read. The end rows are collected first (when
+    the plan is built) and the start rows then filtered to the leads among them, in the
+    same pass as their stage test (a lead without an end row cannot convert; the
+    leads that reach a won stage are few, so the start rows kept and the group-bys
+    stay small as the log grows; a semi join in the plan measured 1.8x slower at 10M,
+    as it first gathers every start row). A lazy polars plan, written in polars
+    (building it through narwhals cost more than a millisecond per call).
     """
     import polars as pl
 
     stage, at = pl.col(STAGE), pl.col(AT)
-    rows = lazy.select(LEAD_ID, AT, STAGE).filter(stage.is_in([*start, *end]))
-    starts = rows.filter(stage.is_in(list(start))).select(LEAD_ID, AT)
-    ends = rows.filter(stage.is_in(list(end))).select(LEAD_ID, AT)
-    if first is None:
-        first = starts.group_by(LEAD_ID).agg(at.min().alias("_s0"))
-    else:
-        first = first.select(LEAD_ID, pl.col("_first").alias("_s0"))
+    found = lazy.filter(stage.is_in(list(end))).select(LEAD_ID, AT).collect()
+    leads = found.get_column(LEAD_ID).implode()
+    ends = found.lazy()
+    starts = lazy.filter(stage.is_in(list(start)) & pl.col(LEAD_ID).is_in(leads))
+    starts = starts.select(LEAD_ID, AT)
+    first = starts.group_by(LEAD_ID).agg(at.min().alias("_s0"))
     converted = (
         ends.join(first, on=LEAD_ID, how="inner")
         .filter(at >= pl.col("_s0"))
