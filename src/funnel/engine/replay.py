@@ -57,20 +57,18 @@ if TYPE_CHECKING:
 Step = tuple[int, str, str, str]
 
 
-def _all_pass(name: str) -> bool:
-    return True
-
-
 def step_table(
     table: TransitionTable | Funnel = DEFAULT_FUNNEL,
-    passes: Callable[[str], bool] = _all_pass,
+    passes: Callable[[str], bool] | None = None,
 ) -> dict[tuple[str, str], str]:
     """
     ``{(stage, event): target}`` for every pair the funnel accepts under *passes*.
 
-    *passes* answers, for a guard name, whether it holds; by default every
-    guard passes (the log records accepted events). The first edge in
-    declaration order whose guards agree wins, as in the machine.
+    *passes* answers, for a guard name, whether it holds; the first edge in
+    declaration order whose guards agree wins, as in the machine (a ``cond``
+    guard agrees when it holds, an ``unless`` guard when it does not). By
+    default (``None``) every guard agrees (the log records accepted events), so
+    each pair takes its first edge in declaration order, ``unless`` edges included.
 
     >>> step_table()[("acquired", "convert")]
     'organisation'
@@ -81,7 +79,11 @@ def step_table(
     out: dict[tuple[str, str], str] = {}
     for stage in t.stages:
         for event in t.events:
-            edge = t.resolve(stage, event, passes)
+            if passes is None:
+                options = t.options(stage, event)
+                edge = options[0] if options else None
+            else:
+                edge = t.resolve(stage, event, passes)
             if edge is not None:
                 out[(stage, event)] = edge.target
     return out
