@@ -324,3 +324,14 @@ def test_as_dict_is_unguarded_first_target():
     """as_dict() maps (stage, event) to the first declared target."""
     assert _as_dict(TABLE)[("sql", "convert")] == "organisation"
     assert ("won", "win") not in _as_dict(TABLE)
+
+
+def test_a_table_pickles_and_deep_copies():
+    """Its lookups are mappingproxy views, which do not pickle by themselves."""
+    import copy
+    import pickle
+
+    again = pickle.loads(pickle.dumps(TABLE))
+    assert again == TABLE
+    assert again.options("acquired", "convert") == TABLE.options("acquired", "convert")
+    assert copy.deepcopy(TABLE).allowed("acquired") == TABLE.allowed("acquired")

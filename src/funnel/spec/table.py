@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -79,6 +79,13 @@ class TransitionTable:
         allowed = {s: frozenset(e for (src, e) in by_key if src == s) for s in self.stages}
         object.__setattr__(self, "_allowed", MappingProxyType(allowed))
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # The lookups are read-only views (mappingproxy), which do not pickle: rebuild them.
+        return (
+            _rebuild_table,
+            (self.stages, dict(self.names), self.initial, self.finals, self.events, self.edges),
+        )
+
     def options(self, stage: str, event: str) -> tuple[Edge, ...]:
         """The edges for *event* from *stage*, in the order the machine tries them."""
         return self._by_key.get((stage, event), ())
@@ -118,6 +125,25 @@ class TransitionTable:
     def as_dict(self) -> dict[tuple[str, str], str]:
         """An unguarded view ``{(stage, event): first target}``, for quick inspection."""
         return {k: v[0].target for k, v in self._by_key.items()}
+
+
+def _rebuild_table(
+    stages: tuple[str, ...],
+    names: dict[str, str],
+    initial: str,
+    finals: frozenset[str],
+    events: tuple[str, ...],
+    edges: tuple[Edge, ...],
+) -> TransitionTable:
+    """A pickled :class:`TransitionTable` back (see ``TransitionTable.__reduce__``)."""
+    return TransitionTable(
+        stages=stages,
+        names=MappingProxyType(names),
+        initial=initial,
+        finals=finals,
+        events=events,
+        edges=edges,
+    )
 
 
 #: Callbacks python-statemachine calls by name on the machine class whatever the stage
