@@ -331,7 +331,7 @@ def test_a_table_pickles_and_deep_copies():
     import copy
     import pickle
 
-    again = pickle.loads(pickle.dumps(TABLE))
+    again = pickle.loads(pickle.dumps(TABLE))  # noqa: S301 - our own bytes
     assert again == TABLE
     assert again.options("acquired", "convert") == TABLE.options("acquired", "convert")
     assert copy.deepcopy(TABLE).allowed("acquired") == TABLE.allowed("acquired")
