@@ -10,6 +10,7 @@ import pytest
 from statemachine import State
 
 from funnel import Funnel
+from funnel.exceptions import DiagramError
 from funnel.spec import diagrams
 from funnel.spec.diagrams import dot_graph, dot_text, html, svg
 from funnel.spec.machine import FunnelStateMachine, SalesFunnel
@@ -85,7 +86,7 @@ def test_a_failing_dot_prints_nothing(
         pytest.skip("no false program")
     monkeypatch.setattr(diagrams, "find_dot", lambda: false)
     funnel = Funnel(machine=SalesFunnel, name="sources")
-    with pytest.raises(diagrams.DiagramError):
+    with pytest.raises(DiagramError):
         svg(funnel)
     page = html(funnel)
     assert 'class="mermaid"' in page

@@ -260,7 +260,7 @@ class TestWhatOnlyTheMachineWouldRun:
             done = State("Done", final=True, enter="notify")
             finish = new.to(done)
 
-            @done.enter
+            @done.enter  # type: ignore[untyped-decorator]
             def decorated(self) -> None:
                 raise AssertionError
 
