@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import attrs
 
-from funnel._privacy import is_name
+from funnel._markup import mask_phones
+from funnel._privacy import is_name, mask_addresses, mask_email
 from funnel.exceptions import ValidationError
 
 E = TypeVar("E", bound=enum.Enum)
@@ -32,21 +34,63 @@ E = TypeVar("E", bound=enum.Enum)
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
+#: What an id looks like when a message may show it: a name (``L-001``, ``rep:alice``)
+#: or a token of letters, digits and ``_.:-`` (``00Q5g000004XyZ``, a UUID, ``12345``).
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+#: How many characters of a label value (a company's name) a message shows.
+_LABEL_LIMIT = 80
+
+
+def ident_shown(value: str) -> str | None:
+    """
+    How a message shows an id (or a key) that may be personal data, or ``None``: not at all.
+
+    An id-like token is shown quoted, unless it holds a phone number; an id holding
+    e-mail addresses is shown by them, masked (:func:`funnel._privacy.mask_email`);
+    anything else (a person's name, a phone number, free text) is not shown.
+
+    >>> ident_shown("L-001"), ident_shown("ada@acme.example"), ident_shown("Ada Lovelace")
+    ("'L-001'", "'a***@acme.example'", None)
+    >>> ident_shown("+44 20 7946 0958"), ident_shown("+442079460958")
+    (None, None)
+    """
+    if _ID.fullmatch(value) is not None and mask_phones(value) == value:
+        return repr(value)
+    if "@" in value and text_problem(value) is None:
+        masked = mask_email(value)
+        return None if masked == repr("***") else masked
+    return None
+
+
 def record_label(instance: object) -> str:
     """
-    How messages name *instance*: its class, and its id when it has a usable one.
+    How messages name *instance*: its class, and its id when a message may show it.
+
+    An id that is not id-like (a person's name, a phone number) is not shown, and an
+    e-mail address is masked (see :func:`ident_shown`). A class that labels itself by
+    another field (a company by its name) has e-mail addresses and phone numbers in
+    it masked and long values clipped.
 
     >>> class Touch:
     ...     id = "t1"
     >>> record_label(Touch())
     "Touch 't1'"
+    >>> Touch.id = "+44 20 7946 0958"
+    >>> record_label(Touch())
+    'Touch (id not shown)'
     """
     cls = type(instance)
     attr = getattr(cls, "_label_field", "id")
     ident = getattr(instance, attr, None) if attr else None
-    if isinstance(ident, str) and ident.strip() and text_problem(ident) is None:
-        return f"{cls.__name__} {ident!r}"
-    return cls.__name__
+    if not isinstance(ident, str) or not ident.strip() or text_problem(ident) is not None:
+        return cls.__name__
+    if attr == "id":
+        shown_id = ident_shown(ident)
+        return f"{cls.__name__} {shown_id or '(id not shown)'}"
+    value = mask_phones(mask_addresses(ident))
+    if len(value) > _LABEL_LIMIT:
+        value = value[: _LABEL_LIMIT - 3] + "..."
+    return f"{cls.__name__} {value!r}"
 
 
 def type_name(value: object) -> str:

@@ -107,7 +107,7 @@ def test_envelope_and_field_formats() -> None:
     assert document["schema"] == "funnel/prospect"
     data = document["data"]
     assert data["created_at"] == "2026-03-01T09:30:00+02:00"
-    assert data["contact"]["company"]["annual_revenue"] == "1200000.50"
+    assert data["contact"]["company"]["annual_revenue"] == "1200000.5"  # canonical
     assert data["touches"][0]["direction"] == "outbound"
     assert data["engagement"]["level"] == "two-way"
     criterion = data["qualification"]["results"][1]["criterion"]
@@ -210,19 +210,19 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[dict[str, Any]], object], str, str]] = 
     (
         "touch breaks its own rule",
         lambda d: d["data"]["touches"][0].__setitem__("connected", True),
-        "data.touches[0]",
+        "data.touches[0].connected",
         "connected=True only applies to calls and meetings",
     ),
     (
         "record breaks its own rule",
         lambda d: d["data"]["touches"][1].__setitem__("in_reply_to", "nope"),
-        "data",
+        "data.touches",
         "replies to unknown touch 'nope'",
     ),
     (
         "history does not end at the stage",
         lambda d: d["data"].__setitem__("stage", "stakeholder"),
-        "data",
+        "data.stage",
         "history ends at 'opportunity'",
     ),
     (

@@ -132,7 +132,7 @@ def test_parallel_events_between_two_stages_share_one_edge() -> None:
     assert [e.event for e in merged[0][2]] == ["sign", "sign_online"]
     to_customer = [e for e in dot_graph(funnel).get_edges() if e.get_destination() == "customer"]
     assert len(to_customer) == 1
-    assert to_customer[0].get_label() == "sign\\nsign_online"
+    assert to_customer[0].get_label() == '"sign\\nsign_online"'  # a quoted DOT string
 
 
 @needs_dot

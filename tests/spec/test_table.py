@@ -153,6 +153,169 @@ class TestDerivationRefuses:
         assert len(info.value.problems) == 2
 
 
+class TestWhatOnlyTheMachineWouldRun:
+    """derive_table refuses every callback the fast path would skip, naming it (review 4)."""
+
+    def test_a_method_named_like_a_guard(self):
+        """It would be AND-ed into the guard on the machine path only."""
+
+        class Shadow(FunnelStateMachine):
+            new = State("New", initial=True)
+            done = State("Done", final=True)
+            other = State("Other", final=True)
+            finish = new.to(done, cond="has_reason") | new.to(other)
+
+            def has_reason(self) -> bool:
+                return False
+
+        with pytest.raises(DefinitionError) as info:
+            derive_table(Shadow)
+        [problem] = info.value.problems
+        assert (problem.kind, problem.key) == ("guard-shadowed", "has_reason")
+        assert "attribute 'has_reason'" in problem.message
+
+    def test_a_registered_guard_the_machine_does_not_use(self):
+        """A listener of the funnel's registry answers that name too: the method clashes."""
+
+        class Shadow(FunnelStateMachine):
+            new = State("New", initial=True)
+            done = State("Done", final=True)
+            finish = new.to(done)
+
+            def fits_profile(self) -> bool:
+                return True
+
+        with pytest.raises(DefinitionError, match="guard-shadowed"):
+            derive_table(Shadow)
+
+    def test_a_stage_or_event_named_like_a_guard(self):
+        class Stage(FunnelStateMachine):
+            new = State("New", initial=True)
+            has_reason = State("Has reason", final=True)
+            finish = new.to(has_reason)
+
+        class Event(FunnelStateMachine):
+            new = State("New", initial=True)
+            done = State("Done", final=True)
+            is_two_way = new.to(done)
+
+        for machine, what in ((Stage, "stage 'has_reason'"), (Event, "event 'is_two_way'")):
+            with pytest.raises(DefinitionError, match=what):
+                derive_table(machine)
+
+    @pytest.mark.parametrize(
+        "method",
+        [
+            "on_enter_done",
+            "on_exit_new",
+            "on_invoke_done",
+            "on_finish",
+            "before_finish",
+            "after_finish",
+            "before_transition",
+            "on_transition",
+            "after_transition",
+            "on_enter_state",
+            "on_exit_state",
+            "on_invoke_state",
+            "prepare_event",
+        ],
+    )
+    def test_convention_callbacks(self, method: str):
+        """python-statemachine 3's naming conventions: each would run on the machine path only."""
+
+        def callback(self: object) -> None:
+            raise AssertionError
+
+        namespace: dict[str, Any] = {
+            "new": State("New", initial=True),
+            "done": State("Done", final=True),
+            method: callback,
+        }
+        namespace["finish"] = namespace["new"].to(namespace["done"])
+        machine = type("Convention", (FunnelStateMachine,), namespace)
+        with pytest.raises(DefinitionError) as info:
+            derive_table(machine)
+        [problem] = info.value.problems
+        assert (problem.kind, problem.key) == ("action", method)
+
+    def test_inherited_callbacks_count_too(self):
+        class Mixin:
+            def on_enter_done(self) -> None:
+                raise AssertionError
+
+        class Child(Mixin, FunnelStateMachine):
+            new = State("New", initial=True)
+            done = State("Done", final=True)
+            finish = new.to(done)
+
+        with pytest.raises(DefinitionError, match="on_enter_done"):
+            derive_table(Child)
+
+    def test_state_actions(self):
+        """State(enter=/exit=) and a decorated state callback are refused, naming the stage."""
+
+        class Actions(FunnelStateMachine):
+            new = State("New", initial=True, exit="bye")
+            done = State("Done", final=True, enter="notify")
+            finish = new.to(done)
+
+            @done.enter  # type: ignore[untyped-decorator]
+            def decorated(self) -> None:
+                raise AssertionError
+
+        with pytest.raises(DefinitionError) as info:
+            derive_table(Actions)
+        found = {(p.kind, p.key, p.message.split(" would")[0]) for p in info.value.problems}
+        assert found == {
+            ("action", "new", "state action exit='bye'"),
+            ("action", "done", "state action enter='notify'"),
+            ("action", "done", "state action enter='decorated'"),
+        }
+
+    def test_class_listeners(self):
+        class Listener:
+            def on_enter_done(self) -> None:
+                raise AssertionError
+
+        class Listened(FunnelStateMachine):
+            listeners: ClassVar[list[type]] = [Listener]
+            new = State("New", initial=True)
+            done = State("Done", final=True)
+            finish = new.to(done)
+
+        with pytest.raises(DefinitionError) as info:
+            derive_table(Listened)
+        assert [(p.kind, p.key) for p in info.value.problems] == [("action", "listeners")]
+
+    def test_a_funnel_refuses_such_a_machine(self):
+        class Shadow(FunnelStateMachine):
+            new = State("New", initial=True)
+            done = State("Done", final=True)
+            finish = new.to(done)
+            levels: ClassVar[dict[str, str]] = {"new": "lead", "done": "lead"}
+
+            def on_finish(self) -> None:
+                raise AssertionError
+
+        with pytest.raises(DefinitionError, match="on_finish"):
+            Funnel(machine=Shadow, name="shadow")
+
+    def test_helpers_and_the_default_machine_are_fine(self):
+        """Plain helper methods and the sources' machine derive."""
+
+        class Helped(FunnelStateMachine):
+            new = State("New", initial=True)
+            done = State("Done", final=True)
+            finish = new.to(done)
+
+            def describe(self) -> str:
+                return "not a callback"
+
+        assert derive_table(Helped).stages == ("new", "done")
+        assert derive_table(SalesFunnel) == TABLE
+
+
 def _as_dict(table: Any) -> dict[tuple[str, str], str]:
     return dict(table.as_dict())
 
@@ -161,3 +324,14 @@ def test_as_dict_is_unguarded_first_target():
     """as_dict() maps (stage, event) to the first declared target."""
     assert _as_dict(TABLE)[("sql", "convert")] == "organisation"
     assert ("won", "win") not in _as_dict(TABLE)
+
+
+def test_a_table_pickles_and_deep_copies():
+    """Its lookups are mappingproxy views, which do not pickle by themselves."""
+    import copy
+    import pickle
+
+    again = pickle.loads(pickle.dumps(TABLE))  # noqa: S301 - our own bytes
+    assert again == TABLE
+    assert again.options("acquired", "convert") == TABLE.options("acquired", "convert")
+    assert copy.deepcopy(TABLE).allowed("acquired") == TABLE.allowed("acquired")

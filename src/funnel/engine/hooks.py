@@ -55,7 +55,7 @@ from typing import Literal, TypeVar
 
 import attrs
 
-from funnel._fields import shown
+from funnel._fields import record_label, shown
 from funnel.engine.transitions import require_record
 from funnel.exceptions import HookError, HookVetoed, ValidationError, describe
 from funnel.model.history import StageChange
@@ -275,7 +275,8 @@ class Hooks:
             HookError: with ``errors="raise"``, when any listener failed.
         """
         calls = self._calls(old, new)
-        logger.debug("%s %r: %d hook call(s)", type(new).__name__, new.id, len(calls))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: %d hook call(s)", record_label(new), len(calls))
         failures: list[HookFailure] = []
         for listener, transition in calls:
             try:
@@ -330,10 +331,9 @@ class Hooks:
         for failure in failures:
             # The hook's own message may hold personal data: the log names its type.
             logger.error(
-                "hook %s failed on %s %r (%s -> %s): %s",
+                "hook %s failed on %s (%s -> %s): %s",
                 failure.listener,
-                type(new).__name__,
-                new.id,
+                record_label(new),  # the id masked as in every message (no e-mail, phone)
                 failure.transition.change.from_stage,
                 failure.transition.change.to_stage,
                 describe(failure.error),

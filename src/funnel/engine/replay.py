@@ -57,20 +57,18 @@ if TYPE_CHECKING:
 Step = tuple[int, str, str, str]
 
 
-def _all_pass(name: str) -> bool:
-    return True
-
-
 def step_table(
     table: TransitionTable | Funnel = DEFAULT_FUNNEL,
-    passes: Callable[[str], bool] = _all_pass,
+    passes: Callable[[str], bool] | None = None,
 ) -> dict[tuple[str, str], str]:
     """
     ``{(stage, event): target}`` for every pair the funnel accepts under *passes*.
 
-    *passes* answers, for a guard name, whether it holds; by default every
-    guard passes (the log records accepted events). The first edge in
-    declaration order whose guards agree wins, as in the machine.
+    *passes* answers, for a guard name, whether it holds; the first edge in
+    declaration order whose guards agree wins, as in the machine (a ``cond``
+    guard agrees when it holds, an ``unless`` guard when it does not). By
+    default (``None``) every guard agrees (the log records accepted events), so
+    each pair takes its first edge in declaration order, ``unless`` edges included.
 
     >>> step_table()[("acquired", "convert")]
     'organisation'
@@ -81,7 +79,11 @@ def step_table(
     out: dict[tuple[str, str], str] = {}
     for stage in t.stages:
         for event in t.events:
-            edge = t.resolve(stage, event, passes)
+            if passes is None:
+                options = t.options(stage, event)
+                edge = options[0] if options else None
+            else:
+                edge = t.resolve(stage, event, passes)
             if edge is not None:
                 out[(stage, event)] = edge.target
     return out
@@ -171,7 +173,8 @@ def bulk_replay(
         history: Also keep each lead's accepted steps.
 
     Raises:
-        ValidationError: *lead_ids*, *events* and *rows* differ in length.
+        ValidationError: *lead_ids*, *events* and *rows* differ in length, or a
+            lead id or event cannot be a dict key (a list), naming its row.
     """
     ids = _seq(lead_ids)
     evs = _seq(events)
@@ -184,7 +187,11 @@ def bulk_replay(
     if not history:
         # the common case, leads in runs: final stages and counts straight into dicts
         first_stage, states, begin = _event_states(funnel, table, initial, start)
-        fast = _walk_into(ids, evs, states[first_stage], begin)
+        try:
+            fast = _walk_into(ids, evs, states[first_stage], begin)
+        except TypeError:  # an unhashable id or event: name its row
+            _refuse_unhashable(ids, evs, None, nums)
+            raise
         if fast is not None:
             final, counts, refused = fast
             return BulkResult(
@@ -192,9 +199,20 @@ def bulk_replay(
                 transitions=counts,
                 rejects=tuple(BulkReject(nums[p], ids[p], s, evs[p]) for p, s in refused),
             )
-    walk = replay_rows(
-        ids, evs, funnel=funnel, table=table, start=start, initial=initial, history=history
-    )
+    try:
+        walk = _replay_rows(
+            ids,
+            evs,
+            None,
+            funnel=funnel,
+            table=table,
+            start=start,
+            initial=initial,
+            history=history,
+        )
+    except TypeError:
+        _refuse_unhashable(ids, evs, None, nums)
+        raise
     hist: dict[Any, list[Step]] | None = None
     if walk.steps is not None:
         hist = {}
@@ -264,14 +282,69 @@ def replay_rows(
     given, a row's stage (where not ``None``) is what the event must enter,
     else the row is refused, and a row with a stage and no event moves the
     lead to that stage, edge or not (the log is what was observed; naming the
-    current stage is a no-op, neither accepted nor refused). A lead whose first row names a stage
+    current stage is a no-op, neither accepted nor refused), except that a row
+    taking a prospect back to a lead stage is refused. A lead whose first row names a stage
     and no event starts in that stage. Rows of one lead must come in time
     order; leads may interleave (they are grouped first, each lead's rows in order).
 
     >>> walk = replay_rows(["a", "a", "b"], ["mark_mql", "win", None], ["mql", None, "sql"])
     >>> walk.final, walk.rejects
     (['mql', 'sql'], [(1, 'mql')])
+
+    Raises:
+        ValidationError: a lead id, event or stage cannot be a dict key (a list, a
+            dict), naming its row (1-based).
     """
+    try:
+        return _replay_rows(
+            lead_ids,
+            events,
+            stages,
+            funnel=funnel,
+            table=table,
+            start=start,
+            initial=initial,
+            history=history,
+        )
+    except TypeError:
+        _refuse_unhashable(lead_ids, events, stages, range(1, len(lead_ids) + 1))
+        raise
+
+
+def _refuse_unhashable(
+    lead_ids: Sequence[Any],
+    events: Sequence[Any],
+    stages: Sequence[Any] | None,
+    rows: Sequence[int],
+) -> None:
+    """Raise a ValidationError naming the first row whose id, event or stage is unhashable."""
+    columns: list[tuple[str, Sequence[Any]]] = [("lead id", lead_ids), ("event", events)]
+    if stages is not None:
+        columns.append(("stage", stages))
+    for i in range(len(lead_ids)):
+        for what, values in columns:
+            try:
+                hash(values[i])
+            except TypeError:
+                field = {"lead id": "lead_ids", "event": "events", "stage": "stages"}[what]
+                raise ValidationError(
+                    f"row {rows[i]}: the {what} must be a string or another hashable value, "
+                    f"got {type(values[i]).__name__}",
+                    field=field,
+                ) from None
+
+
+def _replay_rows(
+    lead_ids: Sequence[Any],
+    events: Sequence[Any],
+    stages: Sequence[Any] | None,
+    *,
+    funnel: Funnel,
+    table: Mapping[tuple[str, str], str] | None,
+    start: Mapping[Any, str] | None,
+    initial: str | None,
+    history: bool,
+) -> RowReplay:
     step = step_table(funnel) if table is None else table
     first_stage = funnel.table.initial if initial is None else initial
     begin_of: Mapping[Any, str] = start or {}
@@ -284,7 +357,10 @@ def replay_rows(
         vocab = dict.fromkeys(keys)
         observed = [s for _, s in vocab if s is not None]
         names = _stage_names(funnel, step, first_stage, [*begin_of.values(), *observed])
-        states = _states(names, vocab, lambda stage, key: _observed(step, stage, *key))
+        levels = dict(funnel.machine.levels)
+        states = _states(
+            names, vocab, lambda stage, key: _observed(step, stage, *key, levels=levels)
+        )
         # a lead whose first row names a stage and no event starts there
         firsts = dict(zip(reversed(lead_ids), reversed(keys), strict=True))
         begin_of = {
@@ -305,7 +381,9 @@ def replay_rows(
         walk = _walk(ids, keys, states[first_stage], begin, history=history)
     leads, first, ends, counts, bad, trail = walk
     if stages is not None:  # a stage row naming the current stage is a no-op, not a refusal
-        bad = [(p, s) for p, s in bad if keys[p][0] is not None]
+        bad = [
+            (p, s) for p, s in bad if keys[p][0] is not None or keys[p][1] not in (None, names[s])
+        ]
     rejects = [(p, names[s]) for p, s in bad]
     steps = None if trail is None else [(p, names[a], names[b]) for p, a, b in trail]
     if order is not None:  # back to positions in the input
@@ -349,11 +427,26 @@ def _event_states(
 
 
 def _observed(
-    step: Mapping[tuple[str, str], str], stage: str, event: Any, expect: Any
+    step: Mapping[tuple[str, str], str],
+    stage: str,
+    event: Any,
+    expect: Any,
+    *,
+    levels: Mapping[str, str] | None = None,
 ) -> str | None:
-    """Where a row ``(event, expected stage)`` takes a lead in *stage* (``None``: refused)."""
+    """
+    Where a row ``(event, expected stage)`` takes a lead in *stage* (``None``: refused).
+
+    An observed stage with no event is taken as it is, edge or not, except that a
+    prospect never goes back to a lead stage (*levels*: each stage's level), as no
+    event of a funnel may take it there.
+    """
     if event is None:
-        return None if expect is None or expect == stage else str(expect)
+        if expect is None or expect == stage:
+            return None
+        if levels and levels.get(stage) == "prospect" and levels.get(expect) == "lead":
+            return None  # a prospect is never a lead again
+        return str(expect)
     target = step.get((stage, event))
     return target if expect is None or target == expect else None
 

@@ -8,16 +8,18 @@ into plain JSON types by one `cattrs <https://catt.rs>`_ converter:
 
 * datetimes as ISO 8601 strings **with** their UTC offset (a naive datetime
   is refused on input);
-* :class:`~decimal.Decimal` as a string (``"1200.50"``), never a float;
+* :class:`~decimal.Decimal` as a string (``"1200.5"``), never a float, in one
+  canonical form (trailing zeros dropped), so ``Decimal("1.0")`` and
+  ``Decimal("1.00")``, which are equal, give the same text;
 * enums by value (``"inbound"``), frozensets as sorted lists, tuples as lists.
 
 A document is an envelope around the record::
 
     {"schema": "funnel/lead", "version": 1, "data": {...}}
 
-Reading is strict: an unknown schema or version, an unknown key, a missing
-field, a value of the wrong type, or a record that breaks its own rules
-(e.g. a reply to a touch that does not exist) raises
+Reading is strict: an unknown schema or version, an unknown key, a key given
+twice in one object, a missing field, a value of the wrong type, or a record
+that breaks its own rules (e.g. a reply to a touch that does not exist) raises
 :class:`~funnel.SerializationError` whose ``path`` says where, e.g.
 ``"data.touches[2].at"``. Nothing here uses ``pickle`` or ``eval``.
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -51,7 +54,9 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
+from funnel._fields import record_label
 from funnel._items import nesting_depth
+from funnel._privacy import is_name
 from funnel.engine.funnel import Funnel, resolve_funnel
 from funnel.exceptions import SerializationError, ValidationError
 from funnel.model.contact import Company, Consent, Contact
@@ -133,6 +138,31 @@ def _structure_decimal(value: object, _: type) -> Decimal:
     return result
 
 
+#: Decimals whose exponent lies beyond this are written in scientific notation
+#: (``"1E+50"``) rather than with every zero spelt out.
+_PLAIN_EXPONENT = 40
+
+
+def _unstructure_decimal(value: Decimal) -> str:
+    """
+    *value* in its one canonical text: equal decimals give equal text.
+
+    >>> [_unstructure_decimal(Decimal(v)) for v in ("1.0", "1.00", "-0.0", "1200.50", "1E+2")]
+    ['1', '1', '0', '1200.5', '100']
+    """
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or not any(digits):  # zero (a non-finite value is refused)
+        return "0" if isinstance(exponent, int) else str(value)
+    end = len(digits)
+    while digits[end - 1] == 0:
+        end -= 1
+    exponent += len(digits) - end
+    exact = Decimal((sign, digits[:end], exponent))
+    if -_PLAIN_EXPONENT <= exponent <= _PLAIN_EXPONENT:
+        return format(exact, "f")
+    return str(exact)
+
+
 def _structure_str(value: object, _: type) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"expected a string, got {_type_name(value)}")
@@ -207,7 +237,7 @@ def make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     conv.register_unstructure_hook(datetime, lambda d: d.isoformat())
     conv.register_structure_hook(datetime, _structure_datetime)
-    conv.register_unstructure_hook(Decimal, str)
+    conv.register_unstructure_hook(Decimal, _unstructure_decimal)
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(int, _structure_int)
@@ -296,7 +326,7 @@ def from_dict(document: object, *, funnel: Funnel | None = None) -> Lead | Prosp
             path="schema",
         )
     version = document["version"]
-    if isinstance(version, bool) or version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:  # not 1.0, not true
         raise SerializationError(
             f"unsupported version ({_type_name(version)}, value not shown) of {schema}; "
             "this funnel reads version "
@@ -308,7 +338,7 @@ def from_dict(document: object, *, funnel: Funnel | None = None) -> Lead | Prosp
     if problems:
         field, text = problems[0]
         raise SerializationError(
-            f"{type(record).__name__} {record.id!r} does not fit the funnel: {text}",
+            f"{record_label(record)} does not fit the funnel: {text}",
             path=f"data.{field}",
         )
     return record
@@ -343,8 +373,11 @@ def loads(text: str | bytes, *, funnel: Funnel | None = None) -> Lead | Prospect
         raise SerializationError(
             f"the document has {len(text):,} characters; at most {MAX_DOCUMENT_SIZE:,} are read"
         )
+    twice: list[_Twice] = []
     try:
-        document = json.loads(text, parse_constant=_no_constant)
+        document = json.loads(
+            text, parse_constant=_no_constant, object_pairs_hook=_pairs_hook(twice)
+        )
     except json.JSONDecodeError as exc:
         raise SerializationError(
             f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
@@ -359,7 +392,67 @@ def loads(text: str | bytes, *, funnel: Funnel | None = None) -> Lead | Prospect
         ) from None
     if nesting_depth(document) > MAX_DOCUMENT_DEPTH:
         raise SerializationError(f"the document nests deeper than {MAX_DOCUMENT_DEPTH} levels")
+    if twice:
+        key, path = _first_twice(document, twice[0])
+        raise SerializationError(f"key {key_shown(key)} appears twice in one object", path=path)
     return from_dict(document, funnel=funnel)
+
+
+class _Twice(dict[str, Any]):
+    """A JSON object that gave a key more than once (the key is kept in ``twice``)."""
+
+    twice: str = ""
+
+
+def _pairs_hook(found: list[_Twice]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """An ``object_pairs_hook`` that builds dicts and notes each object with a repeated key."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        built = dict(pairs)
+        if len(built) == len(pairs):
+            return built
+        seen: set[str] = set()
+        marked = _Twice(built)
+        for key, _ in pairs:
+            if key in seen:
+                marked.twice = key
+                break
+            seen.add(key)
+        found.append(marked)
+        return marked
+
+    return hook
+
+
+def _first_twice(document: object, target: _Twice) -> tuple[str, str]:
+    """The repeated key of *target* and its path in *document* (``data.contact.name``)."""
+    todo: list[tuple[object, str]] = [(document, "")]
+    while todo:
+        node, path = todo.pop()
+        if node is target:
+            return target.twice, _join(path, key_path(target.twice))
+        if isinstance(node, dict):
+            todo.extend((v, _join(path, key_path(k))) for k, v in node.items())
+        elif isinstance(node, list):
+            todo.extend((v, _join(path, i)) for i, v in enumerate(node))
+    return target.twice, key_path(target.twice)  # pragma: no cover - target is in the document
+
+
+def key_shown(key: str) -> str:
+    """
+    A document key as a message shows it: quoted if it is a name, else not at all.
+
+    A key that is not a field name may be personal data put where a key goes.
+
+    >>> key_shown("opted_out"), key_shown("Ada Lovelace")
+    ("'opted_out'", 'a key that is not a name (not shown)')
+    """
+    return repr(key) if is_name(key) else "a key that is not a name (not shown)"
+
+
+def key_path(key: str) -> str:
+    """A document key as a path shows it (``<key not shown>`` unless it is a name)."""
+    return key if is_name(key) else "<key not shown>"
 
 
 #: Caps on a record document: its size in characters and how deeply it nests.
@@ -405,16 +498,29 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return "required key is missing"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        return f"unknown key(s) {sorted(exc.extra_fields)}"
+        return f"unknown key(s): {', '.join(key_shown(k) for k in sorted(exc.extra_fields))}"
     return str(exc) or type(exc).__name__
 
 
 def _translate(exc: BaseException, path: str, cls: type) -> SerializationError:
     leaf, where = _leaf(exc, path)
     if isinstance(leaf, cattrs.ForbiddenExtraKeysError) and leaf.extra_fields:
-        where = _join(where, sorted(leaf.extra_fields)[0])
+        where = _join(where, key_path(sorted(leaf.extra_fields)[0]))
+    elif (
+        isinstance(leaf, ValidationError) and isinstance(leaf.field, str) and _is_field(leaf.field)
+    ):
+        # A record's own validator names the field it refuses: the path goes down to it.
+        where = f"{where}.{leaf.field}" if where else leaf.field
     message = _describe(leaf)
     if not isinstance(exc, ClassValidationError | IterableValidationError):
         # Raised by the record itself (validators, __attrs_post_init__).
         message = f"invalid {cls.__name__}: {message}"
     return SerializationError(message, path=where or path)
+
+
+#: A field as a record's validator names it: ``created_at``, ``touches[2]``, ``contact.email``.
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _is_field(field: object) -> bool:
+    return isinstance(field, str) and _FIELD.fullmatch(field) is not None

@@ -28,7 +28,10 @@ import it.
 
 from __future__ import annotations
 
+import contextlib
 import html as _html
+import io
+import re
 import shutil
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -145,10 +148,40 @@ _OUTCOME_COLOURS = {"won": "#c8e6c9", "lost": "#ffcdd2"}
 _LEVEL_COLOURS = {"lead": "#e3f2fd", "prospect": "#fff3e0"}
 
 
-def _dot_label(edge: Edge) -> str:
+def dot_text(*lines: str) -> str:
+    """
+    *lines* as one quoted DOT string, shown as the literal text, one line each.
+
+    Quotes and backslashes are escaped and control characters become spaces, so a
+    name never ends the string, breaks the file, or becomes an HTML-like label.
+
+    >>> print(dot_text('say "hi"', "a\\\\"), dot_text("<b>bold</b>"))
+    "say \\"hi\\"\\na\\\\" "<b>bold</b>"
+    """
+    out = []
+    for line in lines:
+        flat = "".join(c if c.isprintable() else " " for c in line)
+        out.append(flat.replace("\\", "\\\\").replace('"', '\\"'))
+    return '"' + "\\n".join(out) + '"'
+
+
+def _dot_lines(edge: Edge) -> list[str]:
     """The event on one line, its guards in brackets on the next (narrow labels read at 800 px)."""
     guards = guard_label(edge)
-    return f"{edge.event}\\n[{guards}]" if guards else edge.event
+    return [edge.event, f"[{guards}]"] if guards else [edge.event]
+
+
+#: A DOT identifier that needs no quoting (and has no port separator ``:``).
+_DOT_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _node_ids(stages: tuple[str, ...]) -> dict[str, str]:
+    """A DOT node id per stage: the stage id itself when it is a plain identifier."""
+    ids: dict[str, str] = {}
+    for i, stage in enumerate(stages):
+        plain = _DOT_ID.fullmatch(stage) is not None and not stage.startswith("__")
+        ids[stage] = stage if plain else f"stage_{i}"
+    return ids
 
 
 def merged_edges(funnel: Funnel) -> list[tuple[tuple[str, ...], str, tuple[Edge, ...]]]:
@@ -199,7 +232,7 @@ def dot_graph(funnel: Funnel) -> Any:
         graph_name="funnel",
         graph_type="digraph",
         rankdir="TB",
-        label=f"{funnel.name} v{funnel.version}",
+        label=dot_text(f"{funnel.name} v{funnel.version}"),
         labelloc="t",
         fontname="Helvetica",
         fontsize="16",
@@ -215,6 +248,7 @@ def dot_graph(funnel: Funnel) -> Any:
         margin="0.15,0.06",
     )
     graph.set_edge_defaults(fontname="Helvetica", fontsize="12", color="#546e7a")
+    node_id = _node_ids(table.stages)
     graph.add_node(pydot.Node("__start__", shape="point", width="0.15", label=""))
     clusters: dict[str, Any] = {}
     for level in ("lead", "prospect"):
@@ -234,23 +268,26 @@ def dot_graph(funnel: Funnel) -> Any:
             outcome = funnel.machine.outcomes.get(stage, "")
             cluster.add_node(
                 pydot.Node(
-                    stage,
-                    label=table.names[stage],
+                    node_id[stage],
+                    label=dot_text(table.names[stage]),
                     fillcolor=_OUTCOME_COLOURS.get(outcome, "white"),
                     peripheries="2" if stage in table.finals else "1",
                 )
             )
         clusters[level] = cluster
         graph.add_subgraph(cluster)
-    graph.add_edge(pydot.Edge("__start__", table.initial))
+    graph.add_edge(pydot.Edge("__start__", node_id[table.initial]))
     order = {stage: i for i, stage in enumerate(table.stages)}
     for number, (sources, target, edges) in enumerate(merged_edges(funnel)):
-        label = "\\n".join(_dot_label(e) for e in edges)
+        label = dot_text(*(line for e in edges for line in _dot_lines(e)))
         if len(sources) == 1:
             back = order[target] < order[sources[0]]  # keep "down" the funnel's direction
             graph.add_edge(
                 pydot.Edge(
-                    sources[0], target, label=label, **({"constraint": "false"} if back else {})
+                    node_id[sources[0]],
+                    node_id[target],
+                    label=label,
+                    **({"constraint": "false"} if back else {}),
                 )
             )
             continue
@@ -259,8 +296,8 @@ def dot_graph(funnel: Funnel) -> Any:
         home = _level_of(funnel, (*sources, target))  # inside the level all of them share
         clusters.get(home or "", graph).add_node(node)
         for source in sources:
-            graph.add_edge(pydot.Edge(source, join, arrowhead="none"))
-        graph.add_edge(pydot.Edge(join, target, label=label))
+            graph.add_edge(pydot.Edge(node_id[source], join, arrowhead="none"))
+        graph.add_edge(pydot.Edge(join, node_id[target], label=label))
     return graph
 
 
@@ -276,8 +313,10 @@ def svg(funnel: Funnel) -> str:
     dot = find_dot()
     if dot is None:
         raise _missing(f"SVG diagrams need Graphviz's 'dot' program on PATH: {INSTALL_HINT}")
+    printed = io.StringIO()
     try:
-        data = graph.create(prog=dot, format="svg")
+        with contextlib.redirect_stdout(printed):  # pydot prints dot's output when it fails
+            data = graph.create(prog=dot, format="svg")
     except (OSError, AssertionError) as exc:
         raise DiagramError(f"Graphviz 'dot' failed to draw the funnel: {exc}") from exc
     return data.decode("utf-8") if isinstance(data, bytes) else str(data)

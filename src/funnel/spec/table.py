@@ -5,15 +5,18 @@ python-statemachine costs about 140 µs per event and 150-300 µs per machine
 instance; a dict lookup costs well under a microsecond. So the table is
 derived once per machine class and every bulk path uses it. The derivation
 refuses anything it cannot reproduce exactly (compound states, eventless
-transitions, unnamed guards, actions), and the test-suite checks, for every
-stage, event and guard outcome, that table and machine agree.
+transitions, unnamed guards, transition and state actions, methods named by
+python-statemachine's conventions such as ``on_enter_<stage>`` or
+``before_<event>``, class-level listeners, and anything on the class named like
+a guard), and the test-suite checks, for every stage, event and guard outcome,
+that table and machine agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -76,6 +79,13 @@ class TransitionTable:
         allowed = {s: frozenset(e for (src, e) in by_key if src == s) for s in self.stages}
         object.__setattr__(self, "_allowed", MappingProxyType(allowed))
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # The lookups are read-only views (mappingproxy), which do not pickle: rebuild them.
+        return (
+            _rebuild_table,
+            (self.stages, dict(self.names), self.initial, self.finals, self.events, self.edges),
+        )
+
     def options(self, stage: str, event: str) -> tuple[Edge, ...]:
         """The edges for *event* from *stage*, in the order the machine tries them."""
         return self._by_key.get((stage, event), ())
@@ -117,13 +127,120 @@ class TransitionTable:
         return {k: v[0].target for k, v in self._by_key.items()}
 
 
-_ALLOWED_CONVENTIONS = (
+def _rebuild_table(
+    stages: tuple[str, ...],
+    names: dict[str, str],
+    initial: str,
+    finals: frozenset[str],
+    events: tuple[str, ...],
+    edges: tuple[Edge, ...],
+) -> TransitionTable:
+    """A pickled :class:`TransitionTable` back (see ``TransitionTable.__reduce__``)."""
+    return TransitionTable(
+        stages=stages,
+        names=MappingProxyType(names),
+        initial=initial,
+        finals=finals,
+        events=events,
+        edges=edges,
+    )
+
+
+#: Callbacks python-statemachine calls by name on the machine class whatever the stage
+#: or event (its naming conventions, 3.x): a method of that name would run only when
+#: a machine instance runs, never on the fast path.
+_GENERIC_CONVENTIONS = (
+    "prepare_event",
     "before_transition",
     "on_transition",
     "after_transition",
     "on_enter_state",
     "on_exit_state",
+    "on_invoke_state",
 )
+
+
+def _convention_names(machine: type[StateMachine], events: Sequence[str]) -> frozenset[str]:
+    """Every callback name python-statemachine looks up by convention on *machine*."""
+    names = set(_GENERIC_CONVENTIONS)
+    for state in machine.states_map.values():
+        names.update(f"on_{kind}_{state.id}" for kind in ("enter", "exit", "invoke"))
+    for event in events:
+        names.update(f"{when}_{event}" for when in ("before", "on", "after"))
+    return frozenset(names)
+
+
+def _declared_names(machine: type[StateMachine]) -> dict[str, object]:
+    """What the machine's own classes declare (not funnel's or python-statemachine's bases)."""
+    from funnel.spec.machine import FunnelStateMachine  # the machine module imports this one
+
+    base = set(FunnelStateMachine.__mro__)
+    declared: dict[str, object] = {}
+    for cls in reversed(machine.__mro__):
+        if cls not in base:
+            declared.update(vars(cls))
+    return declared
+
+
+def _class_problems(
+    machine: type[StateMachine], events: Sequence[str], guard_names: Iterable[str]
+) -> list[DefinitionProblem]:
+    """
+    Callbacks on the class that python-statemachine would call and the table would not.
+
+    A method named like a guard is AND-ed into the guard on the machine path only;
+    a convention method (``on_enter_<stage>``, ``on_<event>``, ``before_transition``,
+    ...) runs only when a machine instance runs; so does a class-level ``listeners``.
+    """
+    from statemachine import State
+    from statemachine.event import Event
+
+    problems: list[DefinitionProblem] = []
+    declared = _declared_names(machine)
+    guards = frozenset(guard_names)
+    for name in sorted(declared.keys() & guards):
+        value = declared[name]
+        what = (
+            "stage"
+            if isinstance(value, State)
+            else "event"
+            if isinstance(value, Event)
+            else "attribute"
+        )
+        problems.append(
+            DefinitionProblem(
+                "guard-shadowed",
+                f"{what} {name!r} is named like a guard: python-statemachine would call it "
+                "as well as the registered guard, and the table would not; rename it",
+                key=name,
+            )
+        )
+    for name in sorted(declared.keys() & _convention_names(machine, events)):
+        problems.append(
+            DefinitionProblem(
+                "action",
+                f"method {name!r} would run only when a machine instance runs, not on the "
+                "fast path; use listeners (funnel.engine.hooks) instead",
+                key=name,
+            )
+        )
+    if getattr(machine, "_class_listeners", None):
+        problems.append(
+            DefinitionProblem(
+                "action",
+                "class-level listeners would run only when a machine instance runs, not on "
+                "the fast path; pass listeners to advance() (funnel.engine.hooks) instead",
+                key="listeners",
+            )
+        )
+    return problems
+
+
+def _callback_name(func: object) -> str:
+    """A callback as a message names it: its name in quotes, or its Python name."""
+    if isinstance(func, str):
+        return repr(func)
+    return repr(getattr(func, "__name__", type(func).__name__))
 
 
 def derive_table(machine: type[StateMachine], registry: GuardRegistry = GUARDS) -> TransitionTable:
@@ -158,6 +275,18 @@ def derive_table(machine: type[StateMachine], registry: GuardRegistry = GUARDS) 
             )
         stages.append(value)
         names[value] = state.name
+        actions = (("enter", state.enter), ("exit", state.exit), ("invoke", state.invoke))
+        for kind, group in actions:
+            for spec in group:
+                if not spec.is_convention:
+                    problems.append(
+                        DefinitionProblem(
+                            "action",
+                            f"state action {kind}={_callback_name(spec.func)} would not run on "
+                            "the fast path; use listeners (funnel.engine.hooks) instead",
+                            key=value,
+                        )
+                    )
         for t in state.transitions:
             if t.initial:
                 continue
@@ -179,11 +308,12 @@ def derive_table(machine: type[StateMachine], registry: GuardRegistry = GUARDS) 
                 )
             for group in (t.before, t.on, t.after):
                 for spec in group:
-                    if not (spec.is_convention or spec.func in _ALLOWED_CONVENTIONS):
+                    if not spec.is_convention:
                         problems.append(
                             DefinitionProblem(
                                 "action",
-                                f"declared action {spec.func!r} would not run on the fast path; "
+                                f"declared action {_callback_name(spec.func)} would not run on "
+                                "the fast path; "
                                 "use listeners (funnel.engine.hooks) instead",
                                 key=where,
                             )
@@ -217,6 +347,9 @@ def derive_table(machine: type[StateMachine], registry: GuardRegistry = GUARDS) 
                 guards.append((name, bool(spec.expected_value)))
             for ev in t.events:
                 edges.append(Edge(value, str(ev), t.target.value, tuple(guards)))
+    events = tuple(e.id for e in getattr(machine, "events"))  # noqa: B009 - a metaclass property
+    used = {name for edge in edges for name, _ in edge.guards}
+    problems.extend(_class_problems(machine, events, used | set(registry)))
     if problems:
         raise DefinitionError(problems, source=f"machine {machine.__name__}")
     return TransitionTable(
@@ -224,6 +357,6 @@ def derive_table(machine: type[StateMachine], registry: GuardRegistry = GUARDS) 
         names=MappingProxyType(names),
         initial=str(machine.initial_state.value),
         finals=frozenset(str(s.value) for s in machine.final_states),
-        events=tuple(e.id for e in getattr(machine, "events")),  # noqa: B009 - a metaclass property
+        events=events,
         edges=tuple(edges),
     )

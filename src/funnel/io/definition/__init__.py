@@ -45,6 +45,7 @@ from funnel.io.definition.doubts import doubts
 from funnel.io.definition.locate import Format, check_format, check_path, format_of
 from funnel.io.definition.read import parse
 from funnel.io.definition.write import dump_funnel, save_funnel
+from funnel.spec.guards import GUARDS, GuardRegistry
 
 __all__ = [
     "Format",
@@ -64,7 +65,13 @@ def default_definition_path() -> Path:
     return Path(__file__).parent.parent.parent / "data" / "default_funnel.toml"
 
 
-def loads_funnel(text: str, *, format: Format = "toml", source: str | None = None) -> Funnel:
+def loads_funnel(
+    text: str,
+    *,
+    format: Format = "toml",
+    source: str | None = None,
+    guards: GuardRegistry = GUARDS,
+) -> Funnel:
     """
     Read a funnel definition from *text*.
 
@@ -72,6 +79,9 @@ def loads_funnel(text: str, *, format: Format = "toml", source: str | None = Non
         text: The definition.
         format: ``"toml"`` or ``"json"``.
         source: Where it came from, for error messages (e.g. a file name).
+        guards: The registry the definition's guard names are looked up in, which
+            the funnel then uses (default: :data:`funnel.spec.guards.GUARDS`). A
+            funnel made with its own registry loads back with that registry.
 
     Raises:
         DefinitionError: the text does not parse, or the definition is invalid.
@@ -81,10 +91,12 @@ def loads_funnel(text: str, *, format: Format = "toml", source: str | None = Non
         DefinitionWarning: for each doubtful thing in a definition that loads (see
             :mod:`funnel.io.definition.doubts`).
     """
-    return _loads(text, format, source, stacklevel=3)
+    return _loads(text, format, source, guards, stacklevel=3)
 
 
-def _loads(text: str, format: Format, source: str | None, *, stacklevel: int) -> Funnel:
+def _loads(
+    text: str, format: Format, source: str | None, guards: GuardRegistry, *, stacklevel: int
+) -> Funnel:
     if not isinstance(text, str):
         raise ValidationError(
             f"loads_funnel() takes the definition as a str, got {type(text).__name__}",
@@ -92,8 +104,12 @@ def _loads(text: str, format: Format, source: str | None, *, stacklevel: int) ->
         )
     check_format(format)
     check_text(source, record=None, field="source", optional=True)
+    if not isinstance(guards, GuardRegistry):
+        raise ValidationError(
+            f"guards must be a GuardRegistry, got {type(guards).__name__}", field="guards"
+        )
     data = parse(text, format, source)
-    funnel = funnel_from_data(data, source=source, text=text, format=format)
+    funnel = funnel_from_data(data, source=source, text=text, format=format, guards=guards)
     found = doubts(funnel, data, text=text, format=format, source=source)
     if LOG.isEnabledFor(logging.INFO):
         LOG.info(
@@ -119,9 +135,13 @@ def _loads(text: str, format: Format, source: str | None, *, stacklevel: int) ->
     return funnel
 
 
-def load_funnel(path: str | Path, *, format: Format | None = None) -> Funnel:
+def load_funnel(
+    path: str | Path, *, format: Format | None = None, guards: GuardRegistry = GUARDS
+) -> Funnel:
     """
     Read a funnel definition file (TOML, or JSON for ``*.json``).
+
+    *guards* is the registry its guard names are looked up in (see :func:`loads_funnel`).
 
     Raises:
         DefinitionError: the file does not parse or the definition is invalid;
@@ -147,4 +167,4 @@ def load_funnel(path: str | Path, *, format: Format | None = None) -> Funnel:
         ) from exc
     fmt = format or format_of(path)
     check_format(fmt)
-    return _loads(text, fmt, str(path), stacklevel=3)
+    return _loads(text, fmt, str(path), guards, stacklevel=3)

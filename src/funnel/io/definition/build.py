@@ -34,6 +34,7 @@ from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationErro
 from funnel.io.definition.locate import Format
 from funnel.io.definition.read import TransitionSpec, read_data
 from funnel.spec.definition import CONVERSION_GUARDS, Thresholds
+from funnel.spec.guards import GUARDS, GuardRegistry
 from funnel.spec.machine import FunnelStateMachine
 
 __all__ = [
@@ -103,11 +104,13 @@ def funnel_from_data(
     source: str | None = None,
     text: str | None = None,
     format: Format = "toml",
+    guards: GuardRegistry = GUARDS,
 ) -> Funnel:
     """
     Build a :class:`~funnel.Funnel` from parsed definition data (TOML or JSON shape).
 
-    *text* (the file's text) lets problems carry line numbers.
+    *text* (the file's text) lets problems carry line numbers; guard names are
+    looked up in *guards*, which the funnel then uses.
 
     Raises:
         DefinitionError: every problem found, each with its key and, where
@@ -121,6 +124,7 @@ def funnel_from_data(
         source=source,
         default_thresholds={"mql": default.mql, "sql": default.sql},
         conversion_guards=CONVERSION_GUARDS,
+        guards=guards,
     )
     try:
         machine = build_machine(spec.name, spec.stages, spec.events, spec.transitions)
@@ -138,6 +142,7 @@ def funnel_from_data(
             icp=spec.icp,
             thresholds=Thresholds(**spec.thresholds),
             communication=spec.communication,
+            guards=guards,
         )
     except DefinitionError as exc:  # pragma: no cover - the reader finds these first
         raise DefinitionError(exc.problems, source=source) from exc

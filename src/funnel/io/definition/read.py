@@ -49,7 +49,7 @@ from funnel.spec.communication import (
     CommunicationPolicy,
     CommunicationRule,
 )
-from funnel.spec.guards import GUARDS
+from funnel.spec.guards import GUARDS, GuardRegistry
 from funnel.spec.machine import FunnelStateMachine
 
 __all__ = [
@@ -146,8 +146,10 @@ class Reader:
         *,
         default_thresholds: Mapping[str, float],
         conversion_guards: AbstractSet[tuple[str, bool]],
+        guards: GuardRegistry = GUARDS,
     ) -> None:
         self.data = data
+        self.guards = guards
         self.loc = locator
         self.default_thresholds = default_thresholds
         self.conversion_guards = conversion_guards
@@ -190,8 +192,11 @@ class Reader:
         value = self.get(parent, key, dict, path, default={})
         return value if isinstance(value, dict) else {}
 
-    def strings(self, table: Mapping[str, Any], key: str, path: KeyPath) -> list[str]:
-        value = self.get(table, key, (list, str), path, default=[])
+    def strings(
+        self, table: Mapping[str, Any], key: str, path: KeyPath, *, single: bool = False
+    ) -> list[str]:
+        """A list of strings; with *single*, one string is taken as a list of one."""
+        value = self.get(table, key, (list, str) if single else list, path, default=[])
         items = [value] if isinstance(value, str) else list(value)
         out: list[str] = []
         for i, item in enumerate(items):
@@ -221,6 +226,9 @@ class Reader:
             self.problem(
                 "bad-name", f"{what} {name!r} clashes with a name the state machine uses", path
             )
+            return False
+        if name in self.guards:  # the machine would resolve the guard name to the stage
+            self.problem("bad-name", f"{what} {name!r} clashes with the guard {name!r}", path)
             return False
         return True
 
@@ -353,7 +361,7 @@ class Reader:
         self, spec: Mapping[str, Any], stages: Mapping[str, Any], path: KeyPath
     ) -> list[TransitionSpec]:
         self.unknown_keys(spec, ("from", "to", "guards", "unless"), path)
-        sources = self.strings(spec, "from", path)
+        sources = self.strings(spec, "from", path, single=True)
         if "from" not in spec:
             self.problem("missing-key", "required key 'from' is missing", path)
         target = self.get(spec, "to", str, path, required=True)
@@ -362,10 +370,11 @@ class Reader:
         bad = False
         for key, names in (("guards", cond), ("unless", unless)):
             for i, guard in enumerate(names):
-                if guard not in GUARDS:
+                if guard not in self.guards:
+                    known = ", ".join(sorted(self.guards))
                     self.problem(
                         "unknown-guard",
-                        f"guard {guard!r} is not registered; known: {', '.join(sorted(GUARDS))}",
+                        f"guard {guard!r} is not registered; known: {known}",
                         (*path, key, i),
                     )
                     bad = True
@@ -554,6 +563,7 @@ class Reader:
                 (*path, "framework"),
             )
             return None, catalogue
+        self.check_aliases(criteria, (*path, "criteria"))
         if rule is None or len(self.problems) > count:
             return None, catalogue
         if "criteria" not in table:
@@ -572,6 +582,23 @@ class Reader:
             Framework(name=name, criteria=criteria, rule=rule, description=description or ""),
             catalogue,
         )
+
+    def check_aliases(self, criteria: Sequence[Criterion], path: KeyPath) -> None:
+        """One finding counts for one criterion: no alias is another's key or alias."""
+        owner = {c.key: c.key for c in criteria}
+        for i, criterion in enumerate(criteria):
+            for alias in sorted(criterion.aliases):
+                other = owner.get(alias)
+                if other is not None and other != criterion.key:
+                    self.problem(
+                        "duplicate-criterion",
+                        f"criterion {criterion.key!r} has alias {alias!r}, which is also "
+                        f"{'criterion' if alias == other else 'an alias of criterion'} "
+                        f"{other!r}: one finding would count twice",
+                        (*path, i),
+                    )
+                else:
+                    owner[alias] = criterion.key
 
     def read_rule(self, table: Mapping[str, Any], path: KeyPath) -> PassRule | None:
         if "at_least" in table:
@@ -860,14 +887,65 @@ def _parse(text: str, format: Format, source: str | None) -> Any:
             problem = DefinitionProblem("syntax", f"invalid TOML: {message}", line=line)
             raise DefinitionError([problem], source=source) from exc
     if format == "json":
+        twice: list[_Twice] = []
         try:
-            return json.loads(text)
+            data = json.loads(text, object_pairs_hook=_pairs_hook(twice))
         except json.JSONDecodeError as exc:
             problem = DefinitionProblem(
                 "syntax", f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno
             )
             raise DefinitionError([problem], source=source) from exc
+        if twice:  # TOML refuses a repeated key as a syntax error; so does JSON here
+            path = _path_of(data, twice[0])
+            problem = DefinitionProblem(
+                "duplicate-key",
+                f"key {twice[0].twice!r} appears twice in one object",
+                key=dotted(path),
+                line=Locator(text, "json").line(path),
+            )
+            raise DefinitionError([problem], source=source)
+        return data
     raise ValidationError(f"unknown format {shown(format)}; use 'toml' or 'json'", field="format")
+
+
+class _Twice(dict[str, Any]):
+    """A JSON object that gave a key more than once (the key is kept in ``twice``)."""
+
+    twice: str = ""
+
+
+def _pairs_hook(found: list[_Twice]) -> Any:
+    """An ``object_pairs_hook`` that builds dicts and notes each object with a repeated key."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        built = dict(pairs)
+        if len(built) == len(pairs):
+            return built
+        seen: set[str] = set()
+        marked = _Twice(built)
+        for key, _ in pairs:
+            if key in seen:
+                marked.twice = key
+                break
+            seen.add(key)
+        found.append(marked)
+        return marked
+
+    return hook
+
+
+def _path_of(data: object, target: _Twice) -> KeyPath:
+    """The key path of *target*'s repeated key in *data*."""
+    todo: list[tuple[object, KeyPath]] = [(data, ())]
+    while todo:
+        node, path = todo.pop()
+        if node is target:
+            return (*path, target.twice)
+        if isinstance(node, dict):
+            todo.extend((v, (*path, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            todo.extend((v, (*path, i)) for i, v in enumerate(node))
+    return (target.twice,)  # pragma: no cover - target is in data
 
 
 def read_data(
@@ -878,13 +956,15 @@ def read_data(
     source: str | None = None,
     default_thresholds: Mapping[str, float],
     conversion_guards: AbstractSet[tuple[str, bool]],
+    guards: GuardRegistry = GUARDS,
 ) -> Definition:
     """
     Check parsed definition *data* and return it as a :class:`Definition`.
 
     *text* (the file's text) lets problems carry line numbers;
     *default_thresholds* fill in a missing ``[thresholds]`` key and
-    *conversion_guards* are the guards every lead -> prospect edge needs.
+    *conversion_guards* are the guards every lead -> prospect edge needs;
+    guard names are looked up in *guards* (default: the default registry).
 
     Raises:
         DefinitionError: every problem found, each with its key and, where
@@ -900,6 +980,7 @@ def read_data(
         Locator(text, format),
         default_thresholds=default_thresholds,
         conversion_guards=conversion_guards,
+        guards=guards,
     )
     try:
         definition = reader.read()

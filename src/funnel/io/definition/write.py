@@ -154,6 +154,32 @@ def _require_funnel(funnel: object) -> None:
         )
 
 
+def _check_loadable(funnel: Funnel) -> None:
+    """
+    Refuse to write a funnel that :func:`~funnel.io.definition.loads_funnel` would refuse.
+
+    A Python machine may use names a file may not hold (a stage value ``"closed lost"``,
+    an event ``go-now``, a stage named like a guard): the written file would never load.
+    """
+    from funnel.io.definition.build import Thresholds
+    from funnel.io.definition.read import read_data
+    from funnel.spec.definition import CONVERSION_GUARDS
+
+    default = Thresholds()
+    try:
+        read_data(
+            funnel_to_data(funnel),
+            default_thresholds={"mql": default.mql, "sql": default.sql},
+            conversion_guards=CONVERSION_GUARDS,
+            guards=funnel.guards,
+        )
+    except DefinitionError as exc:
+        raise DefinitionError(
+            exc.problems,
+            source=f"funnel {funnel.name!r}: it cannot be written, as a file could not load it",
+        ) from None
+
+
 def _tomlkit() -> Any:
     try:
         import tomlkit
@@ -231,9 +257,13 @@ def dump_funnel(funnel: Funnel, *, format: Format = "toml") -> str:
         FunnelError: TOML was asked for and tomlkit is not installed (the
             ``toml`` extra).
         ValidationError: *format* is neither ``"toml"`` nor ``"json"``.
+        DefinitionError: the funnel uses names a definition file cannot hold
+            (:func:`~funnel.io.definition.loads_funnel` would refuse the file);
+            each problem names the stage or event.
     """
     _require_funnel(funnel)
     check_format(format)
+    _check_loadable(funnel)
     if format == "json":
         return json.dumps(funnel_to_data(funnel), indent=2, ensure_ascii=False) + "\n"
     text: str = _tomlkit().dumps(_document(funnel))
@@ -327,7 +357,7 @@ def _loads_equal(text: str, funnel: Funnel) -> bool:
     from funnel.io.definition.build import funnel_from_data
 
     try:
-        return funnel_from_data(tomllib.loads(text)) == funnel
+        return funnel_from_data(tomllib.loads(text), guards=funnel.guards) == funnel
     except (tomllib.TOMLDecodeError, DefinitionError):
         return False
 
@@ -390,11 +420,13 @@ def save_funnel(funnel: Funnel, path: str | Path, *, format: Format | None = Non
     Raises:
         FunnelError: a TOML file and tomlkit is not installed (the ``toml`` extra).
         PersistenceError: the file cannot be written (no such folder, no permission).
+        DefinitionError: a file could not load the funnel (see :func:`dump_funnel`).
     """
     _require_funnel(funnel)
     check_path(path, "save_funnel()")
     if format is not None:
         check_format(format)
+    _check_loadable(funnel)
     target = Path(path)
     fmt = format or format_of(target)
     text: str | None = None
