@@ -27,3 +27,20 @@ def test_the_whole_definition_is_still_shown_elsewhere() -> None:
     assert "stateDiagram-v2" in DEFAULT_FUNNEL.mermaid()
     assert "mark_mql" in DEFAULT_FUNNEL._repr_markdown_()
     assert DEFAULT_FUNNEL.framework.name == "default"
+
+
+def test_a_funnel_copies_as_itself_and_refuses_to_pickle() -> None:
+    """pickle.dumps(DEFAULT_FUNNEL) raised "cannot pickle 'mappingproxy'" (review)."""
+    import copy
+    import pickle
+
+    import pytest
+
+    from funnel import DEFAULT_FUNNEL, ValidationError, dump_funnel, loads_funnel
+
+    assert copy.copy(DEFAULT_FUNNEL) is DEFAULT_FUNNEL
+    assert copy.deepcopy({"f": DEFAULT_FUNNEL})["f"] is DEFAULT_FUNNEL
+    with pytest.raises(ValidationError, match="send its definition"):
+        pickle.dumps(DEFAULT_FUNNEL)
+    text = dump_funnel(DEFAULT_FUNNEL)
+    assert loads_funnel(text, guards=DEFAULT_FUNNEL.guards).table == DEFAULT_FUNNEL.table

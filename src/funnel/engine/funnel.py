@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
 import attrs
 
@@ -92,6 +92,32 @@ class Funnel(FunnelDefinition):
     Each decision (one ``advance``, ``convert``, ``explain``...) evaluates
     every guard of the funnel's registry at most once.
     """
+
+    # A funnel is immutable: a copy is the funnel itself. It does not pickle (a machine
+    # built from a file is a class made at load time, a registry may hold lambdas):
+    # send its definition file instead.
+    def __copy__(self) -> Funnel:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Funnel:
+        return self
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        """
+        Refuse to pickle, saying what to send instead.
+
+        >>> import pickle
+        >>> from funnel import DEFAULT_FUNNEL
+        >>> pickle.dumps(DEFAULT_FUNNEL)
+        Traceback (most recent call last):
+        ...
+        funnel.exceptions.ValidationError: a Funnel does not pickle: send its definition \
+(funnel.dump_funnel(f)) and rebuild it with funnel.loads_funnel(text, guards=f.guards)
+        """
+        raise ValidationError(
+            "a Funnel does not pickle: send its definition (funnel.dump_funnel(f)) and "
+            "rebuild it with funnel.loads_funnel(text, guards=f.guards)"
+        )
 
     def __repr__(self) -> str:
         """
