@@ -46,7 +46,7 @@ import attrs
 
 from funnel._fields import shown
 from funnel._privacy import mask_email
-from funnel._time import require_aware
+from funnel._time import utc
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, resolve_funnel
 from funnel.engine.transitions import require_record
 from funnel.exceptions import ChronologyError, ValidationError
@@ -494,7 +494,7 @@ def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
     """
     require_record(a, "a")
     require_record(b, "b")
-    require_aware(at, "at", field="at")
+    at = utc(at, "at", field="at")
     funnel = resolve_funnel(funnel)
     if a.id == b.id:
         raise ValidationError(f"cannot merge record {a.id!r} with itself")

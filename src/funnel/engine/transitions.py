@@ -31,7 +31,7 @@ import attrs
 from funnel import _log
 from funnel._fields import shown
 from funnel._privacy import escape_controls, is_name, mask_addresses
-from funnel._time import require_aware
+from funnel._time import utc
 from funnel.exceptions import (
     ChronologyError,
     GuardFailed,
@@ -72,7 +72,8 @@ def context(funnel: FunnelDefinition, at: datetime, why: str | None = None) -> G
         raise ValidationError(
             f"why must be a string or None, got {type(why).__name__}", field="why"
         )
-    return GuardContext(funnel=funnel, at=require_aware(at, "at", field="at"), why=why)
+    # In UTC, so that every comparison with stored (UTC) times is one of instants.
+    return GuardContext(funnel=funnel, at=utc(at, "at", field="at"), why=why)
 
 
 def require_record(record: object, field: str = "record") -> None:

@@ -25,12 +25,12 @@ from funnel._fields import instance, member, non_negative_money, text, to_member
 from funnel._items import typed_tuple
 from funnel._markup import short_repr
 from funnel._money import optional_money
-from funnel._time import aware, optional_aware
+from funnel._time import aware, optional_aware, optional_utc, to_utc
 from funnel.exceptions import ValidationError
 from funnel.model._cards import record_card
 from funnel.model.contact import Contact
 from funnel.model.engagement import Engagement, EngagementFinding, assess_engagement
-from funnel.model.evidence import Evidence
+from funnel.model.evidence import Evidence, sort_evidence
 from funnel.model.history import StageChange, check_history
 from funnel.model.qualification import Qualification
 from funnel.model.touch import Touch, check_touches, sort_touches
@@ -150,7 +150,7 @@ def _check_level(record: Lead | Prospect) -> None:
 
 
 def _sorted_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
-    return tuple(sorted(typed_tuple(items, Evidence, field="evidence"), key=lambda e: e.at))
+    return sort_evidence(typed_tuple(items, Evidence, field="evidence"))
 
 
 def _history(items: Iterable[StageChange]) -> tuple[StageChange, ...]:
@@ -169,7 +169,7 @@ class MergedRecord:
     """
 
     id: str = attrs.field(validator=text(blank=False))
-    at: datetime = attrs.field(validator=aware)
+    at: datetime = attrs.field(converter=to_utc, validator=aware)
     stage: str = attrs.field(validator=text(blank=False))
 
 
@@ -288,7 +288,7 @@ class Lead:
     id: str = attrs.field(validator=text(blank=False))
     contact: Contact = attrs.field(validator=instance(Contact))
     source: str = attrs.field(validator=text())
-    created_at: datetime = attrs.field(validator=aware)
+    created_at: datetime = attrs.field(converter=to_utc, validator=aware)
     stage: str = attrs.field(default="acquired", validator=text(blank=False))
     level: QualificationLevel = attrs.field(
         default=QualificationLevel.RAW, converter=_level, validator=member(QualificationLevel)
@@ -355,7 +355,7 @@ class Prospect:
     id: str = attrs.field(validator=text(blank=False))
     contact: Contact = attrs.field(validator=instance(Contact))
     source: str = attrs.field(validator=text())
-    created_at: datetime = attrs.field(validator=aware)
+    created_at: datetime = attrs.field(converter=to_utc, validator=aware)
     stage: str = attrs.field(validator=text(blank=False))
     qualification: Qualification = attrs.field(
         validator=instance(Qualification), repr=_qualification_repr
@@ -363,7 +363,7 @@ class Prospect:
     engagement: EngagementFinding = attrs.field(
         validator=instance(EngagementFinding), repr=_engagement_repr
     )
-    converted_at: datetime = attrs.field(validator=aware)
+    converted_at: datetime = attrs.field(converter=to_utc, validator=aware)
     lead_level: QualificationLevel = attrs.field(
         converter=_level, validator=member(QualificationLevel)
     )
@@ -386,7 +386,9 @@ class Prospect:
     stakeholder: Contact | None = attrs.field(
         default=None, validator=instance(Contact, optional=True)
     )
-    closed_at: datetime | None = attrs.field(default=None, validator=optional_aware)
+    closed_at: datetime | None = attrs.field(
+        default=None, converter=optional_utc, validator=optional_aware
+    )
     merged_from: tuple[MergedRecord, ...] = attrs.field(
         default=(), converter=_merged, repr=_count("merged")
     )
