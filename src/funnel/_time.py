@@ -106,9 +106,11 @@ def optional_utc(value: datetime | None) -> datetime | None:
     return None if value is None else to_utc(value)
 
 
-def utc(value: object, what: str, *, record: str | None = None, field: str | None = None) -> datetime:
+def utc(
+    value: object, what: str, *, record: str | None = None, field: str | None = None
+) -> datetime:
     """
-    :func:`require_aware`, then the value in UTC: for ``at=`` arguments compared with stored times.
+    :func:`require_aware`, then the value in UTC: ``at=`` arguments, compared with stored times.
 
     Raises:
         ValidationError: as :func:`require_aware`.

@@ -573,9 +573,9 @@ def qualify(
     For each criterion, the latest recorded evidence at or before *at* decides
     (evidence under an alias counts); of findings at the same instant, the one
     last in :func:`~funnel.model.evidence.evidence_order` (not-met over met over
-    unknown), whatever order they are given in. Times are compared as instants. Where nothing is recorded and *icp*
-    decides this criterion, the profile is applied to *company*. Everything
-    else is unknown.
+    unknown), whatever order they are given in. Times are compared as instants.
+    Where nothing is recorded and *icp* decides this criterion, the profile is
+    applied to *company*. Everything else is unknown.
 
     >>> from datetime import datetime, timezone
     >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)

@@ -123,7 +123,15 @@ def _check_level(record: Lead | Prospect) -> None:
             record=owner,
             field="stage",
         )
+    if not record.history:
+        raise ValidationError(
+            f"{owner}: a prospect's history must contain its conversion (a prospect record "
+            "is made by funnel.convert())",
+            record=owner,
+            field="history",
+        )
     crossed = False
+    conversion: StageChange | None = None
     for change in record.history:
         if crossed and _only_level(change.to_stage) is Level.LEAD:
             raise ValidationError(
@@ -132,12 +140,39 @@ def _check_level(record: Lead | Prospect) -> None:
                 record=owner,
                 field="history",
             )
-        crossed = crossed or _only_level(change.to_stage) is Level.PROSPECT
-    if record.history and not crossed and _only_level(record.stage) is Level.PROSPECT:
+        if not crossed and _only_level(change.to_stage) is Level.PROSPECT:
+            crossed = True
+            if _only_level(change.from_stage) is Level.LEAD:
+                conversion = change
+    if not crossed and _only_level(record.stage) is Level.PROSPECT:
         raise ValidationError(
             f"{owner}: history has no conversion into a prospect stage",
             record=owner,
             field="history",
+        )
+    # The conversion is a change of the history: converted_at is its time (exactly, when the
+    # stages' levels are known here; the funnel's check names the change in every case).
+    if conversion is not None and conversion.at != record.converted_at:
+        raise ValidationError(
+            f"{owner}: converted_at {record.converted_at.isoformat()} is not the time of the "
+            f"conversion {conversion.event!r} at {conversion.at.isoformat()}",
+            record=owner,
+            field="converted_at",
+        )
+    if conversion is None and all(c.at != record.converted_at for c in record.history):
+        raise ValidationError(
+            f"{owner}: converted_at {record.converted_at.isoformat()} is the time of no change "
+            "in the history (the conversion is one)",
+            record=owner,
+            field="converted_at",
+        )
+    # A closed prospect took no event since it closed: closed_at is its last change.
+    if record.closed_at is not None and record.closed_at != record.history[-1].at:
+        raise ValidationError(
+            f"{owner}: closed_at {record.closed_at.isoformat()} is not the time of the last "
+            f"change ({record.history[-1].at.isoformat()}), the one that closed it",
+            record=owner,
+            field="closed_at",
         )
     if record.converted_at < record.created_at:
         raise ValidationError(
@@ -179,7 +214,13 @@ def _merged(items: Iterable[MergedRecord]) -> tuple[MergedRecord, ...]:
 
 
 def _check_merged(record: Lead | Prospect, owner: str) -> None:
-    """Each absorbed id once, never the record's own, merged after the record was created."""
+    """
+    Each absorbed id once, never the record's own; the latest merge after the record was created.
+
+    An entry dates when its record was merged: into this record, or into a record that
+    was merged into this one later (merge() keeps those entries). So an entry may
+    precede ``created_at``; the latest one, a merge into this very record, may not.
+    """
     seen: set[str] = set()
     for i, entry in enumerate(record.merged_from):
         problem = (
@@ -187,8 +228,6 @@ def _check_merged(record: Lead | Prospect, owner: str) -> None:
             if entry.id == record.id
             else f"names {entry.id!r} a second time"
             if entry.id in seen
-            else f"at {entry.at.isoformat()} precedes created_at {record.created_at.isoformat()}"
-            if entry.at < record.created_at
             else None
         )
         if problem is not None:
@@ -196,6 +235,15 @@ def _check_merged(record: Lead | Prospect, owner: str) -> None:
                 f"{owner}: merged_from[{i}] {problem}", record=owner, field="merged_from"
             )
         seen.add(entry.id)
+    if record.merged_from and record.merged_from[-1].at < record.created_at:
+        last = record.merged_from[-1]
+        raise ValidationError(
+            f"{owner}: merged_from[{len(record.merged_from) - 1}] at {last.at.isoformat()} "
+            f"precedes created_at {record.created_at.isoformat()}: the latest merge is into "
+            "this record, after it was created",
+            record=owner,
+            field="merged_from",
+        )
 
 
 #: The names of the qualification levels, for type checkers.
