@@ -390,16 +390,20 @@ class FunnelDefinition:
         """
         The level a lead has after the first *upto* changes of its history, and the stage
         that set it: the last stage on that road that confers a level (entering ``mql``
-        makes an MQL); ``None`` when none does (the level is the lead's own, e.g. imported).
+        makes an MQL); raw if none does and the road starts at the initial stage (every
+        new lead is raw); ``None`` otherwise (the lead's own level: it was imported there).
         """
         history = record.history
-        road = [history[0].from_stage, *(c.to_stage for c in history[:upto])] if history else []
-        if not history:
+        if history:
+            road = [history[0].from_stage, *(c.to_stage for c in history[:upto])]
+        else:
             road = [record.stage]
         for stage in reversed(road):
             level = self.machine.qualification_levels.get(stage)
             if level is not None:
                 return QualificationLevel(level), stage
+        if road[0] == self.initial:
+            return QualificationLevel.RAW, road[0]
         return None
 
     def _level_problems(
@@ -415,8 +419,8 @@ class FunnelDefinition:
         return [
             (
                 field,
-                f"{field} is {shown(shown_held)} but stage {stage!r} of funnel {self.name!r} "
-                f"makes the lead {level.value!r}",
+                f"{field} is {shown(shown_held)} but the road through stage {stage!r} of "
+                f"funnel {self.name!r} makes the lead {level.value!r}",
             )
         ]
 
