@@ -199,7 +199,9 @@ class MergedRecord:
 
     Attributes:
         id: The absorbed record's id.
-        at: When it was merged (timezone-aware).
+        at: When it was merged (timezone-aware): into the record that holds the
+            entry, or into a record merged into that one later, whose entries
+            :func:`~funnel.engine.dedupe.merge` keeps with their dates.
         stage: Where the absorbed record stood then.
     """
 
@@ -316,11 +318,15 @@ class Lead:
         contact: The person (and their company).
         source: Where the lead came from: ``"list"``, ``"referral"``,
             ``"web_form"``, ``"crm_import"``, ...
-        created_at: When the lead entered the funnel (timezone-aware).
+        created_at: When the lead entered the funnel (timezone-aware; stored in
+            UTC, as every time a record holds: see :mod:`funnel._time`).
         stage: The current stage; a lead-level stage of the funnel.
-        level: Raw, MQL or SQL.
+        level: Raw, MQL or SQL: the level the last stage on its road that confers
+            one set (raw for a road from the initial stage that met none), checked
+            by :meth:`funnel.Funnel.check`.
         touches: Every contact so far, ordered by time.
-        evidence: Every finding about qualification criteria, ordered by time.
+        evidence: Every finding about qualification criteria, in one total order
+            (:func:`~funnel.model.evidence.evidence_order`: time, then verdict, ...).
         history: Every stage change, oldest first.
         owner: The rep or team that owns the lead.
         segment: A free label for breakdowns (e.g. ``"mid-market"``).
@@ -388,16 +394,22 @@ class Prospect:
         touches: The lead's touches and every later one.
         evidence: The lead's evidence and every later finding.
         history: The lead's history, the conversion, and every later change.
-        qualification: The verdict that admitted the lead.
+        qualification: The verdict that admitted the lead; it stands, whatever
+            evidence is recorded later (the funnel checks it against the findings it
+            cites).
         engagement: The two-way communication that admitted the lead.
-        converted_at: When the lead became a prospect.
+        converted_at: When the lead became a prospect: the time of the conversion
+            change in the history.
         lead_level: The lead's qualification level at conversion.
         owner: The rep who owns the prospect.
         segment: A free label for breakdowns.
         value: The expected deal value, once known.
         stakeholder: The person who makes the final purchase decision, once known.
-        closed_at: When the prospect was won or lost.
-        merged_from: The records merged into this one, oldest merge first.
+        closed_at: When the prospect was won or lost: set exactly when its stage
+            is closed, to the time of the change that closed it.
+        merged_from: The records merged into this one, oldest merge first: each
+            dated when it was merged, into this record or into one merged into it
+            later (so an entry may predate ``created_at``; the latest may not).
     """
 
     id: str = attrs.field(validator=text(blank=False))
