@@ -132,7 +132,7 @@ def test_merge_never_returns_a_record_another_door_refuses(pair, extra, lag):
         if when >= a.created_at:
             a = funnel.add_evidence(
                 a,
-                Evidence(criterion="means", verdict=verdict, source=f"rep:{i}", at=when),  # type: ignore[arg-type]
+                Evidence(criterion="means", verdict=verdict, source=f"rep:{i}", at=when),
             )
     at = max(latest_change(a), latest_change(b)) + lag
     for first, second in ((a, b), (b, a)):

@@ -54,7 +54,7 @@ def instants(n: int) -> st.SearchStrategy[list[datetime]]:
     )
 
 
-def rendered(at: datetime, zone: ZoneInfo | type[UTC] | object) -> datetime:
+def rendered(at: datetime, zone: object) -> datetime:
     """*at* as a wall clock in *zone*, with the fold that says which of two it is."""
     shown = at.astimezone(zone)  # type: ignore[arg-type]
     # Not ``shown == at``: Python calls a time of the repeated hour unequal to every

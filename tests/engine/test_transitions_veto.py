@@ -86,12 +86,12 @@ def test_a_vetoed_span_ends_with_the_error():
     provider.add_span_processor(export.SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("test")
     original = _log.tracer
-    _log.tracer = lambda: tracer  # type: ignore[assignment]
+    _log.tracer = lambda: tracer
     try:
         with pytest.raises(HookVetoed):
             funnel.advance(lead(), "nurture", at=day(1), hooks=_vetoing())
     finally:
-        _log.tracer = original  # type: ignore[assignment]
+        _log.tracer = original
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is trace.StatusCode.ERROR
     assert "funnel.to_stage" not in span.attributes
