@@ -1,4 +1,15 @@
-"""Time helpers: funnel accepts only timezone-aware datetimes, passed in by the caller."""
+"""
+Time helpers: funnel accepts only timezone-aware datetimes, passed in by the caller.
+
+Every datetime a record stores is kept in UTC (:func:`to_utc`, the converter of
+every datetime field): the same instant given in any zone, on either side of a
+daylight-saving change (``fold``), makes the same record, sorts the same way and
+dumps the same text. Python compares two datetimes that share a ``tzinfo`` by
+their wall clock, ignoring ``fold``; in UTC the wall clock is the instant. The
+``at=`` of every engine call is converted the same way (:func:`utc`) before it is
+compared with stored times. The zone a time was given in is not kept: show times
+in a zone with ``value.astimezone(zone)``.
+"""
 
 from __future__ import annotations
 
@@ -62,6 +73,50 @@ def require_aware(
             field=field,
         ) from None
     return value
+
+
+def to_utc(value: datetime) -> datetime:
+    """
+    *value* in UTC when it is an aware datetime (an attrs converter); anything else unchanged.
+
+    A value the :func:`aware` validator refuses (not a datetime, naive, an offset
+    with seconds, a ``tzinfo`` whose ``utcoffset()`` fails, a time outside what
+    UTC can express) is passed through, so the validator refuses it with its
+    message.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> to_utc(datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin")))
+    datetime.datetime(2026, 10, 25, 1, 30, tzinfo=datetime.timezone.utc)
+    """
+    if isinstance(value, datetime):
+        tz = value.tzinfo
+        if tz is UTC or tz is None:
+            return value
+        try:
+            offset = value.utcoffset()
+            if offset is not None and not (offset.seconds % 60 or offset.microseconds):
+                return value.astimezone(UTC)
+        except Exception:  # refused by the validator, with the record's label
+            return value
+    return value
+
+
+def optional_utc(value: datetime | None) -> datetime | None:
+    """:func:`to_utc` for a field that may be ``None`` (an attrs converter)."""
+    return None if value is None else to_utc(value)
+
+
+def utc(
+    value: object, what: str, *, record: str | None = None, field: str | None = None
+) -> datetime:
+    """
+    :func:`require_aware`, then the value in UTC: ``at=`` arguments, compared with stored times.
+
+    Raises:
+        ValidationError: as :func:`require_aware`.
+    """
+    checked = require_aware(value, what, record=record, field=field)
+    return checked if checked.tzinfo is UTC else checked.astimezone(UTC)
 
 
 def aware(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:

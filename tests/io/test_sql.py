@@ -273,7 +273,7 @@ def test_a_stage_change_without_a_transition_is_refused(store: SqlStore) -> None
 
     lead = _lead()
     store.add(lead)
-    jumped = attrs.evolve(lead, stage="mql")
+    jumped = attrs.evolve(lead, stage="mql", level="mql")
     with pytest.raises(PersistenceError, match="without a transition"):
         store.save(jumped, 1)
     assert store.get("L1") == Versioned(lead, 1)

@@ -91,7 +91,7 @@ def test_a_stale_write_and_a_rewritten_history_are_refused(url: str) -> None:
         )
         await store.add(_lead("L2"))
         with pytest.raises(PersistenceError, match="without a transition"):
-            await store.save(attrs.evolve(_lead("L2"), stage="mql"), 1)
+            await store.save(attrs.evolve(_lead("L2"), stage="mql", level="mql"), 1)
         assert (await store.save(prospect, 2)).version == 3
         with pytest.raises(PersistenceError, match="never become a lead"):
             await store.save(nurtured, 3)

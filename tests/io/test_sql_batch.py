@@ -154,6 +154,7 @@ def test_an_unknown_record_refuses_the_batch(store: SqlStore) -> None:
                 attrs.evolve(
                     r,
                     stage="nurturing",
+                    level="raw",
                     history=(attrs.evolve(r.history[0], to_stage="nurturing", event="nurture"),),
                 ),
                 "mark_mql",

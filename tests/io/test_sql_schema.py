@@ -142,16 +142,18 @@ def test_every_time_the_store_reads_back_is_aware_in_utc(store: SqlStore) -> Non
     assert seen >= 4
 
 
-def test_history_is_compared_by_instant_and_offset_is_kept_on_save(store: SqlStore) -> None:
+def test_history_is_compared_by_instant_and_read_back_in_utc(store: SqlStore) -> None:
     tokyo = timezone(timedelta(hours=9))
     lead = funnel.advance(_lead(), "nurture", at=datetime(2026, 3, 2, 9, tzinfo=tokyo))
     store.add(lead)
     lead = funnel.advance(lead, "mark_mql", at=datetime(2026, 3, 2, 1, tzinfo=UTC))
     store.save(lead, 1)
-    assert [c.at.utcoffset() for c in store.history("L1")] == [
-        timedelta(hours=9),
-        timedelta(0),
+    # Records store every time in UTC (funnel._time.to_utc): so does the store.
+    assert [c.at for c in store.history("L1")] == [
+        datetime(2026, 3, 2, 0, tzinfo=UTC),
+        datetime(2026, 3, 2, 1, tzinfo=UTC),
     ]
+    assert [c.at.utcoffset() for c in store.history("L1")] == [timedelta(0), timedelta(0)]
     assert isinstance(store.history("L1")[0], StageChange)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +139,10 @@ def check_upgraded(store: SqlStore) -> None:
         assert store.get(record_id) == (expected, 1)
         history = store.history(record_id)
         assert history == expected.history
-        # Each time reads back with the offset 0.1 wrote it in.
-        assert [c.at.isoformat() for c in history] == [c["at"] for c in doc["data"]["history"]]
+        # Each time reads back as the instant 0.1 wrote, in UTC (as records store times).
+        written = [datetime.fromisoformat(c["at"]) for c in doc["data"]["history"]]
+        assert [c.at for c in history] == written
+        assert all(c.at.utcoffset() == timedelta(0) for c in history)
     prospect, version = store.get("L1")
     won = funnel.advance(prospect, "engage_stakeholder", at=prospect.history[-1].at)
     assert store.save(won, version).version == 2

@@ -46,7 +46,7 @@ import attrs
 
 from funnel._fields import shown
 from funnel._privacy import mask_email
-from funnel._time import require_aware
+from funnel._time import utc
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, resolve_funnel
 from funnel.engine.transitions import require_record
 from funnel.exceptions import ChronologyError, ValidationError
@@ -482,7 +482,11 @@ def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
 
     The survivor's ``merged_from`` gains a dated entry for the absorbed record
     (its id, *at* and its stage) after the entries of both records, so that the
-    survivor names every record ever merged into it. Neither input changes.
+    survivor names every record ever merged into it; each entry keeps its date,
+    also one older than the survivor itself. Neither input changes. A prospect
+    survivor keeps the qualification that admitted it: the absorbed record's
+    findings join its evidence (even dated before its conversion) without
+    unmaking the conversion. *at* is compared with the records' times as an instant.
     Store the survivor and archive the absorbed record in one transaction with
     :meth:`funnel.io.sql.SqlStore.merge`, or archive the absorbed id with
     ``absorbed_history`` in your own storage.
@@ -494,7 +498,7 @@ def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
     """
     require_record(a, "a")
     require_record(b, "b")
-    require_aware(at, "at", field="at")
+    at = utc(at, "at", field="at")
     funnel = resolve_funnel(funnel)
     if a.id == b.id:
         raise ValidationError(f"cannot merge record {a.id!r} with itself")

@@ -22,7 +22,7 @@ and the reasons.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -31,7 +31,7 @@ import attrs
 from funnel import _log
 from funnel._fields import shown
 from funnel._privacy import escape_controls, is_name, mask_addresses
-from funnel._time import require_aware
+from funnel._time import utc
 from funnel.exceptions import (
     ChronologyError,
     GuardFailed,
@@ -72,7 +72,8 @@ def context(funnel: FunnelDefinition, at: datetime, why: str | None = None) -> G
         raise ValidationError(
             f"why must be a string or None, got {type(why).__name__}", field="why"
         )
-    return GuardContext(funnel=funnel, at=require_aware(at, "at", field="at"), why=why)
+    # In UTC, so that every comparison with stored (UTC) times is one of instants.
+    return GuardContext(funnel=funnel, at=utc(at, "at", field="at"), why=why)
 
 
 def require_record(record: object, field: str = "record") -> None:
@@ -362,6 +363,7 @@ def observed(
     crossing: Crossing,
     listeners: Sequence[object] = (),
     owner_: str | None = None,
+    veto: Veto | None = None,
 ) -> Record:
     """
     :func:`decide_and_apply`, logged (INFO on :data:`LOG`) and, with OpenTelemetry, traced.
@@ -369,23 +371,35 @@ def observed(
     A move is a span ``funnel.transition`` when the application has set a tracer
     provider; a refusal is logged with the error's type and reasons (which guard,
     which criteria), and the span records it. Nothing names personal data.
+
+    *veto* (the before hooks) sees the old and the new record before any listener
+    runs and before the move is logged: a vetoed move is logged as a refusal, reaches
+    no listener, and its span ends with the error.
     """
     tracer = _log.tracer()
     if tracer is None:
-        return _logged(record, event, ctx, crossing, listeners, owner_)
+        return _logged(record, event, ctx, crossing, listeners, owner_, veto)
     with tracer.start_as_current_span(
-        "funnel.transition",
-        attributes={
-            "funnel.record.id": _id(record),
-            "funnel.record.type": type(record).__name__,
-            "funnel.event": _name(event),
-            "funnel.from_stage": _name(record.stage),
-            "funnel.funnel": ctx.funnel.name,
-        },
+        "funnel.transition", attributes=_span(record, event, ctx)
     ) as span:
-        new = _logged(record, event, ctx, crossing, listeners, owner_)
+        new = _logged(record, event, ctx, crossing, listeners, owner_, veto)
         span.set_attribute("funnel.to_stage", new.stage)
         return new
+
+
+#: A before-hook check: raises (a :class:`~funnel.exceptions.TransitionError`) to refuse.
+Veto = Callable[[Record, Record], None]
+AsyncVeto = Callable[[Record, Record], Awaitable[None]]
+
+
+def _span(record: Record, event: str, ctx: GuardContext) -> dict[str, str]:
+    return {
+        "funnel.record.id": _id(record),
+        "funnel.record.type": type(record).__name__,
+        "funnel.event": _name(event),
+        "funnel.from_stage": _name(record.stage),
+        "funnel.funnel": ctx.funnel.name,
+    }
 
 
 def _id(record: Record) -> str:
@@ -397,36 +411,28 @@ def _name(value: object) -> str:
     return value if isinstance(value, str) and is_name(value) else "(not shown: not a name)"
 
 
-def _logged(
-    record: Record,
-    event: str,
-    ctx: GuardContext,
-    crossing: Crossing,
-    listeners: Sequence[object],
-    owner_: str | None,
-) -> Record:
-    try:
-        new = decide_and_apply(record, event, ctx, crossing, listeners, owner_)
-    except TransitionError as exc:
-        if LOG.isEnabledFor(logging.INFO):
-            rid, name, stage = _id(record), _name(event), _name(exc.stage)
-            LOG.info(
-                "%s %r refused %s from %s: %s%s",
-                type(record).__name__,
-                rid,
-                name,
-                stage,
-                type(exc).__name__,
-                "".join(f"; {r}" for r in exc.reasons),
-                extra={
-                    "funnel_record_id": rid,
-                    "funnel_event": name,
-                    "funnel_stage": stage,
-                    "funnel_error": type(exc).__name__,
-                    "funnel_reasons": exc.reasons,
-                },
-            )
-        raise
+def _log_refusal(record: Record, event: str, exc: TransitionError) -> None:
+    if LOG.isEnabledFor(logging.INFO):
+        rid, name, stage = _id(record), _name(event), _name(exc.stage)
+        LOG.info(
+            "%s %r refused %s from %s: %s%s",
+            type(record).__name__,
+            rid,
+            name,
+            stage,
+            type(exc).__name__,
+            "".join(f"; {r}" for r in exc.reasons),
+            extra={
+                "funnel_record_id": rid,
+                "funnel_event": name,
+                "funnel_stage": stage,
+                "funnel_error": type(exc).__name__,
+                "funnel_reasons": exc.reasons,
+            },
+        )
+
+
+def _log_move(record: Record, new: Record, event: str, ctx: GuardContext) -> None:
     if LOG.isEnabledFor(logging.INFO):
         rid = _id(record)
         LOG.info(
@@ -444,6 +450,50 @@ def _logged(
                 "funnel_at": ctx.at.isoformat(),
             },
         )
+
+
+def _logged(
+    record: Record,
+    event: str,
+    ctx: GuardContext,
+    crossing: Crossing,
+    listeners: Sequence[object],
+    owner_: str | None,
+    veto: Veto | None = None,
+) -> Record:
+    try:
+        edge = decide(record, event, ctx, crossing)
+        new = apply(record, edge, ctx, owner_)
+        if veto is not None:
+            veto(record, new)
+        if listeners:
+            _run_machine(record, event, edge, ctx, listeners)
+    except TransitionError as exc:
+        _log_refusal(record, event, exc)
+        raise
+    _log_move(record, new, event, ctx)
+    return new
+
+
+async def _alogged(
+    record: Record,
+    event: str,
+    ctx: GuardContext,
+    crossing: Crossing,
+    listeners: Sequence[object],
+    owner_: str | None,
+    veto: AsyncVeto,
+) -> Record:
+    try:
+        edge = decide(record, event, ctx, crossing)
+        new = apply(record, edge, ctx, owner_)
+        await veto(record, new)
+        if listeners:
+            _run_machine(record, event, edge, ctx, listeners)
+    except TransitionError as exc:
+        _log_refusal(record, event, exc)
+        raise
+    _log_move(record, new, event, ctx)
     return new
 
 
@@ -458,15 +508,17 @@ def move(
     owner_: str | None = None,
 ) -> Record:
     """
-    The one path that moves a record: decide, run listeners, apply, run hooks.
+    The one path that moves a record: decide, run veto hooks, run listeners, apply, run hooks.
 
-    With *hooks*, the veto hooks run before the result is returned and the
-    after hooks once it stands (see :mod:`funnel.engine.hooks`).
+    With *hooks*, the veto hooks run once the new record is known and before
+    anything else sees the move (listeners, the log, the span): a veto is logged
+    as a refusal. The after hooks run once the move stands (see
+    :mod:`funnel.engine.hooks`).
     """
     check_options(ctx.funnel, hooks, listeners)
-    new = observed(record, event, ctx, crossing, listeners, owner_)
+    veto = hooks.check_before if hooks is not None else None
+    new = observed(record, event, ctx, crossing, listeners, owner_, veto)
     if hooks is not None:
-        hooks.check_before(record, new)
         hooks.dispatch(record, new)
     return new
 
@@ -483,10 +535,20 @@ async def amove(
 ) -> Record:
     """:func:`move` for async hooks: async listeners of *hooks* are awaited."""
     check_options(ctx.funnel, hooks, listeners)
-    new = observed(record, event, ctx, crossing, listeners, owner_)
-    if hooks is not None:
-        await hooks.acheck_before(record, new)
-        await hooks.adispatch(record, new)
+    if hooks is None:
+        return observed(record, event, ctx, crossing, listeners, owner_)
+    tracer = _log.tracer()
+    if tracer is None:
+        new = await _alogged(record, event, ctx, crossing, listeners, owner_, hooks.acheck_before)
+    else:
+        with tracer.start_as_current_span(
+            "funnel.transition", attributes=_span(record, event, ctx)
+        ) as span:
+            new = await _alogged(
+                record, event, ctx, crossing, listeners, owner_, hooks.acheck_before
+            )
+            span.set_attribute("funnel.to_stage", new.stage)
+    await hooks.adispatch(record, new)
     return new
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import ClassVar, Literal, TypeAlias
 
@@ -11,9 +12,9 @@ import attrs
 from funnel._fields import member, text, to_member
 from funnel._markup import label_repr, short_repr
 from funnel._privacy import mask_text
-from funnel._time import aware
+from funnel._time import aware, to_utc
 
-__all__ = ("Evidence", "Verdict", "VerdictName")
+__all__ = ("Evidence", "Verdict", "VerdictName", "evidence_order", "sort_evidence")
 
 
 class Verdict(enum.StrEnum):
@@ -65,8 +66,37 @@ class Evidence:
     criterion: str = attrs.field(validator=text(blank=False))
     verdict: Verdict = attrs.field(converter=_verdict, validator=member(Verdict))
     source: str = attrs.field(repr=label_repr, validator=text(blank=False))
-    at: datetime = attrs.field(validator=aware)
+    at: datetime = attrs.field(converter=to_utc, validator=aware)
     note: str | None = attrs.field(default=None, repr=mask_text, validator=text(optional=True))
 
     # Bounded, with addresses and phone numbers in the source masked.
     __repr__ = short_repr
+
+
+#: Among findings at the same instant, the order they count in: the last one decides, so
+#: a not-met finding outweighs a met one and both outweigh unknown (the cautious reading).
+_VERDICT_RANK = {Verdict.UNKNOWN: 0, Verdict.MET: 1, Verdict.NOT_MET: 2}
+
+
+def evidence_order(ev: Evidence) -> tuple[object, ...]:
+    """
+    The total order of findings: by time, then verdict (unknown, met, not-met), criterion,
+    source and note, so that no order of input decides which finding counts.
+
+    The latest finding on a criterion decides it (:func:`funnel.qualify`); at the same
+    instant the not-met one is the latest.
+    """
+    note = ev.note
+    return (
+        ev.at,
+        _VERDICT_RANK.get(ev.verdict, 3),
+        ev.criterion,
+        ev.source,
+        note is not None,
+        note or "",
+    )
+
+
+def sort_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
+    """*items* as a tuple in :func:`evidence_order`."""
+    return tuple(sorted(items, key=evidence_order))

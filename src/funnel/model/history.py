@@ -10,7 +10,7 @@ import attrs
 from funnel._fields import shown, text
 from funnel._markup import short_repr
 from funnel._privacy import mask_text
-from funnel._time import aware
+from funnel._time import aware, to_utc
 from funnel.exceptions import ValidationError
 
 
@@ -30,7 +30,7 @@ class StageChange:
     from_stage: str = attrs.field(validator=text(blank=False))
     to_stage: str = attrs.field(validator=text(blank=False))
     event: str = attrs.field(validator=text(blank=False))
-    at: datetime = attrs.field(validator=aware)
+    at: datetime = attrs.field(converter=to_utc, validator=aware)
     why: str | None = attrs.field(default=None, repr=mask_text, validator=text(optional=True))
 
     # Bounded: a stage or event name cannot make it long.

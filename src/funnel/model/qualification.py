@@ -35,11 +35,11 @@ from funnel._fields import (
 from funnel._items import typed_tuple
 from funnel._money import optional_money
 from funnel._privacy import escape_controls
-from funnel._time import aware, require_aware
+from funnel._time import aware, to_utc, utc
 from funnel.exceptions import UnknownName, ValidationError
 from funnel.model._cards import qualification_card, qualification_repr
 from funnel.model.contact import Company
-from funnel.model.evidence import Evidence, Verdict
+from funnel.model.evidence import Evidence, Verdict, sort_evidence
 
 #: The kinds of :class:`PassRule`.
 PassRuleKind: TypeAlias = Literal["all", "at-least"]
@@ -492,7 +492,7 @@ class Qualification:
     framework: str = attrs.field(validator=text(blank=False))
     rule: PassRule = attrs.field(validator=instance(PassRule))
     results: tuple[CriterionResult, ...] = attrs.field(converter=_results)
-    at: datetime = attrs.field(validator=aware)
+    at: datetime = attrs.field(converter=to_utc, validator=aware)
     funnel_version: str | None = attrs.field(default=None, validator=text(optional=True))
 
     def _with(self, verdict: Verdict) -> tuple[str, ...]:
@@ -571,9 +571,11 @@ def qualify(
     Judge evidence against a framework as of *at*.
 
     For each criterion, the latest recorded evidence at or before *at* decides
-    (evidence under an alias counts). Where nothing is recorded and *icp*
-    decides this criterion, the profile is applied to *company*. Everything
-    else is unknown.
+    (evidence under an alias counts); of findings at the same instant, the one
+    last in :func:`~funnel.model.evidence.evidence_order` (not-met over met over
+    unknown), whatever order they are given in. Times are compared as instants.
+    Where nothing is recorded and *icp* decides this criterion, the profile is
+    applied to *company*. Everything else is unknown.
 
     >>> from datetime import datetime, timezone
     >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -582,7 +584,7 @@ def qualify(
     >>> q.met, q.unknown, q.passed
     (('budget',), ('authority', 'need', 'timeline'), False)
     """
-    require_aware(at, "at", field="at")
+    at = utc(at, "at", field="at")
     if not isinstance(framework, Framework):
         raise ValidationError(
             f"framework must be a Framework, got {type(framework).__name__}", field="framework"
@@ -594,7 +596,7 @@ def qualify(
     _require_company(company)
     items = typed_tuple(evidence, Evidence, field="evidence")
     latest: dict[str, Evidence] = {}
-    for ev in sorted(items, key=lambda e: e.at):
+    for ev in sort_evidence(items):  # the latest decides; a tie by the one total order
         if ev.at > at:
             continue
         for c in framework.criteria:

@@ -25,12 +25,12 @@ from funnel._fields import instance, member, non_negative_money, text, to_member
 from funnel._items import typed_tuple
 from funnel._markup import label_repr, short_repr
 from funnel._money import optional_money
-from funnel._time import aware, optional_aware
+from funnel._time import aware, optional_aware, optional_utc, to_utc
 from funnel.exceptions import ValidationError
 from funnel.model._cards import record_card
 from funnel.model.contact import Contact
 from funnel.model.engagement import Engagement, EngagementFinding, assess_engagement
-from funnel.model.evidence import Evidence
+from funnel.model.evidence import Evidence, sort_evidence
 from funnel.model.history import StageChange, check_history
 from funnel.model.qualification import Qualification
 from funnel.model.touch import Touch, check_touches, sort_touches
@@ -123,7 +123,15 @@ def _check_level(record: Lead | Prospect) -> None:
             record=owner,
             field="stage",
         )
+    if not record.history:
+        raise ValidationError(
+            f"{owner}: a prospect's history must contain its conversion (a prospect record "
+            "is made by funnel.convert())",
+            record=owner,
+            field="history",
+        )
     crossed = False
+    conversion: StageChange | None = None
     for change in record.history:
         if crossed and _only_level(change.to_stage) is Level.LEAD:
             raise ValidationError(
@@ -132,12 +140,39 @@ def _check_level(record: Lead | Prospect) -> None:
                 record=owner,
                 field="history",
             )
-        crossed = crossed or _only_level(change.to_stage) is Level.PROSPECT
-    if record.history and not crossed and _only_level(record.stage) is Level.PROSPECT:
+        if not crossed and _only_level(change.to_stage) is Level.PROSPECT:
+            crossed = True
+            if _only_level(change.from_stage) is Level.LEAD:
+                conversion = change
+    if not crossed and _only_level(record.stage) is Level.PROSPECT:
         raise ValidationError(
             f"{owner}: history has no conversion into a prospect stage",
             record=owner,
             field="history",
+        )
+    # The conversion is a change of the history: converted_at is its time (exactly, when the
+    # stages' levels are known here; the funnel's check names the change in every case).
+    if conversion is not None and conversion.at != record.converted_at:
+        raise ValidationError(
+            f"{owner}: converted_at {record.converted_at.isoformat()} is not the time of the "
+            f"conversion {conversion.event!r} at {conversion.at.isoformat()}",
+            record=owner,
+            field="converted_at",
+        )
+    if conversion is None and all(c.at != record.converted_at for c in record.history):
+        raise ValidationError(
+            f"{owner}: converted_at {record.converted_at.isoformat()} is the time of no change "
+            "in the history (the conversion is one)",
+            record=owner,
+            field="converted_at",
+        )
+    # A closed prospect took no event since it closed: closed_at is its last change.
+    if record.closed_at is not None and record.closed_at != record.history[-1].at:
+        raise ValidationError(
+            f"{owner}: closed_at {record.closed_at.isoformat()} is not the time of the last "
+            f"change ({record.history[-1].at.isoformat()}), the one that closed it",
+            record=owner,
+            field="closed_at",
         )
     if record.converted_at < record.created_at:
         raise ValidationError(
@@ -150,7 +185,7 @@ def _check_level(record: Lead | Prospect) -> None:
 
 
 def _sorted_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
-    return tuple(sorted(typed_tuple(items, Evidence, field="evidence"), key=lambda e: e.at))
+    return sort_evidence(typed_tuple(items, Evidence, field="evidence"))
 
 
 def _history(items: Iterable[StageChange]) -> tuple[StageChange, ...]:
@@ -164,12 +199,14 @@ class MergedRecord:
 
     Attributes:
         id: The absorbed record's id.
-        at: When it was merged (timezone-aware).
+        at: When it was merged (timezone-aware): into the record that holds the
+            entry, or into a record merged into that one later, whose entries
+            :func:`~funnel.engine.dedupe.merge` keeps with their dates.
         stage: Where the absorbed record stood then.
     """
 
     id: str = attrs.field(repr=label_repr, validator=text(blank=False))
-    at: datetime = attrs.field(validator=aware)
+    at: datetime = attrs.field(converter=to_utc, validator=aware)
     stage: str = attrs.field(validator=text(blank=False))
 
     __repr__ = short_repr
@@ -181,7 +218,13 @@ def _merged(items: Iterable[MergedRecord]) -> tuple[MergedRecord, ...]:
 
 
 def _check_merged(record: Lead | Prospect, owner: str) -> None:
-    """Each absorbed id once, never the record's own, merged after the record was created."""
+    """
+    Each absorbed id once, never the record's own; the latest merge after the record was created.
+
+    An entry dates when its record was merged: into this record, or into a record that
+    was merged into this one later (merge() keeps those entries). So an entry may
+    precede ``created_at``; the latest one, a merge into this very record, may not.
+    """
     seen: set[str] = set()
     for i, entry in enumerate(record.merged_from):
         problem = (
@@ -189,8 +232,6 @@ def _check_merged(record: Lead | Prospect, owner: str) -> None:
             if entry.id == record.id
             else f"names {entry.id!r} a second time"
             if entry.id in seen
-            else f"at {entry.at.isoformat()} precedes created_at {record.created_at.isoformat()}"
-            if entry.at < record.created_at
             else None
         )
         if problem is not None:
@@ -198,6 +239,15 @@ def _check_merged(record: Lead | Prospect, owner: str) -> None:
                 f"{owner}: merged_from[{i}] {problem}", record=owner, field="merged_from"
             )
         seen.add(entry.id)
+    if record.merged_from and record.merged_from[-1].at < record.created_at:
+        last = record.merged_from[-1]
+        raise ValidationError(
+            f"{owner}: merged_from[{len(record.merged_from) - 1}] at {last.at.isoformat()} "
+            f"precedes created_at {record.created_at.isoformat()}: the latest merge is into "
+            "this record, after it was created",
+            record=owner,
+            field="merged_from",
+        )
 
 
 #: The names of the qualification levels, for type checkers.
@@ -270,11 +320,15 @@ class Lead:
         contact: The person (and their company).
         source: Where the lead came from: ``"list"``, ``"referral"``,
             ``"web_form"``, ``"crm_import"``, ...
-        created_at: When the lead entered the funnel (timezone-aware).
+        created_at: When the lead entered the funnel (timezone-aware; stored in
+            UTC, as every time a record holds: see :mod:`funnel._time`).
         stage: The current stage; a lead-level stage of the funnel.
-        level: Raw, MQL or SQL.
+        level: Raw, MQL or SQL: the level the last stage on its road that confers
+            one set (raw for a road from the initial stage that met none), checked
+            by :meth:`funnel.Funnel.check`.
         touches: Every contact so far, ordered by time.
-        evidence: Every finding about qualification criteria, ordered by time.
+        evidence: Every finding about qualification criteria, in one total order
+            (:func:`~funnel.model.evidence.evidence_order`: time, then verdict, ...).
         history: Every stage change, oldest first.
         owner: The rep or team that owns the lead.
         segment: A free label for breakdowns (e.g. ``"mid-market"``).
@@ -290,7 +344,7 @@ class Lead:
     id: str = attrs.field(repr=label_repr, validator=text(blank=False))
     contact: Contact = attrs.field(validator=instance(Contact))
     source: str = attrs.field(repr=label_repr, validator=text())
-    created_at: datetime = attrs.field(validator=aware)
+    created_at: datetime = attrs.field(converter=to_utc, validator=aware)
     stage: str = attrs.field(default="acquired", validator=text(blank=False))
     level: QualificationLevel = attrs.field(
         default=QualificationLevel.RAW, converter=_level, validator=member(QualificationLevel)
@@ -342,22 +396,28 @@ class Prospect:
         touches: The lead's touches and every later one.
         evidence: The lead's evidence and every later finding.
         history: The lead's history, the conversion, and every later change.
-        qualification: The verdict that admitted the lead.
+        qualification: The verdict that admitted the lead; it stands, whatever
+            evidence is recorded later (the funnel checks it against the findings it
+            cites).
         engagement: The two-way communication that admitted the lead.
-        converted_at: When the lead became a prospect.
+        converted_at: When the lead became a prospect: the time of the conversion
+            change in the history.
         lead_level: The lead's qualification level at conversion.
         owner: The rep who owns the prospect.
         segment: A free label for breakdowns.
         value: The expected deal value, once known.
         stakeholder: The person who makes the final purchase decision, once known.
-        closed_at: When the prospect was won or lost.
-        merged_from: The records merged into this one, oldest merge first.
+        closed_at: When the prospect was won or lost: set exactly when its stage
+            is closed, to the time of the change that closed it.
+        merged_from: The records merged into this one, oldest merge first: each
+            dated when it was merged, into this record or into one merged into it
+            later (so an entry may predate ``created_at``; the latest may not).
     """
 
     id: str = attrs.field(repr=label_repr, validator=text(blank=False))
     contact: Contact = attrs.field(validator=instance(Contact))
     source: str = attrs.field(repr=label_repr, validator=text())
-    created_at: datetime = attrs.field(validator=aware)
+    created_at: datetime = attrs.field(converter=to_utc, validator=aware)
     stage: str = attrs.field(validator=text(blank=False))
     qualification: Qualification = attrs.field(
         validator=instance(Qualification), repr=_qualification_repr
@@ -365,7 +425,7 @@ class Prospect:
     engagement: EngagementFinding = attrs.field(
         validator=instance(EngagementFinding), repr=_engagement_repr
     )
-    converted_at: datetime = attrs.field(validator=aware)
+    converted_at: datetime = attrs.field(converter=to_utc, validator=aware)
     lead_level: QualificationLevel = attrs.field(
         converter=_level, validator=member(QualificationLevel)
     )
@@ -388,7 +448,9 @@ class Prospect:
     stakeholder: Contact | None = attrs.field(
         default=None, validator=instance(Contact, optional=True)
     )
-    closed_at: datetime | None = attrs.field(default=None, validator=optional_aware)
+    closed_at: datetime | None = attrs.field(
+        default=None, converter=optional_utc, validator=optional_aware
+    )
     merged_from: tuple[MergedRecord, ...] = attrs.field(
         default=(), converter=_merged, repr=_count("merged")
     )

@@ -18,7 +18,7 @@ from funnel._fields import boolean, member, record_label, text, to_member
 from funnel._items import typed_tuple
 from funnel._markup import label_repr, short_repr
 from funnel._privacy import mask_text
-from funnel._time import aware
+from funnel._time import aware, to_utc
 from funnel.exceptions import ValidationError
 
 __all__ = (
@@ -171,7 +171,7 @@ sender (kind 'automation') must state its reach: reach='mass' or reach='personal
     """
 
     id: str = attrs.field(repr=label_repr, validator=text(blank=False))
-    at: datetime = attrs.field(validator=aware)
+    at: datetime = attrs.field(converter=to_utc, validator=aware)
     direction: Direction = attrs.field(converter=_direction, validator=member(Direction))
     channel: Channel = attrs.field(converter=_channel, validator=member(Channel))
     reach: Reach = attrs.field(

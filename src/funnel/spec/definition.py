@@ -352,6 +352,7 @@ class FunnelDefinition:
             )
         edges = {(e.source, e.event, e.target) for e in self.table.edges}
         crossed = False
+        conversion: int | None = None
         for i, change in enumerate(record.history):
             where = f"history[{i}]"
             step = (change.from_stage, change.event, change.to_stage)
@@ -368,23 +369,115 @@ class FunnelDefinition:
             if src is Level.LEAD and dst is Level.PROSPECT:
                 if kind is Level.LEAD:
                     problems.append((where, "a lead's history cannot contain a conversion"))
+                if conversion is None:
+                    conversion = i
                 crossed = True
+        if problems:
+            return tuple(problems)  # the fields below are read along a valid history
         if kind is Level.PROSPECT:
             if not crossed:
                 problems.append(("history", "a prospect's history must contain its conversion"))
+            else:
+                problems.extend(self._prospect_problems(record, conversion or 0))
             problems.extend(self._qualification_problems(record))
+        else:
+            problems.extend(self._level_problems("level", record, len(record.history)))
         return tuple(problems)
 
+    def _conferred_level(
+        self, record: FunnelRecord, upto: int
+    ) -> tuple[QualificationLevel, str] | None:
+        """
+        The level a lead has after the first *upto* changes of its history, and the stage
+        that set it: the last stage on that road that confers a level (entering ``mql``
+        makes an MQL); raw if none does and the road starts at the initial stage (every
+        new lead is raw); ``None`` otherwise (the lead's own level: it was imported there).
+        """
+        history = record.history
+        if history:
+            road = [history[0].from_stage, *(c.to_stage for c in history[:upto])]
+        else:
+            road = [record.stage]
+        for stage in reversed(road):
+            level = self.machine.qualification_levels.get(stage)
+            if level is not None:
+                return QualificationLevel(level), stage
+        if road[0] == self.initial:
+            return QualificationLevel.RAW, road[0]
+        return None
+
+    def _level_problems(
+        self, field: str, record: FunnelRecord, upto: int
+    ) -> list[tuple[str, str]]:
+        """The lead level in *field* agrees with the stages of the history (up to *upto*)."""
+        conferred = self._conferred_level(record, upto)
+        held = getattr(record, field, None)
+        if conferred is None or held == conferred[0]:
+            return []
+        level, stage = conferred
+        shown_held = held.value if isinstance(held, QualificationLevel) else held
+        return [
+            (
+                field,
+                f"{field} is {shown(shown_held)} but the road through stage {stage!r} of "
+                f"funnel {self.name!r} makes the lead {level.value!r}",
+            )
+        ]
+
+    def _prospect_problems(self, record: FunnelRecord, conversion: int) -> list[tuple[str, str]]:
+        """converted_at, closed_at and lead_level agree with the prospect's history."""
+        problems: list[tuple[str, str]] = []
+        change = record.history[conversion]
+        converted_at: datetime | None = getattr(record, "converted_at", None)
+        if converted_at != change.at:
+            problems.append(
+                (
+                    "converted_at",
+                    f"converted_at is not the time of the conversion (history[{conversion}] "
+                    f"{change.event!r} at {change.at.isoformat()})",
+                )
+            )
+        problems.extend(self._level_problems("lead_level", record, conversion))
+        closed_at: datetime | None = getattr(record, "closed_at", None)
+        closed = record.stage in self.finals
+        if closed and closed_at is None:
+            problems.append(
+                ("closed_at", f"stage {record.stage!r} is closed, but closed_at is not set")
+            )
+        elif not closed and closed_at is not None:
+            problems.append(("closed_at", f"closed_at is set, but stage {record.stage!r} is open"))
+        elif closed_at is not None and closed_at != record.history[-1].at:
+            problems.append(
+                ("closed_at", "closed_at is not the time of the change that closed the record")
+            )
+        return problems
+
     def _qualification_problems(self, record: FunnelRecord) -> list[tuple[str, str]]:
-        """A prospect judged by this funnel's version must pass its framework again."""
+        """
+        A prospect judged by this funnel's version passes its framework again, on the
+        evidence its stored qualification saw.
+
+        The verdict that admitted a prospect is the one it stores: a finding recorded
+        later (a late note dated before the conversion, a merged twin's evidence) stays
+        in the record's evidence but does not unmake the conversion. Only the deciding
+        findings the record still holds count (and the profile's own finding,
+        ``source="rule:icp"``), so a qualification that cites evidence the record
+        lacks does not pass.
+        """
         judged: Qualification | None = getattr(record, "qualification", None)
         converted_at: datetime | None = getattr(record, "converted_at", None)
         if judged is None or converted_at is None:
             return [("qualification", "a prospect carries its qualification")]
         if judged.funnel_version not in (None, self.version):
             return []  # judged by another version of the funnel: its rules then applied
+        held = set(record.evidence)
+        seen = [
+            r.evidence
+            for r in judged.results
+            if r.evidence is not None and (r.evidence in held or r.evidence.source == "rule:icp")
+        ]
         again = qualify(
-            record.evidence,
+            seen,
             framework=self.framework,
             company=record.contact.company,
             icp=self.icp,

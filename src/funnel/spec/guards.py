@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from funnel._fields import shown
+from funnel._time import to_utc
 from funnel.exceptions import GuardError, UnknownName, ValidationError, describe
 from funnel.model.engagement import Engagement, EngagementFinding, assess_engagement
-from funnel.model.evidence import Verdict
+from funnel.model.evidence import Verdict, evidence_order
 from funnel.model.qualification import Qualification, qualify
 from funnel.model.touch import Direction
 
@@ -47,7 +48,7 @@ class GuardContext:
     """
 
     funnel: FunnelDefinition
-    at: datetime
+    at: datetime = attrs.field(converter=to_utc)  # compared with stored (UTC) times
     why: str | None = None
     _memo: dict[object, object] = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
@@ -386,7 +387,7 @@ def _fits_profile(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
     key = funnel.icp.criterion if funnel.icp is not None else "fit"
     recorded = [e for e in record.evidence if e.criterion == key and e.at <= ctx.at]
     if recorded:
-        latest = recorded[-1]
+        latest = max(recorded, key=evidence_order)  # as qualify() reads a tie
         if latest.verdict is Verdict.MET:
             return ()
         # The note is free text that may quote the contact: name who recorded it, and when.

@@ -80,6 +80,7 @@ def test_prospect_remembers_the_version_that_qualified_it() -> None:
     v2 = loads_funnel(ACME)
     record = lead(
         stage="engaged",
+        level="mql",
         touches=(outbound("o1", 1), reply("r1", 2, "o1")),
         evidence=tuple(
             Evidence(criterion=c, verdict="met", source="rep:al", at=day(2))
