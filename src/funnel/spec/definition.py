@@ -50,22 +50,23 @@ def _levels(machine: type[FunnelStateMachine]) -> Mapping[str, Level]:
     return MappingProxyType({k: Level(v) for k, v in machine.levels.items()})
 
 
-def machine_signature(machine: type[FunnelStateMachine]) -> tuple[object, ...]:
+def machine_signature(
+    machine: type[FunnelStateMachine], registry: GuardRegistry = GUARDS
+) -> tuple[object, ...]:
     """
     Everything about a machine class that a funnel depends on, as a comparable value.
 
     Two classes with the same signature (stages and their names, initial and
     final stages, events, edges with guards, levels, outcomes, qualification
-    levels) define the same funnel, even when one was built from a file.
+    levels) define the same funnel, even when one was built from a file. Guard
+    names resolve in *registry* (the funnel's own, when it has one).
     """
-    table = derive_table(machine)
+    return (derive_table(machine, registry), *_machine_facts(machine))
+
+
+def _machine_facts(machine: type[FunnelStateMachine]) -> tuple[object, ...]:
+    """What a machine class declares beside its table: levels, outcomes, qualification levels."""
     return (
-        table.stages,
-        tuple(table.names[s] for s in table.stages),
-        table.initial,
-        tuple(sorted(table.finals)),
-        table.events,
-        table.edges,
         tuple(sorted(machine.levels.items())),
         tuple(sorted(machine.outcomes.items())),
         tuple(sorted(machine.qualification_levels.items())),
@@ -73,7 +74,9 @@ def machine_signature(machine: type[FunnelStateMachine]) -> tuple[object, ...]:
 
 
 def _same_machine(a: type[FunnelStateMachine], b: type[FunnelStateMachine]) -> bool:
-    return a is b or machine_signature(a) == machine_signature(b)
+    # The tables (derived with each funnel's own registry) are compared as a field of
+    # their own; deriving here would resolve guards in the default registry only.
+    return a is b or _machine_facts(a) == _machine_facts(b)
 
 
 @attrs.frozen
@@ -169,7 +172,8 @@ class FunnelDefinition:
         default=DEFAULT_COMMUNICATION, validator=instance(CommunicationPolicy)
     )
     guards: GuardRegistry = attrs.field(default=GUARDS, eq=False, repr=False)
-    table: TransitionTable = attrs.field(init=False, repr=False, eq=False)
+    #: Compared: two funnels with the same table and machine facts are equal.
+    table: TransitionTable = attrs.field(init=False, repr=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
         from funnel.spec.machine import FunnelStateMachine  # a machine class loaded it already
