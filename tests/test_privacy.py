@@ -510,3 +510,24 @@ def test_an_erased_contact_shows_a_marker() -> None:
     assert "[***" not in repr(gone)
     assert "why=<erased>" in repr(gone.history)
     assert Redactor.of(gone)("[erased] said no") == "[erased] said no"
+
+
+def test_no_phone_number_in_an_id_reaches_a_model_message() -> None:
+    """Found in review: messages quoted ids raw, e.g. "replies to unknown touch '+44 ...'"."""
+    from datetime import UTC, datetime
+
+    from funnel.exceptions import FunnelError
+    from funnel.model.touch import check_touches
+
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    phone = "+44 20 7946 0958"
+    reply = Touch(id="t", at=t0, direction="inbound", channel="email", in_reply_to=phone)
+    with pytest.raises(FunnelError) as caught:
+        check_touches((reply,))
+    assert "7946" not in str(caught.value), str(caught.value)
+    with pytest.raises(FunnelError) as caught:
+        Evidence(criterion="fit", verdict="sideways", source="rep:a", at=t0)
+    with pytest.raises(FunnelError) as caught:
+        Company(name=f"Ada Lovelace {phone}", employees=-1)
+    assert "7946" not in str(caught.value), str(caught.value)
+    assert "7946" not in repr(caught.value.to_dict())

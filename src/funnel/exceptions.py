@@ -77,6 +77,13 @@ def _record_id(record: object) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
+def _masked_message(text: str) -> str:
+    """*text* with e-mail addresses and phone numbers masked and controls escaped."""
+    from funnel._markup import mask_phones  # imports funnel._privacy, as this module does
+
+    return escape_controls(mask_phones(mask_addresses(text)))
+
+
 class FunnelError(Exception):
     """
     Base class of every exception raised by funnel.
@@ -96,12 +103,11 @@ class FunnelError(Exception):
     status: ClassVar[int] = 500
 
     def __init__(self, *args: object) -> None:
-        # Defence in depth: whatever a message quotes (a stage, a key, a path), an
-        # e-mail address in it is masked, and a control character (an ESC sequence
-        # a terminal would act on) escaped, in str(), repr(), summary and to_dict().
-        super().__init__(
-            *(escape_controls(mask_addresses(a)) if isinstance(a, str) else a for a in args)
-        )
+        # Defence in depth: whatever a message quotes (a stage, a key, an id, a path),
+        # an e-mail address or a phone number in it is masked, and a control character
+        # (an ESC sequence a terminal would act on) escaped, in str(), repr(), summary
+        # and to_dict().
+        super().__init__(*(_masked_message(a) if isinstance(a, str) else a for a in args))
 
     @property
     def summary(self) -> str:

@@ -104,15 +104,8 @@ class Funnel(FunnelDefinition):
 
     def __reduce_ex__(self, protocol: object) -> NoReturn:
         """
-        Refuse to pickle, saying what to send instead.
-
-        >>> import pickle
-        >>> from funnel import DEFAULT_FUNNEL
-        >>> pickle.dumps(DEFAULT_FUNNEL)
-        Traceback (most recent call last):
-        ...
-        funnel.exceptions.ValidationError: a Funnel does not pickle: send its definition \
-(funnel.dump_funnel(f)) and rebuild it with funnel.loads_funnel(text, guards=f.guards)
+        Refuse to pickle, saying what to send instead: the definition file
+        (:func:`funnel.dump_funnel`), which :func:`funnel.loads_funnel` rebuilds.
         """
         raise ValidationError(
             "a Funnel does not pickle: send its definition (funnel.dump_funnel(f)) and "
