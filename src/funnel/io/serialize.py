@@ -59,6 +59,7 @@ from funnel._items import nesting_depth
 from funnel._privacy import is_name
 from funnel.engine.funnel import Funnel, resolve_funnel
 from funnel.exceptions import SerializationError, ValidationError
+from funnel.io._json import Twice, pairs_hook
 from funnel.model.contact import Company, Consent, Contact
 from funnel.model.engagement import EngagementFinding
 from funnel.model.evidence import Evidence
@@ -373,10 +374,10 @@ def loads(text: str | bytes, *, funnel: Funnel | None = None) -> Lead | Prospect
         raise SerializationError(
             f"the document has {len(text):,} characters; at most {MAX_DOCUMENT_SIZE:,} are read"
         )
-    twice: list[_Twice] = []
+    twice: list[Twice] = []
     try:
         document = json.loads(
-            text, parse_constant=_no_constant, object_pairs_hook=_pairs_hook(twice)
+            text, parse_constant=_no_constant, object_pairs_hook=pairs_hook(twice)
         )
     except json.JSONDecodeError as exc:
         raise SerializationError(
@@ -398,33 +399,7 @@ def loads(text: str | bytes, *, funnel: Funnel | None = None) -> Lead | Prospect
     return from_dict(document, funnel=funnel)
 
 
-class _Twice(dict[str, Any]):
-    """A JSON object that gave a key more than once (the key is kept in ``twice``)."""
-
-    twice: str = ""
-
-
-def _pairs_hook(found: list[_Twice]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
-    """An ``object_pairs_hook`` that builds dicts and notes each object with a repeated key."""
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        built = dict(pairs)
-        if len(built) == len(pairs):
-            return built
-        seen: set[str] = set()
-        marked = _Twice(built)
-        for key, _ in pairs:
-            if key in seen:
-                marked.twice = key
-                break
-            seen.add(key)
-        found.append(marked)
-        return marked
-
-    return hook
-
-
-def _first_twice(document: object, target: _Twice) -> tuple[str, str]:
+def _first_twice(document: object, target: Twice) -> tuple[str, str]:
     """The repeated key of *target* and its path in *document* (``data.contact.name``)."""
     todo: list[tuple[object, str]] = [(document, "")]
     while todo:

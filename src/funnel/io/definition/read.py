@@ -34,6 +34,7 @@ import attrs
 from funnel._fields import shown
 from funnel._items import nesting_depth
 from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationError
+from funnel.io._json import Twice, pairs_hook
 from funnel.io.definition.locate import Format, KeyPath, Locator, check_format, dotted
 from funnel.model.qualification import (
     FRAMEWORKS,
@@ -887,9 +888,9 @@ def _parse(text: str, format: Format, source: str | None) -> Any:
             problem = DefinitionProblem("syntax", f"invalid TOML: {message}", line=line)
             raise DefinitionError([problem], source=source) from exc
     if format == "json":
-        twice: list[_Twice] = []
+        twice: list[Twice] = []
         try:
-            data = json.loads(text, object_pairs_hook=_pairs_hook(twice))
+            data = json.loads(text, object_pairs_hook=pairs_hook(twice))
         except json.JSONDecodeError as exc:
             problem = DefinitionProblem(
                 "syntax", f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno
@@ -908,33 +909,7 @@ def _parse(text: str, format: Format, source: str | None) -> Any:
     raise ValidationError(f"unknown format {shown(format)}; use 'toml' or 'json'", field="format")
 
 
-class _Twice(dict[str, Any]):
-    """A JSON object that gave a key more than once (the key is kept in ``twice``)."""
-
-    twice: str = ""
-
-
-def _pairs_hook(found: list[_Twice]) -> Any:
-    """An ``object_pairs_hook`` that builds dicts and notes each object with a repeated key."""
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        built = dict(pairs)
-        if len(built) == len(pairs):
-            return built
-        seen: set[str] = set()
-        marked = _Twice(built)
-        for key, _ in pairs:
-            if key in seen:
-                marked.twice = key
-                break
-            seen.add(key)
-        found.append(marked)
-        return marked
-
-    return hook
-
-
-def _path_of(data: object, target: _Twice) -> KeyPath:
+def _path_of(data: object, target: Twice) -> KeyPath:
     """The key path of *target*'s repeated key in *data*."""
     todo: list[tuple[object, KeyPath]] = [(data, ())]
     while todo:
