@@ -192,8 +192,22 @@ def check_text(
     problem = text_problem(value)
     if problem is not None:
         raise ValidationError(f"{where} {problem}", record=record, field=field)
-    if not blank and not value.strip():
+    if not blank and is_blank(value):
         raise ValidationError(f"{where} must not be empty", record=record, field=field)
+
+
+#: Characters that show nothing: format characters (zero-width space, joiners, marks).
+_INVISIBLE = frozenset("\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff")
+
+
+def is_blank(value: str) -> bool:
+    """
+    Whether *value* shows nothing: empty, whitespace, or zero-width characters only.
+
+    >>> is_blank(""), is_blank(" \u200b "), is_blank("x")
+    (True, True, False)
+    """
+    return not value.strip() or all(c.isspace() or c in _INVISIBLE for c in value)
 
 
 def text(*, optional: bool = False, blank: bool = True) -> Validator:
@@ -207,7 +221,7 @@ def text(*, optional: bool = False, blank: bool = True) -> Validator:
             isinstance(value, str)
             and "\x00" not in value
             and (value.isascii() or text_problem(value) is None)
-            and (blank or (value != "" and not value.isspace()))
+            and (blank or (value != "" and not value.isspace() and not is_blank(value)))
         ):
             return
         # Only a refused value costs the record label.

@@ -203,3 +203,22 @@ def test_an_unknown_guard_is_still_a_key_error() -> None:
         GUARDS["no_such_guard"]
     assert GUARDS.get("no_such_guard") is None
     assert ["unhashable"] not in GUARDS  # type: ignore[comparison-overlap]
+
+
+def test_an_invisible_reason_is_no_reason() -> None:
+    """why="\u200b" passed has_reason, and Lead(id="\u200b") was accepted (review)."""
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from funnel import DEFAULT_FUNNEL, Contact, Lead, ValidationError
+    from funnel.exceptions import GuardFailed
+
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    with pytest.raises(ValidationError, match="must not be empty"):
+        Lead(id="\u200b", contact=Contact(name="Ada"), source="web", created_at=t0)
+    lead = Lead(id="L1", contact=Contact(name="Ada"), source="web", created_at=t0)
+    for why in ("\u200b", " \u200b\u2060 ", "\ufeff"):
+        with pytest.raises(GuardFailed, match="reason is required"):
+            DEFAULT_FUNNEL.advance(lead, "disqualify", at=t0, why=why)
+    assert DEFAULT_FUNNEL.advance(lead, "disqualify", at=t0, why="spam").stage == "disqualified"

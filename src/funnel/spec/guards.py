@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from funnel._fields import shown
+from funnel._fields import is_blank, shown
 from funnel._time import to_utc
 from funnel.exceptions import GuardError, UnknownName, ValidationError, describe
 from funnel.model.engagement import Engagement, EngagementFinding, assess_engagement
@@ -376,7 +376,7 @@ def _is_qualified(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
 
 @GUARDS.register("has_reason", "a reason is given")
 def _has_reason(record: FunnelRecord, ctx: GuardContext) -> tuple[str, ...]:
-    if ctx.why and ctx.why.strip():
+    if ctx.why and not is_blank(ctx.why):
         return ()
     return ("a reason is required (pass why=...)",)
 
