@@ -163,3 +163,23 @@ def test_regions_compare_ignoring_case() -> None:
     assert icp.assess(Company(name="A", region="eu")) == (Verdict.MET, ("region 'eu' in ['EU']",))
     verdict, reasons = icp.assess(Company(name="B", region="us"))
     assert (verdict, reasons) == (Verdict.NOT_MET, ("region 'us' not in ['EU']",))
+
+
+def test_an_alias_naming_another_criterion_is_refused() -> None:
+    """fit, intention (alias need) and need with at_least 2: one 'need: met' passed (review)."""
+    import pytest
+
+    from funnel import ValidationError
+    from funnel.model.qualification import Criterion, Framework, PassRule
+
+    def crit(key: str, *aliases: str) -> Criterion:
+        return Criterion(key=key, name=key.title(), question="?", aliases=frozenset(aliases))
+
+    picked = (crit("fit"), crit("intention", "need", "urgency"), crit("need"))
+    with pytest.raises(ValidationError, match="alias 'need', which also names"):
+        Framework(name="double", criteria=picked, rule=PassRule.at_least(2))
+    twice = (crit("fit", "icp"), crit("means", "icp"))
+    with pytest.raises(ValidationError, match="alias 'icp', which also names"):
+        Framework(name="twice", criteria=twice, rule=PassRule.at_least(2))
+    fine = Framework(name="fine", criteria=picked[:2], rule=PassRule.at_least(2))
+    assert fine.keys == ("fit", "intention")

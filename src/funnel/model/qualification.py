@@ -197,6 +197,20 @@ class Framework:
                     f"{label}: duplicate criterion {c.key!r}", record=label, field="criteria"
                 )
             seen.add(c.key)
+        # An alias equal to another criterion's key or alias would let one finding
+        # count for two criteria.
+        named: dict[str, str] = {c.key: c.key for c in self.criteria}
+        for c in self.criteria:
+            for alias in sorted(c.aliases):
+                other = named.get(alias, c.key)
+                if other != c.key:
+                    raise ValidationError(
+                        f"{label}: criterion {c.key!r} has alias {alias!r}, which also names "
+                        f"criterion {other!r} (one finding would count for both)",
+                        record=label,
+                        field="criteria",
+                    )
+                named[alias] = c.key
         if self.rule.k is not None and self.rule.k > len(self.criteria):
             raise ValidationError(
                 f"{label}: rule needs {self.rule.k} criteria met "
