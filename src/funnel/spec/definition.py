@@ -172,7 +172,7 @@ class FunnelDefinition:
         default=DEFAULT_COMMUNICATION, validator=instance(CommunicationPolicy)
     )
     guards: GuardRegistry = attrs.field(default=GUARDS, eq=False, repr=False)
-    #: Compared: two funnels with the same table and machine facts are equal.
+    # Compared: two funnels with the same table and machine facts are equal.
     table: TransitionTable = attrs.field(init=False, repr=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
