@@ -517,10 +517,11 @@ def _verdict_exprs(
     return at, problem
 
 
-def _parse_formatted(
-    raw: pl.Series, timezone: str | None, date_format: str
-) -> tuple[pl.Series, pl.Series]:
-    """Text parsed with a strptime *date_format* by polars (``%z``: aware, else local)."""
+def _formatted_exprs(text: pl.Expr, date_format: object) -> tuple[pl.Expr, pl.Expr, bool]:
+    """
+    *text* (stripped) parsed with a strptime *date_format*: the aware parse, the naive
+    parse, and whether the format carries an offset (``%z``: aware, else local).
+    """
     import polars as pl
 
     if not isinstance(date_format, str) or "%" not in date_format:
@@ -529,14 +530,21 @@ def _parse_formatted(
             field="date_format",
         )
     offset = "%z" in date_format or "%:z" in date_format or "%#z" in date_format
-    df = pl.DataFrame({"s": raw.cast(pl.String)}).with_columns(n=pl.col("s").str.strip_chars())
-    text = pl.col("n")
     if offset:
         aware = text.str.to_datetime(date_format, strict=False, time_zone="UTC", time_unit="us")
-        naive = pl.lit(None, dtype=pl.Datetime("us"))
-    else:
-        aware = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
-        naive = text.str.to_datetime(date_format, strict=False, time_unit="us")
+        return aware, pl.lit(None, dtype=pl.Datetime("us")), True
+    naive = text.str.to_datetime(date_format, strict=False, time_unit="us")
+    return pl.lit(None, dtype=pl.Datetime("us", "UTC")), naive, False
+
+
+def _parse_formatted(
+    raw: pl.Series, timezone: str | None, date_format: str
+) -> tuple[pl.Series, pl.Series]:
+    """Text parsed with a strptime *date_format* by polars (``%z``: aware, else local)."""
+    import polars as pl
+
+    aware, naive, offset = _formatted_exprs(pl.col("n"), date_format)
+    df = pl.DataFrame({"s": raw.cast(pl.String)}).with_columns(n=pl.col("s").str.strip_chars())
     try:
         return _verdicts(df, aware, naive, pl.lit(offset), timezone)
     except pl.exceptions.PolarsError as exc:
@@ -546,6 +554,35 @@ def _parse_formatted(
         ) from exc
 
 
+def _datetime_exprs(ns: Any, *, date: bool, naive: bool, tz: str | None) -> tuple[Any, list[Any]]:
+    """
+    A datetime (or *date*) ``at`` column as UTC times, then ``_at_problem`` and
+    ``_at_text`` computed from them, in the expression namespace *ns* (``polars`` or
+    ``narwhals``, whose expressions agree here). A *naive* column is placed in *tz*.
+    """
+    col = ns.col(AT)
+    if date:
+        if tz is None:
+            raise LoadError("column 'at' holds dates; pass timezone= to place them in time")
+        col = col.cast(ns.Datetime("us"))
+    if naive:
+        if tz is None:
+            raise LoadError(
+                "column 'at' holds naive timestamps; pass timezone= "
+                "(e.g. timezone='UTC') to say which zone they are in"
+            )
+        col = col.dt.replace_time_zone(tz)
+    at = col.dt.convert_time_zone("UTC").cast(ns.Datetime("us", "UTC")).alias(AT)
+    then = [
+        ns.when(ns.col(AT).is_null())
+        .then(ns.lit("missing-timestamp"))
+        .otherwise(ns.lit(None, dtype=ns.String))
+        .alias("_at_problem"),
+        ns.col(AT).dt.to_string(_ISO_UTC).alias("_at_text"),
+    ]
+    return at, then
+
+
 def _timestamps(
     frame: nw.DataFrame[Any], timezone: str | None, date_format: str | None = None
 ) -> nw.DataFrame[Any]:
@@ -553,28 +590,12 @@ def _timestamps(
     import narwhals as nw
 
     dtype = frame.schema[AT]
-    none = nw.lit(None, dtype=nw.String)
-    if isinstance(dtype, nw.Datetime):
-        col = nw.col(AT)
-        if dtype.time_zone is None:
-            if timezone is None:
-                raise LoadError(
-                    "column 'at' holds naive timestamps; pass timezone= "
-                    "(e.g. timezone='UTC') to say which zone they are in"
-                )
-            col = col.dt.replace_time_zone(timezone)
-        col = col.dt.convert_time_zone("UTC").cast(nw.Datetime("us", "UTC"))
-        return frame.with_columns(col.alias(AT)).with_columns(
-            nw.when(nw.col(AT).is_null())
-            .then(nw.lit("missing-timestamp"))
-            .otherwise(none)
-            .alias("_at_problem"),
-            nw.col(AT).dt.to_string(_ISO_UTC).alias("_at_text"),
+    if isinstance(dtype, nw.Datetime | nw.Date):
+        date = isinstance(dtype, nw.Date)
+        at, then = _datetime_exprs(
+            nw, date=date, naive=getattr(dtype, "time_zone", None) is None, tz=timezone
         )
-    if isinstance(dtype, nw.Date):
-        if timezone is None:
-            raise LoadError("column 'at' holds dates; pass timezone= to place them in time")
-        return _timestamps(frame.with_columns(nw.col(AT).cast(nw.Datetime("us"))), timezone)
+        return frame.with_columns(at).with_columns(*then)
     if dtype in (nw.String,):
         raw = frame.get_column(AT)
         parsed, problem = _parse_text_timestamps(_to_polars(raw), timezone, date_format)
@@ -1038,26 +1059,11 @@ def _timestamps_polars(
     timezone = options.timezone
     none = pl.lit(None, dtype=pl.String)
     if isinstance(dtype, pl.Datetime | pl.Date):
-        col = pl.col(AT)
-        if isinstance(dtype, pl.Date):
-            if timezone is None:
-                raise LoadError("column 'at' holds dates; pass timezone= to place them in time")
-            col = col.cast(pl.Datetime("us"))
-        if isinstance(dtype, pl.Date) or dtype.time_zone is None:
-            if timezone is None:
-                raise LoadError(
-                    "column 'at' holds naive timestamps; pass timezone= "
-                    "(e.g. timezone='UTC') to say which zone they are in"
-                )
-            col = col.dt.replace_time_zone(timezone)
-        col = col.dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC"))
-        return lf.with_columns(col.alias(AT)).with_columns(
-            pl.when(pl.col(AT).is_null())
-            .then(pl.lit("missing-timestamp"))
-            .otherwise(none)
-            .alias("_at_problem"),
-            pl.col(AT).dt.to_string(_ISO_UTC).alias("_at_text"),
-        ), False
+        date = isinstance(dtype, pl.Date)
+        at, then = _datetime_exprs(
+            pl, date=date, naive=getattr(dtype, "time_zone", None) is None, tz=timezone
+        )
+        return lf.with_columns(at).with_columns(*then), False
     if dtype != pl.String:
         if dtype != pl.Null and not lf.select(pl.col(AT).is_null().all()).collect().item():
             raise LoadError(f"column 'at' must hold timestamps or ISO-8601 text, got {dtype}")
@@ -1065,20 +1071,8 @@ def _timestamps_polars(
     text = pl.col("_at_text")
     lf = lf.with_columns(pl.col(AT).alias("_at_text"))
     if options.date_format is not None:
-        fmt = options.date_format
-        if not isinstance(fmt, str) or "%" not in fmt:
-            raise ValidationError(
-                f"date_format must be a strptime format such as '%d/%m/%Y', got {fmt!r}",
-                field="date_format",
-            )
-        offset = "%z" in fmt or "%:z" in fmt or "%#z" in fmt
         stripped = text.str.strip_chars()
-        if offset:
-            aware = stripped.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us")
-            naive = pl.lit(None, dtype=pl.Datetime("us"))
-        else:
-            aware = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
-            naive = stripped.str.to_datetime(fmt, strict=False, time_unit="us")
+        aware, naive, offset = _formatted_exprs(stripped, options.date_format)
         at, problem = _verdict_exprs(text, stripped, aware, naive, pl.lit(offset), timezone)
         return lf.with_columns(at.alias(AT), problem.alias("_at_problem")), False
     # The shape most logs write (``2026-01-01T09:00:00Z``, 20 bytes) with one fixed
