@@ -355,3 +355,31 @@ def test_time_to_convert_of_a_known_stage_the_log_lacks_measures_nobody(log_pola
     assert (d.count, d.median, d.mean, dict(d.quantiles)) == (0, None, None, {})
     report = funnel_report(engine(log_polars), steps=["nurturing", "won"], order="ordered")
     assert report.counts == (0, 0)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_narwhals_wrapped_polars_log_reports_as_the_native_one(log_polars, lazy):
+    """The polars path reads native frames without narwhals; a wrapped one takes narwhals'."""
+    native = log_polars.lazy() if lazy else log_polars
+    wrapped = nw.from_native(native)
+    for a, b in (
+        (funnel_report(native), funnel_report(wrapped)),
+        (breakdown(native, "source"), breakdown(wrapped, "source")),
+        (cohorts(native, "1mo"), cohorts(wrapped, "1mo")),
+    ):
+        assert a == b
+
+
+def test_a_native_polars_log_with_event_only_rows_is_replayed(log_polars):
+    """Null stages with an event need a replay on the native path too (not counted as none)."""
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    log = pl.DataFrame(
+        {
+            "lead_id": ["a", "a"],
+            "at": [t, t + DAYS],
+            "event": [None, "mark_mql"],
+            "stage": ["acquired", None],
+        }
+    )
+    assert funnel_report(log, steps=["acquired", "mql"]).counts == (1, 1)
+    assert funnel_report(log.lazy(), steps=["acquired", "mql"]).counts == (1, 1)

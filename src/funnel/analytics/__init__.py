@@ -17,6 +17,7 @@ on first use, so importing this package is cheap.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from funnel.exceptions import MissingExtra
@@ -136,6 +137,10 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'funnel.analytics' has no attribute {name!r}")
     try:
+        # the extra's dataframe layer, checked up front: the modules import it only
+        # where used (the polars report path never does), but the extra needs it
+        if importlib.util.find_spec("narwhals") is None:
+            raise ModuleNotFoundError("No module named 'narwhals'", name="narwhals")
         loaded = importlib.import_module(f"funnel.analytics.{module}")
     except ModuleNotFoundError as exc:
         error = MissingExtra.of(exc, f"funnel.analytics.{name}")

@@ -55,12 +55,11 @@ import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import narwhals as nw
 
-from funnel.analytics.eventlog import present_steps, read_log
+from funnel.analytics.eventlog import LoadResult, _is_polars, present_steps, read_log
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
     KEY,
@@ -81,6 +80,9 @@ from funnel.engine.replay import (
 )
 from funnel.exceptions import LoadError, UnknownName, ValidationError
 from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, VALUE
+
+if TYPE_CHECKING:
+    import narwhals as nw  # imported where used: the polars report path never loads it
 
 Order = Literal["reached", "ordered", "strict", "unordered"]
 
@@ -566,6 +568,8 @@ class Durations:
 
     def values(self, unit: Literal["days", "hours"] = "days") -> list[float]:
         """The measured durations in *unit*, in lead order."""
+        import narwhals as nw
+
         scale = _unit_seconds(unit)
         if self.seconds is None:
             return []
@@ -602,6 +606,8 @@ def _unit_seconds(unit: Any) -> float:
 
 
 def _frame_from_dict(data: dict[str, list[Any]], backend: str) -> Any:
+    import narwhals as nw
+
     engine: Literal["polars", "pandas", "pyarrow"] = (
         "pandas" if backend == "pandas" else "pyarrow" if backend == "pyarrow" else "polars"
     )
@@ -618,14 +624,11 @@ def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
 
 def _read(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
     """:func:`_input` without the replay of event-only rows."""
-    if funnel is not None and not isinstance(funnel, Funnel):
-        raise ValidationError(
-            f"funnel must be a funnel.Funnel, got {type(funnel).__name__}", field="funnel"
-        )
+    import narwhals as nw
+
+    _check_funnel(funnel)
     nwf, funnel = read_log(log, funnel)
-    missing = [c for c in (LEAD_ID, AT) if c not in nwf.columns]
-    if missing or (STAGE not in nwf.columns and EVENT not in nwf.columns):
-        raise LoadError(f"event log lacks lead_id, at, or stage/event; has {nwf.columns}")
+    _check_log_columns(nwf.columns)
     impl = nwf.implementation
     backend = (
         "pandas"
@@ -637,8 +640,41 @@ def _read(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
     return nwf, funnel, backend
 
 
+def _check_funnel(funnel: object) -> None:
+    if funnel is not None and not isinstance(funnel, Funnel):
+        raise ValidationError(
+            f"funnel must be a funnel.Funnel, got {type(funnel).__name__}", field="funnel"
+        )
+
+
+def _check_log_columns(columns: Sequence[str]) -> None:
+    """A :class:`LoadError` unless *columns* has ``lead_id``, ``at``, ``stage`` or ``event``."""
+    missing = [c for c in (LEAD_ID, AT) if c not in columns]
+    if missing or (STAGE not in columns and EVENT not in columns):
+        raise LoadError(f"event log lacks lead_id, at, or stage/event; has {list(columns)}")
+
+
+def _polars_log(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel] | None:
+    """
+    The native polars frame (eager or lazy) of *log* and its funnel, or ``None``.
+
+    *log* is a polars frame or a :class:`LoadResult` of one; anything else is read
+    through narwhals (:func:`_read`). Neither polars nor narwhals is imported here
+    unless the frame is polars'.
+    """
+    _check_funnel(funnel)
+    frame = log.accepted if isinstance(log, LoadResult) else log
+    if not _is_polars(frame):
+        return None
+    if isinstance(log, LoadResult):
+        funnel = funnel or log.funnel
+    return frame, funnel or DEFAULT_FUNNEL
+
+
 def _replayed(nwf: Any, funnel: Funnel) -> Any:
     """The stage log of a log whose rows need a replay (events without stages)."""
+    import narwhals as nw
+
     from funnel.analytics.replay import replay_log
 
     result = replay_log(nwf.to_native(), funnel=funnel)
@@ -675,12 +711,20 @@ def _fast(
     """
     if order != "reached" or window is not None or exclude:
         return None
-    nwf, funnel, backend = _read(log, funnel)
-    if STAGE not in nwf.columns or VALUE in nwf.columns:
+    native = _polars_log(log, funnel)
+    if native is not None:  # read as it is, without narwhals
+        nwf, funnel = native
+        columns = nwf.collect_schema().names()
+        backend = "polars"
+        _check_log_columns(columns)
+    else:
+        nwf, funnel, backend = _read(log, funnel)
+        columns = nwf.columns
+    if STAGE not in columns or VALUE in columns:
         return None
-    missing = [b for b in by if b not in nwf.columns]
+    missing = [b for b in by if b not in columns]
     if missing:
-        raise LoadError(f"no column {missing[0]!r} to break down by; has {nwf.columns}")
+        raise LoadError(f"no column {missing[0]!r} to break down by; has {columns}")
     if steps is not None:
         report_steps(funnel, steps, order)
     if isinstance(attribution, str):
@@ -699,6 +743,7 @@ def _fast(
 
 
 def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:
+    import narwhals as nw
     import polars as pl
 
     if frame.implementation is nw.Implementation.POLARS:
@@ -707,6 +752,8 @@ def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:
 
 
 def _needs_replay(nwf: Any) -> bool:
+    import narwhals as nw
+
     if STAGE not in nwf.columns:
         return True
     if isinstance(nwf, nw.DataFrame) and not nwf.get_column(STAGE).null_count():
@@ -1159,6 +1206,8 @@ def _grouped(
     exclude: Sequence[tuple[Any, Any, Any]],
     attribution: Any,
 ) -> Breakdown:
+    import narwhals as nw
+
     check_order(order)
     check_window(window)
     by_t = _check_by(by)
@@ -1291,6 +1340,8 @@ def dropped_off(
     Raises:
         ValidationError: *step* is not a step after the first, or as for :func:`funnel_report`.
     """
+    import narwhals as nw
+
     check_order(order)
     check_window(window)
     nwf, funnel, _backend = _input(log, funnel)
@@ -1356,6 +1407,8 @@ def _durations(
     frame: Any, start: tuple[str, ...], end: tuple[str, ...], quantiles: Sequence[float]
 ) -> dict[Any, Durations]:
     """Per ``_key`` (or None) stats of column ``_s`` (seconds)."""
+    import narwhals as nw
+
     s = nw.col("_s")
     aggs = [nw.len().alias("_n"), s.median().alias("_median"), s.mean().alias("_mean")]
     aggs += [
@@ -1441,6 +1494,8 @@ def _measured(
     exclude: tuple[Any, ...] = (),
 ) -> Durations:
     """The durations from step *k-1* to step *k* of the engine's counted attempts."""
+    import narwhals as nw
+
     per = per_lead_checked(
         nwf,
         funnel=funnel,
@@ -1527,6 +1582,8 @@ def _fast_conversion(
     by: tuple[str, ...],
 ) -> Any:
     """:func:`_conversion_plan` (a lazy polars plan) when it applies, else ``None``."""
+    import narwhals as nw
+
     if order != "ordered" or window is not None or by or set(start) & set(end):
         return None
     if nwf.implementation is not nw.Implementation.POLARS or STAGE not in nwf.columns:
@@ -1672,6 +1729,8 @@ def time_in_stage(
     ``still_in`` (no later row: open stays, not measured), ``median_<unit>``,
     ``mean_<unit>``, ``p90_<unit>``. Stages in funnel order.
     """
+    import narwhals as nw
+
     if unit not in ("days", "hours"):
         raise ValidationError(
             f"unit must be 'days' or 'hours', got {unit!r}",

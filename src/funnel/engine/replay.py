@@ -1695,7 +1695,8 @@ def mask_tally(
 
     The same figures as :func:`reached_per_lead` then :func:`tally_reached` (and,
     with *steps* ``None``, the steps of ``present_steps``), for polars frames
-    (eager or lazy) and DuckDB relations; breakdown columns (*by*, first or last
+    (eager or lazy; narwhals-wrapped or native, the latter read without importing
+    narwhals) and DuckDB relations; breakdown columns (*by*, first or last
     touch) and cohorts (*every*) on polars. ``None`` says "use the general path":
     another engine, a column type the keys cannot order, or rows that need a
     replay (a null stage with an event). *also* are more lazy polars plans over
@@ -1705,9 +1706,9 @@ def mask_tally(
     ``_first``: the lead's first time in a *first_at* stage, null if none) and
     returns its plan: polars computes that group-by once for both.
     """
-    import narwhals as nw
-
-    if STAGE not in nwf.columns or LEAD_ID not in nwf.columns or AT not in nwf.columns:
+    polars_native = _is_polars_frame(nwf)  # a native polars frame: no narwhals at all
+    columns: list[str] = nwf.collect_schema().names() if polars_native else nwf.columns
+    if STAGE not in columns or LEAD_ID not in columns or AT not in columns:
         return None
     if attribution not in ATTRIBUTIONS or (by and every is not None):
         return None
@@ -1717,11 +1718,15 @@ def mask_tally(
     bits, n = _stage_bits(funnel, bit_steps)
     if n + 3 > 63:
         return None
-    impl = nwf.implementation
-    native = nwf.to_native()
-    check_replay = EVENT in nwf.columns
+    check_replay = EVENT in columns
     extra: tuple[Any, ...] = ()
-    if impl is nw.Implementation.POLARS:
+    if polars_native:
+        impl, native = None, nwf
+    else:
+        import narwhals as nw
+
+        impl, native = nwf.implementation, nwf.to_native()
+    if polars_native or impl is nw.Implementation.POLARS:
         found_rows = _mask_rows_polars(
             native,
             bits,
@@ -1745,18 +1750,43 @@ def mask_tally(
         return None
     found = _decode(rows, bit_steps, steps is not None)
     if found is None:  # null stages: rows with an event need a replay, others add nothing
-        needs = nwf.select(
-            (nw.col(STAGE).is_null() & ~nw.col(EVENT).is_null()).cast(nw.Int64).sum().alias("n")
-        )
-        if isinstance(needs, nw.LazyFrame):
-            needs = needs.collect()
-        if needs.item() or 0:
+        if _needs_replay_rows(nwf, polars_native):
             return None
         found = _decode(rows, bit_steps, steps is not None, nulls_checked=True)
         if found is None:
             return None
     steps_t, reports, total = found
     return MaskTally(steps=steps_t, reports=reports, total=total, also=extra)
+
+
+def _is_polars_frame(frame: object) -> bool:
+    """Whether *frame* is a native polars DataFrame or LazyFrame (polars imported only if so)."""
+    if type(frame).__module__.partition(".")[0] != "polars":
+        return False
+    import polars as pl
+
+    return isinstance(frame, pl.DataFrame | pl.LazyFrame)
+
+
+def _needs_replay_rows(frame: Any, polars_native: bool) -> bool:
+    """Whether some row of *frame* has an event and no stage (a narwhals or polars frame)."""
+    if polars_native:
+        import polars as pl
+
+        found = (
+            frame.lazy()
+            .select((pl.col(STAGE).is_null() & pl.col(EVENT).is_not_null()).sum())
+            .collect()
+        )
+        return bool(found.item())
+    import narwhals as nw
+
+    needs = frame.select(
+        (nw.col(STAGE).is_null() & ~nw.col(EVENT).is_null()).cast(nw.Int64).sum().alias("n")
+    )
+    if isinstance(needs, nw.LazyFrame):
+        needs = needs.collect()
+    return bool(needs.item() or 0)
 
 
 def _mask_expr(bits: Mapping[str, int], n: int, check_replay: bool) -> Any:
