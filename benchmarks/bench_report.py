@@ -9,6 +9,8 @@ Every peer is checked equal to funnel's output before it is timed. The peers:
   ``polars_enum`` casts the stages to an ``Enum`` first.
 * ``duckdb``: the same as SQL (``bit_or(CASE stage ...)``) over the same frame
   (Arrow, zero copy); ``duckdb_parquet`` over ``read_parquet`` of the cached file.
+  From parquet, funnel's route is ``funnel_report(duckdb.read_parquet(file))``; its polars
+  route (``pl.scan_parquet``) is raced beside it and compared with ``polars_scan_parquet``.
 * ``pandas``: ``pd.factorize`` of the lead ids, ``np.bitwise_or.at`` of the masks
   (on a pandas copy of the frame, made outside the timing).
 * breakdown by first touch: polars ``get(arg_min)`` and an Int64 ``(at, value
@@ -341,13 +343,25 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
         mine: Callable[[], Any],
         peers: dict[str, Callable[[], Any]],
         same: Callable[[Any, Any], bool] = _eq,
+        also: dict[str, Callable[[], Any]] | None = None,
     ) -> None:
+        """Race funnel (*mine*, and funnel's other routes *also*) with *peers*, checked equal."""
         log(f"    {what} ...")
         ref = mine()
-        for name, fn in peers.items():
+        for name, fn in {**peers, **(also or {})}.items():
             _check(f"{what}: {name}", ref, fn(), same)
-        times = race({"funnel": mine, **peers}, repeat)
+        times = race({"funnel": mine, **peers, **(also or {})}, repeat)
         out[what] = _summary(times, "funnel", list(peers))
+        if also:  # each other route against the peer of its own engine (the last peer)
+            peer = list(peers)[-1]
+            out[what]["also"] = {
+                k: {
+                    "funnel_s": round(times.median(k), 4),
+                    "peer": peer,
+                    **{m: round(v, 3) for m, v in times.ratio(k, peer).items()},
+                }
+                for k in also
+            }
         log(f"      {out[what]}")
 
     run(
@@ -361,28 +375,31 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
         },
     )
     if parquet is not None:
+        # funnel's route for a parquet file is a DuckDB relation (docs/how-to/performance.md):
+        # funnel builds the one aggregation and DuckDB reads the file. The polars route
+        # (funnel_report(pl.scan_parquet(...))) runs in the same race, against the polars peer.
         src = f"read_parquet('{parquet}')"
         run(
             "report_parquet",
-            lambda: funnel_outcome(funnel_report(pl.scan_parquet(parquet))),
+            lambda: funnel_outcome(
+                funnel_report(duckdb.read_parquet(str(parquet), connection=con))
+            ),
             {
                 "duckdb_parquet": lambda: duckdb_report(con, src),
                 "polars_scan_parquet": lambda: polars_report(pl.scan_parquet(parquet)),
             },
+            also={
+                "funnel_scan_parquet": lambda: funnel_outcome(
+                    funnel_report(pl.scan_parquet(parquet))
+                )
+            },
         )
-        out["report_parquet"]["funnel_on_duckdb_s"] = round(
-            statistics.median(
-                race(
-                    {
-                        "d": lambda: funnel_report(
-                            duckdb.read_parquet(str(parquet), connection=con)
-                        )
-                    },
-                    repeat,
-                )["d"]
-            ),
-            4,
-        )
+        r = out["report_parquet"]
+        r["route"] = "funnel_report(duckdb.read_parquet(file))"
+        r["polars_route"] = {
+            "what": "funnel_report(pl.scan_parquet(file)) / polars_scan_parquet",
+            **r.pop("also")["funnel_scan_parquet"],
+        }
     run(
         "breakdown",
         lambda: funnel_grouped(breakdown(framed, "source")),
@@ -512,7 +529,7 @@ WORKLOADS = {
     "breakdown": ("breakdown (first touch)", 1.1),
     "cohorts": ("cohorts (1mo)", 1.1),
     "time_to_convert": ("time_to_convert", 1.2),
-    "report_parquet": ("funnel_report from parquet", 1.1),
+    "report_parquet": ("funnel_report from parquet (DuckDB route)", 1.1),
 }
 
 

@@ -58,6 +58,9 @@ REPORT_ENTRIES = (
     "report + time to convert",
 )
 
+#: Entries that other scripts write into the same file (a whole run keeps them).
+OTHER_SCRIPTS = ("beyond memory", "Dask overhead", "Spark overhead")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1] if __doc__ else None)
@@ -66,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--small-repeat",
         type=int,
-        default=15,
+        default=25,
         help="rounds of the report races on logs of at most 2M rows (cheap, and noisier)",
     )
     parser.add_argument("--psm-leads", type=int, default=2000)
@@ -322,17 +325,22 @@ def _write(
     results: list[dict[str, Any]],
     raw: dict[str, Any],
 ) -> int:
-    if args.only != "all" and args.out.exists():
-        # one area: its entries replace the same area's in the file, the others stay
+    if args.out.exists():
+        # one area: its entries replace the same area's in the file, the others stay; a
+        # whole run replaces all of its own and keeps those of bench_parquet.py (its own
+        # command, 100M events: too long to rerun with the rest)
         old = json.loads(args.out.read_text())
         names = {r["name"] for r in results}
-        kept = [
-            r
-            for r in old.get("results", [])
-            if r["name"] not in names and not r["name"].startswith(REPORT_ENTRIES)
-        ]
+        if args.only != "all":
+            kept = [
+                r
+                for r in old.get("results", [])
+                if r["name"] not in names and not r["name"].startswith(REPORT_ENTRIES)
+            ]
+            raw = {**old.get("raw", {}), **raw}
+        else:
+            kept = [r for r in old.get("results", []) if r["name"].startswith(OTHER_SCRIPTS)]
         results = kept + results
-        raw = {**old.get("raw", {}), **raw}
     doc = {
         "command": "uv run python benchmarks/run.py " + " ".join(argv or sys.argv[1:]),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

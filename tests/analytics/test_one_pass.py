@@ -228,3 +228,35 @@ def test_fast_paths_do_not_depend_on_row_order(rows, shuffle, rnd):
         x, y = time_to_convert(log), time_to_convert(other)
         assert (x.count, x.median, x.mean, x.quantiles) == (y.count, y.median, y.mean, y.quantiles)
         assert x.seconds.equals(y.seconds)
+
+
+def test_durations_in_one_pass_time_the_unsettled_leads_from_their_rows():
+    """
+    The one pass times most leads from their first/last start and end times; a lead
+    that restarts after converting (a) or ends before its first start (b) needs its rows.
+    """
+    d = [T + timedelta(days=i) for i in range(6)]
+    rows = [
+        ("a", d[0], "acquired"), ("a", d[2], "won"), ("a", d[5], "acquired"),
+        ("b", d[0], "won"), ("b", d[1], "acquired"), ("b", d[4], "won"),
+        ("c", d[0], "won"), ("c", d[1], "acquired"),
+        ("d", d[0], "acquired"), ("d", d[3], "acquired"), ("d", d[5], "won"),
+        ("e", None, "acquired"), ("e", d[1], "acquired"), ("e", d[2], "won"),
+        ("f", d[2], "acquired"), ("f", d[2], "won"),
+        ("g", d[1], "acquired"), ("g", None, "won"),
+    ]  # fmt: skip
+    frame = pl.DataFrame(
+        {"lead_id": [r[0] for r in rows], "at": [r[1] for r in rows], "stage": [r[2] for r in rows]},
+        schema={"lead_id": pl.String, "at": pl.Datetime("us", "UTC"), "stage": pl.String},
+    )
+    rep = funnel_report(frame, steps=["acquired", "won"], durations=True)
+    assert rep.durations is not None
+    days = {k: s / 86400 for k, s in rep.durations.seconds.iter_rows()}
+    assert days == {"a": 2, "b": 3, "d": 2, "e": 1, "f": 0}
+    slow = time_to_convert(frame.to_pandas(), "acquired", "won")
+    assert rep.durations.seconds.rows() == list(
+        zip(slow.seconds["lead_id"], slow.seconds["seconds"], strict=True)
+    )
+    lazy = funnel_report(frame.lazy(), steps=["acquired", "won"], durations=True)
+    assert lazy.durations is not None
+    assert lazy.durations.seconds.equals(rep.durations.seconds)
