@@ -246,7 +246,11 @@ def test_durations_in_one_pass_time_the_unsettled_leads_from_their_rows():
         ("g", d[1], "acquired"), ("g", None, "won"),
     ]  # fmt: skip
     frame = pl.DataFrame(
-        {"lead_id": [r[0] for r in rows], "at": [r[1] for r in rows], "stage": [r[2] for r in rows]},
+        {
+            "lead_id": [r[0] for r in rows],
+            "at": [r[1] for r in rows],
+            "stage": [r[2] for r in rows],
+        },
         schema={"lead_id": pl.String, "at": pl.Datetime("us", "UTC"), "stage": pl.String},
     )
     rep = funnel_report(frame, steps=["acquired", "won"], durations=True)
