@@ -307,7 +307,7 @@ def test_every_address_in_a_shown_value_is_masked(
     country=st.integers(1, 999),
     area=st.integers(10, 9999),
     number=st.integers(100_000, 99_999_999),
-    sep=st.sampled_from([" ", "-", " (", ") "]),
+    sep=st.sampled_from([" ", "-", " (", ") ", "."]),
 )
 def test_every_phone_number_in_a_shown_value_is_masked(
     country: int, area: int, number: int, sep: str
@@ -328,10 +328,25 @@ def test_every_phone_number_in_a_shown_value_is_masked(
         "120 employees (min 50)",
         "2026-09-01T10:00:00+00:00",
         "4/4 met",
+        "budget 1234567.89, ratio 0.5555555, pi 3.14159265",
+        "paid 12500000.00.",
     ],
 )
 def test_dates_amounts_and_counts_are_not_taken_for_phone_numbers(text: str) -> None:
     assert mask_phones(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("call 555.010.9999.", "call ***99."),
+        ("tel.555-010-9999", "tel.***99"),
+        ("+1.555.010.9999 or 555.010.9998", "***99 or ***98"),
+    ],
+)
+def test_phone_numbers_written_with_dots_are_masked(text: str, shown: str) -> None:
+    """555.010.9999 went through unmasked: dots were not among the separators."""
+    assert mask_phones(text) == shown
 
 
 @given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=500))

@@ -52,9 +52,9 @@ def markdown_text(text: str) -> str:
 
 # --------------------------------------------------------------------------- masking
 
-#: A phone number: seven digits or more, with single spaces, dashes or brackets between,
-#: an opening bracket before the first one included: ``(555) 010-9999``.
-_PHONE = re.compile(r"(?<![\w+])\(?\+?\d(?:[ ()\-]{0,2}\d){6,}(?!\w)")
+#: A phone number: seven digits or more, with single spaces, dashes, dots or brackets
+#: between, an opening bracket before the first one included: ``(555) 010-9999``.
+_PHONE = re.compile(r"(?<![\w+])\(?\+?\d(?:[ ().\-]{0,2}\d){6,}(?![\w.]\d)(?!\w)")
 #: A date (``2026-09-01``): digits and dashes that are not a phone number.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -64,21 +64,24 @@ def mask_phones(text: str) -> str:
     *text* with every phone number in it masked to its last two digits.
 
     A phone number is a run of seven digits or more that starts with ``+`` or has
-    spaces, dashes or brackets between its digits; dates and plain amounts stay. Its
-    brackets go with it; only one whose partner is outside the number stays, so
-    that the text around keeps its pairs.
+    spaces, dashes, brackets or (two or more) dots between its digits; dates and plain
+    amounts stay, a decimal amount too. Its brackets go with it; only one whose partner
+    is outside the number stays, so that the text around keeps its pairs.
 
     >>> mask_phones("call +44 20 7946 0958 or (555) 123-4567 on 2026-09-01, budget 5000000")
     'call ***58 or ***67 on 2026-09-01, budget 5000000'
     >>> mask_phones("Bo (mobile 555 123 4567) or x(555) 123-4567")
     'Bo (mobile ***67) or x(***67)'
+    >>> mask_phones("555.010.9999, not 1234567.89 or 12500000.00.")
+    '***99, not 1234567.89 or 12500000.00.'
     """
     if not any(c.isdigit() for c in text):
         return text
 
     def one(match: re.Match[str]) -> str:
         found = match.group(0)
-        if _DATE.search(found) or not (found[0] in "+(" or any(c in " ()-" for c in found)):
+        phone_like = found[0] in "+(" or any(c in " ()-" for c in found)
+        if _DATE.search(found) or not (phone_like or found.count(".") >= 2):
             return found
         depth = closed_outside = 0
         for c in found:
