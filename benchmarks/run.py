@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"per event: psm measured on the first {psm['sample_leads']} leads "
                     f"({psm['sample_events']} events) of the {small:,}-event log, a new "
                     "SalesFunnel(model=Cursor, state_field='stage') per lead, guards forced "
-                    f"to pass; bulk per event on the whole {big:,}-event log"
+                    f"to pass; bulk per event on the whole {small:,}-event log (the same log)"
                 ),
                 extra={k: round(v, 3) if isinstance(v, float) else v for k, v in psm.items()},
             )

@@ -547,3 +547,64 @@ def test_no_phone_number_in_an_id_reaches_a_model_message() -> None:
         Company(name=f"Ada Lovelace {phone}", employees=-1)
     assert "7946" not in str(caught.value), str(caught.value)
     assert "7946" not in repr(caught.value.to_dict())
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("ext 555-010-9999x123 now", "ext ***99 now"),
+        ("+1 555 010 9999 ext. 12", "***99"),
+        ("Berlin 030/1234567", "Berlin ***67"),
+        ("555 - 010 - 9999", "***99"),
+        ("555\u00a0010\u00a09999", "***99"),
+        ("555\u2013010\u20139999", "***99"),
+    ],
+)
+def test_phone_numbers_with_extensions_slashes_and_unicode_separators_are_masked(
+    text: str, shown: str
+) -> None:
+    """An extension glued on (x123) kept the whole number; slashes and NBSPs were not seen."""
+    assert mask_phones(text) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "on 01.09.2026, 2026.09.01, 2026 09 01 or 01/09/2026",
+        "lead 9f1c2e4a-1234-5678-9012-3456789abcde",
+    ],
+)
+def test_dates_and_uuids_are_not_taken_for_phone_numbers(text: str) -> None:
+    """A UUID with two all-digit groups was masked in the middle (9f1c2e4a-***12-...)."""
+    assert mask_phones(text) == text
+
+
+PHONE_IDS = ("555-010-9999", "555.010.9999", "+44 20 7946 0958")
+
+
+@pytest.mark.parametrize("rid", PHONE_IDS)
+def test_log_lines_mask_a_lead_id_that_is_a_phone_number(
+    rid: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """transitions' log lines (and their extra) masked e-mail ids only."""
+    lead = Lead(id=rid, contact=Contact(name="Ada"), source="web", created_at=T0)
+    with caplog.at_level(logging.INFO, logger="funnel"), pytest.raises(funnel.FunnelError):
+        funnel.advance(lead, "win", at=T0 + timedelta(days=1))
+    assert caplog.records
+    assert rid not in caplog.text
+    assert all(rid not in str(getattr(r, "funnel_record_id", "")) for r in caplog.records)
+
+
+@pytest.mark.parametrize("rid", PHONE_IDS)
+def test_errors_and_problem_details_mask_a_record_id_that_is_a_phone_number(rid: str) -> None:
+    """RecordNotFound and to_dict()["record"] showed a phone-number id in full."""
+    store = SqlStore(sa.create_engine("sqlite://"))
+    store.create_schema()
+    with pytest.raises(funnel.FunnelError) as info:
+        store.get(rid)
+    shown = [str(info.value), info.value.summary, json.dumps(info.value.to_dict())]
+    lead = Lead(id=rid, contact=Contact(name="Ada"), source="web", created_at=T0)
+    with pytest.raises(funnel.FunnelError) as moved:
+        funnel.advance(lead, "win", at=T0 + timedelta(days=1))
+    shown += [str(moved.value), json.dumps(moved.value.to_dict())]
+    assert all(rid not in text for text in shown), shown

@@ -52,11 +52,25 @@ def markdown_text(text: str) -> str:
 
 # --------------------------------------------------------------------------- masking
 
-#: A phone number: seven digits or more, with single spaces, dashes, dots or brackets
-#: between, an opening bracket before the first one included: ``(555) 010-9999``.
-_PHONE = re.compile(r"(?<![\w+])\(?\+?\d(?:[ ().\-]{0,2}\d){6,}(?![\w.]\d)(?!\w)")
+#: What may stand between a phone number's digits: spaces (also no-break), dashes (also
+#: Unicode hyphens and dashes), dots, slashes, middle dots and brackets, up to three.
+_SEP = r"[ ()./\-\u00a0\u2010-\u2013\u00b7]"
+#: A phone number: seven digits or more with separators between, an opening bracket before
+#: the first one included (``(555) 010-9999``), and an extension glued to it (``x123``).
+_PHONE = re.compile(
+    rf"(?<![\w+])\(?\+?\d(?:{_SEP}{{0,3}}\d){{6,}}(?P<ext>\s?(?:x|ext\.?|#)\s?\d{{1,6}})?"
+    r"(?![\w.]\d)(?!\w)",
+    re.IGNORECASE,
+)
 #: A date (``2026-09-01``): digits and dashes that are not a phone number.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: A date written with dots, slashes or spaces (``01.09.2026``, ``2026/09/01``): a whole
+#: match of this shape is a date, not a phone number.
+_OTHER_DATE = re.compile(r"\d{1,2}([./ ])\d{1,2}\1\d{4}|\d{4}([./ ])\d{1,2}\2\d{1,2}")
+#: A UUID: its digit groups are not a phone number.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+#: A separator (other than a dot) that makes a run of digits look like a phone number.
+_PHONE_SEPARATORS = frozenset(" ()-/\u00a0\u2010\u2011\u2012\u2013\u00b7")
 
 
 def mask_phones(text: str) -> str:
@@ -64,7 +78,8 @@ def mask_phones(text: str) -> str:
     *text* with every phone number in it masked to its last two digits.
 
     A phone number is a run of seven digits or more that starts with ``+`` or has
-    spaces, dashes, brackets or (two or more) dots between its digits; dates and plain
+    spaces, dashes, slashes, brackets or (two or more) dots between its digits, with
+    an extension glued to it (``x123``, ``ext. 12``) masked too; dates, UUIDs and plain
     amounts stay, a decimal amount too. Its brackets go with it; only one whose partner
     is outside the number stays, so that the text around keeps its pairs.
 
@@ -74,17 +89,28 @@ def mask_phones(text: str) -> str:
     'Bo (mobile ***67) or x(***67)'
     >>> mask_phones("555.010.9999, not 1234567.89 or 12500000.00.")
     '***99, not 1234567.89 or 12500000.00.'
+    >>> mask_phones("555-010-9999x123, 030/1234567 on 01.09.2026")
+    '***99, ***67 on 01.09.2026'
     """
     if not any(c.isdigit() for c in text):
         return text
+    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
 
     def one(match: re.Match[str]) -> str:
         found = match.group(0)
-        phone_like = found[0] in "+(" or any(c in " ()-" for c in found)
-        if _DATE.search(found) or not (phone_like or found.count(".") >= 2):
+        start, end = match.span()
+        if any(a < end and start < b for a, b in uuids):
+            return found
+        number = found[: match.start("ext") - start] if match.group("ext") else found
+        phone_like = found[0] in "+(" or any(c in _PHONE_SEPARATORS for c in number)
+        if (
+            _DATE.search(number)
+            or _OTHER_DATE.fullmatch(number)
+            or not (phone_like or number.count(".") >= 2)
+        ):
             return found
         depth = closed_outside = 0
-        for c in found:
+        for c in number:
             if c == "(":
                 depth += 1
             elif c == ")":
@@ -92,7 +118,7 @@ def mask_phones(text: str) -> str:
                     depth -= 1
                 else:
                     closed_outside += 1
-        last = "".join(c for c in found if c.isdigit())[-2:]
+        last = "".join(c for c in number if c.isdigit())[-2:]
         return "(" * depth + "***" + last + ")" * closed_outside
 
     return _PHONE.sub(one, text)

@@ -50,8 +50,8 @@ def describe(error: BaseException) -> str:
 
 
 def _safe(text: object) -> str:
-    """*text* as messages hold it: e-mail addresses masked, control characters escaped."""
-    return escape_controls(mask_addresses(str(text)))
+    """*text* as messages hold it: e-mail addresses and phone numbers masked, controls escaped."""
+    return _masked_message(str(text))
 
 
 def _hider(record: object) -> Callable[[str], str]:
@@ -565,7 +565,7 @@ class RecordNotFound(PersistenceError, KeyError):
         super().__init__(record_id)
 
     def __str__(self) -> str:
-        return mask_addresses(f"no record with id {self.record_id!r}")
+        return _masked_message(f"no record with id {self.record_id!r}")
 
     @property
     def summary(self) -> str:
@@ -894,7 +894,7 @@ class ForecastWarning(FunnelWarning):
         self.outcome_days = outcome_days
         self.horizon_days = horizon_days
         self.thin_stages = tuple(thin_stages)
-        super().__init__(escape_controls(mask_addresses(message)))
+        super().__init__(_masked_message(message))
 
 
 class DefinitionWarning(FunnelWarning):
@@ -929,4 +929,4 @@ class DefinitionWarning(FunnelWarning):
         where = ":".join(str(p) for p in (source, line) if p is not None)
         head = f"{where}: " if where else ""
         at = f" {key}:" if key else ""
-        super().__init__(escape_controls(mask_addresses(f"{head}[{kind}]{at} {message}")))
+        super().__init__(_masked_message(f"{head}[{kind}]{at} {message}"))

@@ -46,6 +46,8 @@ def test_nothing_accepted_is_an_error_with_the_timezone_hint(date_only, capsys):
     assert "no row was accepted" in captured.err
     assert "naive-timestamp 3" in captured.err
     assert "--timezone" in captured.err
+    assert "\\n" not in captured.err  # the hint is a line of its own, not an escaped newline
+    assert any(line.startswith("hint:") for line in captured.err.splitlines())
     assert "Funnel:" not in captured.out  # no all-zero report
     assert "3 rows in: 0 accepted, 3 rejected" in captured.out
 
@@ -154,3 +156,19 @@ def test_real_maven_export_through_the_cli(shared_data, tmp_path, capsys):
     assert "23811 rows in: 23811 accepted, 0 rejected" in out
     assert "won 4238, lost 2473, open 2089; win rate on closed 63.15%" in out
     assert "organisation" not in out  # default steps: opportunity, stakeholder, won
+
+
+def test_by_table_masks_addresses_and_names_the_empty_group(tmp_path, capsys):
+    """The --by table printed owner addresses in full and the null group as 'None'."""
+    path = tmp_path / "by.csv"
+    path.write_text(
+        "lead_id,at,stage,owner\n"
+        "a,2026-01-01T00:00:00Z,acquired,ada.lovelace@acme.example\n"
+        "b,2026-01-01T00:00:00Z,acquired,\n"
+    )
+    assert main(["report", str(path), "--by", "owner"]) == 0
+    out = capsys.readouterr().out
+    assert "ada.lovelace" not in out
+    assert "a***@acme.example" in out
+    assert "(none)" in out
+    assert "None" not in out

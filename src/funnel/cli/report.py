@@ -257,9 +257,10 @@ def run(args: argparse.Namespace) -> int:
             by_table.add_column(plain(name), justify="right")
         for name in ("won", "lost", "open", "win rate"):
             by_table.add_column(name, justify="right")
-        for key, sub in [*split.reports.items(), ("(all)", split.total)]:
+        labels = [*report.period_labels(list(split.reports)), "(all)"]  # masked, as in a notebook
+        for label, sub in zip(labels, [*split.reports.values(), split.total], strict=True):
             by_table.add_row(
-                plain(key),
+                plain(label),
                 *(str(c) for c in sub.counts),
                 str(sub.won),
                 str(sub.lost),
@@ -322,10 +323,14 @@ def plain(value: object) -> Any:
 
 
 def _error(message: str) -> Any:
-    """``error: message`` in red, the message as literal text."""
+    """``error: message`` in red, the message as literal text (its own lines kept)."""
     from rich.text import Text
 
-    return Text.assemble(("error: ", "red"), plain(message))
+    lines = [plain(line) for line in message.split("\n")]
+    parts: list[Any] = [("error: ", "red")]
+    for i, line in enumerate(lines):
+        parts += ["\n", line] if i else [line]
+    return Text.assemble(*parts)
 
 
 def _funnel(path: str | None) -> Any:

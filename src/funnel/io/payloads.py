@@ -90,6 +90,7 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - tested in a subprocess
         raise
     raise _missing from None
 
+from funnel._markup import mask_phones
 from funnel._privacy import (
     escape_controls,
     mask_addresses,
@@ -736,7 +737,7 @@ def _path(loc: Iterable[object]) -> str:
 
 
 def _safe(text: object) -> str:
-    return escape_controls(mask_addresses(str(text)))
+    return escape_controls(mask_phones(mask_addresses(str(text))))
 
 
 def problem_details(
