@@ -171,3 +171,21 @@ def test_spark_equals_polars(log: Any):  # pragma: no cover - needs pyspark and 
         assert report_spark(sdf) == reached_polars(pl.from_pandas(log))
     finally:
         spark.stop()
+
+
+def test_report_refuses_rows_with_an_event_and_no_stage():
+    """Such rows were left out: report_dask counted mql 1 where funnel_report counts 2."""
+    from funnel.exceptions import LoadError
+
+    log = pd.DataFrame(
+        {
+            "lead_id": ["a", "a", "b", "b"],
+            "at": [T0, T0 + timedelta(days=1), T0, T0 + timedelta(days=1)],
+            "stage": ["acquired", "mql", "acquired", None],
+            "event": [None, None, None, "mark_mql"],
+        }
+    )
+    with pytest.raises(LoadError, match="1 row\\(s\\) have an event and no stage"):
+        report_dask(dd.from_pandas(log, npartitions=2))
+    staged = log.assign(stage=["acquired", "mql", "acquired", "mql"])
+    assert report_dask(dd.from_pandas(staged, npartitions=2)).counts[:2] == (2, 2)

@@ -48,7 +48,7 @@ from funnel.engine.replay import (
     step_table,
     tally_reached,
 )
-from funnel.exceptions import MissingExtra, ValidationError
+from funnel.exceptions import LoadError, MissingExtra, ValidationError
 from funnel.model.eventlog import (
     AT,
     EVENT,
@@ -243,10 +243,23 @@ def report_dask(
     then :func:`~funnel.engine.replay.tally_reached`), on narwhals' Dask backend:
     one ``compute`` of a few numbers. Equal to :func:`funnel.engine.replay.reached_polars`
     on the same rows.
+
+    Raises:
+        LoadError: the log has both columns and some row has an event but no stage
+            (the in-memory reports replay such rows; here give every row a stage, or
+            drop the ``stage`` column to have the events replayed), rather than leaving
+            those rows out.
     """
     import narwhals as nw
 
     steps_t = report_steps(funnel, steps)
+    if STAGE in ddf.columns and EVENT in ddf.columns:
+        unstaged = int((ddf[STAGE].isna() & ~ddf[EVENT].isna()).sum().compute())
+        if unstaged:
+            raise LoadError(
+                f"report_dask: {unstaged} row(s) have an event and no stage; give every row "
+                "a stage, or drop the stage column to have the events replayed"
+            )
     frame = (
         ddf[[LEAD_ID, AT, STAGE]] if STAGE in ddf.columns else stage_log_dask(ddf, funnel=funnel)
     )
