@@ -186,14 +186,11 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
     stages = _values(nwf, STAGE, n)
     events = _values(nwf, EVENT, n)
     rows = nwf.get_column(ROW).to_list() if ROW in cols else list(range(1, n + 1))
-    return _replay(
-        funnel,
-        nwf.get_column(LEAD_ID).to_list(),
-        nwf.get_column(AT).to_list(),
-        stages,
-        events,
-        rows,
-    )
+    at = nwf.get_column(AT)
+    # A missing time is None, whichever engine read it (pandas gives NaT, which polars and
+    # the frames built from the replay cannot take as a datetime).
+    ats = _values(nwf, AT, n) if at.null_count() else at.to_list()
+    return _replay(funnel, nwf.get_column(LEAD_ID).to_list(), ats, stages, events, rows)
 
 
 def _values(nwf: Any, name: str, n: int) -> list[Any]:
