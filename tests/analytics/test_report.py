@@ -383,3 +383,35 @@ def test_a_native_polars_log_with_event_only_rows_is_replayed(log_polars):
     )
     assert funnel_report(log, steps=["acquired", "mql"]).counts == (1, 1)
     assert funnel_report(log.lazy(), steps=["acquired", "mql"]).counts == (1, 1)
+
+
+def test_a_pandas_cohort_without_a_time_is_keyed_none_as_on_polars() -> None:
+    """pandas keyed the no-time cohort NaT: labels(), str() and the table raised ValueError."""
+    data = {"lead_id": ["a", "b"], "at": ["2026-01-05T09:00Z", None], "stage": ["acquired", "mql"]}
+    jan = datetime(2026, 1, 1, tzinfo=UTC)
+    polars = cohorts(load_frame(pl.DataFrame(data), allow_missing_time=True), "1mo")
+    for split in (polars, cohorts(load_frame(pd.DataFrame(data), allow_missing_time=True), "1mo")):
+        assert list(split.reports) == [jan, None]
+        assert split[None].counts == polars[None].counts == (1, 1)
+        assert split[None].label is None
+        assert split.labels() == ["2026-01", "(none)"]
+        assert str(split) == str(polars)
+        assert "<td>(none)</td>" in split._repr_html_()
+
+
+def test_a_pandas_datetime_column_broken_down_keys_its_missing_values_none() -> None:
+    """The same NaT key from a breakdown (and time_to_convert's groups) by a pandas time column."""
+    t = datetime(2026, 1, 5, tzinfo=UTC)
+    frame = pd.DataFrame(
+        {
+            "lead_id": ["a", "a", "b", "b"],
+            "at": [t, t + DAYS, t, t + 2 * DAYS],
+            "stage": ["acquired", "mql", "acquired", "mql"],
+            "signed": [t, t, pd.NaT, pd.NaT],
+        }
+    )
+    split = breakdown(frame, "signed")
+    assert list(split.reports) == [t, None]
+    assert split.labels() == breakdown(pl.from_pandas(frame), "signed").labels()
+    durations = time_to_convert(frame, "acquired", "mql", by="signed")
+    assert {k: d.median for k, d in durations.groups.items()} == {t: DAYS, None: 2 * DAYS}

@@ -55,7 +55,7 @@ import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
@@ -786,6 +786,32 @@ def _report(
     )
 
 
+_G = TypeVar("_G")
+
+
+def _null_key(key: Any) -> Any:
+    """
+    A group key with its missing values ``None``, whichever engine gave them.
+
+    The engine's keys are plain values with NaN as ``None``, but pandas' missing time
+    (``NaT``) and missing value (``NA``) stayed themselves: a pandas cohort of leads
+    without a time was keyed ``NaT``, which no table could write.
+    """
+    if isinstance(key, tuple):
+        return tuple(_null_key(k) for k in key)
+    if type(key).__name__ in ("NaTType", "NAType"):
+        return None
+    if isinstance(key, float) and math.isnan(key):
+        return None
+    return key
+
+
+def _by_key(groups: Mapping[Any, _G]) -> list[tuple[Any, _G]]:
+    """*groups*' items with their keys' missing values ``None`` (:func:`_null_key`), sorted."""
+    items = [(_null_key(k), v) for k, v in groups.items()]
+    return sorted(items, key=lambda item: _sort_key(item[0]))
+
+
 def _sort_key(key: Any) -> tuple[int, Any]:
     if isinstance(key, tuple):
         return (0, tuple(_sort_key(k) for k in key))
@@ -1234,7 +1260,7 @@ def _grouped(
             every=every,
             reports={
                 k: _report(
-                    tally.reports[k],
+                    counts,
                     tally.steps,
                     funnel,
                     order=order,
@@ -1242,7 +1268,7 @@ def _grouped(
                     backend=backend,
                     label=k,
                 )
-                for k in sorted(tally.reports, key=_sort_key)
+                for k, counts in _by_key(tally.reports)
             },
             total=_report(
                 tally.total, tally.steps, funnel, order=order, window=None, backend=backend
@@ -1272,8 +1298,8 @@ def _grouped(
     keyed = tally_reached(per, steps_t, keyed=True)
     total = tally_reached(per, steps_t).get(None)
     reports = {
-        k: _report(keyed[k], steps_t, funnel, order=order, window=window, backend=backend, label=k)
-        for k in sorted(keyed, key=_sort_key)
+        k: _report(counts, steps_t, funnel, order=order, window=window, backend=backend, label=k)
+        for k, counts in _by_key(keyed)
     }
     return Breakdown(
         by=(by_t[0] if len(by_t) == 1 else ", ".join(by_t)) if by_t else "cohort",
@@ -1518,7 +1544,7 @@ def _measured(
     groups: dict[Any, Durations] = {}
     if by:
         found = _durations(conv, start, end, quantiles)
-        groups = {g: found[g] for g in sorted(found, key=_sort_key)}
+        groups = dict(_by_key(found))
     base = whole.get(None) or Durations(
         start=start, end=end, count=0, median=None, mean=None, quantiles={}
     )
