@@ -415,3 +415,23 @@ def test_a_pandas_datetime_column_broken_down_keys_its_missing_values_none() -> 
     assert split.labels() == breakdown(pl.from_pandas(frame), "signed").labels()
     durations = time_to_convert(frame, "acquired", "mql", by="signed")
     assert {k: d.median for k, d in durations.groups.items()} == {t: DAYS, None: 2 * DAYS}
+
+
+def test_a_raw_log_needing_a_replay_keeps_its_other_columns(engine) -> None:
+    """Without a row column the replay dropped them: breakdown by one was a LoadError."""
+    t = datetime(2026, 1, 5, tzinfo=UTC)
+    log = pl.DataFrame(
+        {
+            "lead_id": ["a", "a", "b", "c", "c"],
+            "at": [t, t + DAYS, t, t, t + 3 * DAYS],
+            "stage": ["acquired", None, "acquired", "acquired", None],
+            "event": [None, "mark_mql", None, None, "mark_mql"],
+            "source": ["web", "web", "ads", "ads", "ads"],
+        }
+    )
+    split = breakdown(engine(log), "source")
+    assert {k: r.counts for k, r in split.reports.items()} == {"ads": (2, 1), "web": (1, 1)}
+    durations = time_to_convert(engine(log), "acquired", "mql", by="source")
+    assert {k: d.median for k, d in durations.groups.items()} == {"ads": 3 * DAYS, "web": DAYS}
+    numbered = log.with_row_index("row", 1).with_columns(pl.col("row").cast(pl.Int64))
+    assert split.reports == breakdown(engine(numbered), "source").reports

@@ -677,9 +677,14 @@ def _replayed(nwf: Any, funnel: Funnel) -> Any:
 
     from funnel.analytics.replay import replay_log
 
+    extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT, ROW)]
+    if extra and ROW not in nwf.columns:
+        # Number the rows first, as the loaders do: the other columns join back on them.
+        if isinstance(nwf, nw.LazyFrame):
+            nwf = nwf.collect(backend="polars")
+        nwf = nwf.with_row_index(ROW).with_columns((nw.col(ROW) + 1).cast(nw.Int64))
     result = replay_log(nwf.to_native(), funnel=funnel)
     stages = nw.from_native(result.stage_frame(), eager_only=True)
-    extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT, ROW)]
     if ROW in nwf.columns and extra:
         attrs_frame = nwf.select(ROW, *extra)
         if isinstance(attrs_frame, nw.LazyFrame):
