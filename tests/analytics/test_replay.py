@@ -226,3 +226,25 @@ def test_a_pandas_log_with_a_missing_time_replays_as_polars_does(data) -> None:
         time_to_convert(polars, "acquired", "mql"),
     )
     assert (ttc.count, ttc.median) == (want.count, want.median) == (1, timedelta(0))
+
+
+def test_a_replay_problem_repr_masks_the_lead_and_the_message() -> None:
+    """ReplayProblem's repr showed lead_id='ada@acme.example', as records never do."""
+    log = pl.DataFrame(
+        {
+            "lead_id": ["ada@acme.example", "ada@acme.example", "+44 20 7946 0958"],
+            "at": [T, T, T],
+            "event": ["win", "nurture", "mark_mql"],
+            "stage": [None, None, "555-010-9999"],
+        }
+    )
+    problems = replay_log(log).problems
+    assert [p.lead_id for p in problems] == ["ada@acme.example", "+44 20 7946 0958"]
+    text = repr(problems)
+    assert "lead_id='a***@acme.example'" in text
+    assert "lead_id='***58'" in text
+    assert "ada@acme" not in text
+    assert "7946" not in text
+    assert "010-9999" not in text
+    assert "'***99'" in text  # the message's stage, masked
+    assert "555-010-9999" in problems[1].message  # the message itself is kept

@@ -435,3 +435,23 @@ def test_a_raw_log_needing_a_replay_keeps_its_other_columns(engine) -> None:
     assert {k: d.median for k, d in durations.groups.items()} == {"ads": 3 * DAYS, "web": DAYS}
     numbered = log.with_row_index("row", 1).with_columns(pl.col("row").cast(pl.Int64))
     assert split.reports == breakdown(engine(numbered), "source").reports
+
+
+def test_one_group_of_a_breakdown_masks_its_label_as_the_breakdown_does() -> None:
+    """split[owner] showed the owner's raw address and number in its repr, str and table."""
+    t = datetime(2026, 1, 5, tzinfo=UTC)
+    owners = ["bo@beta.example", "+44 20 7946 0958"]
+    frame = pl.DataFrame(
+        {"lead_id": ["a", "b"], "at": [t, t], "stage": ["acquired", "mql"], "owner": owners}
+    )
+    split = breakdown(frame, "owner")
+    for owner in owners:
+        report = split[owner]
+        assert report.label == owner  # the key itself is kept
+        shown = (repr(report), str(report), report._repr_html_())
+        assert not any(owner in text or "7946" in text for text in shown)
+    assert "label='***@beta.example'" in repr(split["bo@beta.example"])
+    assert str(split["+44 20 7946 0958"]).splitlines()[0] == "[***58]"
+    assert "<b>***@beta.example</b>" in split["bo@beta.example"]._repr_html_()
+    jan = cohorts(frame, "1mo")[datetime(2026, 1, 1, tzinfo=UTC)]
+    assert str(jan).splitlines()[0] == "[2026-01-01 00:00:00+00:00]"

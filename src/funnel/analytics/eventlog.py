@@ -202,12 +202,13 @@ def _is_polars(frame: object) -> bool:
 
 
 def _html_table(rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:
-    from html import escape
+    """The rows as an HTML table, e-mail addresses and phone numbers masked (lead ids, values)."""
+    from funnel._markup import esc
 
     if not rows:
         return ""
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(r[c]))}</td>" for c in names) + "</tr>" for r in rows
+        "<tr>" + "".join(f"<td>{esc(r[c])}</td>" for c in names) + "</tr>" for r in rows
     )
     head = "".join(f"<th>{c}</th>" for c in names)
     return f"<table><tr>{head}</tr>{body}</table>"

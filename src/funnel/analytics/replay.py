@@ -32,6 +32,7 @@ import attrs
 import narwhals as nw
 
 from funnel._frames import Kind, check_backend, to_frame
+from funnel._markup import label_repr
 from funnel.analytics._cards import replay_card, replay_repr
 from funnel.analytics.eventlog import read_log
 from funnel.engine.funnel import Funnel
@@ -55,12 +56,15 @@ class ReplayProblem:
         lead_id: The lead.
         kind: ``illegal-event``, ``event-stage-mismatch`` or ``no-edge``.
         message: What went wrong, for people.
+
+    The repr masks e-mail addresses and phone numbers in the lead id and the message
+    (:func:`funnel._markup.label_repr`, as records' reprs do).
     """
 
     row: int
-    lead_id: str
+    lead_id: str = attrs.field(repr=label_repr)
     kind: str
-    message: str
+    message: str = attrs.field(repr=label_repr)
 
 
 @attrs.frozen(kw_only=True)

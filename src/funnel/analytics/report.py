@@ -150,7 +150,8 @@ class FunnelReport:
         open: Leads neither won nor lost.
         order: ``"reached"`` or ``"ordered"``.
         window: The conversion window, if any.
-        label: The group this report is for (breakdowns, cohorts).
+        label: The group this report is for (breakdowns, cohorts); ``str()``, the
+            repr and the notebook table write it as :func:`group_label` does (masked).
         backend: The engine :meth:`to_frame` builds for (``"polars"``,
             ``"pandas"``, ``"pyarrow"``).
         names: The steps' display names (:meth:`funnel.Funnel.stage_name`).
@@ -180,7 +181,7 @@ class FunnelReport:
     durations: Durations | None = attrs.field(default=None, repr=False)
 
     def __repr__(self) -> str:
-        label = f", label={str(self.label)[:60]!r}" if self.label is not None else ""
+        label = f", label={group_label(self.label)[:60]!r}" if self.label is not None else ""
         leads = self.counts[0] if self.counts else 0
         return (
             f"FunnelReport(<{len(self.steps)} steps>, leads={leads}, won={self.won}, "
@@ -302,7 +303,7 @@ class FunnelReport:
         head = f"{'step':<{width}}{'leads':>9}{'from prev':>11}{'from first':>11}{'drop-off':>10}"
         if self.has_values:
             head += f"{'value':>14}{'average':>12}"
-        lines = [head] if self.label is None else [f"[{self.label}]", head]
+        lines = [head] if self.label is None else [f"[{group_label(self.label)}]", head]
         for r in self.rows():
             line = (
                 f"{r['name']:<{width}}{r['leads']:>9}{_pct(r['from_previous']):>11}"
@@ -328,7 +329,7 @@ class FunnelReport:
             + "</tr>"
             for r in self.rows()
         )
-        title = "" if self.label is None else f"<b>{html.escape(str(self.label))}</b>"
+        title = "" if self.label is None else f"<b>{html.escape(group_label(self.label))}</b>"
         value_head = "<th>value</th><th>average</th>" if values else ""
         return (
             f"{title}<table><thead><tr><th>step</th><th>leads</th><th>from previous</th>"
