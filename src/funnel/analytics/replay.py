@@ -34,10 +34,9 @@ import narwhals as nw
 from funnel._frames import Kind, check_backend, to_frame
 from funnel._markup import label_repr
 from funnel.analytics._cards import replay_card, replay_repr
-from funnel.analytics.eventlog import read_log
+from funnel.analytics.eventlog import check_log_columns, read_log
 from funnel.engine.funnel import Funnel
 from funnel.engine.replay import replay_rows, stage_counts
-from funnel.exceptions import LoadError
 from funnel.model.eventlog import AT, EVENT, FROM_STAGE, LEAD_ID, ROW, STAGE, TO_STAGE
 from funnel.model.history import StageChange
 
@@ -174,6 +173,7 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
     ('mql', ['illegal-event'])
     """
     nwf, funnel = read_log(log, funnel)
+    check_log_columns(nwf.columns)
     # Each lead's rows in time order, ties (and rows without a time, first) in file order:
     # the result does not depend on how the file was sorted.
     if ROW not in nwf.columns and isinstance(nwf, nw.DataFrame):
@@ -184,8 +184,6 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
     if isinstance(nwf, nw.LazyFrame):
         nwf = nwf.collect(backend="polars")
     cols = nwf.columns
-    if LEAD_ID not in cols or AT not in cols or (STAGE not in cols and EVENT not in cols):
-        raise LoadError(f"event log lacks lead_id, at, or stage/event; has {cols}")
     n = int(nwf.shape[0])
     stages = _values(nwf, STAGE, n)
     events = _values(nwf, EVENT, n)

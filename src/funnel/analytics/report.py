@@ -59,7 +59,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
-from funnel.analytics.eventlog import LoadResult, _is_polars, present_steps, read_log
+from funnel.analytics.eventlog import (
+    LoadResult,
+    _is_polars,
+    check_log_columns,
+    present_steps,
+    read_log,
+)
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
     KEY,
@@ -629,7 +635,7 @@ def _read(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
 
     _check_funnel(funnel)
     nwf, funnel = read_log(log, funnel)
-    _check_log_columns(nwf.columns)
+    check_log_columns(nwf.columns)
     impl = nwf.implementation
     backend = (
         "pandas"
@@ -646,13 +652,6 @@ def _check_funnel(funnel: object) -> None:
         raise ValidationError(
             f"funnel must be a funnel.Funnel, got {type(funnel).__name__}", field="funnel"
         )
-
-
-def _check_log_columns(columns: Sequence[str]) -> None:
-    """A :class:`LoadError` unless *columns* has ``lead_id``, ``at``, ``stage`` or ``event``."""
-    missing = [c for c in (LEAD_ID, AT) if c not in columns]
-    if missing or (STAGE not in columns and EVENT not in columns):
-        raise LoadError(f"event log lacks lead_id, at, or stage/event; has {list(columns)}")
 
 
 def _polars_log(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel] | None:
@@ -722,7 +721,7 @@ def _fast(
         nwf, funnel = native
         columns = nwf.collect_schema().names()
         backend = "polars"
-        _check_log_columns(columns)
+        check_log_columns(columns)
     else:
         nwf, funnel, backend = _read(log, funnel)
         columns = nwf.columns
