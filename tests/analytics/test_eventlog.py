@@ -108,7 +108,7 @@ def test_naive_datetime_column_needs_a_timezone():
 
 
 def test_missing_columns_and_unreadable_input_raise_load_error(tmp_path):
-    with pytest.raises(LoadError, match="stage or event"):
+    with pytest.raises(LoadError, match="no 'stage' or 'event' column"):
         load_frame(pl.DataFrame({"lead_id": ["a"], "at": ["2026-01-01T00:00Z"]}))
     with pytest.raises(LoadError, match="cannot read"):
         load_csv(tmp_path / "absent.csv")
