@@ -108,7 +108,7 @@ def test_naive_datetime_column_needs_a_timezone():
 
 
 def test_missing_columns_and_unreadable_input_raise_load_error(tmp_path):
-    with pytest.raises(LoadError, match="stage or event"):
+    with pytest.raises(LoadError, match="no 'stage' or 'event' column"):
         load_frame(pl.DataFrame({"lead_id": ["a"], "at": ["2026-01-01T00:00Z"]}))
     with pytest.raises(LoadError, match="cannot read"):
         load_csv(tmp_path / "absent.csv")
@@ -286,3 +286,35 @@ def test_an_unreadable_csv_names_the_line(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(LoadError, match=message):
         load_csv(path)
+
+
+_WHOLE = {"lead_id": ["a"], "at": [datetime(2026, 1, 1, tzinfo=UTC)], "stage": ["acquired"]}
+
+
+@pytest.mark.parametrize(
+    ("drop", "said"),
+    [
+        (["at"], "event log has no 'at' column; has ['lead_id', 'stage']"),
+        (["lead_id"], "event log has no 'lead_id' column; has ['at', 'stage']"),
+        (["stage"], "event log has no 'stage' or 'event' column; has ['lead_id', 'at']"),
+        (["lead_id", "at"], "event log has no 'lead_id' column and no 'at' column; has ['stage']"),
+    ],
+)
+@pytest.mark.parametrize(
+    "call",
+    [
+        fa.load_frame,
+        fa.funnel_report,
+        lambda f: fa.funnel_report(f.to_pandas()),
+        lambda f: fa.funnel_report(f.lazy()),
+        lambda f: fa.breakdown(f, "stage"),
+        fa.replay_log,
+        lambda f: fa.time_to_convert(f, "acquired", "won"),
+    ],
+    ids=["load_frame", "report", "report-pandas", "report-lazy", "breakdown", "replay", "ttc"],
+)
+def test_a_missing_column_is_named(drop, said, call) -> None:
+    """It read 'lacks lead_id, at, or stage/event' whichever was missing."""
+    with pytest.raises(LoadError) as err:
+        call(pl.DataFrame(_WHOLE).drop(drop))
+    assert str(err.value) == said

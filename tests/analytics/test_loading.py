@@ -280,3 +280,23 @@ def test_a_load_result_repr_is_one_line() -> None:
     frame = pl.DataFrame({"lead_id": ["L1", "L2"], "at": [at, at], "stage": ["acquired", "x"]})
     loaded = load_frame(frame)
     assert repr(loaded) == "LoadResult(<2 rows in: 1 accepted, 1 rejected>)"
+
+
+def test_a_load_result_table_masks_lead_ids_and_values_and_keeps_the_reasons() -> None:
+    """The rejected rows' table showed lead ids and values as they were: addresses, numbers."""
+    log = pl.DataFrame(
+        {
+            "lead_id": ["ada@acme.example", "555.010.9999", "+44 20 7946 0958"],
+            "at": ["2026-01-05T09:00Z"] * 3,
+            "stage": ["nowhere", "demo-555-010-9999", "acquired"],
+        }
+    )
+    result = load_frame(log)
+    assert result.n_rejected == 2
+    html = result._repr_html_()
+    for raw in ("ada@acme.example", "555.010.9999", "555-010-9999"):
+        assert raw not in html
+    assert "a***@acme.example" in html
+    assert "demo-***99" in html
+    assert html.count("unknown-stage") == 2
+    assert [r["lead_id"] for r in result.rejections()] == ["ada@acme.example", "555.010.9999"]

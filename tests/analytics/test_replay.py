@@ -181,3 +181,70 @@ def test_the_maven_replay_card_and_repr_stay_small(shared_data) -> None:
     assert len(repr(result)) < 1_000
     assert len(result._repr_html_()) < 10_000
     assert len(result.to_frame()) == result.transition_count()
+
+
+#: Rows needing a replay (an event, no stage) beside a row without a time: missing
+#: (allow_missing_time) or cleared by a time conflict (g wins before it is acquired).
+_MISSING_TIME = {
+    "lead_id": ["e", "e", "g", "h"],
+    "at": ["2026-01-11T09:00Z", "2026-01-12T09:00Z", None, "2026-02-03T09:00Z"],
+    "stage": [None, None, "acquired", "acquired"],
+    "event": ["mark_mql", "mark_sql", None, None],
+    "source": ["web", "web", "ads", "ads"],
+}
+_TIME_CONFLICT = {
+    "lead_id": ["e", "g", "g"],
+    "at": ["2026-01-11T09:00Z", "2026-03-01T09:00Z", "2026-02-01T09:00Z"],
+    "stage": [None, "acquired", "won"],
+    "event": ["mark_mql", None, None],
+    "source": ["web", "ads", "ads"],
+}
+
+
+@pytest.mark.parametrize("data", [_MISSING_TIME, _TIME_CONFLICT], ids=["missing", "conflict"])
+def test_a_pandas_log_with_a_missing_time_replays_as_polars_does(data) -> None:
+    """pandas' NaT reached the replay's frames as a datetime: TypeError (polars: None)."""
+    from funnel.analytics import breakdown, cohorts, funnel_report, time_to_convert
+
+    pandas = load_frame(pd.DataFrame(data), allow_missing_time=True)
+    polars = load_frame(pl.DataFrame(data), allow_missing_time=True)
+    assert pandas.accepted["at"].isna().sum() == 1
+    frame = replay_log(pandas).stage_frame()
+    assert frame.to_dicts() == replay_log(polars).stage_frame().to_dicts()
+    assert frame["at"].null_count() == 1
+    assert replay_log(pandas).stage_frame("pandas")["at"].isna().sum() == 1
+    assert funnel_report(pandas).counts == funnel_report(polars).counts
+    by_source = breakdown(pandas, "source").reports
+    assert {k: r.counts for k, r in by_source.items()} == {
+        k: r.counts for k, r in breakdown(polars, "source").reports.items()
+    }
+    assert [r.counts for r in cohorts(pandas, "1mo").reports.values()] == [
+        r.counts for r in cohorts(polars, "1mo").reports.values()
+    ]
+    ttc, want = (
+        time_to_convert(pandas, "acquired", "mql"),
+        time_to_convert(polars, "acquired", "mql"),
+    )
+    assert (ttc.count, ttc.median) == (want.count, want.median) == (1, timedelta(0))
+
+
+def test_a_replay_problem_repr_masks_the_lead_and_the_message() -> None:
+    """ReplayProblem's repr showed lead_id='ada@acme.example', as records never do."""
+    log = pl.DataFrame(
+        {
+            "lead_id": ["ada@acme.example", "ada@acme.example", "+44 20 7946 0958"],
+            "at": [T, T, T],
+            "event": ["win", "nurture", "mark_mql"],
+            "stage": [None, None, "555-010-9999"],
+        }
+    )
+    problems = replay_log(log).problems
+    assert [p.lead_id for p in problems] == ["ada@acme.example", "+44 20 7946 0958"]
+    text = repr(problems)
+    assert "lead_id='a***@acme.example'" in text
+    assert "lead_id='***58'" in text
+    assert "ada@acme" not in text
+    assert "7946" not in text
+    assert "010-9999" not in text
+    assert "'***99'" in text  # the message's stage, masked
+    assert "555-010-9999" in problems[1].message  # the message itself is kept

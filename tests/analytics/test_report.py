@@ -383,3 +383,75 @@ def test_a_native_polars_log_with_event_only_rows_is_replayed(log_polars):
     )
     assert funnel_report(log, steps=["acquired", "mql"]).counts == (1, 1)
     assert funnel_report(log.lazy(), steps=["acquired", "mql"]).counts == (1, 1)
+
+
+def test_a_pandas_cohort_without_a_time_is_keyed_none_as_on_polars() -> None:
+    """pandas keyed the no-time cohort NaT: labels(), str() and the table raised ValueError."""
+    data = {"lead_id": ["a", "b"], "at": ["2026-01-05T09:00Z", None], "stage": ["acquired", "mql"]}
+    jan = datetime(2026, 1, 1, tzinfo=UTC)
+    polars = cohorts(load_frame(pl.DataFrame(data), allow_missing_time=True), "1mo")
+    for split in (polars, cohorts(load_frame(pd.DataFrame(data), allow_missing_time=True), "1mo")):
+        assert list(split.reports) == [jan, None]
+        assert split[None].counts == polars[None].counts == (1, 1)
+        assert split[None].label is None
+        assert split.labels() == ["2026-01", "(none)"]
+        assert str(split) == str(polars)
+        assert "<td>(none)</td>" in split._repr_html_()
+
+
+def test_a_pandas_datetime_column_broken_down_keys_its_missing_values_none() -> None:
+    """The same NaT key from a breakdown (and time_to_convert's groups) by a pandas time column."""
+    t = datetime(2026, 1, 5, tzinfo=UTC)
+    frame = pd.DataFrame(
+        {
+            "lead_id": ["a", "a", "b", "b"],
+            "at": [t, t + DAYS, t, t + 2 * DAYS],
+            "stage": ["acquired", "mql", "acquired", "mql"],
+            "signed": [t, t, pd.NaT, pd.NaT],
+        }
+    )
+    split = breakdown(frame, "signed")
+    assert list(split.reports) == [t, None]
+    assert split.labels() == breakdown(pl.from_pandas(frame), "signed").labels()
+    durations = time_to_convert(frame, "acquired", "mql", by="signed")
+    assert {k: d.median for k, d in durations.groups.items()} == {t: DAYS, None: 2 * DAYS}
+
+
+def test_a_raw_log_needing_a_replay_keeps_its_other_columns(engine) -> None:
+    """Without a row column the replay dropped them: breakdown by one was a LoadError."""
+    t = datetime(2026, 1, 5, tzinfo=UTC)
+    log = pl.DataFrame(
+        {
+            "lead_id": ["a", "a", "b", "c", "c"],
+            "at": [t, t + DAYS, t, t, t + 3 * DAYS],
+            "stage": ["acquired", None, "acquired", "acquired", None],
+            "event": [None, "mark_mql", None, None, "mark_mql"],
+            "source": ["web", "web", "ads", "ads", "ads"],
+        }
+    )
+    split = breakdown(engine(log), "source")
+    assert {k: r.counts for k, r in split.reports.items()} == {"ads": (2, 1), "web": (1, 1)}
+    durations = time_to_convert(engine(log), "acquired", "mql", by="source")
+    assert {k: d.median for k, d in durations.groups.items()} == {"ads": 3 * DAYS, "web": DAYS}
+    numbered = log.with_row_index("row", 1).with_columns(pl.col("row").cast(pl.Int64))
+    assert split.reports == breakdown(engine(numbered), "source").reports
+
+
+def test_one_group_of_a_breakdown_masks_its_label_as_the_breakdown_does() -> None:
+    """split[owner] showed the owner's raw address and number in its repr, str and table."""
+    t = datetime(2026, 1, 5, tzinfo=UTC)
+    owners = ["bo@beta.example", "+44 20 7946 0958"]
+    frame = pl.DataFrame(
+        {"lead_id": ["a", "b"], "at": [t, t], "stage": ["acquired", "mql"], "owner": owners}
+    )
+    split = breakdown(frame, "owner")
+    for owner in owners:
+        report = split[owner]
+        assert report.label == owner  # the key itself is kept
+        shown = (repr(report), str(report), report._repr_html_())
+        assert not any(owner in text or "7946" in text for text in shown)
+    assert "label='***@beta.example'" in repr(split["bo@beta.example"])
+    assert str(split["+44 20 7946 0958"]).splitlines()[0] == "[***58]"
+    assert "<b>***@beta.example</b>" in split["bo@beta.example"]._repr_html_()
+    jan = cohorts(frame, "1mo")[datetime(2026, 1, 1, tzinfo=UTC)]
+    assert str(jan).splitlines()[0] == "[2026-01-01 00:00:00+00:00]"

@@ -202,12 +202,13 @@ def _is_polars(frame: object) -> bool:
 
 
 def _html_table(rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:
-    from html import escape
+    """The rows as an HTML table, e-mail addresses and phone numbers masked (lead ids, values)."""
+    from funnel._markup import esc
 
     if not rows:
         return ""
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(r[c]))}</td>" for c in names) + "</tr>" for r in rows
+        "<tr>" + "".join(f"<td>{esc(r[c])}</td>" for c in names) + "</tr>" for r in rows
     )
     head = "".join(f"<th>{c}</th>" for c in names)
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -814,6 +815,31 @@ class _Options:
     mapping: dict[str, str]
 
 
+def check_log_columns(columns: Sequence[str]) -> None:
+    """
+    A :class:`LoadError` naming what is missing unless *columns* has ``lead_id``, ``at``
+    and ``stage`` or ``event`` (the columns of every event log).
+
+    >>> check_log_columns(["lead_id", "at", "event"])
+    >>> check_log_columns(["lead_id", "stage"])
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.LoadError: event log has no 'at' column; has ['lead_id', 'stage']
+    >>> try:
+    ...     check_log_columns(["id", "at"])
+    ... except LoadError as e:
+    ...     print(e)
+    event log has no 'lead_id' column and no 'stage' or 'event' column; has ['id', 'at']
+    """
+    names = set(columns)
+    missing = [repr(c) for c in (LEAD_ID, AT) if c not in names]
+    if STAGE not in names and EVENT not in names:
+        missing.append(f"{STAGE!r} or {EVENT!r}")
+    if missing:
+        what = " and no ".join(f"{m} column" for m in missing)
+        raise LoadError(f"event log has no {what}; has {list(columns)}")
+
+
 def _check_names(columns: Sequence[str]) -> set[str]:
     """The column names, refused when reserved, lacking a required column, or with ``row``."""
     reserved = sorted(c for c in columns if str(c).startswith("_"))
@@ -823,11 +849,7 @@ def _check_names(columns: Sequence[str]) -> set[str]:
             "columns; rename them (columns=...)"
         )
     names = set(columns)
-    missing = [c for c in (LEAD_ID, AT) if c not in names]
-    if STAGE not in names and EVENT not in names:
-        missing.append("stage or event")
-    if missing:
-        raise LoadError(f"event log lacks column(s): {', '.join(missing)}; has {list(columns)}")
+    check_log_columns(columns)
     if ROW in names:
         raise LoadError("the input already has a 'row' column; rename it (columns=...)")
     return names

@@ -32,11 +32,11 @@ import attrs
 import narwhals as nw
 
 from funnel._frames import Kind, check_backend, to_frame
+from funnel._markup import label_repr
 from funnel.analytics._cards import replay_card, replay_repr
-from funnel.analytics.eventlog import read_log
+from funnel.analytics.eventlog import check_log_columns, read_log
 from funnel.engine.funnel import Funnel
 from funnel.engine.replay import replay_rows, stage_counts
-from funnel.exceptions import LoadError
 from funnel.model.eventlog import AT, EVENT, FROM_STAGE, LEAD_ID, ROW, STAGE, TO_STAGE
 from funnel.model.history import StageChange
 
@@ -55,12 +55,15 @@ class ReplayProblem:
         lead_id: The lead.
         kind: ``illegal-event``, ``event-stage-mismatch`` or ``no-edge``.
         message: What went wrong, for people.
+
+    The repr masks e-mail addresses and phone numbers in the lead id and the message
+    (:func:`funnel._markup.label_repr`, as records' reprs do).
     """
 
     row: int
-    lead_id: str
+    lead_id: str = attrs.field(repr=label_repr)
     kind: str
-    message: str
+    message: str = attrs.field(repr=label_repr)
 
 
 @attrs.frozen(kw_only=True)
@@ -170,6 +173,7 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
     ('mql', ['illegal-event'])
     """
     nwf, funnel = read_log(log, funnel)
+    check_log_columns(nwf.columns)
     # Each lead's rows in time order, ties (and rows without a time, first) in file order:
     # the result does not depend on how the file was sorted.
     if ROW not in nwf.columns and isinstance(nwf, nw.DataFrame):
@@ -180,20 +184,15 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
     if isinstance(nwf, nw.LazyFrame):
         nwf = nwf.collect(backend="polars")
     cols = nwf.columns
-    if LEAD_ID not in cols or AT not in cols or (STAGE not in cols and EVENT not in cols):
-        raise LoadError(f"event log lacks lead_id, at, or stage/event; has {cols}")
     n = int(nwf.shape[0])
     stages = _values(nwf, STAGE, n)
     events = _values(nwf, EVENT, n)
     rows = nwf.get_column(ROW).to_list() if ROW in cols else list(range(1, n + 1))
-    return _replay(
-        funnel,
-        nwf.get_column(LEAD_ID).to_list(),
-        nwf.get_column(AT).to_list(),
-        stages,
-        events,
-        rows,
-    )
+    at = nwf.get_column(AT)
+    # A missing time is None, whichever engine read it (pandas gives NaT, which polars and
+    # the frames built from the replay cannot take as a datetime).
+    ats = _values(nwf, AT, n) if at.null_count() else at.to_list()
+    return _replay(funnel, nwf.get_column(LEAD_ID).to_list(), ats, stages, events, rows)
 
 
 def _values(nwf: Any, name: str, n: int) -> list[Any]:

@@ -55,11 +55,17 @@ import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
-from funnel.analytics.eventlog import LoadResult, _is_polars, present_steps, read_log
+from funnel.analytics.eventlog import (
+    LoadResult,
+    _is_polars,
+    check_log_columns,
+    present_steps,
+    read_log,
+)
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
     KEY,
@@ -150,7 +156,8 @@ class FunnelReport:
         open: Leads neither won nor lost.
         order: ``"reached"`` or ``"ordered"``.
         window: The conversion window, if any.
-        label: The group this report is for (breakdowns, cohorts).
+        label: The group this report is for (breakdowns, cohorts); ``str()``, the
+            repr and the notebook table write it as :func:`group_label` does (masked).
         backend: The engine :meth:`to_frame` builds for (``"polars"``,
             ``"pandas"``, ``"pyarrow"``).
         names: The steps' display names (:meth:`funnel.Funnel.stage_name`).
@@ -180,7 +187,7 @@ class FunnelReport:
     durations: Durations | None = attrs.field(default=None, repr=False)
 
     def __repr__(self) -> str:
-        label = f", label={str(self.label)[:60]!r}" if self.label is not None else ""
+        label = f", label={group_label(self.label)[:60]!r}" if self.label is not None else ""
         leads = self.counts[0] if self.counts else 0
         return (
             f"FunnelReport(<{len(self.steps)} steps>, leads={leads}, won={self.won}, "
@@ -302,7 +309,7 @@ class FunnelReport:
         head = f"{'step':<{width}}{'leads':>9}{'from prev':>11}{'from first':>11}{'drop-off':>10}"
         if self.has_values:
             head += f"{'value':>14}{'average':>12}"
-        lines = [head] if self.label is None else [f"[{self.label}]", head]
+        lines = [head] if self.label is None else [f"[{group_label(self.label)}]", head]
         for r in self.rows():
             line = (
                 f"{r['name']:<{width}}{r['leads']:>9}{_pct(r['from_previous']):>11}"
@@ -328,7 +335,7 @@ class FunnelReport:
             + "</tr>"
             for r in self.rows()
         )
-        title = "" if self.label is None else f"<b>{html.escape(str(self.label))}</b>"
+        title = "" if self.label is None else f"<b>{html.escape(group_label(self.label))}</b>"
         value_head = "<th>value</th><th>average</th>" if values else ""
         return (
             f"{title}<table><thead><tr><th>step</th><th>leads</th><th>from previous</th>"
@@ -628,7 +635,7 @@ def _read(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
 
     _check_funnel(funnel)
     nwf, funnel = read_log(log, funnel)
-    _check_log_columns(nwf.columns)
+    check_log_columns(nwf.columns)
     impl = nwf.implementation
     backend = (
         "pandas"
@@ -645,13 +652,6 @@ def _check_funnel(funnel: object) -> None:
         raise ValidationError(
             f"funnel must be a funnel.Funnel, got {type(funnel).__name__}", field="funnel"
         )
-
-
-def _check_log_columns(columns: Sequence[str]) -> None:
-    """A :class:`LoadError` unless *columns* has ``lead_id``, ``at``, ``stage`` or ``event``."""
-    missing = [c for c in (LEAD_ID, AT) if c not in columns]
-    if missing or (STAGE not in columns and EVENT not in columns):
-        raise LoadError(f"event log lacks lead_id, at, or stage/event; has {list(columns)}")
 
 
 def _polars_log(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel] | None:
@@ -677,9 +677,14 @@ def _replayed(nwf: Any, funnel: Funnel) -> Any:
 
     from funnel.analytics.replay import replay_log
 
+    extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT, ROW)]
+    if extra and ROW not in nwf.columns:
+        # Number the rows first, as the loaders do: the other columns join back on them.
+        if isinstance(nwf, nw.LazyFrame):
+            nwf = nwf.collect(backend="polars")
+        nwf = nwf.with_row_index(ROW).with_columns((nw.col(ROW) + 1).cast(nw.Int64))
     result = replay_log(nwf.to_native(), funnel=funnel)
     stages = nw.from_native(result.stage_frame(), eager_only=True)
-    extra = [c for c in nwf.columns if c not in (LEAD_ID, AT, STAGE, EVENT, ROW)]
     if ROW in nwf.columns and extra:
         attrs_frame = nwf.select(ROW, *extra)
         if isinstance(attrs_frame, nw.LazyFrame):
@@ -716,7 +721,7 @@ def _fast(
         nwf, funnel = native
         columns = nwf.collect_schema().names()
         backend = "polars"
-        _check_log_columns(columns)
+        check_log_columns(columns)
     else:
         nwf, funnel, backend = _read(log, funnel)
         columns = nwf.columns
@@ -784,6 +789,32 @@ def _report(
         backend=backend,
         names=tuple(funnel.stage_name(s) for s in steps),
     )
+
+
+_G = TypeVar("_G")
+
+
+def _null_key(key: Any) -> Any:
+    """
+    A group key with its missing values ``None``, whichever engine gave them.
+
+    The engine's keys are plain values with NaN as ``None``, but pandas' missing time
+    (``NaT``) and missing value (``NA``) stayed themselves: a pandas cohort of leads
+    without a time was keyed ``NaT``, which no table could write.
+    """
+    if isinstance(key, tuple):
+        return tuple(_null_key(k) for k in key)
+    if type(key).__name__ in ("NaTType", "NAType"):
+        return None
+    if isinstance(key, float) and math.isnan(key):
+        return None
+    return key
+
+
+def _by_key(groups: Mapping[Any, _G]) -> list[tuple[Any, _G]]:
+    """*groups*' items with their keys' missing values ``None`` (:func:`_null_key`), sorted."""
+    items = [(_null_key(k), v) for k, v in groups.items()]
+    return sorted(items, key=lambda item: _sort_key(item[0]))
 
 
 def _sort_key(key: Any) -> tuple[int, Any]:
@@ -1234,7 +1265,7 @@ def _grouped(
             every=every,
             reports={
                 k: _report(
-                    tally.reports[k],
+                    counts,
                     tally.steps,
                     funnel,
                     order=order,
@@ -1242,7 +1273,7 @@ def _grouped(
                     backend=backend,
                     label=k,
                 )
-                for k in sorted(tally.reports, key=_sort_key)
+                for k, counts in _by_key(tally.reports)
             },
             total=_report(
                 tally.total, tally.steps, funnel, order=order, window=None, backend=backend
@@ -1272,8 +1303,8 @@ def _grouped(
     keyed = tally_reached(per, steps_t, keyed=True)
     total = tally_reached(per, steps_t).get(None)
     reports = {
-        k: _report(keyed[k], steps_t, funnel, order=order, window=window, backend=backend, label=k)
-        for k in sorted(keyed, key=_sort_key)
+        k: _report(counts, steps_t, funnel, order=order, window=window, backend=backend, label=k)
+        for k, counts in _by_key(keyed)
     }
     return Breakdown(
         by=(by_t[0] if len(by_t) == 1 else ", ".join(by_t)) if by_t else "cohort",
@@ -1518,7 +1549,7 @@ def _measured(
     groups: dict[Any, Durations] = {}
     if by:
         found = _durations(conv, start, end, quantiles)
-        groups = {g: found[g] for g in sorted(found, key=_sort_key)}
+        groups = dict(_by_key(found))
     base = whole.get(None) or Durations(
         start=start, end=end, count=0, median=None, mean=None, quantiles={}
     )
