@@ -54,7 +54,8 @@ def markdown_text(text: str) -> str:
 
 #: What may stand between a phone number's digits: spaces (also no-break), dashes (also
 #: Unicode hyphens and dashes), dots, slashes, middle dots and brackets, up to three.
-_SEP = r"[ ()./\-\u00a0\u2010-\u2013\u00b7]"
+_SEPARATORS = " ()./-\u00a0\u2010\u2011\u2012\u2013\u00b7"
+_SEP = f"[{re.escape(_SEPARATORS)}]"
 #: A phone number: seven digits or more with separators between, an opening bracket before
 #: the first one included (``(555) 010-9999``), and an extension glued to it (``x123``).
 _PHONE = re.compile(
@@ -70,7 +71,7 @@ _OTHER_DATE = re.compile(r"\d{1,2}([./ ])\d{1,2}\1\d{4}|\d{4}([./ ])\d{1,2}\2\d{
 #: A UUID: its digit groups are not a phone number.
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 #: A separator (other than a dot) that makes a run of digits look like a phone number.
-_PHONE_SEPARATORS = frozenset(" ()-/\u00a0\u2010\u2011\u2012\u2013\u00b7")
+_PHONE_SEPARATORS = frozenset(_SEPARATORS) - {"."}
 
 
 def mask_phones(text: str) -> str:
@@ -122,6 +123,17 @@ def mask_phones(text: str) -> str:
         return "(" * depth + "***" + last + ")" * closed_outside
 
     return _PHONE.sub(one, text)
+
+
+def mask_line(text: str) -> str:
+    r"""
+    *text* as messages, log lines and reprs show it: e-mail addresses and phone numbers
+    masked, control characters escaped.
+
+    >>> mask_line("Lead 'ada@acme.example' (+44 20 7946 0958)\x1b[2J")
+    "Lead 'a***@acme.example' (***58)\\x1b[2J"
+    """
+    return escape_controls(mask_phones(mask_addresses(text)))
 
 
 class Redactor:
@@ -279,7 +291,7 @@ def label_repr(value: object) -> str:
     """
     if not isinstance(value, str):
         return repr(value)
-    return repr(escape_controls(mask_phones(mask_addresses(value))))
+    return repr(mask_line(value))
 
 
 def short_repr(obj: Any) -> str:

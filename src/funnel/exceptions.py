@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from funnel._privacy import escape_controls, is_name, mask_addresses
+from funnel._privacy import is_name
 
 
 def describe(error: BaseException) -> str:
@@ -79,9 +79,9 @@ def _record_id(record: object) -> str | None:
 
 def _masked_message(text: str) -> str:
     """*text* with e-mail addresses and phone numbers masked and controls escaped."""
-    from funnel._markup import mask_phones  # imports funnel._privacy, as this module does
+    from funnel._markup import mask_line  # imports funnel._privacy, as this module does
 
-    return escape_controls(mask_phones(mask_addresses(text)))
+    return mask_line(text)
 
 
 class FunnelError(Exception):

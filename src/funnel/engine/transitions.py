@@ -30,8 +30,8 @@ import attrs
 
 from funnel import _log
 from funnel._fields import shown
-from funnel._markup import mask_phones
-from funnel._privacy import escape_controls, is_name, mask_addresses
+from funnel._markup import mask_line
+from funnel._privacy import is_name
 from funnel._time import utc
 from funnel.exceptions import (
     ChronologyError,
@@ -405,7 +405,7 @@ def _span(record: Record, event: str, ctx: GuardContext) -> dict[str, str]:
 
 def _id(record: Record) -> str:
     """How log lines (and their ``extra``) name a record: e-mails and phone numbers masked."""
-    return escape_controls(mask_phones(mask_addresses(record.id)))
+    return mask_line(record.id)
 
 
 def _name(value: object) -> str:

@@ -90,10 +90,8 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - tested in a subprocess
         raise
     raise _missing from None
 
-from funnel._markup import mask_phones
+from funnel._markup import mask_line
 from funnel._privacy import (
-    escape_controls,
-    mask_addresses,
     mask_email,
     mask_name,
     mask_phone,
@@ -737,7 +735,7 @@ def _path(loc: Iterable[object]) -> str:
 
 
 def _safe(text: object) -> str:
-    return escape_controls(mask_phones(mask_addresses(str(text))))
+    return mask_line(str(text))
 
 
 def problem_details(
