@@ -21,6 +21,15 @@ BACKENDS: tuple[Backend, ...] = ("polars", "pandas")
 Kind = Literal["int", "float", "str", "bool", "datetime", "duration"]
 
 
+def is_polars_frame(frame: object) -> bool:
+    """Whether *frame* is a polars DataFrame or LazyFrame (polars imported only if so)."""
+    if type(frame).__module__.partition(".")[0] != "polars":
+        return False
+    import polars as pl
+
+    return isinstance(frame, pl.DataFrame | pl.LazyFrame)
+
+
 def check_backend(backend: object) -> Backend:
     """
     *backend* if it names a frame library, else a :class:`ValidationError`.

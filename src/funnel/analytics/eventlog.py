@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from funnel._frames import is_polars_frame
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import FunnelError, LoadError, ValidationError
 from funnel.model.eventlog import (
@@ -183,22 +184,13 @@ class LoadResult:
 
 def _plain_rows(frame: Any) -> list[dict[str, Any]]:
     """The rows of a native frame as dicts (polars read directly, others through narwhals)."""
-    if _is_polars(frame):
+    if is_polars_frame(frame):
         rows: Any = frame.iter_rows(named=True)
     else:
         import narwhals as nw
 
         rows = nw.from_native(frame, eager_only=True).iter_rows(named=True)
     return [{k: None if v != v else v for k, v in row.items()} for row in rows]
-
-
-def _is_polars(frame: object) -> bool:
-    """Whether *frame* is a polars DataFrame or LazyFrame (polars imported only if so)."""
-    if type(frame).__module__.partition(".")[0] != "polars":
-        return False
-    import polars as pl
-
-    return isinstance(frame, pl.DataFrame | pl.LazyFrame)
 
 
 def _html_table(rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:
@@ -754,7 +746,7 @@ def load_frame(
     mapping = _check_stages(stages)
     _check_zone(timezone)
     options = _Options(funnel, timezone, date_format, allow_missing_time, mapping)
-    if _is_polars(frame):
+    if is_polars_frame(frame):
         return _load_polars(frame, columns, options)
     import narwhals as nw
 

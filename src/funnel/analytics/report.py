@@ -59,9 +59,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
+from funnel._frames import is_polars_frame
 from funnel.analytics.eventlog import (
     LoadResult,
-    _is_polars,
     check_log_columns,
     present_steps,
     read_log,
@@ -78,6 +78,7 @@ from funnel.engine.replay import (
     check_window,
     collect,
     mask_tally,
+    needs_replay_rows,
     per_lead_checked,
     plain_value,
     reached_per_lead,
@@ -664,7 +665,7 @@ def _polars_log(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel] | None:
     """
     _check_funnel(funnel)
     frame = log.accepted if isinstance(log, LoadResult) else log
-    if not _is_polars(frame):
+    if not is_polars_frame(frame):
         return None
     if isinstance(log, LoadResult):
         funnel = funnel or log.funnel
@@ -763,10 +764,7 @@ def _needs_replay(nwf: Any) -> bool:
         return True
     if isinstance(nwf, nw.DataFrame) and not nwf.get_column(STAGE).null_count():
         return False  # no null stage: nothing to replay (the count is the column's, no pass)
-    q = nwf.select((nw.col(STAGE).is_null() & ~nw.col(EVENT).is_null()).cast(nw.Int64).sum())
-    if isinstance(q, nw.LazyFrame):
-        q = q.collect()
-    return bool(q.item() or 0)
+    return needs_replay_rows(nwf, polars_native=False)
 
 
 def _report(

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from funnel._frames import is_polars_frame
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import ValidationError
 from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, TRANSITIONS, VALUE
@@ -199,20 +200,17 @@ def bulk_replay(
                 transitions=counts,
                 rejects=tuple(BulkReject(nums[p], ids[p], s, evs[p]) for p, s in refused),
             )
-    try:
-        walk = _replay_rows(
-            ids,
-            evs,
-            None,
-            funnel=funnel,
-            table=table,
-            start=start,
-            initial=initial,
-            history=history,
-        )
-    except TypeError:
-        _refuse_unhashable(ids, evs, None, nums)
-        raise
+    walk = _checked_replay_rows(
+        ids,
+        evs,
+        None,
+        nums,
+        funnel=funnel,
+        table=table,
+        start=start,
+        initial=initial,
+        history=history,
+    )
     hist: dict[Any, list[Step]] | None = None
     if walk.steps is not None:
         hist = {}
@@ -295,19 +293,31 @@ def replay_rows(
         ValidationError: a lead id, event or stage cannot be a dict key (a list, a
             dict), naming its row (1-based).
     """
+    return _checked_replay_rows(
+        lead_ids,
+        events,
+        stages,
+        range(1, len(lead_ids) + 1),
+        funnel=funnel,
+        table=table,
+        start=start,
+        initial=initial,
+        history=history,
+    )
+
+
+def _checked_replay_rows(
+    lead_ids: Sequence[Any],
+    events: Sequence[Any],
+    stages: Sequence[Any] | None,
+    rows: Sequence[int],
+    **options: Any,
+) -> RowReplay:
+    """:func:`_replay_rows`, an unhashable id, event or stage named by its number in *rows*."""
     try:
-        return _replay_rows(
-            lead_ids,
-            events,
-            stages,
-            funnel=funnel,
-            table=table,
-            start=start,
-            initial=initial,
-            history=history,
-        )
+        return _replay_rows(lead_ids, events, stages, **options)
     except TypeError:
-        _refuse_unhashable(lead_ids, events, stages, range(1, len(lead_ids) + 1))
+        _refuse_unhashable(lead_ids, events, stages, rows)
         raise
 
 
@@ -1706,7 +1716,7 @@ def mask_tally(
     ``_first``: the lead's first time in a *first_at* stage, null if none) and
     returns its plan: polars computes that group-by once for both.
     """
-    polars_native = _is_polars_frame(nwf)  # a native polars frame: no narwhals at all
+    polars_native = is_polars_frame(nwf)  # a native polars frame: no narwhals at all
     columns: list[str] = nwf.collect_schema().names() if polars_native else nwf.columns
     if STAGE not in columns or LEAD_ID not in columns or AT not in columns:
         return None
@@ -1750,7 +1760,7 @@ def mask_tally(
         return None
     found = _decode(rows, bit_steps, steps is not None)
     if found is None:  # null stages: rows with an event need a replay, others add nothing
-        if _needs_replay_rows(nwf, polars_native):
+        if needs_replay_rows(nwf, polars_native=polars_native):
             return None
         found = _decode(rows, bit_steps, steps is not None, nulls_checked=True)
         if found is None:
@@ -1759,16 +1769,7 @@ def mask_tally(
     return MaskTally(steps=steps_t, reports=reports, total=total, also=extra)
 
 
-def _is_polars_frame(frame: object) -> bool:
-    """Whether *frame* is a native polars DataFrame or LazyFrame (polars imported only if so)."""
-    if type(frame).__module__.partition(".")[0] != "polars":
-        return False
-    import polars as pl
-
-    return isinstance(frame, pl.DataFrame | pl.LazyFrame)
-
-
-def _needs_replay_rows(frame: Any, polars_native: bool) -> bool:
+def needs_replay_rows(frame: Any, *, polars_native: bool) -> bool:
     """Whether some row of *frame* has an event and no stage (a narwhals or polars frame)."""
     if polars_native:
         import polars as pl
