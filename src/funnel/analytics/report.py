@@ -707,7 +707,6 @@ def _fast(
     every: str | None = None,
     attribution: Any = "first",
     also: Sequence[Any] = (),
-    first_at: Sequence[str] = (),
 ) -> tuple[MaskTally, Funnel, str] | None:
     """
     The one-aggregation report (:func:`funnel.engine.replay.mask_tally`) when it applies.
@@ -743,7 +742,6 @@ def _fast(
         attribution=attribution,
         every=every,
         also=also,
-        first_at=first_at,
     )
     return None if tally is None else (tally, funnel, backend)
 

@@ -1698,7 +1698,6 @@ def mask_tally(
     attribution: Any = "first",
     every: str | None = None,
     also: Sequence[Any] = (),
-    first_at: Sequence[str] = (),
 ) -> MaskTally | None:
     """
     The reached report (``order="reached"``, no window) in one aggregation, or ``None``.
@@ -1711,10 +1710,7 @@ def mask_tally(
     another engine, a column type the keys cannot order, or rows that need a
     replay (a null stage with an event). *also* are more lazy polars plans over
     the same log (polars only), run with the tally in one ``collect_all`` so
-    that polars reads the log once; their frames come back in ``also``. An *also*
-    that is a callable is given the per-lead plan of the tally (``lead_id``, and
-    ``_first``: the lead's first time in a *first_at* stage, null if none) and
-    returns its plan: polars computes that group-by once for both.
+    that polars reads the log once; their frames come back in ``also``.
     """
     polars_native = is_polars_frame(nwf)  # a native polars frame: no narwhals at all
     columns: list[str] = nwf.collect_schema().names() if polars_native else nwf.columns
@@ -1747,7 +1743,6 @@ def mask_tally(
             every,
             check_replay=check_replay,
             also=also,
-            first_at=first_at,
         )
         rows, extra = found_rows if found_rows is not None else (None, ())
     elif also:
@@ -1813,7 +1808,6 @@ def _mask_rows_polars(
     *,
     check_replay: bool,
     also: Sequence[Any] = (),
-    first_at: Sequence[str] = (),
 ) -> tuple[list[tuple[Any, int, int]], tuple[Any, ...]] | None:
     import polars as pl
 
@@ -1889,14 +1883,7 @@ def _mask_rows_polars(
         aggs.append(pl.col("_t").min())
         keys.append("_k0")
         decoders.append(None)
-    shared: list[Any] = []
-    if first_at:  # for the *also* plans, in the same group-by (and read by the tally too,
-        # so that both plans keep the same per-lead plan, which polars then runs once)
-        cols.append(pl.when(pl.col(STAGE).is_in(list(first_at))).then(pl.col(AT)).alias("_first"))
-        aggs.append(pl.col("_first").min())
-        shared.append(pl.col("_first").null_count().alias("_no_first"))
     per = lf.with_columns(*cols).group_by(LEAD_ID).agg(*aggs)
-    plans = [p(per.select(LEAD_ID, "_first")) if callable(p) else p for p in also]
 
     if by:
         low = [pl.col(k) & code_mask for k in keys]  # the value's rank: the low bits
@@ -1906,13 +1893,11 @@ def _mask_rows_polars(
         )
     if every is not None:
         per = per.with_columns(pl.col("_t").dt.truncate(every).alias("_k0"))
-    plan = per.group_by(*keys, "_m").agg(pl.len(), *shared)
-    if plans:
-        tally, *extra = pl.collect_all([plan, *plans])
+    plan = per.group_by(*keys, "_m").agg(pl.len())
+    if also:
+        tally, *extra = pl.collect_all([plan, *also])
     else:
         tally, extra = plan.collect(), []
-    if shared:
-        tally = tally.drop("_no_first")
     out: list[tuple[Any, int, int]] = []
     for row in tally.iter_rows():
         ks, m, count = row[:-2], row[-2], row[-1]
