@@ -10,15 +10,81 @@ default (the ``salesfunnel[analytics]`` extra), a pandas frame with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from funnel.exceptions import MissingExtra, ValidationError
+from funnel.exceptions import LoadError, MissingExtra, ValidationError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: The libraries a result frame can be made in.
 Backend = Literal["polars", "pandas"]
 BACKENDS: tuple[Backend, ...] = ("polars", "pandas")
 #: The type of a column, where it cannot be inferred from its values (an empty column).
 Kind = Literal["int", "float", "str", "bool", "datetime", "duration"]
+
+
+def read_csv_text(path: str | Path, separator: str = ",") -> pl.DataFrame:
+    """
+    A CSV file as a polars frame of text columns (the loaders parse and check each).
+
+    Raises:
+        ValidationError: *separator* is not one character.
+        LoadError: the file cannot be read; when polars cannot parse it, the message
+            names the first line that is not UTF-8 or has another number of fields.
+    """
+    import polars as pl
+
+    if not isinstance(separator, str) or len(separator) != 1:
+        raise ValidationError(
+            f"separator must be one character, got {separator!r}", field="separator"
+        )
+    try:
+        return pl.read_csv(path, infer_schema=False, separator=separator)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        where = _csv_problem(path, separator) if not isinstance(exc, OSError) else None
+        detail = where or str(exc).splitlines()[0]
+        raise LoadError(f"cannot read CSV {str(path)!r}: {detail}") from None
+
+
+def read_parquet_file(path: str | Path) -> pl.DataFrame:
+    """
+    A Parquet file as a polars frame.
+
+    Raises:
+        LoadError: the file cannot be read.
+    """
+    import polars as pl
+
+    try:
+        return pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise LoadError(f"cannot read Parquet {str(path)!r}: {exc}") from exc
+
+
+def _csv_problem(path: str | Path, separator: str) -> str | None:
+    """The first line of *path* that is not UTF-8 or has another number of fields."""
+    import csv
+    import io
+
+    raw = Path(path).read_bytes()
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return (
+                f"line {number} is not UTF-8 (byte 0x{line[exc.start]:02x} at column "
+                f"{exc.start + 1}); save the file as UTF-8"
+            )
+    rows = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=separator)
+    width = None
+    for row in rows:
+        if width is None:
+            width = len(row)
+        elif row and len(row) != width:
+            return f"line {rows.line_num} has {len(row)} field(s), the header has {width}"
+    return None
 
 
 def is_polars_frame(frame: object) -> bool:

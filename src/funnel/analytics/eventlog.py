@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnel._frames import is_polars_frame
+from funnel._frames import is_polars_frame, read_csv_text, read_parquet_file
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import FunnelError, LoadError, ValidationError
 from funnel.model.eventlog import (
@@ -284,18 +284,7 @@ def load_csv(
         ValidationError: *separator* is not one character, *stages* not a
             mapping of names.
     """
-    import polars as pl
-
-    if not isinstance(separator, str) or len(separator) != 1:
-        raise ValidationError(
-            f"separator must be one character, got {separator!r}", field="separator"
-        )
-    try:
-        frame = pl.read_csv(path, infer_schema=False, separator=separator)
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        where = _csv_problem(path, separator) if not isinstance(exc, OSError) else None
-        detail = where or str(exc).splitlines()[0]
-        raise LoadError(f"cannot read CSV {str(path)!r}: {detail}") from None
+    frame = read_csv_text(path, separator)
     return load_frame(
         frame,
         funnel=funnel,
@@ -323,12 +312,7 @@ def load_parquet(
     Raises:
         LoadError: the file cannot be read or lacks a required column.
     """
-    import polars as pl
-
-    try:
-        frame = pl.read_parquet(path)
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise LoadError(f"cannot read Parquet {str(path)!r}: {exc}") from exc
+    frame = read_parquet_file(path)
     return load_frame(
         frame,
         funnel=funnel,
@@ -601,30 +585,6 @@ def _timestamps(
         # an all-null column of another dtype (pandas object, polars Null): no times at all
         return _timestamps(frame.with_columns(nw.col(AT).cast(nw.String)), timezone, date_format)
     raise LoadError(f"column 'at' must hold timestamps or ISO-8601 text, got {dtype}")
-
-
-def _csv_problem(path: str | Path, separator: str) -> str | None:
-    """The first line of *path* that is not UTF-8 or has another number of fields."""
-    import csv
-    import io
-
-    raw = Path(path).read_bytes()
-    for number, line in enumerate(raw.splitlines(), start=1):
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return (
-                f"line {number} is not UTF-8 (byte 0x{line[exc.start]:02x} at column "
-                f"{exc.start + 1}); save the file as UTF-8"
-            )
-    rows = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=separator)
-    width = None
-    for row in rows:
-        if width is None:
-            width = len(row)
-        elif row and len(row) != width:
-            return f"line {rows.line_num} has {len(row)} field(s), the header has {width}"
-    return None
 
 
 #: Packages whose exceptions the loader turns into a LoadError.

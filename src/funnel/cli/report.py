@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 
@@ -185,8 +187,86 @@ def accepted_enough(loaded: Any, minimum: float) -> tuple[bool, str]:
     return False, "\n".join([f"{head}; rejected: {reasons}", *hints])
 
 
+class ReadAhead:
+    """
+    A file read in a thread while the command imports the rest of itself.
+
+    polars reads without the GIL, so the file is read while Python imports funnel's
+    modules, python-statemachine (for the funnel's transition table) and rich.
+    :meth:`result` waits for the read and raises what it raised.
+    """
+
+    def __init__(self, read: Callable[..., Any], *args: Any) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(read, args), name="funnel-read")
+        self._thread.start()
+
+    def _run(self, read: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self._value = read(*args)
+        except BaseException as exc:  # handed to result(), in the main thread
+            self._error = exc
+
+    def wait(self) -> None:
+        """Wait for the read to end (its result or error kept for :meth:`result`)."""
+        self._thread.join()
+
+    def result(self) -> Any:
+        """The frame read; the read's own error (e.g. a ``LoadError``) is raised here."""
+        self.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self._value
+
+
+def _file_format(args: argparse.Namespace) -> str:
+    return args.format or ("parquet" if args.file.endswith((".parquet", ".pq")) else "csv")
+
+
+def read_ahead(args: argparse.Namespace) -> ReadAhead | None:
+    """
+    Start reading ``args.file`` (CSV or Parquet) in a thread; ``None`` for a CRM export
+    (its loader reads the file) or without polars (the loader then names the extra).
+    """
+    from importlib.util import find_spec
+
+    if getattr(args, "crm", None) or find_spec("polars") is None:
+        return None
+    import polars  # noqa: F401 - imported here, not in the thread: one importer at a time
+
+    from funnel._frames import read_csv_text, read_parquet_file
+
+    if _file_format(args) == "parquet":
+        return ReadAhead(read_parquet_file, args.file)
+    return ReadAhead(read_csv_text, args.file, _separator(args.separator))
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``funnel report``; returns the exit code (0 ok, 1 error)."""
+    from funnel.exceptions import FunnelError
+
+    try:
+        stages = stage_map(args.map, args.map_file)
+    except FunnelError as exc:
+        return _fail(exc)
+    pending = read_ahead(args)
+    try:
+        return _run(args, stages, pending)
+    finally:
+        if pending is not None:  # an early error: the read is still waited for, not leaked
+            pending.wait()
+
+
+def _fail(exc: Exception) -> int:
+    from rich.console import Console
+
+    Console(file=sys.stderr, soft_wrap=True).print(_error(str(exc)), highlight=False)
+    return 1
+
+
+def _run(args: argparse.Namespace, stages: dict[str, str], pending: ReadAhead | None) -> int:
     from rich.console import Console
     from rich.table import Table
 
@@ -197,7 +277,6 @@ def run(args: argparse.Namespace) -> int:
     err = Console(file=sys.stderr, soft_wrap=True)
     steps = [s.strip() for s in args.steps.split(",")] if args.steps else None
     try:
-        stages = stage_map(args.map, args.map_file)
         funnel = _funnel(args.funnel)
         options: dict[str, Any] = {
             "timezone": args.timezone,
@@ -209,13 +288,14 @@ def run(args: argparse.Namespace) -> int:
             options["funnel"] = funnel
         with _progress(err) as progress:
             task = progress.add_task(f"loading {args.file}", total=None)
-            fmt = args.format or ("parquet" if args.file.endswith((".parquet", ".pq")) else "csv")
             from funnel.cli import crm
 
             from_crm = crm.load_for_report(args)
             if from_crm is not None:
                 loaded = from_crm
-            elif fmt == "parquet":
+            elif pending is not None:  # as load_csv / load_parquet, the file read ahead
+                loaded = eventlog.load_frame(pending.result(), **options)
+            elif _file_format(args) == "parquet":
                 loaded = eventlog.load_parquet(args.file, **options)
             else:
                 separator = _separator(args.separator)
