@@ -156,7 +156,8 @@ def bench_cli(n_events: int, repeat: int) -> dict[str, Any]:
     writes the bytecode every timed run then reads, as an installed package does. Also
     raced: the imports alone of each side (``cli_imports``: what ``funnel report`` loads
     before reading the file; ``peer_imports``: ``import polars``), to split the gap into
-    start-up and work.
+    start-up and work. The command reads the file in a thread while it imports, so its
+    ``work`` (total minus ``cli_imports``) is what is left after the imports, read overlapped.
     """
     path = csv_log(n_events)
     exe = sys.executable
