@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, strategies
 
 from funnel import DEFAULT_FUNNEL
 from funnel.analytics.distributed import (
@@ -189,3 +190,70 @@ def test_report_refuses_rows_with_an_event_and_no_stage():
         report_dask(dd.from_pandas(log, npartitions=2))
     staged = log.assign(stage=["acquired", "mql", "acquired", "mql"])
     assert report_dask(dd.from_pandas(staged, npartitions=2)).counts[:2] == (2, 2)
+
+
+@given(
+    columns=strategies.sets(strategies.sampled_from(["lead_id", "at", "stage", "event", "row"])),
+    count=strategies.integers(min_value=0, max_value=10**9),
+    replays=strategies.booleans(),
+)
+def test_the_unstaged_check_refuses_exactly_logs_with_both_columns_and_such_rows(
+    columns: set[str], count: int, replays: bool
+) -> None:
+    """report_spark left rows with an event and no stage out, as report_dask once did."""
+    from funnel.analytics.distributed import _check_staged
+    from funnel.exceptions import LoadError
+
+    asked: list[int] = []
+
+    def unstaged() -> int:
+        asked.append(count)
+        return count
+
+    both = {"stage", "event"} <= columns
+    who = "report_dask" if replays else "report_spark"
+    if both and count:
+        with pytest.raises(LoadError) as refused:
+            _check_staged(who, sorted(columns), unstaged, replays=replays)
+        fix = (
+            "give every row a stage, or drop the stage column to have the events replayed"
+            if replays
+            else "give every row a stage (report_spark does not replay events)"
+        )
+        assert str(refused.value) == f"{who}: {count} row(s) have an event and no stage; {fix}"
+    else:
+        _check_staged(who, sorted(columns), unstaged, replays=replays)
+    assert asked == ([count] if both else [])  # the engine's query runs only when it can matter
+
+
+def _spark_session() -> Any:  # pragma: no cover - needs pyspark and Java
+    sql = pytest.importorskip("pyspark.sql")
+    return sql.SparkSession.builder.master("local[2]").appName("funnel-test").getOrCreate()
+
+
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+def test_report_spark_refuses_rows_with_an_event_and_no_stage() -> None:  # pragma: no cover
+    """report_spark left them out; report_dask refuses them (the same log as the Dask test)."""
+    from funnel.exceptions import LoadError
+
+    spark = _spark_session()
+    try:
+        log = pd.DataFrame(
+            {
+                "lead_id": ["a", "a", "b", "b"],
+                "at": [0, 1, 0, 1],
+                "stage": ["acquired", "mql", "acquired", None],
+                "event": [None, None, None, "mark_mql"],
+            }
+        )
+        schema = "lead_id string, at long, stage string, event string"
+        sdf = spark.createDataFrame(log.astype(object).where(log.notna(), None), schema=schema)
+        with pytest.raises(LoadError, match=r"^report_spark: 1 row\(s\) have an event and no"):
+            report_spark(sdf)
+        with pytest.raises(LoadError, match="event log has no 'stage' column"):
+            report_spark(sdf.drop("stage"))
+        staged = log.assign(stage=["acquired", "mql", "acquired", "mql"])
+        sdf = spark.createDataFrame(staged.astype(object).where(staged.notna(), None), schema)
+        assert report_spark(sdf).counts[:2] == (2, 2)
+    finally:
+        spark.stop()

@@ -22,6 +22,7 @@ from funnel import (
 )
 from funnel.engine.dedupe import latest_change, merge
 from funnel.engine.erase import ERASED, erase, is_erased
+from funnel.exceptions import ChronologyError
 from funnel.io.serialize import dumps, loads, to_dict
 from tests.strategies import leads
 
@@ -230,7 +231,6 @@ def test_an_erasure_dated_before_the_record_changed_is_refused() -> None:
     import funnel
     from funnel import Contact, Lead
     from funnel.engine.erase import erase
-    from funnel.exceptions import ChronologyError
 
     t0 = datetime(2026, 4, 1, 9, tzinfo=UTC)
     lead = Lead(id="L1", contact=Contact(name="Ada Lovelace"), source="web", created_at=t0)
@@ -238,5 +238,25 @@ def test_an_erasure_dated_before_the_record_changed_is_refused() -> None:
     with pytest.raises(ChronologyError) as err:
         erase(lead, at=t0 - timedelta(days=10))
     assert err.value.event == "erase"
+    assert (err.value.record, err.value.stage) == (lead, "nurturing")
+    assert str(err.value) == (
+        "Lead 'L1' cannot be erased: at (2026-03-22T09:00:00+00:00) precedes its latest "
+        "change (2026-04-06T09:00:00+00:00)\n  - at must not precede 2026-04-06T09:00:00+00:00"
+    )
+    assert err.value.reasons == ("at must not precede 2026-04-06T09:00:00+00:00",)
     assert "Lovelace" not in str(err.value)
     assert erase(lead, at=t0 + timedelta(days=5)).contact.name == "[erased]"
+
+
+def test_a_refused_erasure_masks_an_id_that_is_an_address_and_shows_no_contact_data() -> None:
+    """The three time checks (add_touch, erase, merge) worded their refusals three ways."""
+    record = full_lead("ada.lovelace@acme.example")
+    with pytest.raises(ChronologyError) as err:
+        erase(record, at=latest_change(record) - timedelta(seconds=1))
+    error = err.value
+    assert str(error).startswith("Lead 'a***@acme.example' cannot be erased: at (")
+    assert (error.record, error.event) == (record, "erase")
+    assert error.to_dict()["record"] == "a***@acme.example"
+    shown = str(error) + repr(error.to_dict())
+    for personal in PERSONAL:
+        assert personal not in shown

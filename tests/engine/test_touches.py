@@ -38,8 +38,11 @@ def test_a_touch_dated_before_the_latest_change_is_refused_without_imported() ->
         error = refused.value
         assert error.record is moved
         assert (error.event, error.stage) == ("add_touch", "nurturing")
-        assert "lead 'L1'" in str(error)
-        assert "touch 'f0'" in str(error)
+        assert str(error) == (
+            f"Lead 'L1' cannot add touch 'f0': touch.at ({day(-100).isoformat()}) precedes "
+            f"its latest change ({day(5).isoformat()}); record a past touch with imported=True"
+            f"\n  - touch.at must not precede {day(5).isoformat()}"
+        )
         assert error.reasons == (f"touch.at must not precede {day(5).isoformat()}",)
         assert error.to_dict()["status"] == 409
         assert "Ada" not in str(error)
@@ -123,3 +126,20 @@ def test_add_touch_refuses_exactly_the_touches_before_the_latest_change(
     else:
         assert touch in add_touch(record, touch).touches
     assert touch in add_touch(record, touch, imported=True).touches
+
+
+def test_a_refused_touch_masks_an_id_that_is_an_address_and_shows_no_contact_data() -> None:
+    """The three time checks (add_touch, erase, merge) worded their refusals three ways."""
+    record = funnel.advance(lead("ada@acme.example"), "nurture", at=day(5))
+    touch = attrs.evolve(_inbound("f0", 1), id="+44 20 7946 0958")
+    with pytest.raises(ChronologyError) as refused:
+        add_touch(record, touch)
+    error = refused.value
+    assert str(error).startswith(
+        "Lead 'a***@acme.example' cannot add touch (id not shown: not a name): touch.at ("
+    )
+    assert (error.record, error.event, error.stage) == (record, "add_touch", "nurturing")
+    shown = str(error) + repr(error.to_dict())
+    assert error.to_dict()["record"] == "a***@acme.example"
+    for personal in ("ada@", "Ada", "7946"):
+        assert personal not in shown

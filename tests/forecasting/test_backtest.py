@@ -8,8 +8,10 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from funnel.exceptions import ForecastWarning, SimulationError, ValidationError
+from funnel.exceptions import ForecastWarning, LoadError, SimulationError, ValidationError
 from funnel.forecasting import backtest, backtest_chart, simulate_pipeline, stage_survival
 from funnel.forecasting.backtest import BACKTEST_COLUMNS, log_histories
 from funnel.forecasting.pipeline import open_deals_at
@@ -280,7 +282,7 @@ class TestBacktest:
             backtest(log_frame(), ["2026-03-31"], models=("oracle",))
         with pytest.raises(ValidationError, match="cutoff"):
             backtest(log_frame(), ["31/03/2026"])
-        with pytest.raises(ValidationError, match="lacks column"):
+        with pytest.raises(LoadError, match="event log has no 'at' column and no 'stage'"):
             log_histories(pl.DataFrame({"lead_id": ["a"]}))
         naive = pl.DataFrame({"lead_id": ["a"], "at": [datetime(2026, 1, 1)], "stage": ["sql"]})  # noqa: DTZ001
         with pytest.raises(ValidationError, match="timezone-aware"):
@@ -385,3 +387,26 @@ class TestShortOutcomeHistory:
         marked = [t for t in chart.data if t.name == "short outcome history"]
         assert len(marked) == 1
         assert list(marked[0].y) == [rows["actual_wins"][0]]
+
+
+@given(st.sets(st.sampled_from(["lead_id", "at", "stage", "event", "value", "id"])))
+def test_a_missing_column_is_refused_in_the_words_of_the_loaders(names: set[str]) -> None:
+    """backtest said "the event log lacks column(s) ..." (a ValidationError); the loaders
+    and reports say "event log has no 'at' column; has [...]" (a LoadError)."""
+    from funnel.analytics.eventlog import check_log_columns
+
+    columns = sorted(names)
+    frame = pl.DataFrame({c: ["x"] for c in columns})
+    if {"lead_id", "at", "stage"} <= names:
+        return
+    with pytest.raises(LoadError) as refused:
+        backtest(frame, ["2026-03-31"], horizon=H)
+    message = str(refused.value)
+    assert message.startswith("event log has no ")
+    assert message.endswith(f"; has {columns}")
+    for name in ("lead_id", "at", "stage"):
+        assert (f"'{name}' column" in message) == (name not in names)
+    if "stage" in names:  # the same words as the loaders', to the letter
+        with pytest.raises(LoadError) as loaders:
+            check_log_columns(columns)
+        assert message == str(loaders.value)

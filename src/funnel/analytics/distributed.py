@@ -36,9 +36,10 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from funnel.analytics.eventlog import check_log_columns
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import (
     ReachedCounts,
@@ -253,13 +254,12 @@ def report_dask(
     import narwhals as nw
 
     steps_t = report_steps(funnel, steps)
-    if STAGE in ddf.columns and EVENT in ddf.columns:
-        unstaged = int((ddf[STAGE].isna() & ~ddf[EVENT].isna()).sum().compute())
-        if unstaged:
-            raise LoadError(
-                f"report_dask: {unstaged} row(s) have an event and no stage; give every row "
-                "a stage, or drop the stage column to have the events replayed"
-            )
+    _check_staged(
+        "report_dask",
+        ddf.columns,
+        lambda: int((ddf[STAGE].isna() & ~ddf[EVENT].isna()).sum().compute()),
+        replays=True,
+    )
     frame = (
         ddf[[LEAD_ID, AT, STAGE]] if STAGE in ddf.columns else stage_log_dask(ddf, funnel=funnel)
     )
@@ -267,6 +267,40 @@ def report_dask(
         # narwhals 2.x: "Dask support is moving out of Narwhals" (into narwhals-dask)
         warnings.filterwarnings("ignore", "Dask support is moving", FutureWarning)
         return _reached(nw.from_native(frame), funnel, steps_t)
+
+
+def _check_staged(
+    who: str, columns: Sequence[str], unstaged: Callable[[], int], *, replays: bool
+) -> None:
+    """
+    Refuse a log with rows that have an event and no stage, rather than leave them out.
+
+    The check of :func:`report_dask` and :func:`report_spark`, apart from the engine:
+    only a log with both a ``stage`` and an ``event`` column is checked, and only then
+    is *unstaged* (the engine's count of such rows, one query) called. *replays*:
+    whether *who* replays a log without a ``stage`` column (Dask does, Spark does not).
+
+    >>> _check_staged("report_spark", ["lead_id", "at", "stage"], lambda: 1 // 0, replays=False)
+    >>> _check_staged("report_spark", ["lead_id", "at", "stage", "event"], lambda: 2,
+    ...              replays=False)
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.LoadError: report_spark: 2 row(s) have an event and no stage; give
+    every row a stage (report_spark does not replay events)
+
+    Raises:
+        LoadError: naming *who* and the number of such rows.
+    """
+    if STAGE not in columns or EVENT not in columns:
+        return
+    count = unstaged()
+    if count:
+        fix = (
+            "give every row a stage, or drop the stage column to have the events replayed"
+            if replays
+            else f"give every row a stage ({who} does not replay events)"
+        )
+        raise LoadError(f"{who}: {count} row(s) have an event and no stage; {fix}")
 
 
 def _reached(frame: Any, funnel: Funnel, steps: tuple[str, ...]) -> ReachedCounts:
@@ -328,13 +362,30 @@ def report_spark(
     """
     The reached-stage report of a Spark log with a ``stage`` column, like :func:`report_dask`.
 
-    The same computation, on narwhals' PySpark backend.
+    The same computation, on narwhals' PySpark backend. Unlike :func:`report_dask`
+    it does not replay events: every row needs a stage.
 
     Raises:
         ImportError: pyspark is not installed.
+        LoadError: the log lacks ``lead_id``, ``at`` or ``stage``, or some row has an
+            event but no stage (counted in one Spark query), rather than leaving those
+            rows out.
     """
-    _spark_functions()
+    F = _spark_functions()  # noqa: N806
     import narwhals as nw
 
     steps_t = report_steps(funnel, steps)
+    columns = list(sdf.columns)
+    check_log_columns(columns)
+    if STAGE not in columns:
+        raise LoadError(
+            f"event log has no {STAGE!r} column; has {columns} "
+            "(report_spark does not replay events)"
+        )
+    _check_staged(
+        "report_spark",
+        columns,
+        lambda: int(sdf.where(F.col(STAGE).isNull() & F.col(EVENT).isNotNull()).count()),
+        replays=False,
+    )
     return _reached(nw.from_native(sdf).select(LEAD_ID, AT, STAGE), funnel, steps_t)

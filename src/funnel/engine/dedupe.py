@@ -48,7 +48,7 @@ from funnel._fields import shown
 from funnel._privacy import mask_email
 from funnel._time import utc
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, resolve_funnel
-from funnel.engine.transitions import require_record
+from funnel.engine.transitions import owner, require_record
 from funnel.exceptions import ChronologyError, ValidationError
 from funnel.model.contact import Consent, Contact
 from funnel.model.evidence import Evidence
@@ -464,6 +464,47 @@ def latest_change(record: Record) -> datetime:
     return max(times)
 
 
+def refuse_before_latest_change(
+    record: Record, at: datetime, *, event: str, doing: str, field: str = "at", hint: str = ""
+) -> None:
+    """
+    Refuse to *doing* *record* at *at* if that precedes its :func:`latest_change`.
+
+    The one check and wording of the doors that date a change of their own
+    (:func:`~funnel.engine.touches.add_touch`, :func:`~funnel.engine.erase.erase`,
+    :func:`merge`): the message names the record by type and id (as every engine
+    error does, masked like every funnel message), what was refused and the field
+    holding the time, never the record's contact data; *hint* (``"; ..."``) ends it.
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from funnel import Contact, Lead
+    >>> t = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    >>> lead = Lead(id="L1", contact=Contact(name="Ada"), source="web", created_at=t)
+    >>> refuse_before_latest_change(lead, t, event="erase", doing="be erased")
+    >>> refuse_before_latest_change(lead, t - timedelta(days=1), event="erase", doing="be erased")
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.ChronologyError: Lead 'L1' cannot be erased: at \
+(2026-02-28T00:00:00+00:00) precedes its latest change (2026-03-01T00:00:00+00:00)
+      - at must not precede 2026-03-01T00:00:00+00:00
+
+    Raises:
+        ChronologyError: *at* precedes *record*'s latest change; ``record`` is
+            *record*, ``event`` is *event*, ``reasons`` names *field*.
+    """
+    last = latest_change(record)
+    if at >= last:
+        return
+    raise ChronologyError(
+        f"{owner(record)} cannot {doing}: {field} ({at.isoformat()}) precedes its latest "
+        f"change ({last.isoformat()}){hint}",
+        record=record,
+        event=event,
+        stage=record.stage,
+        reasons=(f"{field} must not precede {last.isoformat()}",),
+    )
+
+
 def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL) -> MergeResult:
     """
     Merge two records of one person into the more advanced one.
@@ -494,7 +535,8 @@ def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
     Raises:
         ValidationError: the records have the same id, or *at* is not aware.
         ChronologyError: *at* precedes the latest change of either record
-            (see :func:`latest_change`); ``record`` is that record.
+            (see :func:`latest_change` and :func:`refuse_before_latest_change`);
+            ``record`` is that record.
     """
     require_record(a, "a")
     require_record(b, "b")
@@ -502,18 +544,10 @@ def merge(a: Record, b: Record, *, at: datetime, funnel: Funnel = DEFAULT_FUNNEL
     funnel = resolve_funnel(funnel)
     if a.id == b.id:
         raise ValidationError(f"cannot merge record {a.id!r} with itself")
-    for record in (a, b):
-        last = latest_change(record)
-        if at < last:
-            raise ChronologyError(
-                f"cannot merge {a.id!r} and {b.id!r} at {at.isoformat()}: "
-                f"{type(record).__name__.lower()} {record.id!r} last changed at "
-                f"{last.isoformat()}, later than the merge",
-                record=record,
-                event="merge",
-                stage=record.stage,
-                reasons=(f"merged_at must not precede {last.isoformat()}",),
-            )
+    for record, other in ((a, b), (b, a)):
+        refuse_before_latest_change(
+            record, at, event="merge", doing=f"be merged with {owner(other)}"
+        )
     kept, other = _survivor_first(a, b, funnel)
     absorbed = MergedRecord(id=other.id, at=at, stage=other.stage)
     touches, renamed = _union_touches(kept.touches, other.touches, other.id)

@@ -50,7 +50,6 @@ from funnel._fields import check_text
 from funnel._privacy import ERASED
 from funnel._time import require_aware
 from funnel.engine.transitions import require_record
-from funnel.exceptions import ChronologyError
 from funnel.model.contact import Consent, Contact
 from funnel.model.engagement import EngagementFinding
 from funnel.model.evidence import Evidence
@@ -88,23 +87,15 @@ def erase(record: R, *, at: datetime, reason: str = DEFAULT_REASON) -> R:
         ValidationError: *record* is no lead or prospect, *at* is not aware, or
             *reason* is not a non-blank text.
         ChronologyError: *at* precedes the record's latest change (its creation, a
-            touch, a finding, a stage change or a merge).
+            touch, a finding, a stage change, a conversion, a close or a merge); the
+            message names the record and the field, ``at``.
     """
     require_record(record)
     require_aware(at, "at", field="at")
     check_text(reason, record=None, field="reason", blank=False)
-    from funnel.engine.dedupe import latest_change  # dedupe imports the engine's core too
+    from funnel.engine.dedupe import refuse_before_latest_change  # it imports the engine's core
 
-    last = latest_change(record)
-    if at < last:
-        raise ChronologyError(
-            f"cannot erase {type(record).__name__.lower()} {record.id!r} at "
-            f"{at.isoformat()}: it last changed at {last.isoformat()}, later than the erasure",
-            record=record,
-            event="erase",
-            stage=record.stage,
-            reasons=(f"the erasure must not precede {last.isoformat()}",),
-        )
+    refuse_before_latest_change(record, at, event="erase", doing="be erased")
     changes: dict[str, Any] = {
         "contact": _contact(record.contact),
         "touches": tuple(_touch(t) for t in record.touches),

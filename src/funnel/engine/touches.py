@@ -22,7 +22,7 @@ import attrs
 
 from funnel._privacy import is_name
 from funnel.engine.transitions import require_record
-from funnel.exceptions import ChronologyError, CommunicationRefused, ValidationError
+from funnel.exceptions import CommunicationRefused, ValidationError
 from funnel.model.evidence import Evidence
 from funnel.model.records import Lead, Prospect
 from funnel.model.touch import Direction, Reach, Touch
@@ -90,9 +90,9 @@ def add_touch(
     >>> add_touch(lead, attrs.evolve(form, at=at - timedelta(days=30)))
     Traceback (most recent call last):
     ...
-    funnel.exceptions.ChronologyError: cannot add touch 'f1' to lead 'L1':
-    its at (2026-01-30T00:00:00+00:00) precedes the lead's latest change
-    (2026-03-01T00:00:00+00:00); record a past touch with imported=True
+    funnel.exceptions.ChronologyError: Lead 'L1' cannot add touch 'f1': touch.at
+    (2026-01-30T00:00:00+00:00) precedes its latest change (2026-03-01T00:00:00+00:00);
+    record a past touch with imported=True
       - touch.at must not precede 2026-03-01T00:00:00+00:00
     """
     require_record(record)
@@ -114,21 +114,16 @@ def add_touch(
 
 def _check_time(record: Lead | Prospect, touch: Touch) -> None:
     """Refuse *touch* if it is dated before *record*'s latest change."""
-    from funnel.engine.dedupe import latest_change  # dedupe imports this module's funnel
+    from funnel.engine.dedupe import refuse_before_latest_change  # it imports this module
 
-    last = latest_change(record)
-    if touch.at >= last:
-        return
-    kind = type(record).__name__.lower()
     shown = repr(touch.id) if is_name(touch.id) else "(id not shown: not a name)"
-    raise ChronologyError(
-        f"cannot add touch {shown} to {_who(record)}: its at ({touch.at.isoformat()}) "
-        f"precedes the {kind}'s latest change ({last.isoformat()}); record a past touch "
-        "with imported=True",
-        record=record,
+    refuse_before_latest_change(
+        record,
+        touch.at,
         event="add_touch",
-        stage=record.stage,
-        reasons=(f"touch.at must not precede {last.isoformat()}",),
+        doing=f"add touch {shown}",
+        field="touch.at",
+        hint="; record a past touch with imported=True",
     )
 
 

@@ -60,7 +60,7 @@ from typing import Any, Literal
 
 from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import ForecastError, ForecastWarning, ValidationError
+from funnel.exceptions import ForecastError, ForecastWarning, LoadError, ValidationError
 from funnel.forecasting._frames import plotly, to_frame
 from funnel.forecasting._validate import (
     check_choice,
@@ -119,6 +119,33 @@ Z90 = 1.6448536269514722
 Values = dict[str, list[tuple[datetime | None, float | None]]]
 
 
+def _check_log_columns(columns: Sequence[str]) -> None:
+    """
+    A :class:`~funnel.exceptions.LoadError` naming what is missing unless *columns* has
+    ``lead_id``, ``at`` and ``stage``: the columns a back-test reads.
+
+    Worded as the loaders and reports word theirs
+    (:func:`funnel.analytics.eventlog.check_log_columns`, which this layer may not
+    import), with ``stage`` required: an ``event`` column alone holds no stages.
+
+    >>> _check_log_columns(["lead_id", "at", "stage", "value"])
+    >>> _check_log_columns(["lead_id", "at", "event"])
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.LoadError: event log has no 'stage' column; has ['lead_id', 'at', 'event']
+    >>> _check_log_columns(["id", "at"])
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.LoadError: event log has no 'lead_id' column and no 'stage' column; \
+has ['id', 'at']
+    """
+    names = set(columns)
+    missing = [repr(c) for c in (LEAD_ID, AT, STAGE) if c not in names]
+    if missing:
+        what = " and no ".join(f"{m} column" for m in missing)
+        raise LoadError(f"event log has no {what}; has {list(columns)}")
+
+
 def log_histories(log: Any) -> tuple[dict[str, list[Visit]], Values]:
     """
     Per lead, its (stage, at) visits and its (at, value) rows, from an event log frame.
@@ -129,7 +156,8 @@ def log_histories(log: Any) -> tuple[dict[str, list[Visit]], Values]:
     are skipped; rows keep their order within a lead.
 
     Raises:
-        ValidationError: the frame lacks a column, or a time is naive.
+        LoadError: the frame lacks ``lead_id``, ``at`` or ``stage``.
+        ValidationError: *log* is no frame, or a time is naive.
     """
     import narwhals as nw
 
@@ -140,12 +168,7 @@ def log_histories(log: Any) -> tuple[dict[str, list[Visit]], Values]:
         raise ValidationError(
             f"backtest needs an event-log dataframe, got {type(frame).__name__}"
         ) from exc
-    missing = [c for c in (LEAD_ID, AT, STAGE) if c not in nwf.columns]
-    if missing:
-        raise ValidationError(
-            f"the event log lacks column(s) {', '.join(missing)}; has {list(nwf.columns)}",
-            field=missing[0],
-        )
+    _check_log_columns(nwf.columns)
     cols = [LEAD_ID, AT, STAGE] + ([VALUE] if VALUE in nwf.columns else [])
     histories: dict[str, list[Visit]] = {}
     values: Values = {}
@@ -301,7 +324,8 @@ def backtest(
         backend: ``"polars"`` or ``"pandas"``.
 
     Raises:
-        ValidationError: an unknown model, a bad cut-off, a log without the columns.
+        ValidationError: an unknown model, a bad cut-off, a log that is no frame.
+        LoadError: a log without ``lead_id``, ``at`` or ``stage``.
         ForecastError: a horizon that is not positive.
 
     Warns:
