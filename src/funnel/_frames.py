@@ -68,7 +68,10 @@ def _csv_problem(path: str | Path, separator: str) -> str | None:
     import csv
     import io
 
-    raw = Path(path).read_bytes()
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:  # e.g. a directory: polars' own message then says what it is
+        return None if exc.strerror is None else f"{exc.strerror.lower()}"
     for number, line in enumerate(raw.splitlines(), start=1):
         try:
             line.decode("utf-8")

@@ -128,3 +128,42 @@ def test_an_unreadable_file_read_ahead_is_the_loaders_error(tmp_path: Path, caps
     err = capsys.readouterr().err
     assert "line 2 has 4 field(s), the header has 3" in err
     assert "Traceback" not in err
+
+
+def test_a_map_file_that_is_not_utf8_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    """Checked before the read starts, it still ends in the command's error (a traceback)."""
+    from funnel.cli import main
+
+    log = tmp_path / "log.csv"
+    log.write_text("lead_id,at,stage\na,2026-01-01T00:00:00Z,acquired\n")
+    mapping = tmp_path / "map.toml"
+    mapping.write_bytes(b'Won = "w\xe9"\n')
+    assert main(["report", str(log), "--map-file", str(mapping)]) == 1
+    assert "can't decode byte 0xe9" in capsys.readouterr().err
+
+
+def test_a_bad_definition_file_fails_before_the_file_is_read(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Its error is not held back until a large file has been read."""
+    import funnel._frames as frames
+    from funnel.cli import main
+
+    reads: list[object] = []
+    monkeypatch.setattr(frames, "read_csv_text", lambda *a: reads.append(a))
+    bad = tmp_path / "funnel.toml"
+    bad.write_text("not = [valid")
+    assert main(["report", str(tmp_path / "log.csv"), "--funnel", str(bad)]) == 1
+    assert capsys.readouterr().err.startswith("error:")
+    assert reads == []
+
+
+def test_a_directory_is_the_loaders_error(tmp_path: Path, capsys) -> None:
+    """It was an IsADirectoryError traceback (from the ragged-line finder)."""
+    from funnel.cli import main
+
+    assert main(["report", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot read CSV" in err
+    assert "directory" in err
+    assert "Traceback" not in err

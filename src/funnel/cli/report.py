@@ -249,11 +249,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         stages = stage_map(args.map, args.map_file)
-    except FunnelError as exc:
+        # a definition file is checked first: its error is not held back by the read
+        funnel = _funnel(args.funnel)
+    except (FunnelError, ValueError) as exc:
         return _fail(exc)
     pending = read_ahead(args)
     try:
-        return _run(args, stages, pending)
+        return _run(args, stages, funnel, pending)
     finally:
         if pending is not None:  # an early error: the read is still waited for, not leaked
             pending.wait()
@@ -266,7 +268,9 @@ def _fail(exc: Exception) -> int:
     return 1
 
 
-def _run(args: argparse.Namespace, stages: dict[str, str], pending: ReadAhead | None) -> int:
+def _run(
+    args: argparse.Namespace, stages: dict[str, str], funnel: Any, pending: ReadAhead | None
+) -> int:
     from rich.console import Console
     from rich.table import Table
 
@@ -277,7 +281,6 @@ def _run(args: argparse.Namespace, stages: dict[str, str], pending: ReadAhead | 
     err = Console(file=sys.stderr, soft_wrap=True)
     steps = [s.strip() for s in args.steps.split(",")] if args.steps else None
     try:
-        funnel = _funnel(args.funnel)
         options: dict[str, Any] = {
             "timezone": args.timezone,
             "stages": stages or None,
