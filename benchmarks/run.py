@@ -78,9 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     parser.add_argument(
         "--only",
-        choices=("all", "report", "replay-growth"),
+        choices=("all", "report", "replay-growth", "cli"),
         default="all",
-        help="run one area (report: issue 14; replay-growth: bulk_replay_columns' growth)",
+        help="run one area (report: issue 14; replay-growth: bulk_replay_columns' growth; "
+        "cli: the funnel report command)",
     )
     parser.add_argument(
         "--ttc-growth-size",
@@ -104,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.ttc_growth_size and args.ttc_growth_size not in report_only:
             report_only[args.ttc_growth_size] = _ttc_growth(args, sizes[0])
         return _write(args, argv, started, report_entries(report_only), {"report": report_only})
+    if args.only == "cli":
+        cli_only = {size: bench_cli(size, args.repeat) for size in sizes}
+        entries = [_cli_entry(size, c) for size, c in cli_only.items()]
+        return _write(args, argv, started, entries, {"cli": cli_only})
     if args.only == "replay-growth":
         small, big = sizes[0], sizes[-1]
         raced = _replay_growth(args, small, big)
@@ -252,19 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 vs_polars_text=ld["vs_polars_text"],
             )
         )
-        c = cli[size]
-        results.append(
-            entry(
-                f"funnel report CLI vs plain polars read + the same query on {size:,} rows",
-                "<= 1.5 (per round, fresh processes); the same counts",
-                c["ratio"]["ratio"] <= 1.5,
-                ratio=c["ratio"]["ratio"],
-                ratio_min=c["ratio"]["ratio_min"],
-                ratio_max=c["ratio"]["ratio_max"],
-                cli_s=c["funnel_report_cli_s"],
-                peer_s=c["polars_script_s"],
-            )
-        )
+        results.append(_cli_entry(size, cli[size]))
     if big != small:
 
         def growth(runs: dict[int, dict[str, Any]], key: str, count: str) -> float:
@@ -365,6 +358,21 @@ def _ttc_growth(args: argparse.Namespace, small: int) -> dict[str, Any]:
     return out
 
 
+def _cli_entry(size: int, c: dict[str, Any]) -> dict[str, Any]:
+    return entry(
+        f"funnel report CLI vs plain polars read + the same query on {size:,} rows",
+        "<= 1.5 (per round, fresh processes); the same counts",
+        c["ratio"]["ratio"] <= 1.5,
+        ratio=c["ratio"]["ratio"],
+        ratio_min=c["ratio"]["ratio_min"],
+        ratio_max=c["ratio"]["ratio_max"],
+        cli_s=c["funnel_report_cli_s"],
+        peer_s=c["polars_script_s"],
+        cli_imports_s=c["cli_imports_s"],
+        peer_imports_s=c["peer_imports_s"],
+    )
+
+
 def _report_rounds(args: argparse.Namespace, size: int) -> int:
     """Rounds of the report races: more on small logs, where one round is short and noisy."""
     rounds: int = max(args.repeat, args.small_repeat) if size <= 2_000_000 else args.repeat
@@ -407,13 +415,13 @@ def _write(
         "results": results,
         "raw": raw,
     }
-    if args.only == "replay-growth" and args.out.exists():
-        # one entry rerun: the file stays the whole run's; the entry says how it was taken
+    if args.only in ("replay-growth", "cli") and args.out.exists():
+        # entries rerun: the file stays the whole run's; each entry says how it was taken
         old_doc = json.loads(args.out.read_text())
         doc.update({k: old_doc[k] for k in ("command", "when", "seconds") if k in old_doc})
         before = {r["name"]: r for r in old_doc.get("results", [])}
         for res in results:
-            if res["name"].startswith("linear growth of bulk replay"):
+            if res["name"].startswith(("linear growth of bulk replay", "funnel report CLI")):
                 res.update(command=command, when=when)
                 prior = before.get(res["name"], {})
                 whole = prior.get("whole_run") or {
