@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from funnel.cli import main
+from funnel.cli import run_program
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_program()

@@ -167,3 +167,27 @@ def test_a_directory_is_the_loaders_error(tmp_path: Path, capsys) -> None:
     assert "cannot read CSV" in err
     assert "directory" in err
     assert "Traceback" not in err
+
+
+def test_the_program_flushes_its_output_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    """`python -m funnel` exits without freeing its objects (os._exit), output flushed first."""
+    rows = "".join(f"L{i},2026-01-01T00:00:00Z,acquired\n" for i in range(3000))
+    log = tmp_path / "log.csv"
+    log.write_text("lead_id,at,stage\n" + rows + ",2026-01-01T00:00:00Z,nowhere\n" * 30)
+    out = tmp_path / "out.txt"
+    with out.open("w") as sink:  # a file: block-buffered, lost without the flush
+        done = subprocess.run(
+            [sys.executable, "-m", "funnel", "report", str(log)], stdout=sink, check=False
+        )
+    assert done.returncode == 0
+    text = out.read_text()
+    assert "3030 rows in: 3000 accepted, 30 rejected" in text
+    assert text.rstrip().endswith("┘")  # the last table (rejected rows) is whole
+    failed = subprocess.run(
+        [sys.executable, "-m", "funnel", "report", str(tmp_path / "absent.csv")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("error: cannot read CSV")

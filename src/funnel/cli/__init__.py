@@ -13,6 +13,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from funnel._version import __version__
 from funnel.exceptions import MissingExtra
@@ -70,5 +71,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+#: Modules whose clean-up at exit matters (a browser for PNG charts, database pools,
+#: worker processes): with one of them loaded, the command exits the usual way.
+_CLEAN_EXIT = ("kaleido", "choreographer", "sqlalchemy", "multiprocessing")
+
+
+def run_program(argv: Sequence[str] | None = None) -> NoReturn:
+    """
+    The ``funnel`` program: :func:`main`, then exit without freeing every object.
+
+    Freeing a process's objects one by one at exit (the modules, the frames a report
+    read) took about 0.1 s of a 1M-row ``funnel report``; the operating system frees
+    them at once. Output is flushed first and logging shut down; with a module loaded
+    whose clean-up matters (:data:`_CLEAN_EXIT`), or another thread running, it exits
+    the usual way. (mypy exits the same way, for the same reason.)
+    """
+    import os
+    import threading
+
+    code = main(argv)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe or stream: the usual exit reports it
+        sys.exit(code)
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
+    loaded = any(name.partition(".")[0] in _CLEAN_EXIT for name in list(sys.modules))
+    if loaded or threading.active_count() > 1:
+        sys.exit(code)
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run_program()
