@@ -1565,10 +1565,31 @@ def collect(frame: Any) -> Any:
     return frame
 
 
+#: The types of the missing values of pandas and numpy (``NaT``, ``pd.NA``), by name:
+#: neither is imported to test for them.
+_MISSING_TYPES = frozenset({"NaTType", "NAType"})
+
+
 def plain_value(value: Any) -> Any:
-    """A cell as a plain Python value: NaN becomes ``None``, a pandas Timestamp a datetime."""
-    if isinstance(value, float) and math.isnan(value):
+    """
+    A cell as a plain Python value: a missing one ``None``, a pandas Timestamp a datetime.
+
+    Missing is NaN, pandas' ``NaT`` and ``NA``, and numpy's ``NaT`` (a ``datetime64`` or
+    ``timedelta64`` that is not a time).
+
+    >>> plain_value(float("nan")) is None, plain_value(3)
+    (True, 3)
+    """
+    if value is None:
         return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    kind = type(value)
+    if kind.__name__ in _MISSING_TYPES:
+        return None
+    if kind.__name__ in ("datetime64", "timedelta64") and kind.__module__ == "numpy":
+        if str(value) == "NaT":
+            return None
     if hasattr(value, "to_pydatetime"):
         return value.to_pydatetime()
     return value
