@@ -75,12 +75,14 @@ from funnel.engine.replay import (
     check_attribution,
     check_exclude,
     check_order,
+    check_lead_ids,
     check_window,
     collect,
     mask_tally,
     needs_replay_rows,
     per_lead_checked,
     plain_value,
+    raise_missing_leads,
     reached_per_lead,
     report_steps,
     tally_reached,
@@ -651,9 +653,9 @@ def _read(
     return nwf, funnel, backend
 
 
-def _text_time_error(dtype: object) -> LoadError:
+def _text_time_error() -> LoadError:
     return LoadError(
-        f"column {AT!r} holds text ({dtype}), not times: parse it first, e.g. load the log "
+        f"column {AT!r} holds text, not times: parse it first, e.g. load the log "
         "with load_frame(...) or load_csv(...) (they parse ISO 8601 text; date_format= "
         "for others)"
     )
@@ -690,7 +692,7 @@ def _prepared(nwf: Any, every: str | None) -> Any:
         types = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
         kind = types.get(AT, "")
         if kind == "VARCHAR":
-            raise _text_time_error("VARCHAR")
+            raise _text_time_error()
         if every is not None and parse_every(every)[0] != 1:
             raise ValidationError(
                 f"every={every!r}: DuckDB relations take single units only ('1d', '1mo'); "
@@ -708,7 +710,7 @@ def _prepared(nwf: Any, every: str | None) -> Any:
         return nw.from_native(rel.project(", ".join(cols)))
     schema = nwf.collect_schema()
     if schema.get(AT) == nw.String:
-        raise _text_time_error("String")
+        raise _text_time_error()
     if impl is nw.Implementation.PYARROW and isinstance(nwf, nw.DataFrame):
         import pyarrow as pa
 
@@ -802,7 +804,7 @@ def _fast(
         backend = "polars"
         check_log_columns(columns)
         if schema[AT].is_(_polars_string()):
-            raise _text_time_error("String")
+            raise _text_time_error()
     else:
         nwf, funnel, backend = _read(log, funnel, every)
         columns = nwf.columns
@@ -1519,7 +1521,23 @@ def _durations(
         s.quantile(q, interpolation="linear").alias(f"_q{i}") for i, q in enumerate(quantiles)
     ]
     keyed = "_key" in frame.columns
-    stats = frame.group_by("_key").agg(*aggs) if keyed else frame.select(*aggs)
+    if keyed and frame.implementation is nw.Implementation.PYARROW:
+        # pyarrow's group-by has no quantile: one select per group (a row per lead
+        # measured, few groups)
+        keys = frame.get_column("_key").unique().to_list()
+        parts = [
+            frame.filter(nw.col("_key").is_null() if k is None else nw.col("_key") == k)
+            .select(*aggs)
+            .with_columns(nw.lit(k).alias("_key"))
+            for k in keys
+            if k is not None
+        ]
+        if None in keys:
+            none = frame.filter(nw.col("_key").is_null()).select(*aggs)
+            parts.append(none.with_columns(nw.lit(None).alias("_key")))
+        stats = nw.concat(parts, how="diagonal") if parts else frame.select(*aggs).head(0)
+    else:
+        stats = frame.group_by("_key").agg(*aggs) if keyed else frame.select(*aggs)
     out: dict[Any, Durations] = {}
 
     def td(v: Any) -> timedelta | None:
@@ -1655,6 +1673,8 @@ def _conversion_plan(lazy: Any, start: tuple[str, ...], end: tuple[str, ...]) ->
 
     stage, at = pl.col(STAGE), pl.col(AT)
     found = lazy.filter(stage.is_in(list(end))).select(LEAD_ID, AT).collect()
+    if found.get_column(LEAD_ID).null_count():  # (an eager log was checked whole)
+        raise_missing_leads(lazy.select(pl.col(LEAD_ID).null_count()).collect().item())
     leads = found.get_column(LEAD_ID).implode()
     ends = found.lazy()
     starts = lazy.filter(stage.is_in(list(start)) & pl.col(LEAD_ID).is_in(leads))
@@ -1692,6 +1712,8 @@ def _fast_conversion(
         return None
     if nwf.implementation is not nw.Implementation.POLARS or STAGE not in nwf.columns:
         return None
+    if isinstance(nwf, nw.DataFrame):
+        check_lead_ids(nwf)  # polars keeps the count: no pass
     return _conversion_plan(nwf.to_native().lazy(), start, end)
 
 
@@ -1842,6 +1864,7 @@ def time_in_stage(
             allowed=("days", "hours"),
         )
     nwf, funnel, backend = _input(log, funnel)
+    check_lead_ids(nwf)
     order_by = [AT, ROW] if ROW in nwf.columns else [AT]
     f = nwf.select(LEAD_ID, STAGE, *order_by).with_columns(
         _next=nw.col(AT).shift(-1).over(LEAD_ID, order_by=order_by)
