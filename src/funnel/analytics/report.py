@@ -74,8 +74,8 @@ from funnel.engine.replay import (
     ReachedCounts,
     check_attribution,
     check_exclude,
-    check_order,
     check_lead_ids,
+    check_order,
     check_window,
     collect,
     mask_tally,
@@ -632,9 +632,7 @@ def _input(log: Any, funnel: Funnel | None, every: str | None = None) -> tuple[A
     return nwf, funnel, backend
 
 
-def _read(
-    log: Any, funnel: Funnel | None, every: str | None = None
-) -> tuple[Any, Funnel, str]:
+def _read(log: Any, funnel: Funnel | None, every: str | None = None) -> tuple[Any, Funnel, str]:
     """:func:`_input` without the replay of event-only rows (:func:`_prepared` frames)."""
     import narwhals as nw
 

@@ -1274,7 +1274,11 @@ def _attempts(
             numbered = steps_only.with_columns(
                 nw.lit(1, dtype=nw.Int64).alias("_one")
             ).with_columns(
-                nw.col("_one").cum_sum().over(LEAD_ID, order_by=order_by).cast(nw.Int64).alias("_n")
+                nw.col("_one")
+                .cum_sum()
+                .over(LEAD_ID, order_by=order_by)
+                .cast(nw.Int64)
+                .alias("_n")
             )
         chain = numbered.filter(stage.is_in(list(sets[0]))).select(
             LEAD_ID, at.alias("_a"), nw.col("_n").alias("_s"), at.alias("_at0")
@@ -1629,9 +1633,9 @@ def plain_value(value: Any) -> Any:
     kind = type(value)
     if kind.__name__ in _MISSING_TYPES:
         return None
-    if kind.__name__ in ("datetime64", "timedelta64") and kind.__module__ == "numpy":
-        if str(value) == "NaT":
-            return None
+    numpy_time = kind.__name__ in ("datetime64", "timedelta64") and kind.__module__ == "numpy"
+    if numpy_time and str(value) == "NaT":
+        return None
     if hasattr(value, "to_pydatetime"):
         return value.to_pydatetime()
     return value
