@@ -935,7 +935,10 @@ def funnel_report(
             ``"ordered"`` and ``"strict"``).
 
     Raises:
-        LoadError: *log* is not a frame or lacks a required column.
+        LoadError: *log* is not a frame or lacks a required column, its ``at``
+            column holds text (load it with :func:`load_frame` or
+            :func:`load_csv`, which parse it), or rows have no ``lead_id``
+            (the message counts them; the loaders reject such rows).
         ValidationError: *steps* is not a sequence of stage names or names an
             unknown stage (the message lists the known ones), *order* is not
             one of the four, *window* is not a positive :class:`datetime.timedelta`
@@ -1073,10 +1076,12 @@ def breakdown(
     equal times broken by ``row``), ``"last"`` (the last one), or
     ``("step", stage)`` (the value on the row where the lead entered that
     step; leads that never did form the group ``None``). Leads with no value
-    form the group ``None``; with several columns the keys are tuples.
+    (null or ``""``; a categorical column, polars ``Categorical``/``Enum``,
+    pandas ``category`` or a pyarrow dictionary, counts as its text) form the
+    group ``None``; with several columns the keys are tuples.
 
     Raises:
-        LoadError: *by* is not a column of the log.
+        LoadError: *by* is not a column of the log, or as for :func:`funnel_report`.
         ValidationError: as for :func:`funnel_report`, or a bad *attribution*.
     """
     return _grouped(
@@ -1105,7 +1110,8 @@ def cohorts(
     """
     One funnel report per entry period (``dt.truncate(every)``, e.g. ``"7d"``, ``"1mo"``).
 
-    DuckDB inputs accept only single units (``"1mo"``, not ``"3mo"``): narwhals limits them.
+    DuckDB inputs accept only single units (``"1mo"``, not ``"3mo"``: a
+    :class:`ValidationError` on field ``every``): narwhals limits them.
 
     The keys are the periods' start times (UTC).
 
