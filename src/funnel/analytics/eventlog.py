@@ -338,8 +338,14 @@ def load_path(path: str | Path, **kwargs: Any) -> LoadResult:
     return load_csv(path, **kwargs)
 
 
-def _check_stages(stages: Any) -> dict[str, str]:
-    """*stages* as a dict of names, or a :class:`ValidationError` naming the argument."""
+def _check_stages(stages: Any, funnel: Funnel) -> dict[str, str]:
+    """
+    *stages* as a dict of names, or a :class:`ValidationError` naming the argument.
+
+    Each target must be a stage of *funnel*: a mapping onto a typo would reject every
+    row it maps as an unknown stage. The message names the target (a stage name the
+    caller wrote), never the names in the data.
+    """
     if stages is None:
         return {}
     if not isinstance(stages, Mapping) or not all(
@@ -349,6 +355,15 @@ def _check_stages(stages: Any) -> dict[str, str]:
             "stages must map names in the data to stage names (str to str), "
             f"got {type(stages).__name__}",
             field="stages",
+        )
+    known = set(funnel.stages)
+    bad = sorted({v for v in stages.values() if v not in known})
+    if bad:
+        raise ValidationError(
+            f"stages maps onto {bad[0]!r}, which is not a stage of the funnel; "
+            f"its stages: {list(funnel.stages)}",
+            field="stages",
+            allowed=tuple(funnel.stages),
         )
     return dict(stages)
 
@@ -690,8 +705,8 @@ def load_frame(
         LoadError: not a dataframe, a required column is missing, ``row``
             is already a column, or the ``at`` column has naive timestamps
             and no *timezone* was given.
-        ValidationError: *stages* is not a mapping of names, *date_format*
-            not a format.
+        ValidationError: *stages* is not a mapping of names or maps onto a name
+            that is not a stage of *funnel*, *date_format* not a format.
 
     >>> import polars as pl
     >>> from funnel.analytics import load_frame
@@ -703,7 +718,7 @@ def load_frame(
     >>> result.rejections()[0]["reason"]
     'missing-id'
     """
-    mapping = _check_stages(stages)
+    mapping = _check_stages(stages, funnel)
     _check_zone(timezone)
     options = _Options(funnel, timezone, date_format, allow_missing_time, mapping)
     if is_polars_frame(frame):

@@ -74,6 +74,7 @@ from funnel.engine.replay import (
     ReachedCounts,
     check_attribution,
     check_exclude,
+    check_lead_ids,
     check_order,
     check_window,
     collect,
@@ -81,6 +82,7 @@ from funnel.engine.replay import (
     needs_replay_rows,
     per_lead_checked,
     plain_value,
+    raise_missing_leads,
     reached_per_lead,
     report_steps,
     tally_reached,
@@ -622,21 +624,22 @@ def _frame_from_dict(data: dict[str, list[Any]], backend: str) -> Any:
     return nw.from_dict(data, backend=engine).to_native()
 
 
-def _input(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
+def _input(log: Any, funnel: Funnel | None, every: str | None = None) -> tuple[Any, Funnel, str]:
     """A narwhals frame (eager or lazy) with a stage column, the funnel, the backend name."""
-    nwf, funnel, backend = _read(log, funnel)
+    nwf, funnel, backend = _read(log, funnel, every)
     if EVENT in nwf.columns and _needs_replay(nwf):
         nwf = _replayed(nwf, funnel)
     return nwf, funnel, backend
 
 
-def _read(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
-    """:func:`_input` without the replay of event-only rows."""
+def _read(log: Any, funnel: Funnel | None, every: str | None = None) -> tuple[Any, Funnel, str]:
+    """:func:`_input` without the replay of event-only rows (:func:`_prepared` frames)."""
     import narwhals as nw
 
     _check_funnel(funnel)
     nwf, funnel = read_log(log, funnel)
     check_log_columns(nwf.columns)
+    nwf = _prepared(nwf, every)
     impl = nwf.implementation
     backend = (
         "pandas"
@@ -646,6 +649,81 @@ def _read(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel, str]:
         else "polars"
     )
     return nwf, funnel, backend
+
+
+def _text_time_error() -> LoadError:
+    return LoadError(
+        f"column {AT!r} holds text, not times: parse it first, e.g. load the log "
+        "with load_frame(...) or load_csv(...) (they parse ISO 8601 text; date_format= "
+        "for others)"
+    )
+
+
+#: DuckDB's time types that narwhals cannot subtract or truncate, and what they are cast to
+#: (microseconds: DuckDB's own; a DATE as its midnight, as pandas reads dates).
+_DUCKDB_TIMES = {
+    "TIMESTAMP_NS": "TIMESTAMP",
+    "TIMESTAMP_MS": "TIMESTAMP",
+    "TIMESTAMP_S": "TIMESTAMP",
+    "TIMESTAMPTZ_NS": "TIMESTAMPTZ",
+    "DATE": "TIMESTAMP",
+}
+
+
+def _prepared(nwf: Any, every: str | None) -> Any:
+    """
+    *nwf* in the types every engine's report computes on, or a typed error.
+
+    Read from the schema only (no pass over the rows): text in ``at`` is a
+    :class:`LoadError` (it compares as text and cannot be timed); a DuckDB ``at``
+    in nanoseconds, milliseconds, seconds or a DATE is cast (in the relation's SQL)
+    to a microsecond TIMESTAMP, which DuckDB subtracts and truncates; pyarrow's
+    null-typed columns (a column of nothing but nulls) become text, which pyarrow
+    can join; a period of several units (``"7d"``) on DuckDB, which narwhals cannot
+    truncate to, is a :class:`ValidationError`.
+    """
+    import narwhals as nw
+
+    impl = nwf.implementation
+    if impl is nw.Implementation.DUCKDB:
+        rel = nwf.to_native()
+        types = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
+        kind = types.get(AT, "")
+        if kind == "VARCHAR":
+            raise _text_time_error()
+        if every is not None and parse_every(every)[0] != 1:
+            raise ValidationError(
+                f"every={every!r}: DuckDB relations take single units only ('1d', '1mo'); "
+                "for several, read the relation into polars or pyarrow first "
+                "(relation.pl() or relation.arrow())",
+                field="every",
+            )
+        target = _DUCKDB_TIMES.get(kind)
+        if target is None:
+            return nwf
+        cols = [
+            f"CAST({_quoted(c)} AS {target}) AS {_quoted(c)}" if c == AT else _quoted(c)
+            for c in rel.columns
+        ]
+        return nw.from_native(rel.project(", ".join(cols)))
+    schema = nwf.collect_schema()
+    if schema.get(AT) == nw.String:
+        raise _text_time_error()
+    if impl is nw.Implementation.PYARROW and isinstance(nwf, nw.DataFrame):
+        import pyarrow as pa
+
+        table = nwf.to_native()
+        nulls = [i for i, field in enumerate(table.schema) if pa.types.is_null(field.type)]
+        for i in nulls:
+            field = table.schema.field(i)
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+        if nulls:
+            return nw.from_native(table, eager_only=True)
+    return nwf
+
+
+def _quoted(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
 
 
 def _check_funnel(funnel: object) -> None:
@@ -719,11 +797,14 @@ def _fast(
     native = _polars_log(log, funnel)
     if native is not None:  # read as it is, without narwhals
         nwf, funnel = native
-        columns = nwf.collect_schema().names()
+        schema = nwf.collect_schema()
+        columns = schema.names()
         backend = "polars"
         check_log_columns(columns)
+        if schema[AT].is_(_polars_string()):
+            raise _text_time_error()
     else:
-        nwf, funnel, backend = _read(log, funnel)
+        nwf, funnel, backend = _read(log, funnel, every)
         columns = nwf.columns
     if STAGE not in columns or VALUE in columns:
         return None
@@ -744,6 +825,12 @@ def _fast(
         also=also,
     )
     return None if tally is None else (tally, funnel, backend)
+
+
+def _polars_string() -> Any:
+    import polars as pl
+
+    return pl.String()
 
 
 def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:
@@ -791,20 +878,10 @@ _G = TypeVar("_G")
 
 
 def _null_key(key: Any) -> Any:
-    """
-    A group key with its missing values ``None``, whichever engine gave them.
-
-    The engine's keys are plain values with NaN as ``None``, but pandas' missing time
-    (``NaT``) and missing value (``NA``) stayed themselves: a pandas cohort of leads
-    without a time was keyed ``NaT``, which no table could write.
-    """
+    """A group key with its missing values ``None`` (:func:`plain_value`), whichever engine."""
     if isinstance(key, tuple):
         return tuple(_null_key(k) for k in key)
-    if type(key).__name__ in ("NaTType", "NAType"):
-        return None
-    if isinstance(key, float) and math.isnan(key):
-        return None
-    return key
+    return plain_value(key)
 
 
 def _by_key(groups: Mapping[Any, _G]) -> list[tuple[Any, _G]]:
@@ -858,7 +935,10 @@ def funnel_report(
             ``"ordered"`` and ``"strict"``).
 
     Raises:
-        LoadError: *log* is not a frame or lacks a required column.
+        LoadError: *log* is not a frame or lacks a required column, its ``at``
+            column holds text (load it with :func:`load_frame` or
+            :func:`load_csv`, which parse it), or rows have no ``lead_id``
+            (the message counts them; the loaders reject such rows).
         ValidationError: *steps* is not a sequence of stage names or names an
             unknown stage (the message lists the known ones), *order* is not
             one of the four, *window* is not a positive :class:`datetime.timedelta`
@@ -996,10 +1076,12 @@ def breakdown(
     equal times broken by ``row``), ``"last"`` (the last one), or
     ``("step", stage)`` (the value on the row where the lead entered that
     step; leads that never did form the group ``None``). Leads with no value
-    form the group ``None``; with several columns the keys are tuples.
+    (null or ``""``; a categorical column, polars ``Categorical``/``Enum``,
+    pandas ``category`` or a pyarrow dictionary, counts as its text) form the
+    group ``None``; with several columns the keys are tuples.
 
     Raises:
-        LoadError: *by* is not a column of the log.
+        LoadError: *by* is not a column of the log, or as for :func:`funnel_report`.
         ValidationError: as for :func:`funnel_report`, or a bad *attribution*.
     """
     return _grouped(
@@ -1028,7 +1110,8 @@ def cohorts(
     """
     One funnel report per entry period (``dt.truncate(every)``, e.g. ``"7d"``, ``"1mo"``).
 
-    DuckDB inputs accept only single units (``"1mo"``, not ``"3mo"``): narwhals limits them.
+    DuckDB inputs accept only single units (``"1mo"``, not ``"3mo"``: a
+    :class:`ValidationError` on field ``every``): narwhals limits them.
 
     The keys are the periods' start times (UTC).
 
@@ -1275,7 +1358,7 @@ def _grouped(
                 tally.total, tally.steps, funnel, order=order, window=None, backend=backend
             ),
         )
-    nwf, funnel, backend = _input(log, funnel)
+    nwf, funnel, backend = _input(log, funnel, every)
     missing = [b for b in by_t if b not in nwf.columns]
     if missing:
         raise LoadError(f"no column {missing[0]!r} to break down by; has {nwf.columns}")
@@ -1442,7 +1525,23 @@ def _durations(
         s.quantile(q, interpolation="linear").alias(f"_q{i}") for i, q in enumerate(quantiles)
     ]
     keyed = "_key" in frame.columns
-    stats = frame.group_by("_key").agg(*aggs) if keyed else frame.select(*aggs)
+    if keyed and frame.implementation is nw.Implementation.PYARROW:
+        # pyarrow's group-by has no quantile: one select per group (a row per lead
+        # measured, few groups)
+        keys = frame.get_column("_key").unique().to_list()
+        parts = [
+            frame.filter(nw.col("_key").is_null() if k is None else nw.col("_key") == k)
+            .select(*aggs)
+            .with_columns(nw.lit(k).alias("_key"))
+            for k in keys
+            if k is not None
+        ]
+        if None in keys:
+            none = frame.filter(nw.col("_key").is_null()).select(*aggs)
+            parts.append(none.with_columns(nw.lit(None).alias("_key")))
+        stats = nw.concat(parts, how="diagonal") if parts else frame.select(*aggs).head(0)
+    else:
+        stats = frame.group_by("_key").agg(*aggs) if keyed else frame.select(*aggs)
     out: dict[Any, Durations] = {}
 
     def td(v: Any) -> timedelta | None:
@@ -1578,6 +1677,8 @@ def _conversion_plan(lazy: Any, start: tuple[str, ...], end: tuple[str, ...]) ->
 
     stage, at = pl.col(STAGE), pl.col(AT)
     found = lazy.filter(stage.is_in(list(end))).select(LEAD_ID, AT).collect()
+    if found.get_column(LEAD_ID).null_count():  # (an eager log was checked whole)
+        raise_missing_leads(lazy.select(pl.col(LEAD_ID).null_count()).collect().item())
     leads = found.get_column(LEAD_ID).implode()
     ends = found.lazy()
     starts = lazy.filter(stage.is_in(list(start)) & pl.col(LEAD_ID).is_in(leads))
@@ -1615,6 +1716,8 @@ def _fast_conversion(
         return None
     if nwf.implementation is not nw.Implementation.POLARS or STAGE not in nwf.columns:
         return None
+    if isinstance(nwf, nw.DataFrame):
+        check_lead_ids(nwf)  # polars keeps the count: no pass
     return _conversion_plan(nwf.to_native().lazy(), start, end)
 
 
@@ -1765,6 +1868,7 @@ def time_in_stage(
             allowed=("days", "hours"),
         )
     nwf, funnel, backend = _input(log, funnel)
+    check_lead_ids(nwf)
     order_by = [AT, ROW] if ROW in nwf.columns else [AT]
     f = nwf.select(LEAD_ID, STAGE, *order_by).with_columns(
         _next=nw.col(AT).shift(-1).over(LEAD_ID, order_by=order_by)

@@ -47,7 +47,7 @@ import attrs
 
 from funnel._frames import is_polars_frame
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import ValidationError
+from funnel.exceptions import LoadError, ValidationError
 from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, TRANSITIONS, VALUE
 from funnel.spec.table import TransitionTable
 
@@ -1083,6 +1083,32 @@ def check_attribution(attribution: Any, steps: Sequence[str]) -> str | tuple[str
     )
 
 
+def raise_missing_leads(count: int) -> None:
+    """The :class:`LoadError` of a log with *count* rows without a lead id."""
+    raise LoadError(
+        f"{count} row(s) have no {LEAD_ID}: a row without a lead id cannot be attributed "
+        "to a lead; drop them, or load the log with load_frame(...) or load_csv(...), "
+        "which reject them ('missing-id')"
+    )
+
+
+def check_lead_ids(nwf: Any) -> None:
+    """
+    A :class:`LoadError` (:func:`raise_missing_leads`) if a row of *nwf* has no lead id.
+
+    Eager frames keep the count (polars, pyarrow) or count it in one vectorised pass
+    (pandas); a lazy one runs one aggregation.
+    """
+    import narwhals as nw
+
+    if isinstance(nwf, nw.DataFrame):
+        nulls = int(nwf.get_column(LEAD_ID).null_count())
+    else:
+        nulls = int(collect(nwf.select(nw.col(LEAD_ID).null_count())).item())
+    if nulls:
+        raise_missing_leads(nulls)
+
+
 def per_lead_checked(
     nwf: Any,
     *,
@@ -1100,13 +1126,21 @@ def per_lead_checked(
     """:func:`reached_per_lead` on checked arguments; a step may be several stages."""
     import narwhals as nw
 
+    check_lead_ids(nwf)
     has_row = ROW in nwf.columns
     extra = [c for c in dict.fromkeys(by) if c not in (LEAD_ID, AT, STAGE, ROW)]
     if value and VALUE not in extra and VALUE in nwf.columns:
         extra.append(VALUE)
     stage = nw.col(STAGE)
     every_stage = sorted({s for group in sets for s in group})
-    f = nwf.select(LEAD_ID, AT, STAGE, *([ROW] if has_row else []), *extra).with_columns(
+    schema = nwf.collect_schema() if extra else {}
+    # a categorical (Enum, pandas category, pyarrow dictionary) column groups as its text:
+    # "" is no value, as in a String column, and every engine can take its min and max
+    texts = [
+        nw.col(c).cast(nw.String) if isinstance(schema[c], (nw.Categorical, nw.Enum)) else c
+        for c in extra
+    ]
+    f = nwf.select(LEAD_ID, AT, STAGE, *([ROW] if has_row else []), *texts).with_columns(
         stage.is_in(sorted(funnel.won_stages)).cast(nw.Int64).alias(WON),
         stage.is_in(sorted(funnel.lost_stages)).cast(nw.Int64).alias(LOST),
     )
@@ -1231,9 +1265,21 @@ def _attempts(
     steps_only = f.filter(stage.is_in(sorted({s for g in sets for s in g})))
     if order == "strict":
         order_by = [AT, ROW] if has_row else [AT, STAGE]
-        numbered = steps_only.with_columns(nw.lit(1, dtype=nw.Int64).alias("_one")).with_columns(
-            nw.col("_one").cum_sum().over(LEAD_ID, order_by=order_by).cast(nw.Int64).alias("_n")
-        )
+        if steps_only.implementation is nw.Implementation.PYARROW:
+            # pyarrow has no ordered window per lead: number the rows sorted by lead then
+            # time; the numbers are consecutive within each lead, all the joins need
+            numbered = steps_only.sort(LEAD_ID, *order_by).with_row_index("_n")
+            numbered = numbered.with_columns(nw.col("_n").cast(nw.Int64))
+        else:
+            numbered = steps_only.with_columns(
+                nw.lit(1, dtype=nw.Int64).alias("_one")
+            ).with_columns(
+                nw.col("_one")
+                .cum_sum()
+                .over(LEAD_ID, order_by=order_by)
+                .cast(nw.Int64)
+                .alias("_n")
+            )
         chain = numbered.filter(stage.is_in(list(sets[0]))).select(
             LEAD_ID, at.alias("_a"), nw.col("_n").alias("_s"), at.alias("_at0")
         )
@@ -1565,9 +1611,30 @@ def collect(frame: Any) -> Any:
     return frame
 
 
+#: The types of the missing values of pandas and numpy (``NaT``, ``pd.NA``), by name:
+#: neither is imported to test for them.
+_MISSING_TYPES = frozenset({"NaTType", "NAType"})
+
+
 def plain_value(value: Any) -> Any:
-    """A cell as a plain Python value: NaN becomes ``None``, a pandas Timestamp a datetime."""
-    if isinstance(value, float) and math.isnan(value):
+    """
+    A cell as a plain Python value: a missing one ``None``, a pandas Timestamp a datetime.
+
+    Missing is NaN, pandas' ``NaT`` and ``NA``, and numpy's ``NaT`` (a ``datetime64`` or
+    ``timedelta64`` that is not a time).
+
+    >>> plain_value(float("nan")) is None, plain_value(3)
+    (True, 3)
+    """
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    kind = type(value)
+    if kind.__name__ in _MISSING_TYPES:
+        return None
+    numpy_time = kind.__name__ in ("datetime64", "timedelta64") and kind.__module__ == "numpy"
+    if numpy_time and str(value) == "NaT":
         return None
     if hasattr(value, "to_pydatetime"):
         return value.to_pydatetime()
@@ -1893,13 +1960,18 @@ def _mask_rows_polars(
         )
     if every is not None:
         per = per.with_columns(pl.col("_t").dt.truncate(every).alias("_k0"))
-    plan = per.group_by(*keys, "_m").agg(pl.len())
+    # a null lead id is one more group of the lead group-by: keyed apart (a key of the
+    # small group-by of leads, not a pass over the rows), it is refused below
+    nolead = pl.col(LEAD_ID).is_null().alias("_nolead")
+    plan = per.group_by(*keys, "_m", nolead).agg(pl.len())
     if also:
         tally, *extra = pl.collect_all([plan, *also])
     else:
         tally, extra = plan.collect(), []
+    if tally.get_column("_nolead").any():
+        raise_missing_leads(lf.select(pl.col(LEAD_ID).null_count()).collect().item())
     out: list[tuple[Any, int, int]] = []
-    for row in tally.iter_rows():
+    for row in tally.drop("_nolead").iter_rows():
         ks, m, count = row[:-2], row[-2], row[-1]
         vals = [
             None if v is None else (dec[v] if dec is not None else plain_value(v))
@@ -1922,7 +1994,11 @@ def _mask_rows_duckdb(
     cases = " ".join(f"WHEN {_sql_string(s)} THEN {m}" for s, m in bits.items() if m)
     mask = f"CASE {STAGE} {cases} ELSE {other if check_replay else 0} END"
     sql = (
-        f"SELECT m, count(*) AS n FROM (SELECT bit_or({mask}) AS m "
-        f"FROM _log GROUP BY {LEAD_ID}) GROUP BY m"
+        f"SELECT m, nolead, count(*) AS n FROM (SELECT bit_or({mask}) AS m, "
+        f"{LEAD_ID} IS NULL AS nolead FROM _log GROUP BY {LEAD_ID}) GROUP BY m, nolead"
     )
-    return [(None, int(m or 0), int(c)) for m, c in rel.query("_log", sql).fetchall()]
+    found = rel.query("_log", sql).fetchall()
+    if any(nolead for _m, nolead, _c in found):
+        nulls = rel.query("_log", f"SELECT count(*) FROM _log WHERE {LEAD_ID} IS NULL")
+        raise_missing_leads(int(nulls.fetchall()[0][0]))
+    return [(None, int(m or 0), int(c)) for m, _nolead, c in found]
