@@ -172,3 +172,12 @@ def test_by_table_masks_addresses_and_names_the_empty_group(tmp_path, capsys):
     assert "a***@acme.example" in out
     assert "(none)" in out
     assert "None" not in out
+
+
+def test_a_map_onto_a_stage_the_funnel_lacks_is_an_error(tmp_path, capsys):
+    log = tmp_path / "log.csv"
+    log.write_text("lead_id,at,stage\na,2026-01-01T00:00:00Z,Won\n")
+    assert main(["report", str(log), "--map", "Won=wonn"]) == 1
+    err = capsys.readouterr().err
+    assert "'wonn'" in err
+    assert "Traceback" not in err
