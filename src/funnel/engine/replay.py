@@ -1962,16 +1962,21 @@ def _mask_rows_polars(
         per = per.with_columns(pl.col("_t").dt.truncate(every).alias("_k0"))
     # a null lead id is one more group of the lead group-by: keyed apart (a key of the
     # small group-by of leads, not a pass over the rows), it is refused below
-    nolead = pl.col(LEAD_ID).is_null().alias("_nolead")
-    plan = per.group_by(*keys, "_m", nolead).agg(pl.len())
+    nolead: list[Any] = []
+    if isinstance(native, pl.DataFrame):  # an eager column keeps its null count
+        if native[LEAD_ID].null_count():
+            raise_missing_leads(native[LEAD_ID].null_count())
+    else:
+        nolead.append(pl.col(LEAD_ID).is_null().alias("_nolead"))
+    plan = per.group_by(*keys, "_m", *nolead).agg(pl.len())
     if also:
         tally, *extra = pl.collect_all([plan, *also])
     else:
         tally, extra = plan.collect(), []
-    if tally.get_column("_nolead").any():
+    if nolead and tally.get_column("_nolead").any():
         raise_missing_leads(lf.select(pl.col(LEAD_ID).null_count()).collect().item())
     out: list[tuple[Any, int, int]] = []
-    for row in tally.drop("_nolead").iter_rows():
+    for row in (tally.drop("_nolead") if nolead else tally).iter_rows():
         ks, m, count = row[:-2], row[-2], row[-1]
         vals = [
             None if v is None else (dec[v] if dec is not None else plain_value(v))
