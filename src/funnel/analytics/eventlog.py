@@ -73,6 +73,7 @@ from funnel.model.eventlog import (
     ROW,
     STAGE,
     VALUE,
+    require_columns,
 )
 
 if TYPE_CHECKING:
@@ -798,13 +799,7 @@ def check_log_columns(columns: Sequence[str]) -> None:
     ...     print(e)
     event log has no 'lead_id' column and no 'stage' or 'event' column; has ['id', 'at']
     """
-    names = set(columns)
-    missing = [repr(c) for c in (LEAD_ID, AT) if c not in names]
-    if STAGE not in names and EVENT not in names:
-        missing.append(f"{STAGE!r} or {EVENT!r}")
-    if missing:
-        what = " and no ".join(f"{m} column" for m in missing)
-        raise LoadError(f"event log has no {what}; has {list(columns)}")
+    require_columns(columns, (LEAD_ID, AT, (STAGE, EVENT)))
 
 
 def _check_names(columns: Sequence[str]) -> set[str]:

@@ -60,7 +60,7 @@ from typing import Any, Literal
 
 from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.exceptions import ForecastError, ForecastWarning, LoadError, ValidationError
+from funnel.exceptions import ForecastError, ForecastWarning, ValidationError
 from funnel.forecasting._frames import plotly, to_frame
 from funnel.forecasting._validate import (
     check_choice,
@@ -85,7 +85,7 @@ from funnel.forecasting.survival import (
     outcome_history,
     stage_survival,
 )
-from funnel.model.eventlog import AT, LEAD_ID, STAGE, VALUE
+from funnel.model.eventlog import AT, LEAD_ID, STAGE, VALUE, require_columns
 
 #: The models :func:`backtest` knows, in the order it reports them.
 MODELS = ("weighted", "survival", "markov", "simulation", "development")
@@ -124,9 +124,8 @@ def _check_log_columns(columns: Sequence[str]) -> None:
     A :class:`~funnel.exceptions.LoadError` naming what is missing unless *columns* has
     ``lead_id``, ``at`` and ``stage``: the columns a back-test reads.
 
-    Worded as the loaders and reports word theirs
-    (:func:`funnel.analytics.eventlog.check_log_columns`, which this layer may not
-    import), with ``stage`` required: an ``event`` column alone holds no stages.
+    The loaders' check (:func:`funnel.model.eventlog.require_columns`) with ``stage``
+    required: an ``event`` column alone holds no stages.
 
     >>> _check_log_columns(["lead_id", "at", "stage", "value"])
     >>> _check_log_columns(["lead_id", "at", "event"])
@@ -139,11 +138,7 @@ def _check_log_columns(columns: Sequence[str]) -> None:
     funnel.exceptions.LoadError: event log has no 'lead_id' column and no 'stage' column; \
 has ['id', 'at']
     """
-    names = set(columns)
-    missing = [repr(c) for c in (LEAD_ID, AT, STAGE) if c not in names]
-    if missing:
-        what = " and no ".join(f"{m} column" for m in missing)
-        raise LoadError(f"event log has no {what}; has {list(columns)}")
+    require_columns(columns, (LEAD_ID, AT, STAGE))
 
 
 def log_histories(log: Any) -> tuple[dict[str, list[Visit]], Values]:

@@ -30,10 +30,12 @@ no dataframe library.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 import attrs
+
+from funnel.exceptions import LoadError
 
 LEAD_ID = "lead_id"
 AT = "at"
@@ -99,3 +101,26 @@ COLUMNS: Mapping[str, Column] = MappingProxyType(
         )
     }
 )
+
+
+def require_columns(columns: Sequence[str], required: Sequence[str | tuple[str, ...]]) -> None:
+    """
+    A :class:`~funnel.exceptions.LoadError` naming each *required* column *columns* lacks
+    (a tuple: any one of its names will do), in the words every event-log check uses.
+
+    >>> require_columns(["lead_id", "event"], ["lead_id", ("stage", "event")])
+    >>> require_columns(["id", "at"], ["lead_id", "at", ("stage", "event")])
+    Traceback (most recent call last):
+    ...
+    funnel.exceptions.LoadError: event log has no 'lead_id' column and no 'stage' or 'event' \
+column; has ['id', 'at']
+    """
+    names = set(columns)
+    missing = []
+    for need in required:
+        options = (need,) if isinstance(need, str) else need
+        if names.isdisjoint(options):
+            missing.append(" or ".join(repr(c) for c in options))
+    if missing:
+        what = " and no ".join(f"{m} column" for m in missing)
+        raise LoadError(f"event log has no {what}; has {list(columns)}")
