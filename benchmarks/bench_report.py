@@ -92,11 +92,25 @@ def with_source(frame: Any) -> Any:
 # --------------------------------------------------------------------------- peers
 
 
-def polars_report(frame: Any, enum: bool = False) -> Outcome:
+def _enum_mask() -> Any:
+    """The stage's mask by its ``Enum`` code: a gather, not a lookup of the strings."""
     import polars as pl
 
-    stage = pl.col(STAGE).cast(pl.Enum(FUNNEL.stages)) if enum else pl.col(STAGE)
-    m = stage.replace_strict(bits(), default=0, return_dtype=pl.UInt32).alias("m")
+    b = bits()
+    stages = list(b)
+    lookup = pl.Series([b[s] for s in stages], dtype=pl.UInt32)
+    return pl.lit(lookup).gather(pl.col(STAGE).cast(pl.Enum(stages), strict=False).to_physical())
+
+
+def polars_report(frame: Any, enum: bool = False) -> Outcome:
+    """The report query; *enum*: the stages as ``Enum`` codes (the faster expert form)."""
+    import polars as pl
+
+    m = (
+        _enum_mask()
+        if enum
+        else pl.col(STAGE).replace_strict(bits(), default=0, return_dtype=pl.UInt32)
+    ).alias("m")
     out = (
         frame.lazy()
         .select(LEAD_ID, m)
@@ -134,21 +148,28 @@ def pandas_report(pdf: Any) -> Outcome:
 
 
 def polars_breakdown(frame: Any, keyed: bool) -> dict[Any, Outcome]:
+    """
+    First-touch breakdown by ``source``. *keyed*: the expert form, (at, value code) in one
+    Int64 minimum, stages and values as ``Enum`` codes, the step test on the mask.
+    """
     import polars as pl
 
-    m = pl.col(STAGE).replace_strict(bits(), default=0, return_dtype=pl.UInt32).alias("m")
-    ok = pl.col(STAGE).is_in(STEPS) & pl.col("source").is_not_null()
     if keyed:  # (at, value code) in one Int64: at most 8 values
-        code = pl.col("source").replace_strict(SOURCES, range(len(SOURCES)), return_dtype=pl.Int64)
+        m = _enum_mask().alias("m")
+        ok = ((pl.col("m") & ((1 << N) - 1)) != 0) & pl.col("source").is_not_null()
+        code = pl.col("source").cast(pl.Enum(SOURCES), strict=False).to_physical().cast(pl.Int64)
         k = pl.when(ok).then(pl.col(AT).dt.epoch("us") * 8 + code).alias("k")
         per = (
             frame.lazy()
-            .select(LEAD_ID, m, k)
+            .select(LEAD_ID, AT, "source", m)
+            .select(LEAD_ID, "m", k)
             .group_by(LEAD_ID)
             .agg(pl.col("m").bitwise_or(), pl.col("k").min())
             .select((pl.col("k") % 8).alias("key"), "m")
         )
     else:
+        m = pl.col(STAGE).replace_strict(bits(), default=0, return_dtype=pl.UInt32).alias("m")
+        ok = pl.col(STAGE).is_in(STEPS) & pl.col("source").is_not_null()
         k = pl.when(ok).then(pl.col(AT)).alias("k")
         per = (
             frame.lazy()
@@ -178,11 +199,11 @@ def duckdb_breakdown(con: Any, table: str) -> dict[Any, Outcome]:
 def polars_cohorts(frame: Any) -> dict[Any, Outcome]:
     import polars as pl
 
-    m = pl.col(STAGE).replace_strict(bits(), default=0, return_dtype=pl.UInt32).alias("m")
-    t = pl.when(pl.col(STAGE).is_in(STEPS)).then(pl.col(AT)).alias("t")
+    t = pl.when((pl.col("m") & ((1 << N) - 1)) != 0).then(pl.col(AT)).alias("t")
     out = (
         frame.lazy()
-        .select(LEAD_ID, m, t)
+        .select(LEAD_ID, AT, _enum_mask().alias("m"))
+        .select(LEAD_ID, "m", t)
         .group_by(LEAD_ID)
         .agg(pl.col("m").bitwise_or(), pl.col("t").min())
         .select(pl.col("t").dt.truncate("1mo"), "m")

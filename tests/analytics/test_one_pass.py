@@ -264,3 +264,17 @@ def test_durations_in_one_pass_time_the_unsettled_leads_from_their_rows():
     lazy = funnel_report(frame.lazy(), steps=["acquired", "won"], durations=True)
     assert lazy.durations is not None
     assert lazy.durations.seconds.equals(rep.durations.seconds)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows_strategy, st.integers(0, 5))
+def test_categorical_and_enum_stage_columns_give_the_string_columns_figures(rows, shuffle):
+    """The mask reads a stage's code: a Categorical or Enum stage column (its own categories,
+    in its own order, with ones no funnel has) counts as the same text does."""
+    frame = frame_of(rows, shuffle)
+    categories = ["unknown", *reversed(DEFAULT_FUNNEL.stages), "extra"]
+    for dtype in (pl.Categorical, pl.Enum(categories)):
+        coded = frame.with_columns(pl.col("stage").cast(dtype))
+        assert funnel_report(coded) == funnel_report(frame)
+        assert breakdown(coded, "source") == breakdown(frame, "source")
+        assert cohorts(coded, "1mo") == cohorts(frame, "1mo")
