@@ -278,3 +278,19 @@ def test_categorical_and_enum_stage_columns_give_the_string_columns_figures(rows
         assert funnel_report(coded) == funnel_report(frame)
         assert breakdown(coded, "source") == breakdown(frame, "source")
         assert cohorts(coded, "1mo") == cohorts(frame, "1mo")
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows_strategy, st.integers(0, 5))
+def test_an_enum_by_column_gives_the_text_columns_breakdown(rows, shuffle):
+    """An Enum column's values are its categories (listed in any order, with ones no row
+    has and the empty text): the fast path reads no pass for them, and counts as the text."""
+    frame = frame_of(rows, shuffle)
+    coded = frame.with_columns(pl.col("source").cast(pl.Enum(["web", "", "zzz", "b", "ads"])))
+    for attribution in ("first", "last"):
+        for by in ("source", ["source", "tier"]):
+            assert breakdown(coded, by, attribution=attribution) == breakdown(
+                frame, by, attribution=attribution
+            )
+    found = mask_tally(coded, by=("source",))
+    assert found is not None  # the one aggregation, not the general path

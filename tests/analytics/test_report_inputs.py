@@ -239,6 +239,20 @@ def test_rows_without_a_lead_id_are_a_load_error_on_every_engine(engine: Any, ca
         calls[call](engine(NULL_LEAD))
 
 
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_start_row_without_a_lead_id_is_a_load_error_in_time_to_convert(lazy: bool) -> None:
+    """Only a start row lacks its lead: the lazy plan, which reads the end rows first,
+    used to drop it without a word."""
+    log = pl.DataFrame(
+        {"lead_id": ["a", None, "a"], "at": _days(0, 0, 1), "stage": ["acquired"] * 2 + ["won"]}
+    )
+    frame = log.lazy() if lazy else log
+    with pytest.raises(LoadError, match=r"^1 row\(s\) have no lead_id"):
+        time_to_convert(frame)
+    with pytest.raises(LoadError, match=r"^1 row\(s\) have no lead_id"):
+        funnel_report(frame, durations=True)
+
+
 def test_the_loaders_reject_rows_without_a_lead_id() -> None:
     loaded = load_frame(NULL_LEAD)
     assert loaded.n_rejected == 2
@@ -279,3 +293,13 @@ def test_a_cohort_of_leads_without_a_time_is_keyed_none(name: str) -> None:
     assert found.labels() == ["2026-01", "(none)"]
     assert "(none)" in str(found)
     assert "(none)" in found._repr_html_()
+
+
+@pytest.mark.parametrize("by", ["lead_id", ["source", "lead_id"]])
+def test_a_breakdown_by_the_lead_id_is_a_validation_error(by: Any) -> None:
+    """It was a narwhals DuplicateError from deep in the plan."""
+    with pytest.raises(ValidationError, match="by cannot be 'lead_id'") as err:
+        breakdown(LOG, by)
+    assert err.value.field == "by"
+    with pytest.raises(ValidationError, match="by cannot be 'lead_id'"):
+        time_to_convert(LOG, by="lead_id")

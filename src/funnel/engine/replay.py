@@ -1913,11 +1913,15 @@ def _mask_rows_polars(
     decoders: list[list[Any] | None] = []
     if by:
         for c in by:
-            if not (schema[c] == pl.String or schema[c].is_integer()):
+            if not (
+                schema[c] == pl.String or schema[c].is_integer() or isinstance(schema[c], pl.Enum)
+            ):
                 return None
         if has_row and not schema[ROW].is_integer():
             return None
-        checks: list[Any] = [lf.select(pl.col(c).drop_nulls().unique()) for c in by]
+        # an Enum column's values are its categories: no pass to find them
+        scanned = [c for c in by if not isinstance(schema[c], pl.Enum)]
+        checks: list[Any] = [lf.select(pl.col(c).drop_nulls().unique()) for c in scanned]
         phys = pl.col(AT).to_physical()
         bounds = [phys.min().alias("t0"), phys.max().alias("t1")]
         if has_row:
@@ -1935,9 +1939,12 @@ def _mask_rows_polars(
         r_lo = (limits["r0"] or 0) if has_row else 0
         r_bits = max(int((limits["r1"] or 0) - r_lo), 0).bit_length() if has_row else 0
         uniques: list[list[Any]] = []
-        for i, c in enumerate(by):
-            values = found[i].get_column(c)
-            if schema[c] == pl.String:
+        for c in by:
+            if isinstance(schema[c], pl.Enum):
+                values = schema[c].categories
+            else:
+                values = found[scanned.index(c)].get_column(c)
+            if values.dtype == pl.String:
                 values = values.filter(values != "")
             uniques.append(values.sort().to_list())
         c_bits = max(len(u) for u in uniques).bit_length()
@@ -1954,6 +1961,10 @@ def _mask_rows_polars(
             # min/max skip, so no test of its own
             if not uniq:
                 code = pl.lit(None, dtype=dtype)
+            elif isinstance(schema[c], pl.Enum):  # the category's rank, by its code
+                rank = {v: k for k, v in enumerate(uniq)}
+                ranks = [rank.get(v) for v in schema[c].categories.to_list()]
+                code = pl.lit(pl.Series(ranks, dtype=dtype)).gather(pl.col(c).to_physical())
             elif schema[c] == pl.String:  # the value's rank: its code in the sorted values
                 code = _codes(c, uniq).cast(dtype)
             else:
