@@ -39,11 +39,11 @@ import polars as pl
 
 path, steps = sys.argv[1], sys.argv[2].split(",")
 frame = pl.read_csv(path)
-rank = {s: i for i, s in enumerate(steps)}
 per = (
     frame.lazy()
     .with_columns(
-        pl.col("stage").replace_strict(rank, default=None, return_dtype=pl.Int8).alias("k"),
+        # a step's rank is its code in an Enum of the steps (any other stage: null)
+        pl.col("stage").cast(pl.Enum(steps), strict=False).to_physical().alias("k"),
         (pl.col("stage") == "won").alias("w"),
         pl.col("stage").is_in(["lost", "disqualified"]).alias("l"),
     )

@@ -6,7 +6,8 @@ Every peer is checked equal to funnel's output before it is timed. The peers:
 * ``polars`` (expert): a lazy query; each row's stage becomes a bitmask (a bit per
   step, one for won, one for lost: ``replace_strict`` to ``UInt32`` *before* the
   group-by), one ``bitwise_or`` aggregate per lead, then a count per mask;
-  ``polars_enum`` casts the stages to an ``Enum`` first.
+  ``polars_enum`` (the faster form) casts the stages to an ``Enum`` and gathers each
+  mask by its code. Over ``scan_parquet`` the peer is the ``Enum`` form.
 * ``duckdb``: the same as SQL (``bit_or(CASE stage ...)``) over the same frame
   (Arrow, zero copy); ``duckdb_parquet`` over ``read_parquet`` of the cached file.
   From parquet, funnel's route is ``funnel_report(duckdb.read_parquet(file))``; its polars
@@ -14,7 +15,9 @@ Every peer is checked equal to funnel's output before it is timed. The peers:
 * ``pandas``: ``pd.factorize`` of the lead ids, ``np.bitwise_or.at`` of the masks
   (on a pandas copy of the frame, made outside the timing).
 * breakdown by first touch: polars ``get(arg_min)`` and an Int64 ``(at, value
-  code)`` key min; DuckDB ``arg_min(source, "at") FILTER (...)``.
+  code)`` key min (``polars_key``: stages and the five source names, written into the
+  query, as ``Enum`` codes); DuckDB ``arg_min(source, "at") FILTER (...)``. Funnel on the
+  same frame with ``source`` cast to an ``Enum`` is raced beside it (``also``).
 * time to convert (``acquired`` -> ``won``): polars lazy, pre-filtered to the start
   and end rows, three joins; the same with the start rows semi-joined to the leads
   with an end row first (``polars_semi``), or the end rows collected first and the
@@ -407,7 +410,7 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
             ),
             {
                 "duckdb_parquet": lambda: duckdb_report(con, src),
-                "polars_scan_parquet": lambda: polars_report(pl.scan_parquet(parquet)),
+                "polars_scan_parquet": lambda: polars_report(pl.scan_parquet(parquet), enum=True),
             },
             also={
                 "funnel_scan_parquet": lambda: funnel_outcome(
