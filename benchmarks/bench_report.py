@@ -368,14 +368,32 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
         peers: dict[str, Callable[[], Any]],
         same: Callable[[Any, Any], bool] = _eq,
         also: dict[str, Callable[[], Any]] | None = None,
+        apart: dict[str, Callable[[], Any]] | None = None,
     ) -> None:
-        """Race funnel (*mine*, and funnel's other routes *also*) with *peers*, checked equal."""
+        """
+        Race funnel (*mine*, and funnel's other routes *also*) with *peers*, checked equal.
+
+        The *apart* peers (an order of magnitude slower) race funnel in a race of their own:
+        in the main race whichever candidate ran right after one of them paid for the memory
+        it freed (at 10M, pandas' factorize frees gigabytes). One of them is the best peer
+        only if funnel's ratio to it, in its race, is higher than to the main race's best.
+        """
         log(f"    {what} ...")
         ref = mine()
-        for name, fn in {**peers, **(also or {})}.items():
+        for name, fn in {**peers, **(also or {}), **(apart or {})}.items():
             _check(f"{what}: {name}", ref, fn(), same)
         times = race({"funnel": mine, **peers, **(also or {})}, repeat)
         out[what] = _summary(times, "funnel", list(peers))
+        for name, fn in (apart or {}).items():
+            alone = race({"funnel": mine, name: fn}, repeat)
+            ratio = {k: round(v, 3) for k, v in alone.ratio("funnel", name).items()}
+            out[what][f"{name}_s"] = round(alone.median(name), 4)
+            out[what].setdefault("apart", {})[name] = {
+                "funnel_s": round(alone.median("funnel"), 4),
+                **ratio,
+            }
+            if ratio["ratio"] > out[what]["ratio"]:
+                out[what].update(best_peer=name, **ratio)
         if also:  # each other route against the peer of its own engine (the last peer)
             peer = list(peers)[-1]
             out[what]["also"] = {
@@ -395,8 +413,8 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
             "polars": lambda: polars_report(frame),
             "polars_enum": lambda: polars_report(frame, enum=True),
             "duckdb": lambda: duckdb_report(con, "log"),
-            "pandas_factorize": lambda: pandas_report(pdf),
         },
+        apart={"pandas_factorize": lambda: pandas_report(pdf)},
     )
     if parquet is not None:
         # funnel's route for a parquet file is a DuckDB relation (docs/how-to/performance.md):
@@ -431,11 +449,11 @@ def bench_report(frame: Any, repeat: int, parquet: Path | None = None) -> dict[s
         "breakdown",
         lambda: funnel_grouped(breakdown(framed, "source")),
         {
-            "polars_arg_min": lambda: polars_breakdown(framed, keyed=False),
             "duckdb": lambda: duckdb_breakdown(con, "slog"),
             "polars_key": lambda: polars_breakdown(framed, keyed=True),
         },
         also={"funnel_enum_source": lambda: funnel_grouped(breakdown(enum_framed, "source"))},
+        apart={"polars_arg_min": lambda: polars_breakdown(framed, keyed=False)},
     )
     run(
         "cohorts",
