@@ -303,3 +303,82 @@ def test_a_breakdown_by_the_lead_id_is_a_validation_error(by: Any) -> None:
     assert err.value.field == "by"
     with pytest.raises(ValidationError, match="by cannot be 'lead_id'"):
         time_to_convert(LOG, by="lead_id")
+
+
+@pytest.mark.parametrize("dtype", [pl.Int64, pl.String])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_by_column_named_like_the_masks_column_counts_its_own_values(
+    dtype: Any, lazy: bool
+) -> None:
+    """The one aggregation names its mask "_m": a by column of that name was read as the
+    mask (wrong groups for integers, a polars error for text)."""
+    log = pl.DataFrame(
+        {
+            "lead_id": ["a", "a", "b"],
+            "at": _days(0, 1, 0),
+            "stage": ["acquired", "mql", "acquired"],
+            "_m": [1, 1, 2],
+        }
+    ).with_columns(pl.col("_m").cast(dtype))
+    want = {k: r.counts for k, r in breakdown(log.to_pandas(), "_m").reports.items()}
+    frame = log.lazy() if lazy else log
+    got = {k: r.counts for k, r in breakdown(frame, "_m").reports.items()}
+    assert got == want
+    assert len(got) == 2
+
+
+def test_an_empty_duckdb_relation_gives_empty_reports_on_the_general_path() -> None:
+    """DuckDB counts the null lead ids of no rows as NULL: it was a TypeError."""
+    duckdb = pytest.importorskip("duckdb")
+    empty = pl.DataFrame(
+        schema={
+            "lead_id": pl.String,
+            "at": pl.Datetime("us", "UTC"),
+            "stage": pl.String,
+            "src": pl.String,
+        }
+    )
+    rel = duckdb.from_arrow(empty.to_arrow())
+    assert funnel_report(rel, order="ordered").leads == 0
+    assert breakdown(rel, "src").reports == {}
+    assert time_to_convert(rel).count == 0
+
+
+def test_time_to_convert_takes_by_as_a_list_of_one_name() -> None:
+    """A one-name list named the list in its error ("no column ['source']") though the column
+    is there."""
+    listed = time_to_convert(LOG, by=["source"])
+    named = time_to_convert(LOG, by="source")
+    assert listed.count == named.count
+    with pytest.raises(LoadError, match=r"no column 'nope' to break down by"):
+        time_to_convert(LOG, by=["nope"])
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_a_numeric_stage_column_is_a_load_error_naming_stage_on_every_engine(
+    engine: Any, call: str
+) -> None:
+    """It was a polars, narwhals or DuckDB traceback (pandas counted nothing)."""
+    numeric = LOG.with_columns(pl.int_range(pl.len()).alias("stage"))
+    with pytest.raises(LoadError, match=r"^column 'stage' holds .* not stage names"):
+        CALLS[call](engine(numeric))
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_stage_column_of_nulls_only_counts_nothing_on_polars_as_on_pandas(lazy: bool) -> None:
+    """polars types a column of nothing but nulls as Null: it was a narwhals error."""
+    nulls = LOG.with_columns(pl.lit(None).alias("stage"))
+    assert nulls.schema["stage"] == pl.Null
+    frame = nulls.lazy() if lazy else nulls
+    want = funnel_report(nulls.to_pandas())
+    got = funnel_report(frame)
+    assert (got.steps, got.counts, got.won, got.lost) == (
+        want.steps,
+        want.counts,
+        want.won,
+        want.lost,
+    )
+    assert (
+        breakdown(frame, "source").total.counts
+        == breakdown(nulls.to_pandas(), "source").total.counts
+    )

@@ -651,6 +651,25 @@ def _read(log: Any, funnel: Funnel | None, every: str | None = None) -> tuple[An
     return nwf, funnel, backend
 
 
+def _stage_type_error(dtype: Any) -> LoadError:
+    return LoadError(
+        f"column {STAGE!r} holds {dtype} values, not stage names: it must be text "
+        "(the names of the funnel's stages), or nulls"
+    )
+
+
+def _polars_stage_text(frame: Any, dtype: Any) -> Any:
+    """A native polars *frame* whose stage column is text: a column of nulls only (polars'
+    ``Null`` type) cast to it; numbers, times or booleans a :class:`LoadError`."""
+    import polars as pl
+
+    if dtype == pl.Null:
+        return frame.with_columns(pl.col(STAGE).cast(pl.String))
+    if dtype.is_numeric() or dtype.is_temporal() or dtype == pl.Boolean:
+        raise _stage_type_error(dtype)
+    return frame
+
+
 def _text_time_error() -> LoadError:
     return LoadError(
         f"column {AT!r} holds text, not times: parse it first, e.g. load the log "
@@ -691,6 +710,9 @@ def _prepared(nwf: Any, every: str | None) -> Any:
         kind = types.get(AT, "")
         if kind == "VARCHAR":
             raise _text_time_error()
+        stage_type = types.get(STAGE, "VARCHAR")
+        if not (stage_type in ("VARCHAR", '"NULL"') or stage_type.startswith("ENUM")):
+            raise _stage_type_error(stage_type)
         if every is not None and parse_every(every)[0] != 1:
             raise ValidationError(
                 f"every={every!r}: DuckDB relations take single units only ('1d', '1mo'); "
@@ -709,6 +731,15 @@ def _prepared(nwf: Any, every: str | None) -> Any:
     schema = nwf.collect_schema()
     if schema.get(AT) == nw.String:
         raise _text_time_error()
+    stage = schema.get(STAGE)
+    if stage is not None and (stage.is_numeric() or stage.is_temporal() or stage == nw.Boolean):
+        raise _stage_type_error(stage)
+    if impl is nw.Implementation.POLARS:  # a column of nulls only: polars' Null type
+        native = nwf.to_native()
+        if STAGE in schema:
+            fixed = _polars_stage_text(native, native.collect_schema()[STAGE])
+            if fixed is not native:
+                return nw.from_native(fixed)
     if impl is nw.Implementation.PYARROW and isinstance(nwf, nw.DataFrame):
         import pyarrow as pa
 
@@ -803,6 +834,8 @@ def _fast(
         check_log_columns(columns)
         if schema[AT].is_(_polars_string()):
             raise _text_time_error()
+        if STAGE in schema:
+            nwf = _polars_stage_text(nwf, schema[STAGE])
     else:
         nwf, funnel, backend = _read(log, funnel, every)
         columns = nwf.columns
@@ -1758,7 +1791,7 @@ def time_to_convert(
     start: str | Collection[str] | None = None,
     end: str | Collection[str] | None = None,
     *,
-    by: str | None = None,
+    by: str | Sequence[str] | None = None,
     funnel: Funnel | None = None,
     quantiles: Sequence[float] = (0.25, 0.5, 0.75, 0.9),
     window: timedelta | None = None,
@@ -1780,7 +1813,8 @@ def time_to_convert(
         log: As for :func:`funnel_report`.
         start: A stage or stages (default: the first default step).
         end: A stage or stages (default: the won stages).
-        by: Also give per-group durations (attributed as for :func:`breakdown`).
+        by: Also give per-group durations (attributed as for :func:`breakdown`): one
+            column name (or a list of one).
         quantiles: Which quantiles to compute (linear interpolation).
         window: The conversion window (a :class:`datetime.timedelta`).
         order: ``"ordered"`` (other stages in between allowed) or ``"strict"``.
@@ -1804,8 +1838,8 @@ def time_to_convert(
     nwf, funnel, _backend = _input(log, funnel)
     start_t = _as_set(start if start is not None else default_steps(funnel)[0], funnel, "start")
     end_t = _as_set(end if end is not None else sorted(funnel.won_stages), funnel, "end")
-    if by is not None and by not in nwf.columns:
-        raise LoadError(f"no column {by!r} to break down by; has {nwf.columns}")
+    if by_t and by_t[0] not in nwf.columns:
+        raise LoadError(f"no column {by_t[0]!r} to break down by; has {nwf.columns}")
     plan = _fast_conversion(nwf, start_t, end_t, order=order_s, window=window, by=by_t)
     if plan is not None:
         return _conversion_durations(plan.collect(), funnel, start_t, end_t, quantiles)

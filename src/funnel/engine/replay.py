@@ -1103,8 +1103,8 @@ def check_lead_ids(nwf: Any) -> None:
 
     if isinstance(nwf, nw.DataFrame):
         nulls = int(nwf.get_column(LEAD_ID).null_count())
-    else:
-        nulls = int(collect(nwf.select(nw.col(LEAD_ID).null_count())).item())
+    else:  # (DuckDB counts no rows as a null)
+        nulls = int(collect(nwf.select(nw.col(LEAD_ID).null_count())).item() or 0)
     if nulls:
         raise_missing_leads(nulls)
 
@@ -1905,9 +1905,12 @@ def _mask_rows_polars(
         return None
     has_row = ROW in schema
     # a step row: its mask has a step bit (an integer test on the mask, not a second
-    # lookup of the stage strings)
-    is_step = (pl.col("_m") & ((1 << n) - 1)) != 0
-    cols: list[Any] = [_mask_expr(bits, n, check_replay)]
+    # lookup of the stage strings). The mask's expression, not its column: every
+    # expression of the one with_columns reads the log's own columns (a by column may
+    # be named "_m"), and polars computes the common expression once.
+    mask = _mask_expr(bits, n, check_replay)
+    is_step = (mask & ((1 << n) - 1)) != 0
+    cols: list[Any] = [mask]
     aggs: list[Any] = [pl.col("_m").bitwise_or()]
     keys: list[str] = []
     decoders: list[list[Any] | None] = []
@@ -1983,7 +1986,7 @@ def _mask_rows_polars(
         aggs.append(pl.col("_t").min())
         keys.append("_k0")
         decoders.append(None)
-    per = lf.with_columns(cols[0]).with_columns(*cols[1:]).group_by(LEAD_ID).agg(*aggs)
+    per = lf.with_columns(*cols).group_by(LEAD_ID).agg(*aggs)
 
     if by:
         low = [pl.col(k) & code_mask for k in keys]  # the value's rank: the low bits
