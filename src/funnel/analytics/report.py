@@ -658,11 +658,19 @@ def _stage_type_error(dtype: Any) -> LoadError:
     )
 
 
-def _polars_stage_text(frame: Any, dtype: Any) -> Any:
-    """A native polars *frame* whose stage column is text: a column of nulls only (polars'
-    ``Null`` type) cast to it; numbers, times or booleans a :class:`LoadError`."""
+def _polars_prepared(frame: Any, schema: Any) -> Any:
+    """
+    A native polars log (eager or lazy, its *schema* given) in the types the reports
+    compute on, or a :class:`LoadError`: text in ``at``, or a stage column of numbers,
+    times or booleans. A stage column of nulls only (polars' ``Null`` type) becomes text.
+    """
     import polars as pl
 
+    if AT in schema and schema[AT] == pl.String:
+        raise _text_time_error()
+    dtype = schema.get(STAGE)
+    if dtype is None:
+        return frame
     if dtype == pl.Null:
         return frame.with_columns(pl.col(STAGE).cast(pl.String))
     if dtype.is_numeric() or dtype.is_temporal() or dtype == pl.Boolean:
@@ -728,18 +736,16 @@ def _prepared(nwf: Any, every: str | None) -> Any:
             for c in rel.columns
         ]
         return nw.from_native(rel.project(", ".join(cols)))
+    if impl is nw.Implementation.POLARS:  # the native frame's check, as _fast's
+        native = nwf.to_native()
+        fixed = _polars_prepared(native, native.collect_schema())
+        return nwf if fixed is native else nw.from_native(fixed)
     schema = nwf.collect_schema()
     if schema.get(AT) == nw.String:
         raise _text_time_error()
     stage = schema.get(STAGE)
     if stage is not None and (stage.is_numeric() or stage.is_temporal() or stage == nw.Boolean):
         raise _stage_type_error(stage)
-    if impl is nw.Implementation.POLARS:  # a column of nulls only: polars' Null type
-        native = nwf.to_native()
-        if STAGE in schema:
-            fixed = _polars_stage_text(native, native.collect_schema()[STAGE])
-            if fixed is not native:
-                return nw.from_native(fixed)
     if impl is nw.Implementation.PYARROW and isinstance(nwf, nw.DataFrame):
         import pyarrow as pa
 
@@ -832,10 +838,7 @@ def _fast(
         columns = schema.names()
         backend = "polars"
         check_log_columns(columns)
-        if schema[AT].is_(_polars_string()):
-            raise _text_time_error()
-        if STAGE in schema:
-            nwf = _polars_stage_text(nwf, schema[STAGE])
+        nwf = _polars_prepared(nwf, schema)
     else:
         nwf, funnel, backend = _read(log, funnel, every)
         columns = nwf.columns
@@ -858,12 +861,6 @@ def _fast(
         also=also,
     )
     return None if tally is None else (tally, funnel, backend)
-
-
-def _polars_string() -> Any:
-    import polars as pl
-
-    return pl.String()
 
 
 def _to_polars_frame(frame: nw.DataFrame[Any]) -> Any:

@@ -1856,9 +1856,10 @@ def _codes(column: str, values: Sequence[str]) -> Any:
     """
     Each row's index in *values* (a null for a null or any other value), as polars codes.
 
-    Cast to an ``Enum`` of *values*, a string column's codes cost about half what a
-    ``replace_strict`` lookup of the same strings does (measured on 1M and 10M rows:
-    the report's mask fell from 35 to 18 ms of its 75 at 1M).
+    Cast to an ``Enum`` of *values*, a string column's codes cost well under what a
+    ``replace_strict`` lookup of the same strings does (one race of 21 rounds at 1M
+    rows: the report's mask 31 ms against 53 ms, its whole query 56 ms against 81 ms;
+    at 10M the query 0.69 s against 1.06 s).
     """
     import polars as pl
 
