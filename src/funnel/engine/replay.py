@@ -1866,6 +1866,13 @@ def _codes(column: str, values: Sequence[str]) -> Any:
     return pl.col(column).cast(pl.Enum(values), strict=False).to_physical()
 
 
+def _free_name(name: str, taken: Sequence[str]) -> str:
+    """*name*, or *name* with more leading underscores, so that it is none of *taken*."""
+    while name in taken:
+        name = "_" + name
+    return name
+
+
 def _mask_expr(bits: Mapping[str, int], n: int, check_replay: bool) -> Any:
     import polars as pl
 
@@ -1879,7 +1886,7 @@ def _mask_expr(bits: Mapping[str, int], n: int, check_replay: bool) -> Any:
         # (a when/then: a null old value in replace_strict measured slower on scan_parquet)
         replay = pl.col(STAGE).is_null()
         m = pl.when(replay).then(pl.lit(1 << (n + _REPLAY_BIT), dtype=dtype)).otherwise(m)
-    return m.alias("_m")
+    return m
 
 
 def _mask_rows_polars(
@@ -1905,14 +1912,16 @@ def _mask_rows_polars(
     if (by or every is not None) and not schema[AT].is_temporal():
         return None
     has_row = ROW in schema
-    # a step row: its mask has a step bit (an integer test on the mask, not a second
-    # lookup of the stage strings). The mask's expression, not its column: every
-    # expression of the one with_columns reads the log's own columns (a by column may
-    # be named "_m"), and polars computes the common expression once.
-    mask = _mask_expr(bits, n, check_replay)
-    is_step = (mask & ((1 << n) - 1)) != 0
-    cols: list[Any] = [mask]
-    aggs: list[Any] = [pl.col("_m").bitwise_or()]
+    # the mask is a column of its own first, under a name no column of the log has (a by
+    # column may be named "_m"); a step row's mask has a step bit (an integer test on the
+    # column, not a second lookup of the stage strings). One with_columns computing the
+    # mask's expression twice, shared by polars' common-subexpression pass, measured
+    # slower: at 1M rows the breakdown's query 111 ms against 97 ms.
+    m_name = _free_name("_m", schema.names())
+    masked = lf.with_columns(_mask_expr(bits, n, check_replay).alias(m_name))
+    is_step = (pl.col(m_name) & ((1 << n) - 1)) != 0
+    cols: list[Any] = []
+    aggs: list[Any] = [pl.col(m_name).bitwise_or().alias("_m")]
     keys: list[str] = []
     decoders: list[list[Any] | None] = []
     if by:
@@ -1987,7 +1996,7 @@ def _mask_rows_polars(
         aggs.append(pl.col("_t").min())
         keys.append("_k0")
         decoders.append(None)
-    per = lf.with_columns(*cols).group_by(LEAD_ID).agg(*aggs)
+    per = (masked.with_columns(*cols) if cols else masked).group_by(LEAD_ID).agg(*aggs)
 
     if by:
         low = [pl.col(k) & code_mask for k in keys]  # the value's rank: the low bits
