@@ -8,7 +8,7 @@ depended on the engine; each test below failed before its fix.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +129,30 @@ def test_times_in_any_unit_are_timed_and_truncated_on_every_engine(engine: Any, 
     assert [(k.year, k.month) for k in cohorts(log, "1mo").reports] == [(2026, 1)]
 
 
-def test_date_times_are_timed_on_every_engine(engine: Any) -> None:
-    log = engine(LOG.with_columns(pl.col("at").dt.date()))
+def _dated(engine_name: str, frame: pl.DataFrame) -> Any:
+    """*frame* on an engine, its dates kept as dates (pandas: pyarrow's date32)."""
+    if engine_name == "pandas":
+        pd = pytest.importorskip("pandas")
+        pytest.importorskip("pyarrow")
+        return frame.to_pandas(types_mapper=pd.ArrowDtype)
+    return ENGINES[engine_name](frame)
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_date_times_are_timed_on_every_engine(name: str) -> None:
+    log = _dated(name, LOG.with_columns(pl.col("at").dt.date()))
     assert _secs(time_to_convert(log, "acquired", "won")) == (2, 3.5 * 86400)
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+@pytest.mark.parametrize("every", ["1mo", "1d"])
+def test_a_log_of_dates_has_periods_of_dates_on_every_engine(name: str, every: str) -> None:
+    """DuckDB keyed them as naive datetimes, pandas' date32 raised pyarrow's error."""
+    log = _dated(name, LOG.with_columns(pl.col("at").dt.date()))
+    keys = list(cohorts(log, every).reports)
+    want = [date(2026, 1, 1)] if every == "1mo" else [date(2026, 1, 5), date(2026, 1, 6)]
+    assert keys == want
+    assert all(type(k) is date for k in keys)
 
 
 def test_duckdb_periods_of_several_units_are_a_validation_error() -> None:
@@ -160,6 +181,31 @@ def test_text_times_are_a_load_error_naming_at_on_every_engine(engine: Any, call
     text = LOG.with_columns(pl.col("at").dt.to_string("%Y-%m-%dT%H:%M:%S%z"))
     with pytest.raises(LoadError, match=r"column 'at' holds text, not times.*load_frame"):
         CALLS[call](engine(text))
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_naive_times_are_a_load_error_on_every_engine(engine: Any, call: str) -> None:
+    """polars and DuckDB keyed their periods as naive times, pandas read them as UTC."""
+    naive = LOG.with_columns(pl.col("at").dt.replace_time_zone(None))
+    with pytest.raises(LoadError, match=r"column 'at' holds naive timestamps.*timezone="):
+        CALLS[call](engine(naive))
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_pandas_objects_in_at_are_a_load_error(call: str) -> None:
+    """A pandas column of Python dates raised pandas' AttributeError (no .dt accessor)."""
+    frame = _pandas(LOG)
+    frame["at"] = [t.date() for t in LOG["at"]]
+    assert str(frame["at"].dtype) == "object"
+    with pytest.raises(LoadError, match=r"column 'at' holds Object values, not times"):
+        CALLS[call](frame)
+
+
+def test_naive_times_loaded_with_a_zone_give_the_report() -> None:
+    naive = LOG.with_columns(pl.col("at").dt.replace_time_zone(None))
+    loaded = load_frame(naive, timezone="UTC")
+    assert funnel_report(loaded).counts == funnel_report(LOG).counts
+    assert list(cohorts(loaded).reports) == list(cohorts(LOG).reports)
 
 
 def test_text_times_loaded_give_the_report_of_the_parsed_log() -> None:

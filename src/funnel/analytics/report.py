@@ -626,19 +626,35 @@ def _frame_from_dict(data: dict[str, list[Any]], backend: str) -> Any:
 
 def _input(log: Any, funnel: Funnel | None, every: str | None = None) -> tuple[Any, Funnel, str]:
     """A narwhals frame (eager or lazy) with a stage column, the funnel, the backend name."""
-    nwf, funnel, backend = _read(log, funnel, every)
+    nwf, funnel, backend, _dates = _input_dated(log, funnel, every)
+    return nwf, funnel, backend
+
+
+def _input_dated(
+    log: Any, funnel: Funnel | None, every: str | None = None
+) -> tuple[Any, Funnel, str, bool]:
+    """:func:`_input`, and whether the log's ``at`` holds dates (before any cast)."""
+    nwf, funnel, backend, dates = _read_dated(log, funnel, every)
     if EVENT in nwf.columns and _needs_replay(nwf):
         nwf = _replayed(nwf, funnel)
-    return nwf, funnel, backend
+    return nwf, funnel, backend, dates
 
 
 def _read(log: Any, funnel: Funnel | None, every: str | None = None) -> tuple[Any, Funnel, str]:
     """:func:`_input` without the replay of event-only rows (:func:`_prepared` frames)."""
+    nwf, funnel, backend, _dates = _read_dated(log, funnel, every)
+    return nwf, funnel, backend
+
+
+def _read_dated(
+    log: Any, funnel: Funnel | None, every: str | None = None
+) -> tuple[Any, Funnel, str, bool]:
     import narwhals as nw
 
     _check_funnel(funnel)
     nwf, funnel = read_log(log, funnel)
     check_log_columns(nwf.columns)
+    dates = nwf.collect_schema().get(AT) == nw.Date
     nwf = _prepared(nwf, every)
     impl = nwf.implementation
     backend = (
@@ -648,7 +664,7 @@ def _read(log: Any, funnel: Funnel | None, every: str | None = None) -> tuple[An
         if impl is nw.Implementation.PYARROW and isinstance(nwf, nw.DataFrame)
         else "polars"
     )
-    return nwf, funnel, backend
+    return nwf, funnel, backend, dates
 
 
 def _stage_type_error(dtype: Any) -> LoadError:
@@ -668,6 +684,8 @@ def _polars_prepared(frame: Any, schema: Any) -> Any:
 
     if AT in schema and schema[AT] == pl.String:
         raise _text_time_error()
+    if AT in schema and isinstance(schema[AT], pl.Datetime) and schema[AT].time_zone is None:
+        raise _naive_time_error()
     dtype = schema.get(STAGE)
     if dtype is None:
         return frame
@@ -676,6 +694,14 @@ def _polars_prepared(frame: Any, schema: Any) -> Any:
     if dtype.is_numeric() or dtype.is_temporal() or dtype == pl.Boolean:
         raise _stage_type_error(dtype)
     return frame
+
+
+def _naive_time_error() -> LoadError:
+    return LoadError(
+        f"column {AT!r} holds naive timestamps; say which zone they are in: load the log "
+        "with load_frame(..., timezone='UTC'), or give the column its zone (polars: "
+        ".dt.replace_time_zone('UTC'); pandas: .dt.tz_localize('UTC'))"
+    )
 
 
 def _text_time_error() -> LoadError:
@@ -687,14 +713,10 @@ def _text_time_error() -> LoadError:
 
 
 #: DuckDB's time types that narwhals cannot subtract or truncate, and what they are cast to
-#: (microseconds: DuckDB's own; a DATE as its midnight, as pandas reads dates).
-_DUCKDB_TIMES = {
-    "TIMESTAMP_NS": "TIMESTAMP",
-    "TIMESTAMP_MS": "TIMESTAMP",
-    "TIMESTAMP_S": "TIMESTAMP",
-    "TIMESTAMPTZ_NS": "TIMESTAMPTZ",
-    "DATE": "TIMESTAMP",
-}
+#: (microseconds: DuckDB's own; a DATE as its midnight, its periods keyed as dates again).
+_DUCKDB_TIMES = {"TIMESTAMPTZ_NS": "TIMESTAMPTZ", "DATE": "TIMESTAMP"}
+#: DuckDB's times without a zone (refused, as on every engine).
+_DUCKDB_NAIVE = frozenset({"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"})
 
 
 def _prepared(nwf: Any, every: str | None) -> Any:
@@ -702,9 +724,11 @@ def _prepared(nwf: Any, every: str | None) -> Any:
     *nwf* in the types every engine's report computes on, or a typed error.
 
     Read from the schema only (no pass over the rows): text in ``at`` is a
-    :class:`LoadError` (it compares as text and cannot be timed); a DuckDB ``at``
-    in nanoseconds, milliseconds, seconds or a DATE is cast (in the relation's SQL)
-    to a microsecond TIMESTAMP, which DuckDB subtracts and truncates; pyarrow's
+    :class:`LoadError` (it compares as text and cannot be timed), and so are times
+    without a zone (which instant they name is the writer's to say) and values of
+    no time type (pandas' ``object``); a DuckDB DATE ``at`` is cast (in the
+    relation's SQL) to a TIMESTAMP, which DuckDB subtracts and truncates, and a
+    pandas one to its UTC midnights; pyarrow's
     null-typed columns (a column of nothing but nulls) become text, which pyarrow
     can join; a period of several units (``"7d"``) on DuckDB, which narwhals cannot
     truncate to, is a :class:`ValidationError`.
@@ -718,6 +742,8 @@ def _prepared(nwf: Any, every: str | None) -> Any:
         kind = types.get(AT, "")
         if kind == "VARCHAR":
             raise _text_time_error()
+        if kind in _DUCKDB_NAIVE:
+            raise _naive_time_error()
         stage_type = types.get(STAGE, "VARCHAR")
         if not (stage_type in ("VARCHAR", '"NULL"') or stage_type.startswith("ENUM")):
             raise _stage_type_error(stage_type)
@@ -741,8 +767,19 @@ def _prepared(nwf: Any, every: str | None) -> Any:
         fixed = _polars_prepared(native, native.collect_schema())
         return nwf if fixed is native else nw.from_native(fixed)
     schema = nwf.collect_schema()
-    if schema.get(AT) == nw.String:
+    at_type = schema.get(AT)
+    if at_type == nw.String:
         raise _text_time_error()
+    if isinstance(at_type, nw.Datetime) and at_type.time_zone is None:
+        raise _naive_time_error()
+    if at_type is not None and not at_type.is_temporal():
+        raise LoadError(
+            f"column {AT!r} holds {at_type} values, not times: convert it first (pandas: "
+            "pd.to_datetime(frame['at'], utc=True)), or load the log with load_frame(...)"
+        )
+    if at_type == nw.Date and impl is nw.Implementation.PANDAS:
+        # pyarrow's date kernels cannot truncate pandas' date32[pyarrow]: time its midnights
+        nwf = nwf.with_columns(nw.col(AT).cast(nw.Datetime("us")).dt.replace_time_zone("UTC"))
     stage = schema.get(STAGE)
     if stage is not None and (stage.is_numeric() or stage.is_temporal() or stage == nw.Boolean):
         raise _stage_type_error(stage)
@@ -967,8 +1004,10 @@ def funnel_report(
     Raises:
         LoadError: *log* is not a frame or lacks a required column, its ``at``
             column holds text (load it with :func:`load_frame` or
-            :func:`load_csv`, which parse it), or rows have no ``lead_id``
-            (the message counts them; the loaders reject such rows).
+            :func:`load_csv`, which parse it), naive timestamps (say their zone:
+            ``load_frame(log, timezone=...)``) or no time type (pandas ``object``),
+            or rows have no ``lead_id`` (the message counts them; the loaders
+            reject such rows).
         ValidationError: *steps* is not a sequence of stage names or names an
             unknown stage (the message lists the known ones), *order* is not
             one of the four, *window* is not a positive :class:`datetime.timedelta`
@@ -1143,7 +1182,8 @@ def cohorts(
     DuckDB inputs accept only single units (``"1mo"``, not ``"3mo"``: a
     :class:`ValidationError` on field ``every``): narwhals limits them.
 
-    The keys are the periods' start times (UTC).
+    The keys are the periods' start times (UTC); a log of dates has periods of dates
+    (:class:`datetime.date` keys, on every engine).
 
     Raises:
         ValidationError: *every* is not ``<number><unit>`` with a unit of ``ns``, ``us``,
@@ -1317,6 +1357,11 @@ def period_label(key: Any, every: str | None = None) -> str:
     return period_labels([key], every)[0]
 
 
+def _as_date(key: Any) -> Any:
+    """A period's start as a date (the engines that time a date log time its midnights)."""
+    return key.date() if isinstance(key, datetime) else key
+
+
 def _check_by(by: Any) -> tuple[str, ...]:
     if by is None:
         return ()
@@ -1396,7 +1441,7 @@ def _grouped(
                 tally.total, tally.steps, funnel, order=order, window=None, backend=backend
             ),
         )
-    nwf, funnel, backend = _input(log, funnel, every)
+    nwf, funnel, backend, dates = _input_dated(log, funnel, every)
     missing = [b for b in by_t if b not in nwf.columns]
     if missing:
         raise LoadError(f"no column {missing[0]!r} to break down by; has {nwf.columns}")
@@ -1418,6 +1463,8 @@ def _grouped(
     if isinstance(per, nw.LazyFrame) and per.implementation is nw.Implementation.POLARS:
         per = per.collect()  # one plan, read twice below
     keyed = tally_reached(per, steps_t, keyed=True)
+    if dates and every is not None:  # a log of dates has periods of dates, on every engine
+        keyed = {k if k is None else _as_date(k): v for k, v in keyed.items()}
     total = tally_reached(per, steps_t).get(None)
     reports = {
         k: _report(counts, steps_t, funnel, order=order, window=window, backend=backend, label=k)
