@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from funnel import DEFAULT_FUNNEL, ValidationError
 from funnel.analytics import breakdown, cohorts, funnel_report, time_to_convert
 from funnel.engine.replay import mask_tally
+from funnel.exceptions import LoadError
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
-STAGES = [*DEFAULT_FUNNEL.stages, "unknown"]
+STAGES = [*DEFAULT_FUNNEL.stages, None]  # a null stage: no stage of the funnel's
 SOURCES = [None, "", "web", "ads", "b"]
 
 rows_strategy = st.lists(
@@ -40,7 +41,9 @@ rows_strategy = st.lists(
 )
 
 
-def frame_of(rows: list[tuple[str, int, str, str | None, int]], shuffle: int) -> pl.DataFrame:
+def frame_of(
+    rows: list[tuple[str, int, str | None, str | None, int]], shuffle: int
+) -> pl.DataFrame:
     n = len(rows)
     row = [(i * 7 + shuffle) % (n + 3) for i in range(n)]  # distinct, not in frame order
     return pl.DataFrame(
@@ -272,12 +275,33 @@ def test_categorical_and_enum_stage_columns_give_the_string_columns_figures(rows
     """The mask reads a stage's code: a Categorical or Enum stage column (its own categories,
     in its own order, with ones no funnel has) counts as the same text does."""
     frame = frame_of(rows, shuffle)
-    categories = ["unknown", *reversed(DEFAULT_FUNNEL.stages), "extra"]
+    categories = [*reversed(DEFAULT_FUNNEL.stages), "extra"]  # one category no row has
     for dtype in (pl.Categorical, pl.Enum(categories)):
         coded = frame.with_columns(pl.col("stage").cast(dtype))
         assert funnel_report(coded) == funnel_report(frame)
         assert breakdown(coded, "source") == breakdown(frame, "source")
         assert cohorts(coded, "1mo") == cohorts(frame, "1mo")
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows_strategy, st.integers(0, 5), st.integers(0, 40))
+def test_a_stage_no_funnel_has_is_refused_on_every_path(rows, shuffle, where):
+    """It counted for nothing, on the fast paths and the general one alike."""
+    rows = list(rows)
+    odd = ("a", 1, "unknown", "web", 0)
+    rows.insert(where % (len(rows) + 1), odd)
+    frame = frame_of(rows, shuffle)
+    con = duckdb.connect()
+    for log in (frame, frame.lazy(), frame.to_pandas(), con.from_arrow(frame.to_arrow())):
+        with pytest.raises(LoadError, match=r"^1 row"):
+            funnel_report(log)
+        with pytest.raises(LoadError, match=r"^1 row"):
+            breakdown(log, "source")
+        with pytest.raises(LoadError, match=r"^1 row"):
+            time_to_convert(log, "acquired", "won")
+    for dtype in (pl.Categorical, pl.Enum(["unknown", *DEFAULT_FUNNEL.stages])):
+        with pytest.raises(LoadError, match=r"^1 row"):
+            cohorts(frame.with_columns(pl.col("stage").cast(dtype)), "1mo")
 
 
 @settings(max_examples=25, deadline=None)

@@ -201,6 +201,47 @@ def test_pandas_objects_in_at_are_a_load_error(call: str) -> None:
         CALLS[call](frame)
 
 
+UNKNOWN = LOG.with_columns(
+    stage=pl.Series(
+        ["acquired", "mql", "Closed (Jane Doe)", "acquired", "lost", "acquired", "won"]
+    )
+)
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_a_stage_the_funnel_lacks_is_a_load_error_on_every_engine(engine: Any, call: str) -> None:
+    """Such rows counted for nothing: lead a's win was silently not one."""
+    with pytest.raises(
+        LoadError, match=r"^1 row\(s\) have a stage that is not a stage of"
+    ) as info:
+        CALLS[call](engine(UNKNOWN))
+    assert "Jane" not in str(info.value)  # the data's values are not repeated
+    assert "unknown-stage" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["categorical", "enum"])
+def test_a_categorical_stage_the_funnel_lacks_is_a_load_error(kind: str) -> None:
+    dtype = pl.Categorical() if kind == "categorical" else pl.Enum(sorted(set(UNKNOWN["stage"])))
+    frame = UNKNOWN.with_columns(pl.col("stage").cast(dtype))
+    for call in CALLS.values():
+        with pytest.raises(LoadError, match="not a stage of"):
+            call(frame)
+
+
+def test_null_stages_are_no_unknown_stages() -> None:
+    nulls = LOG.with_columns(
+        stage=pl.Series(["acquired", None, "won", "acquired", "lost", "acquired", "won"])
+    )
+    assert funnel_report(nulls).counts == (3, 2)
+    assert funnel_report(nulls.to_pandas()).counts == (3, 2)
+
+
+def test_a_loaded_log_lists_the_rows_the_reports_refuse() -> None:
+    loaded = load_frame(UNKNOWN)
+    assert [r["reason"] for r in loaded.rejections()] == ["unknown-stage"]
+    assert funnel_report(loaded).counts == (3, 2, 1)
+
+
 def test_naive_times_loaded_with_a_zone_give_the_report() -> None:
     naive = LOG.with_columns(pl.col("at").dt.replace_time_zone(None))
     loaded = load_frame(naive, timezone="UTC")

@@ -76,6 +76,7 @@ from funnel.engine.replay import (
     check_exclude,
     check_lead_ids,
     check_order,
+    check_stages,
     check_window,
     collect,
     mask_tally,
@@ -634,10 +635,18 @@ def _input_dated(
     log: Any, funnel: Funnel | None, every: str | None = None
 ) -> tuple[Any, Funnel, str, bool]:
     """:func:`_input`, and whether the log's ``at`` holds dates (before any cast)."""
-    nwf, funnel, backend, dates = _read_dated(log, funnel, every)
+    nwf, funnel_r, backend, dates = _read_dated(log, funnel, every)
+    if STAGE in nwf.columns and not _validated(log, funnel):
+        check_stages(nwf, funnel_r)
+    funnel = funnel_r
     if EVENT in nwf.columns and _needs_replay(nwf):
         nwf = _replayed(nwf, funnel)
     return nwf, funnel, backend, dates
+
+
+def _validated(log: Any, funnel: Funnel | None) -> bool:
+    """Whether *log* is a load result of *funnel*'s (its stages checked by the loader)."""
+    return isinstance(log, LoadResult) and (funnel is None or funnel is log.funnel)
 
 
 def _read(log: Any, funnel: Funnel | None, every: str | None = None) -> tuple[Any, Funnel, str]:
@@ -1006,8 +1015,8 @@ def funnel_report(
             column holds text (load it with :func:`load_frame` or
             :func:`load_csv`, which parse it), naive timestamps (say their zone:
             ``load_frame(log, timezone=...)``) or no time type (pandas ``object``),
-            or rows have no ``lead_id`` (the message counts them; the loaders
-            reject such rows).
+            or rows have no ``lead_id`` or a stage that is not one of the funnel's
+            (the message counts them; the loaders reject such rows).
         ValidationError: *steps* is not a sequence of stage names or names an
             unknown stage (the message lists the known ones), *order* is not
             one of the four, *window* is not a positive :class:`datetime.timedelta`
