@@ -242,6 +242,111 @@ def test_a_loaded_log_lists_the_rows_the_reports_refuse() -> None:
     assert funnel_report(loaded).counts == (3, 2, 1)
 
 
+PARIS = LOG.with_columns(
+    at=pl.Series([*_days(0, 1, 3, 0, 2, 1, 5)[:6], datetime(2026, 1, 31, 23, 30, tzinfo=UTC)])
+).with_columns(pl.col("at").dt.convert_time_zone("Europe/Paris"))
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_times_in_another_zone_are_cut_into_utc_periods_on_every_engine(name: str) -> None:
+    """polars cut them in Paris months, pandas too but keyed them as UTC midnights, and
+    DuckDB cut them in its session's zone (here Tokyo)."""
+    if name == "duckdb":
+        duckdb = pytest.importorskip("duckdb")
+        con = duckdb.connect()
+        con.sql("SET TimeZone = 'Asia/Tokyo'")
+        log = con.from_arrow(PARIS.to_arrow())
+    else:
+        log = ENGINES[name](PARIS)
+    found = cohorts(log, "1mo")
+    # lead c entered on 31 Jan 23:30 UTC (1 Feb 00:30 in Paris, 1 Feb in Tokyo): January
+    assert _counts(found) == {datetime(2026, 1, 1, tzinfo=UTC): (3, 2, 2)}
+    assert [k.utcoffset() for k in found.reports] == [timedelta(0)]
+
+
+NOT_TIMES: dict[str, Callable[[], Any]] = {
+    "polars time of day": lambda: LOG.with_columns(pl.col("at").dt.time()),
+    "polars duration": lambda: LOG.with_columns(pl.col("at") - pl.col("at").min()),
+    "polars integer": lambda: LOG.with_columns(pl.col("at").dt.epoch("s")),
+    "pyarrow integer": lambda: _pyarrow(LOG.with_columns(pl.col("at").dt.epoch("s"))),
+    "pandas timedelta": lambda: _pandas(LOG.with_columns(pl.col("at") - pl.col("at").min())),
+    "duckdb integer": lambda: _duckdb(LOG.with_columns(pl.col("at").dt.epoch("s"))),
+}
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+@pytest.mark.parametrize("kind", sorted(NOT_TIMES))
+def test_an_at_of_no_time_type_is_a_load_error(kind: str, call: str) -> None:
+    """Each was a raw engine error in cohorts, and time_to_convert timed the numbers."""
+    with pytest.raises(LoadError, match=r"column 'at' holds .* values, not times"):
+        CALLS[call](NOT_TIMES[kind]())
+
+
+def test_a_pyarrow_date64_at_is_a_date() -> None:
+    pa = pytest.importorskip("pyarrow")
+    dates = LOG.with_columns(pl.col("at").dt.date())
+    table = dates.to_arrow()
+    table = table.set_column(1, "at", table.column(1).cast(pa.date64()))
+    assert list(cohorts(table, "1mo").reports) == [date(2026, 1, 1)]
+    assert _secs(time_to_convert(table, "acquired", "won")) == (2, 3.5 * 86400)
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_an_at_of_nulls_only_is_missing_times(name: str) -> None:
+    """A polars or DuckDB null-typed at raised their own errors in cohorts and durations."""
+    if name == "pandas":
+        pytest.skip("pandas has no null type: a column of None is an object one")
+    log = ENGINES[name](LOG.with_columns(at=pl.lit(None)))
+    assert list(cohorts(log, "1mo").reports) == [None]
+    assert time_to_convert(log, "acquired", "won").count == 0
+
+
+def test_time_in_stage_takes_a_pyarrow_table() -> None:
+    """It raised narwhals' NotImplementedError (no shift over a window on pyarrow)."""
+    table = time_in_stage(_pyarrow(LOG))
+    assert pl.from_arrow(table).equals(time_in_stage(LOG))
+
+
+def test_time_in_stage_counts_open_stays_as_integers_on_duckdb() -> None:
+    found = time_in_stage(_duckdb(LOG))
+    assert found.schema["still_in"] == pl.Int64  # DuckDB's sum was a DECIMAL(38, 0)
+    assert found.equals(time_in_stage(LOG))
+
+
+def _arrow_pandas(frame: pl.DataFrame) -> Any:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    return frame.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def test_pyarrow_backed_pandas_durations_of_no_lead_are_empty() -> None:
+    """pd.NA in the aggregates raised float()'s TypeError."""
+    log = _arrow_pandas(LOG)
+    assert _secs(time_to_convert(log, "acquired", "won")) == (2, 3.5 * 86400)
+    unwon = time_to_convert(_arrow_pandas(LOG.filter(pl.col("stage") != "won")), "acquired", "won")
+    assert (unwon.count, unwon.median) == (0, None)
+    none = time_to_convert(log.iloc[:0], "acquired", "won")
+    assert (none.count, none.median) == (0, None)
+    rep = funnel_report(log.iloc[:0], durations=True)
+    assert rep.durations is not None
+    assert rep.durations.count == 0
+    assert all(d.count == 0 for d in step_durations(log.iloc[:0]))
+
+
+def test_pyarrow_backed_pandas_logs_with_event_rows_are_replayed() -> None:
+    """pd.NA's != had no truth value: every report function raised TypeError."""
+    events = pl.DataFrame(
+        {
+            "lead_id": ["a", "a", "b"],
+            "at": _days(0, 1, 2),
+            "stage": ["acquired", None, "acquired"],
+            "event": [None, "mark_mql", None],
+        }
+    )
+    assert funnel_report(_arrow_pandas(events)).counts == funnel_report(events).counts == (2, 1)
+    assert _counts(cohorts(_arrow_pandas(events))) == _counts(cohorts(events))
+
+
 def test_naive_times_loaded_with_a_zone_give_the_report() -> None:
     naive = LOG.with_columns(pl.col("at").dt.replace_time_zone(None))
     loaded = load_frame(naive, timezone="UTC")

@@ -61,6 +61,7 @@ import attrs
 
 from funnel._frames import is_polars_frame, read_csv_text, read_parquet_file
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
+from funnel.engine.replay import plain_value
 from funnel.exceptions import FunnelError, LoadError, ValidationError
 from funnel.model.eventlog import (
     AT,
@@ -191,7 +192,8 @@ def _plain_rows(frame: Any) -> list[dict[str, Any]]:
         import narwhals as nw
 
         rows = nw.from_native(frame, eager_only=True).iter_rows(named=True)
-    return [{k: None if v != v else v for k, v in row.items()} for row in rows]
+    # a missing cell as None: NaN, NaT and pd.NA (whose != has no truth value)
+    return [{k: plain_value(v) for k, v in row.items()} for row in rows]
 
 
 def _html_table(rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:

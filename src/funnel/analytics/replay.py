@@ -36,7 +36,7 @@ from funnel._markup import label_repr
 from funnel.analytics._cards import replay_card, replay_repr
 from funnel.analytics.eventlog import check_log_columns, read_log
 from funnel.engine.funnel import Funnel
-from funnel.engine.replay import replay_rows, stage_counts
+from funnel.engine.replay import plain_value, replay_rows, stage_counts
 from funnel.model.eventlog import AT, EVENT, FROM_STAGE, LEAD_ID, ROW, STAGE, TO_STAGE
 from funnel.model.history import StageChange
 
@@ -196,10 +196,13 @@ def replay_log(log: Any, *, funnel: Funnel | None = None) -> Replay:
 
 
 def _values(nwf: Any, name: str, n: int) -> list[Any]:
-    """The column's values, ``None`` for missing ones (NaN in pandas); all ``None`` if absent."""
+    """
+    The column's values, ``None`` for missing ones (NaN, ``NaT`` and ``pd.NA`` in pandas,
+    whose ``!=`` has no truth value); all ``None`` if absent.
+    """
     if name not in nwf.columns:
         return [None] * n
-    return [None if v is None or v != v else v for v in nwf.get_column(name).to_list()]
+    return [plain_value(v) for v in nwf.get_column(name).to_list()]
 
 
 def _replay(

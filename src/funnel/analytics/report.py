@@ -691,18 +691,33 @@ def _polars_prepared(frame: Any, schema: Any) -> Any:
     """
     import polars as pl
 
-    if AT in schema and schema[AT] == pl.String:
+    at = schema.get(AT)
+    if at == pl.String:
         raise _text_time_error()
-    if AT in schema and isinstance(schema[AT], pl.Datetime) and schema[AT].time_zone is None:
-        raise _naive_time_error()
+    fixes: list[Any] = []
+    if isinstance(at, pl.Datetime):
+        if at.time_zone is None:
+            raise _naive_time_error()
+        if at.time_zone != "UTC":  # periods are UTC ones, on every engine
+            fixes.append(pl.col(AT).dt.convert_time_zone("UTC"))
+    elif at == pl.Null:  # no time at all: times that are all missing
+        fixes.append(pl.col(AT).cast(pl.Datetime("us", "UTC")))
+    elif at is not None and at != pl.Date:
+        raise _time_type_error(at)
     dtype = schema.get(STAGE)
-    if dtype is None:
-        return frame
     if dtype == pl.Null:
-        return frame.with_columns(pl.col(STAGE).cast(pl.String))
-    if dtype.is_numeric() or dtype.is_temporal() or dtype == pl.Boolean:
+        fixes.append(pl.col(STAGE).cast(pl.String))
+    elif dtype is not None and (dtype.is_numeric() or dtype.is_temporal() or dtype == pl.Boolean):
         raise _stage_type_error(dtype)
-    return frame
+    return frame.with_columns(*fixes) if fixes else frame
+
+
+def _time_type_error(dtype: Any) -> LoadError:
+    return LoadError(
+        f"column {AT!r} holds {dtype} values, not times: it must hold timestamps with a "
+        "time zone, or dates (pandas: pd.to_datetime(frame['at'], utc=True)); or load the "
+        "log with load_frame(...)"
+    )
 
 
 def _naive_time_error() -> LoadError:
@@ -721,9 +736,15 @@ def _text_time_error() -> LoadError:
     )
 
 
-#: DuckDB's time types that narwhals cannot subtract or truncate, and what they are cast to
-#: (microseconds: DuckDB's own; a DATE as its midnight, its periods keyed as dates again).
-_DUCKDB_TIMES = {"TIMESTAMPTZ_NS": "TIMESTAMPTZ", "DATE": "TIMESTAMP"}
+#: DuckDB's time types, as the reports compute on them: a time with a zone as its UTC
+#: wall time (DuckDB truncates a TIMESTAMPTZ in the session's zone; the periods are UTC
+#: ones, keyed with their zone again), a DATE as its midnight (keyed as a date again).
+_DUCKDB_TIMES = {
+    "TIMESTAMP WITH TIME ZONE": "timezone('UTC', {})",
+    "TIMESTAMPTZ_NS": "timezone('UTC', {})",
+    "DATE": "CAST({} AS TIMESTAMP)",
+    '"NULL"': "CAST({} AS TIMESTAMP)",
+}
 #: DuckDB's times without a zone (refused, as on every engine).
 _DUCKDB_NAIVE = frozenset({"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"})
 
@@ -732,12 +753,15 @@ def _prepared(nwf: Any, every: str | None) -> Any:
     """
     *nwf* in the types every engine's report computes on, or a typed error.
 
-    Read from the schema only (no pass over the rows): text in ``at`` is a
-    :class:`LoadError` (it compares as text and cannot be timed), and so are times
-    without a zone (which instant they name is the writer's to say) and values of
-    no time type (pandas' ``object``); a DuckDB DATE ``at`` is cast (in the
-    relation's SQL) to a TIMESTAMP, which DuckDB subtracts and truncates, and a
-    pandas one to its UTC midnights; pyarrow's
+    Read from the schema only (no pass over the rows). ``at`` must hold times with a
+    zone or dates: text is a :class:`LoadError` (it compares as text and cannot be
+    timed), and so are times without a zone (which instant they name is the writer's
+    to say) and any other type (numbers, durations, times of day, pandas' ``object``).
+    Times in another zone are read in UTC (the periods are UTC ones on every engine;
+    DuckDB computes on the UTC wall time, as its truncation follows the session's
+    zone); a DuckDB DATE is cast to a TIMESTAMP, which DuckDB subtracts and
+    truncates, a pandas one to its UTC midnights, a pyarrow ``date64`` to a date; an
+    ``at`` of nulls only is a time column with every time missing. pyarrow's
     null-typed columns (a column of nothing but nulls) become text, which pyarrow
     can join; a period of several units (``"7d"``) on DuckDB, which narwhals cannot
     truncate to, is a :class:`ValidationError`.
@@ -753,6 +777,8 @@ def _prepared(nwf: Any, every: str | None) -> Any:
             raise _text_time_error()
         if kind in _DUCKDB_NAIVE:
             raise _naive_time_error()
+        if kind and kind not in _DUCKDB_TIMES:
+            raise _time_type_error(kind)
         stage_type = types.get(STAGE, "VARCHAR")
         if not (stage_type in ("VARCHAR", '"NULL"') or stage_type.startswith("ENUM")):
             raise _stage_type_error(stage_type)
@@ -763,11 +789,11 @@ def _prepared(nwf: Any, every: str | None) -> Any:
                 "(relation.pl() or relation.arrow())",
                 field="every",
             )
-        target = _DUCKDB_TIMES.get(kind)
-        if target is None:
+        target = _DUCKDB_TIMES.get(kind, "{}")
+        if target == "{}":
             return nwf
         cols = [
-            f"CAST({_quoted(c)} AS {target}) AS {_quoted(c)}" if c == AT else _quoted(c)
+            f"{target.format(_quoted(c))} AS {_quoted(c)}" if c == AT else _quoted(c)
             for c in rel.columns
         ]
         return nw.from_native(rel.project(", ".join(cols)))
@@ -775,17 +801,30 @@ def _prepared(nwf: Any, every: str | None) -> Any:
         native = nwf.to_native()
         fixed = _polars_prepared(native, native.collect_schema())
         return nwf if fixed is native else nw.from_native(fixed)
+    if impl is nw.Implementation.PYARROW and isinstance(nwf, nw.DataFrame):
+        import pyarrow as pa
+
+        field = nwf.to_native().schema.field(AT) if AT in nwf.columns else None
+        if field is not None and pa.types.is_date64(field.type):  # narwhals' "Unknown"
+            nwf = nwf.with_columns(nw.col(AT).cast(nw.Date))
+        elif field is not None and pa.types.is_null(field.type):  # times all missing
+            table = nwf.to_native()
+            i = table.schema.get_field_index(AT)
+            missing = table.column(i).cast(pa.timestamp("us", tz="UTC"))
+            nwf = nw.from_native(table.set_column(i, AT, missing), eager_only=True)
     schema = nwf.collect_schema()
     at_type = schema.get(AT)
     if at_type == nw.String:
         raise _text_time_error()
-    if isinstance(at_type, nw.Datetime) and at_type.time_zone is None:
-        raise _naive_time_error()
-    if at_type is not None and not at_type.is_temporal():
-        raise LoadError(
-            f"column {AT!r} holds {at_type} values, not times: convert it first (pandas: "
-            "pd.to_datetime(frame['at'], utc=True)), or load the log with load_frame(...)"
-        )
+    if isinstance(at_type, nw.Datetime):
+        if at_type.time_zone is None:
+            raise _naive_time_error()
+        if at_type.time_zone != "UTC":  # periods are UTC ones, on every engine
+            nwf = nwf.with_columns(nw.col(AT).dt.convert_time_zone("UTC"))
+    elif at_type is not None and at_type not in (nw.Date, nw.Unknown):
+        raise _time_type_error(at_type)
+    elif at_type == nw.Unknown:
+        raise _time_type_error(_native_type(nwf, AT))
     if at_type == nw.Date and impl is nw.Implementation.PANDAS:
         # pyarrow's date kernels cannot truncate pandas' date32[pyarrow]: time its midnights
         nwf = nwf.with_columns(nw.col(AT).cast(nw.Datetime("us")).dt.replace_time_zone("UTC"))
@@ -803,6 +842,18 @@ def _prepared(nwf: Any, every: str | None) -> Any:
         if nulls:
             return nw.from_native(table, eager_only=True)
     return nwf
+
+
+def _native_type(nwf: Any, column: str) -> str:
+    """The engine's own name of *column*'s type (narwhals calls the ones it lacks Unknown)."""
+    native = nwf.to_native()
+    schema = getattr(native, "schema", None)
+    if schema is not None and hasattr(schema, "field"):  # pyarrow
+        return str(schema.field(column).type)
+    dtypes = getattr(native, "dtypes", None)
+    if dtypes is not None and hasattr(dtypes, "get"):  # pandas
+        return str(dtypes.get(column))
+    return "Unknown"
 
 
 def _quoted(name: str) -> str:
@@ -1366,9 +1417,16 @@ def period_label(key: Any, every: str | None = None) -> str:
     return period_labels([key], every)[0]
 
 
-def _as_date(key: Any) -> Any:
-    """A period's start as a date (the engines that time a date log time its midnights)."""
-    return key.date() if isinstance(key, datetime) else key
+def _period_key(key: Any, dates: bool) -> Any:
+    """
+    A period's start as the reports key it: a date for a log of *dates* (the engines that
+    time dates time their midnights), else a UTC time (DuckDB computes on UTC wall times).
+    """
+    if not isinstance(key, datetime):
+        return key
+    if dates:
+        return key.date()
+    return key.replace(tzinfo=UTC) if key.tzinfo is None else key
 
 
 def _check_by(by: Any) -> tuple[str, ...]:
@@ -1472,8 +1530,8 @@ def _grouped(
     if isinstance(per, nw.LazyFrame) and per.implementation is nw.Implementation.POLARS:
         per = per.collect()  # one plan, read twice below
     keyed = tally_reached(per, steps_t, keyed=True)
-    if dates and every is not None:  # a log of dates has periods of dates, on every engine
-        keyed = {k if k is None else _as_date(k): v for k, v in keyed.items()}
+    if every is not None:  # UTC periods, or dates for a log of dates, on every engine
+        keyed = {_period_key(k, dates): v for k, v in keyed.items()}
     total = tally_reached(per, steps_t).get(None)
     reports = {
         k: _report(counts, steps_t, funnel, order=order, window=window, backend=backend, label=k)
@@ -1639,14 +1697,11 @@ def _durations(
     out: dict[Any, Durations] = {}
 
     def td(v: Any) -> timedelta | None:
-        return (
-            None
-            if v is None or (isinstance(v, float) and math.isnan(v))
-            else timedelta(seconds=float(v))
-        )
+        v = plain_value(v)  # pandas' pd.NA (pyarrow dtypes) too
+        return None if v is None else timedelta(seconds=float(v))
 
     for row in collect(stats).iter_rows(named=True):
-        n = int(row["_n"] or 0)
+        n = int(plain_value(row["_n"]) or 0)
         qs = {q: td(row[f"_q{i}"]) for i, q in enumerate(quantiles)}
         out[plain_value(row["_key"]) if keyed else None] = Durations(
             start=start,
@@ -1975,21 +2030,30 @@ def time_in_stage(
     nwf, funnel, backend = _input(log, funnel)
     check_lead_ids(nwf)
     order_by = [AT, ROW] if ROW in nwf.columns else [AT]
-    f = nwf.select(LEAD_ID, STAGE, *order_by).with_columns(
-        _next=nw.col(AT).shift(-1).over(LEAD_ID, order_by=order_by)
-    )
+    f = nwf.select(LEAD_ID, STAGE, *order_by)
+    if nwf.implementation is nw.Implementation.PYARROW:
+        # narwhals runs neither a shift over a window nor a grouped quantile on pyarrow:
+        # the table's columns computed in polars (the answer is still a pyarrow table)
+        import polars as pl
+
+        f = nw.from_native(pl.from_arrow(f.to_arrow()), eager_only=True)
+    f = f.with_columns(_next=nw.col(AT).shift(-1).over(LEAD_ID, order_by=order_by))
     scale = 86400.0 if unit == "days" else 3600.0
     f = f.with_columns(
         _s=(nw.col("_next") - nw.col(AT)).dt.total_seconds().cast(nw.Float64) / scale,
         _open=nw.col("_next").is_null().cast(nw.Int64),
     )
-    stats = f.group_by(STAGE).agg(
-        nw.len().alias("entries"),
-        nw.col("_open").sum().alias("still_in"),
-        nw.col("_s").median().alias(f"median_{unit}"),
-        nw.col("_s").mean().alias(f"mean_{unit}"),
-        nw.col("_s").quantile(0.9, interpolation="linear").alias(f"p90_{unit}"),
-    )
+    stats = (
+        f.group_by(STAGE)
+        .agg(
+            nw.len().alias("entries"),
+            nw.col("_open").sum().alias("still_in"),
+            nw.col("_s").median().alias(f"median_{unit}"),
+            nw.col("_s").mean().alias(f"mean_{unit}"),
+            nw.col("_s").quantile(0.9, interpolation="linear").alias(f"p90_{unit}"),
+        )
+        .with_columns(nw.col("still_in").cast(nw.Int64))
+    )  # DuckDB's sum is a DECIMAL
     rows = {r[STAGE]: r for r in collect(stats).iter_rows(named=True)}
     names = [STAGE, "entries", "still_in", f"median_{unit}", f"mean_{unit}", f"p90_{unit}"]
     ordered = [rows[s] for s in funnel.stages if s in rows]
