@@ -234,6 +234,8 @@ def test_null_stages_are_no_unknown_stages() -> None:
     )
     assert funnel_report(nulls).counts == (3, 2)
     assert funnel_report(nulls.to_pandas()).counts == (3, 2)
+    for log in (nulls, nulls.lazy(), nulls.to_pandas()):  # the fast path's check, and not
+        assert time_to_convert(log, "acquired", "won").count == 2
 
 
 def test_a_loaded_log_lists_the_rows_the_reports_refuse() -> None:
