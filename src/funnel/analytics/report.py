@@ -643,10 +643,10 @@ def _input_dated(
     log: Any, funnel: Funnel | None, every: str | None = None, *, check: bool = True
 ) -> tuple[Any, Funnel, str, bool]:
     """:func:`_input`, and whether the log's ``at`` holds dates (before any cast)."""
-    nwf, funnel_r, backend, dates = _read_dated(log, funnel, every)
-    if check and STAGE in nwf.columns and not _validated(log, funnel):
-        check_stages(nwf, funnel_r)
-    funnel = funnel_r
+    check = check and not _validated(log, funnel)
+    nwf, funnel, backend, dates = _read_dated(log, funnel, every)
+    if check and STAGE in nwf.columns:
+        check_stages(nwf, funnel)
     if EVENT in nwf.columns and _needs_replay(nwf):
         nwf = _replayed(nwf, funnel)
     return nwf, funnel, backend, dates
@@ -803,8 +803,8 @@ def _prepared(nwf: Any, every: str | None, *, times: bool = True) -> Any:
                 "(relation.pl() or relation.arrow())",
                 field="every",
             )
-        target = _DUCKDB_TIMES.get(kind, "{}")
-        if target == "{}" or not times:  # (a projection the mask's aggregation would carry)
+        target = _DUCKDB_TIMES.get(kind)  # (None: no at column)
+        if target is None or not times:  # (a projection the mask's aggregation would carry)
             return nwf
         cols = [
             f"{target.format(_quoted(c))} AS {_quoted(c)}" if c == AT else _quoted(c)
@@ -818,11 +818,11 @@ def _prepared(nwf: Any, every: str | None, *, times: bool = True) -> Any:
     if impl is nw.Implementation.PYARROW and isinstance(nwf, nw.DataFrame):
         import pyarrow as pa
 
-        field = nwf.to_native().schema.field(AT) if AT in nwf.columns else None
+        table = nwf.to_native()
+        field = table.schema.field(AT) if AT in nwf.columns else None
         if field is not None and pa.types.is_date64(field.type):  # narwhals' "Unknown"
             nwf = nwf.with_columns(nw.col(AT).cast(nw.Date))
         elif field is not None and pa.types.is_null(field.type):  # times all missing
-            table = nwf.to_native()
             i = table.schema.get_field_index(AT)
             missing = table.column(i).cast(pa.timestamp("us", tz="UTC"))
             nwf = nw.from_native(table.set_column(i, AT, missing), eager_only=True)
@@ -2085,6 +2085,8 @@ def time_in_stage(
         _s=(nw.col("_next") - nw.col(AT)).dt.total_seconds().cast(nw.Float64) / scale,
         _open=nw.col("_next").is_null().cast(nw.Int64),
     )
+    # still_in cast after the aggregation (DuckDB's sum is a DECIMAL; pyarrow aggregates
+    # nothing but plain columns)
     stats = (
         f.group_by(STAGE)
         .agg(
@@ -2095,7 +2097,7 @@ def time_in_stage(
             nw.col("_s").quantile(0.9, interpolation="linear").alias(f"p90_{unit}"),
         )
         .with_columns(nw.col("still_in").cast(nw.Int64))
-    )  # DuckDB's sum is a DECIMAL
+    )
     rows = {r[STAGE]: r for r in collect(stats).iter_rows(named=True)}
     names = [STAGE, "entries", "still_in", f"median_{unit}", f"mean_{unit}", f"p90_{unit}"]
     ordered = [rows[s] for s in funnel.stages if s in rows]

@@ -2035,7 +2035,7 @@ def _mask_rows_polars(
         aggs.append(pl.col("_t").min())
         keys.append("_k0")
         decoders.append(None)
-    per = (masked.with_columns(*cols) if cols else masked).group_by(LEAD_ID).agg(*aggs)
+    per = masked.with_columns(*cols).group_by(LEAD_ID).agg(*aggs)
 
     if by:
         low = [pl.col(k) & code_mask for k in keys]  # the value's rank: the low bits
