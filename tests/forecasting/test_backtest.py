@@ -288,6 +288,18 @@ class TestBacktest:
         with pytest.raises(ValidationError, match="timezone-aware"):
             log_histories(naive)
 
+    @pytest.mark.parametrize("engine", ["polars", "pandas"])
+    def test_rows_without_a_lead_are_refused_not_skipped(self, engine: str) -> None:
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        frame = pl.DataFrame(
+            {"lead_id": ["a", None, None], "at": [at] * 3, "stage": ["sql", "won", None]}
+        )
+        log = frame if engine == "polars" else frame.to_pandas()
+        with pytest.raises(LoadError, match=r"^2 row\(s\) have no lead_id"):
+            log_histories(log)
+        with pytest.raises(LoadError, match="have no lead_id"):
+            backtest(log, ["2026-03-31"], models=("survival",))
+
 
 def truncated(per_day: int = 5) -> dict[str, list[tuple[str, datetime | None]]]:
     """

@@ -628,23 +628,16 @@ def _frame_from_dict(data: dict[str, list[Any]], backend: str) -> Any:
 
 def _input(
     log: Any, funnel: Funnel | None, every: str | None = None, *, check: bool = True
-) -> tuple[Any, Funnel, str]:
+) -> tuple[Any, Funnel, str, bool]:
     """
-    A narwhals frame (eager or lazy) with a stage column, the funnel, the backend name.
+    A narwhals frame (eager or lazy) with a stage column, the funnel, the backend name,
+    and whether the log's ``at`` holds dates (before any cast).
 
     *check*: the rows' stages are checked (:func:`check_stages`), unless *log* is a load
     result of the funnel's; ``False`` leaves it to the caller.
     """
-    nwf, funnel, backend, _dates = _input_dated(log, funnel, every, check=check)
-    return nwf, funnel, backend
-
-
-def _input_dated(
-    log: Any, funnel: Funnel | None, every: str | None = None, *, check: bool = True
-) -> tuple[Any, Funnel, str, bool]:
-    """:func:`_input`, and whether the log's ``at`` holds dates (before any cast)."""
     check = check and not _validated(log, funnel)
-    nwf, funnel, backend, dates = _read_dated(log, funnel, every)
+    nwf, funnel, backend, dates = _read(log, funnel, every)
     if check and STAGE in nwf.columns:
         check_stages(nwf, funnel)
     if EVENT in nwf.columns and _needs_replay(nwf):
@@ -659,26 +652,18 @@ def _validated(log: Any, funnel: Funnel | None) -> bool:
 
 def _read(
     log: Any, funnel: Funnel | None, every: str | None = None, *, times: bool = True
-) -> tuple[Any, Funnel, str]:
+) -> tuple[Any, Funnel, str, bool]:
     """
     :func:`_input` without the replay of event-only rows (:func:`_prepared` frames).
 
     *times*: whether the caller reads ``at`` (``False``: its type is checked, not cast).
     """
-    nwf, funnel, backend, _dates = _read_dated(log, funnel, every, times=times)
-    return nwf, funnel, backend
-
-
-def _read_dated(
-    log: Any, funnel: Funnel | None, every: str | None = None, *, times: bool = True
-) -> tuple[Any, Funnel, str, bool]:
     import narwhals as nw
 
     _check_funnel(funnel)
     nwf, funnel = read_log(log, funnel)
     check_log_columns(nwf.columns)
-    dates = nwf.collect_schema().get(AT) == nw.Date
-    nwf = _prepared(nwf, every, times=times)
+    nwf, dates = _prepared(nwf, every, times=times)
     impl = nwf.implementation
     backend = (
         "pandas"
@@ -763,9 +748,10 @@ _DUCKDB_TIMES = {
 _DUCKDB_NAIVE = frozenset({"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"})
 
 
-def _prepared(nwf: Any, every: str | None, *, times: bool = True) -> Any:
+def _prepared(nwf: Any, every: str | None, *, times: bool = True) -> tuple[Any, bool]:
     """
-    *nwf* in the types every engine's report computes on, or a typed error.
+    *nwf* in the types every engine's report computes on, or a typed error; and whether
+    its ``at`` holds dates (before any cast: the periods are keyed as dates then).
 
     Read from the schema only (no pass over the rows). ``at`` must hold times with a
     zone or dates: text is a :class:`LoadError` (it compares as text and cannot be
@@ -803,18 +789,25 @@ def _prepared(nwf: Any, every: str | None, *, times: bool = True) -> Any:
                 "(relation.pl() or relation.arrow())",
                 field="every",
             )
+        # (the dates from the relation's own types: narwhals' schema asks DuckDB for the
+        # session's time zone, a query of 3 ms a call on a 1M-row file)
+        dates = kind == "DATE"
         target = _DUCKDB_TIMES.get(kind)  # (None: no at column)
         if target is None or not times:  # (a projection the mask's aggregation would carry)
-            return nwf
+            return nwf, dates
         cols = [
             f"{target.format(_quoted(c))} AS {_quoted(c)}" if c == AT else _quoted(c)
             for c in rel.columns
         ]
-        return nw.from_native(rel.project(", ".join(cols)))
+        return nw.from_native(rel.project(", ".join(cols))), dates
     if impl is nw.Implementation.POLARS:  # the native frame's check, as _fast's
+        import polars as pl
+
         native = nwf.to_native()
-        fixed = _polars_prepared(native, native.collect_schema())
-        return nwf if fixed is native else nw.from_native(fixed)
+        native_schema = native.collect_schema()
+        fixed = _polars_prepared(native, native_schema)
+        dates = native_schema.get(AT) == pl.Date
+        return (nwf if fixed is native else nw.from_native(fixed)), dates
     if impl is nw.Implementation.PYARROW and isinstance(nwf, nw.DataFrame):
         import pyarrow as pa
 
@@ -828,6 +821,7 @@ def _prepared(nwf: Any, every: str | None, *, times: bool = True) -> Any:
             nwf = nw.from_native(table.set_column(i, AT, missing), eager_only=True)
     schema = nwf.collect_schema()
     at_type = schema.get(AT)
+    dates = at_type == nw.Date
     if at_type == nw.String:
         raise _text_time_error()
     if isinstance(at_type, nw.Datetime):
@@ -854,8 +848,8 @@ def _prepared(nwf: Any, every: str | None, *, times: bool = True) -> Any:
             field = table.schema.field(i)
             table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
         if nulls:
-            return nw.from_native(table, eager_only=True)
-    return nwf
+            return nw.from_native(table, eager_only=True), dates
+    return nwf, dates
 
 
 def _native_type(nwf: Any, column: str) -> str:
@@ -952,7 +946,7 @@ def _fast(
         nwf = _polars_prepared(nwf, schema)
     else:
         # the one aggregation reads no time unless it cuts periods
-        nwf, funnel, backend = _read(log, funnel, every, times=bool(by) or every is not None)
+        nwf, funnel, backend, _ = _read(log, funnel, every, times=bool(by) or every is not None)
         columns = nwf.columns
     if STAGE not in columns or VALUE in columns:
         return None
@@ -1134,7 +1128,7 @@ def _general_report(
     exclude: Any,
 ) -> FunnelReport:
     """:func:`funnel_report` on any engine: per-lead figures, then a tally."""
-    nwf, funnel, backend = _input(log, funnel)
+    nwf, funnel, backend, _ = _input(log, funnel)
     steps_t = _steps(nwf, funnel, steps, order)
     check_exclude(exclude, steps_t, funnel, order)
     per = reached_per_lead(
@@ -1162,7 +1156,7 @@ def _report_with_durations(
 ) -> FunnelReport:
     """The report and its time to convert (first step to won), in one run where it can."""
     ttc_order: Literal["ordered", "strict"] = "strict" if order == "strict" else "ordered"
-    nwf, funnel_f, _backend = _read(log, funnel)
+    nwf, funnel_f, _, _ = _read(log, funnel)
     end = tuple(sorted(funnel_f.won_stages))
     # the first step: given, or (present steps) the main path's first if the log has it
     first = report_steps(funnel_f, steps, order)[0] if steps is not None else None
@@ -1523,7 +1517,7 @@ def _grouped(
                 tally.total, tally.steps, funnel, order=order, window=None, backend=backend
             ),
         )
-    nwf, funnel, backend, dates = _input_dated(log, funnel, every)
+    nwf, funnel, backend, dates = _input(log, funnel, every)
     missing = [b for b in by_t if b not in nwf.columns]
     if missing:
         raise LoadError(f"no column {missing[0]!r} to break down by; has {nwf.columns}")
@@ -1621,7 +1615,7 @@ def dropped_off(
 
     check_order(order)
     check_window(window)
-    nwf, funnel, _backend = _input(log, funnel)
+    nwf, funnel, _, _ = _input(log, funnel)
     steps_t = _steps(nwf, funnel, steps, order)
     k: int | None = None
     if isinstance(step, int) and not isinstance(step, bool):
@@ -1980,7 +1974,7 @@ def time_to_convert(
     check_window(window)
     order_s = _conversion_order(order)
     checked = _validated(log, funnel)
-    nwf, funnel, _backend = _input(log, funnel, check=False)  # (checked below)
+    nwf, funnel, _, _ = _input(log, funnel, check=False)  # (checked below)
     start_t = _as_set(start if start is not None else default_steps(funnel)[0], funnel, "start")
     end_t = _as_set(end if end is not None else sorted(funnel.won_stages), funnel, "end")
     if by_t and by_t[0] not in nwf.columns:
@@ -2027,7 +2021,7 @@ def step_durations(
     quantiles = _check_quantiles(quantiles)
     check_window(window)
     order_s = _conversion_order(order)
-    nwf, funnel, _backend = _input(log, funnel)
+    nwf, funnel, _, _ = _input(log, funnel)
     steps_t = _steps(nwf, funnel, steps, order_s)
     excl = check_exclude(exclude, steps_t, funnel, order_s)
     sets = tuple((s,) for s in steps_t)
@@ -2069,7 +2063,7 @@ def time_in_stage(
             field="unit",
             allowed=("days", "hours"),
         )
-    nwf, funnel, backend = _input(log, funnel)
+    nwf, funnel, backend, _ = _input(log, funnel)
     check_lead_ids(nwf)
     order_by = [AT, ROW] if ROW in nwf.columns else [AT]
     f = nwf.select(LEAD_ID, STAGE, *order_by)

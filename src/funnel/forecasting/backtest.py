@@ -60,6 +60,7 @@ from typing import Any, Literal
 
 from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
+from funnel.engine.replay import raise_missing_leads
 from funnel.exceptions import ForecastError, ForecastWarning, ValidationError
 from funnel.forecasting._frames import plotly, to_frame
 from funnel.forecasting._validate import (
@@ -151,7 +152,8 @@ def log_histories(log: Any) -> tuple[dict[str, list[Visit]], Values]:
     are skipped; rows keep their order within a lead.
 
     Raises:
-        LoadError: the frame lacks ``lead_id``, ``at`` or ``stage``.
+        LoadError: the frame lacks ``lead_id``, ``at`` or ``stage``, or a row has no
+            lead id (the error counts them).
         ValidationError: *log* is no frame, or a time is naive.
     """
     import narwhals as nw
@@ -167,9 +169,13 @@ def log_histories(log: Any) -> tuple[dict[str, list[Visit]], Values]:
     cols = [LEAD_ID, AT, STAGE] + ([VALUE] if VALUE in nwf.columns else [])
     histories: dict[str, list[Visit]] = {}
     values: Values = {}
+    no_lead = 0
     for row in nwf.select(cols).iter_rows(named=False):
         lead, at, stage = row[0], row[1], row[2]
-        if lead is None or stage is None:
+        if lead is None or (isinstance(lead, float) and math.isnan(lead)):
+            no_lead += 1  # refused below, counted: the history of no lead
+            continue
+        if stage is None:
             continue
         if at is not None:
             if hasattr(at, "to_pydatetime"):
@@ -183,6 +189,8 @@ def log_histories(log: Any) -> tuple[dict[str, list[Visit]], Values]:
             value = row[3]
             if value is not None and not (isinstance(value, float) and math.isnan(value)):
                 values.setdefault(str(lead), []).append((at, float(value)))
+    if no_lead:
+        raise_missing_leads(no_lead)
     return histories, values
 
 
