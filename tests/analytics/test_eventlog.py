@@ -318,3 +318,24 @@ def test_a_missing_column_is_named(drop, said, call) -> None:
     with pytest.raises(LoadError) as err:
         call(pl.DataFrame(_WHOLE).drop(drop))
     assert str(err.value) == said
+
+
+def test_blank_lead_ids_of_any_white_space_are_missing_and_others_are_kept():
+    ids = ["a", " ", "\u00a0", "", None, " b", "Ökotech", "\t\n", "\u2003\u3000", "z"]
+    frame = pl.DataFrame({"lead_id": ids, "at": ["2026-01-01T00:00:00Z"] * len(ids)})
+    frame = frame.with_columns(stage=pl.lit("acquired"))
+    for log in (frame, frame.lazy(), frame.to_pandas()):
+        result = load_frame(log)
+        missing = {r["row"] for r in result.rejections() if r["reason"] == "missing-id"}
+        assert missing == {2, 3, 4, 5, 8, 9}
+        assert list(result.accepted["lead_id"]) == ["a", " b", "Ökotech", "z"]
+
+
+def test_contiguous_leads_out_of_sort_order_are_in_order_and_a_conflict_is_still_found():
+    at = [f"2026-01-0{d}T00:00:00Z" for d in (1, 2, 1, 2)]
+    frame = pl.DataFrame(
+        {"lead_id": ["b", "b", "a", "a"], "at": at, "stage": ["acquired", "mql"] * 2}
+    )
+    assert load_frame(frame).warning_rows() == []
+    conflict = frame.with_columns(pl.Series("stage", ["acquired", "mql", "sql", "acquired"]))
+    assert [w["row"] for w in load_frame(conflict).warning_rows()] == [4]
