@@ -99,6 +99,28 @@ def is_polars_frame(frame: object) -> bool:
     return isinstance(frame, pl.DataFrame | pl.LazyFrame)
 
 
+def pandas_times_in_utc(frame: Any, column: str = "at") -> Any:
+    """
+    *frame* with a pandas *column* of times in a zone other than UTC converted to UTC; any
+    other frame as it is (pandas is not imported for it).
+
+    narwhals reads a pandas zone whose name holds ``_``, ``+`` or ``-``
+    (``America/New_York``, ``Etc/GMT+8``) as a type it does not know; the reports cut UTC
+    periods and the loaders answer UTC times, so converting first changes no figure.
+    """
+    if type(frame).__module__.partition(".")[0] != "pandas":
+        return frame
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame) or column not in frame.columns:
+        return frame
+    times: Any = frame[column]  # (a frame, for duplicate column names: left to the checks)
+    dtype = getattr(times, "dtype", None)
+    if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) != "UTC":
+        return frame.assign(**{column: times.dt.tz_convert("UTC")})
+    return frame
+
+
 def check_backend(backend: object) -> Backend:
     """
     *backend* if it names a frame library, else a :class:`ValidationError`.

@@ -321,7 +321,7 @@ def test_a_missing_column_is_named(drop, said, call) -> None:
 
 
 def test_blank_lead_ids_of_any_white_space_are_missing_and_others_are_kept():
-    ids = ["a", " ", "\u00a0", "", None, " b", "Ökotech", "\t\n", "\u2003\u3000", "z"]
+    ids = ["a", " ", "\u00a0", "", None, " b", "Ökotech", "\t\n", "\u2003\x1c\u3000", "z"]
     frame = pl.DataFrame({"lead_id": ids, "at": ["2026-01-01T00:00:00Z"] * len(ids)})
     frame = frame.with_columns(stage=pl.lit("acquired"))
     for log in (frame, frame.lazy(), frame.to_pandas()):
@@ -339,3 +339,21 @@ def test_contiguous_leads_out_of_sort_order_are_in_order_and_a_conflict_is_still
     assert load_frame(frame).warning_rows() == []
     conflict = frame.with_columns(pl.Series("stage", ["acquired", "mql", "sql", "acquired"]))
     assert [w["row"] for w in load_frame(conflict).warning_rows()] == [4]
+
+
+def test_nan_and_boolean_lead_ids_get_the_same_verdict_on_every_engine():
+    at = ["2026-01-01T00:00:00Z"] * 3
+    floats = pl.DataFrame(
+        {"lead_id": [3.0, float("nan"), None], "at": at, "stage": ["acquired"] * 3}
+    )
+    for log in (floats, floats.to_pandas()):
+        result = load_frame(log)
+        assert list(result.accepted["lead_id"]) == ["3"]
+        assert {r["row"]: r["reason"] for r in result.rejections()} == {
+            2: "missing-id",
+            3: "missing-id",
+        }
+    booleans = floats.with_columns(pl.Series("lead_id", [True, False, True]))
+    for log in (booleans, booleans.to_pandas()):
+        with pytest.raises(FunnelError, match="lead ids must be text or whole numbers"):
+            load_frame(log)

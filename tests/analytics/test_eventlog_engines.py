@@ -45,7 +45,21 @@ rows = st.lists(
         # blank ids of every kind of white space, and ids that only start with it or with
         # a character beyond ASCII (the polars plan's blank test, refined after it)
         st.sampled_from(
-            ["a", "b", "c", " ", None, "", "\t\n", "\u00a0", "\u3000 ", " b", "Ökotech"]
+            [
+                "a",
+                "b",
+                "c",
+                " ",
+                None,
+                "",
+                "\t\n",
+                "\u00a0",
+                "\u3000 ",
+                "\x1c",
+                "\x1f b",
+                " b",
+                "Ökotech",
+            ]
         ),
         times,
         st.sampled_from(["acquired", "mql", "sql", "won", "lost", "Won", "limbo", None]),

@@ -447,6 +447,31 @@ def test_a_start_row_without_a_lead_id_is_a_load_error_in_time_to_convert(lazy: 
         funnel_report(frame, durations=True)
 
 
+BLANK_LEAD = NULL_LEAD.with_columns(pl.Series("lead_id", ["a", " \u00a0", "\x1c"]))
+
+
+@pytest.mark.parametrize(
+    "call",
+    ["report", "durations", "breakdown", "cohorts", "time_to_convert", "strict", "time_in_stage"],
+)
+def test_rows_with_a_blank_lead_id_are_a_load_error_on_every_engine(
+    engine: Any, call: str
+) -> None:
+    """A blank id is no id, as the loaders have it: the reports counted it as a lead."""
+    calls: dict[str, Callable[[Any], Any]] = {
+        **CALLS,
+        "strict": lambda x: funnel_report(x, order="strict"),
+    }
+    with pytest.raises(LoadError, match=r"^2 row\(s\) have no lead_id \(a null or blank id\)"):
+        calls[call](engine(BLANK_LEAD))
+
+
+def test_ids_that_only_start_with_white_space_or_beyond_ascii_are_leads(engine: Any) -> None:
+    log = NULL_LEAD.with_columns(pl.Series("lead_id", ["a", " b", "Ökotech"]))
+    assert funnel_report(engine(log)).counts == (3, 2, 1)  # three leads, none refused
+    assert time_to_convert(engine(log), "acquired", "won").count == 0
+
+
 def test_the_loaders_reject_rows_without_a_lead_id() -> None:
     loaded = load_frame(NULL_LEAD)
     assert loaded.n_rejected == 2
@@ -576,3 +601,40 @@ def test_a_stage_column_of_nulls_only_counts_nothing_on_polars_as_on_pandas(lazy
         breakdown(frame, "source").total.counts
         == breakdown(nulls.to_pandas(), "source").total.counts
     )
+
+
+@pytest.mark.parametrize(
+    "zone", ["America/New_York", "Etc/GMT+8", "America/Argentina/Buenos_Aires"]
+)
+def test_pandas_times_in_a_zone_narwhals_cannot_name_are_read_in_utc(zone: str) -> None:
+    # narwhals reads these pandas zones (a '_', '+' or '-' in the name) as an unknown type:
+    # every report function refused them, and load_frame too
+    from funnel.engine.replay import reached_per_lead
+
+    at = [datetime(2026, 1, 31, 23, 30, tzinfo=UTC), datetime(2026, 2, 3, tzinfo=UTC)]
+    log = pl.DataFrame({"lead_id": ["a", "a"], "at": at, "stage": ["acquired", "won"]})
+    pdf = _pandas(log)
+    pdf["at"] = pdf["at"].dt.tz_convert(zone)
+    assert funnel_report(pdf).counts == funnel_report(log).counts == (1, 1)
+    assert list(cohorts(pdf, "1mo").reports) == list(cohorts(log, "1mo").reports)
+    assert time_to_convert(pdf).median == time_to_convert(log).median
+    assert len(reached_per_lead(pdf)) == 1
+    loaded = load_frame(pdf)
+    assert loaded.n_accepted == 2
+    assert str(loaded.accepted["at"].dtype) == "datetime64[us, UTC]"
+    renamed = load_frame(pdf.rename(columns={"at": "when"}), columns={"when": "at"})
+    assert renamed.n_accepted == 2
+
+
+def test_the_fix_a_duckdb_naive_time_error_gives_runs_as_written() -> None:
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    relation = con.sql(
+        "SELECT 'a' AS lead_id, TIMESTAMP '2026-01-01 09:00:00' AS at, 'acquired' AS stage"
+    )
+    with pytest.raises(LoadError, match="naive timestamps") as caught:
+        funnel_report(relation)
+    code = str(caught.value).split("DuckDB: ")[1].removesuffix(")")
+    assert code.startswith("relation.project(")
+    fixed = eval(code, {"relation": relation})  # noqa: S307 - our own message
+    assert funnel_report(fixed).counts == (1,)

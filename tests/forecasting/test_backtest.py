@@ -288,13 +288,14 @@ class TestBacktest:
         with pytest.raises(ValidationError, match="timezone-aware"):
             log_histories(naive)
 
-    @pytest.mark.parametrize("engine", ["polars", "pandas"])
+    @pytest.mark.parametrize("engine", ["polars", "pandas", "pandas_nullable"])
     def test_rows_without_a_lead_are_refused_not_skipped(self, engine: str) -> None:
         at = datetime(2026, 1, 1, tzinfo=UTC)
         frame = pl.DataFrame(
-            {"lead_id": ["a", None, None], "at": [at] * 3, "stage": ["sql", "won", None]}
+            {"lead_id": ["a", None, " "], "at": [at] * 3, "stage": ["sql", "won", None]}
         )
-        log = frame if engine == "polars" else frame.to_pandas()
+        pdf = frame.to_pandas()
+        log = {"polars": frame, "pandas": pdf, "pandas_nullable": pdf.convert_dtypes()}[engine]
         with pytest.raises(LoadError, match=r"^2 row\(s\) have no lead_id"):
             log_histories(log)
         with pytest.raises(LoadError, match="have no lead_id"):
@@ -422,3 +423,21 @@ def test_a_missing_column_is_refused_in_the_words_of_the_loaders(names: set[str]
         with pytest.raises(LoadError) as loaders:
             check_log_columns(columns)
         assert message == str(loaders.value)
+
+
+def test_log_histories_read_pandas_missing_values_as_polars_does() -> None:
+    frame = pl.DataFrame(
+        {
+            "lead_id": [1.0, 1.0, 2.0],
+            "at": [T0, None, T0],
+            "stage": ["sql", "won", None],
+        }
+    )
+    expected: tuple[dict[str, list[Any]], dict[str, Any]] = (
+        {"1": [("sql", T0), ("won", None)]},
+        {},
+    )
+    assert log_histories(frame) == expected
+    assert log_histories(frame.to_pandas()) == expected  # NaT a missing time, NaN no stage
+    assert log_histories(frame.to_pandas().convert_dtypes()) == expected  # pd.NA alike
+    assert log_histories(frame.to_pandas().astype({"stage": object})) == expected

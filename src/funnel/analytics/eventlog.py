@@ -59,9 +59,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnel._frames import is_polars_frame, read_csv_text, read_parquet_file
+from funnel._frames import (
+    is_polars_frame,
+    pandas_times_in_utc,
+    read_csv_text,
+    read_parquet_file,
+)
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.engine.replay import plain_value
+from funnel.engine.replay import WHITE_SPACE, blank_suspects, plain_value
 from funnel.exceptions import FunnelError, LoadError, ValidationError
 from funnel.model.eventlog import (
     AT,
@@ -252,7 +257,7 @@ def read_log(log: Any, funnel: Funnel | None) -> tuple[Any, Funnel]:
         funnel = funnel or log.funnel
         log = log.accepted
     try:
-        nwf = nw.from_native(log)
+        nwf = nw.from_native(pandas_times_in_utc(log))
     except TypeError as exc:
         raise LoadError(f"not a dataframe narwhals can read: {type(log).__name__}") from exc
     return nwf, funnel or DEFAULT_FUNNEL
@@ -558,13 +563,16 @@ def _datetime_exprs(ns: Any, *, date: bool, naive: bool, tz: str | None) -> tupl
     col = ns.col(AT)
     if date:
         if tz is None:
-            raise LoadError("column 'at' holds dates; pass timezone= to place them in time")
+            raise LoadError(
+                "column 'at' holds dates; pass timezone= (funnel report: --timezone) to "
+                "place them in time"
+            )
         col = col.cast(ns.Datetime("us"))
     if naive:
         if tz is None:
             raise LoadError(
-                "column 'at' holds naive timestamps; pass timezone= "
-                "(e.g. timezone='UTC') to say which zone they are in"
+                "column 'at' holds naive timestamps; pass timezone= (e.g. timezone='UTC'; "
+                "funnel report: --timezone UTC) to say which zone they are in"
             )
         col = col.dt.replace_time_zone(tz)
     at = col.dt.convert_time_zone("UTC").cast(ns.Datetime("us", "UTC")).alias(AT)
@@ -661,7 +669,7 @@ def _id_text(nwf: Any) -> Any:
     import narwhals as nw
 
     dtype = nwf.schema[LEAD_ID]
-    if dtype in (nw.List, nw.Struct, nw.Array, nw.Binary) or isinstance(
+    if dtype in (nw.List, nw.Struct, nw.Array, nw.Binary, nw.Boolean) or isinstance(
         dtype, nw.List | nw.Struct | nw.Array
     ):
         raise ValidationError(
@@ -728,7 +736,8 @@ def load_frame(
         return _load_polars(frame, columns, options)
     import narwhals as nw
 
-    nwf = _eager(frame)
+    at_source = next((k for k, v in (columns or {}).items() if v == AT), AT)
+    nwf = _eager(pandas_times_in_utc(frame, at_source))
     if nwf.implementation is nw.Implementation.POLARS:  # lazy frames, pyarrow, DuckDB...
         return _load_polars(nwf.to_native(), columns, options)
     if columns:
@@ -872,7 +881,7 @@ def _checks(ns: Any, names: set[str], options: _Options) -> list[tuple[Any, Any,
         # the code _refused_step reads too (one cast, shared by polars' CSE)
         unknown = _stage_code(funnel.table.stages).is_null() if STAGE in names else ns.lit(False)
     else:
-        blank = lead.is_null() | (lead.str.strip_chars() == "")
+        blank = lead.is_null() | (lead.str.strip_chars(WHITE_SPACE) == "")
         unknown = ~stage.is_in(list(funnel.table.stages))
     checks: list[tuple[Any, Any, str, Any]] = [
         (blank, ns.lit("missing-id"), LEAD_ID, lead),
@@ -1044,12 +1053,13 @@ def _id_text_polars(dtype: Any) -> pl.Expr:
     """Lead ids as text: whole-number floats without ``.0`` (as :func:`_id_text`)."""
     import polars as pl
 
-    if isinstance(dtype, pl.List | pl.Struct | pl.Array) or dtype == pl.Binary:
+    if isinstance(dtype, pl.List | pl.Struct | pl.Array) or dtype in (pl.Binary, pl.Boolean):
         raise ValidationError(
             f"lead ids must be text or whole numbers, got {dtype}", field=LEAD_ID
         )
     col = pl.col(LEAD_ID)
     if dtype.is_float():
+        col = col.fill_nan(None)  # NaN is no id (pandas reads it as missing too)
         whole = (col.is_null() | (col == col.round(0))).all()
         text = col.cast(pl.String)
         return pl.when(whole).then(text.str.replace(r"\.0$", "")).otherwise(text)
@@ -1175,16 +1185,11 @@ def _stage_code(stages: Sequence[str]) -> pl.Expr:
 
 
 def _blank_suspects() -> pl.Expr:
-    """
-    Whether a row's lead id may be blank: it starts with white space (or is empty).
-
-    Every white-space character is below ``"!"`` in ASCII or not ASCII at all, and text
-    compares by its UTF-8 bytes: two comparisons, not a strip of every id.
-    """
+    """Whether a row's lead id may be blank (:func:`~funnel.engine.replay.blank_suspects`)."""
     import polars as pl
 
-    lead = pl.col(LEAD_ID)
-    return ((lead < "!") | (lead >= "\u0080")).fill_null(False)
+    suspect: pl.Expr = blank_suspects(pl.col(LEAD_ID)).fill_null(False)
+    return suspect
 
 
 def _blank_ids(done: pl.DataFrame) -> pl.DataFrame:
@@ -1194,7 +1199,7 @@ def _blank_ids(done: pl.DataFrame) -> pl.DataFrame:
     if not len(suspects):
         return done
     ids = done.get_column(LEAD_ID).gather(suspects)
-    blank = suspects.filter((ids.str.strip_chars() == "").fill_null(False))
+    blank = suspects.filter((ids.str.strip_chars(WHITE_SPACE) == "").fill_null(False))
     if not len(blank):
         return done
     check = done.get_column("_check")

@@ -80,6 +80,7 @@ from funnel.engine.replay import (
     check_window,
     collect,
     mask_tally,
+    missing_lead_rows,
     needs_replay_rows,
     per_lead_checked,
     plain_value,
@@ -719,11 +720,15 @@ def _time_type_error(dtype: Any) -> LoadError:
     )
 
 
-def _naive_time_error() -> LoadError:
+def _naive_time_error(*, duckdb: bool = False) -> LoadError:
+    fix = (
+        'DuckDB: relation.project("* REPLACE (timezone(\'UTC\', \\"at\\") AS \\"at\\")")'
+        if duckdb
+        else "polars: .dt.replace_time_zone('UTC'); pandas: .dt.tz_localize('UTC')"
+    )
     return LoadError(
         f"column {AT!r} holds naive timestamps; say which zone they are in: load the log "
-        "with load_frame(..., timezone='UTC'), or give the column its zone (polars: "
-        ".dt.replace_time_zone('UTC'); pandas: .dt.tz_localize('UTC'))"
+        f"with load_frame(..., timezone='UTC'), or give the column its zone ({fix})"
     )
 
 
@@ -776,7 +781,7 @@ def _prepared(nwf: Any, every: str | None, *, times: bool = True) -> tuple[Any, 
         if kind == "VARCHAR":
             raise _text_time_error()
         if kind in _DUCKDB_NAIVE:
-            raise _naive_time_error()
+            raise _naive_time_error(duckdb=True)
         if kind and kind not in _DUCKDB_TIMES:
             raise _time_type_error(kind)
         stage_type = types.get(STAGE, "VARCHAR")
@@ -1860,7 +1865,11 @@ def _conversion_plan(
         # memory 1.02x)
         found, nulls = pl.collect_all([ends_plan, lazy.select(pl.col(LEAD_ID).null_count())])
         if nulls.item():
-            raise_missing_leads(nulls.item())
+            raise_missing_leads(missing_lead_rows(lazy, polars_native=True))
+    # a blank lead id among the end rows (the only rows whose lead can convert): the end
+    # rows are few, the start rows are kept only for their leads
+    if found.schema[LEAD_ID] == pl.String and missing_lead_rows(found, polars_native=True):
+        raise_missing_leads(missing_lead_rows(lazy, polars_native=True))
     if check is not None:
         odd = found.filter(~stage.is_in(list(end))).height
         if odd:
@@ -1906,7 +1915,8 @@ def _fast_conversion(
         return None
     eager = isinstance(nwf, nw.DataFrame)
     if eager:
-        check_lead_ids(nwf)  # polars keeps the count: no pass
+        # polars keeps the null count: no pass (blank ids: among the end rows, in the plan)
+        check_lead_ids(nwf, blanks=False)
     return _conversion_plan(nwf.to_native().lazy(), start, end, leads_checked=eager, check=check)
 
 

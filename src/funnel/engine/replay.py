@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnel._frames import is_polars_frame
+from funnel._frames import is_polars_frame, pandas_times_in_utc
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import LoadError, ValidationError
 from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, TRANSITIONS, VALUE
@@ -1024,7 +1024,10 @@ def reached_per_lead(
     steps_t = report_steps(funnel, steps, order)
     check_window(window)
     excl = check_exclude(exclude, steps_t, funnel, order)
-    nwf = _planned(log if isinstance(log, nw.DataFrame | nw.LazyFrame) else nw.from_native(log))
+    native = log if isinstance(log, nw.DataFrame | nw.LazyFrame) else pandas_times_in_utc(log)
+    nwf = _planned(
+        native if isinstance(native, nw.DataFrame | nw.LazyFrame) else nw.from_native(native)
+    )
     return per_lead_checked(
         nwf,
         funnel=funnel,
@@ -1083,26 +1086,82 @@ def check_attribution(attribution: Any, steps: Sequence[str]) -> str | tuple[str
     )
 
 
+#: White space as Python's ``str.isspace`` has it: an id of nothing else is blank, no id, on
+#: every engine (polars' own strip keeps U+001C-U+001F, which Python and Arrow strip).
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def raise_missing_leads(count: int) -> None:
-    """The :class:`LoadError` of a log with *count* rows without a lead id."""
+    """The :class:`LoadError` of a log with *count* rows without a lead id (or a blank one)."""
     raise LoadError(
-        f"{count} row(s) have no {LEAD_ID}: a row without a lead id cannot be attributed "
-        "to a lead; drop them, or load the log with load_frame(...) or load_csv(...), "
-        "which reject them ('missing-id')"
+        f"{count} row(s) have no {LEAD_ID} (a null or blank id): a row without a lead id "
+        "cannot be attributed to a lead; drop them, or load the log with load_frame(...) "
+        "or load_csv(...), which reject them ('missing-id')"
     )
 
 
-def check_lead_ids(nwf: Any) -> None:
+def blank_suspects(lead: Any) -> Any:
     """
-    A :class:`LoadError` (:func:`raise_missing_leads`) if a row of *nwf* has no lead id.
+    Whether a text lead id (a polars or narwhals expression) may be blank: it is empty or
+    starts with white space.
 
-    Eager frames keep the count (polars, pyarrow) or count it in one vectorised pass
-    (pandas); a lazy one runs one aggregation.
+    Every white-space character is below ``"!"`` or beyond ASCII, and text compares by
+    its UTF-8 bytes: two comparisons, not a strip of every id (:func:`missing_lead_rows`
+    strips the suspects' rows when there are any).
+    """
+    return (lead < "!") | (lead >= "\u0080")
+
+
+def missing_lead_rows(frame: Any, *, polars_native: bool = False) -> int:
+    """
+    How many rows of *frame* (a narwhals or native polars frame, eager or lazy) have a
+    null lead id or a blank one (white space only, :data:`WHITE_SPACE`).
+    """
+    if polars_native:
+        import polars as pl
+
+        lead = pl.col(LEAD_ID)
+        text = frame.collect_schema()[LEAD_ID] == pl.String
+        bad = (
+            lead.is_null() | (lead.str.strip_chars(WHITE_SPACE) == "") if text else lead.is_null()
+        )
+        found = frame.lazy().select(bad.sum()).collect().item()
+        return int(found or 0)
+    import narwhals as nw
+
+    ids = nw.col(LEAD_ID)
+    text = _lead_type(frame) == nw.String
+    missing = ids.is_null() | (ids.str.strip_chars(WHITE_SPACE) == "") if text else ids.is_null()
+    return int(collect(frame.select(missing.cast(nw.Int64).sum())).item() or 0)
+
+
+def _lead_type(nwf: Any) -> Any:
+    """The narwhals type of *nwf*'s lead id column."""
+    return nwf.collect_schema()[LEAD_ID]
+
+
+def check_lead_ids(nwf: Any, *, blanks: bool = True) -> None:
+    """
+    A :class:`LoadError` (:func:`raise_missing_leads`) if a row of *nwf* has no lead id,
+    or (*blanks*) a blank one.
+
+    Eager frames keep the null count (polars, pyarrow) or count it in one vectorised
+    pass (pandas); a lazy one runs one aggregation. Text ids are tested for blanks by
+    two comparisons (:func:`blank_suspects`), and stripped only if one may be blank.
     """
     import narwhals as nw
 
+    text = blanks and _lead_type(nwf) == nw.String
     if isinstance(nwf, nw.DataFrame):
-        nulls = int(nwf.get_column(LEAD_ID).null_count())
+        ids = nwf.get_column(LEAD_ID)
+        nulls = int(ids.null_count())
+        if text and (nulls or bool(blank_suspects(ids).fill_null(False).any())):
+            nulls = missing_lead_rows(nwf)  # (the count of the error: nulls and blanks)
+    elif text:
+        nulls = missing_lead_rows(nwf)
     else:  # (DuckDB counts no rows as a null)
         nulls = int(collect(nwf.select(nw.col(LEAD_ID).null_count())).item() or 0)
     if nulls:
@@ -2045,23 +2104,28 @@ def _mask_rows_polars(
         )
     if every is not None:
         per = per.with_columns(pl.col("_t").dt.truncate(every).alias("_k0"))
-    # a null lead id is one more group of the lead group-by: keyed apart (a key of the
-    # small group-by of leads, not a pass over the rows), it is refused below
+    # a null lead id is one more group of the lead group-by, and a blank one a lead: keyed
+    # apart by a test of the lead (a key of the small group-by of leads, not a pass over
+    # the rows), the rows are counted below if any lead may be no lead
     nolead: list[Any] = []
-    if isinstance(native, pl.DataFrame):  # an eager column keeps its null count
-        if native[LEAD_ID].null_count():
-            raise_missing_leads(native[LEAD_ID].null_count())
-    else:
-        nolead.append(pl.col(LEAD_ID).is_null().alias("_nolead"))
+    eager_nulls = isinstance(native, pl.DataFrame) and native[LEAD_ID].null_count()
+    if eager_nulls:  # an eager column keeps its null count
+        raise_missing_leads(missing_lead_rows(native, polars_native=True))
+    suspect = pl.col(LEAD_ID).is_null()
+    if schema[LEAD_ID] == pl.String:
+        suspect = suspect | blank_suspects(pl.col(LEAD_ID))
+    nolead.append(suspect.alias("_nolead"))
     plan = per.group_by(*keys, "_m", *nolead).agg(pl.len())
     if also:
         tally, *extra = pl.collect_all([plan, *also])
     else:
         tally, extra = plan.collect(), []
-    if nolead and tally.get_column("_nolead").any():
-        raise_missing_leads(lf.select(pl.col(LEAD_ID).null_count()).collect().item())
+    if tally.get_column("_nolead").any():
+        missing = missing_lead_rows(native, polars_native=True)
+        if missing:
+            raise_missing_leads(missing)
     out: list[tuple[Any, int, int]] = []
-    for row in (tally.drop("_nolead") if nolead else tally).iter_rows():
+    for row in tally.drop("_nolead").iter_rows():
         ks, m, count = row[:-2], row[-2], row[-1]
         vals = [
             None if v is None else (dec[v] if dec is not None else plain_value(v))
@@ -2087,9 +2151,20 @@ def _mask_rows_duckdb(
     mask = f"CASE {STAGE} {cases} ELSE {other} END"
     # the relational API, not rel.query(sql): the same plan, with fewer round trips through
     # DuckDB's Python layer (measured 4-5 ms less a call, on a 2,000-row and a 1M-row file)
-    per_lead = rel.aggregate(f"bit_or({mask}) AS m, {LEAD_ID} IS NULL AS nolead", LEAD_ID)
+    # a null or (text ids) possibly blank lead: keyed apart, counted if there is one
+    types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
+    text = types.get(LEAD_ID) == "VARCHAR"
+    lead = LEAD_ID
+    nolead = f"{lead} IS NULL OR {lead} < '!' OR {lead} >= '\u0080'" if text else f"{lead} IS NULL"
+    per_lead = rel.aggregate(f"bit_or({mask}) AS m, ({nolead}) AS nolead", LEAD_ID)
     found = per_lead.aggregate("m, nolead, count(*) AS n", "m, nolead").fetchall()
     if any(nolead for _m, nolead, _c in found):
-        nulls = rel.filter(f"{LEAD_ID} IS NULL").aggregate("count(*)").fetchall()
-        raise_missing_leads(int(nulls[0][0]))
+        bad = (
+            f"{lead} IS NULL OR trim({lead}, {_sql_string(WHITE_SPACE)}) = ''"
+            if text
+            else f"{lead} IS NULL"
+        )
+        nulls = rel.filter(bad).aggregate("count(*)").fetchall()
+        if int(nulls[0][0]):
+            raise_missing_leads(int(nulls[0][0]))
     return [(None, int(m or 0), int(c)) for m, _nolead, c in found]

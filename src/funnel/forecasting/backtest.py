@@ -60,7 +60,7 @@ from typing import Any, Literal
 
 from funnel._time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
-from funnel.engine.replay import raise_missing_leads
+from funnel.engine.replay import plain_value, raise_missing_leads
 from funnel.exceptions import ForecastError, ForecastWarning, ValidationError
 from funnel.forecasting._frames import plotly, to_frame
 from funnel.forecasting._validate import (
@@ -170,24 +170,25 @@ def log_histories(log: Any) -> tuple[dict[str, list[Visit]], Values]:
     histories: dict[str, list[Visit]] = {}
     values: Values = {}
     no_lead = 0
+    # whole-number float ids (a pandas id column with a gap) as the loaders write them: "3"
+    ids = nwf.get_column(LEAD_ID)
+    whole = ids.dtype.is_float() and bool((ids.is_null() | (ids == ids.round(0))).all())
     for row in nwf.select(cols).iter_rows(named=False):
-        lead, at, stage = row[0], row[1], row[2]
-        if lead is None or (isinstance(lead, float) and math.isnan(lead)):
+        # (pandas' NA and NaT, and NaN, are missing values: plain_value makes them None)
+        lead, at, stage = plain_value(row[0]), plain_value(row[1]), plain_value(row[2])
+        if whole and isinstance(lead, float):
+            lead = int(lead)
+        if lead is None or not str(lead).strip():
             no_lead += 1  # refused below, counted: the history of no lead
             continue
         if stage is None:
             continue
         if at is not None:
-            if hasattr(at, "to_pydatetime"):
-                at = at.to_pydatetime()
-            if isinstance(at, float) and math.isnan(at):
-                at = None
-            else:
-                at = require_aware(at, f"lead {lead!r}: time", field=AT)
+            at = require_aware(at, f"lead {lead!r}: time", field=AT)
         histories.setdefault(str(lead), []).append((str(stage), at))
         if len(row) > 3:
-            value = row[3]
-            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+            value = plain_value(row[3])
+            if value is not None:
                 values.setdefault(str(lead), []).append((at, float(value)))
     if no_lead:
         raise_missing_leads(no_lead)
