@@ -72,6 +72,7 @@ from funnel.engine.replay import (
     REACHED,
     MaskTally,
     ReachedCounts,
+    blank_suspects,
     check_attribution,
     check_exclude,
     check_lead_ids,
@@ -1868,7 +1869,9 @@ def _conversion_plan(
             raise_missing_leads(missing_lead_rows(lazy, polars_native=True))
     # a blank lead id among the end rows (the only rows whose lead can convert): the end
     # rows are few, the start rows are kept only for their leads
-    if found.schema[LEAD_ID] == pl.String and missing_lead_rows(found, polars_native=True):
+    ids = found.get_column(LEAD_ID)
+    suspects = ids.dtype == pl.String and bool(blank_suspects(ids).any())  # (comparisons)
+    if suspects and missing_lead_rows(found, polars_native=True):
         raise_missing_leads(missing_lead_rows(lazy, polars_native=True))
     if check is not None:
         odd = found.filter(~stage.is_in(list(end))).height
