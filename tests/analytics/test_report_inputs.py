@@ -638,3 +638,58 @@ def test_the_fix_a_duckdb_naive_time_error_gives_runs_as_written() -> None:
     assert code.startswith("relation.project(")
     fixed = eval(code, {"relation": relation})  # noqa: S307 - our own message
     assert funnel_report(fixed).counts == (1,)
+
+
+@pytest.mark.parametrize("kind", ["categorical", "enum"])
+def test_blank_lead_ids_of_a_categorical_column_are_a_load_error(engine: Any, kind: str) -> None:
+    ids = pl.Categorical if kind == "categorical" else pl.Enum(["a", " "])
+    log = BLANK_LEAD.with_columns(pl.Series("lead_id", ["a", " ", " "]).cast(ids))
+    for call in (funnel_report, time_in_stage, lambda x: funnel_report(x, order="ordered")):
+        with pytest.raises(LoadError, match=r"^2 row\(s\) have no lead_id"):
+            call(engine(log))
+
+
+def test_nan_lead_ids_are_no_lead_on_every_engine(engine: Any) -> None:
+    log = NULL_LEAD.with_columns(pl.Series("lead_id", [1.0, float("nan"), None]))
+    for call in (funnel_report, time_in_stage, lambda x: funnel_report(x, order="ordered")):
+        with pytest.raises(LoadError, match=r"^2 row\(s\) have no lead_id"):
+            call(engine(log))
+
+
+@pytest.mark.parametrize("dtype", ["str", "category", "string[pyarrow]", "object"])
+def test_rows_without_a_lead_are_counted_before_a_replay(dtype: str) -> None:
+    """A log whose null-stage rows need a replay: pandas dropped the rows without a lead."""
+    pd = pytest.importorskip("pandas")
+    log = pd.DataFrame(
+        {
+            "lead_id": pd.Series(["a", "a", None, " "], dtype=dtype),
+            "at": _days(0, 1, 0, 2),
+            "stage": ["acquired", "won", "acquired", None],
+            "event": [None, None, None, "win"],
+        }
+    )
+    for call in (funnel_report, time_in_stage, time_to_convert):
+        with pytest.raises(LoadError, match=r"^2 row\(s\) have no lead_id"):
+            call(log)
+
+
+def test_null_and_blank_ids_are_counted_together_in_time_to_convert() -> None:
+    log = pl.DataFrame(
+        {
+            "lead_id": [None, "a", " ", " "],
+            "at": _days(0, 1, 0, 1),
+            "stage": ["acquired", "won"] * 2,
+        }
+    )
+    for frame in (log, log.lazy()):
+        with pytest.raises(LoadError, match=r"^3 row\(s\) have no lead_id"):
+            time_to_convert(frame)
+
+
+def test_a_pyarrow_string_view_column_reads_as_text() -> None:
+    pa = pytest.importorskip("pyarrow")
+    table = LOG.to_arrow()
+    i = table.schema.get_field_index("lead_id")
+    views = table.set_column(i, "lead_id", table.column(i).cast(pa.string_view()))
+    assert funnel_report(views).counts == funnel_report(LOG).counts
+    assert time_to_convert(views).count == time_to_convert(LOG).count

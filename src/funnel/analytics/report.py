@@ -643,6 +643,9 @@ def _input(
     if check and STAGE in nwf.columns:
         check_stages(nwf, funnel)
     if EVENT in nwf.columns and _needs_replay(nwf):
+        # the ids checked before the replay: it steps each lead's rows, and a row without
+        # a lead (or one it refuses) would not reach the checks after it
+        check_lead_ids(nwf)
         nwf = _replayed(nwf, funnel)
     return nwf, funnel, backend, dates
 
@@ -849,11 +852,17 @@ def _prepared(nwf: Any, every: str | None, *, times: bool = True) -> tuple[Any, 
         import pyarrow as pa
 
         table = nwf.to_native()
-        nulls = [i for i, field in enumerate(table.schema) if pa.types.is_null(field.type)]
-        for i in nulls:
+        # null-typed columns, and string views (which pyarrow's compare and take kernels
+        # lack), as text
+        texts = [
+            i
+            for i, field in enumerate(table.schema)
+            if pa.types.is_null(field.type) or pa.types.is_string_view(field.type)
+        ]
+        for i in texts:
             field = table.schema.field(i)
             table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
-        if nulls:
+        if texts:
             return nw.from_native(table, eager_only=True), dates
     return nwf, dates
 
@@ -1970,6 +1979,12 @@ def time_to_convert(
         window: The conversion window (a :class:`datetime.timedelta`).
         order: ``"ordered"`` (other stages in between allowed) or ``"strict"``.
         attribution: For *by*, as for :func:`breakdown`.
+
+    Raises:
+        LoadError: as for :func:`funnel_report`: rows without a lead id (null, or
+            blank), unknown stages, times without a zone. On polars (ordered, no window,
+            no *by*), which reads only the start and end rows, a blank id is looked for
+            among the end rows: a row that cannot convert changes no figure.
 
     >>> import polars as pl
     >>> from datetime import datetime, timedelta, timezone

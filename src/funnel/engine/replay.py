@@ -1117,36 +1117,48 @@ def blank_suspects(lead: Any) -> Any:
 
 def missing_lead_rows(frame: Any, *, polars_native: bool = False) -> int:
     """
-    How many rows of *frame* (a narwhals or native polars frame, eager or lazy) have a
-    null lead id or a blank one (white space only, :data:`WHITE_SPACE`).
+    How many rows of *frame* (a narwhals or native polars frame, eager or lazy) have no
+    lead id: a null, a NaN (float ids), or a blank one (white space only, :data:`WHITE_SPACE`;
+    text ids, categorical ones read as their text).
     """
     if polars_native:
         import polars as pl
 
+        dtype = frame.collect_schema()[LEAD_ID]
         lead = pl.col(LEAD_ID)
-        text = frame.collect_schema()[LEAD_ID] == pl.String
-        bad = (
-            lead.is_null() | (lead.str.strip_chars(WHITE_SPACE) == "") if text else lead.is_null()
-        )
+        bad = lead.is_null()
+        if dtype.is_float():
+            bad = bad | lead.is_nan()
+        elif dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+            bad = bad | (lead.cast(pl.String).str.strip_chars(WHITE_SPACE) == "")
         found = frame.lazy().select(bad.sum()).collect().item()
         return int(found or 0)
     import narwhals as nw
 
+    kind = _lead_kind(frame)
     ids = nw.col(LEAD_ID)
-    text = _lead_type(frame) == nw.String
-    missing = ids.is_null() | (ids.str.strip_chars(WHITE_SPACE) == "") if text else ids.is_null()
+    missing = ids.is_null()
+    if kind == "float":
+        missing = missing | ids.is_nan()
+    elif kind == "text":
+        missing = missing | (ids.cast(nw.String).str.strip_chars(WHITE_SPACE) == "")
     return int(collect(frame.select(missing.cast(nw.Int64).sum())).item() or 0)
 
 
-def _lead_type(nwf: Any) -> Any:
-    """The narwhals type of *nwf*'s lead id column."""
-    return nwf.collect_schema()[LEAD_ID]
+def _lead_kind(nwf: Any) -> str:
+    """*nwf*'s lead ids as the checks read them: ``"text"``, ``"float"`` or ``"other"``."""
+    import narwhals as nw
+
+    dtype = nwf.collect_schema()[LEAD_ID]
+    if dtype == nw.String or dtype == nw.Categorical or dtype == nw.Enum:
+        return "text"
+    return "float" if dtype.is_float() else "other"
 
 
 def check_lead_ids(nwf: Any, *, blanks: bool = True) -> None:
     """
-    A :class:`LoadError` (:func:`raise_missing_leads`) if a row of *nwf* has no lead id,
-    or (*blanks*) a blank one.
+    A :class:`LoadError` (:func:`raise_missing_leads`) if a row of *nwf* has no lead id
+    (a null, or a NaN float) or (*blanks*) a blank one; the error counts them all.
 
     Eager frames keep the null count (polars, pyarrow) or count it in one vectorised
     pass (pandas); a lazy one runs one aggregation. Text ids are tested for blanks by
@@ -1154,16 +1166,22 @@ def check_lead_ids(nwf: Any, *, blanks: bool = True) -> None:
     """
     import narwhals as nw
 
-    text = blanks and _lead_type(nwf) == nw.String
+    kind = _lead_kind(nwf)
     if isinstance(nwf, nw.DataFrame):
         ids = nwf.get_column(LEAD_ID)
         nulls = int(ids.null_count())
-        if text and (nulls or bool(blank_suspects(ids).fill_null(False).any())):
-            nulls = missing_lead_rows(nwf)  # (the count of the error: nulls and blanks)
-    elif text:
+        if kind == "float":
+            nulls = missing_lead_rows(nwf) if nulls or bool(ids.is_nan().any()) else 0
+        elif kind == "text":
+            text = ids.cast(nw.String)
+            if nulls or (blanks and bool(blank_suspects(text).fill_null(False).any())):
+                nulls = missing_lead_rows(nwf)  # (the count of the error: nulls and blanks)
+    elif kind != "other" and blanks:
         nulls = missing_lead_rows(nwf)
     else:  # (DuckDB counts no rows as a null)
         nulls = int(collect(nwf.select(nw.col(LEAD_ID).null_count())).item() or 0)
+        if nulls and kind != "other":
+            nulls = missing_lead_rows(nwf)
     if nulls:
         raise_missing_leads(nulls)
 
@@ -2110,8 +2128,13 @@ def _mask_rows_polars(
     if isinstance(native, pl.DataFrame) and native[LEAD_ID].null_count():  # (kept count)
         raise_missing_leads(missing_lead_rows(native, polars_native=True))
     suspect = pl.col(LEAD_ID).is_null()
-    if schema[LEAD_ID] == pl.String:
+    lead_type = schema[LEAD_ID]
+    if lead_type == pl.String:
         suspect = suspect | blank_suspects(pl.col(LEAD_ID))
+    elif lead_type == pl.Categorical or isinstance(lead_type, pl.Enum):
+        suspect = suspect | blank_suspects(pl.col(LEAD_ID).cast(pl.String))
+    elif lead_type.is_float():
+        suspect = suspect | pl.col(LEAD_ID).is_nan()
     # (a bit of the mask, which the tally groups by anyway: a key of its own measured 6 %
     # of the breakdown's time at 10M rows)
     nolead_bit = 1 << (n + _NOLEAD_BIT)
@@ -2155,16 +2178,22 @@ def _mask_rows_duckdb(
     # DuckDB's Python layer (measured 4-5 ms less a call, on a 2,000-row and a 1M-row file)
     # a null or (text ids) possibly blank lead: keyed apart, counted if there is one
     types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
-    text = types.get(LEAD_ID) == "VARCHAR"
+    kind = types.get(LEAD_ID, "")
+    text = kind == "VARCHAR"
     lead = LEAD_ID
-    nolead = f"{lead} IS NULL OR {lead} < '!' OR {lead} >= '\u0080'" if text else f"{lead} IS NULL"
+    nan = kind in ("DOUBLE", "FLOAT", "REAL")
+    nolead = (
+        f"{lead} IS NULL OR {lead} < '!' OR {lead} >= '\u0080'"
+        if text
+        else f"{lead} IS NULL OR isnan({lead})"
+        if nan
+        else f"{lead} IS NULL"
+    )
     per_lead = rel.aggregate(f"bit_or({mask}) AS m, ({nolead}) AS nolead", LEAD_ID)
     found = per_lead.aggregate("m, nolead, count(*) AS n", "m, nolead").fetchall()
     if any(nolead for _m, nolead, _c in found):
         bad = (
-            f"{lead} IS NULL OR trim({lead}, {_sql_string(WHITE_SPACE)}) = ''"
-            if text
-            else f"{lead} IS NULL"
+            f"{lead} IS NULL OR trim({lead}, {_sql_string(WHITE_SPACE)}) = ''" if text else nolead
         )
         nulls = rel.filter(bad).aggregate("count(*)").fetchall()
         if int(nulls[0][0]):
