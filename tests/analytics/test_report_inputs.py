@@ -693,3 +693,11 @@ def test_a_pyarrow_string_view_column_reads_as_text() -> None:
     views = table.set_column(i, "lead_id", table.column(i).cast(pa.string_view()))
     assert funnel_report(views).counts == funnel_report(LOG).counts
     assert time_to_convert(views).count == time_to_convert(LOG).count
+
+
+def test_cohort_keys_are_the_same_objects_on_every_engine(engine: Any) -> None:
+    """The keys compared equal already; polars' carried ZoneInfo('UTC'), the others UTC."""
+    keys = list(cohorts(engine(LOG), "1mo").reports)
+    assert keys
+    assert all(k.tzinfo is UTC for k in keys if isinstance(k, datetime))
+    assert [repr(k) for k in keys] == [repr(k) for k in cohorts(LOG.to_pandas(), "1mo").reports]

@@ -1450,7 +1450,8 @@ def _period_key(key: Any, dates: bool) -> Any:
         return key
     if dates:
         return key.date()
-    return key.replace(tzinfo=UTC) if key.tzinfo is None else key
+    # (one zone object on every engine: polars' keys came as ZoneInfo('UTC'))
+    return key.replace(tzinfo=UTC) if key.tzinfo is None else key.astimezone(UTC)
 
 
 def _check_by(by: Any) -> tuple[str, ...]:
@@ -1517,7 +1518,9 @@ def _grouped(
             columns=by_t or ("cohort",),
             every=every,
             reports={
-                k: _report(
+                # (a period's time in the one UTC zone object the other engines key by; a
+                # date log's periods come as dates)
+                (_period_key(k, False) if every is not None else k): _report(
                     counts,
                     tally.steps,
                     funnel,
