@@ -701,3 +701,56 @@ def test_cohort_keys_are_the_same_objects_on_every_engine(engine: Any) -> None:
     assert keys
     assert all(k.tzinfo is UTC for k in keys if isinstance(k, datetime))
     assert [repr(k) for k in keys] == [repr(k) for k in cohorts(LOG.to_pandas(), "1mo").reports]
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_time_to_convert_on_polars_finds_categorical_blank_and_nan_end_row_ids(lazy: bool) -> None:
+    log = pl.DataFrame(
+        {
+            "lead_id": ["a", " ", "b", "b"],
+            "at": _days(0, 5, 0, 2),
+            "stage": ["acquired", "won"] * 2,
+        }
+    )
+    for ids in (pl.Categorical, pl.Enum(["a", " ", "b"])):
+        frame = log.with_columns(pl.col("lead_id").cast(ids))
+        with pytest.raises(LoadError, match=r"^1 row\(s\) have no lead_id"):
+            time_to_convert(frame.lazy() if lazy else frame)
+    nan = log.with_columns(pl.Series("lead_id", [1.0, float("nan"), 2.0, 2.0]))
+    with pytest.raises(LoadError, match=r"^1 row\(s\) have no lead_id"):
+        time_to_convert(nan.lazy() if lazy else nan)
+
+
+def test_a_duckdb_enum_lead_id_is_tested_for_blanks() -> None:
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    con.execute("CREATE TYPE ids AS ENUM ('a', 'b', ' ')")
+    con.register("log", BLANK_LEAD.with_columns(pl.Series("lead_id", ["a", " ", "b"])).to_arrow())
+    relation = con.sql('SELECT CAST(lead_id AS ids) AS lead_id, "at", stage FROM log')
+    with pytest.raises(LoadError, match=r"^1 row\(s\) have no lead_id"):
+        funnel_report(relation)
+    kept = con.sql(
+        "SELECT CAST(lead_id AS ids) AS lead_id, \"at\", stage FROM log WHERE lead_id <> ' '"
+    )
+    expected = BLANK_LEAD.with_columns(pl.Series("lead_id", ["a", " ", "b"]))
+    assert (
+        funnel_report(kept).counts
+        == funnel_report(expected.filter(pl.col("lead_id") != " ")).counts
+    )
+
+
+def test_pyarrow_dictionary_of_string_views_reads_as_text() -> None:
+    pa = pytest.importorskip("pyarrow")
+    table = LOG.to_arrow()
+    i = table.schema.get_field_index("lead_id")
+    kind = pa.dictionary(pa.int32(), pa.string_view())
+    views = table.set_column(i, "lead_id", table.column(i).cast(kind))
+    for call in (funnel_report, lambda x: funnel_report(x, order="ordered")):
+        assert call(views).counts == call(LOG).counts
+    assert time_to_convert(views).count == time_to_convert(LOG).count
+
+
+def test_cohort_labels_are_in_utc_as_their_keys() -> None:
+    for key, report in cohorts(LOG, "1mo").reports.items():
+        assert report.label == key
+        assert report.label.tzinfo is UTC

@@ -852,16 +852,21 @@ def _prepared(nwf: Any, every: str | None, *, times: bool = True) -> tuple[Any, 
         import pyarrow as pa
 
         table = nwf.to_native()
+
         # null-typed columns, and string views (which pyarrow's compare and take kernels
         # lack), as text
-        texts = [
-            i
-            for i, field in enumerate(table.schema)
-            if pa.types.is_null(field.type) or pa.types.is_string_view(field.type)
-        ]
-        for i in texts:
+        def text(kind: Any) -> Any:
+            if pa.types.is_null(kind) or pa.types.is_string_view(kind):
+                return pa.string()
+            if pa.types.is_dictionary(kind) and pa.types.is_string_view(kind.value_type):
+                return pa.dictionary(kind.index_type, pa.string())
+            return None
+
+        texts = [(i, text(field.type)) for i, field in enumerate(table.schema)]
+        texts = [(i, kind) for i, kind in texts if kind is not None]
+        for i, kind in texts:
             field = table.schema.field(i)
-            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+            table = table.set_column(i, field.name, table.column(i).cast(kind))
         if texts:
             return nw.from_native(table, eager_only=True), dates
     return nwf, dates
@@ -1527,7 +1532,7 @@ def _grouped(
                     order=order,
                     window=None,
                     backend=backend,
-                    label=k,
+                    label=_period_key(k, False) if every is not None else k,
                 )
                 for k, counts in _by_key(tally.reports)
             },
@@ -1882,7 +1887,15 @@ def _conversion_plan(
     # a blank lead id among the end rows (the only rows whose lead can convert): the end
     # rows are few, the start rows are kept only for their leads
     ids = found.get_column(LEAD_ID)
-    suspects = ids.dtype == pl.String and bool(blank_suspects(ids).any())  # (comparisons)
+    if ids.dtype == pl.Categorical or isinstance(ids.dtype, pl.Enum):
+        ids = ids.cast(pl.String)
+    suspects = (  # (two comparisons; NaN float ids are no ids either)
+        bool(blank_suspects(ids).any())
+        if ids.dtype == pl.String
+        else bool(ids.is_nan().any())
+        if ids.dtype.is_float()
+        else False
+    )
     if suspects and missing_lead_rows(found, polars_native=True):
         raise_missing_leads(missing_lead_rows(lazy, polars_native=True))
     if check is not None:

@@ -2179,8 +2179,8 @@ def _mask_rows_duckdb(
     # a null or (text ids) possibly blank lead: keyed apart, counted if there is one
     types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
     kind = types.get(LEAD_ID, "")
-    text = kind == "VARCHAR"
-    lead = LEAD_ID
+    text = kind == "VARCHAR" or kind.startswith("ENUM")
+    lead = f"CAST({LEAD_ID} AS VARCHAR)" if kind.startswith("ENUM") else LEAD_ID  # (its text)
     nan = kind in ("DOUBLE", "FLOAT", "REAL")
     nolead = (
         f"{lead} IS NULL OR {lead} < '!' OR {lead} >= '\u0080'"
