@@ -72,7 +72,6 @@ from funnel.engine.replay import (
     REACHED,
     MaskTally,
     ReachedCounts,
-    blank_suspects,
     check_attribution,
     check_exclude,
     check_lead_ids,
@@ -80,6 +79,7 @@ from funnel.engine.replay import (
     check_stages,
     check_window,
     collect,
+    lead_suspects,
     mask_tally,
     missing_lead_rows,
     needs_replay_rows,
@@ -1523,18 +1523,21 @@ def _grouped(
             columns=by_t or ("cohort",),
             every=every,
             reports={
-                # (a period's time in the one UTC zone object the other engines key by; a
-                # date log's periods come as dates)
-                (_period_key(k, False) if every is not None else k): _report(
+                k: _report(
                     counts,
                     tally.steps,
                     funnel,
                     order=order,
                     window=None,
                     backend=backend,
-                    label=_period_key(k, False) if every is not None else k,
+                    label=k,
                 )
-                for k, counts in _by_key(tally.reports)
+                # (a period's time in the one UTC zone object the other engines key by; a
+                # date log's periods come as dates)
+                for k, counts in (
+                    (_period_key(k, False) if every is not None else k, c)
+                    for k, c in _by_key(tally.reports)
+                )
             },
             total=_report(
                 tally.total, tally.steps, funnel, order=order, window=None, backend=backend
@@ -1886,16 +1889,7 @@ def _conversion_plan(
             raise_missing_leads(missing_lead_rows(lazy, polars_native=True))
     # a blank lead id among the end rows (the only rows whose lead can convert): the end
     # rows are few, the start rows are kept only for their leads
-    ids = found.get_column(LEAD_ID)
-    if ids.dtype == pl.Categorical or isinstance(ids.dtype, pl.Enum):
-        ids = ids.cast(pl.String)
-    suspects = (  # (two comparisons; NaN float ids are no ids either)
-        bool(blank_suspects(ids).any())
-        if ids.dtype == pl.String
-        else bool(ids.is_nan().any())
-        if ids.dtype.is_float()
-        else False
-    )
+    suspects = found.select(lead_suspects(found.schema[LEAD_ID]).any()).item()
     if suspects and missing_lead_rows(found, polars_native=True):
         raise_missing_leads(missing_lead_rows(lazy, polars_native=True))
     if check is not None:

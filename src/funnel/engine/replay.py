@@ -1024,9 +1024,10 @@ def reached_per_lead(
     steps_t = report_steps(funnel, steps, order)
     check_window(window)
     excl = check_exclude(exclude, steps_t, funnel, order)
-    native = log if isinstance(log, nw.DataFrame | nw.LazyFrame) else pandas_times_in_utc(log)
     nwf = _planned(
-        native if isinstance(native, nw.DataFrame | nw.LazyFrame) else nw.from_native(native)
+        log
+        if isinstance(log, nw.DataFrame | nw.LazyFrame)
+        else nw.from_native(pandas_times_in_utc(log))
     )
     return per_lead_checked(
         nwf,
@@ -1124,12 +1125,12 @@ def missing_lead_rows(frame: Any, *, polars_native: bool = False) -> int:
     if polars_native:
         import polars as pl
 
-        dtype = frame.collect_schema()[LEAD_ID]
+        kind = _polars_lead_kind(frame.collect_schema()[LEAD_ID])
         lead = pl.col(LEAD_ID)
         bad = lead.is_null()
-        if dtype.is_float():
+        if kind == "float":
             bad = bad | lead.is_nan()
-        elif dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+        elif kind == "text":
             bad = bad | (lead.cast(pl.String).str.strip_chars(WHITE_SPACE) == "")
         found = frame.lazy().select(bad.sum()).collect().item()
         return int(found or 0)
@@ -1143,6 +1144,30 @@ def missing_lead_rows(frame: Any, *, polars_native: bool = False) -> int:
     elif kind == "text":
         missing = missing | (ids.cast(nw.String).str.strip_chars(WHITE_SPACE) == "")
     return int(collect(frame.select(missing.cast(nw.Int64).sum())).item() or 0)
+
+
+def _polars_lead_kind(dtype: Any) -> str:
+    """A polars lead id type as the checks read it (:func:`_lead_kind`)."""
+    import polars as pl
+
+    if dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+        return "text"
+    return "float" if dtype.is_float() else "other"
+
+
+def lead_suspects(dtype: Any) -> Any:
+    """
+    A polars expression: whether a row's lead id (of polars type *dtype*) is null or may
+    be no lead (a text id :func:`blank_suspects` flags, a NaN float);
+    :func:`missing_lead_rows` counts the rows for sure.
+    """
+    import polars as pl
+
+    lead = pl.col(LEAD_ID)
+    kind = _polars_lead_kind(dtype)
+    if kind == "text":
+        return lead.is_null() | blank_suspects(lead.cast(pl.String))
+    return lead.is_null() | lead.is_nan() if kind == "float" else lead.is_null()
 
 
 def _lead_kind(nwf: Any) -> str:
@@ -2127,14 +2152,7 @@ def _mask_rows_polars(
     # the rows), the rows are counted below if any lead may be no lead
     if isinstance(native, pl.DataFrame) and native[LEAD_ID].null_count():  # (kept count)
         raise_missing_leads(missing_lead_rows(native, polars_native=True))
-    suspect = pl.col(LEAD_ID).is_null()
-    lead_type = schema[LEAD_ID]
-    if lead_type == pl.String:
-        suspect = suspect | blank_suspects(pl.col(LEAD_ID))
-    elif lead_type == pl.Categorical or isinstance(lead_type, pl.Enum):
-        suspect = suspect | blank_suspects(pl.col(LEAD_ID).cast(pl.String))
-    elif lead_type.is_float():
-        suspect = suspect | pl.col(LEAD_ID).is_nan()
+    suspect = lead_suspects(schema[LEAD_ID])
     # (a bit of the mask, which the tally groups by anyway: a key of its own measured 6 %
     # of the breakdown's time at 10M rows)
     nolead_bit = 1 << (n + _NOLEAD_BIT)
