@@ -432,7 +432,8 @@ def _write(
     args.out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     for res in results:
         shown = res.get("ratio", res.get("value"))
-        log(f"{'MET ' if res['met'] else 'MISS'} {res['name']}: {shown} (goal {res['goal']})")
+        verdict = "MET " if res["met"] else "MISS" if res["met"] is False else "INFO"
+        log(f"{verdict} {res['name']}: {shown} (goal {res['goal']})")
     log(f"wrote {args.out} in {seconds} s")
     return 0
 

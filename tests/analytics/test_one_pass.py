@@ -9,7 +9,10 @@ window) three joins over the start and end rows. pandas takes the general path
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from unittest import mock
 
 import attrs
 import duckdb
@@ -21,6 +24,7 @@ from hypothesis import strategies as st
 
 from funnel import DEFAULT_FUNNEL, ValidationError
 from funnel.analytics import breakdown, cohorts, funnel_report, time_to_convert
+from funnel.engine import replay
 from funnel.engine.replay import mask_tally
 from funnel.exceptions import LoadError
 
@@ -42,7 +46,7 @@ rows_strategy = st.lists(
 
 
 def frame_of(
-    rows: list[tuple[str, int, str | None, str | None, int]], shuffle: int
+    rows: Sequence[tuple[str, int, str | None, str | None, int]], shuffle: int
 ) -> pl.DataFrame:
     n = len(rows)
     row = [(i * 7 + shuffle) % (n + 3) for i in range(n)]  # distinct, not in frame order
@@ -318,3 +322,163 @@ def test_an_enum_by_column_gives_the_text_columns_breakdown(rows, shuffle):
             )
     found = mask_tally(coded, by=("source",))
     assert found is not None  # the one aggregation, not the general path
+
+
+# a breakdown by a long text column of an eager frame codes it from a sample of its
+# values (funnel.engine.replay._SAMPLE rows); a value the sample missed has code 0 and
+# its leads are counted again exactly. A sample of 1 to 3 rows misses most values here.
+RARE_SOURCES = [None, "", "web", "ads", "b", "zz", "Äx", "a b", "web2"]
+rare_rows = st.lists(
+    st.tuples(
+        st.sampled_from("abcdef"),
+        st.integers(0, 6),
+        st.sampled_from(STAGES),
+        st.sampled_from(RARE_SOURCES),
+        st.integers(0, 3),
+    ),
+    min_size=0,
+    max_size=60,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rare_rows,
+    st.integers(0, 5),
+    st.integers(1, 3),
+    st.sampled_from([1, 2, 1 << 20]),  # most values in a sample: read them all instead
+    st.sampled_from([0, 4]),  # 0: recount the leads however many rows they have
+)
+def test_a_breakdown_from_a_sample_of_the_values_is_the_exact_one(
+    rows, shuffle, sample, most, share
+):
+    frame = frame_of(rows, shuffle).with_columns(
+        medium=pl.col("tier").replace_strict({0: "x", 1: "", 2: "y"}, default=None)
+    )
+    pdf = frame.to_pandas()
+    bys = ("source", ["source", "tier"], ["medium", "source"])
+    for attribution in ("first", "last"):
+        with mock.patch.object(replay, "_SAMPLE", 1 << 40):  # no sample: every value
+            exact = {str(b): breakdown(frame, b, attribution=attribution) for b in bys}
+        with (
+            mock.patch.object(replay, "_SAMPLE", sample),
+            mock.patch.object(replay, "_GUESS_MAX", most),
+            mock.patch.object(replay, "_RECOUNT_SHARE", share),
+        ):
+            for by in bys:
+                sampled = breakdown(frame, by, attribution=attribution)
+                assert sampled == exact[str(by)]
+                slow = breakdown(pdf, by, attribution=attribution)
+                assert sampled.reports.keys() == slow.reports.keys()
+                assert all(sampled[k] == general(slow[k]) for k in sampled.reports)
+            nrow = breakdown(frame.drop("row"), "source", attribution=attribution)
+            slow_nrow = breakdown(pdf.drop(columns="row"), "source", attribution=attribution)
+            assert {k: r.counts for k, r in nrow.reports.items()} == {
+                k: r.counts for k, r in slow_nrow.reports.items()
+            }
+
+
+def _calls_of_breakdown(
+    frame: pl.DataFrame, sample: int, attribution: str = "last"
+) -> tuple[list[tuple[int, bool]], Any]:
+    """
+    The tallies one breakdown by source runs, (rows, sampled or not) each, and the
+    breakdown, checked equal to the general path's.
+    """
+    calls: list[tuple[int, bool]] = []
+    tally = replay._mask_rows_polars
+
+    def spy(native: pl.DataFrame, *args: Any, **kwargs: Any) -> Any:
+        calls.append((native.height, kwargs.get("sample", True)))
+        return tally(native, *args, **kwargs)
+
+    with (
+        mock.patch.object(replay, "_SAMPLE", sample),
+        mock.patch.object(replay, "_mask_rows_polars", spy),
+    ):
+        found = breakdown(frame, "source", attribution=attribution)
+    slow = breakdown(frame.to_pandas(), "source", attribution=attribution)
+    assert all(found[k] == general(slow[k]) for k in slow.reports)
+    assert found.reports.keys() == slow.reports.keys()
+    return calls, found
+
+
+def test_a_value_the_sample_missed_that_wins_a_tie_is_counted_exactly():
+    """Lead a's first touch is a tie of "web" (sampled) and "ads" (missed): "ads" wins,
+    as it does on every other path. Only leads a and b are counted again."""
+    rows = [("a", 0, "acquired", "web", 0), ("a", 0, "mql", "ads", 0)]
+    rows += [(f"c{i}", 1, "acquired", "web", 0) for i in range(10)]
+    rows += [("b", 2, "acquired", "zz", 0)]
+    frame = frame_of(rows, 0).drop("row")
+    # a sample of one row, row 0: "web" only
+    calls, found = _calls_of_breakdown(frame, 1, "first")
+    # the guess, then the three rows of leads a and b counted both ways, not all rows
+    assert calls == [(13, True), (3, False), (3, False)]
+    _, last = _calls_of_breakdown(frame, 1, "last")
+    assert {k: r.counts[0] for k, r in found.reports.items()} == {"ads": 1, "web": 10, "zz": 1}
+    assert {k: r.counts[0] for k, r in last.reports.items()} == {"ads": 1, "web": 10, "zz": 1}
+
+
+def test_the_sample_is_not_in_step_with_a_regular_log():
+    """Each lead's rows in turn "web" then "ads": every second row (the sample this had
+    been) saw "web" only, and every lead was counted again. The sample sees both."""
+    rows = [
+        (f"l{i:03d}", day, stage, source, 0)
+        for i in range(64)
+        for day, stage, source in ((0, "acquired", "web"), (1, "mql", "ads"))
+    ]
+    assert _calls_of_breakdown(frame_of(rows, 0).drop("row"), 64)[0] == [(128, True)]
+
+
+def test_a_sample_missing_most_leads_values_counts_all_rows_once():
+    """Values the sample missed on most leads: one count of all rows, not a recount."""
+    rows = [(f"l{i:03d}", 0, "acquired", "web" if i == 0 else f"v{i}", 0) for i in range(40)]
+    assert _calls_of_breakdown(frame_of(rows, 0).drop("row"), 1)[0] == [(40, True), (40, False)]
+
+
+def test_an_empty_text_the_sample_did_not_see_is_recounted_not_counted():
+    """Where the sample saw no empty text, a row with one has code 0, as a missed value
+    does: lead a (first "" then "web") is recounted, and its first touch is "web"."""
+    rows = [("c0", 1, "acquired", "web", 0), ("a", 0, "acquired", "", 0)]
+    rows += [("a", 1, "mql", "web", 0)] + [
+        (f"c{i}", 1, "acquired", "web", 0) for i in range(1, 10)
+    ]
+    frame = frame_of(rows, 0).drop("row")
+    # the sample: row 0, "web"; lead a's two rows recounted
+    calls, found = _calls_of_breakdown(frame, 1, "first")
+    assert calls == [(12, True), (2, False), (2, False)]
+    assert {k: r.counts[0] for k, r in found.reports.items()} == {"web": 11}
+
+
+@pytest.mark.parametrize("height", [40620, 39243])  # 2654435761 % height: 1, height - 2
+def test_the_sample_is_spread_at_every_height(height):
+    """A step of i * a prime modulo the height read the first rows only, or every second
+    row, at heights like these: a source that starts at 70 % of the log was missed."""
+    late = int(height * 0.7)
+    frame = pl.DataFrame(
+        {
+            "lead_id": [f"l{i // 2:06d}" for i in range(height)],
+            "at": [T + timedelta(minutes=i) for i in range(height)],
+            "stage": ["acquired" if i % 2 == 0 else "mql" for i in range(height)],
+            "source": [
+                ("web" if i < late else "new") if i % 2 == 0 else "" for i in range(height)
+            ],
+        },
+        schema_overrides={"at": pl.Datetime("us", "UTC")},
+    )
+    assert _calls_of_breakdown(frame, replay._SAMPLE, "first")[0] == [(height, True)]
+
+
+def test_few_leads_holding_most_rows_are_counted_once_not_recounted():
+    """200 leads of 50 rows, each with a value the sample misses, and 800 of one row: the
+    leads are a fifth of all, their rows most of them. One exact count of all rows."""
+    rows = [
+        (f"h{i:03d}", j, "acquired", "web" if j else f"r{i}", 0)
+        for i in range(200)
+        for j in range(50)
+    ]
+    rows += [(f"s{i:03d}", 0, "acquired", "web", 0) for i in range(800)]
+    assert _calls_of_breakdown(frame_of(rows, 0).drop("row"), 64, "first")[0] == [
+        (10800, True),
+        (10800, False),
+    ]
