@@ -482,3 +482,25 @@ def test_few_leads_holding_most_rows_are_counted_once_not_recounted():
         (10800, True),
         (10800, False),
     ]
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_uint64_row_number_past_the_int64_range_breaks_ties(lazy):
+    """A UInt64 row of 2**63 or more raised polars' raw InvalidOperationError (review)."""
+    n = 40_000  # a long frame: the sampled text column too
+    frame = pl.DataFrame(
+        {
+            "lead_id": [f"l{i // 2}" for i in range(n)],
+            "at": [T + timedelta(minutes=i // 4) for i in range(n)],  # ties, broken by row
+            "stage": ["acquired" if i % 2 == 0 else "mql" for i in range(n)],
+            "source": ["web" if i % 3 else "ads" for i in range(n)],
+            "row": pl.Series([(1 << 63) + n - i for i in range(n)], dtype=pl.UInt64),
+        },
+        schema_overrides={"at": pl.Datetime("us", "UTC")},
+    )
+    log = frame.lazy() if lazy else frame
+    for attribution in ("first", "last"):
+        found = breakdown(log, "source", attribution=attribution)
+        slow = breakdown(frame.to_pandas(), "source", attribution=attribution)
+        assert found.reports.keys() == slow.reports.keys()
+        assert all(found[k] == general(slow[k]) for k in slow.reports)
