@@ -2174,15 +2174,13 @@ def _mask_rows_polars(
         width = t_bits + r_bits + c_bits
         if width > 126:
             return None
-        dtype = pl.Int64 if width <= 62 else pl.Int128
+        # the key's type holds the key and each row number cast to it (a UInt64 one of
+        # 2**63 or more fits no Int64)
+        small = width <= 62 and (limits.get("_r1") or 0) < 1 << 63
+        dtype = pl.Int64 if small else pl.Int128
         t = (phys.cast(dtype) - t_lo) * (1 << (r_bits + c_bits))
         if has_row:
-            # (a UInt64 row number of 2**63 or more fits no Int64: its offset from the
-            # least one is taken in Int128, then fits the key's type)
-            offset = pl.col(ROW).cast(dtype) - r_lo
-            if (limits["_r1"] or 0) >= 1 << 63 and dtype == pl.Int64:
-                offset = (pl.col(ROW).cast(pl.Int128) - r_lo).cast(dtype)
-            t = t + offset * (1 << c_bits)
+            t = t + (pl.col(ROW).cast(dtype) - r_lo) * (1 << c_bits)
         code_mask = (1 << c_bits) - 1
         for i, (c, uniq) in enumerate(zip(by, uniques, strict=True)):
             # a null or empty value has no code (it is not in uniq): a null key, which
