@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 import funnel
-from funnel import _log
+from funnel._base import log as _log
 from funnel.exceptions import DefinitionWarning, FunnelWarning
 from funnel.io.definition import default_definition_path, load_funnel, loads_funnel
 
@@ -288,7 +288,7 @@ def test_without_a_provider_or_without_opentelemetry_no_span_is_started():
         sys.modules["opentelemetry"] = None  # as if it were not installed
         from datetime import datetime, timezone
         import funnel
-        from funnel import _log
+        from funnel._base import log as _log
         at = datetime(2026, 3, 1, tzinfo=timezone.utc)
         lead = funnel.Lead(id="L1", contact=funnel.Contact(name="A"), source="w", created_at=at)
         print(funnel.advance(lead, "nurture", at=at).stage, _log.tracer())
@@ -298,7 +298,7 @@ def test_without_a_provider_or_without_opentelemetry_no_span_is_started():
     pytest.importorskip("opentelemetry")
     out = run(
         """
-        from funnel import _log
+        from funnel._base import log as _log
         print(_log.tracer())
         """
     )
@@ -313,7 +313,7 @@ def test_a_provider_set_after_the_first_move_is_used():
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
         import funnel
-        from funnel import _log
+        from funnel._base import log as _log
         at = datetime(2026, 3, 1, tzinfo=timezone.utc)
         lead = funnel.Lead(id="L1", contact=funnel.Contact(name="A"), source="w", created_at=at)
         funnel.advance(lead, "nurture", at=at)

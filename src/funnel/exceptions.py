@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from funnel._privacy import is_name
+from funnel._base.privacy import is_name
 
 
 def describe(error: BaseException) -> str:
@@ -62,7 +62,7 @@ def _hider(record: object) -> Callable[[str], str]:
     e-mail and phone (and a prospect's stakeholder's) are masked in it, and so is any
     e-mail address or phone number. Anything that is not a record masks nothing more.
     """
-    from funnel._markup import Redactor  # imports funnel._privacy, as this module does
+    from funnel._base.markup import Redactor  # imports funnel._base.privacy, as this module does
 
     return Redactor.of(record)
 
@@ -79,7 +79,7 @@ def _record_id(record: object) -> str | None:
 
 def _masked_message(text: str) -> str:
     """*text* with e-mail addresses and phone numbers masked and controls escaped."""
-    from funnel._markup import mask_line  # imports funnel._privacy, as this module does
+    from funnel._base.markup import mask_line  # imports funnel._base.privacy, as this module does
 
     return mask_line(text)
 

@@ -70,7 +70,7 @@ def test_analytics_without_narwhals_names_the_extra() -> None:
 
 AHEAD = """
 import sys, threading
-import funnel._frames as frames
+import funnel._base.frames as frames
 seen = []
 read = frames.read_csv_text
 def spy(*args):
@@ -146,7 +146,7 @@ def test_a_bad_definition_file_fails_before_the_file_is_read(
     tmp_path: Path, capsys, monkeypatch
 ) -> None:
     """Its error is not held back until a large file has been read."""
-    import funnel._frames as frames
+    import funnel._base.frames as frames
     from funnel.cli import main
 
     reads: list[object] = []

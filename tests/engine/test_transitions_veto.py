@@ -79,7 +79,7 @@ def test_a_vetoed_span_ends_with_the_error():
     sdk = pytest.importorskip("opentelemetry.sdk.trace")
     export = pytest.importorskip("opentelemetry.sdk.trace.export")
     memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
-    from funnel import _log
+    from funnel._base import log as _log
 
     exporter = memory.InMemorySpanExporter()
     provider = sdk.TracerProvider()

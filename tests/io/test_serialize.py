@@ -106,7 +106,7 @@ def test_envelope_and_field_formats() -> None:
     document = to_dict(prospect)
     assert document["schema"] == "funnel/prospect"
     data = document["data"]
-    # Given at 09:30+02:00; stored and written in UTC (funnel._time.to_utc).
+    # Given at 09:30+02:00; stored and written in UTC (funnel._base.time.to_utc).
     assert data["created_at"] == "2026-03-01T07:30:00+00:00"
     assert data["contact"]["company"]["annual_revenue"] == "1200000.5"  # canonical
     assert data["touches"][0]["direction"] == "outbound"

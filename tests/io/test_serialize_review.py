@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnel import Company, Contact, Lead, SerializationError, Touch, ValidationError
-from funnel._fields import ident_shown, record_label
+from funnel._base.fields import ident_shown, record_label
 from funnel.io.serialize import dumps, loads
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)

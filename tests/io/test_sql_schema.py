@@ -148,7 +148,7 @@ def test_history_is_compared_by_instant_and_read_back_in_utc(store: SqlStore) ->
     store.add(lead)
     lead = funnel.advance(lead, "mark_mql", at=datetime(2026, 3, 2, 1, tzinfo=UTC))
     store.save(lead, 1)
-    # Records store every time in UTC (funnel._time.to_utc): so does the store.
+    # Records store every time in UTC (funnel._base.time.to_utc): so does the store.
     assert [c.at for c in store.history("L1")] == [
         datetime(2026, 3, 2, 0, tzinfo=UTC),
         datetime(2026, 3, 2, 1, tzinfo=UTC),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import funnel
 from funnel import Company, Contact, Evidence, Lead, Prospect, Touch
-from funnel._fields import is_blank
+from funnel._base.fields import is_blank
 from funnel.model import _cards
 from funnel.model.history import StageChange
 from funnel.model.qualification import MEDDIC, qualify

@@ -58,7 +58,7 @@ def test_reprs_are_bounded(label: str) -> None:
 def test_prospect_labels_use_the_masked_repr() -> None:
     import attrs
 
-    from funnel._markup import label_repr
+    from funnel._base.markup import label_repr
 
     fields = attrs.fields_dict(Prospect)
     for name in ("id", "source", "owner", "segment"):

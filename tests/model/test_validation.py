@@ -322,7 +322,7 @@ _ANY_TEXT = st.text(alphabet=st.characters(exclude_categories=()), max_size=6)
 )
 def test_text_validator_agrees_with_check_text(value: object, optional: bool, blank: bool):
     """The validators' fast path accepts exactly what check_text accepts."""
-    from funnel._fields import check_text, text
+    from funnel._base.fields import check_text, text
 
     @attrs.frozen
     class Probe:

@@ -4,7 +4,7 @@ Notebook cards and short plain reprs of analytics results that can be big.
 A :class:`~funnel.analytics.replay.Replay` of a whole CRM (thousands of leads) and a
 :class:`~funnel.analytics.report.Durations` with many groups summarise: counts, a few
 rows, "and N more", and the method that gives every row as a frame (``to_frame()``).
-Every value is masked, clipped and HTML-escaped by :mod:`funnel._markup`: a lead id
+Every value is masked, clipped and HTML-escaped by :mod:`funnel._base.markup`: a lead id
 that is an e-mail address shows masked.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from funnel._frames import Kind, to_frame
-from funnel._markup import (
+from funnel._base.frames import Kind, to_frame
+from funnel._base.markup import (
     Markup,
     card,
     clip,

@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnel._frames import (
+from funnel._base.frames import (
     is_polars_frame,
     pandas_times_in_utc,
     read_csv_text,
@@ -203,7 +203,7 @@ def _plain_rows(frame: Any) -> list[dict[str, Any]]:
 
 def _html_table(rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:
     """The rows as an HTML table, e-mail addresses and phone numbers masked (lead ids, values)."""
-    from funnel._markup import esc
+    from funnel._base.markup import esc
 
     if not rows:
         return ""

@@ -31,8 +31,8 @@ from typing import Any
 import attrs
 import narwhals as nw
 
-from funnel._frames import Kind, check_backend, to_frame
-from funnel._markup import label_repr
+from funnel._base.frames import Kind, check_backend, to_frame
+from funnel._base.markup import label_repr
 from funnel.analytics._cards import replay_card, replay_repr
 from funnel.analytics.eventlog import check_log_columns, read_log
 from funnel.engine.funnel import Funnel
@@ -57,7 +57,7 @@ class ReplayProblem:
         message: What went wrong, for people.
 
     The repr masks e-mail addresses and phone numbers in the lead id and the message
-    (:func:`funnel._markup.label_repr`, as records' reprs do).
+    (:func:`funnel._base.markup.label_repr`, as records' reprs do).
     """
 
     row: int

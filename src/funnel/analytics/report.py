@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
-from funnel._frames import is_polars_frame
+from funnel._base.frames import is_polars_frame
 from funnel.analytics.eventlog import (
     LoadResult,
     check_log_columns,
@@ -497,8 +497,8 @@ def group_label(key: Any) -> str:
     numbers in it are masked, as records mask them; :attr:`Breakdown.reports` keeps
     the keys themselves.
     """
-    from funnel._markup import NO_SECRETS
-    from funnel._privacy import escape_controls
+    from funnel._base.markup import NO_SECRETS
+    from funnel._base.privacy import escape_controls
 
     if isinstance(key, tuple):
         text = " / ".join("–" if k is None else str(k) for k in key)

@@ -236,7 +236,7 @@ def read_ahead(args: argparse.Namespace) -> ReadAhead | None:
         return None
     import polars  # noqa: F401 - imported here, not in the thread: one importer at a time
 
-    from funnel._frames import read_csv_text, read_parquet_file
+    from funnel._base.frames import read_csv_text, read_parquet_file
 
     if _file_format(args) == "parquet":
         return ReadAhead(read_parquet_file, args.file)

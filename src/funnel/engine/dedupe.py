@@ -44,9 +44,9 @@ from typing import Literal
 
 import attrs
 
-from funnel._fields import shown
-from funnel._privacy import mask_email
-from funnel._time import utc
+from funnel._base.fields import shown
+from funnel._base.privacy import mask_email
+from funnel._base.time import utc
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, resolve_funnel
 from funnel.engine.transitions import owner, require_record
 from funnel.exceptions import ChronologyError, ValidationError

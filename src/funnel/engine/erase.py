@@ -46,9 +46,9 @@ from typing import Any, TypeVar
 
 import attrs
 
-from funnel._fields import check_text
-from funnel._privacy import ERASED
-from funnel._time import require_aware
+from funnel._base.fields import check_text
+from funnel._base.privacy import ERASED
+from funnel._base.time import require_aware
 from funnel.engine.transitions import require_record
 from funnel.model.contact import Consent, Contact
 from funnel.model.engagement import EngagementFinding
@@ -60,7 +60,7 @@ from funnel.model.touch import Direction, Touch
 
 __all__ = ("DEFAULT_REASON", "ERASED", "erase", "is_erased")
 
-# ERASED ("[erased]", from funnel._privacy) replaces an erased name and an erased
+# ERASED ("[erased]", from funnel._base.privacy) replaces an erased name and an erased
 # stage-change reason; reprs show it as "<erased>".
 #: The reason :func:`erase` records when none is given.
 DEFAULT_REASON = "erasure request"

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import attrs
 
-from funnel._markup import (
+from funnel._base.markup import (
     Markup,
     Redactor,
     badge,
@@ -30,7 +30,7 @@ from funnel._markup import (
     pills,
     section,
 )
-from funnel._privacy import escape_controls
+from funnel._base.privacy import escape_controls
 from funnel.engine.transitions import (
     check_record,
     check_time,

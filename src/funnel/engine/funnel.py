@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
 import attrs
 
-from funnel._privacy import escape_controls
+from funnel._base.privacy import escape_controls
 from funnel.engine import touches as _touches
 from funnel.engine.explain import Explanation, explain_record
 from funnel.engine.transitions import (

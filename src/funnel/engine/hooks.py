@@ -55,7 +55,7 @@ from typing import Literal, TypeVar
 
 import attrs
 
-from funnel._fields import record_label, shown
+from funnel._base.fields import record_label, shown
 from funnel.engine.transitions import require_record
 from funnel.exceptions import HookError, HookVetoed, ValidationError, describe
 from funnel.model.history import StageChange

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnel._frames import is_polars_frame, pandas_times_in_utc
+from funnel._base.frames import is_polars_frame, pandas_times_in_utc
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import LoadError, ValidationError
 from funnel.model.eventlog import AT, EVENT, LEAD_ID, ROW, STAGE, TRANSITIONS, VALUE

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import attrs
 
-from funnel._privacy import is_name
+from funnel._base.privacy import is_name
 from funnel.engine.transitions import require_record
 from funnel.exceptions import CommunicationRefused, ValidationError
 from funnel.model.evidence import Evidence

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
-from funnel import _log
-from funnel._fields import shown
-from funnel._markup import mask_line
-from funnel._privacy import is_name
-from funnel._time import utc
+from funnel._base import log as _log
+from funnel._base.fields import shown
+from funnel._base.markup import mask_line
+from funnel._base.privacy import is_name
+from funnel._base.time import utc
 from funnel.exceptions import (
     ChronologyError,
     GuardFailed,

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from funnel._frames import Backend, to_frame
+from funnel._base.frames import Backend, to_frame
 from funnel.exceptions import MissingExtra
 
-# to_frame (and Backend) moved down to the base module funnel._frames, so that the
+# to_frame (and Backend) moved down to the base module funnel._base.frames, so that the
 # analytics layer builds its frames with the same helper; imported here for the
 # forecasting modules.
 __all__ = ("Backend", "html_table", "plotly", "rows_to_columns", "to_frame")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from funnel._time import require_aware
+from funnel._base.time import require_aware
 from funnel.exceptions import ValidationError
 
 

@@ -58,7 +58,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from funnel._time import require_aware
+from funnel._base.time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.engine.replay import plain_value, raise_missing_leads
 from funnel.exceptions import ForecastError, ForecastWarning, ValidationError

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from funnel._money import to_decimal
+from funnel._base.money import to_decimal
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel
 from funnel.exceptions import ForecastError, InsufficientHistory, ValidationError
 from funnel.model.records import Lead, Prospect
@@ -535,7 +535,7 @@ def _weighted_within(
     rounding: str,
 ) -> Forecast:
     """The weighted pipeline with time-aware probabilities (see :func:`weighted_pipeline`)."""
-    from funnel._time import require_aware
+    from funnel._base.time import require_aware
     from funnel.forecasting.development import StageDevelopment
     from funnel.forecasting.survival import StageSurvival
 

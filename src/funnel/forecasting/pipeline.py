@@ -67,7 +67,7 @@ from typing import Any, Literal
 
 import attrs
 
-from funnel._time import require_aware
+from funnel._base.time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL
 from funnel.exceptions import ForecastError, InsufficientHistory, SimulationError, ValidationError
 from funnel.forecasting._frames import plotly, to_frame

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import attrs
 
-from funnel._time import require_aware
+from funnel._base.time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL, Funnel, advance
 from funnel.exceptions import ScoringError, TransitionError, ValidationError
 from funnel.model.records import Lead, Prospect, QualificationLevel

@@ -40,7 +40,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from funnel._time import require_aware
+from funnel._base.time import require_aware
 from funnel.engine.funnel import DEFAULT_FUNNEL
 from funnel.exceptions import SimulationError, ValidationError
 from funnel.forecasting._validate import (

@@ -90,14 +90,14 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - tested in a subprocess
         raise
     raise _missing from None
 
-from funnel._markup import mask_line
-from funnel._privacy import (
+from funnel._base.markup import mask_line
+from funnel._base.privacy import (
     mask_email,
     mask_name,
     mask_phone,
     mask_text,
 )
-from funnel._time import require_aware
+from funnel._base.time import require_aware
 from funnel.engine.funnel import Funnel
 from funnel.io import serialize
 from funnel.model.contact import Company, Consent, Contact

@@ -54,9 +54,9 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-from funnel._fields import record_label
-from funnel._items import nesting_depth
-from funnel._privacy import is_name
+from funnel._base.fields import record_label
+from funnel._base.items import nesting_depth
+from funnel._base.privacy import is_name
 from funnel.engine.funnel import Funnel, resolve_funnel
 from funnel.exceptions import SerializationError, ValidationError
 from funnel.io._json import Twice, pairs_hook

@@ -12,7 +12,7 @@ and its next events are not shown.
 Nothing personal is shown: the contact's name, title, e-mail and phone never appear
 (not even inside a note or a reason, where they are masked), every other value is
 masked for e-mail addresses and phone numbers, clipped and HTML-escaped
-(:mod:`funnel._markup`), and every list is cut to a few rows with "and N more".
+(:mod:`funnel._base.markup`), and every list is cut to a few rows with "and N more".
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from funnel._markup import (
+from funnel._base.markup import (
     NO_SECRETS,
     Markup,
     Redactor,

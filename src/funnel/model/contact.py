@@ -13,10 +13,10 @@ from typing import ClassVar
 
 import attrs
 
-from funnel._fields import boolean, count, instance, non_negative_money, text
-from funnel._markup import label_repr, short_repr
-from funnel._money import optional_money
-from funnel._privacy import mask_email, mask_name, mask_phone
+from funnel._base.fields import boolean, count, instance, non_negative_money, text
+from funnel._base.markup import label_repr, short_repr
+from funnel._base.money import optional_money
+from funnel._base.privacy import mask_email, mask_name, mask_phone
 
 __all__ = ("Company", "Consent", "Contact")
 

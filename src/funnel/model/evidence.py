@@ -9,10 +9,10 @@ from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 
-from funnel._fields import member, text, to_member
-from funnel._markup import label_repr, short_repr
-from funnel._privacy import mask_text
-from funnel._time import aware, to_utc
+from funnel._base.fields import member, text, to_member
+from funnel._base.markup import label_repr, short_repr
+from funnel._base.privacy import mask_text
+from funnel._base.time import aware, to_utc
 
 __all__ = ("Evidence", "Verdict", "VerdictName", "evidence_order", "sort_evidence")
 

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import attrs
 
-from funnel._fields import shown, text
-from funnel._markup import short_repr
-from funnel._privacy import mask_text
-from funnel._time import aware, to_utc
+from funnel._base.fields import shown, text
+from funnel._base.markup import short_repr
+from funnel._base.privacy import mask_text
+from funnel._base.time import aware, to_utc
 from funnel.exceptions import ValidationError
 
 

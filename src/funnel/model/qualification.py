@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from funnel._fields import (
+from funnel._base.fields import (
     check_text,
     count,
     instance,
@@ -32,10 +32,10 @@ from funnel._fields import (
     shown,
     text,
 )
-from funnel._items import typed_tuple
-from funnel._money import optional_money
-from funnel._privacy import escape_controls
-from funnel._time import aware, to_utc, utc
+from funnel._base.items import typed_tuple
+from funnel._base.money import optional_money
+from funnel._base.privacy import escape_controls
+from funnel._base.time import aware, to_utc, utc
 from funnel.exceptions import UnknownName, ValidationError
 from funnel.model._cards import qualification_card, qualification_repr
 from funnel.model.contact import Company

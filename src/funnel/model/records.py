@@ -21,11 +21,11 @@ from typing import Literal, Protocol
 
 import attrs
 
-from funnel._fields import instance, member, non_negative_money, text, to_member
-from funnel._items import typed_tuple
-from funnel._markup import label_repr, short_repr
-from funnel._money import optional_money
-from funnel._time import aware, optional_aware, optional_utc, to_utc
+from funnel._base.fields import instance, member, non_negative_money, text, to_member
+from funnel._base.items import typed_tuple
+from funnel._base.markup import label_repr, short_repr
+from funnel._base.money import optional_money
+from funnel._base.time import aware, optional_aware, optional_utc, to_utc
 from funnel.exceptions import ValidationError
 from funnel.model._cards import record_card
 from funnel.model.contact import Contact
@@ -321,7 +321,7 @@ class Lead:
         source: Where the lead came from: ``"list"``, ``"referral"``,
             ``"web_form"``, ``"crm_import"``, ...
         created_at: When the lead entered the funnel (timezone-aware; stored in
-            UTC, as every time a record holds: see :mod:`funnel._time`).
+            UTC, as every time a record holds: see :mod:`funnel._base.time`).
         stage: The current stage; a lead-level stage of the funnel.
         level: Raw, MQL or SQL: the level the last stage on its road that confers
             one set (raw for a road from the initial stage that met none), checked

@@ -14,11 +14,11 @@ from typing import Literal, TypeAlias, cast
 
 import attrs
 
-from funnel._fields import boolean, member, record_label, text, to_member
-from funnel._items import typed_tuple
-from funnel._markup import label_repr, short_repr
-from funnel._privacy import mask_text
-from funnel._time import aware, to_utc
+from funnel._base.fields import boolean, member, record_label, text, to_member
+from funnel._base.items import typed_tuple
+from funnel._base.markup import label_repr, short_repr
+from funnel._base.privacy import mask_text
+from funnel._base.time import aware, to_utc
 from funnel.exceptions import ValidationError
 
 __all__ = (

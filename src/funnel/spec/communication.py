@@ -30,7 +30,7 @@ from types import MappingProxyType
 
 import attrs
 
-from funnel._fields import check_text, member, shown, to_member
+from funnel._base.fields import check_text, member, shown, to_member
 from funnel.exceptions import ValidationError
 from funnel.model.records import Level, QualificationLevel
 from funnel.model.touch import Reach, ReachName, Touch

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
-from funnel._fields import instance, number_shown, shown, text, type_name
-from funnel._markup import markdown_text
+from funnel._base.fields import instance, number_shown, shown, text, type_name
+from funnel._base.markup import markdown_text
 from funnel.exceptions import DefinitionError, DefinitionProblem, UnknownName, ValidationError
 from funnel.model.qualification import (
     DEFAULT,

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from funnel._fields import is_blank, shown
-from funnel._time import to_utc
+from funnel._base.fields import is_blank, shown
+from funnel._base.time import to_utc
 from funnel.exceptions import GuardError, UnknownName, ValidationError, describe
 from funnel.model.engagement import Engagement, EngagementFinding, assess_engagement
 from funnel.model.evidence import Verdict, evidence_order

@@ -37,8 +37,8 @@ import logging
 import warnings
 from pathlib import Path
 
-from funnel import _log
-from funnel._fields import check_text
+from funnel._base import log as _log
+from funnel._base.fields import check_text
 from funnel.exceptions import LoadError, ValidationError
 from funnel.io.definition.build import Funnel, funnel_from_data
 from funnel.io.definition.doubts import doubts

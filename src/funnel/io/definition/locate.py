@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from funnel._fields import shown, text_problem
+from funnel._base.fields import shown, text_problem
 from funnel.exceptions import ValidationError
 
 __all__ = [

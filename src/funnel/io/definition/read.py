@@ -31,8 +31,8 @@ from typing import Any
 
 import attrs
 
-from funnel._fields import shown
-from funnel._items import nesting_depth
+from funnel._base.fields import shown
+from funnel._base.items import nesting_depth
 from funnel.exceptions import DefinitionError, DefinitionProblem, ValidationError
 from funnel.io._json import Twice, pairs_hook
 from funnel.io.definition.locate import Format, KeyPath, Locator, check_format, dotted

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from funnel._fields import check_text, text_problem
-from funnel._time import require_aware
+from funnel._base.fields import check_text, text_problem
+from funnel._base.time import require_aware
 from funnel.engine.dedupe import MergeResult
 from funnel.engine.erase import ERASED, erase
 from funnel.engine.funnel import Funnel, resolve_funnel

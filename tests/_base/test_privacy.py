@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import funnel
 from funnel import Company, Contact, Evidence, Hooks, Lead, Prospect, Touch, fire
-from funnel._markup import Redactor, esc, mask_phones, plain, redact
-from funnel._privacy import mask_name, mask_phone
+from funnel._base.markup import Redactor, esc, mask_phones, plain, redact
+from funnel._base.privacy import mask_name, mask_phone
 from funnel.engine.dedupe import find_duplicates, latest_change, merge
 from funnel.exceptions import ChronologyError, HookError
 from funnel.io.serialize import dumps, loads
@@ -29,7 +29,7 @@ T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 EMAIL = "ada.lovelace@acme.example"
 PHONE = "+44 20 7946 0958"
 SECRETS = (EMAIL, "ada.lovelace", PHONE, "7946 0958", "79460958")
-SRC = Path(__file__).resolve().parents[1] / "src" / "funnel"
+SRC = Path(__file__).resolve().parents[2] / "src" / "funnel"
 
 
 def _assert_masked(text: str) -> None:
@@ -180,7 +180,7 @@ def test_a_hooks_message_never_reaches_the_error_or_the_log(caplog: pytest.LogCa
 
 
 def test_mask_email_masks_every_address_and_hides_display_names():
-    from funnel._privacy import mask_email
+    from funnel._base.privacy import mask_email
 
     masked = mask_email("Ada Park <ada.park@acme.example>; bo@beta.example")
     assert "Ada" not in masked
@@ -197,7 +197,7 @@ def test_mask_email_masks_every_address_and_hides_display_names():
 def test_masking_a_long_text_is_linear(text: str) -> None:
     """The address pattern backtracked once per character: 16,000 characters took 3.6 s,
     200,000 would take minutes, and every FunnelError masks its message with it."""
-    from funnel._privacy import mask_addresses
+    from funnel._base.privacy import mask_addresses
 
     masked = mask_addresses(text)
     assert len(masked) <= len(text) + text.count("@") * 3
@@ -206,7 +206,7 @@ def test_masking_a_long_text_is_linear(text: str) -> None:
 
 
 def test_masking_still_finds_addresses_inside_text() -> None:
-    from funnel._privacy import mask_addresses
+    from funnel._base.privacy import mask_addresses
 
     assert mask_addresses("(ada@acme.example),bo@b.example;x") == (
         "(a***@acme.example),***@b.example;x"
@@ -284,7 +284,7 @@ def test_a_hook_that_is_not_callable_is_refused_when_registered() -> None:
         Hooks().on_any(PHONE)  # type: ignore[type-var]
 
 
-# ------------------------------------------------------------------ cards (funnel._markup)
+# ------------------------------------------------------------------ cards (funnel._base.markup)
 
 _LOCAL = st.from_regex(r"[a-z][a-z0-9._+-]{2,15}", fullmatch=True)
 _DOMAIN = st.from_regex(r"[a-z]{2,10}\.(example|com|org)", fullmatch=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from funnel._fields import record_label, shown
+from funnel._base.fields import record_label, shown
 from funnel.exceptions import ValidationError
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from funnel._fields import record_label
+from funnel._base.fields import record_label
 from funnel.exceptions import ValidationError
 
 #: Within these (naive) bounds every offset converts to UTC; outside, the full check runs.

@@ -20,7 +20,7 @@ from typing import Any, NewType
 
 import attrs
 
-from funnel._privacy import ERASED, escape_controls, mask_addresses
+from funnel._base.privacy import ERASED, escape_controls, mask_addresses
 
 #: Characters markdown gives a meaning (emphasis, links, images, code, headings, lists, tables).
 _MARKDOWN = frozenset("\\`*_[]{}()#+-.!|~")

@@ -1,4 +1,4 @@
-"""Result tables as polars or pandas frames (funnel._frames), for analytics and forecasting."""
+"""Result tables as polars or pandas frames (funnel._base.frames), for analytics, forecasts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from funnel import ValidationError
-from funnel._frames import Kind, check_backend, to_frame
+from funnel._base.frames import Kind, check_backend, to_frame
 from funnel.exceptions import MissingExtra
 
 T = datetime(2026, 1, 1, tzinfo=UTC)

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from funnel._markup import mask_phones
-from funnel._privacy import is_name, mask_addresses, mask_email
+from funnel._base.markup import mask_phones
+from funnel._base.privacy import is_name, mask_addresses, mask_email
 from funnel.exceptions import ValidationError
 
 E = TypeVar("E", bound=enum.Enum)
@@ -46,7 +46,7 @@ def ident_shown(value: str) -> str | None:
     How a message shows an id (or a key) that may be personal data, or ``None``: not at all.
 
     An id-like token is shown quoted, unless it holds a phone number; an id holding
-    e-mail addresses is shown by them, masked (:func:`funnel._privacy.mask_email`);
+    e-mail addresses is shown by them, masked (:func:`funnel._base.privacy.mask_email`);
     anything else (a person's name, a phone number, free text) is not shown.
 
     >>> ident_shown("L-001"), ident_shown("ada@acme.example"), ident_shown("Ada Lovelace")
